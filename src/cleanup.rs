@@ -1,0 +1,89 @@
+//! Retention: delete expired segments, judged by the caller's clock.
+
+use crate::error::{Result, WalError};
+use crate::wal::Wal;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What `cleanup` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CleanupResult {
+    /// The segments deleted, in log order.
+    pub deleted: Vec<DeletedSegment>,
+    /// Segments of this stream left after the cleanup.
+    pub live_count: u64,
+    /// Total size of the deleted files, in bytes.
+    pub bytes_reclaimed: u64,
+}
+
+/// One segment removed by `cleanup`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedSegment {
+    pub segment_id: u64,
+    pub path: PathBuf,
+    pub expiration_ms: i64,
+    pub file_size: u64,
+}
+
+impl Wal {
+    /// Delete every segment whose expiration is `<= now_ms`, except the
+    /// active one, then fsync the directory. `now_ms` is the caller's clock
+    /// (the same time base as appends); the wall clock is never read. Refs
+    /// into deleted segments then give `SegmentNotFound`. Readers already
+    /// inside a deleted segment (a replay) finish it from their open fd.
+    pub fn cleanup(&self, now_ms: i64) -> Result<CleanupResult> {
+        let inner = &*self.inner;
+        if self.is_shutdown() {
+            return Err(WalError::Shutdown);
+        }
+        let _rot = inner.rotation.lock().unwrap_or_else(|p| p.into_inner());
+        let active_id = inner.active.load().as_ref().map(|s| s.id());
+        let registry = inner.registry.load_full();
+        let mut keep: BTreeMap<u64, Arc<_>> = BTreeMap::new();
+        let mut deleted = Vec::new();
+        let mut result = Ok(());
+        for (&id, seg) in registry.iter() {
+            let expired = seg.expiration_ms() <= now_ms && Some(id) != active_id;
+            if !expired || result.is_err() {
+                keep.insert(id, seg.clone());
+                continue;
+            }
+            let file_size = seg
+                .file_size()
+                .map_err(|e| WalError::io(format!("stat of segment {}", seg.path().display()), e));
+            let removed = file_size.and_then(|size| {
+                std::fs::remove_file(seg.path())
+                    .map(|()| size)
+                    .map_err(|e| {
+                        WalError::io(format!("deleting segment {}", seg.path().display()), e)
+                    })
+            });
+            match removed {
+                Ok(file_size) => deleted.push(DeletedSegment {
+                    segment_id: id,
+                    path: seg.path().to_path_buf(),
+                    expiration_ms: seg.expiration_ms(),
+                    file_size,
+                }),
+                Err(e) => {
+                    keep.insert(id, seg.clone());
+                    result = Err(e);
+                }
+            }
+        }
+        let live_count = keep.len() as u64;
+        if !deleted.is_empty() {
+            inner.registry.store(Arc::new(keep));
+            inner.dir_file.sync_all().map_err(|e| {
+                WalError::io(format!("fsync of directory {}", inner.dir.display()), e)
+            })?;
+        }
+        result?;
+        Ok(CleanupResult {
+            bytes_reclaimed: deleted.iter().map(|d| d.file_size).sum(),
+            deleted,
+            live_count,
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! The one error type of the engine. Every variant maps to exactly one C status
+//! code (see `ffi::status`), so the variants are chosen by what a caller must do
+//! differently, not by where the failure happened.
+
+use std::fmt;
+use std::io;
+
+/// Errors returned by every fallible operation of the engine.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WalError {
+    /// An operating-system call failed. `context` says what the engine was
+    /// doing (with the segment or path), `source` keeps the OS error (errno).
+    Io { context: String, source: io::Error },
+    /// The options passed to `Wal::open` are not valid, or the stream name is
+    /// not allowed.
+    InvalidConfig(String),
+    /// A ref or an argument is out of range: a record size of 0, a range past
+    /// the segment's written end, a content larger than the format allows, a
+    /// time whose window overflows.
+    InvalidArgument(String),
+    /// Bytes on disk do not verify: bad magic, bad CRC, impossible lengths, or
+    /// a ref that does not cover exactly one whole record.
+    CorruptedData {
+        segment_id: u64,
+        offset: u64,
+        detail: String,
+    },
+    /// A record header longer than the format's u16 length field allows.
+    HeaderTooLarge { size: usize, max: usize },
+    /// The log was shut down (or dropped); no new appends are taken.
+    Shutdown,
+    /// The ref names a segment that does not exist (never did, or was deleted
+    /// by `cleanup`).
+    SegmentNotFound(u64),
+    /// Another handle (in this or another process) holds the stream open.
+    Locked(String),
+}
+
+/// Result alias used throughout the crate.
+pub type Result<T> = std::result::Result<T, WalError>;
+
+impl WalError {
+    /// Build an `Io` error with a description of the operation that failed.
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
+        WalError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupted(segment_id: u64, offset: u64, detail: impl Into<String>) -> Self {
+        WalError::CorruptedData {
+            segment_id,
+            offset,
+            detail: detail.into(),
+        }
+    }
+
+    /// The OS error number behind an `Io` error, if there is one.
+    pub fn os_error(&self) -> Option<i32> {
+        match self {
+            WalError::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for WalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WalError::Io { context, source } if context.is_empty() => {
+                write!(f, "I/O error: {source}")
+            }
+            WalError::Io { context, source } => write!(f, "I/O error: {context}: {source}"),
+            WalError::InvalidConfig(msg) => write!(f, "invalid configuration: {msg}"),
+            WalError::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
+            WalError::CorruptedData {
+                segment_id,
+                offset,
+                detail,
+            } => write!(
+                f,
+                "corrupted data in segment {segment_id} at offset {offset}: {detail}"
+            ),
+            WalError::HeaderTooLarge { size, max } => {
+                write!(
+                    f,
+                    "record header of {size} bytes exceeds the maximum of {max}"
+                )
+            }
+            WalError::Shutdown => write!(f, "the log has been shut down"),
+            WalError::SegmentNotFound(id) => {
+                write!(
+                    f,
+                    "segment {id} not found (never existed or deleted by cleanup)"
+                )
+            }
+            WalError::Locked(what) => write!(f, "stream is locked by another handle: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for WalError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WalError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for WalError {
+    fn from(source: io::Error) -> Self {
+        WalError::Io {
+            context: String::new(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! Options, their validation, and the pure arithmetic of windows and names.
+
+use crate::error::{Result, WalError};
+use std::time::Duration;
+
+/// Smallest non-zero `max_segment_bytes`.
+pub const MIN_SEGMENT_BYTES: u64 = 64 * 1024;
+/// Longest stream name, in bytes.
+pub const MAX_STREAM_NAME_LEN: usize = 200;
+
+/// Configuration of a stream, given to [`crate::Wal::open`].
+///
+/// The original crate's literal `WalOptions { retention, segment_duration }`
+/// keeps compiling with `..Default::default()` added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalOptions {
+    /// How long a segment is kept after its window ends. Must be at least
+    /// `segment_duration`. Default: 7 days.
+    pub retention: Duration,
+    /// Width of the clock-aligned window a segment covers. Must be > 0.
+    /// Default: 1 hour.
+    pub segment_duration: Duration,
+    /// Roll to a new segment when the active one would grow past this many
+    /// bytes (a record is never split; a single record larger than the cap
+    /// gets a segment of its own). 0 = no size cap. Otherwise at least 64 KiB.
+    pub max_segment_bytes: u64,
+    /// Permission bits of new segment and lock files. Must include owner
+    /// read and write (0o600). Default: 0o600.
+    pub file_mode: u32,
+    /// Salvage mode for `open`: when the newest segment holds a corrupted
+    /// record followed by valid ones, cut the segment at the corruption
+    /// (point-in-time recovery, losing what follows) instead of failing with
+    /// `CorruptedData`. Default: false.
+    pub salvage: bool,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions {
+            retention: Duration::from_secs(7 * 24 * 3600),
+            segment_duration: Duration::from_secs(3600),
+            max_segment_bytes: 0,
+            file_mode: 0o600,
+            salvage: false,
+        }
+    }
+}
+
+/// Options checked and converted to the integer milliseconds the engine uses.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Config {
+    pub retention_ms: i64,
+    pub segment_duration_ms: i64,
+    pub max_segment_bytes: u64,
+    pub file_mode: u32,
+    pub salvage: bool,
+}
+
+fn duration_ms(d: Duration, what: &str) -> Result<i64> {
+    i64::try_from(d.as_millis())
+        .map_err(|_| WalError::InvalidConfig(format!("{what} is too large ({d:?})")))
+}
+
+impl WalOptions {
+    pub(crate) fn validate(&self) -> Result<Config> {
+        let segment_duration_ms = duration_ms(self.segment_duration, "segment_duration")?;
+        let retention_ms = duration_ms(self.retention, "retention")?;
+        if segment_duration_ms <= 0 {
+            return Err(WalError::InvalidConfig(format!(
+                "segment_duration must be at least 1 ms (got {:?})",
+                self.segment_duration
+            )));
+        }
+        if retention_ms < segment_duration_ms {
+            return Err(WalError::InvalidConfig(format!(
+                "retention ({retention_ms} ms) must be >= segment_duration ({segment_duration_ms} ms)"
+            )));
+        }
+        if retention_ms.checked_add(segment_duration_ms).is_none() {
+            return Err(WalError::InvalidConfig(
+                "retention + segment_duration overflows i64 milliseconds".into(),
+            ));
+        }
+        if self.max_segment_bytes != 0 && self.max_segment_bytes < MIN_SEGMENT_BYTES {
+            return Err(WalError::InvalidConfig(format!(
+                "max_segment_bytes must be 0 (no cap) or at least {MIN_SEGMENT_BYTES} (got {})",
+                self.max_segment_bytes
+            )));
+        }
+        if self.file_mode & !0o777 != 0 || self.file_mode & 0o600 != 0o600 {
+            return Err(WalError::InvalidConfig(format!(
+                "file_mode {:#o} must be permission bits (<= 0o777) including owner read+write (0o600)",
+                self.file_mode
+            )));
+        }
+        Ok(Config {
+            retention_ms,
+            segment_duration_ms,
+            max_segment_bytes: self.max_segment_bytes,
+            file_mode: self.file_mode,
+            salvage: self.salvage,
+        })
+    }
+}
+
+impl Config {
+    /// Start of the window holding time `t` (floor division, so negative
+    /// times fall in the window before zero).
+    pub fn window_start(&self, t: i64) -> i64 {
+        t.div_euclid(self.segment_duration_ms) * self.segment_duration_ms
+    }
+
+    /// Expiration of the segment for the window starting at `window_start`,
+    /// or an error when it does not fit in i64.
+    pub fn expiration(&self, window_start: i64) -> Result<i64> {
+        window_start
+            .checked_add(self.segment_duration_ms)
+            .and_then(|e| e.checked_add(self.retention_ms))
+            .ok_or_else(|| {
+                WalError::InvalidArgument(format!(
+                    "time out of range: the expiration of the window starting at {window_start} ms overflows i64"
+                ))
+            })
+    }
+}
+
+/// Check a stream name: 1-200 bytes of `[A-Za-z0-9._-]`, not starting with `.`.
+pub fn validate_stream_name(stream: &str) -> Result<()> {
+    let ok_len = !stream.is_empty() && stream.len() <= MAX_STREAM_NAME_LEN;
+    let ok_chars = stream
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+    if !ok_len || !ok_chars || stream.starts_with('.') {
+        return Err(WalError::InvalidConfig(format!(
+            "invalid stream name {stream:?}: must be 1-{MAX_STREAM_NAME_LEN} bytes of [A-Za-z0-9._-] not starting with '.'"
+        )));
+    }
+    Ok(())
+}
+
+/// File name of a segment: `{stream}_{expiration_ms}_{segment_id}.seg`.
+pub fn segment_file_name(stream: &str, expiration_ms: i64, segment_id: u64) -> String {
+    format!("{stream}_{expiration_ms}_{segment_id}.seg")
+}
+
+/// Name of the advisory lock file of a stream.
+pub fn lock_file_name(stream: &str) -> String {
+    format!("{stream}.lock")
+}
+
+/// Parse a segment file name of `stream`, from the right, so that a stream
+/// whose name is a prefix of another's (`a` and `a_1`) never matches the
+/// other's files. Returns `(expiration_ms, segment_id)`.
+pub fn parse_segment_file_name(stream: &str, file_name: &str) -> Option<(i64, u64)> {
+    let rest = file_name.strip_suffix(".seg")?;
+    let (rest, id) = rest.rsplit_once('_')?;
+    let (name, exp) = rest.rsplit_once('_')?;
+    if name != stream || id.is_empty() || !id.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let exp_digits = exp.strip_prefix('-').unwrap_or(exp);
+    if exp_digits.is_empty() || !exp_digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some((exp.parse().ok()?, id.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(dur: i64, ret: i64) -> Config {
+        WalOptions {
+            segment_duration: Duration::from_millis(dur as u64),
+            retention: Duration::from_millis(ret as u64),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap()
+    }
+
+    #[test]
+    fn windows_use_floor_division() {
+        let c = cfg(600_000, 3_600_000);
+        assert_eq!(c.window_start(0), 0);
+        assert_eq!(c.window_start(599_999), 0);
+        assert_eq!(c.window_start(600_000), 600_000);
+        assert_eq!(c.window_start(-1), -600_000);
+        assert_eq!(c.window_start(-600_000), -600_000);
+        assert_eq!(c.window_start(-600_001), -1_200_000);
+        assert_eq!(c.expiration(-600_000).unwrap(), 3_600_000);
+        assert!(matches!(
+            c.expiration(i64::MAX - 10),
+            Err(WalError::InvalidArgument(_))
+        ));
+    }
+
+    #[test]
+    fn options_are_validated() {
+        let bad = |o: WalOptions| match o.validate() {
+            Err(WalError::InvalidConfig(m)) => m,
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        };
+        let d = WalOptions::default();
+        assert!(bad(WalOptions {
+            segment_duration: Duration::ZERO,
+            ..d.clone()
+        })
+        .contains("segment_duration"));
+        assert!(bad(WalOptions {
+            retention: Duration::from_secs(1),
+            ..d.clone()
+        })
+        .contains("retention"));
+        assert!(bad(WalOptions {
+            max_segment_bytes: 100,
+            ..d.clone()
+        })
+        .contains("max_segment_bytes"));
+        assert!(bad(WalOptions {
+            file_mode: 0o400,
+            ..d.clone()
+        })
+        .contains("file_mode"));
+        assert!(bad(WalOptions {
+            file_mode: 0o1600,
+            ..d.clone()
+        })
+        .contains("file_mode"));
+        assert!(WalOptions {
+            max_segment_bytes: MIN_SEGMENT_BYTES,
+            ..d
+        }
+        .validate()
+        .is_ok());
+    }
+
+    #[test]
+    fn stream_names() {
+        for good in ["a", "stream-0", "A.b_c-9", &"x".repeat(200)] {
+            validate_stream_name(good).unwrap();
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            ".hidden",
+            "a/b",
+            "../x",
+            "a\0b",
+            "sp ace",
+            "é",
+            &"x".repeat(201),
+        ] {
+            assert!(
+                matches!(validate_stream_name(bad), Err(WalError::InvalidConfig(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn file_names_parse_from_the_right() {
+        let n = segment_file_name("a_1", -42, 7);
+        assert_eq!(n, "a_1_-42_7.seg");
+        assert_eq!(parse_segment_file_name("a_1", &n), Some((-42, 7)));
+        assert_eq!(parse_segment_file_name("a", &n), None);
+        assert_eq!(parse_segment_file_name("a", "a_5_6.seg"), Some((5, 6)));
+        assert_eq!(parse_segment_file_name("a", "a_5_6.seg.tmp"), None);
+        assert_eq!(parse_segment_file_name("a", "a_x_6.seg"), None);
+        assert_eq!(parse_segment_file_name("a", "a_5_+6.seg"), None);
+        assert_eq!(parse_segment_file_name("a", "a.lock"), None);
+    }
+}

@@ -1,0 +1,220 @@
+//! Recovery on open: find every segment of the stream, check the headers,
+//! and bring the newest segment back to its last complete record (or batch).
+
+use crate::error::{Result, WalError};
+use crate::format::{SegmentHeader, SEGMENT_HEADER_SIZE};
+use crate::options::{parse_segment_file_name, Config};
+use crate::scan::{find_valid_record_after, ScanStop, Scanner};
+use crate::segment::Segment;
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub(crate) struct Recovered {
+    pub segments: BTreeMap<u64, Arc<Segment>>,
+    pub newest: Option<Arc<Segment>>,
+    pub next_id: u64,
+}
+
+struct Found {
+    id: u64,
+    expiration_ms: i64,
+    path: PathBuf,
+}
+
+/// List the segment files of `stream` in `dir`, sorted by id.
+fn list_segments(dir: &Path, stream: &str) -> Result<Vec<Found>> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| WalError::io(format!("listing directory {}", dir.display()), e))?;
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| WalError::io(format!("listing directory {}", dir.display()), e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some((expiration_ms, id)) = parse_segment_file_name(stream, name) {
+            found.push(Found {
+                id,
+                expiration_ms,
+                path: entry.path(),
+            });
+        }
+    }
+    found.sort_by_key(|f| f.id);
+    if let Some(w) = found.windows(2).find(|w| w[0].id == w[1].id) {
+        return Err(WalError::corrupted(
+            w[0].id,
+            0,
+            format!(
+                "two files claim segment id {}: {} and {}",
+                w[0].id,
+                w[0].path.display(),
+                w[1].path.display()
+            ),
+        ));
+    }
+    Ok(found)
+}
+
+enum HeaderCheck {
+    Ok(File, SegmentHeader, u64),
+    /// The file is no longer than a header and the header does not verify:
+    /// the crash hit while the segment was being created.
+    TornCreation,
+    Bad(String),
+}
+
+fn check_header(found: &Found) -> Result<HeaderCheck> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&found.path)
+        .map_err(|e| WalError::io(format!("opening segment {}", found.path.display()), e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| WalError::io(format!("stat of segment {}", found.path.display()), e))?
+        .len();
+    let mut buf = vec![0u8; SEGMENT_HEADER_SIZE.min(len as usize)];
+    file.read_exact_at(&mut buf, 0)
+        .map_err(|e| WalError::io(format!("reading header of {}", found.path.display()), e))?;
+    let header = match SegmentHeader::decode(&buf) {
+        Ok(h) => h,
+        Err(_) if len <= SEGMENT_HEADER_SIZE as u64 => return Ok(HeaderCheck::TornCreation),
+        Err(detail) => return Ok(HeaderCheck::Bad(detail)),
+    };
+    if header.segment_id != found.id || header.expiration_ms != found.expiration_ms {
+        return Ok(HeaderCheck::Bad(format!(
+            "header says segment {} expiring at {}, file name says segment {} expiring at {}",
+            header.segment_id, header.expiration_ms, found.id, found.expiration_ms
+        )));
+    }
+    Ok(HeaderCheck::Ok(file, header, len))
+}
+
+pub(crate) fn recover(
+    dir: &Path,
+    dir_file: &File,
+    stream: &str,
+    cfg: &Config,
+) -> Result<Recovered> {
+    let mut found = list_segments(dir, stream)?;
+    let next_id = found.last().map_or(1, |f| f.id + 1);
+    let mut segments = BTreeMap::new();
+    let mut newest = None;
+
+    // The newest segment: drop it if its creation was torn, else cut its tail.
+    while let Some(last) = found.pop() {
+        match check_header(&last)? {
+            HeaderCheck::TornCreation => {
+                // Nothing in it was ever acknowledged: a segment's header is
+                // fsync'ed before any record is written to it.
+                std::fs::remove_file(&last.path).map_err(|e| {
+                    WalError::io(format!("removing torn segment {}", last.path.display()), e)
+                })?;
+                dir_file.sync_all().map_err(|e| {
+                    WalError::io(format!("fsync of directory {}", dir.display()), e)
+                })?;
+            }
+            // Salvage: leave the file alone and recover from the one before it.
+            HeaderCheck::Bad(_) if cfg.salvage => {}
+            HeaderCheck::Bad(detail) => return Err(WalError::corrupted(last.id, 0, detail)),
+            HeaderCheck::Ok(file, header, len) => {
+                let seg = recover_tail(last.path, file, header, len, cfg.salvage)?;
+                segments.insert(seg.id(), seg.clone());
+                newest = Some(seg);
+                break;
+            }
+        }
+    }
+
+    // Older segments were sealed (complete and synced) before their successor
+    // was created: only their headers are checked here; reads verify records.
+    for f in found {
+        match check_header(&f)? {
+            HeaderCheck::Ok(file, header, len) => {
+                let seg = Segment::from_parts(f.path, file, header, len)?;
+                segments.insert(seg.id(), Arc::new(seg));
+            }
+            HeaderCheck::TornCreation | HeaderCheck::Bad(_) if cfg.salvage => {}
+            HeaderCheck::TornCreation => {
+                return Err(WalError::corrupted(
+                    f.id,
+                    0,
+                    "segment file is shorter than its header",
+                ))
+            }
+            HeaderCheck::Bad(detail) => return Err(WalError::corrupted(f.id, 0, detail)),
+        }
+    }
+    Ok(Recovered {
+        segments,
+        newest,
+        next_id,
+    })
+}
+
+/// Scan the newest segment and cut everything after its last complete
+/// record or batch. An invalid record with a valid one after it is
+/// corruption, not a torn tail: refuse (unless salvaging).
+fn recover_tail(
+    path: PathBuf,
+    file: File,
+    header: SegmentHeader,
+    len: u64,
+    salvage: bool,
+) -> Result<Arc<Segment>> {
+    let seg = Arc::new(Segment::from_parts(path, file, header, len)?);
+    let mut scan = Scanner::new(seg.clone(), SEGMENT_HEADER_SIZE as u64, len);
+    let mut committed_end = SEGMENT_HEADER_SIZE as u64;
+    loop {
+        match scan.next_record() {
+            Ok(Some(rec)) => {
+                if !rec.frame.batch_continues() {
+                    committed_end = rec.offset + rec.frame.total_size();
+                }
+            }
+            Ok(None) => break,
+            Err(ScanStop::Io { offset, error }) => {
+                return Err(WalError::io(
+                    format!(
+                        "reading segment {} at offset {offset}",
+                        seg.path().display()
+                    ),
+                    error,
+                ))
+            }
+            Err(ScanStop::Invalid { offset, detail }) => {
+                let later = find_valid_record_after(&seg, offset, len).map_err(|e| {
+                    WalError::io(format!("reading segment {}", seg.path().display()), e)
+                })?;
+                if let (Some(valid_at), false) = (later, salvage) {
+                    return Err(WalError::corrupted(
+                        seg.id(),
+                        offset,
+                        format!(
+                            "{detail}; a valid record follows at offset {valid_at}, so this is not a torn tail \
+                             (open with the salvage option to cut the segment here)"
+                        ),
+                    ));
+                }
+                break;
+            }
+        }
+    }
+    if committed_end < len {
+        let f = seg.write_fd();
+        f.set_len(committed_end)
+            .and_then(|()| f.sync_data())
+            .map_err(|e| {
+                WalError::io(
+                    format!("cutting the torn tail of {}", seg.path().display()),
+                    e,
+                )
+            })?;
+        seg.lock_writer().end = committed_end;
+        seg.publish_end(committed_end);
+    }
+    Ok(seg)
+}

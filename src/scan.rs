@@ -1,0 +1,161 @@
+//! Sequential reading of a segment's records in large chunks: shared by
+//! recovery (find the valid end of the newest segment) and replay.
+
+use crate::format::{decode_frame, verify_record, Frame, RECORD_FRAME_SIZE};
+use crate::segment::Segment;
+use bytes::Bytes;
+use std::io;
+use std::sync::Arc;
+
+/// Bytes read per positional read when scanning.
+pub(crate) const SCAN_CHUNK: u64 = 4 << 20;
+
+/// A record found by a scan: its offset, its frame, and its bytes (frame
+/// included) as a slice of the chunk it was read with.
+#[derive(Debug, Clone)]
+pub(crate) struct ScannedRecord {
+    pub offset: u64,
+    pub frame: Frame,
+    pub bytes: Bytes,
+}
+
+/// Why a scan stopped before `end`.
+#[derive(Debug)]
+pub(crate) enum ScanStop {
+    /// The bytes at `offset` are not a valid record (`detail` says why).
+    Invalid { offset: u64, detail: String },
+    /// Reading failed.
+    Io { offset: u64, error: io::Error },
+}
+
+/// Reads records of `segment` from `pos` up to `end`.
+pub(crate) struct Scanner {
+    segment: Arc<Segment>,
+    pos: u64,
+    end: u64,
+    chunk: Bytes,
+    chunk_start: u64,
+}
+
+impl Scanner {
+    pub fn new(segment: Arc<Segment>, pos: u64, end: u64) -> Self {
+        Scanner {
+            segment,
+            pos,
+            end,
+            chunk: Bytes::new(),
+            chunk_start: pos,
+        }
+    }
+
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    pub fn segment(&self) -> &Arc<Segment> {
+        &self.segment
+    }
+
+    /// Let the scan run to a new end (the segment grew).
+    pub fn extend_end(&mut self, end: u64) {
+        self.end = self.end.max(end);
+    }
+
+    /// Make `[self.pos, self.pos + need)` available in the chunk.
+    fn ensure(&mut self, need: u64) -> io::Result<()> {
+        let have_from = self.pos - self.chunk_start;
+        if self.pos >= self.chunk_start && have_from + need <= self.chunk.len() as u64 {
+            return Ok(());
+        }
+        let len = need.max(SCAN_CHUNK).min(self.end - self.pos);
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(len as usize)
+            .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "scan buffer"))?;
+        buf.resize(len as usize, 0);
+        self.segment.read_exact_at(&mut buf, self.pos)?;
+        self.chunk = Bytes::from(buf);
+        self.chunk_start = self.pos;
+        Ok(())
+    }
+
+    fn slice(&self, len: u64) -> Bytes {
+        let from = (self.pos - self.chunk_start) as usize;
+        self.chunk.slice(from..from + len as usize)
+    }
+
+    /// The next record, `Ok(None)` at `end`, or why the scan cannot go on.
+    /// After an error the position stays at the bad record.
+    pub fn next_record(&mut self) -> Result<Option<ScannedRecord>, ScanStop> {
+        if self.pos >= self.end {
+            return Ok(None);
+        }
+        let offset = self.pos;
+        let left = self.end - self.pos;
+        if left < RECORD_FRAME_SIZE as u64 {
+            return Err(ScanStop::Invalid {
+                offset,
+                detail: format!("{left} trailing bytes, too short for a record frame"),
+            });
+        }
+        self.ensure(RECORD_FRAME_SIZE as u64)
+            .map_err(|error| ScanStop::Io { offset, error })?;
+        let frame = decode_frame(&self.slice(RECORD_FRAME_SIZE as u64))
+            .map_err(|detail| ScanStop::Invalid { offset, detail })?;
+        let size = frame.total_size();
+        if size > left {
+            return Err(ScanStop::Invalid {
+                offset,
+                detail: format!(
+                    "record of {size} bytes runs past the end of the data ({left} bytes left)"
+                ),
+            });
+        }
+        self.ensure(size)
+            .map_err(|error| ScanStop::Io { offset, error })?;
+        let bytes = self.slice(size);
+        verify_record(&bytes, self.segment.id())
+            .map_err(|detail| ScanStop::Invalid { offset, detail })?;
+        self.pos += size;
+        Ok(Some(ScannedRecord {
+            offset,
+            frame,
+            bytes,
+        }))
+    }
+}
+
+/// Is there any valid record starting after `from` and ending by `end`?
+/// Used to tell a torn tail (nothing valid after the damage) from corruption
+/// in the middle of the log. Returns the offset of the first one found.
+pub(crate) fn find_valid_record_after(
+    segment: &Arc<Segment>,
+    from: u64,
+    end: u64,
+) -> io::Result<Option<u64>> {
+    use crate::format::RECORD_MAGIC;
+    let mut chunk_start = from + 1;
+    while chunk_start + (RECORD_FRAME_SIZE as u64) <= end {
+        let len = SCAN_CHUNK.min(end - chunk_start);
+        let mut buf = vec![0u8; len as usize];
+        segment.read_exact_at(&mut buf, chunk_start)?;
+        let mut i = 0usize;
+        while let Some(p) = memfind(&buf[i..], &RECORD_MAGIC) {
+            let at = chunk_start + (i + p) as u64;
+            let mut probe = Scanner::new(segment.clone(), at, end);
+            if let Ok(Some(_)) = probe.next_record() {
+                return Ok(Some(at));
+            }
+            i += p + 1;
+        }
+        // Overlap by the magic length so a magic split across chunks is seen.
+        if chunk_start + len >= end {
+            break;
+        }
+        chunk_start += len - (RECORD_MAGIC.len() as u64 - 1);
+    }
+    Ok(None)
+}
+
+fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}

@@ -1,0 +1,155 @@
+//! One segment file: its identity, its write fd (owned by the appender that
+//! holds `writer`), a dup'd read fd for lock-free positional reads, and the
+//! published end of its data.
+
+use crate::error::{Result, WalError};
+use crate::format::{SegmentHeader, SEGMENT_HEADER_SIZE};
+use crate::options::segment_file_name;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// State owned by whoever holds the segment's writer lock.
+#[derive(Debug)]
+pub(crate) struct WriterState {
+    /// End of the last complete write; the next record goes here.
+    pub end: u64,
+    /// Set once the log has rolled to a newer segment: nothing is ever
+    /// written here again, and `end` is the segment's final logical end.
+    pub sealed: bool,
+}
+
+/// A segment file of a stream.
+#[derive(Debug)]
+pub struct Segment {
+    id: u64,
+    expiration_ms: i64,
+    window_start_ms: i64,
+    path: PathBuf,
+    file: File,
+    read_fd: File,
+    /// Readers may read `[SEGMENT_HEADER_SIZE, written_end)`. Advanced only
+    /// after a whole append (or batch) is in the file, so a reader never sees
+    /// half a batch.
+    written_end: AtomicU64,
+    writer: Mutex<WriterState>,
+}
+
+impl Segment {
+    /// Create a new segment file (never an existing one: `create_new`),
+    /// write and fsync its header. The caller fsyncs the directory.
+    pub(crate) fn create(
+        dir: &Path,
+        stream: &str,
+        header: SegmentHeader,
+        file_mode: u32,
+    ) -> Result<Segment> {
+        let path = dir.join(segment_file_name(
+            stream,
+            header.expiration_ms,
+            header.segment_id,
+        ));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(file_mode)
+            .open(&path)
+            .map_err(|e| WalError::io(format!("creating segment {}", path.display()), e))?;
+        let written = file
+            .write_all_at(&header.encode(), 0)
+            .and_then(|()| file.sync_all());
+        if let Err(e) = written {
+            // Nothing was handed out from this file; do not leave a torn header
+            // behind for recovery to puzzle over.
+            let _ = std::fs::remove_file(&path);
+            return Err(WalError::io(
+                format!("writing the header of segment {}", path.display()),
+                e,
+            ));
+        }
+        Self::from_parts(path, file, header, SEGMENT_HEADER_SIZE as u64)
+    }
+
+    /// Wrap an existing, already verified segment file whose data ends at `end`.
+    pub(crate) fn from_parts(
+        path: PathBuf,
+        file: File,
+        header: SegmentHeader,
+        end: u64,
+    ) -> Result<Segment> {
+        let read_fd = file
+            .try_clone()
+            .map_err(|e| WalError::io(format!("dup of {}", path.display()), e))?;
+        Ok(Segment {
+            id: header.segment_id,
+            expiration_ms: header.expiration_ms,
+            window_start_ms: header.window_start_ms,
+            path,
+            file,
+            read_fd,
+            written_end: AtomicU64::new(end),
+            writer: Mutex::new(WriterState { end, sealed: false }),
+        })
+    }
+
+    /// The segment id (increasing in log order).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+    /// When `cleanup` may delete this segment (ms since the Unix epoch).
+    pub fn expiration_ms(&self) -> i64 {
+        self.expiration_ms
+    }
+    /// Start of the clock-aligned window the segment was created for.
+    pub fn window_start_ms(&self) -> i64 {
+        self.window_start_ms
+    }
+    /// Path of the segment file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// End of the readable data (file header included): the offset the next
+    /// record will get while the segment is active, its final size once sealed.
+    pub fn len(&self) -> u64 {
+        self.written_end.load(Ordering::Acquire)
+    }
+    /// True when the segment holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() <= SEGMENT_HEADER_SIZE as u64
+    }
+
+    pub(crate) fn lock_writer(&self) -> MutexGuard<'_, WriterState> {
+        // A panic while holding the writer lock cannot leave `WriterState`
+        // half-updated (its two fields are each written in one store), so the
+        // poison flag carries no information here.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn write_fd(&self) -> &File {
+        &self.file
+    }
+
+    /// Publish a new end after a complete write (writer lock held).
+    pub(crate) fn publish_end(&self, end: u64) {
+        self.written_end.store(end, Ordering::Release);
+    }
+
+    /// fdatasync the segment.
+    pub(crate) fn sync_data(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// Positional read of exactly `buf.len()` bytes at `offset`, on the read fd.
+    pub(crate) fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.read_fd.read_exact_at(buf, offset)
+    }
+
+    /// Size of the file on disk (fstat), for cleanup's accounting.
+    pub(crate) fn file_size(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+}

@@ -1,0 +1,455 @@
+//! The write side of a stream: open (with recovery), appends, rotation,
+//! group-committed durability, sync and shutdown.
+
+use crate::durability::{GroupCommit, Poison};
+use crate::error::{Result, WalError};
+use crate::format::{
+    encode_frame, record_size, SegmentHeader, MAX_CONTENT_LEN, MAX_HEADER_LEN, RECORD_FRAME_SIZE,
+    SEGMENT_HEADER_SIZE,
+};
+use crate::options::{lock_file_name, validate_stream_name, Config, WalOptions};
+use crate::recovery;
+use crate::segment::Segment;
+use crate::sys::{self, LockAttempt, StreamLock};
+use arc_swap::{ArcSwap, ArcSwapOption};
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::IoSlice;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Where a record lives: its segment, the byte offset of its first byte in
+/// the segment file, and its whole on-disk size (framing included). Refs are
+/// totally ordered by `(segment_id, offset)` in append order, so they serve as
+/// log sequence numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntryRef {
+    pub segment_id: u64,
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// One record of an `append_batch`.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteEntry<'a> {
+    pub header: Option<&'a [u8]>,
+    pub content: &'a [u8],
+}
+
+/// A write-ahead log stream: a directory plus a stream name.
+///
+/// `Wal` is `Send + Sync`; share it between threads with `Arc<Wal>` or
+/// scoped threads. Dropping it shuts it down (see [`Wal::shutdown`]).
+#[derive(Debug)]
+pub struct Wal {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Rotation-side state, behind the rotation lock.
+#[derive(Debug)]
+pub(crate) struct RotationState {
+    pub next_id: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub dir: PathBuf,
+    pub stream: String,
+    pub options: WalOptions,
+    pub cfg: Config,
+    pub dir_file: File,
+    /// The segment appends go to (None until the first append of a new stream).
+    pub active: ArcSwapOption<Segment>,
+    /// Every live segment by id, for reads. Replaced whole (copy on write)
+    /// under the rotation lock; readers load it without locking.
+    pub registry: ArcSwap<BTreeMap<u64, Arc<Segment>>>,
+    /// Taken by the one thread that creates a segment, and by cleanup.
+    pub rotation: Mutex<RotationState>,
+    pub commit: GroupCommit,
+    pub poison: Poison,
+    /// Appends hold it shared; shutdown takes it exclusively to wait for
+    /// appends in flight.
+    pub gate: RwLock<()>,
+    pub shut: AtomicBool,
+    pub lock: Mutex<Option<StreamLock>>,
+}
+
+impl Wal {
+    /// Open (or create) the stream `stream` in directory `dir`, creating the
+    /// directory if missing, taking the stream's advisory lock and recovering
+    /// its segments (see docs/FORMAT.md, "Recovery").
+    pub fn open(dir: impl AsRef<Path>, stream: &str, options: WalOptions) -> Result<Wal> {
+        let cfg = options.validate()?;
+        validate_stream_name(stream)?;
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| WalError::io(format!("creating directory {}", dir.display()), e))?;
+        let dir_file = File::open(&dir)
+            .map_err(|e| WalError::io(format!("opening directory {}", dir.display()), e))?;
+        if !dir_file
+            .metadata()
+            .map_err(|e| WalError::io(format!("stat of {}", dir.display()), e))?
+            .is_dir()
+        {
+            return Err(WalError::InvalidConfig(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
+        }
+        let lock_path = dir.join(lock_file_name(stream));
+        let lock_file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(cfg.file_mode)
+            .open(&lock_path)
+            .map_err(|e| WalError::io(format!("opening lock file {}", lock_path.display()), e))?;
+        let lock = match sys::try_lock_exclusive(lock_file)
+            .map_err(|e| WalError::io(format!("locking {}", lock_path.display()), e))?
+        {
+            LockAttempt::Acquired(l) => l,
+            LockAttempt::HeldElsewhere => {
+                return Err(WalError::Locked(format!(
+                    "stream {stream:?} in {} is open in another handle ({} is locked)",
+                    dir.display(),
+                    lock_path.display()
+                )))
+            }
+        };
+        let recovered = recovery::recover(&dir, &dir_file, stream, &cfg)?;
+        let inner = Inner {
+            dir,
+            stream: stream.to_string(),
+            options,
+            cfg,
+            dir_file,
+            active: ArcSwapOption::new(recovered.newest.clone()),
+            registry: ArcSwap::from_pointee(recovered.segments),
+            rotation: Mutex::new(RotationState {
+                next_id: recovered.next_id,
+            }),
+            commit: GroupCommit::default(),
+            poison: Poison::default(),
+            gate: RwLock::new(()),
+            shut: AtomicBool::new(false),
+            lock: Mutex::new(Some(lock)),
+        };
+        // Whatever recovery kept of the newest segment was fdatasync'ed by it.
+        if let Some(seg) = &recovered.newest {
+            inner.commit.mark_durable((seg.id(), seg.len()));
+        }
+        Ok(Wal {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Same as [`Wal::open`] (the original crate's name).
+    pub fn new(dir: impl AsRef<Path>, stream: &str, options: WalOptions) -> Result<Wal> {
+        Self::open(dir, stream, options)
+    }
+
+    /// Append one record at time `now_ms` (ms since the Unix epoch; it picks
+    /// the window, the clock is never read). With `durable`, the call returns
+    /// only once the record is on stable storage (group-committed fdatasync).
+    pub fn append(
+        &self,
+        header: Option<&[u8]>,
+        content: &[u8],
+        now_ms: i64,
+        durable: bool,
+    ) -> Result<EntryRef> {
+        let entry = [WriteEntry { header, content }];
+        let refs = self.append_batch(&entry, now_ms, durable)?;
+        Ok(refs[0])
+    }
+
+    /// Append a batch of records atomically: after a crash, recovery keeps all
+    /// of them or none. They go to one segment, contiguous and in order. An
+    /// empty batch does nothing.
+    pub fn append_batch(
+        &self,
+        entries: &[WriteEntry<'_>],
+        now_ms: i64,
+        durable: bool,
+    ) -> Result<Vec<EntryRef>> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inner = &*self.inner;
+        let total = validate_entries(entries)?;
+        let window = inner.cfg.window_start(now_ms);
+        inner.cfg.expiration(window)?;
+        let _gate = inner.gate.read().unwrap_or_else(|p| p.into_inner());
+        if inner.shut.load(Ordering::Acquire) {
+            return Err(WalError::Shutdown);
+        }
+        let mut frames: Vec<[u8; RECORD_FRAME_SIZE]> =
+            vec![[0u8; RECORD_FRAME_SIZE]; entries.len()];
+        let mut framed_for = None;
+        let (seg, offset) = loop {
+            inner.poison.check()?;
+            let seg = inner.segment_for(window)?;
+            if framed_for != Some(seg.id()) {
+                encode_frames(&mut frames, seg.id(), entries);
+                framed_for = Some(seg.id());
+            }
+            let mut w = seg.lock_writer();
+            if w.sealed {
+                continue;
+            }
+            let cap = inner.cfg.max_segment_bytes;
+            if cap != 0 && w.end > SEGMENT_HEADER_SIZE as u64 && w.end + total > cap {
+                drop(w);
+                inner.rotate(Some(seg.id()), window.max(seg.window_start_ms()))?;
+                continue;
+            }
+            let offset = w.end;
+            let iov = iovecs(&frames, entries);
+            match sys::pwritev_all(seg.write_fd(), &iov, offset) {
+                Ok(_) => {
+                    w.end = offset + total;
+                    seg.publish_end(w.end);
+                    break (seg.clone(), offset);
+                }
+                Err(e) => {
+                    // Leave no partial record behind: the next append must start at
+                    // the same `end`, and recovery must not see garbage mid-log.
+                    if let Err(te) = seg.write_fd().set_len(offset) {
+                        inner.poison.set(
+                            format!("truncating segment {} after a failed write", seg.id()),
+                            &te,
+                        );
+                    }
+                    return Err(WalError::io(
+                        format!(
+                            "writing {} record(s) ({total} bytes) to segment {} at offset {offset}",
+                            entries.len(),
+                            seg.id()
+                        ),
+                        e,
+                    ));
+                }
+            }
+        };
+        let mut refs = Vec::with_capacity(entries.len());
+        let mut at = offset;
+        for e in entries {
+            let size = record_size(e.header.map_or(0, <[u8]>::len), e.content.len());
+            refs.push(EntryRef {
+                segment_id: seg.id(),
+                offset: at,
+                size,
+            });
+            at += size;
+        }
+        if durable {
+            inner.wait_durable((seg.id(), at))?;
+        }
+        Ok(refs)
+    }
+
+    /// Make everything appended so far durable (fdatasync, shared with any
+    /// concurrent durable appenders). After shutdown it returns `Ok` (shutdown
+    /// already synced).
+    pub fn sync(&self) -> Result<()> {
+        let inner = &*self.inner;
+        inner.poison.check()?;
+        match inner.active.load_full() {
+            Some(seg) => inner.wait_durable((seg.id(), seg.len())),
+            None => Ok(()),
+        }
+    }
+
+    /// Stop taking appends (they get `Shutdown`), wait for appends in flight,
+    /// sync, and release the stream lock. Idempotent; `Drop` calls it.
+    pub fn shutdown(&self) -> Result<()> {
+        let inner = &*self.inner;
+        let _exclusive = inner.gate.write().unwrap_or_else(|p| p.into_inner());
+        if inner.shut.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let synced = match inner.active.load_full() {
+            Some(seg) => inner.wait_durable((seg.id(), seg.len())),
+            None => Ok(()),
+        };
+        inner.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
+        synced
+    }
+
+    /// True once `shutdown` has run (or started).
+    pub fn is_shutdown(&self) -> bool {
+        self.inner.shut.load(Ordering::Acquire)
+    }
+
+    /// The segment with id `id`, if it is live.
+    pub fn segment(&self, id: u64) -> Option<Arc<Segment>> {
+        self.inner.registry.load().get(&id).cloned()
+    }
+
+    /// Every live segment, in log order.
+    pub fn segments(&self) -> Vec<Arc<Segment>> {
+        self.inner.registry.load().values().cloned().collect()
+    }
+
+    /// The directory of the log.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The stream name.
+    pub fn stream(&self) -> &str {
+        &self.inner.stream
+    }
+
+    /// The options the log was opened with.
+    pub fn options(&self) -> &WalOptions {
+        &self.inner.options
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+fn validate_entries(entries: &[WriteEntry<'_>]) -> Result<u64> {
+    let mut total = 0u64;
+    for e in entries {
+        let hlen = e.header.map_or(0, <[u8]>::len);
+        if hlen > MAX_HEADER_LEN {
+            return Err(WalError::HeaderTooLarge {
+                size: hlen,
+                max: MAX_HEADER_LEN,
+            });
+        }
+        if e.content.len() as u64 > MAX_CONTENT_LEN {
+            return Err(WalError::InvalidArgument(format!(
+                "record content of {} bytes exceeds the maximum of {MAX_CONTENT_LEN}",
+                e.content.len()
+            )));
+        }
+        total += record_size(hlen, e.content.len());
+    }
+    Ok(total)
+}
+
+fn encode_frames(
+    frames: &mut [[u8; RECORD_FRAME_SIZE]],
+    segment_id: u64,
+    entries: &[WriteEntry<'_>],
+) {
+    let last = entries.len() - 1;
+    for (i, (frame, e)) in frames.iter_mut().zip(entries).enumerate() {
+        encode_frame(frame, segment_id, e.header, e.content, i != last);
+    }
+}
+
+fn iovecs<'a>(
+    frames: &'a [[u8; RECORD_FRAME_SIZE]],
+    entries: &'a [WriteEntry<'a>],
+) -> Vec<IoSlice<'a>> {
+    let mut iov = Vec::with_capacity(entries.len() * 3);
+    for (frame, e) in frames.iter().zip(entries) {
+        iov.push(IoSlice::new(frame));
+        if let Some(h) = e.header {
+            iov.push(IoSlice::new(h));
+        }
+        iov.push(IoSlice::new(e.content));
+    }
+    iov
+}
+
+impl Inner {
+    /// The segment a record of window `window` goes to: the active one,
+    /// unless the window is later (then roll forward first).
+    fn segment_for(&self, window: i64) -> Result<Arc<Segment>> {
+        loop {
+            let active = self.active.load_full();
+            match &active {
+                Some(seg) if seg.window_start_ms() >= window => return Ok(seg.clone()),
+                _ => self.rotate(active.as_ref().map(|s| s.id()), window)?,
+            }
+        }
+    }
+
+    /// Roll the log to a new segment for `window`, unless another thread
+    /// already replaced the segment `expected` (then the caller reloads).
+    ///
+    /// Order matters for crash safety: the old segment is sealed and
+    /// fdatasync'ed first, then the new file is created (header fsync'ed,
+    /// directory fsync'ed), then published. So a new segment file on disk
+    /// implies a complete, durable predecessor, and only the newest segment
+    /// can ever have a torn tail.
+    pub(crate) fn rotate(&self, expected: Option<u64>, window: i64) -> Result<()> {
+        let mut rot = self.rotation.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.active.load_full();
+        if current.as_ref().map(|s| s.id()) != expected {
+            return Ok(());
+        }
+        self.poison.check()?;
+        let window = match &current {
+            Some(seg) => window.max(seg.window_start_ms()),
+            None => window,
+        };
+        let expiration = self.cfg.expiration(window)?;
+        // Hold the old segment's writer lock until the new one is published:
+        // appenders that still hold the old segment wait here, then see it
+        // sealed and move to the new one.
+        let mut old_writer = match &current {
+            Some(seg) => {
+                let mut w = seg.lock_writer();
+                w.sealed = true;
+                if let Err(e) = seg.sync_data() {
+                    self.poison.set(
+                        format!("fdatasync of segment {} while sealing it", seg.id()),
+                        &e,
+                    );
+                    return Err(WalError::io(
+                        format!("fdatasync of segment {} while sealing it", seg.id()),
+                        e,
+                    ));
+                }
+                self.commit.mark_durable((seg.id(), w.end));
+                Some((seg, w))
+            }
+            None => None,
+        };
+        let header = SegmentHeader {
+            segment_id: rot.next_id,
+            expiration_ms: expiration,
+            window_start_ms: window,
+        };
+        let created = Segment::create(&self.dir, &self.stream, header, self.cfg.file_mode)
+            .and_then(|seg| {
+                self.dir_file.sync_all().map_err(|e| {
+                    WalError::io(format!("fsync of directory {}", self.dir.display()), e)
+                })?;
+                Ok(seg)
+            });
+        let seg = match created {
+            Ok(seg) => Arc::new(seg),
+            Err(e) => {
+                if let Some((_, w)) = old_writer.as_mut() {
+                    w.sealed = false;
+                }
+                return Err(e);
+            }
+        };
+        rot.next_id += 1;
+        let mut registry = BTreeMap::clone(&self.registry.load());
+        registry.insert(seg.id(), seg.clone());
+        self.registry.store(Arc::new(registry));
+        self.active.store(Some(seg));
+        drop(old_writer);
+        Ok(())
+    }
+
+    pub(crate) fn wait_durable(&self, target: (u64, u64)) -> Result<()> {
+        self.commit
+            .wait_durable(target, &self.poison, || self.active.load_full())
+    }
+}
