@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test suite of nano_wal. Installs what this machine lacks
+# (idempotently: `apt-get update` at most once, then `apt-get install`).
+# Usage: scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+
+section "cargo fmt --check"
+cargo fmt --all -- --check
+
+section "cargo clippy"
+cargo clippy --all-targets -- -D warnings
+
+section "cargo test"
+cargo test
+
+echo "All test suites passed."
