@@ -203,16 +203,22 @@ fn recover_tail(
             }
         }
     }
-    if committed_end < len {
-        let f = seg.write_fd();
+    // Sync even when nothing is cut: the previous process may have died with
+    // acknowledged non-durable records still in the page cache, and the
+    // durable position of the reopened log starts at this segment's end.
+    let f = seg.write_fd();
+    let cut = if committed_end < len {
         f.set_len(committed_end)
-            .and_then(|()| f.sync_data())
-            .map_err(|e| {
-                WalError::io(
-                    format!("cutting the torn tail of {}", seg.path().display()),
-                    e,
-                )
-            })?;
+    } else {
+        Ok(())
+    };
+    cut.and_then(|()| f.sync_data()).map_err(|e| {
+        WalError::io(
+            format!("recovering the tail of {}", seg.path().display()),
+            e,
+        )
+    })?;
+    if committed_end < len {
         seg.lock_writer().end = committed_end;
         seg.publish_end(committed_end);
     }

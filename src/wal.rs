@@ -84,6 +84,12 @@ impl Wal {
         let cfg = options.validate()?;
         validate_stream_name(stream)?;
         let dir = dir.as_ref().to_path_buf();
+        if dir.exists() && !dir.is_dir() {
+            return Err(WalError::InvalidConfig(format!(
+                "{} exists and is not a directory",
+                dir.display()
+            )));
+        }
         std::fs::create_dir_all(&dir)
             .map_err(|e| WalError::io(format!("creating directory {}", dir.display()), e))?;
         let dir_file = File::open(&dir)
