@@ -59,3 +59,8 @@ pub use read::{read_batch, ReadDescriptor, Record};
 pub use replay::Replay;
 pub use segment::Segment;
 pub use wal::{EntryRef, Wal, WriteEntry};
+
+/// The README's Rust example runs as a doctest, so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
