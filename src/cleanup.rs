@@ -75,7 +75,7 @@ impl Wal {
         let live_count = keep.len() as u64;
         if !deleted.is_empty() {
             inner.registry.store(Arc::new(keep));
-            inner.dir_file.sync_all().map_err(|e| {
+            crate::sys::fsync(&inner.dir_file, &inner.dir).map_err(|e| {
                 WalError::io(format!("fsync of directory {}", inner.dir.display()), e)
             })?;
         }

@@ -64,3 +64,9 @@ pub use wal::{EntryRef, Wal, WriteEntry};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeExample;
+
+/// Test-only fault injection (cargo feature `fault-injection`).
+#[cfg(feature = "fault-injection")]
+pub mod fault {
+    pub use crate::sys::{clear_faults, inject_fault, Fault, FaultOp};
+}

@@ -113,7 +113,7 @@ pub(crate) fn recover(
                 std::fs::remove_file(&last.path).map_err(|e| {
                     WalError::io(format!("removing torn segment {}", last.path.display()), e)
                 })?;
-                dir_file.sync_all().map_err(|e| {
+                crate::sys::fsync(dir_file, dir).map_err(|e| {
                     WalError::io(format!("fsync of directory {}", dir.display()), e)
                 })?;
             }
@@ -206,13 +206,12 @@ fn recover_tail(
     // Sync even when nothing is cut: the previous process may have died with
     // acknowledged non-durable records still in the page cache, and the
     // durable position of the reopened log starts at this segment's end.
-    let f = seg.write_fd();
     let cut = if committed_end < len {
-        f.set_len(committed_end)
+        seg.truncate(committed_end)
     } else {
         Ok(())
     };
-    cut.and_then(|()| f.sync_data()).map_err(|e| {
+    cut.and_then(|()| seg.sync_data()).map_err(|e| {
         WalError::io(
             format!("recovering the tail of {}", seg.path().display()),
             e,

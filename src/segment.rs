@@ -5,6 +5,7 @@
 use crate::error::{Result, WalError};
 use crate::format::{SegmentHeader, SEGMENT_HEADER_SIZE};
 use crate::options::segment_file_name;
+use crate::sys;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -61,7 +62,7 @@ impl Segment {
             .map_err(|e| WalError::io(format!("creating segment {}", path.display()), e))?;
         let written = file
             .write_all_at(&header.encode(), 0)
-            .and_then(|()| file.sync_all());
+            .and_then(|()| sys::fsync(&file, &path));
         if let Err(e) = written {
             // Nothing was handed out from this file; do not leave a torn header
             // behind for recovery to puzzle over.
@@ -129,10 +130,6 @@ impl Segment {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn write_fd(&self) -> &File {
-        &self.file
-    }
-
     /// Publish a new end after a complete write (writer lock held).
     pub(crate) fn publish_end(&self, end: u64) {
         self.written_end.store(end, Ordering::Release);
@@ -140,7 +137,17 @@ impl Segment {
 
     /// fdatasync the segment.
     pub(crate) fn sync_data(&self) -> io::Result<()> {
-        self.file.sync_data()
+        sys::fdatasync(&self.file, &self.path)
+    }
+
+    /// Positional vectored write of a whole append at `offset` (writer lock held).
+    pub(crate) fn write_at(&self, bufs: &[io::IoSlice<'_>], offset: u64) -> io::Result<u64> {
+        sys::pwritev_all(&self.file, &self.path, bufs, offset)
+    }
+
+    /// Cut the file back to `len` (after a failed write, or a torn tail).
+    pub(crate) fn truncate(&self, len: u64) -> io::Result<()> {
+        sys::truncate(&self.file, &self.path, len)
     }
 
     /// Positional read of exactly `buf.len()` bytes at `offset`, on the read fd.

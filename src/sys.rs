@@ -1,12 +1,18 @@
-//! Thin wrappers over the system calls the engine needs beyond `std`:
-//! positional vectored writes that never stop half-way silently, and the
-//! advisory stream lock. Everything here retries EINTR and reports errno.
+//! Thin wrappers over the system calls the engine writes and syncs with:
+//! positional vectored writes that never stop half-way silently, fdatasync,
+//! fsync, truncation, and the advisory stream lock. Everything here retries
+//! EINTR and reports errno. Every write-side call of the engine goes through
+//! this module, so the `fault-injection` feature can make any of them fail.
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::File;
 use std::io::{self, IoSlice};
 use std::os::fd::AsFd;
+use std::path::Path;
+
+#[cfg(feature = "fault-injection")]
+pub use fault::{clear_faults, inject_fault, Fault, FaultOp};
 
 /// Linux's IOV_MAX: the most iovecs one `pwritev` accepts.
 pub const IOV_MAX: usize = 1024;
@@ -19,8 +25,31 @@ fn errno_to_io(e: Errno) -> io::Error {
 /// allows, continuing after short writes. On error, some prefix of the data
 /// may have reached the file; the caller owns the cleanup (it truncates back
 /// to its last good end). Returns the total number of bytes written.
-pub fn pwritev_all<F: AsFd>(fd: F, bufs: &[IoSlice<'_>], mut offset: u64) -> io::Result<u64> {
+pub fn pwritev_all<F: AsFd>(
+    fd: F,
+    path: &Path,
+    bufs: &[IoSlice<'_>],
+    mut offset: u64,
+) -> io::Result<u64> {
     let mut slices: Vec<IoSlice<'_>> = bufs.iter().filter(|b| !b.is_empty()).copied().collect();
+    #[cfg(feature = "fault-injection")]
+    if let Some((keep, err)) = fault::write_fault(path) {
+        // Write only the first `keep` bytes, then fail: a write that stops
+        // part-way, as ENOSPC or EFBIG do.
+        let data: Vec<u8> = slices.iter().flat_map(|s| s.iter().copied()).collect();
+        let keep = keep.min(data.len());
+        if keep > 0 {
+            pwritev_all(
+                fd.as_fd(),
+                Path::new(""),
+                &[IoSlice::new(&data[..keep])],
+                offset,
+            )?;
+        }
+        return Err(err);
+    }
+    #[cfg(not(feature = "fault-injection"))]
+    let _ = path;
     let mut rest: &mut [IoSlice<'_>] = &mut slices;
     let mut total = 0u64;
     while !rest.is_empty() {
@@ -45,6 +74,124 @@ pub fn pwritev_all<F: AsFd>(fd: F, bufs: &[IoSlice<'_>], mut offset: u64) -> io:
         }
     }
     Ok(total)
+}
+
+/// fdatasync `file` (at `path`, for fault injection and messages).
+pub fn fdatasync(file: &File, path: &Path) -> io::Result<()> {
+    check(FaultOpKind::Fdatasync, path)?;
+    file.sync_data()
+}
+
+/// fsync `file` (a new segment, or a directory after a create or unlink).
+pub fn fsync(file: &File, path: &Path) -> io::Result<()> {
+    check(FaultOpKind::Fsync, path)?;
+    file.sync_all()
+}
+
+/// ftruncate `file` to `len`.
+pub fn truncate(file: &File, path: &Path, len: u64) -> io::Result<()> {
+    check(FaultOpKind::Truncate, path)?;
+    file.set_len(len)
+}
+
+#[cfg(feature = "fault-injection")]
+use fault::FaultOp as FaultOpKind;
+
+#[cfg(not(feature = "fault-injection"))]
+enum FaultOpKind {
+    Fdatasync,
+    Fsync,
+    Truncate,
+}
+
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+fn check(_op: FaultOpKind, _path: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(feature = "fault-injection")]
+fn check(op: FaultOpKind, path: &Path) -> io::Result<()> {
+    fault::check(op, path)
+}
+
+/// Test-only fault injection (cargo feature `fault-injection`): make the
+/// next calls of one kind on files under a directory fail with an errno.
+/// Faults are scoped by path prefix so tests running in parallel, each in
+/// its own temporary directory, do not disturb each other.
+#[cfg(feature = "fault-injection")]
+mod fault {
+    use std::io;
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    /// Which call fails.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum FaultOp {
+        /// A record write (`pwritev`); see `Fault::keep_bytes`.
+        Write,
+        Fdatasync,
+        /// fsync of a new segment file or of the directory.
+        Fsync,
+        Truncate,
+    }
+
+    /// One injected fault.
+    #[derive(Debug, Clone)]
+    pub struct Fault {
+        pub op: FaultOp,
+        /// Only calls on paths under this prefix (a file or directory path).
+        pub under: PathBuf,
+        /// errno to fail with (e.g. libc::EIO, libc::ENOSPC).
+        pub errno: i32,
+        /// Calls to let through before failing.
+        pub skip: u32,
+        /// How many calls fail after that (u32::MAX: until cleared).
+        pub times: u32,
+        /// For `Write`: bytes that reach the file before the error.
+        pub keep_bytes: usize,
+    }
+
+    static FAULTS: Mutex<Vec<Fault>> = Mutex::new(Vec::new());
+
+    /// Add a fault.
+    pub fn inject_fault(f: Fault) {
+        FAULTS.lock().unwrap_or_else(|p| p.into_inner()).push(f);
+    }
+
+    /// Remove every fault under `under`.
+    pub fn clear_faults(under: &Path) {
+        FAULTS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|f| f.under != under);
+    }
+
+    fn take(op: FaultOp, path: &Path) -> Option<(usize, io::Error)> {
+        let mut faults = FAULTS.lock().unwrap_or_else(|p| p.into_inner());
+        let f = faults
+            .iter_mut()
+            .find(|f| f.op == op && f.times > 0 && path.starts_with(&f.under))?;
+        if f.skip > 0 {
+            f.skip -= 1;
+            return None;
+        }
+        if f.times != u32::MAX {
+            f.times -= 1;
+        }
+        Some((f.keep_bytes, io::Error::from_raw_os_error(f.errno)))
+    }
+
+    pub(super) fn check(op: FaultOp, path: &Path) -> io::Result<()> {
+        match take(op, path) {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    pub(super) fn write_fault(path: &Path) -> Option<(usize, io::Error)> {
+        take(FaultOp::Write, path)
+    }
 }
 
 /// An exclusive advisory lock on the stream's lock file, held for the life of
@@ -89,7 +236,7 @@ mod tests {
             .unwrap();
         let data: Vec<[u8; 3]> = (0..5000u32).map(|i| [(i % 251) as u8, 1, 2]).collect();
         let slices: Vec<IoSlice<'_>> = data.iter().map(|d| IoSlice::new(d)).collect();
-        let n = pwritev_all(&f, &slices, 10).unwrap();
+        let n = pwritev_all(&f, Path::new("f"), &slices, 10).unwrap();
         assert_eq!(n, 15000);
         let mut back = vec![0u8; 15000];
         f.read_exact_at(&mut back, 10).unwrap();

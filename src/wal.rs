@@ -214,7 +214,7 @@ impl Wal {
             }
             let offset = w.end;
             let iov = iovecs(&frames, entries);
-            match sys::pwritev_all(seg.write_fd(), &iov, offset) {
+            match seg.write_at(&iov, offset) {
                 Ok(_) => {
                     w.end = offset + total;
                     seg.publish_end(w.end);
@@ -223,7 +223,7 @@ impl Wal {
                 Err(e) => {
                     // Leave no partial record behind: the next append must start at
                     // the same `end`, and recovery must not see garbage mid-log.
-                    if let Err(te) = seg.write_fd().set_len(offset) {
+                    if let Err(te) = seg.truncate(offset) {
                         inner.poison.set(
                             format!("truncating segment {} after a failed write", seg.id()),
                             &te,
@@ -431,7 +431,7 @@ impl Inner {
         };
         let created = Segment::create(&self.dir, &self.stream, header, self.cfg.file_mode)
             .and_then(|seg| {
-                self.dir_file.sync_all().map_err(|e| {
+                sys::fsync(&self.dir_file, &self.dir).map_err(|e| {
                     WalError::io(format!("fsync of directory {}", self.dir.display()), e)
                 })?;
                 Ok(seg)

@@ -1,0 +1,272 @@
+//! I/O failures injected into the engine's writes and syncs (cargo feature
+//! `fault-injection`): a failed write is cut off and loses nothing that was
+//! acknowledged; a failed fdatasync poisons the log (fail-stop).
+#![cfg(feature = "fault-injection")]
+
+use nano_wal::fault::{clear_faults, inject_fault, Fault, FaultOp};
+use nano_wal::{EntryRef, Wal, WalError, WalOptions, WriteEntry};
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+const T0: i64 = 1_700_000_000_000;
+
+fn opts() -> WalOptions {
+    WalOptions {
+        segment_duration: Duration::from_secs(60),
+        retention: Duration::from_secs(3600),
+        ..Default::default()
+    }
+}
+
+fn fault(op: FaultOp, under: &Path, errno: i32, skip: u32, times: u32) -> Fault {
+    Fault {
+        op,
+        under: under.to_path_buf(),
+        errno,
+        skip,
+        times,
+        keep_bytes: 0,
+    }
+}
+
+fn expect_io(r: Result<impl std::fmt::Debug, WalError>, errno: i32) -> WalError {
+    match r {
+        Err(e @ WalError::Io { .. }) => {
+            assert_eq!(e.os_error(), Some(errno), "{e}");
+            e
+        }
+        other => panic!("expected an I/O error with errno {errno}, got {other:?}"),
+    }
+}
+
+fn replay_all(wal: &Wal) -> Vec<(EntryRef, Vec<u8>)> {
+    wal.replay(None)
+        .unwrap()
+        .map(|r| {
+            let (e, rec) = r.unwrap();
+            (e, rec.content.to_vec())
+        })
+        .collect()
+}
+
+#[test]
+fn failed_write_part_way_is_cut_off_and_the_log_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let mut acked = Vec::new();
+    for i in 0..10u32 {
+        let content = format!("record {i}");
+        acked.push((
+            wal.append(None, content.as_bytes(), T0, false).unwrap(),
+            content.into_bytes(),
+        ));
+    }
+    let end_before = wal.segment(acked[0].0.segment_id).unwrap().len();
+    inject_fault(Fault {
+        keep_bytes: 100,
+        ..fault(FaultOp::Write, dir, libc::ENOSPC, 0, 1)
+    });
+    let big = vec![7u8; 5000];
+    let err = expect_io(wal.append(None, &big, T0, false), libc::ENOSPC);
+    assert!(err.to_string().contains("segment"), "{err}");
+    // The 100 bytes that reached the file were cut off again.
+    let seg = wal.segment(acked[0].0.segment_id).unwrap();
+    assert_eq!(std::fs::metadata(seg.path()).unwrap().len(), end_before);
+    assert_eq!(seg.len(), end_before);
+    // Space is back: the next append lands exactly where the failed one would have.
+    let after = wal.append(None, b"after", T0, true).unwrap();
+    assert_eq!(after.offset, end_before);
+    acked.push((after, b"after".to_vec()));
+    for (r, content) in &acked {
+        assert_eq!(&wal.read(*r).unwrap().content[..], &content[..]);
+    }
+    let replayed = replay_all(&wal);
+    assert_eq!(replayed, acked);
+    drop(wal);
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    assert_eq!(replay_all(&wal), acked);
+}
+
+#[test]
+fn failed_batch_write_loses_no_earlier_ref_and_no_later_ref_points_at_wrong_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let first = wal.append(Some(b"h"), b"first", T0, false).unwrap();
+    let contents: Vec<Vec<u8>> = (0..10_000u32).map(|i| i.to_le_bytes().repeat(3)).collect();
+    let batch: Vec<WriteEntry<'_>> = contents
+        .iter()
+        .map(|c| WriteEntry {
+            header: None,
+            content: c,
+        })
+        .collect();
+    inject_fault(Fault {
+        keep_bytes: 150_000,
+        ..fault(FaultOp::Write, dir, libc::EFBIG, 0, 1)
+    });
+    expect_io(wal.append_batch(&batch, T0, false), libc::EFBIG);
+    let refs = wal.append_batch(&batch, T0, false).unwrap();
+    assert_eq!(refs[0].offset, first.offset + first.size);
+    let back = wal.read_batch(&refs).unwrap();
+    for (rec, c) in back.iter().zip(&contents) {
+        assert_eq!(&rec.content[..], &c[..]);
+    }
+    assert_eq!(&wal.read(first).unwrap().content[..], b"first");
+    assert_eq!(replay_all(&wal).len(), 10_001);
+}
+
+#[test]
+fn failed_truncate_after_failed_write_poisons_until_reopen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let kept = wal.append(None, b"kept", T0, false).unwrap();
+    inject_fault(Fault {
+        keep_bytes: 30,
+        ..fault(FaultOp::Write, dir, libc::EIO, 0, 1)
+    });
+    inject_fault(fault(FaultOp::Truncate, dir, libc::EIO, 0, 1));
+    expect_io(wal.append(None, &[1u8; 100], T0, false), libc::EIO);
+    clear_faults(dir);
+    // The file now has 30 garbage bytes after `kept`: nothing may be appended after them.
+    let e = expect_io(wal.append(None, b"x", T0, false), libc::EIO);
+    assert!(e.to_string().contains("poisoned"), "{e}");
+    expect_io(wal.sync(), libc::EIO);
+    assert_eq!(&wal.read(kept).unwrap().content[..], b"kept");
+    drop(wal);
+    // Reopening cuts the garbage (a torn tail) and the log works again.
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    assert_eq!(replay_all(&wal), vec![(kept, b"kept".to_vec())]);
+    let next = wal.append(None, b"next", T0, true).unwrap();
+    assert_eq!(next.offset, kept.offset + kept.size);
+}
+
+#[test]
+fn failed_fdatasync_poisons_the_log_and_is_never_reported_durable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let before = wal.append(None, b"before", T0, true).unwrap();
+    inject_fault(fault(FaultOp::Fdatasync, dir, libc::EIO, 0, 1));
+    let e = expect_io(wal.append(None, b"lost?", T0, true), libc::EIO);
+    assert!(e.to_string().contains("fdatasync"), "{e}");
+    // The fault is gone, but a retried fsync could "succeed" after the kernel
+    // dropped the pages: the log stays poisoned.
+    for r in [
+        wal.append(None, b"a", T0, false).map(|_| ()),
+        wal.append(None, b"b", T0, true).map(|_| ()),
+        wal.sync(),
+    ] {
+        let e = expect_io(r, libc::EIO);
+        assert!(e.to_string().contains("poisoned"), "{e}");
+    }
+    // Reads of what was written still work.
+    assert_eq!(&wal.read(before).unwrap().content[..], b"before");
+    drop(wal);
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let got = replay_all(&wal);
+    assert_eq!(got[0], (before, b"before".to_vec()));
+    wal.append(None, b"again", T0, true).unwrap();
+}
+
+#[test]
+fn every_waiter_of_a_failed_group_gets_the_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let wal = Arc::new(Wal::open(&dir, "s", opts()).unwrap());
+    const THREADS: usize = 8;
+    inject_fault(fault(FaultOp::Fdatasync, &dir, libc::EIO, 5, u32::MAX));
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let outcomes: Vec<Vec<bool>> = (0..THREADS)
+        .map(|t| {
+            let wal = wal.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut seq = Vec::new();
+                for i in 0..40 {
+                    let ok = wal
+                        .append(None, format!("{t}-{i}").as_bytes(), T0, true)
+                        .is_ok();
+                    seq.push(ok);
+                }
+                seq
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    clear_faults(&dir);
+    let failures: usize = outcomes
+        .iter()
+        .map(|s| s.iter().filter(|ok| !**ok).count())
+        .sum();
+    assert!(failures >= THREADS, "every thread must see the failure");
+    for seq in &outcomes {
+        // Once a thread saw the failure, nothing after it is reported durable.
+        let first_err = seq
+            .iter()
+            .position(|ok| !ok)
+            .expect("each thread fails eventually");
+        assert!(seq[first_err..].iter().all(|ok| !ok), "{seq:?}");
+    }
+    assert!(wal.sync().is_err());
+}
+
+#[test]
+fn failed_seal_during_rotation_poisons() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let old = wal.append(None, b"old window", T0, false).unwrap();
+    inject_fault(fault(FaultOp::Fdatasync, dir, libc::EIO, 0, 1));
+    expect_io(
+        wal.append(None, b"next window", T0 + 60_000, false),
+        libc::EIO,
+    );
+    let e = expect_io(wal.append(None, b"late", T0, false), libc::EIO);
+    assert!(e.to_string().contains("poisoned"), "{e}");
+    assert_eq!(
+        wal.segments().len(),
+        1,
+        "no new segment after a failed seal"
+    );
+    assert_eq!(&wal.read(old).unwrap().content[..], b"old window");
+}
+
+#[test]
+fn failed_segment_creation_leaves_no_file_and_the_log_usable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let old = wal.append(None, b"old", T0, false).unwrap();
+    // The new segment's header fsync fails (the first Fsync under dir).
+    inject_fault(fault(FaultOp::Fsync, dir, libc::ENOSPC, 0, 1));
+    expect_io(wal.append(None, b"new", T0 + 60_000, false), libc::ENOSPC);
+    let seg_files = std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".seg")
+        })
+        .count();
+    assert_eq!(seg_files, 1, "the half-created segment was removed");
+    // Space is back: appends go on, in the old segment for late records and
+    // in a new one for the new window.
+    let late = wal.append(None, b"late", T0, false).unwrap();
+    assert_eq!(late.segment_id, old.segment_id);
+    let new = wal.append(None, b"new", T0 + 60_000, true).unwrap();
+    assert!(new.segment_id > old.segment_id);
+    let contents: Vec<Vec<u8>> = replay_all(&wal).into_iter().map(|(_, c)| c).collect();
+    assert_eq!(
+        contents,
+        vec![b"old".to_vec(), b"late".to_vec(), b"new".to_vec()]
+    );
+}
