@@ -13,8 +13,12 @@ cargo fmt --all -- --check
 
 section "cargo clippy"
 cargo clippy --all-targets -- -D warnings
+cargo clippy --all-targets --all-features -- -D warnings
 
 section "cargo test"
 cargo test
+
+section "cargo test: injected I/O faults"
+cargo test --features fault-injection --test faults
 
 echo "All test suites passed."
