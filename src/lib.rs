@@ -41,6 +41,7 @@
 mod cleanup;
 mod durability;
 mod error;
+pub mod ffi;
 pub mod format;
 mod options;
 mod read;

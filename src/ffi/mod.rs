@@ -1,0 +1,51 @@
+//! The C ABI: `include/nano_wal.h` is generated from this module by cbindgen
+//! (see `cbindgen.toml` and `tests/header_fresh.rs`).
+//!
+//! Layout: `types` holds the C-visible types, `boundary` the panic boundary,
+//! thread-local error and pointer helpers, `api` the exported functions,
+//! each a few lines over the engine.
+
+mod api;
+mod boundary;
+mod types;
+
+pub use api::*;
+pub use types::*;
+
+/// Major version of the library this header belongs to.
+pub const NWAL_VERSION_MAJOR: u32 = 0;
+/// Minor version of the library this header belongs to.
+pub const NWAL_VERSION_MINOR: u32 = 1;
+/// Patch version of the library this header belongs to.
+pub const NWAL_VERSION_PATCH: u32 = 0;
+
+/// Append flag: return only once the record(s) survive power loss
+/// (group-committed fdatasync, plus a directory fsync after a new segment).
+pub const NWAL_DURABLE: u32 = 1;
+
+/// `nwal_options.flags` bit: salvage mode for `nwal_open`. When the newest
+/// segment holds a corrupted record followed by valid ones, cut the segment
+/// at the corruption (losing what follows) instead of failing with
+/// `NWAL_ERR_CORRUPTED_DATA`.
+pub const NWAL_OPT_SALVAGE: u32 = 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_constants_match_cargo() {
+        assert_eq!(
+            NWAL_VERSION_MAJOR.to_string(),
+            env!("CARGO_PKG_VERSION_MAJOR")
+        );
+        assert_eq!(
+            NWAL_VERSION_MINOR.to_string(),
+            env!("CARGO_PKG_VERSION_MINOR")
+        );
+        assert_eq!(
+            NWAL_VERSION_PATCH.to_string(),
+            env!("CARGO_PKG_VERSION_PATCH")
+        );
+    }
+}

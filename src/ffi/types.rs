@@ -1,0 +1,203 @@
+//! The C-visible types: status codes, option and ref structs, record views,
+//! and the opaque handles (non-`repr(C)` structs, which cbindgen declares as
+//! `typedef struct X X;`).
+
+#![allow(non_camel_case_types)]
+
+use crate::{Record, Replay, Wal};
+use std::sync::atomic::AtomicBool;
+
+/// Status returned by every fallible function. `NWAL_OK` (0) is success;
+/// each `NWAL_ERR_*` mirrors one engine error; `NWAL_DONE` only ends an
+/// iteration. On any `NWAL_ERR_*`, `nwal_last_error_message()` describes the
+/// failure on the calling thread.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nwal_status {
+    /// Success.
+    NWAL_OK = 0,
+    /// An operating-system call failed; `nwal_last_os_error()` gives its errno.
+    /// Also returned by every call on a log poisoned by a failed fsync or
+    /// truncate (reopen it).
+    NWAL_ERR_IO = 1,
+    /// The options are invalid (durations, size cap, file mode, non-zero
+    /// reserved fields or unknown option flags), or `dir` is not a directory.
+    NWAL_ERR_INVALID_CONFIG = 2,
+    /// Bytes on disk do not verify (checksum, magic, lengths), or a ref inside
+    /// a segment does not cover exactly one whole record.
+    NWAL_ERR_CORRUPTED_DATA = 3,
+    /// A record header is longer than 65,535 bytes.
+    NWAL_ERR_HEADER_TOO_LARGE = 4,
+    /// The log was shut down (`nwal_shutdown`); no new appends or cleanups.
+    NWAL_ERR_SHUTDOWN = 5,
+    /// A ref names a segment that does not exist (never did, or was deleted by
+    /// `nwal_cleanup`).
+    NWAL_ERR_NOT_FOUND = 6,
+    /// The stream is already open in another handle (this or another process).
+    NWAL_ERR_LOCKED = 7,
+    /// A NULL or inconsistent argument (NULL pointer with a non-zero length,
+    /// NULL where an output is required, unknown flag bits, a bad stream name,
+    /// a span outside its buffer), or a ref of size 0 or past a segment's
+    /// written end, or a content larger than the format allows.
+    NWAL_ERR_INVALID_ARGUMENT = 8,
+    /// The library panicked (a bug in nano_wal). The handle (or iterator) it
+    /// happened on is poisoned: every later call on it but `nwal_close`
+    /// (or `nwal_iter_free`) returns `NWAL_ERR_PANIC`.
+    NWAL_ERR_PANIC = 9,
+    /// `nwal_iter_next` reached the end of the log. Not an error.
+    NWAL_DONE = 100,
+}
+
+/// Options of `nwal_open`. Start from `nwal_options_default()` and change
+/// fields; never build one from scratch, so fields added later (carved out of
+/// `reserved`) keep their defaults.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct nwal_options {
+    /// How long a segment is kept after its window ends, in ms. Must be
+    /// `>= segment_duration_ms`. Default: 7 days.
+    pub retention_ms: u64,
+    /// Width of the clock-aligned window a segment covers, in ms. Must be > 0.
+    /// Default: 1 hour.
+    pub segment_duration_ms: u64,
+    /// Roll to a new segment before the active one would grow past this many
+    /// bytes. 0 = no cap (default), otherwise at least 65,536.
+    pub max_segment_bytes: u64,
+    /// Permission bits of created files; must include 0600. Default: 0600.
+    pub file_mode: u32,
+    /// Bit set of `NWAL_OPT_*` values. Default: 0.
+    pub flags: u32,
+    /// Must be all zero (`NWAL_ERR_INVALID_CONFIG` otherwise): room for new
+    /// options without an ABI break.
+    pub reserved: [u64; 8],
+}
+
+/// Where a record lives. Totally ordered by (segment_id, offset) in append
+/// order, so it serves as a log sequence number. `offset` is the byte offset
+/// of the record in its segment file; `size` its whole on-disk length.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct nwal_entry_ref {
+    pub segment_id: u64,
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// One record of `nwal_append_batch`. `header` NULL (with `header_len` 0)
+/// means "no header"; a non-NULL header of length 0 is an empty header.
+/// `content` may be NULL only when `content_len` is 0.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nwal_write_entry {
+    pub header: *const u8,
+    pub header_len: usize,
+    pub content: *const u8,
+    pub content_len: usize,
+}
+
+/// One record of `nwal_append_batch_packed`: offsets into the call's single
+/// buffer, no pointers (so Go can pass it through cgo).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct nwal_span {
+    /// Offset of the record header in the buffer (ignored when `has_header` is 0).
+    pub header_off: u64,
+    /// Length of the record header (must be 0 when `has_header` is 0).
+    pub header_len: u64,
+    /// Offset of the content in the buffer.
+    pub content_off: u64,
+    /// Length of the content.
+    pub content_len: u64,
+    /// 1 if the record has a header (possibly empty), 0 if not.
+    pub has_header: u32,
+    /// Must be 0.
+    pub reserved: u32,
+}
+
+/// A record read back: borrowed views into library-owned memory (see the
+/// function that filled it for how long they stay valid). `header` is NULL
+/// when the record was appended without a header; when `content_len` (or
+/// `header_len`) is 0 the pointer may be any non-NULL value and must not be
+/// dereferenced.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nwal_record {
+    pub header: *const u8,
+    pub header_len: usize,
+    pub content: *const u8,
+    pub content_len: usize,
+}
+
+/// What `nwal_cleanup` did.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct nwal_cleanup_result {
+    /// Segment files of this stream deleted.
+    pub deleted_segments: u64,
+    /// Total size of the deleted files, in bytes.
+    pub bytes_reclaimed: u64,
+    /// Segment files of this stream left.
+    pub live_segments: u64,
+}
+
+/// An open log stream (opaque). Created by `nwal_open`, destroyed by
+/// `nwal_close`.
+pub struct nwal {
+    pub(crate) wal: Wal,
+    /// Set when a call on this handle panicked.
+    pub(crate) poisoned: AtomicBool,
+}
+
+/// The bytes behind the records of one `nwal_read_batch` (opaque). Destroyed
+/// by `nwal_read_buf_free`.
+pub struct nwal_read_buf {
+    /// Slices of the coalesced read buffers; the C records point into them.
+    pub(crate) records: Vec<Record>,
+}
+
+/// A replay iterator (opaque). Created by `nwal_iter_open`, destroyed by
+/// `nwal_iter_free`.
+pub struct nwal_iter {
+    pub(crate) replay: Replay,
+    /// The record last returned: its bytes back the caller's `nwal_record`
+    /// until the next `nwal_iter_next` or `nwal_iter_free`.
+    pub(crate) current: Option<Record>,
+    /// Set when a call on this iterator panicked.
+    pub(crate) poisoned: bool,
+}
+
+impl nwal_record {
+    /// Borrowed view of `r`; valid as long as `r`'s bytes are.
+    pub(crate) fn view(r: &Record) -> nwal_record {
+        let (header, header_len) = match &r.header {
+            Some(h) => (h.as_ptr(), h.len()),
+            None => (std::ptr::null(), 0),
+        };
+        nwal_record {
+            header,
+            header_len,
+            content: r.content.as_ptr(),
+            content_len: r.content.len(),
+        }
+    }
+}
+
+impl From<crate::EntryRef> for nwal_entry_ref {
+    fn from(r: crate::EntryRef) -> Self {
+        nwal_entry_ref {
+            segment_id: r.segment_id,
+            offset: r.offset,
+            size: r.size,
+        }
+    }
+}
+
+impl From<nwal_entry_ref> for crate::EntryRef {
+    fn from(r: nwal_entry_ref) -> Self {
+        crate::EntryRef {
+            segment_id: r.segment_id,
+            offset: r.offset,
+            size: r.size,
+        }
+    }
+}
