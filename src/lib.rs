@@ -43,6 +43,7 @@ mod durability;
 mod error;
 pub mod ffi;
 pub mod format;
+pub mod inspect;
 mod options;
 mod read;
 mod recovery;

@@ -6,6 +6,7 @@ use crate::format::{SegmentHeader, SEGMENT_HEADER_SIZE};
 use crate::options::{parse_segment_file_name, Config};
 use crate::scan::{find_valid_record_after, ScanStop, Scanner};
 use crate::segment::Segment;
+use crate::wal::EntryRef;
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -18,14 +19,14 @@ pub(crate) struct Recovered {
     pub next_id: u64,
 }
 
-struct Found {
-    id: u64,
-    expiration_ms: i64,
-    path: PathBuf,
+pub(crate) struct Found {
+    pub id: u64,
+    pub expiration_ms: i64,
+    pub path: PathBuf,
 }
 
 /// List the segment files of `stream` in `dir`, sorted by id.
-fn list_segments(dir: &Path, stream: &str) -> Result<Vec<Found>> {
+pub(crate) fn list_segments(dir: &Path, stream: &str) -> Result<Vec<Found>> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| WalError::io(format!("listing directory {}", dir.display()), e))?;
     let mut found = Vec::new();
@@ -58,7 +59,7 @@ fn list_segments(dir: &Path, stream: &str) -> Result<Vec<Found>> {
     Ok(found)
 }
 
-enum HeaderCheck {
+pub(crate) enum HeaderCheck {
     Ok(File, SegmentHeader, u64),
     /// The file is no longer than a header and the header does not verify:
     /// the crash hit while the segment was being created.
@@ -66,10 +67,11 @@ enum HeaderCheck {
     Bad(String),
 }
 
-fn check_header(found: &Found) -> Result<HeaderCheck> {
+/// Open a segment file (read-only for inspection) and check its header.
+pub(crate) fn check_header(found: &Found, writable: bool) -> Result<HeaderCheck> {
     let file = OpenOptions::new()
         .read(true)
-        .write(true)
+        .write(writable)
         .open(&found.path)
         .map_err(|e| WalError::io(format!("opening segment {}", found.path.display()), e))?;
     let len = file
@@ -106,7 +108,7 @@ pub(crate) fn recover(
 
     // The newest segment: drop it if its creation was torn, else cut its tail.
     while let Some(last) = found.pop() {
-        match check_header(&last)? {
+        match check_header(&last, true)? {
             HeaderCheck::TornCreation => {
                 // Nothing in it was ever acknowledged: a segment's header is
                 // fsync'ed before any record is written to it.
@@ -132,7 +134,7 @@ pub(crate) fn recover(
     // Older segments were sealed (complete and synced) before their successor
     // was created: only their headers are checked here; reads verify records.
     for f in found {
-        match check_header(&f)? {
+        match check_header(&f, true)? {
             HeaderCheck::Ok(file, header, len) => {
                 let seg = Segment::from_parts(f.path, file, header, len)?;
                 segments.insert(seg.id(), Arc::new(seg));
@@ -155,24 +157,58 @@ pub(crate) fn recover(
     })
 }
 
-/// Scan the newest segment and cut everything after its last complete
-/// record or batch. An invalid record with a valid one after it is
-/// corruption, not a torn tail: refuse (unless salvaging).
-fn recover_tail(
-    path: PathBuf,
-    file: File,
-    header: SegmentHeader,
-    len: u64,
-    salvage: bool,
-) -> Result<Arc<Segment>> {
-    let seg = Arc::new(Segment::from_parts(path, file, header, len)?);
-    let mut scan = Scanner::new(seg.clone(), SEGMENT_HEADER_SIZE as u64, len);
-    let mut committed_end = SEGMENT_HEADER_SIZE as u64;
+/// What a scan of a segment found: where its committed data ends, the
+/// records in it, and the first damage (if any).
+#[derive(Debug, Clone)]
+pub(crate) struct TailPlan {
+    /// End of the last record that ends a batch (or single append).
+    pub committed_end: u64,
+    /// Records before `committed_end`.
+    pub records: u64,
+    pub first: Option<EntryRef>,
+    pub last: Option<EntryRef>,
+    pub damage: Option<Damage>,
+}
+
+/// The first record of a segment that does not verify.
+#[derive(Debug, Clone)]
+pub(crate) struct Damage {
+    pub offset: u64,
+    pub detail: String,
+    /// A valid record after the damage: then this is corruption, not a torn tail.
+    pub valid_after: Option<u64>,
+}
+
+/// Scan `seg` from the record at `start` to `len`. Shared by recovery and the
+/// read-only inspection (`nwal verify`, `nwal repair --dry-run`), so what the
+/// tool predicts is what open does.
+pub(crate) fn plan_tail(seg: &Arc<Segment>, start: u64, len: u64) -> Result<TailPlan> {
+    let mut scan = Scanner::new(seg.clone(), start, len);
+    let mut plan = TailPlan {
+        committed_end: start,
+        records: 0,
+        first: None,
+        last: None,
+        damage: None,
+    };
+    let mut pending = 0u64;
+    let mut first_seen = None;
     loop {
         match scan.next_record() {
             Ok(Some(rec)) => {
+                let entry = EntryRef {
+                    segment_id: seg.id(),
+                    offset: rec.offset,
+                    size: rec.frame.total_size(),
+                };
+                pending += 1;
+                first_seen = first_seen.or(Some(entry));
                 if !rec.frame.batch_continues() {
-                    committed_end = rec.offset + rec.frame.total_size();
+                    plan.committed_end = entry.offset + entry.size;
+                    plan.records += pending;
+                    pending = 0;
+                    plan.first = first_seen;
+                    plan.last = Some(entry);
                 }
             }
             Ok(None) => break,
@@ -186,23 +222,51 @@ fn recover_tail(
                 ))
             }
             Err(ScanStop::Invalid { offset, detail }) => {
-                let later = find_valid_record_after(&seg, offset, len).map_err(|e| {
+                let valid_after = find_valid_record_after(seg, offset, len).map_err(|e| {
                     WalError::io(format!("reading segment {}", seg.path().display()), e)
                 })?;
-                if let (Some(valid_at), false) = (later, salvage) {
-                    return Err(WalError::corrupted(
-                        seg.id(),
-                        offset,
-                        format!(
-                            "{detail}; a valid record follows at offset {valid_at}, so this is not a torn tail \
-                             (open with the salvage option to cut the segment here)"
-                        ),
-                    ));
-                }
+                plan.damage = Some(Damage {
+                    offset,
+                    detail,
+                    valid_after,
+                });
                 break;
             }
         }
     }
+    Ok(plan)
+}
+
+/// Scan the newest segment and cut everything after its last complete
+/// record or batch. An invalid record with a valid one after it is
+/// corruption, not a torn tail: refuse (unless salvaging).
+fn recover_tail(
+    path: PathBuf,
+    file: File,
+    header: SegmentHeader,
+    len: u64,
+    salvage: bool,
+) -> Result<Arc<Segment>> {
+    let seg = Arc::new(Segment::from_parts(path, file, header, len)?);
+    let plan = plan_tail(&seg, SEGMENT_HEADER_SIZE as u64, len)?;
+    if let Some(Damage {
+        offset,
+        detail,
+        valid_after: Some(valid_at),
+    }) = &plan.damage
+    {
+        if !salvage {
+            return Err(WalError::corrupted(
+                seg.id(),
+                *offset,
+                format!(
+                    "{detail}; a valid record follows at offset {valid_at}, so this is not a torn tail \
+                     (open with the salvage option to cut the segment here)"
+                ),
+            ));
+        }
+    }
+    let committed_end = plan.committed_end;
     // Sync even when nothing is cut: the previous process may have died with
     // acknowledged non-durable records still in the page cache, and the
     // durable position of the reopened log starts at this segment's end.

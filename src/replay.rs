@@ -4,7 +4,9 @@ use crate::error::{Result, WalError};
 use crate::format::{RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE};
 use crate::read::Record;
 use crate::scan::{ScanStop, Scanner};
+use crate::segment::Segment;
 use crate::wal::{EntryRef, Inner, Wal};
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -15,10 +17,26 @@ use std::sync::Arc;
 /// created while it runs are visited too, and it ends at the written end of
 /// the newest segment. Records are slices of the chunk they were read with.
 pub struct Replay {
-    inner: Arc<Inner>,
+    source: Source,
     scanner: Option<Scanner>,
     /// When replaying from a ref, the first record must be exactly that ref.
     expect_first: Option<EntryRef>,
+}
+
+/// Where the segments come from: a live log (whose registry grows and
+/// shrinks while the replay runs) or a fixed read-only view.
+pub(crate) enum Source {
+    Live(Arc<Inner>),
+    Fixed(Arc<BTreeMap<u64, Arc<Segment>>>),
+}
+
+impl Source {
+    fn registry(&self) -> Arc<BTreeMap<u64, Arc<Segment>>> {
+        match self {
+            Source::Live(inner) => inner.registry.load_full(),
+            Source::Fixed(map) => map.clone(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Replay {
@@ -37,7 +55,13 @@ impl Wal {
     /// the written end `InvalidArgument`, and the iterator's first item is
     /// `CorruptedData` if `from` is not exactly a record.
     pub fn replay(&self, from: Option<EntryRef>) -> Result<Replay> {
-        let registry = self.inner.registry.load();
+        Replay::start(Source::Live(self.inner.clone()), from)
+    }
+}
+
+impl Replay {
+    pub(crate) fn start(source: Source, from: Option<EntryRef>) -> Result<Replay> {
+        let registry = source.registry();
         let (scanner, expect_first) = match from {
             None => (
                 registry
@@ -68,7 +92,7 @@ impl Wal {
             }
         };
         Ok(Replay {
-            inner: self.inner.clone(),
+            source,
             scanner,
             expect_first,
         })
@@ -112,7 +136,7 @@ impl Iterator for Replay {
                 Ok(None) => {
                     // Look for a successor first, then re-read the end: a segment
                     // is sealed (its end final) before its successor is published.
-                    let registry = self.inner.registry.load();
+                    let registry = self.source.registry();
                     let next = registry
                         .range((Bound::Excluded(seg_id), Bound::Unbounded))
                         .next()

@@ -1,0 +1,746 @@
+//! `nwal`: inspect, verify, dump and repair a nano_wal log from the shell.
+//!
+//! Exit status: 0 success; 1 problems found (verify) or repair refused;
+//! 2 usage error; 3 the command could not run (missing directory, unknown
+//! stream, locked stream, I/O error).
+
+mod text;
+
+use nano_wal::inspect::{list_streams, LogView, Problem};
+use nano_wal::{EntryRef, Wal, WalError, WalOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+const USAGE: &str = "\
+nwal - inspect, verify, dump and repair a nano_wal write-ahead log
+
+Usage:
+  nwal stat DIR [STREAM]          streams and segments: ids, windows, sizes, records
+  nwal verify DIR STREAM [--all]  check every record's CRC and framing
+  nwal dump DIR STREAM [--from SEG:OFFSET:SIZE] [--limit N] [--format text|json|hex]
+                                  records in log order
+  nwal repair DIR STREAM [--dry-run] [--force]
+                                  cut a torn tail, as opening the log does
+  nwal bench DIR [--records N] [--size BYTES]
+                                  quick append/read benchmark of this disk
+  nwal help [COMMAND]             this text, or a command's help
+  nwal --version
+
+Read-only commands (stat, verify, dump) work while a writer holds the stream.
+Exit status: 0 ok, 1 problems found or repair refused, 2 usage error,
+3 the command could not run (missing directory, unknown or locked stream, I/O).
+";
+
+const STAT_HELP: &str = "\
+nwal stat DIR [STREAM]
+
+Lists the streams in DIR (or only STREAM) and each segment: id, window start,
+expiration (UTC), size, record count, first and last ref (SEG:OFFSET:SIZE),
+and totals. Segments are scanned fully, so this reads the whole log.
+";
+
+const VERIFY_HELP: &str = "\
+nwal verify DIR STREAM [--all]
+
+Checks every segment header and every record's framing and CRC32C. Prints
+`ok` and exits 0 when everything verifies; otherwise names the segment and
+offset of the first problem and exits 1. With --all, lists every problem.
+A torn tail of the newest segment (what a crash leaves, and what opening the
+log cuts off) is reported as such.
+";
+
+const DUMP_HELP: &str = "\
+nwal dump DIR STREAM [--from SEG:OFFSET:SIZE] [--limit N] [--format text|json|hex]
+
+Prints records in log order with their refs. --from starts at a ref
+(inclusive, as printed by dump or stat). --limit stops after N records.
+Formats: text (header and content as text where printable, hex otherwise),
+json (one JSON object per line: segment_id, offset, size, header_hex or null,
+content_hex, and header_text/content_text when printable), hex (hex only).
+Stops with an error at the first record that does not verify (exit 1).
+";
+
+const REPAIR_HELP: &str = "\
+nwal repair DIR STREAM [--dry-run] [--force]
+
+Does what opening the log does: cuts a torn tail of the newest segment and
+removes a newest segment whose creation was torn. Refuses to touch corruption
+that has valid records after it (exit 1) unless --force, which cuts the
+newest segment at the corruption, losing the records after it. --dry-run
+says what would be done and changes nothing. Needs the stream lock: fails
+(exit 3) while a writer holds the stream. Corruption inside older segments
+is reported, never changed.
+";
+
+const BENCH_HELP: &str = "\
+nwal bench DIR [--records N] [--size BYTES]
+
+Appends N records (default 100000) of BYTES bytes (default 128) to a
+temporary stream in DIR, then durable appends, batch appends, random reads
+and a replay, and prints a summary table. The stream's files are removed
+afterwards. DIR should be on the disk the real log will use.
+";
+
+#[derive(Debug)]
+enum Failure {
+    Usage(String),
+    Problems(String),
+    Run(String),
+}
+
+impl From<WalError> for Failure {
+    fn from(e: WalError) -> Self {
+        Failure::Run(e.to_string())
+    }
+}
+
+type CmdResult = Result<(), Failure>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("nwal: {msg}\nRun `nwal help` for usage.");
+            ExitCode::from(2)
+        }
+        Err(Failure::Problems(msg)) => {
+            eprintln!("nwal: {msg}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Run(msg)) => {
+            eprintln!("nwal: error: {msg}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn run(args: &[String]) -> CmdResult {
+    let Some(cmd) = args.first() else {
+        print!("{USAGE}");
+        return Ok(());
+    };
+    let rest = &args[1..];
+    if rest.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{}", help_for(cmd).unwrap_or(USAGE));
+        return Ok(());
+    }
+    match cmd.as_str() {
+        "help" | "--help" | "-h" => {
+            let text = match rest.first() {
+                Some(c) => {
+                    help_for(c).ok_or_else(|| Failure::Usage(format!("unknown command {c:?}")))?
+                }
+                None => USAGE,
+            };
+            print!("{text}");
+            Ok(())
+        }
+        "--version" | "-V" => {
+            println!("nwal {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        "stat" => cmd_stat(&Args::parse(rest, 1, 2, &[])?),
+        "verify" => cmd_verify(&Args::parse(rest, 2, 2, &["--all"])?),
+        "dump" => cmd_dump(&Args::parse(
+            rest,
+            2,
+            2,
+            &["--from=", "--limit=", "--format="],
+        )?),
+        "repair" => cmd_repair(&Args::parse(rest, 2, 2, &["--dry-run", "--force"])?),
+        "bench" => cmd_bench(&Args::parse(rest, 1, 1, &["--records=", "--size="])?),
+        other => Err(Failure::Usage(format!("unknown command {other:?}"))),
+    }
+}
+
+fn help_for(cmd: &str) -> Option<&'static str> {
+    Some(match cmd {
+        "stat" => STAT_HELP,
+        "verify" => VERIFY_HELP,
+        "dump" => DUMP_HELP,
+        "repair" => REPAIR_HELP,
+        "bench" => BENCH_HELP,
+        _ => return None,
+    })
+}
+
+/// Positional arguments plus `--flag` / `--opt VALUE` (or `--opt=VALUE`).
+/// `known` lists flags, and options with a trailing `=`.
+struct Args {
+    positional: Vec<String>,
+    options: Vec<(String, String)>,
+}
+
+impl Args {
+    fn parse(args: &[String], min: usize, max: usize, known: &[&str]) -> Result<Args, Failure> {
+        let mut positional = Vec::new();
+        let mut options = Vec::new();
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            if !a.starts_with("--") {
+                positional.push(a.clone());
+                continue;
+            }
+            let (name, inline) = match a.split_once('=') {
+                Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                None => (a.clone(), None),
+            };
+            if known.contains(&name.as_str()) && inline.is_none() {
+                options.push((name, String::new()));
+            } else if known.contains(&format!("{name}=").as_str()) {
+                let value = match inline {
+                    Some(v) => v,
+                    None => it
+                        .next()
+                        .cloned()
+                        .ok_or_else(|| Failure::Usage(format!("{name} needs a value")))?,
+                };
+                options.push((name, value));
+            } else {
+                return Err(Failure::Usage(format!("unknown option {a:?}")));
+            }
+        }
+        if positional.len() < min || positional.len() > max {
+            return Err(Failure::Usage(format!(
+                "expected {} argument(s), got {}",
+                if min == max {
+                    min.to_string()
+                } else {
+                    format!("{min} to {max}")
+                },
+                positional.len()
+            )));
+        }
+        Ok(Args {
+            positional,
+            options,
+        })
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        self.options.iter().any(|(n, _)| n == name)
+    }
+
+    fn value(&self, name: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn number(&self, name: &str, default: u64) -> Result<u64, Failure> {
+        match self.value(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| Failure::Usage(format!("{name} takes a number, not {v:?}"))),
+        }
+    }
+
+    fn dir(&self) -> Result<PathBuf, Failure> {
+        let dir = PathBuf::from(&self.positional[0]);
+        if !dir.is_dir() {
+            return Err(Failure::Run(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
+        }
+        Ok(dir)
+    }
+}
+
+fn parse_ref(s: &str) -> Result<EntryRef, Failure> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let nums: Option<Vec<u64>> = parts.iter().map(|p| p.parse().ok()).collect();
+    match nums.as_deref() {
+        Some(&[segment_id, offset, size]) => Ok(EntryRef {
+            segment_id,
+            offset,
+            size,
+        }),
+        _ => Err(Failure::Usage(format!(
+            "a ref is SEG:OFFSET:SIZE, not {s:?}"
+        ))),
+    }
+}
+
+fn show_ref(r: &EntryRef) -> String {
+    format!("{}:{}:{}", r.segment_id, r.offset, r.size)
+}
+
+fn describe(p: &Problem) -> String {
+    let kind = if p.torn_tail {
+        "torn tail"
+    } else {
+        "corruption"
+    };
+    format!(
+        "segment {} offset {}: {kind}: {}",
+        p.segment_id, p.offset, p.detail
+    )
+}
+
+fn cmd_stat(a: &Args) -> CmdResult {
+    let dir = a.dir()?;
+    let streams = match a.positional.get(1) {
+        Some(s) => vec![s.clone()],
+        None => list_streams(&dir)?,
+    };
+    if streams.is_empty() {
+        println!("no streams in {}", dir.display());
+    }
+    let mut out = std::io::stdout().lock();
+    for stream in streams {
+        let view = LogView::open(&dir, &stream)?;
+        let _ = writeln!(out, "stream {stream:?} in {}", dir.display());
+        let _ = writeln!(
+            out,
+            "  {:>6}  {:<24}  {:<24}  {:>10}  {:>9}  {:<22}  {:<22}",
+            "id", "window start", "expires", "size", "records", "first", "last"
+        );
+        let (mut total_size, mut total_records) = (0u64, 0u64);
+        for info in view.segments() {
+            total_size += info.file_size;
+            let (records, first, last) = match &info.header_problem {
+                Some(p) => (format!("bad header: {p}"), String::new(), String::new()),
+                None => {
+                    let check = view.check_segment(info.id)?;
+                    total_records += check.records;
+                    let mut n = check.records.to_string();
+                    if let Some(p) = &check.problem {
+                        n.push_str(&format!(
+                            " (+{} at {})",
+                            if p.torn_tail { "torn tail" } else { "CORRUPT" },
+                            p.offset
+                        ));
+                    }
+                    (
+                        n,
+                        check
+                            .first
+                            .as_ref()
+                            .map(show_ref)
+                            .unwrap_or_else(|| "-".into()),
+                        check
+                            .last
+                            .as_ref()
+                            .map(show_ref)
+                            .unwrap_or_else(|| "-".into()),
+                    )
+                }
+            };
+            let _ = writeln!(
+                out,
+                "  {:>6}  {:<24}  {:<24}  {:>10}  {:>9}  {:<22}  {:<22}",
+                info.id,
+                info.window_start_ms
+                    .map(text::iso_time)
+                    .unwrap_or_else(|| "?".into()),
+                text::iso_time(info.expiration_ms),
+                info.file_size,
+                records,
+                first,
+                last
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  total: {} segment(s), {} ({} bytes), {} record(s)",
+            view.segments().len(),
+            text::bytes(total_size),
+            total_size,
+            total_records
+        );
+    }
+    Ok(())
+}
+
+fn cmd_verify(a: &Args) -> CmdResult {
+    let dir = a.dir()?;
+    let view = LogView::open(&dir, &a.positional[1])?;
+    let all = a.flag("--all");
+    let mut problems: Vec<String> = Vec::new();
+    let mut records = 0u64;
+    let newest = view.segments().last().map(|s| s.id);
+    'segments: for info in view.segments() {
+        if let Some(p) = &info.header_problem {
+            problems.push(format!(
+                "segment {} offset 0: bad segment header: {p}",
+                info.id
+            ));
+            if !all {
+                break;
+            }
+            continue;
+        }
+        let mut from = nano_wal::inspect::FIRST_RECORD_OFFSET;
+        loop {
+            let check = view.check_segment_from(info.id, from)?;
+            records += check.records;
+            let Some(p) = check.problem else { break };
+            let mut line = describe(&p);
+            if p.torn_tail && Some(info.id) == newest {
+                line.push_str(" (opening the log or `nwal repair` cuts it off)");
+            } else if p.torn_tail {
+                line = line.replace("torn tail", "corruption (not the newest segment)");
+            }
+            problems.push(line);
+            if !all {
+                break 'segments;
+            }
+            match p.next_valid {
+                Some(next) => from = next,
+                None => break,
+            }
+        }
+    }
+    if problems.is_empty() {
+        println!(
+            "ok: {} segment(s), {records} record(s) verified",
+            view.segments().len()
+        );
+        return Ok(());
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    Err(Failure::Problems(format!(
+        "{} problem(s) found{}",
+        problems.len(),
+        if all {
+            ""
+        } else {
+            " (first shown; --all lists every one)"
+        }
+    )))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum DumpFormat {
+    Text,
+    Json,
+    Hex,
+}
+
+fn cmd_dump(a: &Args) -> CmdResult {
+    let from = a.value("--from").map(parse_ref).transpose()?;
+    let limit = a.number("--limit", u64::MAX)?;
+    let format = match a.value("--format").unwrap_or("text") {
+        "text" => DumpFormat::Text,
+        "json" => DumpFormat::Json,
+        "hex" => DumpFormat::Hex,
+        other => {
+            return Err(Failure::Usage(format!(
+                "unknown format {other:?} (text, json or hex)"
+            )))
+        }
+    };
+    let dir = a.dir()?;
+    let view = LogView::open(&dir, &a.positional[1])?;
+    for info in view.segments() {
+        if let Some(p) = &info.header_problem {
+            eprintln!(
+                "nwal: warning: segment {} skipped: bad header: {p}",
+                info.id
+            );
+        }
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for (n, item) in view.replay(from)?.enumerate() {
+        if n as u64 >= limit {
+            break;
+        }
+        let (r, rec) = match item {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = out.flush();
+                return Err(Failure::Problems(format!("stopped: {e}")));
+            }
+        };
+        let header = rec.header.as_deref();
+        let line = match format {
+            DumpFormat::Text => format!(
+                "{}  header={}  content={}",
+                show_ref(&r),
+                header.map(text::show).unwrap_or_else(|| "none".into()),
+                text::show(&rec.content)
+            ),
+            DumpFormat::Hex => format!(
+                "{}  header={}  content={}",
+                show_ref(&r),
+                header.map(text::hex).unwrap_or_else(|| "none".into()),
+                text::hex(&rec.content)
+            ),
+            DumpFormat::Json => {
+                let mut j = format!(
+                    "{{\"segment_id\":{},\"offset\":{},\"size\":{},\"header_hex\":{}",
+                    r.segment_id,
+                    r.offset,
+                    r.size,
+                    header
+                        .map(|h| text::json_str(&text::hex(h)))
+                        .unwrap_or_else(|| "null".into())
+                );
+                if let Some(h) = header.filter(|h| text::is_printable(h)) {
+                    j.push_str(&format!(
+                        ",\"header_text\":{}",
+                        text::json_str(&String::from_utf8_lossy(h))
+                    ));
+                }
+                j.push_str(&format!(
+                    ",\"content_hex\":{}",
+                    text::json_str(&text::hex(&rec.content))
+                ));
+                if text::is_printable(&rec.content) {
+                    j.push_str(&format!(
+                        ",\"content_text\":{}",
+                        text::json_str(&String::from_utf8_lossy(&rec.content))
+                    ));
+                }
+                j.push('}');
+                j
+            }
+        };
+        if writeln!(out, "{line}").is_err() {
+            return Ok(()); // stdout closed (e.g. piped into head)
+        }
+    }
+    let _ = out.flush();
+    Ok(())
+}
+
+fn cmd_repair(a: &Args) -> CmdResult {
+    let dir = a.dir()?;
+    let stream = &a.positional[1];
+    let (dry_run, force) = (a.flag("--dry-run"), a.flag("--force"));
+    let view = LogView::open(&dir, stream)?;
+    let Some(newest) = view.segments().last().cloned() else {
+        println!("nothing to do: stream {stream:?} has no segment");
+        return Ok(());
+    };
+    let mut plan: Vec<String> = Vec::new();
+    let mut refused = None;
+    let mut target = Some(newest.clone());
+    // A newest segment whose creation was torn is removed, then the one
+    // before it is the newest: look at it too, as open does.
+    while let Some(info) = target.take() {
+        match &info.header_problem {
+            Some(p) if info.file_size <= nano_wal::inspect::FIRST_RECORD_OFFSET => {
+                plan.push(format!(
+                    "remove segment {} ({}): header torn: {p}",
+                    info.id,
+                    info.path.display()
+                ));
+                target = view
+                    .segments()
+                    .iter()
+                    .rev()
+                    .find(|s| s.id < info.id)
+                    .cloned();
+            }
+            Some(p) => {
+                refused = Some(format!(
+                    "segment {} has a bad header ({p}); not repairable",
+                    info.id
+                ))
+            }
+            None => {
+                let check = view.check_segment(info.id)?;
+                match check.problem {
+                    None => {}
+                    Some(p) if p.torn_tail || force => plan.push(format!(
+                        "cut segment {} from {} to {} bytes ({}): {}",
+                        info.id,
+                        info.file_size,
+                        check.valid_end,
+                        if p.torn_tail {
+                            "torn tail"
+                        } else {
+                            "CORRUPTION, --force: records after it are lost"
+                        },
+                        p.detail
+                    )),
+                    Some(p) => {
+                        refused = Some(format!(
+                            "{}; valid records follow at offset {}, so this is not a torn tail: \
+                             refusing to cut (--force cuts the segment here, losing them)",
+                            describe(&p),
+                            p.next_valid.unwrap_or(0)
+                        ))
+                    }
+                }
+            }
+        }
+    }
+    for info in view.segments().iter().filter(|s| s.id != newest.id) {
+        if let Some(p) = &info.header_problem {
+            println!("note: older segment {} has a bad header ({p}); repair does not change older segments", info.id);
+        }
+    }
+    if let Some(why) = refused {
+        return Err(Failure::Problems(why));
+    }
+    if plan.is_empty() {
+        println!("nothing to do: the tail of stream {stream:?} is clean");
+        return Ok(());
+    }
+    for step in &plan {
+        println!("{}{step}", if dry_run { "would " } else { "" });
+    }
+    if dry_run {
+        return Ok(());
+    }
+    let options = WalOptions {
+        salvage: force,
+        ..Default::default()
+    };
+    let wal = Wal::open(&dir, stream, options)?;
+    wal.shutdown()?;
+    println!("done");
+    Ok(())
+}
+
+fn cmd_bench(a: &Args) -> CmdResult {
+    let dir = a.dir()?;
+    let records = a.number("--records", 100_000)?.max(1);
+    let size = a.number("--size", 128)? as usize;
+    let stream = format!("nwal-bench-{}", std::process::id());
+    let result = bench(&dir, &stream, records, size);
+    // Remove the bench stream's files whatever happened.
+    if let Ok(view) = LogView::open(&dir, &stream) {
+        for s in view.segments() {
+            let _ = std::fs::remove_file(&s.path);
+        }
+    }
+    let _ = std::fs::remove_file(dir.join(format!("{stream}.lock")));
+    result
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+struct Progress {
+    label: &'static str,
+    total: u64,
+    shown: u64,
+    visible: bool,
+}
+
+impl Progress {
+    fn new(label: &'static str, total: u64) -> Self {
+        use std::io::IsTerminal;
+        Progress {
+            label,
+            total,
+            shown: u64::MAX,
+            visible: std::io::stderr().is_terminal(),
+        }
+    }
+    fn update(&mut self, done: u64) {
+        let pct = done * 100 / self.total.max(1);
+        if self.visible && pct != self.shown {
+            self.shown = pct;
+            let bar = "#".repeat((pct / 4) as usize);
+            eprint!("\r{:<16} [{bar:<25}] {pct:>3}%", self.label);
+        }
+    }
+    fn finish(&mut self) {
+        self.update(self.total);
+        if self.visible {
+            eprintln!();
+        }
+    }
+}
+
+fn bench(dir: &Path, stream: &str, records: u64, size: usize) -> CmdResult {
+    let wal = Wal::open(dir, stream, WalOptions::default())?;
+    let now = 1_700_000_000_000i64;
+    let content = vec![0xA5u8; size];
+    let mut rows: Vec<(String, u64, f64)> = Vec::new();
+
+    let mut refs = Vec::with_capacity(records as usize);
+    let mut p = Progress::new("appends", records);
+    let t = Instant::now();
+    for i in 0..records {
+        refs.push(wal.append(None, &content, now, false)?);
+        if i % 1024 == 0 {
+            p.update(i);
+        }
+    }
+    p.finish();
+    rows.push(("append".into(), records, t.elapsed().as_secs_f64()));
+
+    let durable = (records / 100).clamp(10, 1000);
+    let mut p = Progress::new("durable appends", durable);
+    let t = Instant::now();
+    for i in 0..durable {
+        wal.append(None, &content, now, true)?;
+        p.update(i);
+    }
+    p.finish();
+    rows.push(("durable append".into(), durable, t.elapsed().as_secs_f64()));
+
+    let batch: Vec<nano_wal::WriteEntry<'_>> = (0..100)
+        .map(|_| nano_wal::WriteEntry {
+            header: None,
+            content: &content,
+        })
+        .collect();
+    let batches = (records / 100).max(1);
+    let mut p = Progress::new("batches of 100", batches);
+    let t = Instant::now();
+    for i in 0..batches {
+        wal.append_batch(&batch, now, false)?;
+        p.update(i);
+    }
+    p.finish();
+    rows.push((
+        "batch append".into(),
+        batches * 100,
+        t.elapsed().as_secs_f64(),
+    ));
+
+    let mut p = Progress::new("random reads", records);
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let t = Instant::now();
+    for i in 0..records {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let r = refs[(x % refs.len() as u64) as usize];
+        wal.read(r)?;
+        if i % 1024 == 0 {
+            p.update(i);
+        }
+    }
+    p.finish();
+    rows.push(("random read".into(), records, t.elapsed().as_secs_f64()));
+
+    let t = Instant::now();
+    let mut n = 0u64;
+    for item in wal.replay(None)? {
+        item?;
+        n += 1;
+    }
+    rows.push(("replay".into(), n, t.elapsed().as_secs_f64()));
+    wal.shutdown()?;
+
+    println!(
+        "nwal bench: {records} records of {size} bytes in {}",
+        dir.display()
+    );
+    println!(
+        "  {:<16} {:>10} {:>12} {:>14} {:>12}",
+        "operation", "records", "seconds", "records/s", "MB/s"
+    );
+    for (name, count, secs) in rows {
+        let rate = count as f64 / secs.max(1e-9);
+        println!(
+            "  {name:<16} {count:>10} {secs:>12.3} {rate:>14.0} {:>12.1}",
+            rate * size as f64 / 1e6
+        );
+    }
+    Ok(())
+}

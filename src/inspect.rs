@@ -1,0 +1,224 @@
+//! Read-only inspection of a log without taking the stream lock: the base
+//! of the `nwal` operator tool. Safe while a writer holds the stream; it
+//! sees each segment as it was when the view was opened (a record being
+//! appended at that moment may look like a torn tail).
+
+use crate::error::{Result, WalError};
+use crate::format::SEGMENT_HEADER_SIZE;
+use crate::options::validate_stream_name;
+use crate::read::{read_batch, ReadDescriptor, Record};
+use crate::recovery::{check_header, list_segments, plan_tail, HeaderCheck};
+use crate::replay::{Replay, Source};
+use crate::segment::Segment;
+use crate::wal::EntryRef;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The streams that have segment files (or a lock file) in `dir`, sorted.
+pub fn list_streams(dir: &Path) -> Result<Vec<String>> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| WalError::io(format!("listing directory {}", dir.display()), e))?;
+    let mut streams = std::collections::BTreeSet::new();
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| WalError::io(format!("listing directory {}", dir.display()), e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let stream = if let Some(rest) = name.strip_suffix(".seg") {
+            rest.rsplitn(3, '_').nth(2)
+        } else {
+            name.strip_suffix(".lock")
+        };
+        if let Some(stream) = stream {
+            if validate_stream_name(stream).is_ok() {
+                streams.insert(stream.to_string());
+            }
+        }
+    }
+    Ok(streams.into_iter().collect())
+}
+
+/// One segment file as found on disk.
+#[derive(Debug, Clone)]
+pub struct SegmentInfo {
+    pub id: u64,
+    /// From the file name.
+    pub expiration_ms: i64,
+    /// From the header (None when the header does not verify).
+    pub window_start_ms: Option<i64>,
+    pub path: PathBuf,
+    pub file_size: u64,
+    /// Why the header does not verify, if it does not.
+    pub header_problem: Option<String>,
+}
+
+/// What a full scan of one segment found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentCheck {
+    /// Whole records (complete batches) before the first damage.
+    pub records: u64,
+    pub first: Option<EntryRef>,
+    pub last: Option<EntryRef>,
+    /// End of the last complete record or batch.
+    pub valid_end: u64,
+    /// The first record that does not verify, if any.
+    pub problem: Option<Problem>,
+}
+
+/// A place where the data does not verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub segment_id: u64,
+    pub offset: u64,
+    pub detail: String,
+    /// Nothing valid follows: a torn tail, which open cuts off (in the
+    /// newest segment). Otherwise valid records follow: corruption.
+    pub torn_tail: bool,
+    /// Offset of the first valid record after the problem, if any.
+    pub next_valid: Option<u64>,
+}
+
+/// A read-only view of one stream.
+#[derive(Debug)]
+pub struct LogView {
+    dir: PathBuf,
+    stream: String,
+    infos: Vec<SegmentInfo>,
+    segments: Arc<BTreeMap<u64, Arc<Segment>>>,
+}
+
+impl LogView {
+    /// Open a read-only view of `stream` in `dir`. Fails with
+    /// `InvalidArgument` when the stream has no file in the directory.
+    pub fn open(dir: impl AsRef<Path>, stream: &str) -> Result<LogView> {
+        let dir = dir.as_ref().to_path_buf();
+        validate_stream_name(stream)?;
+        if !dir.is_dir() {
+            return Err(WalError::InvalidArgument(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
+        }
+        let found = list_segments(&dir, stream)?;
+        let has_lock = dir.join(crate::options::lock_file_name(stream)).exists();
+        if found.is_empty() && !has_lock {
+            return Err(WalError::InvalidArgument(format!(
+                "no stream {stream:?} in {}",
+                dir.display()
+            )));
+        }
+        let mut infos = Vec::new();
+        let mut segments = BTreeMap::new();
+        for f in found {
+            let mut info = SegmentInfo {
+                id: f.id,
+                expiration_ms: f.expiration_ms,
+                window_start_ms: None,
+                path: f.path.clone(),
+                file_size: 0,
+                header_problem: None,
+            };
+            match check_header(&f, false)? {
+                HeaderCheck::Ok(file, header, len) => {
+                    info.window_start_ms = Some(header.window_start_ms);
+                    info.file_size = len;
+                    segments.insert(
+                        f.id,
+                        Arc::new(Segment::from_parts(f.path, file, header, len)?),
+                    );
+                }
+                HeaderCheck::TornCreation => {
+                    info.file_size = file_len(&f.path);
+                    info.header_problem =
+                        Some("segment header torn (a crash while creating it)".into());
+                }
+                HeaderCheck::Bad(detail) => {
+                    info.file_size = file_len(&f.path);
+                    info.header_problem = Some(detail);
+                }
+            }
+            infos.push(info);
+        }
+        Ok(LogView {
+            dir,
+            stream: stream.to_string(),
+            infos,
+            segments: Arc::new(segments),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// Every segment file of the stream, in id order.
+    pub fn segments(&self) -> &[SegmentInfo] {
+        &self.infos
+    }
+
+    /// Scan every record of segment `id` (CRC and framing), up to the
+    /// first problem.
+    pub fn check_segment(&self, id: u64) -> Result<SegmentCheck> {
+        self.check_segment_from(id, FIRST_RECORD_OFFSET)
+    }
+
+    /// Scan segment `id` from the record at `offset` (to go on after a
+    /// problem, from its `next_valid`).
+    pub fn check_segment_from(&self, id: u64, offset: u64) -> Result<SegmentCheck> {
+        let seg = self
+            .segments
+            .get(&id)
+            .ok_or(WalError::SegmentNotFound(id))?;
+        let plan = plan_tail(seg, offset.max(FIRST_RECORD_OFFSET), seg.len())?;
+        Ok(SegmentCheck {
+            records: plan.records,
+            first: plan.first,
+            last: plan.last,
+            valid_end: plan.committed_end,
+            problem: plan.damage.map(|d| Problem {
+                segment_id: id,
+                offset: d.offset,
+                detail: d.detail,
+                torn_tail: d.valid_after.is_none(),
+                next_valid: d.valid_after,
+            }),
+        })
+    }
+
+    /// Records in log order, as [`crate::Wal::replay`] yields them.
+    pub fn replay(&self, from: Option<EntryRef>) -> Result<Replay> {
+        Replay::start(Source::Fixed(self.segments.clone()), from)
+    }
+
+    /// Read records by ref, as [`crate::Wal::read_batch`] does.
+    pub fn read_batch(&self, refs: &[EntryRef]) -> Result<Vec<Record>> {
+        let reads = refs
+            .iter()
+            .map(|r| {
+                let segment = self
+                    .segments
+                    .get(&r.segment_id)
+                    .cloned()
+                    .ok_or(WalError::SegmentNotFound(r.segment_id))?;
+                Ok(ReadDescriptor {
+                    segment,
+                    offset: r.offset,
+                    size: r.size,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        read_batch(&reads)
+    }
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// Size of a segment header (the offset of the first record).
+pub const FIRST_RECORD_OFFSET: u64 = SEGMENT_HEADER_SIZE as u64;

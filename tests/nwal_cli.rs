@@ -1,0 +1,441 @@
+//! The `nwal` operator tool, run as a child process on logs made by the
+//! library (clean, torn, corrupted, and held by a live writer).
+
+use nano_wal::{EntryRef, Wal, WalOptions, WriteEntry};
+use std::fs::OpenOptions;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+const T0: i64 = 1_711_234_567_890; // 2024-03-23T22:56:07.890Z
+const MINUTE: i64 = 60_000;
+
+fn nwal(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nwal"))
+        .args(args)
+        .output()
+        .expect("run nwal")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exit code")
+}
+
+fn opts() -> WalOptions {
+    WalOptions {
+        segment_duration: Duration::from_secs(60),
+        retention: Duration::from_secs(3600),
+        ..Default::default()
+    }
+}
+
+/// A log with stream "s" of three segments (minutes 0, 1, 2), 5 records
+/// each, and a second stream "s_1" (whose name has "s" as a prefix).
+fn make_log(dir: &Path) -> Vec<(EntryRef, Vec<u8>)> {
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let mut refs = Vec::new();
+    for seg in 0..3i64 {
+        for i in 0..5 {
+            let content = format!("seg{seg}-rec{i}").into_bytes();
+            let header = (i % 2 == 0).then_some(&b"hdr"[..]);
+            let r = wal
+                .append(header, &content, T0 + seg * MINUTE, false)
+                .unwrap();
+            refs.push((r, content));
+        }
+    }
+    wal.append_batch(
+        &[
+            WriteEntry {
+                header: None,
+                content: &[0, 1, 2, 255],
+            },
+            WriteEntry {
+                header: Some(b""),
+                content: b"tail",
+            },
+        ],
+        T0 + 2 * MINUTE,
+        true,
+    )
+    .unwrap()
+    .into_iter()
+    .zip([vec![0, 1, 2, 255], b"tail".to_vec()])
+    .for_each(|(r, c)| refs.push((r, c)));
+    drop(wal);
+    let other = Wal::open(dir, "s_1", opts()).unwrap();
+    other.append(None, b"other stream", T0, true).unwrap();
+    refs
+}
+
+fn seg_path(dir: &Path, id: u64) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let n = p.file_name().unwrap().to_str().unwrap();
+            n.starts_with("s_") && !n.starts_with("s_1_") && n.ends_with(&format!("_{id}.seg"))
+        })
+        .unwrap_or_else(|| panic!("segment {id}"))
+}
+
+fn flip(path: &Path, offset: u64) {
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut b = [0u8];
+    f.read_exact_at(&mut b, offset).unwrap();
+    b[0] ^= 0x40;
+    f.write_all_at(&b, offset).unwrap();
+}
+
+fn d(dir: &Path) -> &str {
+    dir.to_str().unwrap()
+}
+
+#[test]
+fn help_and_usage_errors() {
+    let o = nwal(&[]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("Usage:"));
+    for cmd in ["stat", "verify", "dump", "repair", "bench"] {
+        let o = nwal(&["help", cmd]);
+        assert_eq!(code(&o), 0, "{cmd}");
+        assert!(
+            stdout(&o).starts_with(&format!("nwal {cmd}")),
+            "{cmd}: {}",
+            stdout(&o)
+        );
+        let o = nwal(&[cmd, "--help"]);
+        assert!(stdout(&o).starts_with(&format!("nwal {cmd}")));
+    }
+    let o = nwal(&["frobnicate"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("unknown command"));
+    let o = nwal(&["verify", "/tmp"]);
+    assert_eq!(code(&o), 2, "missing STREAM");
+    let o = nwal(&["dump", "/tmp", "s", "--format", "xml"]);
+    assert_eq!(code(&o), 2);
+    let o = nwal(&["dump", "/tmp", "s", "--from", "1:2"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("SEG:OFFSET:SIZE"));
+    let o = nwal(&["--version"]);
+    assert_eq!(
+        stdout(&o).trim(),
+        format!("nwal {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn missing_directory_and_unknown_stream_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nope");
+    for args in [
+        vec!["stat", d(&missing)],
+        vec!["verify", d(&missing), "s"],
+        vec!["dump", d(&missing), "s"],
+    ] {
+        let o = nwal(&args);
+        assert_eq!(code(&o), 3, "{args:?}");
+        assert!(stderr(&o).contains("is not a directory"), "{}", stderr(&o));
+    }
+    make_log(tmp.path());
+    let o = nwal(&["verify", d(tmp.path()), "nosuch"]);
+    assert_eq!(code(&o), 3);
+    assert!(
+        stderr(&o).contains("no stream \"nosuch\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = nwal(&["dump", d(tmp.path()), "../etc"]);
+    assert_eq!(code(&o), 3);
+    assert!(stderr(&o).contains("invalid stream name"), "{}", stderr(&o));
+}
+
+#[test]
+fn stat_lists_streams_segments_and_totals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = make_log(tmp.path());
+    let o = nwal(&["stat", d(tmp.path())]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("stream \"s\""), "{out}");
+    assert!(out.contains("stream \"s_1\""), "{out}");
+    assert!(
+        out.contains("2024-03-23T22:56:00.000Z"),
+        "window start of the first segment: {out}"
+    );
+    assert!(out.contains("total: 3 segment(s)"), "{out}");
+    assert!(out.contains("17 record(s)"), "{out}");
+    assert!(
+        out.contains("total: 1 segment(s)") && out.contains(" 1 record(s)"),
+        "{out}"
+    );
+    let first = refs[0].0;
+    assert!(
+        out.contains(&format!(
+            "{}:{}:{}",
+            first.segment_id, first.offset, first.size
+        )),
+        "first ref shown: {out}"
+    );
+    let o = nwal(&["stat", d(tmp.path()), "s_1"]);
+    assert!(!stdout(&o).contains("stream \"s\""));
+}
+
+#[test]
+fn verify_reports_ok_torn_tails_and_corruption() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = make_log(tmp.path());
+    let o = nwal(&["verify", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("ok: 3 segment(s), 17 record(s) verified"),
+        "{}",
+        stdout(&o)
+    );
+
+    // A torn tail in the newest segment: repairable.
+    let newest = seg_path(tmp.path(), refs.last().unwrap().0.segment_id);
+    let len = std::fs::metadata(&newest).unwrap().len();
+    OpenOptions::new()
+        .write(true)
+        .open(&newest)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+    let o = nwal(&["verify", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 1);
+    let out = stdout(&o);
+    let last_batch = refs[refs.len() - 2].0;
+    assert!(
+        out.contains(&format!(
+            "segment {} offset {}: torn tail",
+            last_batch.segment_id,
+            refs.last().unwrap().0.offset
+        )),
+        "{out}"
+    );
+    assert!(out.contains("nwal repair"), "{out}");
+
+    // Corruption in the middle of the first segment too.
+    let victim = refs[1].0;
+    flip(&seg_path(tmp.path(), victim.segment_id), victim.offset + 30);
+    let o = nwal(&["verify", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 1);
+    assert_eq!(
+        stdout(&o).lines().count(),
+        1,
+        "only the first problem without --all"
+    );
+    assert!(stdout(&o).contains(&format!(
+        "segment {} offset {}: corruption",
+        victim.segment_id, victim.offset
+    )));
+    let o = nwal(&["verify", d(tmp.path()), "s", "--all"]);
+    assert_eq!(code(&o), 1);
+    assert_eq!(stdout(&o).lines().count(), 2, "{}", stdout(&o));
+    assert!(stderr(&o).contains("2 problem(s)"));
+}
+
+#[test]
+fn dump_formats_from_and_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = make_log(tmp.path());
+    let o = nwal(&["dump", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let lines: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    assert_eq!(lines.len(), refs.len());
+    let r0 = refs[0].0;
+    assert_eq!(
+        lines[0],
+        format!(
+            "{}:{}:{}  header=\"hdr\"  content=\"seg0-rec0\"",
+            r0.segment_id, r0.offset, r0.size
+        )
+    );
+    assert!(lines[1].ends_with("header=none  content=\"seg0-rec1\""));
+    assert!(
+        lines[15].ends_with("header=none  content=0x000102ff"),
+        "{}",
+        lines[15]
+    );
+    assert!(
+        lines[16].ends_with("header=\"\"  content=\"tail\""),
+        "{}",
+        lines[16]
+    );
+
+    let from = refs[5].0;
+    let from_s = format!("{}:{}:{}", from.segment_id, from.offset, from.size);
+    let o = nwal(&[
+        "dump",
+        d(tmp.path()),
+        "s",
+        "--from",
+        &from_s,
+        "--limit",
+        "2",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        lines[0],
+        format!(
+            "{{\"segment_id\":{},\"offset\":{},\"size\":{},\"header_hex\":\"686472\",\"header_text\":\"hdr\",\"content_hex\":\"{}\",\"content_text\":\"seg1-rec0\"}}",
+            from.segment_id,
+            from.offset,
+            from.size,
+            b"seg1-rec0".iter().map(|b| format!("{b:02x}")).collect::<String>()
+        )
+    );
+    let o = nwal(&["dump", d(tmp.path()), "s", "--format=hex", "--limit=1"]);
+    assert!(stdout(&o).trim_end().ends_with(&format!(
+        "header=686472  content={}",
+        b"seg0-rec0"
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )));
+
+    // A ref that is not a record is refused; corruption stops the dump with exit 1.
+    let o = nwal(&[
+        "dump",
+        d(tmp.path()),
+        "s",
+        "--from",
+        &format!("{}:{}:{}", from.segment_id, from.offset + 1, from.size),
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    flip(
+        &seg_path(tmp.path(), refs[3].0.segment_id),
+        refs[3].0.offset + 26,
+    );
+    let o = nwal(&["dump", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 1);
+    assert_eq!(
+        stdout(&o).lines().count(),
+        3,
+        "the records before the corruption"
+    );
+    assert!(
+        stderr(&o).contains(&format!("offset {}", refs[3].0.offset)),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn repair_cuts_a_torn_tail_and_refuses_corruption_without_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = make_log(tmp.path());
+    let newest_id = refs.last().unwrap().0.segment_id;
+    let newest = seg_path(tmp.path(), newest_id);
+    let len = std::fs::metadata(&newest).unwrap().len();
+    // Garbage after the last record.
+    let f = OpenOptions::new().write(true).open(&newest).unwrap();
+    f.write_all_at(&[0xEE; 40], len).unwrap();
+
+    let o = nwal(&["repair", d(tmp.path()), "s", "--dry-run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!(
+            "would cut segment {newest_id} from {} to {len} bytes",
+            len + 40
+        )),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        std::fs::metadata(&newest).unwrap().len(),
+        len + 40,
+        "dry run changes nothing"
+    );
+
+    // A writer holds the stream: repair refuses, read-only commands still work.
+    {
+        let _wal = Wal::open(tmp.path(), "s", opts()).unwrap(); // open itself cuts the tail...
+        assert_eq!(std::fs::metadata(&newest).unwrap().len(), len);
+        let o = nwal(&["repair", d(tmp.path()), "s"]);
+        assert!(stdout(&o).contains("nothing to do"), "{}", stdout(&o));
+        f.write_all_at(&[0xEE; 40], len).unwrap();
+        let o = nwal(&["repair", d(tmp.path()), "s"]);
+        assert_eq!(code(&o), 3, "{}", stdout(&o));
+        assert!(stderr(&o).contains("locked"), "{}", stderr(&o));
+        for args in [
+            vec!["stat", d(tmp.path()), "s"],
+            vec!["dump", d(tmp.path()), "s", "--limit", "1"],
+        ] {
+            assert_eq!(
+                code(&nwal(&args)),
+                0,
+                "{args:?} while a writer holds the stream"
+            );
+        }
+        assert_eq!(
+            code(&nwal(&["verify", d(tmp.path()), "s"])),
+            1,
+            "the garbage is seen"
+        );
+    }
+    // The writer's shutdown does not cut garbage written behind its back;
+    // repair does, and verify is clean again.
+    let o = nwal(&["repair", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("done"));
+    assert_eq!(std::fs::metadata(&newest).unwrap().len(), len);
+    assert_eq!(code(&nwal(&["verify", d(tmp.path()), "s"])), 0);
+
+    // Corruption with valid records after it: refused, then forced.
+    let victim = refs[refs.len() - 4].0; // inside the newest segment, records follow
+    assert_eq!(victim.segment_id, newest_id);
+    flip(&newest, victim.offset + 25);
+    let o = nwal(&["repair", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("refusing"), "{}", stderr(&o));
+    let o = nwal(&["repair", d(tmp.path()), "s", "--force"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(std::fs::metadata(&newest).unwrap().len(), victim.offset);
+    let o = nwal(&["verify", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+}
+
+#[test]
+fn bench_prints_a_summary_and_cleans_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = nwal(&["bench", d(tmp.path()), "--records", "2000", "--size", "64"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    for row in [
+        "append",
+        "durable append",
+        "batch append",
+        "random read",
+        "replay",
+    ] {
+        assert!(
+            out.lines().any(|l| l.trim_start().starts_with(row)),
+            "{row}: {out}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "bench files removed"
+    );
+}
