@@ -1,0 +1,191 @@
+//! What every system implements, what a measurement returns, and the small
+//! tools (fresh directories, payloads, thread fan-out) they share.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Barrier, Mutex};
+use std::time::Instant;
+
+/// One timed run: `ops` records (or calls) moving `bytes` payload bytes in `secs`.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub ops: u64,
+    pub bytes: u64,
+    pub secs: f64,
+}
+
+impl Sample {
+    pub fn ops_per_sec(&self) -> f64 {
+        self.ops as f64 / self.secs
+    }
+    pub fn bytes_per_sec(&self) -> f64 {
+        self.bytes as f64 / self.secs
+    }
+}
+
+/// Why a cell has no number.
+#[derive(Debug, Clone)]
+pub enum Missing {
+    /// The system's API cannot express the workload (the reason goes in the notes).
+    NotApplicable(String),
+    /// The system failed while running it.
+    Failed(String),
+}
+
+pub type Cell = Result<Sample, Missing>;
+
+pub fn na<T>(why: &str) -> Result<T, Missing> {
+    Err(Missing::NotApplicable(why.to_string()))
+}
+
+/// Turn any error into a `Failed` cell, keeping its text.
+pub fn fail<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> Missing + '_ {
+    move |e| Missing::Failed(format!("{what}: {e}"))
+}
+
+/// Reads against a log prefilled by [`System::prefill`]; records are numbered
+/// 0..count in append order.
+pub trait Reader {
+    /// One read call per index.
+    fn random(&mut self, idx: &[usize]) -> Cell;
+    /// For each start, the records start..start+len, as few calls as the API allows.
+    fn runs(&mut self, starts: &[usize], len: usize) -> Cell;
+    /// Every record of the log, in order, through the API's replay or scan.
+    fn replay(&mut self) -> Cell;
+}
+
+/// A log engine under test, driven through its public API. Every method
+/// works in a directory of its own and times only the workload itself (not
+/// opening, prefilling or closing). The defaults say "n/a".
+pub trait System: Sync {
+    fn name(&self) -> &'static str;
+
+    /// `threads` threads each append `per_thread` single records of `size`
+    /// bytes; `durable` = each append returns only once it survives power loss.
+    fn append(&self, _dir: &Path, _size: usize, _threads: usize, _per_thread: usize, _durable: bool) -> Cell {
+        na("no such API")
+    }
+
+    /// One thread appends `batches` non-durable batches of `batch_len` records.
+    fn batches(&self, _dir: &Path, _size: usize, _batches: usize, _batch_len: usize) -> Cell {
+        na("no batch append API")
+    }
+
+    /// Append `count` records of `size` bytes (untimed) and return a reader.
+    fn prefill<'a>(&'a self, _dir: &'a Path, _size: usize, _count: usize) -> Result<Box<dyn Reader + 'a>, Missing> {
+        na("no read API")
+    }
+
+    /// Write a stream of about `bytes` bytes of `size`-byte records and close it.
+    fn build(&self, _dir: &Path, _size: usize, _bytes: u64) -> Result<(), Missing> {
+        na("not measured")
+    }
+
+    /// Open (recover) the stream `build` wrote; the sample's ops = 1 open,
+    /// bytes are filled in by the caller.
+    fn open(&self, _dir: &Path) -> Cell {
+        na("not measured")
+    }
+
+    /// Open the stream `build` wrote and read every record (for peak memory).
+    /// Returns the number of records seen.
+    fn open_and_replay(&self, _dir: &Path) -> Result<u64, Missing> {
+        na("not measured")
+    }
+}
+
+/// The bench's scratch space: every measurement gets a fresh subdirectory,
+/// removed when dropped, so one system's files never warm or slow another's.
+pub struct Scratch {
+    root: PathBuf,
+    next: AtomicUsize,
+}
+
+impl Scratch {
+    pub fn new(root: PathBuf) -> Scratch {
+        Scratch { root, next: AtomicUsize::new(0) }
+    }
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn fresh(&self, label: &str) -> TempDir {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let path = self.root.join(format!("{n:05}-{label}"));
+        std::fs::create_dir_all(&path).expect("create scratch dir");
+        TempDir { path }
+    }
+}
+
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A record payload of `size` bytes; not all zeros so that no layer can
+/// shortcut it (sparse files, compression).
+pub fn payload(size: usize) -> Vec<u8> {
+    (0..size).map(|i| (i as u8).wrapping_mul(31).wrapping_add(7)).collect()
+}
+
+/// Run `work(thread, i)` for i in 0..per_thread on each of `threads` threads,
+/// all released together; returns the wall time from release to the last
+/// thread's end, or the first error.
+pub fn fan_out<F>(threads: usize, per_thread: usize, work: F) -> Result<f64, Missing>
+where
+    F: Fn(usize, usize) -> Result<(), String> + Sync,
+{
+    let barrier = Barrier::new(threads + 1);
+    let first_error: Mutex<Option<String>> = Mutex::new(None);
+    let secs = std::thread::scope(|s| {
+        for t in 0..threads {
+            let (barrier, work, first_error) = (&barrier, &work, &first_error);
+            s.spawn(move || {
+                barrier.wait();
+                for i in 0..per_thread {
+                    if let Err(e) = work(t, i) {
+                        first_error.lock().unwrap().get_or_insert(e);
+                        return;
+                    }
+                }
+            });
+        }
+        barrier.wait();
+        let start = Instant::now();
+        // Scope end joins every thread; time it from here.
+        start
+    })
+    .elapsed()
+    .as_secs_f64();
+    match first_error.into_inner().unwrap() {
+        Some(e) => Err(Missing::Failed(e)),
+        None => Ok(secs),
+    }
+}
+
+/// Sample for `ops` records of `size` bytes in `secs`.
+pub fn sample(ops: usize, size: usize, secs: f64) -> Sample {
+    Sample { ops: ops as u64, bytes: (ops * size) as u64, secs }
+}
+
+/// Time a closure that returns how many records it handled and their bytes.
+pub fn time<F>(f: F) -> Cell
+where
+    F: FnOnce() -> Result<(u64, u64), Missing>,
+{
+    let start = Instant::now();
+    let (ops, bytes) = f()?;
+    Ok(Sample { ops, bytes, secs: start.elapsed().as_secs_f64() })
+}
+
+/// Milliseconds since the Unix epoch, for the engines that take the time.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

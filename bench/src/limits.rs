@@ -1,0 +1,164 @@
+//! The physical limits: what the bare syscalls do on this machine, on this
+//! filesystem, in the same run as the engines. A WAL can at best match them
+//! (or, for durable appends, beat the per-record fsync by sharing fsyncs).
+
+use crate::harness::{fail, payload, time, Cell, Missing};
+use std::fs::{File, OpenOptions};
+use std::hint::black_box;
+use std::os::unix::fs::FileExt;
+use std::os::unix::io::AsRawFd;
+use std::path::Path;
+
+fn create(dir: &Path) -> Result<File, Missing> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dir.join("raw.dat"))
+        .map_err(fail("create raw.dat"))
+}
+
+/// One `pwrite` per record, appending to a fresh file (page cache only).
+pub fn pwrite_per_record(dir: &Path, size: usize, count: usize) -> Cell {
+    let f = create(dir)?;
+    let buf = payload(size);
+    time(|| {
+        for i in 0..count {
+            f.write_all_at(&buf, (i * size) as u64).map_err(fail("pwrite"))?;
+        }
+        Ok((count as u64, (count * size) as u64))
+    })
+}
+
+/// One `pwritev` per batch of `batch_len` records (one iovec each).
+pub fn pwritev_per_batch(dir: &Path, size: usize, batches: usize, batch_len: usize) -> Cell {
+    let f = create(dir)?;
+    let buf = payload(size);
+    let iov: Vec<libc::iovec> = (0..batch_len)
+        .map(|_| libc::iovec { iov_base: buf.as_ptr() as *mut _, iov_len: size })
+        .collect();
+    let per_batch = size * batch_len;
+    time(|| {
+        for b in 0..batches {
+            // SAFETY: every iovec points into `buf`, alive for the call.
+            let n = unsafe { libc::pwritev(f.as_raw_fd(), iov.as_ptr(), batch_len as i32, (b * per_batch) as i64) };
+            if n != per_batch as isize {
+                return Err(Missing::Failed(format!("pwritev returned {n}")));
+            }
+        }
+        Ok(((batches * batch_len) as u64, (batches * per_batch) as u64))
+    })
+}
+
+/// `pwrite` + `fdatasync` per record. `prewritten` = overwrite a file already
+/// written and synced (no size change to journal), else append to a fresh
+/// file (every sync also commits the new size).
+pub fn pwrite_fdatasync(dir: &Path, size: usize, count: usize, prewritten: bool) -> Cell {
+    let f = create(dir)?;
+    let buf = payload(size);
+    if prewritten {
+        let zeros = vec![0u8; 1 << 20];
+        let total = (count * size) as u64;
+        let mut off = 0u64;
+        while off < total {
+            let n = zeros.len().min((total - off) as usize);
+            f.write_all_at(&zeros[..n], off).map_err(fail("prewrite"))?;
+            off += n as u64;
+        }
+        f.sync_all().map_err(fail("fsync"))?;
+    }
+    time(|| {
+        for i in 0..count {
+            f.write_all_at(&buf, (i * size) as u64).map_err(fail("pwrite"))?;
+            f.sync_data().map_err(fail("fdatasync"))?;
+        }
+        Ok((count as u64, (count * size) as u64))
+    })
+}
+
+/// A file of `count` records of `size` bytes, packed, in the page cache.
+pub struct RawFile {
+    file: File,
+    size: usize,
+    count: usize,
+}
+
+impl RawFile {
+    pub fn write(dir: &Path, size: usize, count: usize) -> Result<RawFile, Missing> {
+        let file = create(dir)?;
+        let chunk: Vec<u8> = payload(size).repeat((1 << 20) / size.max(1));
+        let total = (count * size) as u64;
+        let mut off = 0u64;
+        while off < total {
+            let n = chunk.len().min((total - off) as usize);
+            file.write_all_at(&chunk[..n], off).map_err(fail("write"))?;
+            off += n as u64;
+        }
+        Ok(RawFile { file, size, count })
+    }
+
+    pub fn len(&self) -> u64 {
+        (self.count * self.size) as u64
+    }
+
+    /// One `pread` per record at the given indices.
+    pub fn pread_per_record(&self, idx: &[usize]) -> Cell {
+        let mut buf = vec![0u8; self.size];
+        time(|| {
+            for &i in idx {
+                self.file.read_exact_at(&mut buf, (i * self.size) as u64).map_err(fail("pread"))?;
+                black_box(&buf);
+            }
+            Ok((idx.len() as u64, (idx.len() * self.size) as u64))
+        })
+    }
+
+    /// One `pread` over each run of `len` contiguous records.
+    pub fn pread_per_run(&self, starts: &[usize], len: usize) -> Cell {
+        let mut buf = vec![0u8; self.size * len];
+        time(|| {
+            for &s in starts {
+                self.file.read_exact_at(&mut buf, (s * self.size) as u64).map_err(fail("pread"))?;
+                black_box(&buf);
+            }
+            Ok(((starts.len() * len) as u64, (starts.len() * len * self.size) as u64))
+        })
+    }
+
+    /// The whole file, front to back, in 1 MiB `pread`s: the ceiling of a
+    /// replay or a recovery scan from the page cache.
+    pub fn sequential(&self) -> Cell {
+        let mut buf = vec![0u8; 1 << 20];
+        let total = self.len();
+        time(|| {
+            let mut off = 0u64;
+            while off < total {
+                let n = buf.len().min((total - off) as usize);
+                self.file.read_exact_at(&mut buf[..n], off).map_err(fail("pread"))?;
+                black_box(&buf);
+                off += n as u64;
+            }
+            Ok((self.count as u64, total))
+        })
+    }
+}
+
+/// Copy `count` records of `size` bytes from one buffer to another, record
+/// by record: what moving the bytes costs with no kernel involved.
+pub fn memcpy(size: usize, count: usize) -> Cell {
+    // Cap the buffers at 64 MiB and wrap around, so the copy runs from memory
+    // of a realistic size rather than from a tiny cache-resident buffer.
+    let span = (64usize << 20).min(size * count).max(size);
+    let src = payload(span);
+    let mut dst = vec![0u8; span];
+    let per_span = span / size;
+    time(|| {
+        for i in 0..count {
+            let off = (i % per_span) * size;
+            dst[off..off + size].copy_from_slice(black_box(&src[off..off + size]));
+        }
+        black_box(&dst);
+        Ok((count as u64, (count * size) as u64))
+    })
+}

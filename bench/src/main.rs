@@ -1,0 +1,97 @@
+//! nano_wal's measuring stick (issue 6): the physical limits, the peers and
+//! nano_wal (Rust API and C API) measured in one process run, systems
+//! interleaved within each repetition, medians of the repetitions, written
+//! to BENCHMARKS.md with a plot. Not a test: nothing here asserts a time.
+//!
+//! cargo run --release --manifest-path bench/Cargo.toml -- [--quick] [--out BENCHMARKS.md] [--dir DIR] [--reps N]
+
+mod facts;
+mod ffi;
+mod harness;
+mod limits;
+mod memory;
+mod nano;
+mod peers;
+mod plan;
+mod report;
+
+use harness::System;
+use std::path::PathBuf;
+
+pub struct Args {
+    pub quick: bool,
+    pub out: PathBuf,
+    pub dir: Option<PathBuf>,
+    pub reps: Option<usize>,
+    pub only: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args { quick: false, out: PathBuf::from("BENCHMARKS.md"), dir: None, reps: None, only: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--quick" => a.quick = true,
+            "--out" => a.out = PathBuf::from(value("--out")?),
+            "--dir" => a.dir = Some(PathBuf::from(value("--dir")?)),
+            "--reps" => a.reps = Some(value("--reps")?.parse().map_err(|e| format!("--reps: {e}"))?),
+            "--only" => a.only = Some(value("--only")?),
+            "-h" | "--help" => {
+                println!(
+                    "usage: nano_wal_bench [--quick] [--out FILE] [--dir DIR] [--reps N] [--only SUBSTRING]\n\
+                     --quick  small counts, 3 repetitions, 64 MiB recovery stream (< 2 minutes)\n\
+                     --out    where to write the report (default BENCHMARKS.md)\n\
+                     --dir    scratch directory (default: the system temp dir; use a real disk, not tmpfs)\n\
+                     --reps   repetitions (default 5, quick 3; at least 3)\n\
+                     --only   run only the rows whose id contains SUBSTRING (report is still written)"
+                );
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?} (try --help)")),
+        }
+    }
+    Ok(a)
+}
+
+/// Every system, in column order. The limits are not systems: each row
+/// measures its own limit in the same repetition (see `plan`).
+pub fn systems() -> Vec<Box<dyn System>> {
+    vec![
+        Box::new(nano::Nano),
+        Box::new(ffi::Ffi),
+        Box::new(peers::orig::Orig),
+        Box::new(peers::okaywal::OkayWal),
+        Box::new(peers::commitlog::Commitlog),
+        Box::new(peers::walrus::WalrusSys),
+        Box::new(peers::waldb::WalDb),
+        Box::new(peers::raft::RaftEngine),
+    ]
+}
+
+fn main() {
+    // Hidden subcommand: a child process that measures one system's peak memory.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some(memory::CHILD_ARG) {
+        memory::child(&argv[2..]);
+        return;
+    }
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let root = base.join(format!("nano_wal_bench.{}", std::process::id()));
+    std::fs::create_dir_all(&root).expect("create the scratch directory");
+    peers::walrus::init(&root);
+    let started = std::time::Instant::now();
+    let results = plan::run(&args, &root);
+    let elapsed = started.elapsed();
+    let facts = facts::collect(&root);
+    let _ = std::fs::remove_dir_all(&root);
+    report::write(&args, &facts, &results, elapsed).expect("write the report");
+    eprintln!("done in {:.0} s; wrote {}", elapsed.as_secs_f64(), args.out.display());
+}

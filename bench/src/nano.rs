@@ -1,0 +1,127 @@
+//! nano_wal through its Rust API.
+
+use crate::harness::{fail, fan_out, now_ms, payload, sample, time, Cell, Missing, Reader, System};
+use nano_wal::{EntryRef, Wal, WalOptions, WriteEntry};
+use std::hint::black_box;
+use std::path::Path;
+
+pub struct Nano;
+
+const STREAM: &str = "bench";
+
+fn open(dir: &Path) -> Result<Wal, Missing> {
+    // Defaults: 1 h windows, 7 days retention, no size cap: one segment per run.
+    Wal::open(dir, STREAM, WalOptions::default()).map_err(fail("Wal::open"))
+}
+
+/// Append `count` records in batches of 1,000, returning their refs.
+fn fill(wal: &Wal, size: usize, count: usize) -> Result<Vec<EntryRef>, Missing> {
+    let buf = payload(size);
+    let now = now_ms();
+    let mut refs = Vec::with_capacity(count);
+    while refs.len() < count {
+        let n = (count - refs.len()).min(1000);
+        let entries: Vec<WriteEntry> = (0..n).map(|_| WriteEntry { header: None, content: &buf }).collect();
+        refs.extend(wal.append_batch(&entries, now, false).map_err(fail("append_batch"))?);
+    }
+    Ok(refs)
+}
+
+struct NanoReader {
+    wal: Wal,
+    refs: Vec<EntryRef>,
+    size: usize,
+}
+
+impl Reader for NanoReader {
+    fn random(&mut self, idx: &[usize]) -> Cell {
+        time(|| {
+            for &i in idx {
+                let r = self.wal.read(self.refs[i]).map_err(fail("read"))?;
+                black_box(&r);
+            }
+            Ok((idx.len() as u64, (idx.len() * self.size) as u64))
+        })
+    }
+
+    fn runs(&mut self, starts: &[usize], len: usize) -> Cell {
+        time(|| {
+            for &s in starts {
+                let recs = self.wal.read_batch(&self.refs[s..s + len]).map_err(fail("read_batch"))?;
+                black_box(&recs);
+            }
+            Ok(((starts.len() * len) as u64, (starts.len() * len * self.size) as u64))
+        })
+    }
+
+    fn replay(&mut self) -> Cell {
+        time(|| {
+            let (mut n, mut bytes) = (0u64, 0u64);
+            for item in self.wal.replay(None).map_err(fail("replay"))? {
+                let (_, rec) = item.map_err(fail("replay item"))?;
+                n += 1;
+                bytes += rec.content.len() as u64;
+            }
+            Ok((n, bytes))
+        })
+    }
+}
+
+impl System for Nano {
+    fn name(&self) -> &'static str {
+        "nano_wal"
+    }
+
+    fn append(&self, dir: &Path, size: usize, threads: usize, per_thread: usize, durable: bool) -> Cell {
+        let wal = open(dir)?;
+        let buf = payload(size);
+        let now = now_ms();
+        let secs = fan_out(threads, per_thread, |_, _| {
+            wal.append(None, &buf, now, durable).map(drop).map_err(|e| e.to_string())
+        })?;
+        Ok(sample(threads * per_thread, size, secs))
+    }
+
+    fn batches(&self, dir: &Path, size: usize, batches: usize, batch_len: usize) -> Cell {
+        let wal = open(dir)?;
+        let buf = payload(size);
+        let now = now_ms();
+        let entries: Vec<WriteEntry> = (0..batch_len).map(|_| WriteEntry { header: None, content: &buf }).collect();
+        time(|| {
+            for _ in 0..batches {
+                black_box(wal.append_batch(&entries, now, false).map_err(fail("append_batch"))?);
+            }
+            Ok(((batches * batch_len) as u64, (batches * batch_len * size) as u64))
+        })
+    }
+
+    fn prefill<'a>(&'a self, dir: &'a Path, size: usize, count: usize) -> Result<Box<dyn Reader + 'a>, Missing> {
+        let wal = open(dir)?;
+        let refs = fill(&wal, size, count)?;
+        Ok(Box::new(NanoReader { wal, refs, size }))
+    }
+
+    fn build(&self, dir: &Path, size: usize, bytes: u64) -> Result<(), Missing> {
+        let wal = open(dir)?;
+        fill(&wal, size, (bytes / size as u64) as usize)?;
+        wal.shutdown().map_err(fail("shutdown"))
+    }
+
+    fn open(&self, dir: &Path) -> Cell {
+        let start = std::time::Instant::now();
+        let wal = open(dir)?;
+        let secs = start.elapsed().as_secs_f64();
+        drop(wal);
+        Ok(crate::harness::Sample { ops: 1, bytes: 0, secs })
+    }
+
+    fn open_and_replay(&self, dir: &Path) -> Result<u64, Missing> {
+        let wal = open(dir)?;
+        let mut n = 0;
+        for item in wal.replay(None).map_err(fail("replay"))? {
+            black_box(item.map_err(fail("replay item"))?);
+            n += 1;
+        }
+        Ok(n)
+    }
+}

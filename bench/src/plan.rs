@@ -1,0 +1,406 @@
+//! The workloads, their counts, and the loop that runs them: for each row,
+//! for each repetition, the row's raw limit and then every system, so slow
+//! drifts of the machine (page cache, other load) hit every column alike.
+
+use crate::harness::{Cell, Missing, Reader, Sample, Scratch, System, TempDir};
+use crate::{limits, memory, systems, Args};
+use std::path::Path;
+
+pub const SIZES: [usize; 2] = [128, 4096];
+pub const DURABLE_THREADS: [usize; 4] = [1, 2, 8, 32];
+pub const NONDURABLE_THREADS: [usize; 2] = [2, 4];
+pub const BATCH_LEN: usize = 100;
+pub const RUN_LEN: usize = 1000;
+
+/// How much each workload does per measurement.
+#[derive(Debug, Clone)]
+pub struct Params {
+    pub reps: usize,
+    /// Single appends per measurement at 128 B (4 KiB does a quarter).
+    pub appends: usize,
+    /// Batches of 100 per measurement at 128 B (4 KiB does a quarter).
+    pub batches: usize,
+    /// Durable appends per measurement, split over the threads.
+    pub durable: usize,
+    /// Bytes of the prefilled log that reads and replay run against.
+    pub read_log_bytes: u64,
+    pub random_reads: usize,
+    pub runs: usize,
+    /// Size of the stream opened in the recovery row.
+    pub recovery_bytes: u64,
+}
+
+impl Params {
+    pub fn new(quick: bool, reps: Option<usize>) -> Params {
+        let p = if quick {
+            Params {
+                reps: 3,
+                appends: 20_000,
+                batches: 200,
+                durable: 200,
+                read_log_bytes: 8 << 20,
+                random_reads: 10_000,
+                runs: 10,
+                recovery_bytes: 64 << 20,
+            }
+        } else {
+            Params {
+                reps: 5,
+                appends: 500_000,
+                batches: 5_000,
+                durable: 4_000,
+                read_log_bytes: 256 << 20,
+                random_reads: 200_000,
+                runs: 200,
+                recovery_bytes: 1 << 30,
+            }
+        };
+        Params { reps: reps.unwrap_or(p.reps).max(3), ..p }
+    }
+
+    fn scaled(&self, n: usize, size: usize) -> usize {
+        if size > 1024 {
+            (n / 4).max(1)
+        } else {
+            n
+        }
+    }
+}
+
+/// What a row's numbers mean.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unit {
+    /// Records (or opens) per second.
+    Ops,
+    /// Payload bytes per second.
+    Bytes,
+}
+
+/// One row of a results table: the samples of its limit and of every system.
+#[derive(Debug)]
+pub struct Row {
+    /// Stable id used by the targets, e.g. "append/1t/128".
+    pub id: String,
+    pub group: &'static str,
+    pub label: String,
+    pub unit: Unit,
+    pub limit_name: &'static str,
+    pub limit: Vec<Cell>,
+    /// (system name, samples), in column order.
+    pub cells: Vec<(&'static str, Vec<Cell>)>,
+}
+
+impl Row {
+    fn new(id: String, group: &'static str, label: String, unit: Unit, limit_name: &'static str) -> Row {
+        let cells = systems().iter().map(|s| (s.name(), Vec::new())).collect();
+        Row { id, group, label, unit, limit_name, limit: Vec::new(), cells }
+    }
+
+    pub fn rate(&self, s: &Sample) -> f64 {
+        match self.unit {
+            Unit::Ops => s.ops_per_sec(),
+            Unit::Bytes => s.bytes_per_sec(),
+        }
+    }
+
+    /// Median of the repetitions, or why there is none (the first miss).
+    pub fn median(&self, cells: &[Cell]) -> Result<f64, Missing> {
+        let mut v = Vec::new();
+        for c in cells {
+            match c {
+                Ok(s) => v.push(self.rate(s)),
+                Err(m) => return Err(m.clone()),
+            }
+        }
+        if v.is_empty() {
+            return Err(Missing::NotApplicable("not run".into()));
+        }
+        v.sort_by(|a, b| a.total_cmp(b));
+        Ok(v[v.len() / 2])
+    }
+
+    pub fn system(&self, name: &str) -> Option<&[Cell]> {
+        self.cells.iter().find(|(n, _)| *n == name).map(|(_, c)| c.as_slice())
+    }
+}
+
+/// Peak memory of each system (KiB of VmHWM), and of the bare bench process.
+#[derive(Debug, Default)]
+pub struct MemoryResult {
+    pub baseline_kib: Option<u64>,
+    pub per_system: Vec<(&'static str, Result<(u64, u64), String>)>,
+}
+
+pub struct Results {
+    pub params: Params,
+    pub rows: Vec<Row>,
+    /// The raw limits table: (name, size) -> samples, ops/s.
+    pub limits: Vec<Row>,
+    pub memory: MemoryResult,
+}
+
+fn size_label(size: usize) -> String {
+    if size >= 1024 {
+        format!("{} KiB", size / 1024)
+    } else {
+        format!("{size} B")
+    }
+}
+
+struct Runner<'a> {
+    args: &'a Args,
+    scratch: Scratch,
+    systems: Vec<Box<dyn System>>,
+}
+
+impl Runner<'_> {
+    fn wanted(&self, id: &str) -> bool {
+        self.args.only.as_ref().is_none_or(|o| id.contains(o.as_str()))
+    }
+
+    /// Run a write-type row: per repetition, the limit then every system,
+    /// each in a fresh directory.
+    fn write_row(
+        &self,
+        row: &mut Row,
+        reps: usize,
+        limit: &dyn Fn(&Path) -> Cell,
+        sys: &dyn Fn(&dyn System, &Path) -> Cell,
+    ) {
+        if !self.wanted(&row.id) {
+            return;
+        }
+        for rep in 0..reps {
+            eprintln!("  {} rep {}/{}", row.id, rep + 1, reps);
+            let d = self.scratch.fresh("raw");
+            row.limit.push(limit(&d.path));
+            drop(d);
+            for (i, s) in self.systems.iter().enumerate() {
+                let d = self.scratch.fresh(&format!("s{i}"));
+                row.cells[i].1.push(sys(s.as_ref(), &d.path));
+            }
+        }
+    }
+}
+
+pub fn run(args: &Args, root: &Path) -> Results {
+    let p = Params::new(args.quick, args.reps);
+    let r = Runner { args, scratch: Scratch::new(root.to_path_buf()), systems: systems() };
+    let mut rows = Vec::new();
+    let mut lim_rows = Vec::new();
+    for size in SIZES {
+        let sl = size_label(size);
+        let n = p.scaled(p.appends, size);
+        eprintln!("writes, {sl}");
+
+        let mut row = Row::new(format!("append/1t/{size}"), "Single appends, 1 thread, not durable", sl.clone(), Unit::Ops, "pwrite/record");
+        r.write_row(&mut row, p.reps, &|d| limits::pwrite_per_record(d, size, n), &|s, d| s.append(d, size, 1, n, false));
+        rows.push(row);
+
+        let nb = p.scaled(p.batches, size);
+        let mut row = Row::new(format!("batch/{size}"), "Batches of 100, 1 thread, not durable", sl.clone(), Unit::Ops, "pwritev/batch");
+        r.write_row(&mut row, p.reps, &|d| limits::pwritev_per_batch(d, size, nb, BATCH_LEN), &|s, d| {
+            s.batches(d, size, nb, BATCH_LEN)
+        });
+        rows.push(row);
+
+        for t in DURABLE_THREADS {
+            let per = p.durable.div_ceil(t);
+            let mut row = Row::new(
+                format!("durable/{t}t/{size}"),
+                "Durable single appends (each returns once it survives power loss)",
+                format!("{t} thread{}, {sl}", if t > 1 { "s" } else { "" }),
+                Unit::Ops,
+                "pwrite+fdatasync/record (growing file, 1 thread)",
+            );
+            r.write_row(&mut row, p.reps, &|d| limits::pwrite_fdatasync(d, size, p.durable, false), &|s, d| {
+                s.append(d, size, t, per, true)
+            });
+            rows.push(row);
+        }
+
+        for t in NONDURABLE_THREADS {
+            let per = n / t;
+            let mut row = Row::new(
+                format!("nondurable/{t}t/{size}"),
+                "Single appends from several threads, not durable",
+                format!("{t} threads, {sl}"),
+                Unit::Ops,
+                "pwrite/record (1 thread)",
+            );
+            r.write_row(&mut row, p.reps, &|d| limits::pwrite_per_record(d, size, per * t), &|s, d| {
+                s.append(d, size, t, per, false)
+            });
+            rows.push(row);
+        }
+
+        lim_rows.extend(measure_limits(&r, &p, size));
+        rows.extend(read_rows(&r, &p, size));
+    }
+    let (open_row, streams) = recovery_row(&r, &p);
+    rows.push(open_row);
+    let memory = match streams {
+        Some((dirs, built)) if r.wanted("memory") || r.wanted("open") => memory::measure(&r.systems, r.scratch.root(), &dirs, &built),
+        _ => MemoryResult::default(),
+    };
+    Results { params: p, rows, limits: lim_rows, memory }
+}
+
+/// The limits table: every raw limit of the issue at one record size, in
+/// one interleaved loop of its own (the per-row limits are measured again
+/// inside their rows, so ratios always use the same repetition).
+fn measure_limits(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
+    let sl = size_label(size);
+    let n = p.scaled(p.appends, size);
+    let nb = p.scaled(p.batches, size);
+    let count = (p.read_log_bytes / size as u64) as usize;
+    type Lim<'a> = (&'static str, Box<dyn Fn(&Path) -> Cell + 'a>);
+    let list: Vec<Lim> = vec![
+        ("pwrite per record", Box::new(move |d: &Path| limits::pwrite_per_record(d, size, n))),
+        ("pwritev per batch of 100", Box::new(move |d: &Path| limits::pwritev_per_batch(d, size, nb, BATCH_LEN))),
+        ("pwrite + fdatasync per record, growing file", Box::new(move |d: &Path| limits::pwrite_fdatasync(d, size, p.durable, false))),
+        ("pwrite + fdatasync per record, pre-written file", Box::new(move |d: &Path| limits::pwrite_fdatasync(d, size, p.durable, true))),
+        ("pread per record (random)", Box::new(move |d: &Path| {
+            let f = limits::RawFile::write(d, size, count)?;
+            f.pread_per_record(&random_indices(count, p.random_reads, 1))
+        })),
+        ("one pread per contiguous run of 1,000", Box::new(move |d: &Path| {
+            let f = limits::RawFile::write(d, size, count)?;
+            f.pread_per_run(&run_starts(count, p.runs, 2), RUN_LEN.min(count))
+        })),
+        ("sequential pread, 1 MiB chunks", Box::new(move |d: &Path| limits::RawFile::write(d, size, count)?.sequential())),
+        ("memcpy per record", Box::new(move |_: &Path| limits::memcpy(size, n))),
+    ];
+    let mut rows: Vec<Row> = list
+        .iter()
+        .map(|(name, _)| {
+            let mut row = Row::new(format!("limit/{size}/{name}"), "Limits", format!("{name}, {sl}"), Unit::Ops, "");
+            row.cells.clear();
+            row
+        })
+        .collect();
+    if !r.wanted("limit") {
+        return Vec::new();
+    }
+    for rep in 0..p.reps {
+        eprintln!("  limits {sl} rep {}/{}", rep + 1, p.reps);
+        for (row, (_, f)) in rows.iter_mut().zip(&list) {
+            let d = r.scratch.fresh("limit");
+            row.limit.push(f(&d.path));
+        }
+    }
+    rows
+}
+
+/// Deterministic pseudo-random indices (xorshift), the same for every system.
+pub fn random_indices(count: usize, n: usize, seed: u64) -> Vec<usize> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % count as u64) as usize
+        })
+        .collect()
+}
+
+/// Starts of runs of RUN_LEN records that fit in the log.
+pub fn run_starts(count: usize, n: usize, seed: u64) -> Vec<usize> {
+    let room = count.saturating_sub(RUN_LEN) + 1;
+    random_indices(room, n, seed)
+}
+
+/// Random reads, contiguous runs and replay against one prefilled log per
+/// system (filled once, untimed; reused by every repetition).
+fn read_rows(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
+    let sl = size_label(size);
+    let count = (p.read_log_bytes / size as u64) as usize;
+    let mut random = Row::new(format!("random/{size}"), "Random single reads", sl.clone(), Unit::Ops, "pread/record");
+    let mut runs = Row::new(
+        format!("runs/{size}"),
+        "Reads of contiguous runs of 1,000 records (records/s)",
+        sl.clone(),
+        Unit::Ops,
+        "one pread/run",
+    );
+    let mut replay = Row::new(
+        format!("replay/{size}"),
+        "Replay of the whole log (payload bytes/s)",
+        format!("{sl}, {} MiB log", p.read_log_bytes >> 20),
+        Unit::Bytes,
+        "sequential pread, 1 MiB chunks",
+    );
+    let any = [&random, &runs, &replay].iter().any(|row| r.wanted(&row.id));
+    if !any {
+        return Vec::new();
+    }
+    eprintln!("reads, {sl}: prefilling {count} records per system");
+    let raw_dir = r.scratch.fresh("raw-read");
+    let raw = limits::RawFile::write(&raw_dir.path, size, count);
+    let dirs: Vec<_> = (0..r.systems.len()).map(|i| r.scratch.fresh(&format!("read{i}"))).collect();
+    let mut readers: Vec<Result<Box<dyn Reader + '_>, Missing>> =
+        r.systems.iter().zip(&dirs).map(|(s, d)| s.prefill(&d.path, size, count)).collect();
+    let idx = random_indices(count, p.random_reads, 1);
+    let starts = run_starts(count, p.runs, 2);
+    let run_len = RUN_LEN.min(count);
+    for rep in 0..p.reps {
+        eprintln!("  reads {sl} rep {}/{}", rep + 1, p.reps);
+        let lim = |f: &dyn Fn(&limits::RawFile) -> Cell| match &raw {
+            Ok(file) => f(file),
+            Err(m) => Err(m.clone()),
+        };
+        random.limit.push(lim(&|f| f.pread_per_record(&idx)));
+        for (i, rd) in readers.iter_mut().enumerate() {
+            random.cells[i].1.push(rd.as_mut().map_err(|m| m.clone()).and_then(|rd| rd.random(&idx)));
+        }
+        runs.limit.push(lim(&|f| f.pread_per_run(&starts, run_len)));
+        for (i, rd) in readers.iter_mut().enumerate() {
+            runs.cells[i].1.push(rd.as_mut().map_err(|m| m.clone()).and_then(|rd| rd.runs(&starts, run_len)));
+        }
+        replay.limit.push(lim(&|f| f.sequential()));
+        for (i, rd) in readers.iter_mut().enumerate() {
+            replay.cells[i].1.push(rd.as_mut().map_err(|m| m.clone()).and_then(|rd| rd.replay()));
+        }
+    }
+    drop(readers);
+    vec![random, runs, replay]
+}
+
+/// Open (recover) a stream of `recovery_bytes` of 4 KiB records, built once
+/// per system; reported as stream bytes per second of open time.
+type Streams = (Vec<TempDir>, Vec<Result<(), Missing>>);
+
+fn recovery_row(r: &Runner, p: &Params) -> (Row, Option<Streams>) {
+    let size = 4096;
+    let mut row = Row::new(
+        "open".into(),
+        "Open (recovery) of a stream, from the page cache (stream bytes/s)",
+        format!("{} MiB of 4 KiB records{}", p.recovery_bytes >> 20, if r.args.quick { " (quick mode; the full run uses 1 GiB)" } else { "" }),
+        Unit::Bytes,
+        "sequential pread, 1 MiB chunks",
+    );
+    if !r.wanted("open") {
+        return (row, None);
+    }
+    eprintln!("recovery: building {} MiB streams", p.recovery_bytes >> 20);
+    let count = (p.recovery_bytes / size as u64) as usize;
+    let raw_dir = r.scratch.fresh("raw-open");
+    let raw = limits::RawFile::write(&raw_dir.path, size, count);
+    let dirs: Vec<_> = (0..r.systems.len()).map(|i| r.scratch.fresh(&format!("open{i}"))).collect();
+    let built: Vec<Result<(), Missing>> =
+        r.systems.iter().zip(&dirs).map(|(s, d)| s.build(&d.path, size, p.recovery_bytes)).collect();
+    for rep in 0..p.reps {
+        eprintln!("  open rep {}/{}", rep + 1, p.reps);
+        row.limit.push(raw.as_ref().map_err(|m| m.clone()).and_then(|f| f.sequential()));
+        for (i, s) in r.systems.iter().enumerate() {
+            let c = built[i].clone().and_then(|_| s.open(&dirs[i].path)).map(|mut smp| {
+                smp.bytes = p.recovery_bytes;
+                smp
+            });
+            row.cells[i].1.push(c);
+        }
+    }
+    // The built streams stay for the memory children.
+    (row, Some((dirs, built)))
+}

@@ -1,0 +1,421 @@
+//! BENCHMARKS.md and the durable-appends plot, written from the results of
+//! this run, so that one command regenerates both.
+
+use crate::facts::Facts;
+use crate::harness::Missing;
+use crate::plan::{Results, Row, Unit, DURABLE_THREADS};
+use crate::Args;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+const NANO: &str = "nano_wal";
+const FFI: &str = "nano_wal (C API)";
+const OKAYWAL: &str = "okaywal 0.3";
+
+fn si(v: f64) -> String {
+    let (x, suffix) = if v >= 1e9 {
+        (v / 1e9, "G")
+    } else if v >= 1e6 {
+        (v / 1e6, "M")
+    } else if v >= 1e3 {
+        (v / 1e3, "k")
+    } else {
+        (v, "")
+    };
+    let digits = if x >= 100.0 {
+        0
+    } else if x >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{x:.digits$} {suffix}")
+}
+
+pub fn fmt_rate(v: f64, unit: Unit) -> String {
+    match unit {
+        Unit::Ops => format!("{}/s", si(v)),
+        Unit::Bytes => format!("{}B/s", si(v)),
+    }
+}
+
+fn fmt_missing(m: &Missing) -> &'static str {
+    match m {
+        Missing::NotApplicable(_) => "n/a",
+        Missing::Failed(_) => "error",
+    }
+}
+
+/// Median of a system in a row, by row id.
+fn median_of(rows: &[Row], id: &str, system: &str) -> Option<f64> {
+    let row = rows.iter().find(|r| r.id == id)?;
+    row.median(row.system(system)?).ok()
+}
+
+fn limit_of(rows: &[Row], id: &str) -> Option<f64> {
+    let row = rows.iter().find(|r| r.id == id)?;
+    row.median(&row.limit).ok()
+}
+
+/// Min and max over the repetitions relative to the median: how noisy a cell was.
+fn spread(row: &Row, cells: &[crate::harness::Cell]) -> Option<f64> {
+    let v: Vec<f64> = cells.iter().filter_map(|c| c.as_ref().ok()).map(|s| row.rate(s)).collect();
+    let med = row.median(cells).ok()?;
+    let (lo, hi) = v.iter().fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+    Some((hi - lo) / med)
+}
+
+struct Target {
+    what: String,
+    measured: Option<f64>,
+    goal: f64,
+    /// Ratio targets print "1.23x"; absolute ones print a rate.
+    absolute: Option<Unit>,
+}
+
+fn targets(rows: &[Row]) -> Vec<Target> {
+    let mut t = Vec::new();
+    let mut vs_limit = |what: &str, id: &str, goal: f64| {
+        let m = median_of(rows, id, NANO).zip(limit_of(rows, id)).map(|(a, b)| a / b);
+        t.push(Target { what: what.into(), measured: m, goal, absolute: None });
+    };
+    vs_limit("1-thread append, 128 B, vs raw pwrite/record", "append/1t/128", 0.90);
+    vs_limit("1-thread append, 4 KiB, vs raw pwrite/record", "append/1t/4096", 0.90);
+    vs_limit("batches of 100 x 128 B vs raw pwritev/batch", "batch/128", 0.80);
+    vs_limit("8-thread durable, 128 B, vs raw fsync/record", "durable/8t/128", 3.0);
+    vs_limit("32-thread durable, 128 B, vs raw fsync/record", "durable/32t/128", 3.0);
+    vs_limit("1-thread durable, 128 B, vs raw growing-file fsync", "durable/1t/128", 1.4);
+    vs_limit("random single reads, 128 B, vs raw pread", "random/128", 0.90);
+    vs_limit("runs of 1,000 x 128 B vs one raw pread", "runs/128", 0.50);
+    vs_limit("2 threads non-durable, 128 B, vs raw (1 thread)", "nondurable/2t/128", 1.5);
+    vs_limit("4 threads non-durable, 128 B, vs raw (1 thread)", "nondurable/4t/128", 1.5);
+    for th in [8, 32] {
+        let id = format!("durable/{th}t/128");
+        let m = median_of(rows, &id, NANO).zip(median_of(rows, &id, OKAYWAL)).map(|(a, b)| a / b);
+        t.push(Target { what: format!("{th}-thread durable, 128 B, vs okaywal"), measured: m, goal: 2.0, absolute: None });
+    }
+    for id in ["replay/128", "replay/4096", "open"] {
+        let what = if id == "open" { "open/recovery".to_string() } else { format!("replay, {}", &id[7..]) };
+        t.push(Target {
+            what: format!("{what} (payload bytes/s)"),
+            measured: median_of(rows, id, NANO),
+            goal: 1e9,
+            absolute: Some(Unit::Bytes),
+        });
+    }
+    for row in rows {
+        let m = median_of(rows, &row.id, FFI).zip(median_of(rows, &row.id, NANO)).map(|(c, r)| c / r);
+        t.push(Target { what: format!("C API / Rust API: {} {}", row.group_short(), row.label), measured: m, goal: 0.90, absolute: None });
+    }
+    t
+}
+
+impl Row {
+    fn group_short(&self) -> String {
+        self.id.split('/').next().unwrap_or("").to_string()
+    }
+}
+
+fn write_targets(md: &mut String, rows: &[Row]) {
+    let _ = writeln!(md, "## Targets (issue 6)\n");
+    let _ = writeln!(md, "Ratios use medians of the same run; \"raw\" is the limit measured in the same repetitions as the row.\n");
+    let _ = writeln!(md, "| Target | Measured | Goal | Result |\n|---|---:|---:|---|");
+    for t in targets(rows) {
+        let (m, g) = match t.absolute {
+            Some(u) => (t.measured.map(|v| fmt_rate(v, u)), fmt_rate(t.goal, u)),
+            None => (t.measured.map(|v| format!("{v:.2}x")), format!(">= {:.2}x", t.goal)),
+        };
+        let result = match t.measured {
+            Some(v) if v >= t.goal => "met",
+            Some(_) => "**missed**",
+            None => "not measured",
+        };
+        let _ = writeln!(md, "| {} | {} | {} | {} |", t.what, m.unwrap_or_else(|| "-".into()), g, result);
+    }
+    md.push('\n');
+}
+
+fn write_tables(md: &mut String, rows: &[Row], notes: &mut BTreeMap<(String, String), Vec<String>>) {
+    let mut groups: Vec<&str> = Vec::new();
+    for r in rows {
+        if !groups.contains(&r.group) {
+            groups.push(r.group);
+        }
+    }
+    for g in groups {
+        let members: Vec<&Row> = rows.iter().filter(|r| r.group == g && !r.limit.is_empty()).collect();
+        let Some(first) = members.first() else { continue };
+        let _ = writeln!(md, "### {g}\n");
+        let _ = writeln!(md, "Limit: raw {}. Cells: median, then the ratio to the limit of the same row.\n", first.limit_name);
+        let _ = write!(md, "| Workload | raw limit |");
+        for (name, _) in &first.cells {
+            let _ = write!(md, " {name} |");
+        }
+        let _ = write!(md, "\n|---|---:|");
+        for _ in &first.cells {
+            let _ = write!(md, "---:|");
+        }
+        md.push('\n');
+        for row in members {
+            let limit = row.median(&row.limit);
+            let _ = write!(
+                md,
+                "| {} | {} |",
+                row.label,
+                limit.as_ref().map(|v| fmt_rate(*v, row.unit)).unwrap_or_else(|m| fmt_missing(m).into())
+            );
+            for (name, cells) in &row.cells {
+                let cell = match row.median(cells) {
+                    Ok(v) => match &limit {
+                        Ok(l) => format!("{} ({:.2}x)", fmt_rate(v, row.unit), v / l),
+                        Err(_) => fmt_rate(v, row.unit),
+                    },
+                    Err(m) => {
+                        let why = match &m {
+                            Missing::NotApplicable(w) | Missing::Failed(w) => w.clone(),
+                        };
+                        notes.entry((name.to_string(), format!("{}: {why}", fmt_missing(&m)))).or_default().push(row.id.clone());
+                        fmt_missing(&m).to_string()
+                    }
+                };
+                let _ = write!(md, " {cell} |");
+            }
+            md.push('\n');
+        }
+        md.push('\n');
+    }
+}
+
+fn write_limits(md: &mut String, limits: &[Row]) {
+    if limits.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "### Limits (raw syscalls and memcpy, records/s and payload MB/s)\n");
+    let _ = writeln!(md, "| Limit | records/s | MB/s | spread |\n|---|---:|---:|---:|");
+    for row in limits {
+        let med = row.median(&row.limit);
+        let (ops, mbs) = match &med {
+            Ok(v) => {
+                let bytes_per_op = row
+                    .limit
+                    .iter()
+                    .filter_map(|c| c.as_ref().ok())
+                    .map(|s| s.bytes as f64 / s.ops as f64)
+                    .next()
+                    .unwrap_or(0.0);
+                (fmt_rate(*v, Unit::Ops), format!("{:.0}", v * bytes_per_op / 1e6))
+            }
+            Err(m) => (fmt_missing(m).into(), "-".into()),
+        };
+        let sp = spread(row, &row.limit).map(|s| format!("{:.0}%", s * 100.0)).unwrap_or_default();
+        let _ = writeln!(md, "| {} | {ops} | {mbs} | {sp} |", row.label);
+    }
+    md.push('\n');
+}
+
+fn write_memory(md: &mut String, res: &Results) {
+    let m = &res.memory;
+    if m.per_system.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "### Peak memory\n\nEach system opens the {} MiB recovery stream and reads every record (through its replay API where it has one; \
+         opening = replaying for okaywal and raft-engine; open only for nano-wal 1.0.0, which has no read-all API) in a child process; \
+         VmHWM of that process. The bare bench binary's VmHWM is {}.\n",
+        res.params.recovery_bytes >> 20,
+        m.baseline_kib.map(|k| format!("{:.1} MiB", k as f64 / 1024.0)).unwrap_or_else(|| "unknown".into())
+    );
+    let _ = writeln!(md, "| System | peak RSS | above baseline | records read |\n|---|---:|---:|---:|");
+    for (name, r) in &m.per_system {
+        match r {
+            Ok((kib, n)) => {
+                let above = m.baseline_kib.map(|b| format!("{:.1} MiB", kib.saturating_sub(b) as f64 / 1024.0)).unwrap_or_default();
+                let _ = writeln!(md, "| {name} | {:.1} MiB | {above} | {n} |", *kib as f64 / 1024.0);
+            }
+            Err(e) => {
+                let _ = writeln!(md, "| {name} | n/a ({e}) | | |");
+            }
+        }
+    }
+    md.push('\n');
+}
+
+/// Durable appends/s against threads (log-log), one line per system and
+/// the raw per-record fsync as a dashed reference.
+pub fn plot(rows: &[Row], size: usize) -> Option<String> {
+    let mut lines: Vec<(String, Vec<(usize, f64)>, bool)> = Vec::new();
+    let names: Vec<&'static str> = rows.first()?.cells.iter().map(|(n, _)| *n).collect();
+    let find = |t: usize| rows.iter().find(|r| r.id == format!("durable/{t}t/{size}"));
+    for name in names {
+        let pts: Vec<(usize, f64)> =
+            DURABLE_THREADS.iter().filter_map(|&t| find(t).and_then(|r| r.median(r.system(name)?).ok()).map(|v| (t, v))).collect();
+        if !pts.is_empty() {
+            lines.push((name.to_string(), pts, false));
+        }
+    }
+    let raw: Vec<(usize, f64)> = DURABLE_THREADS.iter().filter_map(|&t| find(t).and_then(|r| r.median(&r.limit).ok()).map(|v| (t, v))).collect();
+    if !raw.is_empty() {
+        lines.push(("raw pwrite+fdatasync/record (1 thread)".into(), raw, true));
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    let all: Vec<f64> = lines.iter().flat_map(|(_, p, _)| p.iter().map(|(_, v)| *v)).filter(|v| *v > 0.0).collect();
+    let lo = all.iter().cloned().fold(f64::MAX, f64::min).log10().floor();
+    let hi = all.iter().cloned().fold(f64::MIN, f64::max).log10().ceil().max(lo + 1.0);
+    let (w, h, left, right, top, bottom) = (820.0, 440.0, 70.0, 560.0, 40.0, 380.0);
+    let x = |t: usize| left + (t as f64).log2() / 5.0 * (right - left);
+    let y = |v: f64| bottom - (v.max(1.0).log10() - lo) / (hi - lo) * (bottom - top);
+    let colors = ["#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"];
+    let mut s = String::new();
+    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">"#);
+    let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    let _ = writeln!(s, r#"<text x="{left}" y="22" font-size="15">Durable appends/s against threads, {size} B records (median, log scales)</text>"#);
+    for e in (lo as i32)..=(hi as i32) {
+        let yy = y(10f64.powi(e));
+        let _ = writeln!(s, r##"<line x1="{left}" y1="{yy}" x2="{right}" y2="{yy}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{}/s</text>"##, left - 6.0, yy + 4.0, si(10f64.powi(e)).trim());
+    }
+    for t in DURABLE_THREADS {
+        let xx = x(t);
+        let _ = writeln!(s, r##"<line x1="{xx}" y1="{top}" x2="{xx}" y2="{bottom}" stroke="#eee"/><text x="{xx}" y="{}" text-anchor="middle">{t}</text>"##, bottom + 18.0);
+    }
+    let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">threads</text>"#, (left + right) / 2.0, bottom + 40.0);
+    let _ = writeln!(s, r##"<rect x="{left}" y="{top}" width="{}" height="{}" fill="none" stroke="#888"/>"##, right - left, bottom - top);
+    for (i, (name, pts, dashed)) in lines.iter().enumerate() {
+        let c = if *dashed { "#000" } else { colors[i % colors.len()] };
+        let dash = if *dashed { r#" stroke-dasharray="6,4""# } else { "" };
+        let path: Vec<String> = pts.iter().map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v))).collect();
+        let _ = writeln!(s, r#"<polyline points="{}" fill="none" stroke="{c}" stroke-width="2"{dash}/>"#, path.join(" "));
+        for (t, v) in pts {
+            let _ = writeln!(s, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{c}"/>"#, x(*t), y(*v));
+        }
+        let ly = top + 10.0 + i as f64 * 20.0;
+        let _ = writeln!(
+            s,
+            r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{c}" stroke-width="2"{dash}/><text x="{}" y="{}">{}</text>"#,
+            right + 15.0,
+            right + 40.0,
+            right + 46.0,
+            ly + 4.0,
+            name.replace('&', "&amp;").replace('<', "&lt;")
+        );
+    }
+    s.push_str("</svg>\n");
+    Some(s)
+}
+
+fn command(args: &Args) -> String {
+    let mut c = String::from("cargo run --release --manifest-path bench/Cargo.toml --");
+    if args.quick {
+        c.push_str(" --quick");
+    }
+    if let Some(r) = args.reps {
+        let _ = write!(c, " --reps {r}");
+    }
+    if let Some(o) = &args.only {
+        let _ = write!(c, " --only {o}");
+    }
+    let _ = write!(c, " --out {}", args.out.display());
+    c
+}
+
+const NOTES: &str = "\
+## Notes
+
+- **How it measures.** One process, release build. Rows run one after the other; inside a row, each repetition runs the row's raw
+  limit and then every system, each in a fresh directory on the scratch filesystem, so drifts of the machine hit every column of a
+  repetition alike. Cells are medians of the repetitions. Only the workload is timed: opening, prefilling and closing are not.
+  Payloads are a fixed non-zero pattern; records have no header. Rates count payload bytes (framing excluded).
+- **Limits.** \"pwrite/record\" appends with one `pwrite` per record to a fresh file; \"pwritev/batch\" one `pwritev` of 100 iovecs;
+  the durable limit is `pwrite` + `fdatasync` per record on a growing file, one thread (the pre-written variant is in the limits table);
+  multi-thread rows are compared with the 1-thread limit (the targets ask for scaling beyond one raw writer). Reads run against a
+  packed file in the page cache.
+- **Durable** means the call returns only once the record would survive power loss: nano_wal `durable = true` / `NWAL_DURABLE`,
+  nano-wal 1.0.0 `durable = true` (fdatasync under the segment mutex), okaywal `commit()`, walrus `FsyncSchedule::SyncEach`
+  (a write then an fsync of the file per entry), wal-db `append_and_sync`, raft-engine `write(batch, sync = true)`.
+- **nano-wal 1.0.0** (the original crate): reads go through the segment's read fd (`ensure_segment` of the same time, then
+  `read_at` / `read_batch` with one descriptor per record); it has no replay/scan API; its open does not scan records (so its open
+  row is not a recovery); batches above ~200 records overflow IOV_MAX (a known bug), so its prefill uses batches of 100.
+- **okaywal 0.3**: every commit fsyncs, so it has no non-durable rows. Prefill writes entries of 1,000 chunks (one chunk = one
+  record). Reads are `read_at` + `read_to_end`, which opens the segment file per read; runs are 1,000 `read_at` calls (no batch
+  read). Its open replays every entry through the `LogManager` (the bench's manager reads each chunk), so opening is its replay.
+  Checkpointing is pushed out of reach so nothing is recycled during a run.
+- **commitlog 0.2**: never fsyncs segment data (its `flush` only syncs the index), so no durable rows. `&mut self` API: the
+  multi-thread rows wrap it in a `Mutex`, as a caller would. Reads are `read(offset, ReadLimit)`; replay reads ~1 MiB per call.
+- **walrus-rust 0.2**: topics, consuming reads from a cursor: no read by position (random reads n/a); runs are consecutive
+  `batch_read_for_topic` calls from a fresh cursor (sequential, not random starts); every read measurement refills a fresh instance
+  (untimed). Its fsync schedule is process-wide (first instance wins), so the bench pins it to `NoFsync` and durable instances use
+  `SyncEach` per instance. Each instance preallocates a 1 GB file and keeps background threads alive.
+- **wal-db 1.1**: no batch append API (n/a). Reads are `iter_from(lsn)` (one record, or `take(1000)` for a run).
+- **raft-engine 0.4**: built here. Its entry API needs protobuf messages, so the bench uses its key-value puts (`LogBatch::put`);
+  those values are also kept in its memtable, so its random reads and runs are served **from memory** (`get`, `scan_raw_messages`),
+  not from the log. Replay only happens inside recovery (open row). LZ4 batch compression is off (the payload is compressible).
+- **C API column**: the `nwal_*` functions declared `extern \"C\"` in the bench and linked from the nano_wal rlib; reads go
+  through `nwal_read_batch` + `nwal_read_buf_free`, replay through `nwal_iter_*`.
+- **Recovery row**: 4 KiB records; the stream is built once per system and reopened in each repetition (page cache warm).
+";
+
+pub fn write(args: &Args, facts: &Facts, res: &Results, elapsed: Duration) -> std::io::Result<()> {
+    let mut md = String::new();
+    let _ = writeln!(md, "# nano_wal benchmarks\n");
+    if args.quick {
+        let _ = writeln!(
+            md,
+            "> **Quick run (`--quick`) on a loaded machine**: small counts, {} repetitions, a {} MiB recovery stream. \
+             It validates the harness; the numbers are noisy and are not the measurement. Run the full command on a quiet machine.\n",
+            res.params.reps,
+            res.params.recovery_bytes >> 20
+        );
+    }
+    let _ = writeln!(md, "Generated by the bench itself (`bench/`), one process run of {:.0} s. Command, from the repository root:\n", elapsed.as_secs_f64());
+    let _ = writeln!(md, "```\n{}\n```\n", command(args));
+    let _ = writeln!(md, "| Machine | |\n|---|---|");
+    let _ = writeln!(md, "| date | {} |", facts.date);
+    let _ = writeln!(md, "| CPU | {} x {} |", facts.nproc, facts.cpu);
+    let _ = writeln!(md, "| memory | {} |", facts.memory);
+    let _ = writeln!(md, "| kernel | {} |", facts.kernel);
+    let _ = writeln!(md, "| bench dir filesystem | {} |", facts.filesystem);
+    let _ = writeln!(md, "| rustc | {} |", facts.rustc);
+    let _ = writeln!(md, "| load average at the end | {} |", facts.loadavg);
+    let p = &res.params;
+    let _ = writeln!(
+        md,
+        "\nParameters: {} repetitions; {} single appends (128 B; a quarter at 4 KiB); {} batches of 100 (a quarter at 4 KiB); \
+         {} durable appends per measurement, split over the threads; reads against a {} MiB log: {} random reads, {} runs of 1,000; \
+         recovery stream {} MiB.\n",
+        p.reps,
+        p.appends,
+        p.batches,
+        p.durable,
+        p.read_log_bytes >> 20,
+        p.random_reads,
+        p.runs,
+        p.recovery_bytes >> 20
+    );
+    write_targets(&mut md, &res.rows);
+    let _ = writeln!(md, "## Results\n");
+    let out_dir = args.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    for size in [128, 4096] {
+        if let Some(svg) = plot(&res.rows, size) {
+            let rel = format!("docs/bench_durable_threads_{size}.svg");
+            std::fs::create_dir_all(out_dir.join("docs"))?;
+            std::fs::write(out_dir.join(&rel), svg)?;
+            let _ = writeln!(md, "![Durable appends/s against threads, {size} B]({rel})\n");
+        }
+    }
+    let mut notes = BTreeMap::new();
+    write_tables(&mut md, &res.rows, &mut notes);
+    write_limits(&mut md, &res.limits);
+    write_memory(&mut md, res);
+    md.push_str(NOTES);
+    if !notes.is_empty() {
+        let _ = writeln!(md, "\n### Cells without a number in this run\n");
+        for ((sys, why), ids) in notes {
+            let _ = writeln!(md, "- {sys}, {why} ({})", ids.join(", "));
+        }
+    }
+    std::fs::write(&args.out, md)
+}
