@@ -21,4 +21,33 @@ cargo test
 section "cargo test: injected I/O faults"
 cargo test --features fault-injection --test faults
 
+section "cargo test: the FFI panic boundary (test-only nwal_test_panic)"
+cargo test --features test-panic --test ffi_panic
+
+# The C ABI: C tests and examples through CTest, three times over (plain
+# release build; ASan+UBSan; valgrind memcheck). The sanitizer and valgrind
+# builds use the dev profile with the `test-panic` feature, so the panic test
+# (tests/c/test_panic.c) runs in both.
+need_apt cmake cmake
+need_apt valgrind valgrind
+need_apt c++ g++
+
+section "C ABI: release build, C tests and examples (CTest)"
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release
+cmake --build build/release -j2
+ctest --test-dir build/release --output-on-failure -j2
+
+section "C ABI: C tests and examples under AddressSanitizer + UBSan"
+cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DNWAL_SANITIZE=ON \
+  -DNWAL_CARGO_PROFILE=dev -DNWAL_CARGO_FEATURES=test-panic
+cmake --build build/asan -j2
+ctest --test-dir build/asan --output-on-failure -j2
+
+section "C ABI: C tests and examples under valgrind memcheck"
+cmake -S . -B build/valgrind -DCMAKE_BUILD_TYPE=Release -DNWAL_VALGRIND_TESTS=ON \
+  -DNWAL_CARGO_PROFILE=dev -DNWAL_CARGO_FEATURES=test-panic \
+  -DNWAL_CARGO_TARGET_DIR="$PWD/build/asan/cargo"
+cmake --build build/valgrind -j2
+ctest --test-dir build/valgrind --output-on-failure -j2
+
 echo "All test suites passed."

@@ -449,8 +449,10 @@ pub unsafe extern "C" fn nwal_read_buf_free(buf: *mut nwal_read_buf) {
 /// first record, or from `from` (inclusive: the first record returned is
 /// `*from`), to replay since a checkpoint.
 ///
-/// The iterator follows the log as it grows and ends at the written end of
-/// the newest segment at the time each record is looked for.
+/// The iterator follows the log as it grows: records appended before it
+/// reaches the end are returned too. It ends (`NWAL_DONE`) at the written
+/// end of the newest segment and stays ended; to read what was appended
+/// later, open a new iterator from the last ref seen (`from` is inclusive).
 ///
 /// @param w    the log.
 /// @param from the ref of a live record to start at, or NULL for the

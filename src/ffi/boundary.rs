@@ -278,3 +278,65 @@ pub(crate) fn durable(flags: u32, function: &str) -> FfiResult<bool> {
     }
     Ok(flags & super::NWAL_DURABLE != 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    #[test]
+    fn every_engine_error_has_its_own_status() {
+        use nwal_status::*;
+        let io = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let cases = [
+            (WalError::io("writing", io), NWAL_ERR_IO),
+            (WalError::InvalidConfig("x".into()), NWAL_ERR_INVALID_CONFIG),
+            (
+                WalError::InvalidStreamName("x".into()),
+                NWAL_ERR_INVALID_ARGUMENT,
+            ),
+            (
+                WalError::InvalidArgument("x".into()),
+                NWAL_ERR_INVALID_ARGUMENT,
+            ),
+            (WalError::corrupted(1, 2, "x"), NWAL_ERR_CORRUPTED_DATA),
+            (
+                WalError::HeaderTooLarge { size: 1, max: 0 },
+                NWAL_ERR_HEADER_TOO_LARGE,
+            ),
+            (WalError::Shutdown, NWAL_ERR_SHUTDOWN),
+            (WalError::SegmentNotFound(3), NWAL_ERR_NOT_FOUND),
+            (WalError::Locked("x".into()), NWAL_ERR_LOCKED),
+        ];
+        for (e, status) in cases {
+            assert_eq!(status_of(&e), status, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn failures_set_the_thread_local_message_and_errno() {
+        let e = WalError::io("writing", std::io::Error::from_raw_os_error(libc::ENOSPC));
+        let status = call("f", || Err(e.into()));
+        assert_eq!(status, nwal_status::NWAL_ERR_IO);
+        assert_eq!(last_os_error(), libc::ENOSPC);
+        // SAFETY: the pointer is this thread's message, valid until the next failure.
+        let msg = unsafe { CStr::from_ptr(last_error_message()) };
+        assert!(msg.to_str().unwrap().contains("writing"));
+        // A success leaves them; another thread has its own.
+        assert_eq!(call("f", || Ok(())), nwal_status::NWAL_OK);
+        assert_eq!(last_os_error(), libc::ENOSPC);
+        std::thread::spawn(|| assert_eq!(last_os_error(), 0))
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn a_panic_becomes_a_status() {
+        let status = call("f", || panic!("boom"));
+        assert_eq!(status, nwal_status::NWAL_ERR_PANIC);
+        // SAFETY: as above.
+        let msg = unsafe { CStr::from_ptr(last_error_message()) };
+        assert!(msg.to_str().unwrap().contains("boom"));
+        assert_eq!(value(7, || -> i32 { panic!("boom") }), 7);
+    }
+}
