@@ -205,6 +205,7 @@ fn every_crash_state_of_the_unsynced_tail_keeps_durable_records() {
             states += 1;
         }
     }
+    eprintln!("{states} crash states checked");
     assert!(states > 500, "{states} states");
 }
 
