@@ -9,6 +9,7 @@ use super::NWAL_OPT_SALVAGE;
 use crate::{Wal, WalOptions, WriteEntry};
 use std::ffi::{c_char, c_int, OsStr};
 use std::os::unix::ffi::OsStrExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 /// The default options: retention 7 days, segment duration 1 hour, no size
@@ -332,8 +333,8 @@ pub unsafe extern "C" fn nwal_append_batch_packed(
                     |f: &'static str| move || format!("nwal_append_batch_packed: spans[{i}].{f}");
                 if s.reserved != 0 || s.has_header > 1 || (s.has_header == 0 && s.header_len != 0) {
                     return Err(Failure::invalid(format!(
-                        "{}: has_header must be 0 or 1, header_len 0 without a header, reserved 0",
-                        what("")()
+                        "nwal_append_batch_packed: spans[{i}]: has_header must be 0 or 1, \
+                         header_len 0 without a header, reserved 0"
                     )));
                 }
                 let header = match s.has_header {
@@ -684,7 +685,18 @@ pub unsafe extern "C" fn nwal_close(w: *mut nwal) -> nwal_status {
         // SAFETY: created by Box::into_raw in nwal_open; per the contract not
         // freed before and not in use by another thread.
         let handle = unsafe { Box::from_raw(w) };
-        handle.wal.shutdown().map_err(engine("nwal_close"))
+        match catch_unwind(AssertUnwindSafe(|| handle.wal.shutdown())) {
+            Ok(result) => {
+                drop(handle);
+                result.map_err(engine("nwal_close"))
+            }
+            Err(payload) => {
+                // Dropping would run the shutdown again (Wal's Drop), which
+                // may panic again; leak the handle rather than risk it.
+                std::mem::forget(handle);
+                std::panic::resume_unwind(payload)
+            }
+        }
     })
 }
 

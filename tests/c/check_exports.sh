@@ -1,0 +1,22 @@
+#!/bin/sh
+# The shared library exports exactly the functions the header declares (plus
+# the test-only names given as extra arguments): nothing more, nothing less.
+# usage: check_exports.sh LIBRARY HEADER [EXTRA_SYMBOL...]
+set -eu
+lib=$1
+header=$2
+shift 2
+exported=$(nm -D --defined-only "$lib" | awk '{print $3}' | sort -u)
+declared=$({
+  grep -E '^[a-z][a-z0-9_ ]*[ *]nwal_[a-z_]+\(' "$header" | sed -E 's/^.*[ *](nwal_[a-z_]+)\(.*$/\1/'
+  for extra in "$@"; do echo "$extra"; done
+} | sort -u)
+if [ "$exported" != "$declared" ]; then
+  echo "exported symbols differ from the header's functions"
+  echo "exported but not declared:"
+  echo "$exported" | grep -vxF "$declared" || true
+  echo "declared but not exported:"
+  echo "$declared" | grep -vxF "$exported" || true
+  exit 1
+fi
+echo "check_exports: OK ($(echo "$exported" | wc -l) nwal_* symbols)"
