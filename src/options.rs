@@ -105,9 +105,17 @@ impl WalOptions {
 
 impl Config {
     /// Start of the window holding time `t` (floor division, so negative
-    /// times fall in the window before zero).
-    pub fn window_start(&self, t: i64) -> i64 {
-        t.div_euclid(self.segment_duration_ms) * self.segment_duration_ms
+    /// times fall in the window before zero). Near `i64::MIN` the floor can
+    /// lie below `i64::MIN`: that time is out of range (a plain multiply
+    /// would panic in debug builds and wrap to a far-future window in release).
+    pub fn window_start(&self, t: i64) -> Result<i64> {
+        t.div_euclid(self.segment_duration_ms)
+            .checked_mul(self.segment_duration_ms)
+            .ok_or_else(|| {
+                WalError::InvalidArgument(format!(
+                    "time out of range: the window holding {t} ms starts before i64::MIN"
+                ))
+            })
     }
 
     /// Expiration of the segment for the window starting at `window_start`,
@@ -182,13 +190,19 @@ mod tests {
     #[test]
     fn windows_use_floor_division() {
         let c = cfg(600_000, 3_600_000);
-        assert_eq!(c.window_start(0), 0);
-        assert_eq!(c.window_start(599_999), 0);
-        assert_eq!(c.window_start(600_000), 600_000);
-        assert_eq!(c.window_start(-1), -600_000);
-        assert_eq!(c.window_start(-600_000), -600_000);
-        assert_eq!(c.window_start(-600_001), -1_200_000);
+        assert_eq!(c.window_start(0).unwrap(), 0);
+        assert_eq!(c.window_start(599_999).unwrap(), 0);
+        assert_eq!(c.window_start(600_000).unwrap(), 600_000);
+        assert_eq!(c.window_start(-1).unwrap(), -600_000);
+        assert_eq!(c.window_start(-600_000).unwrap(), -600_000);
+        assert_eq!(c.window_start(-600_001).unwrap(), -1_200_000);
         assert_eq!(c.expiration(-600_000).unwrap(), 3_600_000);
+        assert!(matches!(
+            c.window_start(i64::MIN),
+            Err(WalError::InvalidArgument(_))
+        ));
+        let lowest = i64::MIN / 600_000 * 600_000;
+        assert_eq!(c.window_start(lowest).unwrap(), lowest);
         assert!(matches!(
             c.expiration(i64::MAX - 10),
             Err(WalError::InvalidArgument(_))

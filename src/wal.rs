@@ -186,7 +186,7 @@ impl Wal {
         }
         let inner = &*self.inner;
         let total = validate_entries(entries)?;
-        let window = inner.cfg.window_start(now_ms);
+        let window = inner.cfg.window_start(now_ms)?;
         inner.cfg.expiration(window)?;
         let _gate = inner.gate.read().unwrap_or_else(|p| p.into_inner());
         if inner.shut.load(Ordering::Acquire) {

@@ -1,0 +1,480 @@
+//! Recovery on open: torn tails (cut at every byte offset), torn batches,
+//! garbage, corruption before the tail, salvage, torn segment headers, and
+//! damage in older (sealed) segments.
+
+mod common;
+
+use common::*;
+use nano_wal::{EntryRef, Wal, WalError, WalOptions};
+use std::path::{Path, PathBuf};
+
+fn open(dir: &Path) -> Result<Wal, WalError> {
+    Wal::open(dir, "s", test_opts())
+}
+
+fn salvage_opts() -> WalOptions {
+    WalOptions {
+        salvage: true,
+        ..test_opts()
+    }
+}
+
+fn append_bytes(p: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(p)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
+}
+
+/// A "unit" the log keeps or drops as a whole: one append, or one batch.
+struct Unit {
+    refs: Vec<EntryRef>,
+    contents: Vec<Vec<u8>>,
+}
+
+impl Unit {
+    fn end(&self) -> u64 {
+        let l = self.refs.last().unwrap();
+        l.offset + l.size
+    }
+}
+
+/// An older segment (id 1) with 3 records, then the newest (id 2) holding
+/// singles, a batch of 4, and a final single. Returns (older, newest units).
+fn build_log(dir: &Path) -> (Vec<Unit>, Vec<Unit>) {
+    let w = open(dir).unwrap();
+    let mut older = Vec::new();
+    for i in 0..3u64 {
+        let c = content_for(1, i, 20);
+        older.push(Unit {
+            refs: vec![w.append(None, &c, T0, false).unwrap()],
+            contents: vec![c],
+        });
+    }
+    let mut newest = Vec::new();
+    for i in 0..6u64 {
+        let c = content_for(2, i, 20);
+        let h = header_for(2, i);
+        newest.push(Unit {
+            refs: vec![w.append(Some(&h), &c, T0 + DUR, false).unwrap()],
+            contents: vec![c],
+        });
+    }
+    let items: Vec<(Option<Vec<u8>>, Vec<u8>)> =
+        (0..4u64).map(|i| (None, content_for(3, i, 12))).collect();
+    newest.push(Unit {
+        refs: w.append_batch(&entries(&items), T0 + DUR, false).unwrap(),
+        contents: items.into_iter().map(|x| x.1).collect(),
+    });
+    let c = content_for(4, 0, 20);
+    newest.push(Unit {
+        refs: vec![w.append(None, &c, T0 + DUR, false).unwrap()],
+        contents: vec![c],
+    });
+    assert!(newest
+        .iter()
+        .all(|u| u.refs.iter().all(|r| r.segment_id == 2)));
+    (older, newest)
+}
+
+fn check_replay(w: &Wal, units: &[&Unit], ctx: &str) {
+    let got = replay_all(w);
+    let want: Vec<(EntryRef, &Vec<u8>)> = units
+        .iter()
+        .flat_map(|u| u.refs.iter().copied().zip(&u.contents))
+        .collect();
+    assert_eq!(got.len(), want.len(), "{ctx}");
+    for ((r, rec), (wr, c)) in got.iter().zip(&want) {
+        assert_eq!(r, wr, "{ctx}");
+        assert_eq!(&rec.content[..], &c[..], "{ctx}");
+    }
+}
+
+#[test]
+fn cut_at_every_byte_offset_inside_the_last_records_keeps_exactly_the_complete_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (older, newest) = build_log(dir);
+    let path = seg_path(dir, "s", 2);
+    let orig = std::fs::read(&path).unwrap();
+    assert_eq!(orig.len() as u64, newest.last().unwrap().end());
+    // From the start of the 5th single to the very end: the two last
+    // singles, the batch of 4 and the final single.
+    let from = newest[4].refs[0].offset;
+    let mut reopens = 0;
+    for cut in from..=orig.len() as u64 {
+        std::fs::write(&path, &orig[..cut as usize]).unwrap();
+        let w = open(dir).unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+        let kept: Vec<&Unit> = newest.iter().filter(|u| u.end() <= cut).collect();
+        let good_end = kept.last().map_or(SEG_HDR, |u| u.end());
+        let ctx = format!("cut at {cut}, good end {good_end}");
+        let mut all: Vec<&Unit> = older.iter().collect();
+        all.extend(&kept);
+        check_replay(&w, &all, &ctx);
+        assert_eq!(file_len(&path), good_end, "{ctx}: tail cut off on disk");
+        assert_eq!(w.segment(2).unwrap().len(), good_end, "{ctx}");
+        // Appends continue in the recovered segment, right at the good end.
+        let r = w.append(None, b"next", T0 + DUR, false).unwrap();
+        assert_eq!((r.segment_id, r.offset), (2, good_end), "{ctx}");
+        assert_eq!(&w.read(r).unwrap().content[..], b"next");
+        assert_eq!(seg_files(dir, "s").len(), 2, "{ctx}: no new file");
+        reopens += 1;
+    }
+    assert!(reopens > 150, "{reopens}");
+}
+
+#[test]
+fn a_torn_batch_is_dropped_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (_, newest) = build_log(dir);
+    let batch = &newest[6];
+    assert_eq!(batch.refs.len(), 4);
+    let last = *batch.refs.last().unwrap();
+    let path = seg_path(dir, "s", 2);
+    let orig = std::fs::read(&path).unwrap();
+    let variants: Vec<(&str, Vec<u8>)> = vec![
+        // The last record of the batch is missing entirely.
+        ("missing last", orig[..last.offset as usize].to_vec()),
+        // The last record is torn in its frame, and in its payload.
+        ("torn frame", orig[..last.offset as usize + 10].to_vec()),
+        (
+            "torn payload",
+            orig[..(last.offset + last.size - 1) as usize].to_vec(),
+        ),
+        // The last record is complete-looking but its CRC does not match.
+        ("bad crc", {
+            let mut b = orig[..(last.offset + last.size) as usize].to_vec();
+            let n = b.len();
+            b[n - 1] ^= 1;
+            b
+        }),
+    ];
+    for (what, bytes) in variants {
+        std::fs::write(&path, &bytes).unwrap();
+        let w = open(dir).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let refs = replay_refs(&w);
+        assert_eq!(refs.len(), 3 + 6, "{what}: the whole batch is gone");
+        assert_eq!(*refs.last().unwrap(), newest[5].refs[0]);
+        assert_eq!(file_len(&path), batch.refs[0].offset, "{what}");
+        for r in &batch.refs {
+            assert!(w.read(*r).is_err(), "{what}: {r:?} still readable");
+        }
+    }
+}
+
+#[test]
+fn a_complete_looking_last_record_with_a_bad_crc_is_a_torn_tail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (_, newest) = build_log(dir);
+    let last = newest[7].refs[0];
+    let path = seg_path(dir, "s", 2);
+    for at in [
+        last.offset + 2,
+        last.offset + 21,
+        last.offset + last.size - 1,
+    ] {
+        let orig = std::fs::read(&path).unwrap();
+        flip_byte(&path, at);
+        let w = open(dir).unwrap();
+        assert_eq!(replay_refs(&w).len(), 3 + 6 + 4, "byte {at}");
+        assert_eq!(file_len(&path), last.offset);
+        drop(w);
+        std::fs::write(&path, orig).unwrap();
+    }
+}
+
+#[test]
+fn garbage_after_the_last_record_is_cut_and_never_allocated_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (_, newest) = build_log(dir);
+    let path = seg_path(dir, "s", 2);
+    let end = newest.last().unwrap().end();
+    let mut huge_frame = b"NANORC".to_vec();
+    huge_frame.extend_from_slice(&0u16.to_le_bytes());
+    huge_frame.extend_from_slice(&(1u64 << 40).to_le_bytes()); // 1 TiB content
+    huge_frame.extend_from_slice(&[0u8; 8]);
+    let mut max_frame = b"NANORC".to_vec();
+    max_frame.extend_from_slice(&u16::MAX.to_le_bytes());
+    max_frame.extend_from_slice(&u64::MAX.to_le_bytes());
+    max_frame.extend_from_slice(&[0xFF; 8]);
+    let tails: Vec<(&str, Vec<u8>)> = vec![
+        ("zeros (preallocation)", vec![0u8; 8192]),
+        ("random", Rng::new(9).bytes(3000)),
+        ("one byte", vec![b'N']),
+        ("a magic alone", b"NANORC".to_vec()),
+        ("a frame claiming 1 TiB", huge_frame),
+        ("a frame claiming u64::MAX", max_frame),
+    ];
+    for (what, tail) in tails {
+        append_bytes(&path, &tail);
+        let w = open(dir).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(file_len(&path), end, "{what}");
+        assert_eq!(replay_refs(&w).len(), 3 + 6 + 4 + 1, "{what}");
+    }
+}
+
+#[test]
+fn corruption_before_the_tail_fails_open_naming_segment_and_offset_unless_salvaging() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (older, newest) = build_log(dir);
+    let path = seg_path(dir, "s", 2);
+    let orig = std::fs::read(&path).unwrap();
+    // A single in the middle, and the second record of the batch.
+    for victim in [newest[2].refs[0], newest[6].refs[1]] {
+        std::fs::write(&path, &orig).unwrap();
+        flip_byte(&path, victim.offset + victim.size - 1);
+        let damaged = std::fs::read(&path).unwrap();
+        match open(dir) {
+            Err(e @ WalError::CorruptedData { .. }) => {
+                let WalError::CorruptedData {
+                    segment_id, offset, ..
+                } = &e
+                else {
+                    unreachable!()
+                };
+                assert_eq!((*segment_id, *offset), (2, victim.offset));
+                let msg = e.to_string();
+                assert!(msg.contains("segment 2"), "{msg}");
+                assert!(msg.contains(&format!("offset {}", victim.offset)), "{msg}");
+            }
+            other => panic!("{victim:?}: expected CorruptedData, got {other:?}"),
+        }
+        // A failed open modifies nothing and leaves the lock free.
+        assert_eq!(std::fs::read(&path).unwrap(), damaged);
+        assert_eq!(seg_files(dir, "s").len(), 2);
+        // Salvage opens, keeping the complete units before the damage.
+        let w = Wal::open(dir, "s", salvage_opts()).unwrap();
+        let kept: Vec<&Unit> = older
+            .iter()
+            .chain(newest.iter().filter(|u| u.end() <= victim.offset))
+            .collect();
+        check_replay(&w, &kept, "salvaged");
+        let cut = kept.last().unwrap().end();
+        assert_eq!(file_len(&path), cut);
+        let r = w.append(None, b"after salvage", T0 + DUR, false).unwrap();
+        assert_eq!((r.segment_id, r.offset), (2, cut));
+        drop(w);
+        // And the salvaged log opens normally afterwards.
+        let records: usize = kept.iter().map(|u| u.refs.len()).sum();
+        assert_eq!(replay_refs(&open(dir).unwrap()).len(), records + 1);
+    }
+}
+
+#[test]
+fn a_bad_record_in_an_older_segment_does_not_fail_open_but_reads_and_replay_report_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (older, newest) = build_log(dir);
+    let p1 = seg_path(dir, "s", 1);
+    let victim = older[1].refs[0];
+    flip_byte(&p1, victim.offset + FRAME);
+    let before = std::fs::read(&p1).unwrap();
+    let w = open(dir).unwrap();
+    assert_eq!(
+        std::fs::read(&p1).unwrap(),
+        before,
+        "older segments are not modified"
+    );
+    assert!(matches!(
+        w.read(victim),
+        Err(WalError::CorruptedData { segment_id: 1, offset, .. }) if offset == victim.offset
+    ));
+    assert_eq!(
+        w.read(older[0].refs[0]).unwrap().content,
+        older[0].contents[0]
+    );
+    assert_eq!(
+        w.read(older[2].refs[0]).unwrap().content,
+        older[2].contents[0]
+    );
+    assert!(w.read_batch(&[older[0].refs[0], victim]).is_err());
+    // Replay yields what is before, then the error, then ends: it never skips.
+    let items: Vec<_> = w.replay(None).unwrap().collect();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0].as_ref().unwrap().0, older[0].refs[0]);
+    assert!(matches!(
+        &items[1],
+        Err(WalError::CorruptedData { segment_id: 1, offset, .. }) if *offset == victim.offset
+    ));
+    // Replay from a ref after the damage is the caller's explicit choice.
+    let from: Vec<EntryRef> = w
+        .replay(Some(older[2].refs[0]))
+        .unwrap()
+        .map(|x| x.unwrap().0)
+        .collect();
+    assert_eq!(from.len(), 1 + 6 + 4 + 1);
+    // Appends go on in the newest segment.
+    let r = w.append(None, b"x", T0 + DUR, false).unwrap();
+    assert_eq!(r.offset, newest.last().unwrap().end());
+}
+
+#[test]
+fn garbage_at_the_end_of_an_older_segment_is_reported_by_replay_not_cut() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (older, _) = build_log(dir);
+    let p1 = seg_path(dir, "s", 1);
+    append_bytes(&p1, &[0xAB; 100]);
+    let len = file_len(&p1);
+    let w = open(dir).unwrap();
+    assert_eq!(
+        file_len(&p1),
+        len,
+        "opening never modifies an older segment"
+    );
+    let items: Vec<_> = w.replay(None).unwrap().collect();
+    assert_eq!(items.len(), 4);
+    assert!(matches!(
+        &items[3],
+        Err(WalError::CorruptedData { segment_id: 1, offset, .. }) if *offset == older[2].end()
+    ));
+}
+
+fn torn_header_cases(dir: &Path) -> (Vec<Unit>, PathBuf, Vec<u8>) {
+    let (older, _) = build_log(dir);
+    let p2 = seg_path(dir, "s", 2);
+    let orig = std::fs::read(&p2).unwrap();
+    (older, p2, orig)
+}
+
+#[test]
+fn a_newest_segment_torn_inside_its_header_is_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (older, p2, orig) = torn_header_cases(dir);
+    let mut variants: Vec<(String, Vec<u8>)> = (0..SEG_HDR as usize)
+        .map(|k| (format!("{k} header bytes"), orig[..k].to_vec()))
+        .collect();
+    variants.push(("48 zero bytes".into(), vec![0u8; SEG_HDR as usize]));
+    variants.push(("a header with a bad crc".into(), {
+        let mut h = orig[..SEG_HDR as usize].to_vec();
+        h[47] ^= 1;
+        h
+    }));
+    for (what, bytes) in variants {
+        std::fs::write(&p2, &bytes).unwrap();
+        let w = open(dir).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(!p2.exists(), "{what}: torn segment removed");
+        assert_eq!(w.segments().len(), 1, "{what}");
+        let refs: Vec<&Unit> = older.iter().collect();
+        check_replay(&w, &refs, &what);
+        // The log goes on: a new window gets a fresh id, never the torn one's file.
+        let r = w.append(None, b"n", T0 + DUR, false).unwrap();
+        assert!(r.segment_id >= 2, "{what}");
+        assert_eq!(&w.read(r).unwrap().content[..], b"n");
+        drop(w);
+        // Reset: remove whatever the append created, restore the original.
+        for f in seg_files(dir, "s") {
+            if f.0 != 1 {
+                std::fs::remove_file(f.2).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn a_newest_segment_holding_only_its_header_stays_and_takes_appends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (older, p2, orig) = torn_header_cases(dir);
+    std::fs::write(&p2, &orig[..SEG_HDR as usize]).unwrap();
+    let w = open(dir).unwrap();
+    assert!(p2.exists());
+    assert_eq!(w.segments().len(), 2);
+    assert_eq!(replay_refs(&w).len(), older.len());
+    let r = w.append(None, b"first", T0 + DUR + 1, false).unwrap();
+    assert_eq!((r.segment_id, r.offset), (2, SEG_HDR));
+    assert_eq!(seg_files(dir, "s").len(), 2);
+}
+
+#[test]
+fn a_bad_header_on_a_segment_with_records_fails_open_unless_salvaging() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (older, p2, _) = torn_header_cases(dir);
+    flip_byte(&p2, 20); // inside the segment id
+    assert!(matches!(
+        open(dir),
+        Err(WalError::CorruptedData {
+            segment_id: 2,
+            offset: 0,
+            ..
+        })
+    ));
+    assert!(p2.exists(), "not removed: it holds records");
+    let w = Wal::open(dir, "s", salvage_opts()).unwrap();
+    let refs: Vec<&Unit> = older.iter().collect();
+    check_replay(&w, &refs, "salvage");
+}
+
+#[test]
+fn an_older_segment_with_a_torn_or_mismatched_header_fails_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (_, _) = build_log(dir);
+    let p1 = seg_path(dir, "s", 1);
+    let orig = std::fs::read(&p1).unwrap();
+    // Torn header.
+    std::fs::write(&p1, &orig[..20]).unwrap();
+    assert!(matches!(
+        open(dir),
+        Err(WalError::CorruptedData { segment_id: 1, .. })
+    ));
+    // A header whose id disagrees with the file name.
+    std::fs::write(&p1, &orig).unwrap();
+    let renamed = p1.with_file_name(format!("s_{}_7.seg", T0 + DUR + RET));
+    std::fs::rename(&p1, &renamed).unwrap();
+    // (id 7 now sorts as the newest; its header says 1.)
+    assert!(matches!(open(dir), Err(WalError::CorruptedData { .. })));
+    std::fs::rename(&renamed, &p1).unwrap();
+    assert_eq!(replay_refs(&open(dir).unwrap()).len(), 3 + 6 + 4 + 1);
+}
+
+/// Child body: append singles and batches without `durable`, print each ref
+/// once acknowledged, then abort without shutdown or Drop.
+#[test]
+fn child_append_then_abort() {
+    let Some(dir) = child_dir() else { return };
+    let w = open(&dir).unwrap();
+    for i in 0..40u64 {
+        let now = T0 + (i as i64 / 10) * DUR;
+        if i % 3 == 0 {
+            let items: Vec<(Option<Vec<u8>>, Vec<u8>)> = (0..5)
+                .map(|k| (Some(header_for(i, k)), content_for(i, k, 80)))
+                .collect();
+            for r in w.append_batch(&entries(&items), now, false).unwrap() {
+                println!("REF {}", fmt_ref(&r));
+            }
+        } else {
+            let r = w
+                .append(Some(&header_for(i, 0)), &content_for(i, 0, 80), now, false)
+                .unwrap();
+            println!("REF {}", fmt_ref(&r));
+        }
+    }
+    println!("DONE");
+    std::process::abort();
+}
+
+#[test]
+fn a_process_crash_loses_no_acknowledged_append() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = spawn_child("child_append_then_abort", tmp.path(), &[]);
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let acked = read_refs_until(&mut out, "DONE");
+    finish_child(child, out, false); // it aborts
+    let w = open(tmp.path()).unwrap();
+    let got = replay_all(&w);
+    assert_eq!(got.iter().map(|x| x.0).collect::<Vec<_>>(), acked);
+    for (_, rec) in &got {
+        let (i, k) = parse_header(rec.header.as_ref().unwrap());
+        assert_eq!(rec.content, content_for(i, k, 80));
+    }
+}
