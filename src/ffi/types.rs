@@ -38,7 +38,8 @@ pub enum nwal_status {
     /// A NULL or inconsistent argument (NULL pointer with a non-zero length,
     /// NULL where an output is required, unknown flag bits, a bad stream name,
     /// a span outside its buffer), or a ref of size 0 or past a segment's
-    /// written end, or a content larger than the format allows.
+    /// written end, or a content larger than the format allows (1 GiB), or a
+    /// `now_ms` so large that its segment's expiration overflows int64.
     NWAL_ERR_INVALID_ARGUMENT = 8,
     /// The library panicked (a bug in nano_wal). The handle (or iterator) it
     /// happened on is poisoned: every later call on it but `nwal_close`
