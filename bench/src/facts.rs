@@ -28,7 +28,12 @@ fn cmd(program: &str, args: &[&str]) -> String {
 fn first_line_with(path: &str, prefix: &str) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     let line = text.lines().find(|l| l.starts_with(prefix))?;
-    Some(line.split_once(':').map_or(line, |(_, v)| v).trim().to_string())
+    Some(
+        line.split_once(':')
+            .map_or(line, |(_, v)| v)
+            .trim()
+            .to_string(),
+    )
 }
 
 /// The mount holding `dir` (longest mount point that prefixes it):
@@ -40,7 +45,12 @@ fn filesystem_of(dir: &Path) -> String {
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() >= 4 && dir.starts_with(f[1])).then(|| (f[1].len(), format!("{} ({} on {}, {})", f[2], f[0], f[1], f[3])))
+            (f.len() >= 4 && dir.starts_with(f[1])).then(|| {
+                (
+                    f[1].len(),
+                    format!("{} ({} on {}, {})", f[2], f[0], f[1], f[3]),
+                )
+            })
         })
         .max_by_key(|(len, _)| *len);
     best.map(|(_, s)| s).unwrap_or_else(|| "unknown".into())
@@ -49,12 +59,18 @@ fn filesystem_of(dir: &Path) -> String {
 pub fn collect(scratch: &Path) -> Facts {
     Facts {
         date: cmd("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
-        nproc: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        nproc: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
         cpu: first_line_with("/proc/cpuinfo", "model name").unwrap_or_else(|| "unknown".into()),
         memory: first_line_with("/proc/meminfo", "MemTotal").unwrap_or_else(|| "unknown".into()),
-        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default(),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
         filesystem: filesystem_of(scratch),
         rustc: cmd("rustc", &["--version"]),
-        loadavg: std::fs::read_to_string("/proc/loadavg").map(|s| s.trim().to_string()).unwrap_or_default(),
+        loadavg: std::fs::read_to_string("/proc/loadavg")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
     }
 }

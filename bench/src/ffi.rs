@@ -18,7 +18,9 @@ impl crate::harness::System for Ffi {
 
 #[cfg(feature = "ffi")]
 mod imp {
-    use crate::harness::{fan_out, now_ms, payload, sample, time, Cell, Missing, Reader, Sample, System};
+    use crate::harness::{
+        fan_out, now_ms, payload, sample, time, Cell, Missing, Reader, Sample, System,
+    };
     use std::ffi::{c_char, CStr, CString};
     use std::hint::black_box;
     use std::os::unix::ffi::OsStrExt;
@@ -60,7 +62,12 @@ mod imp {
         content: *const u8,
         content_len: usize,
     }
-    const EMPTY_RECORD: Record = Record { header: ptr::null(), header_len: 0, content: ptr::null(), content_len: 0 };
+    const EMPTY_RECORD: Record = Record {
+        header: ptr::null(),
+        header_len: 0,
+        content: ptr::null(),
+        content_len: 0,
+    };
 
     const NWAL_OK: i32 = 0;
     const NWAL_DONE: i32 = 100;
@@ -71,7 +78,12 @@ mod imp {
     // `opts` is always NULL (the defaults), so the bench does not depend on
     // the layout of nwal_options.
     extern "C" {
-        fn nwal_open(dir: *const c_char, stream: *const c_char, opts: *const u8, out: *mut *mut Nwal) -> i32;
+        fn nwal_open(
+            dir: *const c_char,
+            stream: *const c_char,
+            opts: *const u8,
+            out: *mut *mut Nwal,
+        ) -> i32;
         fn nwal_append(
             w: *mut Nwal,
             header: *const u8,
@@ -122,7 +134,8 @@ mod imp {
 
     impl Handle {
         fn open(dir: &Path) -> Result<Handle, Missing> {
-            let d = CString::new(dir.as_os_str().as_bytes()).map_err(|e| Missing::Failed(e.to_string()))?;
+            let d = CString::new(dir.as_os_str().as_bytes())
+                .map_err(|e| Missing::Failed(e.to_string()))?;
             let mut w = ptr::null_mut();
             // SAFETY: valid C strings, NULL options, a valid out pointer.
             let st = unsafe { nwal_open(d.as_ptr(), c"bench".as_ptr(), ptr::null(), &mut w) };
@@ -135,16 +148,41 @@ mod imp {
         fn append(&self, buf: &[u8], now: i64, flags: u32) -> Result<EntryRef, String> {
             let mut r = EntryRef::default();
             // SAFETY: live handle; `buf` outlives the call.
-            let st = unsafe { nwal_append(self.0, ptr::null(), 0, buf.as_ptr(), buf.len(), now, flags, &mut r) };
+            let st = unsafe {
+                nwal_append(
+                    self.0,
+                    ptr::null(),
+                    0,
+                    buf.as_ptr(),
+                    buf.len(),
+                    now,
+                    flags,
+                    &mut r,
+                )
+            };
             if st != NWAL_OK {
                 return Err(err("nwal_append", st));
             }
             Ok(r)
         }
 
-        fn append_batch(&self, entries: &[WriteEntry], now: i64, out: &mut [EntryRef]) -> Result<(), String> {
+        fn append_batch(
+            &self,
+            entries: &[WriteEntry],
+            now: i64,
+            out: &mut [EntryRef],
+        ) -> Result<(), String> {
             // SAFETY: `out` has `entries.len()` slots; the entries point at live buffers.
-            let st = unsafe { nwal_append_batch(self.0, entries.as_ptr(), entries.len(), now, 0, out.as_mut_ptr()) };
+            let st = unsafe {
+                nwal_append_batch(
+                    self.0,
+                    entries.as_ptr(),
+                    entries.len(),
+                    now,
+                    0,
+                    out.as_mut_ptr(),
+                )
+            };
             if st != NWAL_OK {
                 return Err(err("nwal_append_batch", st));
             }
@@ -158,7 +196,15 @@ mod imp {
             out.resize(refs.len(), EMPTY_RECORD);
             let mut buf = ptr::null_mut();
             // SAFETY: `out` has refs.len() slots.
-            let st = unsafe { nwal_read_batch(self.0, refs.as_ptr(), refs.len(), out.as_mut_ptr(), &mut buf) };
+            let st = unsafe {
+                nwal_read_batch(
+                    self.0,
+                    refs.as_ptr(),
+                    refs.len(),
+                    out.as_mut_ptr(),
+                    &mut buf,
+                )
+            };
             if st != NWAL_OK {
                 return Err(err("nwal_read_batch", st));
             }
@@ -210,10 +256,16 @@ mod imp {
         let mut refs = vec![EntryRef::default(); count];
         for chunk in refs.chunks_mut(1000) {
             let entries = vec![
-                WriteEntry { header: ptr::null(), header_len: 0, content: buf.as_ptr(), content_len: size };
+                WriteEntry {
+                    header: ptr::null(),
+                    header_len: 0,
+                    content: buf.as_ptr(),
+                    content_len: size
+                };
                 chunk.len()
             ];
-            h.append_batch(&entries, now, chunk).map_err(Missing::Failed)?;
+            h.append_batch(&entries, now, chunk)
+                .map_err(Missing::Failed)?;
         }
         Ok(refs)
     }
@@ -231,7 +283,10 @@ mod imp {
             time(|| {
                 let mut bytes = 0;
                 for &i in idx {
-                    bytes += self.h.read_batch(&self.refs[i..i + 1], &mut self.out).map_err(Missing::Failed)?;
+                    bytes += self
+                        .h
+                        .read_batch(&self.refs[i..i + 1], &mut self.out)
+                        .map_err(Missing::Failed)?;
                 }
                 Ok((idx.len() as u64, bytes))
             })
@@ -241,7 +296,10 @@ mod imp {
             time(|| {
                 let mut bytes = 0;
                 for &s in starts {
-                    bytes += self.h.read_batch(&self.refs[s..s + len], &mut self.out).map_err(Missing::Failed)?;
+                    bytes += self
+                        .h
+                        .read_batch(&self.refs[s..s + len], &mut self.out)
+                        .map_err(Missing::Failed)?;
                 }
                 Ok(((starts.len() * len) as u64, bytes))
             })
@@ -257,12 +315,21 @@ mod imp {
             "nano_wal (C API)"
         }
 
-        fn append(&self, dir: &Path, size: usize, threads: usize, per_thread: usize, durable: bool) -> Cell {
+        fn append(
+            &self,
+            dir: &Path,
+            size: usize,
+            threads: usize,
+            per_thread: usize,
+            durable: bool,
+        ) -> Cell {
             let h = Handle::open(dir)?;
             let buf = payload(size);
             let now = now_ms();
             let flags = if durable { NWAL_DURABLE } else { 0 };
-            let secs = fan_out(threads, per_thread, |_, _| h.append(&buf, now, flags).map(drop))?;
+            let secs = fan_out(threads, per_thread, |_, _| {
+                h.append(&buf, now, flags).map(drop)
+            })?;
             Ok(sample(threads * per_thread, size, secs))
         }
 
@@ -270,21 +337,41 @@ mod imp {
             let h = Handle::open(dir)?;
             let buf = payload(size);
             let now = now_ms();
-            let entries =
-                vec![WriteEntry { header: ptr::null(), header_len: 0, content: buf.as_ptr(), content_len: size }; batch_len];
+            let entries = vec![
+                WriteEntry {
+                    header: ptr::null(),
+                    header_len: 0,
+                    content: buf.as_ptr(),
+                    content_len: size
+                };
+                batch_len
+            ];
             let mut refs = vec![EntryRef::default(); batch_len];
             time(|| {
                 for _ in 0..batches {
-                    h.append_batch(&entries, now, &mut refs).map_err(Missing::Failed)?;
+                    h.append_batch(&entries, now, &mut refs)
+                        .map_err(Missing::Failed)?;
                 }
-                Ok(((batches * batch_len) as u64, (batches * batch_len * size) as u64))
+                Ok((
+                    (batches * batch_len) as u64,
+                    (batches * batch_len * size) as u64,
+                ))
             })
         }
 
-        fn prefill<'a>(&'a self, dir: &'a Path, size: usize, count: usize) -> Result<Box<dyn Reader + 'a>, Missing> {
+        fn prefill<'a>(
+            &'a self,
+            dir: &'a Path,
+            size: usize,
+            count: usize,
+        ) -> Result<Box<dyn Reader + 'a>, Missing> {
             let h = Handle::open(dir)?;
             let refs = fill(&h, size, count)?;
-            Ok(Box::new(FfiReader { h, refs, out: Vec::new() }))
+            Ok(Box::new(FfiReader {
+                h,
+                refs,
+                out: Vec::new(),
+            }))
         }
 
         fn build(&self, dir: &Path, size: usize, bytes: u64) -> Result<(), Missing> {
@@ -298,7 +385,11 @@ mod imp {
             let h = Handle::open(dir)?;
             let secs = start.elapsed().as_secs_f64();
             drop(h);
-            Ok(Sample { ops: 1, bytes: 0, secs })
+            Ok(Sample {
+                ops: 1,
+                bytes: 0,
+                secs,
+            })
         }
 
         fn open_and_replay(&self, dir: &Path) -> Result<u64, Missing> {

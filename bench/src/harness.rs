@@ -62,7 +62,14 @@ pub trait System: Sync {
 
     /// `threads` threads each append `per_thread` single records of `size`
     /// bytes; `durable` = each append returns only once it survives power loss.
-    fn append(&self, _dir: &Path, _size: usize, _threads: usize, _per_thread: usize, _durable: bool) -> Cell {
+    fn append(
+        &self,
+        _dir: &Path,
+        _size: usize,
+        _threads: usize,
+        _per_thread: usize,
+        _durable: bool,
+    ) -> Cell {
         na("no such API")
     }
 
@@ -72,7 +79,12 @@ pub trait System: Sync {
     }
 
     /// Append `count` records of `size` bytes (untimed) and return a reader.
-    fn prefill<'a>(&'a self, _dir: &'a Path, _size: usize, _count: usize) -> Result<Box<dyn Reader + 'a>, Missing> {
+    fn prefill<'a>(
+        &'a self,
+        _dir: &'a Path,
+        _size: usize,
+        _count: usize,
+    ) -> Result<Box<dyn Reader + 'a>, Missing> {
         na("no read API")
     }
 
@@ -103,7 +115,10 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new(root: PathBuf) -> Scratch {
-        Scratch { root, next: AtomicUsize::new(0) }
+        Scratch {
+            root,
+            next: AtomicUsize::new(0),
+        }
     }
     pub fn root(&self) -> &Path {
         &self.root
@@ -129,7 +144,9 @@ impl Drop for TempDir {
 /// A record payload of `size` bytes; not all zeros so that no layer can
 /// shortcut it (sparse files, compression).
 pub fn payload(size: usize) -> Vec<u8> {
-    (0..size).map(|i| (i as u8).wrapping_mul(31).wrapping_add(7)).collect()
+    (0..size)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(7))
+        .collect()
 }
 
 /// Run `work(thread, i)` for i in 0..per_thread on each of `threads` threads,
@@ -169,7 +186,11 @@ where
 
 /// Sample for `ops` records of `size` bytes in `secs`.
 pub fn sample(ops: usize, size: usize, secs: f64) -> Sample {
-    Sample { ops: ops as u64, bytes: (ops * size) as u64, secs }
+    Sample {
+        ops: ops as u64,
+        bytes: (ops * size) as u64,
+        secs,
+    }
 }
 
 /// Time a closure that returns how many records it handled and their bytes.
@@ -179,7 +200,11 @@ where
 {
     let start = Instant::now();
     let (ops, bytes) = f()?;
-    Ok(Sample { ops, bytes, secs: start.elapsed().as_secs_f64() })
+    Ok(Sample {
+        ops,
+        bytes,
+        secs: start.elapsed().as_secs_f64(),
+    })
 }
 
 /// Milliseconds since the Unix epoch, for the engines that take the time.

@@ -25,7 +25,8 @@ pub fn pwrite_per_record(dir: &Path, size: usize, count: usize) -> Cell {
     let buf = payload(size);
     time(|| {
         for i in 0..count {
-            f.write_all_at(&buf, (i * size) as u64).map_err(fail("pwrite"))?;
+            f.write_all_at(&buf, (i * size) as u64)
+                .map_err(fail("pwrite"))?;
         }
         Ok((count as u64, (count * size) as u64))
     })
@@ -36,13 +37,23 @@ pub fn pwritev_per_batch(dir: &Path, size: usize, batches: usize, batch_len: usi
     let f = create(dir)?;
     let buf = payload(size);
     let iov: Vec<libc::iovec> = (0..batch_len)
-        .map(|_| libc::iovec { iov_base: buf.as_ptr() as *mut _, iov_len: size })
+        .map(|_| libc::iovec {
+            iov_base: buf.as_ptr() as *mut _,
+            iov_len: size,
+        })
         .collect();
     let per_batch = size * batch_len;
     time(|| {
         for b in 0..batches {
             // SAFETY: every iovec points into `buf`, alive for the call.
-            let n = unsafe { libc::pwritev(f.as_raw_fd(), iov.as_ptr(), batch_len as i32, (b * per_batch) as i64) };
+            let n = unsafe {
+                libc::pwritev(
+                    f.as_raw_fd(),
+                    iov.as_ptr(),
+                    batch_len as i32,
+                    (b * per_batch) as i64,
+                )
+            };
             if n != per_batch as isize {
                 return Err(Missing::Failed(format!("pwritev returned {n}")));
             }
@@ -70,7 +81,8 @@ pub fn pwrite_fdatasync(dir: &Path, size: usize, count: usize, prewritten: bool)
     }
     time(|| {
         for i in 0..count {
-            f.write_all_at(&buf, (i * size) as u64).map_err(fail("pwrite"))?;
+            f.write_all_at(&buf, (i * size) as u64)
+                .map_err(fail("pwrite"))?;
             f.sync_data().map_err(fail("fdatasync"))?;
         }
         Ok((count as u64, (count * size) as u64))
@@ -107,7 +119,9 @@ impl RawFile {
         let mut buf = vec![0u8; self.size];
         time(|| {
             for &i in idx {
-                self.file.read_exact_at(&mut buf, (i * self.size) as u64).map_err(fail("pread"))?;
+                self.file
+                    .read_exact_at(&mut buf, (i * self.size) as u64)
+                    .map_err(fail("pread"))?;
                 black_box(&buf);
             }
             Ok((idx.len() as u64, (idx.len() * self.size) as u64))
@@ -119,10 +133,15 @@ impl RawFile {
         let mut buf = vec![0u8; self.size * len];
         time(|| {
             for &s in starts {
-                self.file.read_exact_at(&mut buf, (s * self.size) as u64).map_err(fail("pread"))?;
+                self.file
+                    .read_exact_at(&mut buf, (s * self.size) as u64)
+                    .map_err(fail("pread"))?;
                 black_box(&buf);
             }
-            Ok(((starts.len() * len) as u64, (starts.len() * len * self.size) as u64))
+            Ok((
+                (starts.len() * len) as u64,
+                (starts.len() * len * self.size) as u64,
+            ))
         })
     }
 
@@ -135,7 +154,9 @@ impl RawFile {
             let mut off = 0u64;
             while off < total {
                 let n = buf.len().min((total - off) as usize);
-                self.file.read_exact_at(&mut buf[..n], off).map_err(fail("pread"))?;
+                self.file
+                    .read_exact_at(&mut buf[..n], off)
+                    .map_err(fail("pread"))?;
                 black_box(&buf);
                 off += n as u64;
             }

@@ -27,7 +27,13 @@ pub struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { quick: false, out: PathBuf::from("BENCHMARKS.md"), dir: None, reps: None, only: None };
+    let mut a = Args {
+        quick: false,
+        out: PathBuf::from("BENCHMARKS.md"),
+        dir: None,
+        reps: None,
+        only: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
@@ -35,7 +41,13 @@ fn parse_args() -> Result<Args, String> {
             "--quick" => a.quick = true,
             "--out" => a.out = PathBuf::from(value("--out")?),
             "--dir" => a.dir = Some(PathBuf::from(value("--dir")?)),
-            "--reps" => a.reps = Some(value("--reps")?.parse().map_err(|e| format!("--reps: {e}"))?),
+            "--reps" => {
+                a.reps = Some(
+                    value("--reps")?
+                        .parse()
+                        .map_err(|e| format!("--reps: {e}"))?,
+                )
+            }
             "--only" => a.only = Some(value("--only")?),
             "-h" | "--help" => {
                 println!(
@@ -93,5 +105,9 @@ fn main() {
     let facts = facts::collect(&root);
     let _ = std::fs::remove_dir_all(&root);
     report::write(&args, &facts, &results, elapsed).expect("write the report");
-    eprintln!("done in {:.0} s; wrote {}", elapsed.as_secs_f64(), args.out.display());
+    eprintln!(
+        "done in {:.0} s; wrote {}",
+        elapsed.as_secs_f64(),
+        args.out.display()
+    );
 }

@@ -44,13 +44,21 @@ pub fn child(args: &[String]) {
 
 fn spawn(args: &[&str]) -> Result<(u64, u64), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let out = Command::new(exe).arg(CHILD_ARG).args(args).output().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .arg(CHILD_ARG)
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().last().unwrap_or("");
     let w: Vec<&str> = line.split_whitespace().collect();
     match w.as_slice() {
         ["vmhwm_kib", kib, "records", n] => Ok((kib.parse().unwrap_or(0), n.parse().unwrap_or(0))),
-        _ => Err(format!("child said {:?} (stderr {:?})", line, String::from_utf8_lossy(&out.stderr).lines().last())),
+        _ => Err(format!(
+            "child said {:?} (stderr {:?})",
+            line,
+            String::from_utf8_lossy(&out.stderr).lines().last()
+        )),
     }
 }
 
@@ -67,11 +75,18 @@ pub fn measure(
         .enumerate()
         .map(|(i, s)| {
             let r = match &built[i] {
-                Ok(()) => spawn(&[&i.to_string(), &dirs[i].path.to_string_lossy(), &scratch.to_string_lossy()]),
+                Ok(()) => spawn(&[
+                    &i.to_string(),
+                    &dirs[i].path.to_string_lossy(),
+                    &scratch.to_string_lossy(),
+                ]),
                 Err(Missing::NotApplicable(m)) | Err(Missing::Failed(m)) => Err(m.clone()),
             };
             (s.name(), r)
         })
         .collect();
-    MemoryResult { baseline_kib, per_system }
+    MemoryResult {
+        baseline_kib,
+        per_system,
+    }
 }

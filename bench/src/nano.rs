@@ -21,8 +21,16 @@ fn fill(wal: &Wal, size: usize, count: usize) -> Result<Vec<EntryRef>, Missing> 
     let mut refs = Vec::with_capacity(count);
     while refs.len() < count {
         let n = (count - refs.len()).min(1000);
-        let entries: Vec<WriteEntry> = (0..n).map(|_| WriteEntry { header: None, content: &buf }).collect();
-        refs.extend(wal.append_batch(&entries, now, false).map_err(fail("append_batch"))?);
+        let entries: Vec<WriteEntry> = (0..n)
+            .map(|_| WriteEntry {
+                header: None,
+                content: &buf,
+            })
+            .collect();
+        refs.extend(
+            wal.append_batch(&entries, now, false)
+                .map_err(fail("append_batch"))?,
+        );
     }
     Ok(refs)
 }
@@ -47,10 +55,16 @@ impl Reader for NanoReader {
     fn runs(&mut self, starts: &[usize], len: usize) -> Cell {
         time(|| {
             for &s in starts {
-                let recs = self.wal.read_batch(&self.refs[s..s + len]).map_err(fail("read_batch"))?;
+                let recs = self
+                    .wal
+                    .read_batch(&self.refs[s..s + len])
+                    .map_err(fail("read_batch"))?;
                 black_box(&recs);
             }
-            Ok(((starts.len() * len) as u64, (starts.len() * len * self.size) as u64))
+            Ok((
+                (starts.len() * len) as u64,
+                (starts.len() * len * self.size) as u64,
+            ))
         })
     }
 
@@ -72,12 +86,21 @@ impl System for Nano {
         "nano_wal"
     }
 
-    fn append(&self, dir: &Path, size: usize, threads: usize, per_thread: usize, durable: bool) -> Cell {
+    fn append(
+        &self,
+        dir: &Path,
+        size: usize,
+        threads: usize,
+        per_thread: usize,
+        durable: bool,
+    ) -> Cell {
         let wal = open(dir)?;
         let buf = payload(size);
         let now = now_ms();
         let secs = fan_out(threads, per_thread, |_, _| {
-            wal.append(None, &buf, now, durable).map(drop).map_err(|e| e.to_string())
+            wal.append(None, &buf, now, durable)
+                .map(drop)
+                .map_err(|e| e.to_string())
         })?;
         Ok(sample(threads * per_thread, size, secs))
     }
@@ -86,16 +109,32 @@ impl System for Nano {
         let wal = open(dir)?;
         let buf = payload(size);
         let now = now_ms();
-        let entries: Vec<WriteEntry> = (0..batch_len).map(|_| WriteEntry { header: None, content: &buf }).collect();
+        let entries: Vec<WriteEntry> = (0..batch_len)
+            .map(|_| WriteEntry {
+                header: None,
+                content: &buf,
+            })
+            .collect();
         time(|| {
             for _ in 0..batches {
-                black_box(wal.append_batch(&entries, now, false).map_err(fail("append_batch"))?);
+                black_box(
+                    wal.append_batch(&entries, now, false)
+                        .map_err(fail("append_batch"))?,
+                );
             }
-            Ok(((batches * batch_len) as u64, (batches * batch_len * size) as u64))
+            Ok((
+                (batches * batch_len) as u64,
+                (batches * batch_len * size) as u64,
+            ))
         })
     }
 
-    fn prefill<'a>(&'a self, dir: &'a Path, size: usize, count: usize) -> Result<Box<dyn Reader + 'a>, Missing> {
+    fn prefill<'a>(
+        &'a self,
+        dir: &'a Path,
+        size: usize,
+        count: usize,
+    ) -> Result<Box<dyn Reader + 'a>, Missing> {
         let wal = open(dir)?;
         let refs = fill(&wal, size, count)?;
         Ok(Box::new(NanoReader { wal, refs, size }))
@@ -112,7 +151,11 @@ impl System for Nano {
         let wal = open(dir)?;
         let secs = start.elapsed().as_secs_f64();
         drop(wal);
-        Ok(crate::harness::Sample { ops: 1, bytes: 0, secs })
+        Ok(crate::harness::Sample {
+            ops: 1,
+            bytes: 0,
+            secs,
+        })
     }
 
     fn open_and_replay(&self, dir: &Path) -> Result<u64, Missing> {

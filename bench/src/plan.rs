@@ -20,7 +20,7 @@ pub struct Params {
     pub appends: usize,
     /// Batches of 100 per measurement at 128 B (4 KiB does a quarter).
     pub batches: usize,
-    /// Durable appends per measurement, split over the threads.
+    /// Durable appends per measurement at 128 B, split over the threads (4 KiB does a quarter).
     pub durable: usize,
     /// Bytes of the prefilled log that reads and replay run against.
     pub read_log_bytes: u64,
@@ -37,7 +37,7 @@ impl Params {
                 reps: 3,
                 appends: 20_000,
                 batches: 200,
-                durable: 200,
+                durable: 400,
                 read_log_bytes: 8 << 20,
                 random_reads: 10_000,
                 runs: 10,
@@ -55,7 +55,10 @@ impl Params {
                 recovery_bytes: 1 << 30,
             }
         };
-        Params { reps: reps.unwrap_or(p.reps).max(3), ..p }
+        Params {
+            reps: reps.unwrap_or(p.reps).max(3),
+            ..p
+        }
     }
 
     fn scaled(&self, n: usize, size: usize) -> usize {
@@ -91,9 +94,23 @@ pub struct Row {
 }
 
 impl Row {
-    fn new(id: String, group: &'static str, label: String, unit: Unit, limit_name: &'static str) -> Row {
+    fn new(
+        id: String,
+        group: &'static str,
+        label: String,
+        unit: Unit,
+        limit_name: &'static str,
+    ) -> Row {
         let cells = systems().iter().map(|s| (s.name(), Vec::new())).collect();
-        Row { id, group, label, unit, limit_name, limit: Vec::new(), cells }
+        Row {
+            id,
+            group,
+            label,
+            unit,
+            limit_name,
+            limit: Vec::new(),
+            cells,
+        }
     }
 
     pub fn rate(&self, s: &Sample) -> f64 {
@@ -120,15 +137,21 @@ impl Row {
     }
 
     pub fn system(&self, name: &str) -> Option<&[Cell]> {
-        self.cells.iter().find(|(n, _)| *n == name).map(|(_, c)| c.as_slice())
+        self.cells
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| c.as_slice())
     }
 }
+
+/// (VmHWM in KiB, records the child read).
+pub type PeakMemory = (u64, u64);
 
 /// Peak memory of each system (KiB of VmHWM), and of the bare bench process.
 #[derive(Debug, Default)]
 pub struct MemoryResult {
     pub baseline_kib: Option<u64>,
-    pub per_system: Vec<(&'static str, Result<(u64, u64), String>)>,
+    pub per_system: Vec<(&'static str, Result<PeakMemory, String>)>,
 }
 
 pub struct Results {
@@ -155,7 +178,10 @@ struct Runner<'a> {
 
 impl Runner<'_> {
     fn wanted(&self, id: &str) -> bool {
-        self.args.only.as_ref().is_none_or(|o| id.contains(o.as_str()))
+        self.args
+            .only
+            .as_ref()
+            .is_none_or(|o| id.contains(o.as_str()))
     }
 
     /// Run a write-type row: per repetition, the limit then every system,
@@ -185,7 +211,11 @@ impl Runner<'_> {
 
 pub fn run(args: &Args, root: &Path) -> Results {
     let p = Params::new(args.quick, args.reps);
-    let r = Runner { args, scratch: Scratch::new(root.to_path_buf()), systems: systems() };
+    let r = Runner {
+        args,
+        scratch: Scratch::new(root.to_path_buf()),
+        systems: systems(),
+    };
     let mut rows = Vec::new();
     let mut lim_rows = Vec::new();
     for size in SIZES {
@@ -193,19 +223,43 @@ pub fn run(args: &Args, root: &Path) -> Results {
         let n = p.scaled(p.appends, size);
         eprintln!("writes, {sl}");
 
-        let mut row = Row::new(format!("append/1t/{size}"), "Single appends, 1 thread, not durable", sl.clone(), Unit::Ops, "pwrite/record");
-        r.write_row(&mut row, p.reps, &|d| limits::pwrite_per_record(d, size, n), &|s, d| s.append(d, size, 1, n, false));
+        let mut row = Row::new(
+            format!("append/1t/{size}"),
+            "Single appends, 1 thread, not durable",
+            sl.clone(),
+            Unit::Ops,
+            "pwrite/record",
+        );
+        r.write_row(
+            &mut row,
+            p.reps,
+            &|d| limits::pwrite_per_record(d, size, n),
+            &|s, d| s.append(d, size, 1, n, false),
+        );
         rows.push(row);
 
         let nb = p.scaled(p.batches, size);
-        let mut row = Row::new(format!("batch/{size}"), "Batches of 100, 1 thread, not durable", sl.clone(), Unit::Ops, "pwritev/batch");
-        r.write_row(&mut row, p.reps, &|d| limits::pwritev_per_batch(d, size, nb, BATCH_LEN), &|s, d| {
-            s.batches(d, size, nb, BATCH_LEN)
-        });
+        let mut row = Row::new(
+            format!("batch/{size}"),
+            "Batches of 100, 1 thread, not durable",
+            sl.clone(),
+            Unit::Ops,
+            "pwritev/batch",
+        );
+        r.write_row(
+            &mut row,
+            p.reps,
+            &|d| limits::pwritev_per_batch(d, size, nb, BATCH_LEN),
+            &|s, d| s.batches(d, size, nb, BATCH_LEN),
+        );
         rows.push(row);
 
         for t in DURABLE_THREADS {
-            let per = p.durable.div_ceil(t);
+            // Growing a file by a 4 KiB block per fsync is ~10x slower than
+            // appending 128 B inside a block: a quarter of the count keeps
+            // the 4 KiB rows' time in line.
+            let nd = p.scaled(p.durable, size);
+            let per = nd.div_ceil(t);
             let mut row = Row::new(
                 format!("durable/{t}t/{size}"),
                 "Durable single appends (each returns once it survives power loss)",
@@ -213,9 +267,12 @@ pub fn run(args: &Args, root: &Path) -> Results {
                 Unit::Ops,
                 "pwrite+fdatasync/record (growing file, 1 thread)",
             );
-            r.write_row(&mut row, p.reps, &|d| limits::pwrite_fdatasync(d, size, p.durable, false), &|s, d| {
-                s.append(d, size, t, per, true)
-            });
+            r.write_row(
+                &mut row,
+                p.reps,
+                &|d| limits::pwrite_fdatasync(d, size, nd, false),
+                &|s, d| s.append(d, size, t, per, true),
+            );
             rows.push(row);
         }
 
@@ -228,9 +285,12 @@ pub fn run(args: &Args, root: &Path) -> Results {
                 Unit::Ops,
                 "pwrite/record (1 thread)",
             );
-            r.write_row(&mut row, p.reps, &|d| limits::pwrite_per_record(d, size, per * t), &|s, d| {
-                s.append(d, size, t, per, false)
-            });
+            r.write_row(
+                &mut row,
+                p.reps,
+                &|d| limits::pwrite_per_record(d, size, per * t),
+                &|s, d| s.append(d, size, t, per, false),
+            );
             rows.push(row);
         }
 
@@ -240,10 +300,17 @@ pub fn run(args: &Args, root: &Path) -> Results {
     let (open_row, streams) = recovery_row(&r, &p);
     rows.push(open_row);
     let memory = match streams {
-        Some((dirs, built)) if r.wanted("memory") || r.wanted("open") => memory::measure(&r.systems, r.scratch.root(), &dirs, &built),
+        Some((dirs, built)) if r.wanted("memory") || r.wanted("open") => {
+            memory::measure(&r.systems, r.scratch.root(), &dirs, &built)
+        }
         _ => MemoryResult::default(),
     };
-    Results { params: p, rows, limits: lim_rows, memory }
+    Results {
+        params: p,
+        rows,
+        limits: lim_rows,
+        memory,
+    }
 }
 
 /// The limits table: every raw limit of the issue at one record size, in
@@ -253,28 +320,59 @@ fn measure_limits(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
     let sl = size_label(size);
     let n = p.scaled(p.appends, size);
     let nb = p.scaled(p.batches, size);
+    let nd = p.scaled(p.durable, size);
     let count = (p.read_log_bytes / size as u64) as usize;
     type Lim<'a> = (&'static str, Box<dyn Fn(&Path) -> Cell + 'a>);
     let list: Vec<Lim> = vec![
-        ("pwrite per record", Box::new(move |d: &Path| limits::pwrite_per_record(d, size, n))),
-        ("pwritev per batch of 100", Box::new(move |d: &Path| limits::pwritev_per_batch(d, size, nb, BATCH_LEN))),
-        ("pwrite + fdatasync per record, growing file", Box::new(move |d: &Path| limits::pwrite_fdatasync(d, size, p.durable, false))),
-        ("pwrite + fdatasync per record, pre-written file", Box::new(move |d: &Path| limits::pwrite_fdatasync(d, size, p.durable, true))),
-        ("pread per record (random)", Box::new(move |d: &Path| {
-            let f = limits::RawFile::write(d, size, count)?;
-            f.pread_per_record(&random_indices(count, p.random_reads, 1))
-        })),
-        ("one pread per contiguous run of 1,000", Box::new(move |d: &Path| {
-            let f = limits::RawFile::write(d, size, count)?;
-            f.pread_per_run(&run_starts(count, p.runs, 2), RUN_LEN.min(count))
-        })),
-        ("sequential pread, 1 MiB chunks", Box::new(move |d: &Path| limits::RawFile::write(d, size, count)?.sequential())),
-        ("memcpy per record", Box::new(move |_: &Path| limits::memcpy(size, n))),
+        (
+            "pwrite per record",
+            Box::new(move |d: &Path| limits::pwrite_per_record(d, size, n)),
+        ),
+        (
+            "pwritev per batch of 100",
+            Box::new(move |d: &Path| limits::pwritev_per_batch(d, size, nb, BATCH_LEN)),
+        ),
+        (
+            "pwrite + fdatasync per record, growing file",
+            Box::new(move |d: &Path| limits::pwrite_fdatasync(d, size, nd, false)),
+        ),
+        (
+            "pwrite + fdatasync per record, pre-written file",
+            Box::new(move |d: &Path| limits::pwrite_fdatasync(d, size, nd, true)),
+        ),
+        (
+            "pread per record (random)",
+            Box::new(move |d: &Path| {
+                let f = limits::RawFile::write(d, size, count)?;
+                f.pread_per_record(&random_indices(count, p.random_reads, 1))
+            }),
+        ),
+        (
+            "one pread per contiguous run of 1,000",
+            Box::new(move |d: &Path| {
+                let f = limits::RawFile::write(d, size, count)?;
+                f.pread_per_run(&run_starts(count, p.runs, 2), RUN_LEN.min(count))
+            }),
+        ),
+        (
+            "sequential pread, 1 MiB chunks",
+            Box::new(move |d: &Path| limits::RawFile::write(d, size, count)?.sequential()),
+        ),
+        (
+            "memcpy per record",
+            Box::new(move |_: &Path| limits::memcpy(size, n)),
+        ),
     ];
     let mut rows: Vec<Row> = list
         .iter()
         .map(|(name, _)| {
-            let mut row = Row::new(format!("limit/{size}/{name}"), "Limits", format!("{name}, {sl}"), Unit::Ops, "");
+            let mut row = Row::new(
+                format!("limit/{size}/{name}"),
+                "Limits",
+                format!("{name}, {sl}"),
+                Unit::Ops,
+                "",
+            );
             row.cells.clear();
             row
         })
@@ -316,7 +414,13 @@ pub fn run_starts(count: usize, n: usize, seed: u64) -> Vec<usize> {
 fn read_rows(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
     let sl = size_label(size);
     let count = (p.read_log_bytes / size as u64) as usize;
-    let mut random = Row::new(format!("random/{size}"), "Random single reads", sl.clone(), Unit::Ops, "pread/record");
+    let mut random = Row::new(
+        format!("random/{size}"),
+        "Random single reads",
+        sl.clone(),
+        Unit::Ops,
+        "pread/record",
+    );
     let mut runs = Row::new(
         format!("runs/{size}"),
         "Reads of contiguous runs of 1,000 records (records/s)",
@@ -331,16 +435,24 @@ fn read_rows(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
         Unit::Bytes,
         "sequential pread, 1 MiB chunks",
     );
-    let any = [&random, &runs, &replay].iter().any(|row| r.wanted(&row.id));
+    let any = [&random, &runs, &replay]
+        .iter()
+        .any(|row| r.wanted(&row.id));
     if !any {
         return Vec::new();
     }
     eprintln!("reads, {sl}: prefilling {count} records per system");
     let raw_dir = r.scratch.fresh("raw-read");
     let raw = limits::RawFile::write(&raw_dir.path, size, count);
-    let dirs: Vec<_> = (0..r.systems.len()).map(|i| r.scratch.fresh(&format!("read{i}"))).collect();
-    let mut readers: Vec<Result<Box<dyn Reader + '_>, Missing>> =
-        r.systems.iter().zip(&dirs).map(|(s, d)| s.prefill(&d.path, size, count)).collect();
+    let dirs: Vec<_> = (0..r.systems.len())
+        .map(|i| r.scratch.fresh(&format!("read{i}")))
+        .collect();
+    let mut readers: Vec<Result<Box<dyn Reader + '_>, Missing>> = r
+        .systems
+        .iter()
+        .zip(&dirs)
+        .map(|(s, d)| s.prefill(&d.path, size, count))
+        .collect();
     let idx = random_indices(count, p.random_reads, 1);
     let starts = run_starts(count, p.runs, 2);
     let run_len = RUN_LEN.min(count);
@@ -352,15 +464,27 @@ fn read_rows(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
         };
         random.limit.push(lim(&|f| f.pread_per_record(&idx)));
         for (i, rd) in readers.iter_mut().enumerate() {
-            random.cells[i].1.push(rd.as_mut().map_err(|m| m.clone()).and_then(|rd| rd.random(&idx)));
+            random.cells[i].1.push(
+                rd.as_mut()
+                    .map_err(|m| m.clone())
+                    .and_then(|rd| rd.random(&idx)),
+            );
         }
         runs.limit.push(lim(&|f| f.pread_per_run(&starts, run_len)));
         for (i, rd) in readers.iter_mut().enumerate() {
-            runs.cells[i].1.push(rd.as_mut().map_err(|m| m.clone()).and_then(|rd| rd.runs(&starts, run_len)));
+            runs.cells[i].1.push(
+                rd.as_mut()
+                    .map_err(|m| m.clone())
+                    .and_then(|rd| rd.runs(&starts, run_len)),
+            );
         }
         replay.limit.push(lim(&|f| f.sequential()));
         for (i, rd) in readers.iter_mut().enumerate() {
-            replay.cells[i].1.push(rd.as_mut().map_err(|m| m.clone()).and_then(|rd| rd.replay()));
+            replay.cells[i].1.push(
+                rd.as_mut()
+                    .map_err(|m| m.clone())
+                    .and_then(|rd| rd.replay()),
+            );
         }
     }
     drop(readers);
@@ -376,7 +500,15 @@ fn recovery_row(r: &Runner, p: &Params) -> (Row, Option<Streams>) {
     let mut row = Row::new(
         "open".into(),
         "Open (recovery) of a stream, from the page cache (stream bytes/s)",
-        format!("{} MiB of 4 KiB records{}", p.recovery_bytes >> 20, if r.args.quick { " (quick mode; the full run uses 1 GiB)" } else { "" }),
+        format!(
+            "{} MiB of 4 KiB records{}",
+            p.recovery_bytes >> 20,
+            if r.args.quick {
+                " (quick mode; the full run uses 1 GiB)"
+            } else {
+                ""
+            }
+        ),
         Unit::Bytes,
         "sequential pread, 1 MiB chunks",
     );
@@ -387,17 +519,30 @@ fn recovery_row(r: &Runner, p: &Params) -> (Row, Option<Streams>) {
     let count = (p.recovery_bytes / size as u64) as usize;
     let raw_dir = r.scratch.fresh("raw-open");
     let raw = limits::RawFile::write(&raw_dir.path, size, count);
-    let dirs: Vec<_> = (0..r.systems.len()).map(|i| r.scratch.fresh(&format!("open{i}"))).collect();
-    let built: Vec<Result<(), Missing>> =
-        r.systems.iter().zip(&dirs).map(|(s, d)| s.build(&d.path, size, p.recovery_bytes)).collect();
+    let dirs: Vec<_> = (0..r.systems.len())
+        .map(|i| r.scratch.fresh(&format!("open{i}")))
+        .collect();
+    let built: Vec<Result<(), Missing>> = r
+        .systems
+        .iter()
+        .zip(&dirs)
+        .map(|(s, d)| s.build(&d.path, size, p.recovery_bytes))
+        .collect();
     for rep in 0..p.reps {
         eprintln!("  open rep {}/{}", rep + 1, p.reps);
-        row.limit.push(raw.as_ref().map_err(|m| m.clone()).and_then(|f| f.sequential()));
+        row.limit.push(
+            raw.as_ref()
+                .map_err(|m| m.clone())
+                .and_then(|f| f.sequential()),
+        );
         for (i, s) in r.systems.iter().enumerate() {
-            let c = built[i].clone().and_then(|_| s.open(&dirs[i].path)).map(|mut smp| {
-                smp.bytes = p.recovery_bytes;
-                smp
-            });
+            let c = built[i]
+                .clone()
+                .and_then(|_| s.open(&dirs[i].path))
+                .map(|mut smp| {
+                    smp.bytes = p.recovery_bytes;
+                    smp
+                });
             row.cells[i].1.push(c);
         }
     }

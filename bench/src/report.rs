@@ -61,9 +61,15 @@ fn limit_of(rows: &[Row], id: &str) -> Option<f64> {
 
 /// Min and max over the repetitions relative to the median: how noisy a cell was.
 fn spread(row: &Row, cells: &[crate::harness::Cell]) -> Option<f64> {
-    let v: Vec<f64> = cells.iter().filter_map(|c| c.as_ref().ok()).map(|s| row.rate(s)).collect();
+    let v: Vec<f64> = cells
+        .iter()
+        .filter_map(|c| c.as_ref().ok())
+        .map(|s| row.rate(s))
+        .collect();
     let med = row.median(cells).ok()?;
-    let (lo, hi) = v.iter().fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+    let (lo, hi) = v
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
     Some((hi - lo) / med)
 }
 
@@ -78,26 +84,80 @@ struct Target {
 fn targets(rows: &[Row]) -> Vec<Target> {
     let mut t = Vec::new();
     let mut vs_limit = |what: &str, id: &str, goal: f64| {
-        let m = median_of(rows, id, NANO).zip(limit_of(rows, id)).map(|(a, b)| a / b);
-        t.push(Target { what: what.into(), measured: m, goal, absolute: None });
+        let m = median_of(rows, id, NANO)
+            .zip(limit_of(rows, id))
+            .map(|(a, b)| a / b);
+        t.push(Target {
+            what: what.into(),
+            measured: m,
+            goal,
+            absolute: None,
+        });
     };
-    vs_limit("1-thread append, 128 B, vs raw pwrite/record", "append/1t/128", 0.90);
-    vs_limit("1-thread append, 4 KiB, vs raw pwrite/record", "append/1t/4096", 0.90);
-    vs_limit("batches of 100 x 128 B vs raw pwritev/batch", "batch/128", 0.80);
-    vs_limit("8-thread durable, 128 B, vs raw fsync/record", "durable/8t/128", 3.0);
-    vs_limit("32-thread durable, 128 B, vs raw fsync/record", "durable/32t/128", 3.0);
-    vs_limit("1-thread durable, 128 B, vs raw growing-file fsync", "durable/1t/128", 1.4);
-    vs_limit("random single reads, 128 B, vs raw pread", "random/128", 0.90);
+    vs_limit(
+        "1-thread append, 128 B, vs raw pwrite/record",
+        "append/1t/128",
+        0.90,
+    );
+    vs_limit(
+        "1-thread append, 4 KiB, vs raw pwrite/record",
+        "append/1t/4096",
+        0.90,
+    );
+    vs_limit(
+        "batches of 100 x 128 B vs raw pwritev/batch",
+        "batch/128",
+        0.80,
+    );
+    vs_limit(
+        "8-thread durable, 128 B, vs raw fsync/record",
+        "durable/8t/128",
+        3.0,
+    );
+    vs_limit(
+        "32-thread durable, 128 B, vs raw fsync/record",
+        "durable/32t/128",
+        3.0,
+    );
+    vs_limit(
+        "1-thread durable, 128 B, vs raw growing-file fsync",
+        "durable/1t/128",
+        1.4,
+    );
+    vs_limit(
+        "random single reads, 128 B, vs raw pread",
+        "random/128",
+        0.90,
+    );
     vs_limit("runs of 1,000 x 128 B vs one raw pread", "runs/128", 0.50);
-    vs_limit("2 threads non-durable, 128 B, vs raw (1 thread)", "nondurable/2t/128", 1.5);
-    vs_limit("4 threads non-durable, 128 B, vs raw (1 thread)", "nondurable/4t/128", 1.5);
+    vs_limit(
+        "2 threads non-durable, 128 B, vs raw (1 thread)",
+        "nondurable/2t/128",
+        1.5,
+    );
+    vs_limit(
+        "4 threads non-durable, 128 B, vs raw (1 thread)",
+        "nondurable/4t/128",
+        1.5,
+    );
     for th in [8, 32] {
         let id = format!("durable/{th}t/128");
-        let m = median_of(rows, &id, NANO).zip(median_of(rows, &id, OKAYWAL)).map(|(a, b)| a / b);
-        t.push(Target { what: format!("{th}-thread durable, 128 B, vs okaywal"), measured: m, goal: 2.0, absolute: None });
+        let m = median_of(rows, &id, NANO)
+            .zip(median_of(rows, &id, OKAYWAL))
+            .map(|(a, b)| a / b);
+        t.push(Target {
+            what: format!("{th}-thread durable, 128 B, vs okaywal"),
+            measured: m,
+            goal: 2.0,
+            absolute: None,
+        });
     }
     for id in ["replay/128", "replay/4096", "open"] {
-        let what = if id == "open" { "open/recovery".to_string() } else { format!("replay, {}", &id[7..]) };
+        let what = match id {
+            "open" => "open/recovery".to_string(),
+            "replay/128" => "replay, 128 B".to_string(),
+            _ => "replay, 4 KiB".to_string(),
+        };
         t.push(Target {
             what: format!("{what} (payload bytes/s)"),
             measured: median_of(rows, id, NANO),
@@ -106,8 +166,15 @@ fn targets(rows: &[Row]) -> Vec<Target> {
         });
     }
     for row in rows {
-        let m = median_of(rows, &row.id, FFI).zip(median_of(rows, &row.id, NANO)).map(|(c, r)| c / r);
-        t.push(Target { what: format!("C API / Rust API: {} {}", row.group_short(), row.label), measured: m, goal: 0.90, absolute: None });
+        let m = median_of(rows, &row.id, FFI)
+            .zip(median_of(rows, &row.id, NANO))
+            .map(|(c, r)| c / r);
+        t.push(Target {
+            what: format!("C API / Rust API: {} {}", row.group_short(), row.label),
+            measured: m,
+            goal: 0.90,
+            absolute: None,
+        });
     }
     t
 }
@@ -121,23 +188,50 @@ impl Row {
 fn write_targets(md: &mut String, rows: &[Row]) {
     let _ = writeln!(md, "## Targets (issue 6)\n");
     let _ = writeln!(md, "Ratios use medians of the same run; \"raw\" is the limit measured in the same repetitions as the row.\n");
-    let _ = writeln!(md, "| Target | Measured | Goal | Result |\n|---|---:|---:|---|");
+    let _ = writeln!(
+        md,
+        "| Target | Measured | Goal | Result |\n|---|---:|---:|---|"
+    );
     for t in targets(rows) {
         let (m, g) = match t.absolute {
             Some(u) => (t.measured.map(|v| fmt_rate(v, u)), fmt_rate(t.goal, u)),
-            None => (t.measured.map(|v| format!("{v:.2}x")), format!(">= {:.2}x", t.goal)),
+            None => (
+                t.measured.map(|v| format!("{v:.2}x")),
+                format!(">= {:.2}x", t.goal),
+            ),
         };
         let result = match t.measured {
             Some(v) if v >= t.goal => "met",
             Some(_) => "**missed**",
             None => "not measured",
         };
-        let _ = writeln!(md, "| {} | {} | {} | {} |", t.what, m.unwrap_or_else(|| "-".into()), g, result);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            t.what,
+            m.unwrap_or_else(|| "-".into()),
+            g,
+            result
+        );
     }
     md.push('\n');
 }
 
-fn write_tables(md: &mut String, rows: &[Row], notes: &mut BTreeMap<(String, String), Vec<String>>) {
+/// Cells whose number does not measure the same thing as the others'.
+fn marker(row_id: &str, system: &str) -> &'static str {
+    match (row_id.split('/').next().unwrap_or(""), system) {
+        ("random" | "runs", "raft-engine 0.4") => " (mem)",
+        ("open", "nano-wal 1.0.0") => " (no scan)",
+        ("runs", "walrus 0.2") => " (seq)",
+        _ => "",
+    }
+}
+
+fn write_tables(
+    md: &mut String,
+    rows: &[Row],
+    notes: &mut BTreeMap<(String, String), Vec<String>>,
+) {
     let mut groups: Vec<&str> = Vec::new();
     for r in rows {
         if !groups.contains(&r.group) {
@@ -145,44 +239,68 @@ fn write_tables(md: &mut String, rows: &[Row], notes: &mut BTreeMap<(String, Str
         }
     }
     for g in groups {
-        let members: Vec<&Row> = rows.iter().filter(|r| r.group == g && !r.limit.is_empty()).collect();
-        let Some(first) = members.first() else { continue };
+        let members: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.group == g && !r.limit.is_empty())
+            .collect();
+        let Some(first) = members.first() else {
+            continue;
+        };
         let _ = writeln!(md, "### {g}\n");
-        let _ = writeln!(md, "Limit: raw {}. Cells: median, then the ratio to the limit of the same row.\n", first.limit_name);
+        let _ = writeln!(md, "Limit: raw {}. Cells: median, then the ratio to the limit of the same row. \
+             Spread: the largest (max - min) / median of any column of the row over the repetitions. \
+             (mem) = served from an in-memory table, not the log; (no scan) = opening reads no record; \
+             (seq) = consecutive runs from a cursor, not random starts (see the notes).\n", first.limit_name);
         let _ = write!(md, "| Workload | raw limit |");
         for (name, _) in &first.cells {
             let _ = write!(md, " {name} |");
         }
-        let _ = write!(md, "\n|---|---:|");
+        let _ = write!(md, " spread |\n|---|---:|");
         for _ in &first.cells {
             let _ = write!(md, "---:|");
         }
-        md.push('\n');
+        md.push_str("---:|\n");
         for row in members {
             let limit = row.median(&row.limit);
             let _ = write!(
                 md,
                 "| {} | {} |",
                 row.label,
-                limit.as_ref().map(|v| fmt_rate(*v, row.unit)).unwrap_or_else(|m| fmt_missing(m).into())
+                limit
+                    .as_ref()
+                    .map(|v| fmt_rate(*v, row.unit))
+                    .unwrap_or_else(|m| fmt_missing(m).into())
             );
             for (name, cells) in &row.cells {
                 let cell = match row.median(cells) {
                     Ok(v) => match &limit {
-                        Ok(l) => format!("{} ({:.2}x)", fmt_rate(v, row.unit), v / l),
+                        Ok(l) => format!(
+                            "{} ({:.2}x){}",
+                            fmt_rate(v, row.unit),
+                            v / l,
+                            marker(&row.id, name)
+                        ),
                         Err(_) => fmt_rate(v, row.unit),
                     },
                     Err(m) => {
                         let why = match &m {
                             Missing::NotApplicable(w) | Missing::Failed(w) => w.clone(),
                         };
-                        notes.entry((name.to_string(), format!("{}: {why}", fmt_missing(&m)))).or_default().push(row.id.clone());
+                        notes
+                            .entry((name.to_string(), format!("{}: {why}", fmt_missing(&m))))
+                            .or_default()
+                            .push(row.id.clone());
                         fmt_missing(&m).to_string()
                     }
                 };
                 let _ = write!(md, " {cell} |");
             }
-            md.push('\n');
+            // The noisiest column of the row: (max - min) / median over the repetitions.
+            let worst = std::iter::once(&row.limit)
+                .chain(row.cells.iter().map(|(_, c)| c))
+                .filter_map(|c| spread(row, c))
+                .fold(0.0, f64::max);
+            let _ = writeln!(md, " {:.0}% |", worst * 100.0);
         }
         md.push('\n');
     }
@@ -192,8 +310,14 @@ fn write_limits(md: &mut String, limits: &[Row]) {
     if limits.is_empty() {
         return;
     }
-    let _ = writeln!(md, "### Limits (raw syscalls and memcpy, records/s and payload MB/s)\n");
-    let _ = writeln!(md, "| Limit | records/s | MB/s | spread |\n|---|---:|---:|---:|");
+    let _ = writeln!(
+        md,
+        "### Limits (raw syscalls and memcpy, records/s and payload MB/s)\n"
+    );
+    let _ = writeln!(
+        md,
+        "| Limit | records/s | MB/s | spread |\n|---|---:|---:|---:|"
+    );
     for row in limits {
         let med = row.median(&row.limit);
         let (ops, mbs) = match &med {
@@ -205,11 +329,16 @@ fn write_limits(md: &mut String, limits: &[Row]) {
                     .map(|s| s.bytes as f64 / s.ops as f64)
                     .next()
                     .unwrap_or(0.0);
-                (fmt_rate(*v, Unit::Ops), format!("{:.0}", v * bytes_per_op / 1e6))
+                (
+                    fmt_rate(*v, Unit::Ops),
+                    format!("{:.1}", v * bytes_per_op / 1e6),
+                )
             }
             Err(m) => (fmt_missing(m).into(), "-".into()),
         };
-        let sp = spread(row, &row.limit).map(|s| format!("{:.0}%", s * 100.0)).unwrap_or_default();
+        let sp = spread(row, &row.limit)
+            .map(|s| format!("{:.0}%", s * 100.0))
+            .unwrap_or_default();
         let _ = writeln!(md, "| {} | {ops} | {mbs} | {sp} |", row.label);
     }
     md.push('\n');
@@ -228,12 +357,22 @@ fn write_memory(md: &mut String, res: &Results) {
         res.params.recovery_bytes >> 20,
         m.baseline_kib.map(|k| format!("{:.1} MiB", k as f64 / 1024.0)).unwrap_or_else(|| "unknown".into())
     );
-    let _ = writeln!(md, "| System | peak RSS | above baseline | records read |\n|---|---:|---:|---:|");
+    let _ = writeln!(
+        md,
+        "| System | peak RSS | above baseline | records read |\n|---|---:|---:|---:|"
+    );
     for (name, r) in &m.per_system {
         match r {
             Ok((kib, n)) => {
-                let above = m.baseline_kib.map(|b| format!("{:.1} MiB", kib.saturating_sub(b) as f64 / 1024.0)).unwrap_or_default();
-                let _ = writeln!(md, "| {name} | {:.1} MiB | {above} | {n} |", *kib as f64 / 1024.0);
+                let above = m
+                    .baseline_kib
+                    .map(|b| format!("{:.1} MiB", kib.saturating_sub(b) as f64 / 1024.0))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    md,
+                    "| {name} | {:.1} MiB | {above} | {n} |",
+                    *kib as f64 / 1024.0
+                );
             }
             Err(e) => {
                 let _ = writeln!(md, "| {name} | n/a ({e}) | | |");
@@ -246,51 +385,131 @@ fn write_memory(md: &mut String, res: &Results) {
 /// Durable appends/s against threads (log-log), one line per system and
 /// the raw per-record fsync as a dashed reference.
 pub fn plot(rows: &[Row], size: usize) -> Option<String> {
-    let mut lines: Vec<(String, Vec<(usize, f64)>, bool)> = Vec::new();
+    // (legend, (threads, appends/s) points, dashed)
+    type Line = (String, Vec<(usize, f64)>, bool);
+    let mut lines: Vec<Line> = Vec::new();
     let names: Vec<&'static str> = rows.first()?.cells.iter().map(|(n, _)| *n).collect();
     let find = |t: usize| rows.iter().find(|r| r.id == format!("durable/{t}t/{size}"));
     for name in names {
-        let pts: Vec<(usize, f64)> =
-            DURABLE_THREADS.iter().filter_map(|&t| find(t).and_then(|r| r.median(r.system(name)?).ok()).map(|v| (t, v))).collect();
+        let pts: Vec<(usize, f64)> = DURABLE_THREADS
+            .iter()
+            .filter_map(|&t| {
+                find(t)
+                    .and_then(|r| r.median(r.system(name)?).ok())
+                    .map(|v| (t, v))
+            })
+            .collect();
         if !pts.is_empty() {
             lines.push((name.to_string(), pts, false));
         }
     }
-    let raw: Vec<(usize, f64)> = DURABLE_THREADS.iter().filter_map(|&t| find(t).and_then(|r| r.median(&r.limit).ok()).map(|v| (t, v))).collect();
+    let raw: Vec<(usize, f64)> = DURABLE_THREADS
+        .iter()
+        .filter_map(|&t| {
+            find(t)
+                .and_then(|r| r.median(&r.limit).ok())
+                .map(|v| (t, v))
+        })
+        .collect();
     if !raw.is_empty() {
         lines.push(("raw pwrite+fdatasync/record (1 thread)".into(), raw, true));
     }
     if lines.is_empty() {
         return None;
     }
-    let all: Vec<f64> = lines.iter().flat_map(|(_, p, _)| p.iter().map(|(_, v)| *v)).filter(|v| *v > 0.0).collect();
+    let all: Vec<f64> = lines
+        .iter()
+        .flat_map(|(_, p, _)| p.iter().map(|(_, v)| *v))
+        .filter(|v| *v > 0.0)
+        .collect();
     let lo = all.iter().cloned().fold(f64::MAX, f64::min).log10().floor();
-    let hi = all.iter().cloned().fold(f64::MIN, f64::max).log10().ceil().max(lo + 1.0);
-    let (w, h, left, right, top, bottom) = (820.0, 440.0, 70.0, 560.0, 40.0, 380.0);
+    let hi = all
+        .iter()
+        .cloned()
+        .fold(f64::MIN, f64::max)
+        .log10()
+        .ceil()
+        .max(lo + 1.0);
+    let (w, h, left, right, top, bottom) = (900.0, 440.0, 80.0, 560.0, 40.0, 380.0);
     let x = |t: usize| left + (t as f64).log2() / 5.0 * (right - left);
     let y = |v: f64| bottom - (v.max(1.0).log10() - lo) / (hi - lo) * (bottom - top);
-    let colors = ["#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"];
+    let colors = [
+        "#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+        "#7f7f7f",
+    ];
     let mut s = String::new();
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">"#);
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">"#
+    );
     let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-    let _ = writeln!(s, r#"<text x="{left}" y="22" font-size="15">Durable appends/s against threads, {size} B records (median, log scales)</text>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="{left}" y="22" font-size="15">Durable appends/s against threads, {size} B records (median, log scales)</text>"#
+    );
     for e in (lo as i32)..=(hi as i32) {
         let yy = y(10f64.powi(e));
-        let _ = writeln!(s, r##"<line x1="{left}" y1="{yy}" x2="{right}" y2="{yy}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{}/s</text>"##, left - 6.0, yy + 4.0, si(10f64.powi(e)).trim());
+        let _ = writeln!(
+            s,
+            r##"<line x1="{left}" y1="{yy}" x2="{right}" y2="{yy}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{}/s</text>"##,
+            left - 6.0,
+            yy + 4.0,
+            si(10f64.powi(e)).trim()
+        );
     }
     for t in DURABLE_THREADS {
         let xx = x(t);
-        let _ = writeln!(s, r##"<line x1="{xx}" y1="{top}" x2="{xx}" y2="{bottom}" stroke="#eee"/><text x="{xx}" y="{}" text-anchor="middle">{t}</text>"##, bottom + 18.0);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{xx}" y1="{top}" x2="{xx}" y2="{bottom}" stroke="#eee"/><text x="{xx}" y="{}" text-anchor="middle">{t}</text>"##,
+            bottom + 18.0
+        );
     }
-    let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">threads</text>"#, (left + right) / 2.0, bottom + 40.0);
-    let _ = writeln!(s, r##"<rect x="{left}" y="{top}" width="{}" height="{}" fill="none" stroke="#888"/>"##, right - left, bottom - top);
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="middle">threads</text>"#,
+        (left + right) / 2.0,
+        bottom + 40.0
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">durable appends/s</text>"#,
+        (top + bottom) / 2.0,
+        (top + bottom) / 2.0
+    );
+    let _ = writeln!(
+        s,
+        r##"<rect x="{left}" y="{top}" width="{}" height="{}" fill="none" stroke="#888"/>"##,
+        right - left,
+        bottom - top
+    );
     for (i, (name, pts, dashed)) in lines.iter().enumerate() {
-        let c = if *dashed { "#000" } else { colors[i % colors.len()] };
-        let dash = if *dashed { r#" stroke-dasharray="6,4""# } else { "" };
-        let path: Vec<String> = pts.iter().map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v))).collect();
-        let _ = writeln!(s, r#"<polyline points="{}" fill="none" stroke="{c}" stroke-width="2"{dash}/>"#, path.join(" "));
+        let c = if *dashed {
+            "#000"
+        } else {
+            colors[i % colors.len()]
+        };
+        let dash = if *dashed {
+            r#" stroke-dasharray="6,4""#
+        } else {
+            ""
+        };
+        let path: Vec<String> = pts
+            .iter()
+            .map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v)))
+            .collect();
+        let _ = writeln!(
+            s,
+            r#"<polyline points="{}" fill="none" stroke="{c}" stroke-width="2"{dash}/>"#,
+            path.join(" ")
+        );
         for (t, v) in pts {
-            let _ = writeln!(s, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{c}"/>"#, x(*t), y(*v));
+            let _ = writeln!(
+                s,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{c}"/>"#,
+                x(*t),
+                y(*v)
+            );
         }
         let ly = top + 10.0 + i as f64 * 20.0;
         let _ = writeln!(
@@ -384,7 +603,7 @@ pub fn write(args: &Args, facts: &Facts, res: &Results, elapsed: Duration) -> st
     let _ = writeln!(
         md,
         "\nParameters: {} repetitions; {} single appends (128 B; a quarter at 4 KiB); {} batches of 100 (a quarter at 4 KiB); \
-         {} durable appends per measurement, split over the threads; reads against a {} MiB log: {} random reads, {} runs of 1,000; \
+         {} durable appends per measurement (a quarter at 4 KiB), split over the threads; reads against a {} MiB log: {} random reads, {} runs of 1,000; \
          recovery stream {} MiB.\n",
         p.reps,
         p.appends,
@@ -397,13 +616,20 @@ pub fn write(args: &Args, facts: &Facts, res: &Results, elapsed: Duration) -> st
     );
     write_targets(&mut md, &res.rows);
     let _ = writeln!(md, "## Results\n");
-    let out_dir = args.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let out_dir = args
+        .out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     for size in [128, 4096] {
         if let Some(svg) = plot(&res.rows, size) {
             let rel = format!("docs/bench_durable_threads_{size}.svg");
             std::fs::create_dir_all(out_dir.join("docs"))?;
             std::fs::write(out_dir.join(&rel), svg)?;
-            let _ = writeln!(md, "![Durable appends/s against threads, {size} B]({rel})\n");
+            let _ = writeln!(
+                md,
+                "![Durable appends/s against threads, {size} B]({rel})\n"
+            );
         }
     }
     let mut notes = BTreeMap::new();

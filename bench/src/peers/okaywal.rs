@@ -1,8 +1,12 @@
 //! okaywal 0.3: entries of chunks, every `commit` fsyncs (group commit
 //! across threads). It has no non-durable append, so those rows are n/a.
 
-use crate::harness::{fail, fan_out, na, payload, sample, time, Cell, Missing, Reader, Sample, System};
-use okaywal::{Configuration, Entry, EntryId, LogManager, LogPosition, SegmentReader, WriteAheadLog};
+use crate::harness::{
+    fail, fan_out, na, payload, sample, time, Cell, Missing, Reader, Sample, System,
+};
+use okaywal::{
+    Configuration, Entry, EntryId, LogManager, LogPosition, SegmentReader, WriteAheadLog,
+};
 use std::hint::black_box;
 use std::io::{self, Read};
 use std::path::Path;
@@ -25,7 +29,12 @@ impl LogManager for Counting {
         Ok(())
     }
 
-    fn checkpoint_to(&mut self, _: EntryId, _: &mut SegmentReader, _: &WriteAheadLog) -> io::Result<()> {
+    fn checkpoint_to(
+        &mut self,
+        _: EntryId,
+        _: &mut SegmentReader,
+        _: &WriteAheadLog,
+    ) -> io::Result<()> {
         Ok(())
     }
 }
@@ -103,7 +112,14 @@ impl System for OkayWal {
         "okaywal 0.3"
     }
 
-    fn append(&self, dir: &Path, size: usize, threads: usize, per_thread: usize, durable: bool) -> Cell {
+    fn append(
+        &self,
+        dir: &Path,
+        size: usize,
+        threads: usize,
+        per_thread: usize,
+        durable: bool,
+    ) -> Cell {
         if !durable {
             return na("every commit fsyncs: no non-durable append");
         }
@@ -122,10 +138,19 @@ impl System for OkayWal {
         na("every commit fsyncs: no non-durable batch")
     }
 
-    fn prefill<'a>(&'a self, dir: &'a Path, size: usize, count: usize) -> Result<Box<dyn Reader + 'a>, Missing> {
+    fn prefill<'a>(
+        &'a self,
+        dir: &'a Path,
+        size: usize,
+        count: usize,
+    ) -> Result<Box<dyn Reader + 'a>, Missing> {
         let wal = open(dir, Counting::default())?;
         let pos = fill(&wal, size, count)?;
-        Ok(Box::new(OkayReader { wal, pos, buf: Vec::with_capacity(size) }))
+        Ok(Box::new(OkayReader {
+            wal,
+            pos,
+            buf: Vec::with_capacity(size),
+        }))
     }
 
     fn build(&self, dir: &Path, size: usize, bytes: u64) -> Result<(), Missing> {
@@ -139,7 +164,11 @@ impl System for OkayWal {
         let wal = open(dir, Counting::default())?;
         let secs = start.elapsed().as_secs_f64();
         let _ = wal.shutdown();
-        Ok(Sample { ops: 1, bytes: 0, secs })
+        Ok(Sample {
+            ops: 1,
+            bytes: 0,
+            secs,
+        })
     }
 
     fn open_and_replay(&self, dir: &Path) -> Result<u64, Missing> {

@@ -1,7 +1,9 @@
 //! The original crate, `nano-wal` 1.0.0 (renamed `nano_wal_orig`): one mutex
 //! per segment held across writev and fdatasync, no checksums, no replay API.
 
-use crate::harness::{fail, fan_out, na, now_ms, payload, sample, time, Cell, Missing, Reader, Sample, System};
+use crate::harness::{
+    fail, fan_out, na, now_ms, payload, sample, time, Cell, Missing, Reader, Sample, System,
+};
 use nano_wal_orig::{read_batch, ReadDescriptor, Segment, Wal, WalOptions, WriteEntry};
 use std::hint::black_box;
 use std::path::Path;
@@ -11,7 +13,10 @@ use std::time::Duration;
 pub struct Orig;
 
 fn open(dir: &Path) -> Result<Wal, Missing> {
-    let opts = WalOptions { retention: Duration::from_secs(7 * 24 * 3600), segment_duration: Duration::from_secs(3600) };
+    let opts = WalOptions {
+        retention: Duration::from_secs(7 * 24 * 3600),
+        segment_duration: Duration::from_secs(3600),
+    };
     Wal::new(dir, "bench", opts).map_err(fail("Wal::new"))
 }
 
@@ -22,8 +27,15 @@ fn fill(wal: &Wal, size: usize, count: usize, now: i64) -> Result<Vec<(u64, usiz
     let mut refs = Vec::with_capacity(count);
     while refs.len() < count {
         let n = (count - refs.len()).min(100);
-        let entries: Vec<WriteEntry> = (0..n).map(|_| WriteEntry { header: None, content: &buf }).collect();
-        let r = wal.append_batch(&entries, now, false).map_err(fail("append_batch"))?;
+        let entries: Vec<WriteEntry> = (0..n)
+            .map(|_| WriteEntry {
+                header: None,
+                content: &buf,
+            })
+            .collect();
+        let r = wal
+            .append_batch(&entries, now, false)
+            .map_err(fail("append_batch"))?;
         refs.extend(r.into_iter().map(|e| (e.file_offset, e.byte_size)));
     }
     Ok(refs)
@@ -41,7 +53,11 @@ impl Reader for OrigReader {
         time(|| {
             for &i in idx {
                 let (off, len) = self.refs[i];
-                black_box(self.wal.read_at(&self.seg, off, len).map_err(fail("read_at"))?);
+                black_box(
+                    self.wal
+                        .read_at(&self.seg, off, len)
+                        .map_err(fail("read_at"))?,
+                );
             }
             Ok((idx.len() as u64, (idx.len() * self.size) as u64))
         })
@@ -55,11 +71,18 @@ impl Reader for OrigReader {
                 // API takes an fd per record.
                 let reads: Vec<ReadDescriptor> = self.refs[s..s + len]
                     .iter()
-                    .map(|&(file_offset, byte_size)| ReadDescriptor { read_fd: fd.clone(), file_offset, byte_size })
+                    .map(|&(file_offset, byte_size)| ReadDescriptor {
+                        read_fd: fd.clone(),
+                        file_offset,
+                        byte_size,
+                    })
                     .collect();
                 black_box(read_batch(&reads).map_err(fail("read_batch"))?);
             }
-            Ok(((starts.len() * len) as u64, (starts.len() * len * self.size) as u64))
+            Ok((
+                (starts.len() * len) as u64,
+                (starts.len() * len * self.size) as u64,
+            ))
         })
     }
 
@@ -73,12 +96,21 @@ impl System for Orig {
         "nano-wal 1.0.0"
     }
 
-    fn append(&self, dir: &Path, size: usize, threads: usize, per_thread: usize, durable: bool) -> Cell {
+    fn append(
+        &self,
+        dir: &Path,
+        size: usize,
+        threads: usize,
+        per_thread: usize,
+        durable: bool,
+    ) -> Cell {
         let wal = open(dir)?;
         let buf = payload(size);
         let now = now_ms();
         let secs = fan_out(threads, per_thread, |_, _| {
-            wal.append(None, &buf, now, durable).map(drop).map_err(|e| e.to_string())
+            wal.append(None, &buf, now, durable)
+                .map(drop)
+                .map_err(|e| e.to_string())
         })?;
         Ok(sample(threads * per_thread, size, secs))
     }
@@ -87,23 +119,44 @@ impl System for Orig {
         let wal = open(dir)?;
         let buf = payload(size);
         let now = now_ms();
-        let entries: Vec<WriteEntry> = (0..batch_len).map(|_| WriteEntry { header: None, content: &buf }).collect();
+        let entries: Vec<WriteEntry> = (0..batch_len)
+            .map(|_| WriteEntry {
+                header: None,
+                content: &buf,
+            })
+            .collect();
         time(|| {
             for _ in 0..batches {
-                black_box(wal.append_batch(&entries, now, false).map_err(fail("append_batch"))?);
+                black_box(
+                    wal.append_batch(&entries, now, false)
+                        .map_err(fail("append_batch"))?,
+                );
             }
-            Ok(((batches * batch_len) as u64, (batches * batch_len * size) as u64))
+            Ok((
+                (batches * batch_len) as u64,
+                (batches * batch_len * size) as u64,
+            ))
         })
     }
 
-    fn prefill<'a>(&'a self, dir: &'a Path, size: usize, count: usize) -> Result<Box<dyn Reader + 'a>, Missing> {
+    fn prefill<'a>(
+        &'a self,
+        dir: &'a Path,
+        size: usize,
+        count: usize,
+    ) -> Result<Box<dyn Reader + 'a>, Missing> {
         let wal = open(dir)?;
         let now = now_ms();
         let refs = fill(&wal, size, count, now)?;
         // The way back to a record's segment in 1.0.0: ensure_segment of the
         // same time (works while that window is the active one).
         let seg = wal.ensure_segment(now).map_err(fail("ensure_segment"))?;
-        Ok(Box::new(OrigReader { wal, seg, refs, size }))
+        Ok(Box::new(OrigReader {
+            wal,
+            seg,
+            refs,
+            size,
+        }))
     }
 
     fn build(&self, dir: &Path, size: usize, bytes: u64) -> Result<(), Missing> {
@@ -117,7 +170,11 @@ impl System for Orig {
         let wal = open(dir)?;
         let secs = start.elapsed().as_secs_f64();
         drop(wal);
-        Ok(Sample { ops: 1, bytes: 0, secs })
+        Ok(Sample {
+            ops: 1,
+            bytes: 0,
+            secs,
+        })
     }
 
     fn open_and_replay(&self, dir: &Path) -> Result<u64, Missing> {

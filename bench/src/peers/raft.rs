@@ -5,7 +5,9 @@
 //! memory (noted in the report). Compression is turned off so the
 //! compressible bench payload cannot flatter it.
 
-use crate::harness::{fail, fan_out, na, payload, sample, time, Cell, Missing, Reader, Sample, System};
+use crate::harness::{
+    fail, fan_out, na, payload, sample, time, Cell, Missing, Reader, Sample, System,
+};
 use raft_engine::{Config, Engine, LogBatch, ReadableSize};
 use std::path::Path;
 
@@ -30,7 +32,8 @@ fn key(i: u64) -> Vec<u8> {
 }
 
 fn put(b: &mut LogBatch, i: u64, buf: &[u8]) -> Result<(), String> {
-    b.put(REGION, key(i), buf.to_vec()).map_err(|e| e.to_string())
+    b.put(REGION, key(i), buf.to_vec())
+        .map_err(|e| e.to_string())
 }
 
 fn fill(e: &Engine, size: usize, count: usize) -> Result<(), Missing> {
@@ -57,7 +60,10 @@ impl Reader for RaftReader {
         time(|| {
             let mut bytes = 0;
             for &i in idx {
-                let v = self.e.get(REGION, &key(i as u64)).ok_or_else(|| Missing::Failed("missing key".into()))?;
+                let v = self
+                    .e
+                    .get(REGION, &key(i as u64))
+                    .ok_or_else(|| Missing::Failed("missing key".into()))?;
                 bytes += v.len() as u64;
             }
             Ok((idx.len() as u64, bytes))
@@ -91,13 +97,22 @@ impl System for RaftEngine {
         "raft-engine 0.4"
     }
 
-    fn append(&self, dir: &Path, size: usize, threads: usize, per_thread: usize, durable: bool) -> Cell {
+    fn append(
+        &self,
+        dir: &Path,
+        size: usize,
+        threads: usize,
+        per_thread: usize,
+        durable: bool,
+    ) -> Cell {
         let e = open(dir)?;
         let buf = payload(size);
         let secs = fan_out(threads, per_thread, |t, i| {
             let mut b = LogBatch::default();
             put(&mut b, (t * per_thread + i) as u64, &buf)?;
-            e.write(&mut b, durable).map(drop).map_err(|e| e.to_string())
+            e.write(&mut b, durable)
+                .map(drop)
+                .map_err(|e| e.to_string())
         })?;
         Ok(sample(threads * per_thread, size, secs))
     }
@@ -113,11 +128,19 @@ impl System for RaftEngine {
                 }
                 e.write(&mut b, false).map_err(fail("write"))?;
             }
-            Ok(((batches * batch_len) as u64, (batches * batch_len * size) as u64))
+            Ok((
+                (batches * batch_len) as u64,
+                (batches * batch_len * size) as u64,
+            ))
         })
     }
 
-    fn prefill<'a>(&'a self, dir: &'a Path, size: usize, count: usize) -> Result<Box<dyn Reader + 'a>, Missing> {
+    fn prefill<'a>(
+        &'a self,
+        dir: &'a Path,
+        size: usize,
+        count: usize,
+    ) -> Result<Box<dyn Reader + 'a>, Missing> {
         let e = open(dir)?;
         fill(&e, size, count)?;
         Ok(Box::new(RaftReader { e, count }))
@@ -134,7 +157,11 @@ impl System for RaftEngine {
         let e = open(dir)?;
         let secs = start.elapsed().as_secs_f64();
         drop(e);
-        Ok(Sample { ops: 1, bytes: 0, secs })
+        Ok(Sample {
+            ops: 1,
+            bytes: 0,
+            secs,
+        })
     }
 
     fn open_and_replay(&self, dir: &Path) -> Result<u64, Missing> {

@@ -2,7 +2,9 @@
 //! commit in `append_and_sync`, LSN = byte offset, reads by iterating from
 //! an LSN. No batch append.
 
-use crate::harness::{fail, fan_out, na, payload, sample, time, Cell, Missing, Reader, Sample, System};
+use crate::harness::{
+    fail, fan_out, na, payload, sample, time, Cell, Missing, Reader, Sample, System,
+};
 use std::hint::black_box;
 use std::path::Path;
 use wal_db::{Lsn, Wal};
@@ -15,7 +17,9 @@ fn open(dir: &Path) -> Result<Wal, Missing> {
 
 fn fill(wal: &Wal, size: usize, count: usize) -> Result<Vec<Lsn>, Missing> {
     let buf = payload(size);
-    (0..count).map(|_| wal.append(&buf).map_err(fail("append"))).collect()
+    (0..count)
+        .map(|_| wal.append(&buf).map_err(fail("append")))
+        .collect()
 }
 
 struct WalDbReader {
@@ -28,8 +32,14 @@ impl Reader for WalDbReader {
         time(|| {
             let mut bytes = 0;
             for &i in idx {
-                let r = self.wal.iter_from(self.lsns[i]).map_err(fail("iter_from"))?.next();
-                let r = r.ok_or_else(|| Missing::Failed("record missing".into()))?.map_err(fail("read"))?;
+                let r = self
+                    .wal
+                    .iter_from(self.lsns[i])
+                    .map_err(fail("iter_from"))?
+                    .next();
+                let r = r
+                    .ok_or_else(|| Missing::Failed("record missing".into()))?
+                    .map_err(fail("read"))?;
                 bytes += r.len() as u64;
             }
             Ok((idx.len() as u64, bytes))
@@ -40,7 +50,12 @@ impl Reader for WalDbReader {
         time(|| {
             let mut bytes = 0;
             for &s in starts {
-                for r in self.wal.iter_from(self.lsns[s]).map_err(fail("iter_from"))?.take(len) {
+                for r in self
+                    .wal
+                    .iter_from(self.lsns[s])
+                    .map_err(fail("iter_from"))?
+                    .take(len)
+                {
                     bytes += r.map_err(fail("read"))?.len() as u64;
                 }
             }
@@ -65,11 +80,22 @@ impl System for WalDb {
         "wal-db 1.1"
     }
 
-    fn append(&self, dir: &Path, size: usize, threads: usize, per_thread: usize, durable: bool) -> Cell {
+    fn append(
+        &self,
+        dir: &Path,
+        size: usize,
+        threads: usize,
+        per_thread: usize,
+        durable: bool,
+    ) -> Cell {
         let wal = open(dir)?;
         let buf = payload(size);
         let secs = fan_out(threads, per_thread, |_, _| {
-            let r = if durable { wal.append_and_sync(&buf) } else { wal.append(&buf) };
+            let r = if durable {
+                wal.append_and_sync(&buf)
+            } else {
+                wal.append(&buf)
+            };
             r.map(drop).map_err(|e| e.to_string())
         })?;
         Ok(sample(threads * per_thread, size, secs))
@@ -79,7 +105,12 @@ impl System for WalDb {
         na("no batch append API")
     }
 
-    fn prefill<'a>(&'a self, dir: &'a Path, size: usize, count: usize) -> Result<Box<dyn Reader + 'a>, Missing> {
+    fn prefill<'a>(
+        &'a self,
+        dir: &'a Path,
+        size: usize,
+        count: usize,
+    ) -> Result<Box<dyn Reader + 'a>, Missing> {
         let wal = open(dir)?;
         let lsns = fill(&wal, size, count)?;
         Ok(Box::new(WalDbReader { wal, lsns }))
@@ -96,7 +127,11 @@ impl System for WalDb {
         let wal = open(dir)?;
         let secs = start.elapsed().as_secs_f64();
         drop(wal);
-        Ok(Sample { ops: 1, bytes: 0, secs })
+        Ok(Sample {
+            ops: 1,
+            bytes: 0,
+            secs,
+        })
     }
 
     fn open_and_replay(&self, dir: &Path) -> Result<u64, Missing> {

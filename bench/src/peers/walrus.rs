@@ -8,7 +8,9 @@
 //! write followed by an fsync of the file per entry, which is what the durable
 //! rows need. Files go under `WALRUS_DATA_DIR`/<key>, set by `init`.
 
-use crate::harness::{fail, fan_out, na, payload, sample, time, Cell, Missing, Reader, Sample, System};
+use crate::harness::{
+    fail, fan_out, na, payload, sample, time, Cell, Missing, Reader, Sample, System,
+};
 use std::hint::black_box;
 use std::path::Path;
 use walrus_rust::{FsyncSchedule, ReadConsistency, Walrus};
@@ -30,12 +32,22 @@ pub fn init(scratch: &Path) {
 
 /// An instance whose files live exactly in `dir` (a child of the scratch root).
 fn open(dir: &Path, durable: bool) -> Result<Walrus, Missing> {
-    let key = dir.file_name().and_then(|n| n.to_str()).ok_or_else(|| Missing::Failed("bad dir".into()))?;
-    let schedule = if durable { FsyncSchedule::SyncEach } else { FsyncSchedule::NoFsync };
+    let key = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Missing::Failed("bad dir".into()))?;
+    let schedule = if durable {
+        FsyncSchedule::SyncEach
+    } else {
+        FsyncSchedule::NoFsync
+    };
     // Persisting the read cursor on every read would add a write per read;
     // the bench only measures reading.
-    let consistency = ReadConsistency::AtLeastOnce { persist_every: u32::MAX };
-    Walrus::with_consistency_and_schedule_for_key(key, consistency, schedule).map_err(fail("Walrus::new"))
+    let consistency = ReadConsistency::AtLeastOnce {
+        persist_every: u32::MAX,
+    };
+    Walrus::with_consistency_and_schedule_for_key(key, consistency, schedule)
+        .map_err(fail("Walrus::new"))
 }
 
 fn fill(w: &Walrus, size: usize, count: usize) -> Result<(), Missing> {
@@ -44,7 +56,8 @@ fn fill(w: &Walrus, size: usize, count: usize) -> Result<(), Missing> {
     while left > 0 {
         let n = left.min(1000);
         let batch: Vec<&[u8]> = (0..n).map(|_| buf.as_slice()).collect();
-        w.batch_append_for_topic(TOPIC, &batch).map_err(fail("batch_append_for_topic"))?;
+        w.batch_append_for_topic(TOPIC, &batch)
+            .map_err(fail("batch_append_for_topic"))?;
         left -= n;
     }
     Ok(())
@@ -55,7 +68,9 @@ fn consume(w: &Walrus, n: usize, size: usize) -> Result<(u64, u64), Missing> {
     let (mut got, mut bytes) = (0u64, 0u64);
     while (got as usize) < n {
         let want = (n - got as usize).min(1 << 14) * size;
-        let entries = w.batch_read_for_topic(TOPIC, want, true).map_err(fail("batch_read_for_topic"))?;
+        let entries = w
+            .batch_read_for_topic(TOPIC, want, true)
+            .map_err(fail("batch_read_for_topic"))?;
         if entries.is_empty() {
             break;
         }
@@ -78,7 +93,9 @@ struct WalrusReader<'a> {
 impl WalrusReader<'_> {
     fn fresh(&mut self) -> Result<(Walrus, crate::harness::TempDir), Missing> {
         self.round += 1;
-        let d = crate::harness::TempDir { path: self.dir.with_extension(format!("r{}", self.round)) };
+        let d = crate::harness::TempDir {
+            path: self.dir.with_extension(format!("r{}", self.round)),
+        };
         std::fs::create_dir_all(&d.path).map_err(fail("mkdir"))?;
         let w = open(&d.path, false)?;
         fill(&w, self.size, self.count)?;
@@ -117,10 +134,19 @@ impl System for WalrusSys {
         "walrus 0.2"
     }
 
-    fn append(&self, dir: &Path, size: usize, threads: usize, per_thread: usize, durable: bool) -> Cell {
+    fn append(
+        &self,
+        dir: &Path,
+        size: usize,
+        threads: usize,
+        per_thread: usize,
+        durable: bool,
+    ) -> Cell {
         let w = open(dir, durable)?;
         let buf = payload(size);
-        let secs = fan_out(threads, per_thread, |_, _| w.append_for_topic(TOPIC, &buf).map_err(|e| e.to_string()))?;
+        let secs = fan_out(threads, per_thread, |_, _| {
+            w.append_for_topic(TOPIC, &buf).map_err(|e| e.to_string())
+        })?;
         Ok(sample(threads * per_thread, size, secs))
     }
 
@@ -130,14 +156,28 @@ impl System for WalrusSys {
         let batch: Vec<&[u8]> = (0..batch_len).map(|_| buf.as_slice()).collect();
         time(|| {
             for _ in 0..batches {
-                w.batch_append_for_topic(TOPIC, &batch).map_err(fail("batch_append_for_topic"))?;
+                w.batch_append_for_topic(TOPIC, &batch)
+                    .map_err(fail("batch_append_for_topic"))?;
             }
-            Ok(((batches * batch_len) as u64, (batches * batch_len * size) as u64))
+            Ok((
+                (batches * batch_len) as u64,
+                (batches * batch_len * size) as u64,
+            ))
         })
     }
 
-    fn prefill<'a>(&'a self, dir: &'a Path, size: usize, count: usize) -> Result<Box<dyn Reader + 'a>, Missing> {
-        Ok(Box::new(WalrusReader { dir, size, count, round: 0 }))
+    fn prefill<'a>(
+        &'a self,
+        dir: &'a Path,
+        size: usize,
+        count: usize,
+    ) -> Result<Box<dyn Reader + 'a>, Missing> {
+        Ok(Box::new(WalrusReader {
+            dir,
+            size,
+            count,
+            round: 0,
+        }))
     }
 
     fn build(&self, dir: &Path, size: usize, bytes: u64) -> Result<(), Missing> {
@@ -150,7 +190,11 @@ impl System for WalrusSys {
         let w = open(dir, false)?;
         let secs = start.elapsed().as_secs_f64();
         drop(w);
-        Ok(Sample { ops: 1, bytes: 0, secs })
+        Ok(Sample {
+            ops: 1,
+            bytes: 0,
+            secs,
+        })
     }
 
     fn open_and_replay(&self, dir: &Path) -> Result<u64, Missing> {
