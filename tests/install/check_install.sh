@@ -1,0 +1,43 @@
+#!/bin/sh
+# Installs the build into a staging prefix, then builds and runs
+# examples-c/quickstart.c as an outside consumer would: with pkg-config
+# (shared, and --static), and with CMake's find_package (both targets).
+# usage: check_install.sh BUILD_DIR SOURCE_DIR
+set -eu
+build=$1
+src=$2
+stage="$build/install-check/stage"
+work="$build/install-check/work"
+rm -rf "$build/install-check"
+mkdir -p "$work"
+
+cmake --install "$build" --prefix "$stage" >/dev/null
+pc=$(find "$stage" -name nano_wal.pc)
+libdir=$(dirname "$(dirname "$pc")")
+export PKG_CONFIG_PATH="$(dirname "$pc")"
+example="$src/examples-c/quickstart.c"
+
+test "$(pkg-config --modversion nano_wal)" = "$(sed -n 's/^version = "\(.*\)"/\1/p' "$src/Cargo.toml" | head -n1)"
+test -L "$libdir/libnano_wal.so" && test -L "$libdir/libnano_wal.so.0.1"
+
+# pkg-config, shared: found through its soname at run time.
+cc -std=c11 -Wall -Wextra -Werror "$example" $(pkg-config --cflags --libs nano_wal) -o "$work/q_shared"
+readelf -d "$work/q_shared" | grep -q 'NEEDED.*libnano_wal.so.0.1'
+LD_LIBRARY_PATH="$libdir" "$work/q_shared" "$work/wal1" | grep -q "quickstart: OK"
+
+# pkg-config, static: no runtime dependency on the shared library.
+cc -std=c11 -Wall -Wextra -Werror "$example" $(pkg-config --cflags nano_wal) \
+  "$libdir/libnano_wal.a" $(pkg-config --static --libs-only-l nano_wal | sed 's/-lnano_wal//') -o "$work/q_static"
+if readelf -d "$work/q_static" | grep -q libnano_wal; then
+  echo "the static consumer depends on libnano_wal.so" >&2
+  exit 1
+fi
+"$work/q_static" "$work/wal2" | grep -q "quickstart: OK"
+
+# CMake find_package.
+cmake -S "$src/tests/install" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$stage" \
+  -DNWAL_EXAMPLE="$example" >/dev/null
+cmake --build "$work/cmake" >/dev/null
+LD_LIBRARY_PATH="$libdir" "$work/cmake/quickstart_shared" "$work/wal3" | grep -q "quickstart: OK"
+"$work/cmake/quickstart_static" "$work/wal4" | grep -q "quickstart: OK"
+echo "install_consumers: OK (pkg-config shared+static, find_package shared+static)"
