@@ -1348,3 +1348,43 @@ fn wal_is_send_and_sync() {
     assert_send_sync::<Wal>();
     assert_send_sync::<WalError>();
 }
+
+#[test]
+fn a_replay_inside_a_segment_that_cleanup_deletes_finishes_it_and_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (w, v) = three_segments(tmp.path());
+    let mut it = w.replay(None).unwrap();
+    assert_eq!(it.next().unwrap().unwrap().0, v[0].0);
+    // Segments 1 and 2 are deleted while the replay is inside segment 1.
+    let res = w.cleanup(i64::MAX).unwrap();
+    assert_eq!(res.deleted.len(), 2);
+    let rest: Vec<EntryRef> = it.map(|x| x.unwrap().0).collect();
+    // The rest of segment 1 comes from the replay's open file; segment 2,
+    // deleted before the replay reached it, is not visited; then segment 3.
+    let want: Vec<EntryRef> = v[1..10].iter().chain(&v[20..]).map(|x| x.0).collect();
+    assert_eq!(rest, want);
+}
+
+#[test]
+fn options_may_change_between_opens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let a = {
+        let w = open(dir);
+        w.append(None, b"a", T0 + 5 * DUR + 1, false).unwrap()
+    };
+    // Reopen with 10x longer windows and retention: the active segment keeps
+    // its own window and expiration; a time in its window (or earlier) goes
+    // there; a later window rolls forward with the new arithmetic.
+    let o = opts(10 * DUR as u64, 10 * RET as u64);
+    let w = Wal::open(dir, "s", o).unwrap();
+    let b = w.append(None, b"b", T0 + 5 * DUR + 2, false).unwrap();
+    assert_eq!(b.segment_id, a.segment_id);
+    let c = w.append(None, b"c", T0 + 20 * DUR, false).unwrap();
+    assert_eq!(c.segment_id, 2);
+    let seg = w.segment(2).unwrap();
+    assert_eq!(seg.window_start_ms(), T0 + 20 * DUR);
+    assert_eq!(seg.expiration_ms(), T0 + 30 * DUR + 10 * RET);
+    assert_eq!(w.segment(1).unwrap().expiration_ms(), T0 + 6 * DUR + RET);
+    assert_eq!(replay_refs(&w), vec![a, b, c]);
+}
