@@ -374,7 +374,7 @@ fn append_returns_exact_refs_and_reads_back_headers_and_contents() {
 }
 
 #[test]
-fn header_too_large_is_rejected_and_nothing_is_written() {
+fn oversized_headers_and_contents_are_rejected_and_nothing_is_written() {
     let tmp = tempfile::tempdir().unwrap();
     let w = open(tmp.path());
     let r = w.append(None, b"before", T0, false).unwrap();
@@ -401,6 +401,14 @@ fn header_too_large_is_rejected_and_nothing_is_written() {
         w.append_batch(&batch, T0, false),
         Err(WalError::HeaderTooLarge { .. })
     ));
+    // Content over the format's 1 GiB maximum: InvalidArgument, checked
+    // before anything is written (calloc'ed zero pages, never touched).
+    let too_big = vec![0u8; (1 << 30) + 1];
+    match w.append(None, &too_big, T0, false) {
+        Err(WalError::InvalidArgument(m)) => assert!(m.contains("exceeds"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    drop(too_big);
     assert_eq!(replay_refs(&w), vec![r]);
     let r2 = w.append(None, b"after", T0, false).unwrap();
     assert_eq!(r2.offset, r.offset + r.size);
@@ -1387,4 +1395,26 @@ fn options_may_change_between_opens() {
     assert_eq!(seg.expiration_ms(), T0 + 30 * DUR + 10 * RET);
     assert_eq!(w.segment(1).unwrap().expiration_ms(), T0 + 6 * DUR + RET);
     assert_eq!(replay_refs(&w), vec![a, b, c]);
+}
+
+#[test]
+fn rotation_never_truncates_or_reuses_an_existing_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let w = open(dir);
+    let a = w.append(None, b"a", T0, false).unwrap();
+    // A file already sits where the next rotation would create segment 2.
+    let squatter = dir.join(format!("s_{}_2.seg", T0 + 2 * DUR + RET));
+    std::fs::write(&squatter, b"precious bytes").unwrap();
+    match w.append(None, b"b", T0 + DUR, false) {
+        Err(e @ WalError::Io { .. }) => {
+            assert_eq!(e.os_error(), Some(17), "EEXIST: {e}"); // create_new
+        }
+        other => panic!("expected an Io error, got {other:?}"),
+    }
+    assert_eq!(std::fs::read(&squatter).unwrap(), b"precious bytes");
+    // The log is unharmed: the current window still takes appends.
+    let c = w.append(None, b"c", T0 + 1, false).unwrap();
+    assert_eq!((c.segment_id, c.offset), (1, a.offset + a.size));
+    assert_eq!(replay_refs(&w), vec![a, c]);
 }
