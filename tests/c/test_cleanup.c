@@ -47,10 +47,17 @@ int main(void) {
   CHECK_OK(nwal_cleanup(w, 2999, &res));
   CHECK(res.deleted_segments == 0 && res.bytes_reclaimed == 0 && res.live_segments == 5);
 
-  /* Keep a read of segment 0 across its deletion. */
+  /* Keep a read of segment 0 across its deletion, and an iterator that is
+   * inside it. */
   nwal_record kept;
   nwal_read_buf *buf = NULL;
   CHECK_OK(nwal_read_batch(w, &refs[0], 1, &kept, &buf));
+  nwal_iter *it = NULL;
+  nwal_record ir;
+  nwal_entry_ref iref;
+  CHECK_OK(nwal_iter_open(w, NULL, &it));
+  CHECK_OK(nwal_iter_next(it, &ir, &iref));
+  CHECK(iref.segment_id == refs[0].segment_id);
 
   /* At t = 4000 the windows starting at 0 and 1000 have expired. */
   CHECK_OK(nwal_cleanup(w, 4000, &res));
@@ -60,6 +67,13 @@ int main(void) {
   CHECK(res.bytes_reclaimed == bytes_before - bytes_after);
   CHECK(record_is(&kept, NULL, "payload"));
   nwal_read_buf_free(buf);
+  /* The iterator still holds its record; it goes on with the live segments. */
+  CHECK(record_is(&ir, NULL, "payload"));
+  int seen = 1;
+  while (nwal_iter_next(it, &ir, &iref) == NWAL_OK) seen++;
+  CHECK(seen == 4); /* segment 1 was deleted before the iterator got there */
+  CHECK(iref.segment_id == refs[4].segment_id);
+  nwal_iter_free(it);
 
   /* Refs into deleted segments: NOT_FOUND; the others still read. */
   nwal_record r;
