@@ -31,6 +31,7 @@ cargo test --features test-panic --test ffi_panic
 need_apt cmake cmake
 need_apt valgrind valgrind
 need_apt c++ g++
+need_apt pkg-config pkgconf
 
 section "C ABI: release build, C tests and examples (CTest)"
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release
