@@ -327,10 +327,10 @@ mod imp {
             let buf = payload(size);
             let now = now_ms();
             let flags = if durable { NWAL_DURABLE } else { 0 };
-            let secs = fan_out(threads, per_thread, |_, _| {
+            let (secs, ops) = fan_out(threads, per_thread, |_, _| {
                 h.append(&buf, now, flags).map(drop)
             })?;
-            Ok(sample(threads * per_thread, size, secs))
+            Ok(sample(ops, size, secs))
         }
 
         fn batches(&self, dir: &Path, size: usize, batches: usize, batch_len: usize) -> Cell {

@@ -149,26 +149,50 @@ pub fn payload(size: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Longest a capped measurement may run (0 = no cap), in ms. Set by the
+/// plan for the fsync-bound rows, where a loaded disk can be 10x slower than
+/// a quiet one: a cap keeps the run time bounded and the rate still honest
+/// (the sample counts the operations actually done).
+static TIME_CAP_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn set_time_cap(cap: Option<std::time::Duration>) {
+    TIME_CAP_MS.store(cap.map_or(0, |d| d.as_millis() as u64), Ordering::Relaxed);
+}
+
+/// When a measurement that started at `start` must stop, if capped.
+pub fn deadline(start: Instant) -> Option<Instant> {
+    match TIME_CAP_MS.load(Ordering::Relaxed) {
+        0 => None,
+        ms => Some(start + std::time::Duration::from_millis(ms)),
+    }
+}
+
 /// Run `work(thread, i)` for i in 0..per_thread on each of `threads` threads,
-/// all released together; returns the wall time from release to the last
-/// thread's end, or the first error.
-pub fn fan_out<F>(threads: usize, per_thread: usize, work: F) -> Result<f64, Missing>
+/// all released together (or until the time cap, see [`set_time_cap`]);
+/// returns the wall time from release to the last thread's end and the
+/// number of calls made, or the first error.
+pub fn fan_out<F>(threads: usize, per_thread: usize, work: F) -> Result<(f64, usize), Missing>
 where
     F: Fn(usize, usize) -> Result<(), String> + Sync,
 {
     let barrier = Barrier::new(threads + 1);
     let first_error: Mutex<Option<String>> = Mutex::new(None);
+    let done = AtomicUsize::new(0);
     let secs = std::thread::scope(|s| {
         for t in 0..threads {
-            let (barrier, work, first_error) = (&barrier, &work, &first_error);
+            let (barrier, work, first_error, done) = (&barrier, &work, &first_error, &done);
             s.spawn(move || {
                 barrier.wait();
-                for i in 0..per_thread {
+                let stop = deadline(Instant::now());
+                let mut i = 0;
+                while i < per_thread && stop.is_none_or(|d| Instant::now() < d) {
                     if let Err(e) = work(t, i) {
                         first_error.lock().unwrap().get_or_insert(e);
-                        return;
+                        break;
                     }
+                    i += 1;
                 }
+                done.fetch_add(i, Ordering::Relaxed);
             });
         }
         barrier.wait();
@@ -180,7 +204,7 @@ where
     .as_secs_f64();
     match first_error.into_inner().unwrap() {
         Some(e) => Err(Missing::Failed(e)),
-        None => Ok(secs),
+        None => Ok((secs, done.into_inner())),
     }
 }
 
@@ -213,4 +237,25 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// Start the clock of the progress lines.
+pub fn start_clock() {
+    START.get_or_init(Instant::now);
+}
+
+/// A progress line on stderr, stamped with the seconds since the start, so
+/// a slow row shows where the time of a run goes.
+pub fn progress_line(s: String) {
+    let t = START.get_or_init(Instant::now).elapsed().as_secs_f64();
+    eprintln!("[{t:6.1}s] {s}");
+}
+
+#[macro_export]
+macro_rules! progress {
+    ($($t:tt)*) => {
+        $crate::harness::progress_line(format!($($t)*))
+    };
 }

@@ -99,12 +99,15 @@ fn main() {
     let root = base.join(format!("nano_wal_bench.{}", std::process::id()));
     std::fs::create_dir_all(&root).expect("create the scratch directory");
     peers::walrus::init(&root);
+    harness::start_clock();
     let started = std::time::Instant::now();
     let results = plan::run(&args, &root);
     let elapsed = started.elapsed();
     let facts = facts::collect(&root);
     let _ = std::fs::remove_dir_all(&root);
-    report::write(&args, &facts, &results, elapsed).expect("write the report");
+    let targets = report::write(&args, &facts, &results, elapsed).expect("write the report");
+    // The targets table on stdout too: the one-glance answer of a run.
+    println!("{targets}");
     eprintln!(
         "done in {:.0} s; wrote {}",
         elapsed.as_secs_f64(),

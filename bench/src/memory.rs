@@ -68,7 +68,7 @@ pub fn measure(
     dirs: &[TempDir],
     built: &[Result<(), Missing>],
 ) -> MemoryResult {
-    eprintln!("memory: one child process per system");
+    crate::progress!("memory: one child process per system");
     let baseline_kib = spawn(&["none"]).ok().map(|(k, _)| k);
     let per_system = systems
         .iter()

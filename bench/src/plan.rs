@@ -2,9 +2,10 @@
 //! for each repetition, the row's raw limit and then every system, so slow
 //! drifts of the machine (page cache, other load) hit every column alike.
 
-use crate::harness::{Cell, Missing, Reader, Sample, Scratch, System, TempDir};
+use crate::harness::{set_time_cap, Cell, Missing, Reader, Sample, Scratch, System, TempDir};
 use crate::{limits, memory, systems, Args};
 use std::path::Path;
+use std::time::Duration;
 
 pub const SIZES: [usize; 2] = [128, 4096];
 pub const DURABLE_THREADS: [usize; 4] = [1, 2, 8, 32];
@@ -22,6 +23,8 @@ pub struct Params {
     pub batches: usize,
     /// Durable appends per measurement at 128 B, split over the threads (4 KiB does a quarter).
     pub durable: usize,
+    /// Time cap of one fsync-bound measurement (see `harness::set_time_cap`).
+    pub durable_cap: Duration,
     /// Bytes of the prefilled log that reads and replay run against.
     pub read_log_bytes: u64,
     pub random_reads: usize,
@@ -38,6 +41,7 @@ impl Params {
                 appends: 20_000,
                 batches: 200,
                 durable: 400,
+                durable_cap: Duration::from_millis(500),
                 read_log_bytes: 8 << 20,
                 random_reads: 10_000,
                 runs: 10,
@@ -49,6 +53,7 @@ impl Params {
                 appends: 500_000,
                 batches: 5_000,
                 durable: 4_000,
+                durable_cap: Duration::from_secs(3),
                 read_log_bytes: 256 << 20,
                 random_reads: 200_000,
                 runs: 200,
@@ -197,7 +202,7 @@ impl Runner<'_> {
             return;
         }
         for rep in 0..reps {
-            eprintln!("  {} rep {}/{}", row.id, rep + 1, reps);
+            crate::progress!("  {} rep {}/{}", row.id, rep + 1, reps);
             let d = self.scratch.fresh("raw");
             row.limit.push(limit(&d.path));
             drop(d);
@@ -221,7 +226,7 @@ pub fn run(args: &Args, root: &Path) -> Results {
     for size in SIZES {
         let sl = size_label(size);
         let n = p.scaled(p.appends, size);
-        eprintln!("writes, {sl}");
+        crate::progress!("writes, {sl}");
 
         let mut row = Row::new(
             format!("append/1t/{size}"),
@@ -254,6 +259,7 @@ pub fn run(args: &Args, root: &Path) -> Results {
         );
         rows.push(row);
 
+        set_time_cap(Some(p.durable_cap));
         for t in DURABLE_THREADS {
             // Growing a file by a 4 KiB block per fsync is ~10x slower than
             // appending 128 B inside a block: a quarter of the count keeps
@@ -275,6 +281,7 @@ pub fn run(args: &Args, root: &Path) -> Results {
             );
             rows.push(row);
         }
+        set_time_cap(None);
 
         for t in NONDURABLE_THREADS {
             let per = n / t;
@@ -334,11 +341,19 @@ fn measure_limits(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
         ),
         (
             "pwrite + fdatasync per record, growing file",
-            Box::new(move |d: &Path| limits::pwrite_fdatasync(d, size, nd, false)),
+            Box::new(move |d: &Path| {
+                capped(p.durable_cap, || {
+                    limits::pwrite_fdatasync(d, size, nd, false)
+                })
+            }),
         ),
         (
             "pwrite + fdatasync per record, pre-written file",
-            Box::new(move |d: &Path| limits::pwrite_fdatasync(d, size, nd, true)),
+            Box::new(move |d: &Path| {
+                capped(p.durable_cap, || {
+                    limits::pwrite_fdatasync(d, size, nd, true)
+                })
+            }),
         ),
         (
             "pread per record (random)",
@@ -381,13 +396,21 @@ fn measure_limits(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
         return Vec::new();
     }
     for rep in 0..p.reps {
-        eprintln!("  limits {sl} rep {}/{}", rep + 1, p.reps);
+        crate::progress!("  limits {sl} rep {}/{}", rep + 1, p.reps);
         for (row, (_, f)) in rows.iter_mut().zip(&list) {
             let d = r.scratch.fresh("limit");
             row.limit.push(f(&d.path));
         }
     }
     rows
+}
+
+/// Run `f` under a time cap.
+fn capped(cap: Duration, f: impl FnOnce() -> Cell) -> Cell {
+    set_time_cap(Some(cap));
+    let c = f();
+    set_time_cap(None);
+    c
 }
 
 /// Deterministic pseudo-random indices (xorshift), the same for every system.
@@ -441,7 +464,7 @@ fn read_rows(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
     if !any {
         return Vec::new();
     }
-    eprintln!("reads, {sl}: prefilling {count} records per system");
+    crate::progress!("reads, {sl}: prefilling {count} records per system");
     let raw_dir = r.scratch.fresh("raw-read");
     let raw = limits::RawFile::write(&raw_dir.path, size, count);
     let dirs: Vec<_> = (0..r.systems.len())
@@ -457,7 +480,7 @@ fn read_rows(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
     let starts = run_starts(count, p.runs, 2);
     let run_len = RUN_LEN.min(count);
     for rep in 0..p.reps {
-        eprintln!("  reads {sl} rep {}/{}", rep + 1, p.reps);
+        crate::progress!("  reads {sl} rep {}/{}", rep + 1, p.reps);
         let lim = |f: &dyn Fn(&limits::RawFile) -> Cell| match &raw {
             Ok(file) => f(file),
             Err(m) => Err(m.clone()),
@@ -515,7 +538,7 @@ fn recovery_row(r: &Runner, p: &Params) -> (Row, Option<Streams>) {
     if !r.wanted("open") {
         return (row, None);
     }
-    eprintln!("recovery: building {} MiB streams", p.recovery_bytes >> 20);
+    crate::progress!("recovery: building {} MiB streams", p.recovery_bytes >> 20);
     let count = (p.recovery_bytes / size as u64) as usize;
     let raw_dir = r.scratch.fresh("raw-open");
     let raw = limits::RawFile::write(&raw_dir.path, size, count);
@@ -529,7 +552,7 @@ fn recovery_row(r: &Runner, p: &Params) -> (Row, Option<Streams>) {
         .map(|(s, d)| s.build(&d.path, size, p.recovery_bytes))
         .collect();
     for rep in 0..p.reps {
-        eprintln!("  open rep {}/{}", rep + 1, p.reps);
+        crate::progress!("  open rep {}/{}", rep + 1, p.reps);
         row.limit.push(
             raw.as_ref()
                 .map_err(|m| m.clone())

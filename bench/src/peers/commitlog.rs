@@ -118,14 +118,14 @@ impl System for Commitlog {
         // `&mut self` API: several threads need the caller's own Mutex.
         let log = Mutex::new(open(dir)?);
         let buf = payload(size);
-        let secs = fan_out(threads, per_thread, |_, _| {
+        let (secs, ops) = fan_out(threads, per_thread, |_, _| {
             log.lock()
                 .unwrap()
                 .append_msg(&buf)
                 .map(drop)
                 .map_err(|e| format!("{e:?}"))
         })?;
-        Ok(sample(threads * per_thread, size, secs))
+        Ok(sample(ops, size, secs))
     }
 
     fn batches(&self, dir: &Path, size: usize, batches: usize, batch_len: usize) -> Cell {

@@ -125,13 +125,14 @@ impl System for OkayWal {
         }
         let wal = open(dir, Counting::default())?;
         let buf = payload(size);
-        let secs = fan_out(threads, per_thread, |_, _| {
+        let timed = fan_out(threads, per_thread, |_, _| {
             let mut e = wal.begin_entry().map_err(|e| e.to_string())?;
             e.write_chunk(&buf).map_err(|e| e.to_string())?;
             e.commit().map(drop).map_err(|e| e.to_string())
         });
         let _ = wal.shutdown();
-        Ok(sample(threads * per_thread, size, secs?))
+        let (secs, ops) = timed?;
+        Ok(sample(ops, size, secs))
     }
 
     fn batches(&self, _dir: &Path, _size: usize, _batches: usize, _batch_len: usize) -> Cell {

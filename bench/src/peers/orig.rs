@@ -107,12 +107,12 @@ impl System for Orig {
         let wal = open(dir)?;
         let buf = payload(size);
         let now = now_ms();
-        let secs = fan_out(threads, per_thread, |_, _| {
+        let (secs, ops) = fan_out(threads, per_thread, |_, _| {
             wal.append(None, &buf, now, durable)
                 .map(drop)
                 .map_err(|e| e.to_string())
         })?;
-        Ok(sample(threads * per_thread, size, secs))
+        Ok(sample(ops, size, secs))
     }
 
     fn batches(&self, dir: &Path, size: usize, batches: usize, batch_len: usize) -> Cell {

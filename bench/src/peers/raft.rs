@@ -107,14 +107,14 @@ impl System for RaftEngine {
     ) -> Cell {
         let e = open(dir)?;
         let buf = payload(size);
-        let secs = fan_out(threads, per_thread, |t, i| {
+        let (secs, ops) = fan_out(threads, per_thread, |t, i| {
             let mut b = LogBatch::default();
             put(&mut b, (t * per_thread + i) as u64, &buf)?;
             e.write(&mut b, durable)
                 .map(drop)
                 .map_err(|e| e.to_string())
         })?;
-        Ok(sample(threads * per_thread, size, secs))
+        Ok(sample(ops, size, secs))
     }
 
     fn batches(&self, dir: &Path, size: usize, batches: usize, batch_len: usize) -> Cell {

@@ -90,7 +90,7 @@ impl System for WalDb {
     ) -> Cell {
         let wal = open(dir)?;
         let buf = payload(size);
-        let secs = fan_out(threads, per_thread, |_, _| {
+        let (secs, ops) = fan_out(threads, per_thread, |_, _| {
             let r = if durable {
                 wal.append_and_sync(&buf)
             } else {
@@ -98,7 +98,7 @@ impl System for WalDb {
             };
             r.map(drop).map_err(|e| e.to_string())
         })?;
-        Ok(sample(threads * per_thread, size, secs))
+        Ok(sample(ops, size, secs))
     }
 
     fn batches(&self, _dir: &Path, _size: usize, _batches: usize, _batch_len: usize) -> Cell {

@@ -144,10 +144,10 @@ impl System for WalrusSys {
     ) -> Cell {
         let w = open(dir, durable)?;
         let buf = payload(size);
-        let secs = fan_out(threads, per_thread, |_, _| {
+        let (secs, ops) = fan_out(threads, per_thread, |_, _| {
             w.append_for_topic(TOPIC, &buf).map_err(|e| e.to_string())
         })?;
-        Ok(sample(threads * per_thread, size, secs))
+        Ok(sample(ops, size, secs))
     }
 
     fn batches(&self, dir: &Path, size: usize, batches: usize, batch_len: usize) -> Cell {
