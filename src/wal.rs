@@ -430,11 +430,19 @@ impl Inner {
             window_start_ms: window,
         };
         let created = Segment::create(&self.dir, &self.stream, header, self.cfg.file_mode)
-            .and_then(|seg| {
-                sys::fsync(&self.dir_file, &self.dir).map_err(|e| {
-                    WalError::io(format!("fsync of directory {}", self.dir.display()), e)
-                })?;
-                Ok(seg)
+            .and_then(|seg| match sys::fsync(&self.dir_file, &self.dir) {
+                Ok(()) => Ok(seg),
+                Err(e) => {
+                    // The segment is not published and holds nothing. Remove it,
+                    // as `Segment::create` does when its own fsync fails: left
+                    // behind, it would make every later rotation to this id fail
+                    // on `create_new` (EEXIST) until the log is reopened.
+                    let _ = std::fs::remove_file(seg.path());
+                    Err(WalError::io(
+                        format!("fsync of directory {}", self.dir.display()),
+                        e,
+                    ))
+                }
             });
         let seg = match created {
             Ok(seg) => Arc::new(seg),

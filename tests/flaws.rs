@@ -471,3 +471,46 @@ fn child_durable_then_abort() {
     println!("SYNCED");
     std::process::abort();
 }
+
+/// Flaw 7e: no directory fsync. With injected faults (cargo feature
+/// `fault-injection`), failing the fsync that follows a new segment's own
+/// fsync shows that a rotation fsyncs the directory and reports its
+/// failure; the half-made segment is not left behind to block the next
+/// rotation. Cleanup fsyncs the directory after deleting, too.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn flaw7_no_directory_fsync_rotation_and_cleanup_fsync_the_directory() {
+    use nano_wal::fault::{clear_faults, inject_fault, Fault, FaultOp};
+    const EIO: i32 = 5;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let fsync_fault = |skip| Fault {
+        op: FaultOp::Fsync,
+        under: dir.to_path_buf(),
+        errno: EIO,
+        skip,
+        times: 1,
+        keep_bytes: 0,
+    };
+    let w = open(dir);
+    let a = w.append(None, b"a", T0, false).unwrap();
+    // A rotation: fsync of the new file (let through), then of the directory.
+    inject_fault(fsync_fault(1));
+    let e = w.append(None, b"b", T0 + DUR, false).unwrap_err();
+    assert_eq!(e.os_error(), Some(EIO), "{e}");
+    assert!(e.to_string().contains("directory"), "{e}");
+    assert_eq!(seg_files(dir, "s").len(), 1, "no unpublished segment left");
+    // The log goes on, and the next rotation succeeds.
+    let b = w.append(None, b"b", T0 + DUR, false).unwrap();
+    assert_ne!(b.segment_id, a.segment_id);
+    assert_eq!(replay_refs(&w), vec![a, b]);
+    // Cleanup: the directory fsync after the unlink fails and is reported.
+    inject_fault(fsync_fault(0));
+    let e = w.cleanup(i64::MAX).unwrap_err();
+    assert_eq!(e.os_error(), Some(EIO), "{e}");
+    clear_faults(dir);
+    assert!(matches!(w.read(a), Err(WalError::SegmentNotFound(_))));
+    assert_eq!(replay_refs(&w), vec![b]);
+    drop(w);
+    assert_eq!(replay_refs(&open(dir)), vec![b]);
+}
