@@ -514,3 +514,43 @@ fn flaw7_no_directory_fsync_rotation_and_cleanup_fsync_the_directory() {
     drop(w);
     assert_eq!(replay_refs(&open(dir)), vec![b]);
 }
+
+/// Flaw 7f: fsync under the writer lock, no group commit. 16 threads make
+/// 10 durable appends each (160 acknowledgements) while every fdatasync
+/// after the 100th is made to fail (cargo feature `fault-injection`): all
+/// succeed, so waiters shared fdatasyncs. Then single-threaded durable
+/// appends, which cannot share, reach the failing calls: the counter is live.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn flaw7_no_group_commit_concurrent_durable_appends_share_fdatasyncs() {
+    use nano_wal::fault::{clear_faults, inject_fault, Fault, FaultOp};
+    const EIO: i32 = 5;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let w = open(dir);
+    inject_fault(Fault {
+        op: FaultOp::Fdatasync,
+        under: dir.to_path_buf(),
+        errno: EIO,
+        skip: 100,
+        times: u32::MAX,
+        keep_bytes: 0,
+    });
+    let barrier = Barrier::new(16);
+    std::thread::scope(|s| {
+        for t in 0..16u64 {
+            let (w, barrier) = (&w, &barrier);
+            s.spawn(move || {
+                barrier.wait();
+                for i in 0..10 {
+                    w.append(None, &content_for(t, i, 50), T0, true)
+                        .expect("durable append (more than 100 fdatasyncs for 160 acks?)");
+                }
+            });
+        }
+    });
+    let failed = (0..101).find_map(|i| w.append(None, b"alone", T0, true).err().map(|e| (i, e)));
+    clear_faults(dir);
+    let (_, e) = failed.expect("sequential durable appends each need an fdatasync");
+    assert_eq!(e.os_error(), Some(EIO));
+}
