@@ -554,3 +554,40 @@ fn flaw7_no_group_commit_concurrent_durable_appends_share_fdatasyncs() {
     let (_, e) = failed.expect("sequential durable appends each need an fdatasync");
     assert_eq!(e.os_error(), Some(EIO));
 }
+
+/// Flaw 7g: `sync` covered only the active segment. An older segment's data
+/// is fdatasynced when the log rolls past it, before anything in the new
+/// segment can be reported durable: with fdatasync failing on segment 1
+/// only (cargo feature `fault-injection`), rolling to segment 2 fails and
+/// `sync` never returns OK over segment 1's unsynced records.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn flaw7_sync_only_covered_the_active_segment_older_segments_are_synced() {
+    use nano_wal::fault::{clear_faults, inject_fault, Fault, FaultOp};
+    const EIO: i32 = 5;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let w = open(dir);
+    let a = w.append(None, b"unsynced in segment 1", T0, false).unwrap();
+    let seg1 = seg_path(dir, "s", 1);
+    inject_fault(Fault {
+        op: FaultOp::Fdatasync,
+        under: seg1.clone(),
+        errno: EIO,
+        skip: 0,
+        times: u32::MAX,
+        keep_bytes: 0,
+    });
+    let rolled = w.append(None, b"segment 2", T0 + DUR, true);
+    let synced = w.sync();
+    clear_faults(&seg1);
+    assert_eq!(rolled.unwrap_err().os_error(), Some(EIO));
+    assert_eq!(synced.unwrap_err().os_error(), Some(EIO));
+    assert_eq!(&w.read(a).unwrap().content[..], b"unsynced in segment 1");
+    // Reopening (fail-stop is per handle) brings the log back.
+    drop(w);
+    let w = open(dir);
+    assert_eq!(replay_refs(&w), vec![a]);
+    w.append(None, b"segment 2", T0 + DUR, true).unwrap();
+    w.sync().unwrap();
+}

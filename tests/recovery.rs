@@ -566,3 +566,47 @@ fn an_empty_segment_in_the_middle_of_the_log_is_passed_over() {
     assert_eq!(replay_refs(&w), want);
     assert_eq!(w.replay(Some(r)).unwrap().count(), 1);
 }
+
+/// Recovery's own writes can fail (cargo feature `fault-injection`): the
+/// cut of a torn tail, its fdatasync, and the directory fsync after removing
+/// a torn segment. Open then fails with `Io`, releases the lock, changes
+/// nothing it should not, and a later open (the fault gone) recovers fully.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_failed_recovery_write_fails_open_and_a_later_open_recovers() {
+    use nano_wal::fault::{clear_faults, inject_fault, Fault, FaultOp};
+    const EIO: i32 = 5;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (_, newest) = build_log(dir);
+    let p2 = seg_path(dir, "s", 2);
+    let orig = std::fs::read(&p2).unwrap();
+    let fault = |op| Fault {
+        op,
+        under: dir.to_path_buf(),
+        errno: EIO,
+        skip: 0,
+        times: 1,
+        keep_bytes: 0,
+    };
+    let torn_len = orig.len() - 3;
+    for op in [FaultOp::Truncate, FaultOp::Fdatasync] {
+        std::fs::write(&p2, &orig[..torn_len]).unwrap();
+        inject_fault(fault(op));
+        let e = open(dir).unwrap_err();
+        clear_faults(dir);
+        assert_eq!(e.os_error(), Some(EIO), "{op:?}: {e}");
+        let w = open(dir).unwrap();
+        assert_eq!(replay_refs(&w).len(), 3 + 6 + 4, "{op:?}");
+        assert_eq!(file_len(&p2), newest[6].end());
+    }
+    // A torn new segment whose removal cannot be made durable.
+    std::fs::write(&p2, &orig[..10]).unwrap();
+    inject_fault(fault(FaultOp::Fsync));
+    let e = open(dir).unwrap_err();
+    clear_faults(dir);
+    assert_eq!(e.os_error(), Some(EIO), "{e}");
+    let w = open(dir).unwrap();
+    assert_eq!(w.segments().len(), 1);
+    assert_eq!(replay_refs(&w).len(), 3);
+}
