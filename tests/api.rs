@@ -1418,3 +1418,40 @@ fn rotation_never_truncates_or_reuses_an_existing_file() {
     assert_eq!((c.segment_id, c.offset), (1, a.offset + a.size));
     assert_eq!(replay_refs(&w), vec![a, c]);
 }
+
+/// Shutdown and Drop sync what was appended (observed through an injected
+/// fdatasync failure, cargo feature `fault-injection`): `shutdown` reports
+/// it and still releases the lock; `Drop` consumes the one failing call, so
+/// the recovery of the next open (which syncs too) does not meet it.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn shutdown_and_drop_sync_what_was_appended() {
+    use nano_wal::fault::{clear_faults, inject_fault, Fault, FaultOp};
+    const EIO: i32 = 5;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let fail_next_fdatasync = || {
+        inject_fault(Fault {
+            op: FaultOp::Fdatasync,
+            under: dir.to_path_buf(),
+            errno: EIO,
+            skip: 0,
+            times: 1,
+            keep_bytes: 0,
+        })
+    };
+    let w = open(dir);
+    let a = w.append(None, b"not durable yet", T0, false).unwrap();
+    fail_next_fdatasync();
+    assert_eq!(w.shutdown().unwrap_err().os_error(), Some(EIO));
+    assert!(w.is_shutdown());
+    let w2 = open(dir); // the lock was released all the same
+    assert_eq!(replay_refs(&w2), vec![a]);
+    let b = w2.append(None, b"dropped", T0, false).unwrap();
+    fail_next_fdatasync();
+    drop(w2);
+    let w3 = Wal::open(dir, "s", test_opts()).expect("Drop already met the failing fdatasync");
+    clear_faults(dir);
+    assert_eq!(replay_refs(&w3), vec![a, b]);
+    drop(w);
+}
