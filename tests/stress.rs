@@ -358,3 +358,85 @@ fn rotation_races_with_late_times_only_move_forward() {
     drop(wal);
     check(&Wal::open(dir, "s", o).unwrap());
 }
+
+/// Two streams whose names are prefixes of each other (`a`, `a_1`) share a
+/// directory; each writes across many windows and cleans up its own old
+/// segments while the other runs. Every acknowledged ref reads back unless
+/// its own stream's cleanup reported deleting that segment, and each
+/// stream's files are exactly its registered segments.
+#[test]
+fn prefix_named_streams_rotate_and_clean_up_side_by_side() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let o = opts(10, 20);
+    let names = ["a", "a_1"];
+    let wals: Vec<Wal> = names
+        .iter()
+        .map(|n| Wal::open(dir, n, o.clone()).unwrap())
+        .collect();
+    let barrier = Barrier::new(4);
+    type Acked = Vec<(EntryRef, u64, u64)>;
+    let results: Vec<(Acked, HashSet<u64>)> = std::thread::scope(|s| {
+        let hs: Vec<_> = wals
+            .iter()
+            .enumerate()
+            .map(|(k, wal)| {
+                let barrier = &barrier;
+                let done = AtomicBool::new(false);
+                let writer_now = AtomicI64::new(T0);
+                s.spawn(move || {
+                    let w = k as u64;
+                    std::thread::scope(|s2| {
+                        let cleaner = s2.spawn(|| {
+                            let mut deleted = HashSet::new();
+                            barrier.wait();
+                            while !done.load(Ordering::Acquire) {
+                                // Lags the writer by 10 windows.
+                                let now = writer_now.load(Ordering::Acquire) - 100;
+                                for d in wal.cleanup(now).unwrap().deleted {
+                                    assert!(d.expiration_ms <= now);
+                                    assert!(deleted.insert(d.segment_id));
+                                }
+                            }
+                            deleted
+                        });
+                        barrier.wait();
+                        let mut acked = Vec::new();
+                        for i in 0..600u64 {
+                            let now = T0 + i as i64;
+                            writer_now.store(now, Ordering::Release);
+                            let r = wal
+                                .append(
+                                    Some(&header_for(w, i)),
+                                    &content_for(w, i, MAX_CONTENT),
+                                    now,
+                                    false,
+                                )
+                                .unwrap();
+                            acked.push((r, w, i));
+                        }
+                        done.store(true, Ordering::Release);
+                        (acked, cleaner.join().unwrap())
+                    })
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (k, (wal, (acked, deleted))) in wals.iter().zip(&results).enumerate() {
+        for (r, w, i) in acked {
+            match wal.read(*r) {
+                Ok(rec) => assert_eq!(verify(&rec), (*w, *i)),
+                Err(nano_wal::WalError::SegmentNotFound(id)) => {
+                    assert!(deleted.contains(&id), "{}: segment {id} vanished", names[k])
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let files: Vec<u64> = seg_files(dir, names[k]).iter().map(|f| f.0).collect();
+        let ids: Vec<u64> = wal.segments().iter().map(|s| s.id()).collect();
+        assert_eq!(files, ids, "{}", names[k]);
+        assert!(ids.len() > 5);
+        assert!(deleted.len() > 5, "{}: cleanup ran alongside", names[k]);
+    }
+}
