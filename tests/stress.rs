@@ -390,12 +390,18 @@ fn prefix_named_streams_rotate_and_clean_up_side_by_side() {
                         let cleaner = s2.spawn(|| {
                             let mut deleted = HashSet::new();
                             barrier.wait();
-                            while !done.load(Ordering::Acquire) {
+                            loop {
+                                // One last pass after the writer is done, so
+                                // the test never depends on scheduling.
+                                let last = done.load(Ordering::Acquire);
                                 // Lags the writer by 10 windows.
                                 let now = writer_now.load(Ordering::Acquire) - 100;
                                 for d in wal.cleanup(now).unwrap().deleted {
                                     assert!(d.expiration_ms <= now);
                                     assert!(deleted.insert(d.segment_id));
+                                }
+                                if last {
+                                    break;
                                 }
                             }
                             deleted
