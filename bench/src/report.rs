@@ -583,6 +583,8 @@ const NOTES: &str = "\
 - **C API column**: the `nwal_*` functions declared `extern \"C\"` in the bench and linked from the nano_wal rlib; reads go
   through `nwal_read_batch` + `nwal_read_buf_free`, replay through `nwal_iter_*`.
 - **Recovery row**: 4 KiB records; the stream is built once per system and reopened in each repetition (page cache warm).
+- **Run time** on the 2-core build machine: the full run about 12 minutes, `--quick` 30-80 s (both measured while other
+  builds ran). Fsync-bound measurements stop at a time cap (0.5 s quick, 3 s full) and count what they did.
 ";
 
 /// Write the report and the plots; returns the targets section.

@@ -52,7 +52,6 @@ fn fill(e: &Engine, size: usize, count: usize) -> Result<(), Missing> {
 
 struct RaftReader {
     e: Engine,
-    count: usize,
 }
 
 impl Reader for RaftReader {
@@ -87,7 +86,6 @@ impl Reader for RaftReader {
     }
 
     fn replay(&mut self) -> Cell {
-        let _ = self.count;
         na("replay only happens inside recovery (see the open row)")
     }
 }
@@ -143,7 +141,7 @@ impl System for RaftEngine {
     ) -> Result<Box<dyn Reader + 'a>, Missing> {
         let e = open(dir)?;
         fill(&e, size, count)?;
-        Ok(Box::new(RaftReader { e, count }))
+        Ok(Box::new(RaftReader { e }))
     }
 
     fn build(&self, dir: &Path, size: usize, bytes: u64) -> Result<(), Missing> {
