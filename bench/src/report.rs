@@ -575,7 +575,8 @@ const NOTES: &str = "\
 - **walrus-rust 0.2**: topics, consuming reads from a cursor: no read by position (random reads n/a); runs are consecutive
   `batch_read_for_topic` calls from a fresh cursor (sequential, not random starts); every read measurement refills a fresh instance
   (untimed). Its fsync schedule is process-wide (first instance wins), so the bench pins it to `NoFsync` and durable instances use
-  `SyncEach` per instance. Each instance preallocates a 1 GB file and keeps background threads alive.
+  `SyncEach` per instance. Each instance preallocates a 1 GB file and keeps background threads alive: walrus has no way to close
+  an instance, so its files stay open (and their written blocks allocated) until the bench exits; a full run holds ~15 GB.
 - **wal-db 1.1**: no batch append API (n/a). Reads are `iter_from(lsn)` (one record, or `take(1000)` for a run).
 - **raft-engine 0.4**: built here. Its entry API needs protobuf messages, so the bench uses its key-value puts (`LogBatch::put`);
   those values are also kept in its memtable, so its random reads and runs are served **from memory** (`get`, `scan_raw_messages`),
