@@ -12,12 +12,10 @@ pub enum WalError {
     /// An operating-system call failed. `context` says what the engine was
     /// doing (with the segment or path), `source` keeps the OS error (errno).
     Io { context: String, source: io::Error },
-    /// The options passed to `Wal::open` are not valid.
+    /// The options passed to `Wal::open` are not valid, or the stream name
+    /// is not allowed (1-200 bytes of `[A-Za-z0-9._-]` not starting with `.`,
+    /// so it can never escape the directory; see [`crate::validate_stream_name`]).
     InvalidConfig(String),
-    /// The stream name is not allowed: it must be 1-200 bytes of
-    /// `[A-Za-z0-9._-]` not starting with `.` (so it can never escape the
-    /// directory). The string says which name and why.
-    InvalidStreamName(String),
     /// A ref or an argument is out of range: a record size of 0, a range past
     /// the segment's written end, a content larger than the format allows, a
     /// time whose window overflows.
@@ -77,7 +75,6 @@ impl fmt::Display for WalError {
             }
             WalError::Io { context, source } => write!(f, "I/O error: {context}: {source}"),
             WalError::InvalidConfig(msg) => write!(f, "invalid configuration: {msg}"),
-            WalError::InvalidStreamName(msg) => write!(f, "invalid stream name {msg}"),
             WalError::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
             WalError::CorruptedData {
                 segment_id,

@@ -56,7 +56,7 @@ mod wal;
 pub use bytes::Bytes;
 pub use cleanup::{CleanupResult, DeletedSegment};
 pub use error::{Result, WalError};
-pub use options::{WalOptions, MAX_STREAM_NAME_LEN, MIN_SEGMENT_BYTES};
+pub use options::{validate_stream_name, WalOptions, MAX_STREAM_NAME_LEN, MIN_SEGMENT_BYTES};
 pub use read::{read_batch, ReadDescriptor, Record};
 pub use replay::Replay;
 pub use segment::Segment;

@@ -139,8 +139,8 @@ pub fn validate_stream_name(stream: &str) -> Result<()> {
         .bytes()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
     if !ok_len || !ok_chars || stream.starts_with('.') {
-        return Err(WalError::InvalidStreamName(format!(
-            "{stream:?}: must be 1-{MAX_STREAM_NAME_LEN} bytes of [A-Za-z0-9._-] not starting with '.'"
+        return Err(WalError::InvalidConfig(format!(
+            "invalid stream name {stream:?}: must be 1-{MAX_STREAM_NAME_LEN} bytes of [A-Za-z0-9._-] not starting with '.'"
         )));
     }
     Ok(())
@@ -267,10 +267,7 @@ mod tests {
             &"x".repeat(201),
         ] {
             assert!(
-                matches!(
-                    validate_stream_name(bad),
-                    Err(WalError::InvalidStreamName(_))
-                ),
+                matches!(validate_stream_name(bad), Err(WalError::InvalidConfig(_))),
                 "{bad:?}"
             );
         }

@@ -252,10 +252,10 @@ fn stream_names_that_could_escape_are_rejected() {
         "", ".", "..", "../x", "a/b", "/abs", "a\0b", ".hidden", "sp ace", "é", "a\\b", "*", &long,
     ] {
         match Wal::open(&dir, bad, test_opts()) {
-            Err(e @ WalError::InvalidStreamName(_)) => {
-                assert!(e.to_string().contains("stream name"), "{e}")
+            Err(e @ WalError::InvalidConfig(_)) => {
+                assert!(e.to_string().contains("invalid stream name"), "{e}")
             }
-            other => panic!("{bad:?}: expected InvalidStreamName, got {other:?}"),
+            other => panic!("{bad:?}: expected InvalidConfig, got {other:?}"),
         }
     }
     // Nothing was created anywhere.

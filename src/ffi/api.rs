@@ -6,7 +6,7 @@ use super::boundary::{self, array, bytes, c_str, durable, engine, header, requir
 use super::boundary::{Failure, FfiResult};
 use super::types::*;
 use super::NWAL_OPT_SALVAGE;
-use crate::{Wal, WalOptions, WriteEntry};
+use crate::{validate_stream_name, Wal, WalOptions, WriteEntry};
 use std::ffi::{c_char, c_int, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -111,6 +111,12 @@ pub unsafe extern "C" fn nwal_open(
         let out = required(out, "nwal_open: out")?;
         let stream = stream.to_str().map_err(|_| {
             Failure::invalid(format!("nwal_open: stream name {stream:?} is not UTF-8"))
+        })?;
+        // The C API reports a bad name as a bad argument (the Rust API, whose
+        // name is part of the configuration, as InvalidConfig).
+        validate_stream_name(stream).map_err(|e| match e {
+            crate::WalError::InvalidConfig(why) => Failure::invalid(format!("nwal_open: {why}")),
+            other => Failure::invalid(format!("nwal_open: {other}")),
         })?;
         // SAFETY: NULL or a valid, aligned nwal_options per the contract.
         let options = match unsafe { opts.as_ref() } {
@@ -243,12 +249,13 @@ pub unsafe extern "C" fn nwal_append_batch(
             .iter()
             .enumerate()
             .map(|(i, e)| {
-                let what = |f: &str| format!("nwal_append_batch: entries[{i}].{f}");
+                // The names are formatted only if a check fails: this runs per record.
+                let what = |field| EntryField { index: i, field };
                 Ok(WriteEntry {
                     // SAFETY: each entry's pointer/length pairs are valid per the contract.
-                    header: unsafe { header(e.header, e.header_len, &what("header")) }?,
+                    header: unsafe { header(e.header, e.header_len, what("header")) }?,
                     // SAFETY: as above.
-                    content: unsafe { bytes(e.content, e.content_len, &what("content")) }?,
+                    content: unsafe { bytes(e.content, e.content_len, what("content")) }?,
                 })
             })
             .collect::<FfiResult<Vec<_>>>()?;
@@ -261,6 +268,22 @@ pub unsafe extern "C" fn nwal_append_batch(
             out_refs,
         )
     })
+}
+
+/// Names `entries[i].field` of `nwal_append_batch` in an error message.
+struct EntryField {
+    index: usize,
+    field: &'static str,
+}
+
+impl std::fmt::Display for EntryField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "nwal_append_batch: entries[{}].{}",
+            self.index, self.field
+        )
+    }
 }
 
 fn span_slice<'a>(

@@ -66,7 +66,6 @@ pub(crate) fn status_of(e: &WalError) -> nwal_status {
     match e {
         WalError::Io { .. } => nwal_status::NWAL_ERR_IO,
         WalError::InvalidConfig(_) => nwal_status::NWAL_ERR_INVALID_CONFIG,
-        WalError::InvalidStreamName(_) => nwal_status::NWAL_ERR_INVALID_ARGUMENT,
         WalError::InvalidArgument(_) => nwal_status::NWAL_ERR_INVALID_ARGUMENT,
         WalError::CorruptedData { .. } => nwal_status::NWAL_ERR_CORRUPTED_DATA,
         WalError::HeaderTooLarge { .. } => nwal_status::NWAL_ERR_HEADER_TOO_LARGE,
@@ -186,7 +185,11 @@ pub(crate) fn engine(function: &str) -> impl Fn(WalError) -> Failure + '_ {
 /// # Safety
 /// If `ptr` is not NULL it must point to `len` readable bytes that stay
 /// valid and unmodified for `'a`.
-pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> FfiResult<&'a [u8]> {
+pub(crate) unsafe fn bytes<'a>(
+    ptr: *const u8,
+    len: usize,
+    what: impl std::fmt::Display,
+) -> FfiResult<&'a [u8]> {
     if len == 0 {
         return Ok(&[]);
     }
@@ -211,7 +214,7 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> FfiRes
 pub(crate) unsafe fn header<'a>(
     ptr: *const u8,
     len: usize,
-    what: &str,
+    what: impl std::fmt::Display,
 ) -> FfiResult<Option<&'a [u8]>> {
     if ptr.is_null() && len == 0 {
         return Ok(None);
@@ -291,10 +294,6 @@ mod tests {
         let cases = [
             (WalError::io("writing", io), NWAL_ERR_IO),
             (WalError::InvalidConfig("x".into()), NWAL_ERR_INVALID_CONFIG),
-            (
-                WalError::InvalidStreamName("x".into()),
-                NWAL_ERR_INVALID_ARGUMENT,
-            ),
             (
                 WalError::InvalidArgument("x".into()),
                 NWAL_ERR_INVALID_ARGUMENT,
