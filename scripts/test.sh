@@ -18,8 +18,8 @@ cargo clippy --all-targets --all-features -- -D warnings
 section "cargo test"
 cargo test
 
-section "cargo test: injected I/O faults"
-cargo test --features fault-injection --test faults
+section "cargo test again with fault injection (tests that need it: faults.rs and parts of api, flaws, recovery)"
+cargo test --features fault-injection
 
 section "cargo test: the FFI panic boundary (test-only nwal_test_panic)"
 cargo test --features test-panic --test ffi_panic
