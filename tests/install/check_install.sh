@@ -19,6 +19,8 @@ example="$src/examples-c/quickstart.c"
 
 test "$(pkg-config --modversion nano_wal)" = "$(sed -n 's/^version = "\(.*\)"/\1/p' "$src/Cargo.toml" | head -n1)"
 test -L "$libdir/libnano_wal.so" && test -L "$libdir/libnano_wal.so.0.1"
+# The operator tool is installed in bin/ and runs.
+"$stage/bin/nwal" --version | grep -q "^nwal $(pkg-config --modversion nano_wal)$"
 
 # pkg-config, shared: found through its soname at run time.
 cc -std=c11 -Wall -Wextra -Werror "$example" $(pkg-config --cflags --libs nano_wal) -o "$work/q_shared"
