@@ -6,7 +6,7 @@
 use crate::error::{Result, WalError};
 use crate::format::SEGMENT_HEADER_SIZE;
 use crate::options::validate_stream_name;
-use crate::read::{read_batch, ReadDescriptor, Record};
+use crate::read::{read_refs, Record};
 use crate::recovery::{check_header, list_segments, plan_tail, HeaderCheck};
 use crate::replay::{Replay, Source};
 use crate::segment::Segment;
@@ -197,22 +197,7 @@ impl LogView {
 
     /// Read records by ref, as [`crate::Wal::read_batch`] does.
     pub fn read_batch(&self, refs: &[EntryRef]) -> Result<Vec<Record>> {
-        let reads = refs
-            .iter()
-            .map(|r| {
-                let segment = self
-                    .segments
-                    .get(&r.segment_id)
-                    .cloned()
-                    .ok_or(WalError::SegmentNotFound(r.segment_id))?;
-                Ok(ReadDescriptor {
-                    segment,
-                    offset: r.offset,
-                    size: r.size,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        read_batch(&reads)
+        read_refs(&self.segments, refs)
     }
 }
 

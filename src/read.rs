@@ -10,6 +10,7 @@ use crate::format::{
 use crate::segment::Segment;
 use crate::wal::{EntryRef, Wal};
 use bytes::Bytes;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Refs of one segment whose records lie at most this far apart are read
@@ -130,6 +131,29 @@ pub fn read_batch(reads: &[ReadDescriptor]) -> Result<Vec<Record>> {
         .collect())
 }
 
+/// Read `refs` against a set of segments by id (a live log's registry, or a
+/// read-only view's): an id not in it is `SegmentNotFound`.
+pub(crate) fn read_refs(
+    segments: &BTreeMap<u64, Arc<Segment>>,
+    refs: &[EntryRef],
+) -> Result<Vec<Record>> {
+    let reads = refs
+        .iter()
+        .map(|r| {
+            let segment = segments
+                .get(&r.segment_id)
+                .cloned()
+                .ok_or(WalError::SegmentNotFound(r.segment_id))?;
+            Ok(ReadDescriptor {
+                segment,
+                offset: r.offset,
+                size: r.size,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    read_batch(&reads)
+}
+
 fn read_range(seg: &Segment, start: u64, end: u64) -> Result<Bytes> {
     let len = (end - start) as usize;
     let mut buf = Vec::new();
@@ -161,22 +185,7 @@ impl Wal {
     /// `InvalidArgument`; a range that is not exactly one whole valid record
     /// gives `CorruptedData`.
     pub fn read_batch(&self, refs: &[EntryRef]) -> Result<Vec<Record>> {
-        let registry = self.inner.registry.load();
-        let reads = refs
-            .iter()
-            .map(|r| {
-                let segment = registry
-                    .get(&r.segment_id)
-                    .cloned()
-                    .ok_or(WalError::SegmentNotFound(r.segment_id))?;
-                Ok(ReadDescriptor {
-                    segment,
-                    offset: r.offset,
-                    size: r.size,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        read_batch(&reads)
+        read_refs(&self.inner.registry.load(), refs)
     }
 
     /// Read one record.
