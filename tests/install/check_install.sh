@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs the build into a staging prefix, then builds and runs
 # examples-c/quickstart.c as an outside consumer would: with pkg-config
-# (shared, and --static), and with CMake's find_package (both targets).
+# (shared, and --static), and with CMake's find_package (both targets); the
+# same for the C++17 RAII wrapper test tests/install/cxx_raii.cpp (pkg-config
+# shared, find_package shared and static). Go and Zig: check_consumers.sh.
 # usage: check_install.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1
@@ -27,6 +29,11 @@ cc -std=c11 -Wall -Wextra -Werror "$example" $(pkg-config --cflags --libs nano_w
 readelf -d "$work/q_shared" | grep -q 'NEEDED.*libnano_wal.so.0.1'
 LD_LIBRARY_PATH="$libdir" "$work/q_shared" "$work/wal1" | grep -q "quickstart: OK"
 
+# C++17, pkg-config, shared: the RAII wrapper and its test.
+c++ -std=c++17 -Wall -Wextra -Werror "$src/tests/install/cxx_raii.cpp" \
+  $(pkg-config --cflags --libs nano_wal) -o "$work/cxx_shared"
+LD_LIBRARY_PATH="$libdir" "$work/cxx_shared" "$work/wal5" | grep -q "cxx_raii: OK"
+
 # pkg-config, static: no runtime dependency on the shared library.
 cc -std=c11 -Wall -Wextra -Werror "$example" $(pkg-config --cflags nano_wal) \
   "$libdir/libnano_wal.a" $(pkg-config --static --libs-only-l nano_wal | sed 's/-lnano_wal//') -o "$work/q_static"
@@ -42,4 +49,6 @@ cmake -S "$src/tests/install" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$stage" \
 cmake --build "$work/cmake" >/dev/null
 LD_LIBRARY_PATH="$libdir" "$work/cmake/quickstart_shared" "$work/wal3" | grep -q "quickstart: OK"
 "$work/cmake/quickstart_static" "$work/wal4" | grep -q "quickstart: OK"
-echo "install_consumers: OK (pkg-config shared+static, find_package shared+static)"
+LD_LIBRARY_PATH="$libdir" "$work/cmake/cxx_raii_shared" "$work/wal6" | grep -q "cxx_raii: OK"
+"$work/cmake/cxx_raii_static" "$work/wal7" | grep -q "cxx_raii: OK"
+echo "install_consumers: OK (C and C++17: pkg-config shared+static, find_package shared+static)"
