@@ -1,0 +1,3 @@
+module example.com/nanowal
+
+go 1.19

@@ -1,0 +1,33 @@
+"""Checks that README.md's code blocks marked with
+`<!-- verbatim: PATH -->` (the line right before the opening fence) appear
+character for character in PATH (relative to the repository root), so the
+documented code is code that the consumer tests compile and run. A block may
+be dedented: its lines may sit in PATH behind a common indentation of spaces
+or tabs.
+
+usage: python3 check_readme_code.py REPO_ROOT
+"""
+import pathlib
+import re
+import sys
+
+root = pathlib.Path(sys.argv[1])
+readme = (root / "README.md").read_text()
+marked = re.findall(r"<!-- verbatim: (\S+) -->\n```\w*\n(.*?)```\n", readme, re.S)
+if not marked:
+    sys.exit("README.md: no <!-- verbatim: PATH --> code blocks found")
+bad = 0
+for path, code in marked:
+    source = (root / path).read_text()
+    lines = code.splitlines(keepends=True)
+    indented = (
+        "".join(ind * n + line if line.strip() else line for line in lines)
+        for ind in (" ", "\t")
+        for n in range(0, 13)
+    )
+    if not any(candidate in source for candidate in indented):
+        print(f"README.md: a code block is not verbatim in {path}:\n{code}", file=sys.stderr)
+        bad += 1
+if bad:
+    sys.exit(1)
+print(f"README.md: {len(marked)} code block(s) verbatim from their sources")
