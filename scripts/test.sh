@@ -38,6 +38,12 @@ cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release
 cmake --build build/release -j2
 ctest --test-dir build/release --output-on-failure -j2
 
+section "Installed library used from Go (cgo) and Zig (tests/install/check_consumers.sh)"
+tests/install/check_consumers.sh build/release .
+
+section "ABI check: abidiff against the baseline abi/libnano_wal.abi"
+scripts/check-abi.sh
+
 section "C ABI: C tests and examples under AddressSanitizer + UBSan"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DNWAL_SANITIZE=ON \
   -DNWAL_CARGO_PROFILE=dev -DNWAL_CARGO_FEATURES=test-panic
