@@ -1,0 +1,67 @@
+/* Child of the C kill test (test_kill.c): opens the log in argv[1] through
+ * the C API and appends the plan of seed argv[2] (kill_plan.h) until it is
+ * killed, printing "index segment offset size" for every acknowledged record
+ * and flushing after each append, so the parent knows exactly what was
+ * acknowledged when it sends SIGKILL. Exits 3 if never killed. */
+#include "check.h"
+#include "kill_plan.h"
+
+#include <inttypes.h>
+
+static kill_record recs[KILL_MAX_BATCH];
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: kill_child DIR SEED\n");
+    return 2;
+  }
+  uint64_t seed = strtoull(argv[2], NULL, 10);
+  nwal_options o = kill_options();
+  nwal *w = NULL;
+  CHECK_OK(nwal_open(argv[1], "k", &o, &w));
+  kill_plan plan;
+  kill_plan_init(&plan, seed);
+  static uint8_t packed[KILL_MAX_BATCH * (KILL_MAX_HEADER + KILL_MAX_CONTENT)];
+  while (plan.next < 20000) { /* the pipe keeps it within ~3,000 of the parent */
+    kill_step s = kill_plan_step(&plan);
+    nwal_entry_ref refs[KILL_MAX_BATCH];
+    uint32_t flags = s.durable ? NWAL_DURABLE : 0;
+    for (uint64_t k = 0; k < s.count; k++) kill_record_make(seed, s.first + k, &recs[k]);
+    if (s.api == KILL_APPEND) {
+      CHECK_OK(nwal_append(w, recs[0].has_header ? recs[0].header : NULL, recs[0].header_len,
+                           recs[0].content, recs[0].content_len, s.now_ms, flags, &refs[0]));
+    } else if (s.api == KILL_BATCH) {
+      nwal_write_entry e[KILL_MAX_BATCH];
+      for (uint64_t k = 0; k < s.count; k++) {
+        e[k].header = recs[k].has_header ? recs[k].header : NULL;
+        e[k].header_len = recs[k].header_len;
+        e[k].content = recs[k].content;
+        e[k].content_len = recs[k].content_len;
+      }
+      CHECK_OK(nwal_append_batch(w, e, s.count, s.now_ms, flags, refs));
+    } else {
+      nwal_span spans[KILL_MAX_BATCH];
+      size_t used = 0;
+      for (uint64_t k = 0; k < s.count; k++) {
+        memset(&spans[k], 0, sizeof spans[k]);
+        spans[k].has_header = (uint32_t)recs[k].has_header;
+        spans[k].header_off = used;
+        spans[k].header_len = recs[k].header_len;
+        memcpy(packed + used, recs[k].header, recs[k].header_len);
+        used += recs[k].header_len;
+        spans[k].content_off = used;
+        spans[k].content_len = recs[k].content_len;
+        memcpy(packed + used, recs[k].content, recs[k].content_len);
+        used += recs[k].content_len;
+      }
+      CHECK_OK(nwal_append_batch_packed(w, packed, used, spans, s.count, s.now_ms, flags, refs));
+    }
+    for (uint64_t k = 0; k < s.count; k++)
+      printf("%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", s.first + k,
+             refs[k].segment_id, refs[k].offset, refs[k].size);
+    CHECK(fflush(stdout) == 0);
+  }
+  fprintf(stderr, "kill_child: never killed\n");
+  nwal_close(w);
+  return 3;
+}
