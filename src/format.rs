@@ -84,6 +84,18 @@ impl SegmentHeader {
         if header_size as usize != SEGMENT_HEADER_SIZE {
             return Err(format!("unexpected segment header size {header_size}"));
         }
+        // The flags and reserved fields are written as 0. A header that
+        // verifies with other values was written by something that meant
+        // them (a later format): refuse instead of guessing, as for record
+        // flags. (The decoder used to accept them: the fuzz oracle checks
+        // that the decoders accept only what the encoders write.)
+        let flags = u32::from_le_bytes(b[12..16].try_into().unwrap());
+        let reserved = u32::from_le_bytes(b[40..44].try_into().unwrap());
+        if flags != 0 || reserved != 0 {
+            return Err(format!(
+                "unknown segment header flags {flags:#x} / reserved field {reserved:#x} (must be 0)"
+            ));
+        }
         Ok(SegmentHeader {
             segment_id: u64::from_le_bytes(b[16..24].try_into().unwrap()),
             expiration_ms: i64::from_le_bytes(b[24..32].try_into().unwrap()),

@@ -106,26 +106,24 @@ pub(crate) fn recover(
     let mut segments = BTreeMap::new();
     let mut newest = None;
 
-    // The newest segment: drop it if its creation was torn, else cut its tail.
+    // The newest segment: skip it if its creation was torn, else it is the
+    // one whose tail is cut. Nothing is changed on disk until every check
+    // has passed: a refused open (corruption, here or in an older segment)
+    // leaves the directory exactly as it found it. (Found by the recovery
+    // fuzz target: a bad header in an older segment used to be reported
+    // after the newest segment's tail was already cut and torn files removed.)
+    let mut torn = Vec::new();
+    let mut newest_found = None;
     while let Some(last) = found.pop() {
         match check_header(&last, true)? {
-            HeaderCheck::TornCreation => {
-                // Nothing in it was ever acknowledged: a segment's header is
-                // fsync'ed before any record is written to it.
-                std::fs::remove_file(&last.path).map_err(|e| {
-                    WalError::io(format!("removing torn segment {}", last.path.display()), e)
-                })?;
-                crate::sys::fsync(dir_file, dir).map_err(|e| {
-                    WalError::io(format!("fsync of directory {}", dir.display()), e)
-                })?;
-            }
+            // Nothing in it was ever acknowledged: a segment's header is
+            // fsync'ed before any record is written to it. Removed below.
+            HeaderCheck::TornCreation => torn.push(last),
             // Salvage: leave the file alone and recover from the one before it.
             HeaderCheck::Bad(_) if cfg.salvage => {}
             HeaderCheck::Bad(detail) => return Err(WalError::corrupted(last.id, 0, detail)),
             HeaderCheck::Ok(file, header, len) => {
-                let seg = recover_tail(last.path, file, header, len, cfg.salvage)?;
-                segments.insert(seg.id(), seg.clone());
-                newest = Some(seg);
+                newest_found = Some((last.path, file, header, len));
                 break;
             }
         }
@@ -149,6 +147,22 @@ pub(crate) fn recover(
             }
             HeaderCheck::Bad(detail) => return Err(WalError::corrupted(f.id, 0, detail)),
         }
+    }
+
+    // Scan the newest segment (refusing corruption before any change), cut
+    // its torn tail, then remove the torn segments created after it.
+    if let Some((path, file, header, len)) = newest_found {
+        let seg = recover_tail(path, file, header, len, cfg.salvage)?;
+        segments.insert(seg.id(), seg.clone());
+        newest = Some(seg);
+    }
+    for t in &torn {
+        std::fs::remove_file(&t.path)
+            .map_err(|e| WalError::io(format!("removing torn segment {}", t.path.display()), e))?;
+    }
+    if !torn.is_empty() {
+        crate::sys::fsync(dir_file, dir)
+            .map_err(|e| WalError::io(format!("fsync of directory {}", dir.display()), e))?;
     }
     Ok(Recovered {
         segments,

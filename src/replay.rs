@@ -21,6 +21,9 @@ pub struct Replay {
     scanner: Option<Scanner>,
     /// When replaying from a ref, the first record must be exactly that ref.
     expect_first: Option<EntryRef>,
+    /// The last record yielded has `BATCH_CONTINUES` set: the rest of its
+    /// batch must follow in the same segment.
+    in_batch: bool,
 }
 
 /// Where the segments come from: a live log (whose registry grows and
@@ -95,6 +98,7 @@ impl Replay {
             source,
             scanner,
             expect_first,
+            in_batch: false,
         })
     }
 }
@@ -126,6 +130,7 @@ impl Iterator for Replay {
                             )));
                         }
                     }
+                    self.in_batch = rec.frame.batch_continues();
                     let record = Record::from_verified(
                         &rec.bytes,
                         rec.frame.header_len,
@@ -145,6 +150,24 @@ impl Iterator for Replay {
                     if end > scanner.position() {
                         scanner.extend_end(end);
                         continue;
+                    }
+                    // A batch never spans segments, and a segment's end is
+                    // only ever published (or recovered) at a batch boundary.
+                    // So a segment that ends after a record with
+                    // BATCH_CONTINUES was damaged (e.g. a sealed segment cut
+                    // at a record boundary): the rest of the batch is lost.
+                    // Say so instead of moving on as if the batch were whole
+                    // (found while writing the oracle of the recovery fuzz target,
+                    // tests/fuzzing/mod.rs).
+                    if self.in_batch {
+                        let offset = scanner.position();
+                        self.scanner = None;
+                        return Some(Err(WalError::corrupted(
+                            seg_id,
+                            offset,
+                            "the segment ends inside a batch (its last record says more \
+                             records of the batch follow): the rest of the batch is lost",
+                        )));
                     }
                     self.scanner =
                         next.map(|s| Scanner::new(s.clone(), SEGMENT_HEADER_SIZE as u64, s.len()));

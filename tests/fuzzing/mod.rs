@@ -1,0 +1,519 @@
+//! Fuzz targets, shared by `tests/fuzz_smoke.rs` (a bounded, seeded run in
+//! the test command, stable toolchain, no extra tools) and `fuzz/`
+//! (cargo-fuzz / libFuzzer, coverage-guided, for long runs), which includes
+//! this file with `#[path]`. Public APIs only. A target panics when an
+//! invariant breaks; nothing else may make it panic.
+//!
+//! The oracle is a reference decoder: the plainest reading of
+//! docs/FORMAT.md (`record_at`, `walk`), built on the public
+//! `nano_wal::format` functions, against which the engine's chunked scanner,
+//! recovery, replay and reads are compared byte for byte.
+#![allow(dead_code)]
+
+use nano_wal::format::{
+    decode_frame, encode_frame, verify_record, SegmentHeader, RECORD_FRAME_SIZE, RECORD_MAGIC,
+    SEGMENT_HEADER_SIZE,
+};
+use nano_wal::inspect::LogView;
+use nano_wal::{EntryRef, Record, Wal, WalError, WalOptions};
+use std::path::Path;
+use std::time::Duration;
+
+/// Base time of the fuzzed logs (aligned to `DUR`).
+pub const T0: i64 = 1_700_000_000_000;
+/// Window width and retention of the fuzzed logs (ms).
+pub const DUR: i64 = 1_000;
+pub const RET: i64 = 1_000;
+/// Stream name of the fuzzed logs.
+pub const STREAM: &str = "f";
+const HDR: usize = SEGMENT_HEADER_SIZE;
+
+pub fn options(salvage: bool) -> WalOptions {
+    WalOptions {
+        segment_duration: Duration::from_millis(DUR as u64),
+        retention: Duration::from_millis(RET as u64),
+        salvage,
+        ..Default::default()
+    }
+}
+
+/// The header of segment `id` (1-based) as the engine writes it for the
+/// windows `T0`, `T0 + DUR`, ... of `options()`.
+pub fn segment_header(id: u64) -> SegmentHeader {
+    let window_start_ms = T0 + (id as i64 - 1) * DUR;
+    SegmentHeader {
+        segment_id: id,
+        expiration_ms: window_start_ms + DUR + RET,
+        window_start_ms,
+    }
+}
+
+pub fn segment_file_name(id: u64) -> String {
+    format!("{STREAM}_{}_{id}.seg", segment_header(id).expiration_ms)
+}
+
+/// A record as the reference decoder reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefRecord {
+    pub offset: u64,
+    pub size: u64,
+    pub header: Option<Vec<u8>>,
+    pub content: Vec<u8>,
+    pub continues: bool,
+}
+
+/// The record of segment `seg_id` starting at `pos` of `file`, if one
+/// verifies there (its frame is valid, it fits, its CRC matches). Also
+/// checks that the decoder accepts only what the encoder writes.
+pub fn record_at(file: &[u8], pos: usize, seg_id: u64) -> Option<RefRecord> {
+    let rest = file.get(pos..)?;
+    let frame = decode_frame(rest).ok()?;
+    let size = frame.total_size();
+    if size > rest.len() as u64 {
+        return None;
+    }
+    let bytes = &rest[..size as usize];
+    let verified = verify_record(bytes, seg_id).ok()?;
+    assert_eq!(verified, frame, "decode_frame and verify_record disagree");
+    let body = RECORD_FRAME_SIZE + frame.header_len;
+    let header = frame
+        .has_header()
+        .then(|| bytes[RECORD_FRAME_SIZE..body].to_vec());
+    let content = bytes[body..].to_vec();
+    let mut again = [0u8; RECORD_FRAME_SIZE];
+    encode_frame(
+        &mut again,
+        seg_id,
+        header.as_deref(),
+        &content,
+        frame.batch_continues(),
+    );
+    assert_eq!(
+        &again[..],
+        &bytes[..RECORD_FRAME_SIZE],
+        "a frame at {pos} verifies but is not what the encoder writes"
+    );
+    Some(RefRecord {
+        offset: pos as u64,
+        size,
+        header,
+        content,
+        continues: frame.batch_continues(),
+    })
+}
+
+/// Every record from `start` up to the first place where none verifies;
+/// returns them and that place (`file.len()` when all of it verifies).
+pub fn walk(file: &[u8], start: usize, seg_id: u64) -> (Vec<RefRecord>, usize) {
+    let mut out = Vec::new();
+    let mut pos = start;
+    while pos < file.len() {
+        match record_at(file, pos, seg_id) {
+            Some(r) => {
+                pos += r.size as usize;
+                out.push(r);
+            }
+            None => break,
+        }
+    }
+    (out, pos)
+}
+
+/// End of the last record that ends a batch, and the records before it.
+pub fn committed(records: &[RefRecord], start: usize) -> (usize, usize) {
+    let mut end = start;
+    let mut n = 0;
+    for (i, r) in records.iter().enumerate() {
+        if !r.continues {
+            end = (r.offset + r.size) as usize;
+            n = i + 1;
+        }
+    }
+    (end, n)
+}
+
+/// The first offset after `from` where a whole record of `seg_id` verifies.
+pub fn valid_after(file: &[u8], from: usize, seg_id: u64) -> Option<usize> {
+    (from + 1..file.len().saturating_sub(RECORD_FRAME_SIZE - 1))
+        .filter(|&p| file[p..].starts_with(&RECORD_MAGIC))
+        .find(|&p| record_at(file, p, seg_id).is_some())
+}
+
+fn same(rec: &Record, want: &RefRecord) -> bool {
+    rec.header.as_deref() == want.header.as_deref() && rec.content[..] == want.content[..]
+}
+
+fn fresh_dir(scratch: &Path) {
+    if scratch.exists() {
+        std::fs::remove_dir_all(scratch).unwrap();
+    }
+    std::fs::create_dir_all(scratch).unwrap();
+}
+
+/// Target 1, the record decoder and the segment scanner. `data` is the body
+/// of a segment (records from offset 48 on) with a valid header for id 1.
+/// The in-memory decoders must never panic and accept only what the encoder
+/// writes; `LogView::check_segment` (the engine's chunked scanner, the scan
+/// recovery uses), replay and reads must agree with the reference decoder.
+pub fn segment(scratch: &Path, data: &[u8]) {
+    // The bare decoders on arbitrary bytes.
+    if let Ok(h) = SegmentHeader::decode(data) {
+        assert_eq!(
+            &h.encode()[..],
+            &data[..HDR],
+            "a segment header decodes but is not what the encoder writes"
+        );
+    }
+    for i in 0..data.len().min(32) {
+        let _ = decode_frame(&data[i..]);
+        let _ = verify_record(&data[i..], 1);
+    }
+
+    let mut file = segment_header(1).encode().to_vec();
+    file.extend_from_slice(data);
+    let (records, stop) = walk(&file, HDR, 1);
+    let (end, n_committed) = committed(&records, HDR);
+
+    fresh_dir(scratch);
+    std::fs::write(scratch.join(segment_file_name(1)), &file).unwrap();
+    let view = LogView::open(scratch, STREAM).unwrap();
+    let check = view.check_segment(1).unwrap();
+    assert_eq!(check.valid_end, end as u64, "valid end");
+    assert_eq!(check.records, n_committed as u64, "records");
+    assert_eq!(
+        check.first,
+        records[..n_committed].first().map(|r| entry(1, r))
+    );
+    assert_eq!(
+        check.last,
+        records[..n_committed].last().map(|r| entry(1, r))
+    );
+    match &check.problem {
+        None => assert_eq!(stop, file.len(), "scanner missed damage at {stop}"),
+        Some(p) => {
+            assert_eq!(p.offset, stop as u64, "damage offset");
+            let next = valid_after(&file, stop, 1);
+            assert_eq!(p.next_valid, next.map(|x| x as u64), "next valid record");
+            assert_eq!(p.torn_tail, next.is_none());
+        }
+    }
+
+    // Replay yields every record the reference decoder finds, then an error
+    // at the damage (if any), with exactly the bytes on disk.
+    let mut it = view.replay(None).unwrap();
+    for want in &records {
+        let (r, rec) = it.next().expect("replay ended early").expect("replay");
+        assert_eq!(r, entry(1, want));
+        assert!(same(&rec, want), "replay returned other bytes at {r:?}");
+    }
+    match (it.next(), replay_stop(&records, stop, file.len())) {
+        (None, None) => {}
+        (
+            Some(Err(WalError::CorruptedData {
+                segment_id: 1,
+                offset,
+                ..
+            })),
+            Some(want),
+        ) => assert_eq!(offset, want, "replay error place"),
+        (other, want) => {
+            panic!("replay after the last valid record: {other:?}, expected an error at {want:?}")
+        }
+    }
+    assert!(it.next().is_none(), "replay goes on after an error");
+    let refs: Vec<EntryRef> = records.iter().map(|r| entry(1, r)).collect();
+    let read = view.read_batch(&refs).unwrap();
+    for (rec, want) in read.iter().zip(&records) {
+        assert!(same(rec, want), "read returned other bytes");
+    }
+    // A ref that is not exactly one record is refused, never misread.
+    for want in records.iter().take(4) {
+        let bad = EntryRef {
+            segment_id: 1,
+            offset: want.offset,
+            size: want.size + 1,
+        };
+        if want.offset + want.size < file.len() as u64 {
+            assert!(view.read_batch(&[bad]).is_err(), "oversized ref read");
+        }
+    }
+}
+
+fn entry(seg: u64, r: &RefRecord) -> EntryRef {
+    EntryRef {
+        segment_id: seg,
+        offset: r.offset,
+        size: r.size,
+    }
+}
+
+/// The input of target 2: up to three segment files of stream `f`
+/// (ids 1, 2, 3, names as the engine gives them), each either raw bytes or
+/// a fresh valid header followed by the bytes; and the salvage option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirInput {
+    pub salvage: bool,
+    /// (prepend a fresh header, bytes)
+    pub files: Vec<(bool, Vec<u8>)>,
+}
+
+impl DirInput {
+    /// Byte 0: bits 0-1 number of files - 1 (3 counts as 2), bits 2-4 fresh
+    /// headers, bit 5 salvage; then a u16 LE length and the bytes of each
+    /// file but the last, which takes the rest.
+    pub fn parse(data: &[u8]) -> DirInput {
+        let flags = data.first().copied().unwrap_or(0);
+        let n = 1 + ((flags & 3) as usize).min(2);
+        let mut rest = data.get(1..).unwrap_or(&[]);
+        let mut files = Vec::new();
+        for i in 0..n {
+            let fresh = flags & (4 << i) != 0;
+            let len = if i + 1 == n {
+                rest.len()
+            } else {
+                let l = rest
+                    .get(..2)
+                    .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]) as usize);
+                rest = rest.get(2..).unwrap_or(&[]);
+                l.min(rest.len())
+            };
+            files.push((fresh, rest[..len].to_vec()));
+            rest = &rest[len..];
+        }
+        DirInput {
+            salvage: flags & 32 != 0,
+            files,
+        }
+    }
+
+    /// The inverse of `parse` (files of at most 65,535 bytes but the last).
+    pub fn encode(&self) -> Vec<u8> {
+        let n = self.files.len();
+        assert!((1..=3).contains(&n));
+        let mut flags = (n - 1) as u8 | if self.salvage { 32 } else { 0 };
+        for (i, f) in self.files.iter().enumerate() {
+            if f.0 {
+                flags |= 4 << i;
+            }
+        }
+        let mut out = vec![flags];
+        for (i, (_, bytes)) in self.files.iter().enumerate() {
+            if i + 1 < n {
+                out.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+            }
+            out.extend_from_slice(bytes);
+        }
+        out
+    }
+}
+
+/// What open must do with a directory, from the reference decoder.
+#[derive(Debug)]
+enum Expect {
+    /// Open fails with `CorruptedData` at (segment, offset).
+    Corrupted(u64, u64),
+    /// Open succeeds; replay yields these records (segment, record), then
+    /// fails at (segment, offset) if `error` is set.
+    Opens {
+        records: Vec<(u64, RefRecord)>,
+        error: Option<(u64, u64)>,
+    },
+}
+
+fn header_ok(file: &[u8], id: u64) -> bool {
+    // Recovery checks the id and expiration against the file name (the
+    // window is not in the name).
+    let want = segment_header(id);
+    SegmentHeader::decode(file)
+        .is_ok_and(|h| h.segment_id == id && h.expiration_ms == want.expiration_ms)
+}
+
+/// A newest segment whose creation was torn: open removes it.
+fn torn(file: &[u8]) -> bool {
+    file.len() <= HDR && SegmentHeader::decode(file).is_err()
+}
+
+/// docs/FORMAT.md, "Recovery", read plainly.
+fn expect(files: &[Vec<u8>], salvage: bool) -> Expect {
+    let mut newest: Option<(u64, usize)> = None; // (id, committed end)
+    let mut k = files.len();
+    while k > 0 {
+        let (id, f) = (k as u64, &files[k - 1]);
+        k -= 1;
+        if !header_ok(f, id) {
+            if torn(f) || salvage {
+                continue; // removed, or left alone by salvage
+            }
+            return Expect::Corrupted(id, 0);
+        }
+        newest = Some((id, 0));
+        break;
+    }
+    // Headers first (older segments), then the newest segment's records:
+    // open checks everything before it changes anything.
+    for (i, f) in files[..k].iter().enumerate() {
+        if !header_ok(f, i as u64 + 1) && !salvage {
+            return Expect::Corrupted(i as u64 + 1, 0);
+        }
+    }
+    if let Some((id, end)) = &mut newest {
+        let f = &files[*id as usize - 1];
+        let (records, stop) = walk(f, HDR, *id);
+        if stop < f.len() && !salvage && valid_after(f, stop, *id).is_some() {
+            return Expect::Corrupted(*id, stop as u64);
+        }
+        *end = committed(&records, HDR).0;
+    }
+    let mut records = Vec::new();
+    let live = (0..k)
+        .filter(|&i| header_ok(&files[i], i as u64 + 1))
+        .map(|i| (i as u64 + 1, &files[i][..]))
+        .chain(newest.map(|(id, end)| (id, &files[id as usize - 1][..end])));
+    for (id, f) in live {
+        let (recs, stop) = walk(f, HDR, id);
+        let error = replay_stop(&recs, stop, f.len());
+        records.extend(recs.into_iter().map(|r| (id, r)));
+        if let Some(offset) = error {
+            return Expect::Opens {
+                records,
+                error: Some((id, offset)),
+            };
+        }
+    }
+    Expect::Opens {
+        records,
+        error: None,
+    }
+}
+
+/// Where replay of a segment of `len` bytes must fail after yielding
+/// `recs` (which the reference decoder found up to `stop`): at the first
+/// invalid record, or at the end when the segment ends inside a batch (a
+/// segment holds whole batches; half a batch is never yielded silently).
+fn replay_stop(recs: &[RefRecord], stop: usize, len: usize) -> Option<u64> {
+    if stop < len {
+        Some(stop as u64)
+    } else if recs.last().is_some_and(|r| r.continues) {
+        Some(len as u64)
+    } else {
+        None
+    }
+}
+
+/// Replay everything; returns the records and the error that ended it.
+fn replay_all(wal: &Wal) -> (Vec<(EntryRef, Record)>, Option<WalError>) {
+    let mut out = Vec::new();
+    for item in wal.replay(None).unwrap() {
+        match item {
+            Ok(x) => out.push(x),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+    (out, None)
+}
+
+fn check_replay(
+    wal: &Wal,
+    records: &[(u64, RefRecord)],
+    error: Option<(u64, u64)>,
+    appended: &[(EntryRef, &[u8])],
+) {
+    let (got, err) = replay_all(wal);
+    let n = records.len();
+    let want_len = n + if error.is_none() { appended.len() } else { 0 };
+    assert_eq!(got.len(), want_len, "replay length; error {err:?}");
+    for ((r, rec), (id, want)) in got.iter().zip(records) {
+        assert_eq!(*r, entry(*id, want), "replay ref");
+        assert!(same(rec, want), "replay returned other bytes at {r:?}");
+    }
+    for ((r, rec), (a, content)) in got[n..].iter().zip(appended) {
+        assert_eq!(r, a);
+        assert_eq!(&rec.content[..], *content);
+    }
+    match (err, error) {
+        (None, None) => {}
+        (
+            Some(WalError::CorruptedData {
+                segment_id, offset, ..
+            }),
+            Some((id, off)),
+        ) => assert_eq!((segment_id, offset), (id, off), "replay error place"),
+        (e, want) => panic!("replay ended with {e:?}, expected an error at {want:?}"),
+    }
+    let refs: Vec<EntryRef> = got.iter().map(|g| g.0).collect();
+    let read = wal.read_batch(&refs).unwrap();
+    for (rec, (_, want)) in read.iter().zip(&got) {
+        assert_eq!(rec, want, "read and replay disagree");
+    }
+}
+
+/// Target 2, recovery of a directory of arbitrary bytes: `Wal::open` must
+/// never panic, must succeed or fail with `CorruptedData` exactly as
+/// docs/FORMAT.md says, and after it replay and reads must return exactly
+/// the bytes on disk; appends must then work and survive a reopen.
+pub fn recover_dir(scratch: &Path, data: &[u8]) {
+    let input = DirInput::parse(data);
+    fresh_dir(scratch);
+    let mut files = Vec::new();
+    for (i, (fresh, bytes)) in input.files.iter().enumerate() {
+        let id = i as u64 + 1;
+        let mut f = Vec::new();
+        if *fresh {
+            f.extend_from_slice(&segment_header(id).encode());
+        }
+        f.extend_from_slice(bytes);
+        std::fs::write(scratch.join(segment_file_name(id)), &f).unwrap();
+        files.push(f);
+    }
+    for f in &files {
+        if let Ok(h) = SegmentHeader::decode(f) {
+            assert_eq!(
+                &h.encode()[..],
+                &f[..HDR],
+                "a segment header decodes but is not what the encoder writes"
+            );
+        }
+    }
+    let want = expect(&files, input.salvage);
+    let opts = options(input.salvage);
+    let wal = match (Wal::open(scratch, STREAM, opts.clone()), want) {
+        (
+            Err(WalError::CorruptedData {
+                segment_id, offset, ..
+            }),
+            Expect::Corrupted(id, off),
+        ) => {
+            assert_eq!((segment_id, offset), (id, off), "open refused elsewhere");
+            // Refusing changes nothing.
+            for (i, f) in files.iter().enumerate().filter(|(_, f)| !torn(f)) {
+                let p = scratch.join(segment_file_name(i as u64 + 1));
+                assert_eq!(
+                    &std::fs::read(p).unwrap(),
+                    f,
+                    "a refused open changed a file"
+                );
+            }
+            return;
+        }
+        (Ok(wal), Expect::Opens { records, error }) => {
+            check_replay(&wal, &records, error, &[]);
+            let a1 = wal.append(None, b"late", T0, false).unwrap();
+            let a2 = wal
+                .append(Some(b"h"), b"later", T0 + 100 * DUR, true)
+                .unwrap();
+            assert_eq!(&wal.read(a1).unwrap().content[..], b"late");
+            assert_eq!(&wal.read(a2).unwrap().content[..], b"later");
+            drop(wal);
+            let wal = Wal::open(scratch, STREAM, opts).expect("reopen after appends");
+            check_replay(
+                &wal,
+                &records,
+                error,
+                &[(a1, &b"late"[..]), (a2, &b"later"[..])],
+            );
+            wal
+        }
+        (got, want) => panic!("open gave {:?}, expected {want:?}", got.map(|_| ())),
+    };
+    drop(wal);
+}
