@@ -4,6 +4,7 @@
 #include "check.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #define THREADS 4
 #define PER_THREAD 500
@@ -33,12 +34,14 @@ static void *appender(void *arg) {
   return NULL;
 }
 
-static volatile int stop_reader;
+/* Atomic, not volatile: volatile is a data race in C11 (ThreadSanitizer
+ * reports it). */
+static atomic_int stop_reader;
 
 static void *reader(void *arg) {
   (void)arg;
   /* Reads what thread 0 has published so far, again and again. */
-  while (!stop_reader) {
+  while (!atomic_load(&stop_reader)) {
     nwal_iter *it = NULL;
     CHECK_OK(nwal_iter_open(w, NULL, &it));
     nwal_record r;
@@ -67,7 +70,7 @@ int main(void) {
   for (int t = 0; t < THREADS; t++)
     CHECK(pthread_create(&th[t], NULL, appender, (void *)(intptr_t)t) == 0);
   for (int t = 0; t < THREADS; t++) CHECK(pthread_join(th[t], NULL) == 0);
-  stop_reader = 1;
+  atomic_store(&stop_reader, 1);
   CHECK(pthread_join(rd, NULL) == 0);
 
   /* Every ref reads back its own content. */
