@@ -14,6 +14,15 @@ rm -rf "$build/install-check"
 mkdir -p "$work"
 
 cmake --install "$build" --prefix "$stage" >/dev/null
+
+# DESTDIR is honoured: everything lands under it, with the prefix inside.
+destdir="$build/install-check/destdir"
+DESTDIR="$destdir" cmake --install "$build" --prefix /opt/nwal >/dev/null
+for f in include/nano_wal.h bin/nwal; do
+  test -f "$destdir/opt/nwal/$f"
+done
+test "$(find "$destdir/opt/nwal" -name 'libnano_wal.so.0.1' -type l | wc -l)" = 1
+test ! -e /opt/nwal
 pc=$(find "$stage" -name nano_wal.pc)
 libdir=$(dirname "$(dirname "$pc")")
 export PKG_CONFIG_PATH="$(dirname "$pc")"
