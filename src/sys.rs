@@ -29,14 +29,13 @@ pub fn pwritev_all<F: AsFd>(
     fd: F,
     path: &Path,
     bufs: &[IoSlice<'_>],
-    mut offset: u64,
+    offset: u64,
 ) -> io::Result<u64> {
-    let mut slices: Vec<IoSlice<'_>> = bufs.iter().filter(|b| !b.is_empty()).copied().collect();
     #[cfg(feature = "fault-injection")]
     if let Some((keep, err)) = fault::write_fault(path) {
         // Write only the first `keep` bytes, then fail: a write that stops
         // part-way, as ENOSPC or EFBIG do.
-        let data: Vec<u8> = slices.iter().flat_map(|s| s.iter().copied()).collect();
+        let data: Vec<u8> = bufs.iter().flat_map(|s| s.iter().copied()).collect();
         let keep = keep.min(data.len());
         if keep > 0 {
             pwritev_all(
@@ -50,14 +49,26 @@ pub fn pwritev_all<F: AsFd>(
     }
     #[cfg(not(feature = "fault-injection"))]
     let _ = path;
+    let want: u64 = bufs.iter().map(|b| b.len() as u64).sum();
+    // The common case, one call that writes everything, needs no copy of the
+    // iovecs (zero-length ones are fine for the kernel).
+    let mut written = 0u64;
+    if bufs.len() <= IOV_MAX {
+        match nix::sys::uio::pwritev(fd.as_fd(), bufs, off_t(offset)?) {
+            Ok(n) if n as u64 == want => return Ok(want),
+            Ok(n) => written = n as u64,
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(errno_to_io(e)),
+        }
+    }
+    // Short write, EINTR or more than IOV_MAX slices: go on from where the
+    // kernel stopped, IOV_MAX slices at a time.
+    let mut slices: Vec<IoSlice<'_>> = bufs.iter().filter(|b| !b.is_empty()).copied().collect();
     let mut rest: &mut [IoSlice<'_>] = &mut slices;
-    let mut total = 0u64;
+    IoSlice::advance_slices(&mut rest, written as usize);
     while !rest.is_empty() {
         let chunk = &rest[..rest.len().min(IOV_MAX)];
-        let off = i64::try_from(offset).map_err(|_| {
-            io::Error::new(io::ErrorKind::InvalidInput, "file offset overflows off_t")
-        })?;
-        match nix::sys::uio::pwritev(fd.as_fd(), chunk, off) {
+        match nix::sys::uio::pwritev(fd.as_fd(), chunk, off_t(offset + written)?) {
             Ok(0) => {
                 return Err(io::Error::new(
                     io::ErrorKind::WriteZero,
@@ -65,15 +76,19 @@ pub fn pwritev_all<F: AsFd>(
                 ))
             }
             Ok(n) => {
-                offset += n as u64;
-                total += n as u64;
+                written += n as u64;
                 IoSlice::advance_slices(&mut rest, n);
             }
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(errno_to_io(e)),
         }
     }
-    Ok(total)
+    Ok(written)
+}
+
+fn off_t(offset: u64) -> io::Result<i64> {
+    i64::try_from(offset)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset overflows off_t"))
 }
 
 /// fdatasync `file` (at `path`, for fault injection and messages).

@@ -168,8 +168,12 @@ impl Wal {
         durable: bool,
     ) -> Result<EntryRef> {
         let entry = [WriteEntry { header, content }];
-        let refs = self.append_batch(&entry, now_ms, durable)?;
-        Ok(refs[0])
+        let (segment_id, offset) = self.write_entries(&entry, now_ms, durable)?;
+        Ok(EntryRef {
+            segment_id,
+            offset,
+            size: record_size(header.map_or(0, <[u8]>::len), content.len()),
+        })
     }
 
     /// Append a batch of records atomically: after a crash, recovery keeps all
@@ -184,6 +188,32 @@ impl Wal {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
+        let (segment_id, mut offset) = self.write_entries(entries, now_ms, durable)?;
+        Ok(entries
+            .iter()
+            .map(|e| {
+                let size = record_size(e.header.map_or(0, <[u8]>::len), e.content.len());
+                let r = EntryRef {
+                    segment_id,
+                    offset,
+                    size,
+                };
+                offset += size;
+                r
+            })
+            .collect())
+    }
+
+    /// Write `entries` (at least one) as one batch and, with `durable`, wait
+    /// until they are on stable storage. Returns the segment and the offset
+    /// of the first record. A single append allocates nothing here: its frame
+    /// and iovecs live on the stack.
+    fn write_entries(
+        &self,
+        entries: &[WriteEntry<'_>],
+        now_ms: i64,
+        durable: bool,
+    ) -> Result<(u64, u64)> {
         let inner = &*self.inner;
         let total = validate_entries(entries)?;
         let window = inner.cfg.window_start(now_ms)?;
@@ -192,14 +222,20 @@ impl Wal {
         if inner.shut.load(Ordering::Acquire) {
             return Err(WalError::Shutdown);
         }
-        let mut frames: Vec<[u8; RECORD_FRAME_SIZE]> =
-            vec![[0u8; RECORD_FRAME_SIZE]; entries.len()];
+        let mut one_frame = [[0u8; RECORD_FRAME_SIZE]; 1];
+        let mut many_frames = Vec::new();
+        let frames: &mut [[u8; RECORD_FRAME_SIZE]] = if entries.len() == 1 {
+            &mut one_frame
+        } else {
+            many_frames.resize(entries.len(), [0u8; RECORD_FRAME_SIZE]);
+            &mut many_frames
+        };
         let mut framed_for = None;
         let (seg, offset) = loop {
             inner.poison.check()?;
             let seg = inner.segment_for(window)?;
             if framed_for != Some(seg.id()) {
-                encode_frames(&mut frames, seg.id(), entries);
+                encode_frames(frames, seg.id(), entries);
                 framed_for = Some(seg.id());
             }
             let mut w = seg.lock_writer();
@@ -213,8 +249,20 @@ impl Wal {
                 continue;
             }
             let offset = w.end;
-            let iov = iovecs(&frames, entries);
-            match seg.write_at(&iov, offset) {
+            let single;
+            let many;
+            let iov: &[IoSlice<'_>] = if let [e] = entries {
+                single = [
+                    IoSlice::new(&frames[0]),
+                    IoSlice::new(e.header.unwrap_or(&[])),
+                    IoSlice::new(e.content),
+                ];
+                &single
+            } else {
+                many = iovecs(frames, entries);
+                &many
+            };
+            match seg.write_at(iov, offset) {
                 Ok(_) => {
                     w.end = offset + total;
                     seg.publish_end(w.end);
@@ -240,21 +288,10 @@ impl Wal {
                 }
             }
         };
-        let mut refs = Vec::with_capacity(entries.len());
-        let mut at = offset;
-        for e in entries {
-            let size = record_size(e.header.map_or(0, <[u8]>::len), e.content.len());
-            refs.push(EntryRef {
-                segment_id: seg.id(),
-                offset: at,
-                size,
-            });
-            at += size;
-        }
         if durable {
-            inner.wait_durable((seg.id(), at))?;
+            inner.wait_durable((seg.id(), offset + total))?;
         }
-        Ok(refs)
+        Ok((seg.id(), offset))
     }
 
     /// Make everything appended so far durable (fdatasync, shared with any
