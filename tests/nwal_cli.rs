@@ -1,10 +1,13 @@
 //! The `nwal` operator tool, run as a child process on logs made by the
 //! library (clean, torn, corrupted, and held by a live writer).
 
+mod common;
+
+use common::{flip_byte, seg_path};
 use nano_wal::{EntryRef, Wal, WalOptions, WriteEntry};
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -75,29 +78,6 @@ fn make_log(dir: &Path) -> Vec<(EntryRef, Vec<u8>)> {
     let other = Wal::open(dir, "s_1", opts()).unwrap();
     other.append(None, b"other stream", T0, true).unwrap();
     refs
-}
-
-fn seg_path(dir: &Path, id: u64) -> PathBuf {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            let n = p.file_name().unwrap().to_str().unwrap();
-            n.starts_with("s_") && !n.starts_with("s_1_") && n.ends_with(&format!("_{id}.seg"))
-        })
-        .unwrap_or_else(|| panic!("segment {id}"))
-}
-
-fn flip(path: &Path, offset: u64) {
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    let mut b = [0u8];
-    f.read_exact_at(&mut b, offset).unwrap();
-    b[0] ^= 0x40;
-    f.write_all_at(&b, offset).unwrap();
 }
 
 fn d(dir: &Path) -> &str {
@@ -207,7 +187,7 @@ fn verify_reports_ok_torn_tails_and_corruption() {
     );
 
     // A torn tail in the newest segment: repairable.
-    let newest = seg_path(tmp.path(), refs.last().unwrap().0.segment_id);
+    let newest = seg_path(tmp.path(), "s", refs.last().unwrap().0.segment_id);
     let len = std::fs::metadata(&newest).unwrap().len();
     OpenOptions::new()
         .write(true)
@@ -231,7 +211,10 @@ fn verify_reports_ok_torn_tails_and_corruption() {
 
     // Corruption in the middle of the first segment too.
     let victim = refs[1].0;
-    flip(&seg_path(tmp.path(), victim.segment_id), victim.offset + 30);
+    flip_byte(
+        &seg_path(tmp.path(), "s", victim.segment_id),
+        victim.offset + 30,
+    );
     let o = nwal(&["verify", d(tmp.path()), "s"]);
     assert_eq!(code(&o), 1);
     assert_eq!(
@@ -322,8 +305,8 @@ fn dump_formats_from_and_limit() {
         &format!("{}:{}:{}", from.segment_id, from.offset + 1, from.size),
     ]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    flip(
-        &seg_path(tmp.path(), refs[3].0.segment_id),
+    flip_byte(
+        &seg_path(tmp.path(), "s", refs[3].0.segment_id),
         refs[3].0.offset + 26,
     );
     let o = nwal(&["dump", d(tmp.path()), "s"]);
@@ -345,7 +328,7 @@ fn repair_cuts_a_torn_tail_and_refuses_corruption_without_force() {
     let tmp = tempfile::tempdir().unwrap();
     let refs = make_log(tmp.path());
     let newest_id = refs.last().unwrap().0.segment_id;
-    let newest = seg_path(tmp.path(), newest_id);
+    let newest = seg_path(tmp.path(), "s", newest_id);
     let len = std::fs::metadata(&newest).unwrap().len();
     // Garbage after the last record.
     let f = OpenOptions::new().write(true).open(&newest).unwrap();
@@ -404,7 +387,7 @@ fn repair_cuts_a_torn_tail_and_refuses_corruption_without_force() {
     // Corruption with valid records after it: refused, then forced.
     let victim = refs[refs.len() - 4].0; // inside the newest segment, records follow
     assert_eq!(victim.segment_id, newest_id);
-    flip(&newest, victim.offset + 25);
+    flip_byte(&newest, victim.offset + 25);
     let o = nwal(&["repair", d(tmp.path()), "s"]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("refusing"), "{}", stderr(&o));

@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::Rng;
+use common::{copy_dir, seg_path, Rng};
 use nano_wal::{EntryRef, Wal, WalOptions, WriteEntry};
 use std::fs;
 use std::path::Path;
@@ -88,22 +88,6 @@ fn build(dir: &Path, seed: u64) -> Vec<Ack> {
     acks
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
-
-fn segment_file(dir: &Path, id: u64) -> std::path::PathBuf {
-    fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_str().unwrap().ends_with(&format!("_{id}.seg")))
-        .unwrap()
-}
-
 /// Open the crashed state and check the guarantee.
 fn check_state(dir: &Path, acks: &[Ack], what: &str) {
     let wal = Wal::open(dir, "p", opts()).unwrap_or_else(|e| panic!("{what}: open failed: {e}"));
@@ -171,7 +155,7 @@ fn every_crash_state_of_the_unsynced_tail_keeps_durable_records() {
         durable_end.segment_id, newest_id,
         "the newest segment has a synced prefix"
     );
-    let newest = segment_file(&clean, newest_id);
+    let newest = seg_path(&clean, "p", newest_id);
     let bytes = fs::read(&newest).unwrap();
     let synced = (durable_end.offset + durable_end.size) as usize;
     assert!(bytes.len() > synced + 200, "an unsynced tail to tear");
@@ -195,7 +179,7 @@ fn every_crash_state_of_the_unsynced_tail_keeps_durable_records() {
             copy_dir(&clean, &dir);
             let mut content = bytes[..cut].to_vec();
             content.extend_from_slice(&tail);
-            fs::write(segment_file(&dir, newest_id), &content).unwrap();
+            fs::write(seg_path(&dir, "p", newest_id), &content).unwrap();
             check_state(
                 &dir,
                 &acks,
@@ -231,24 +215,24 @@ fn a_new_segment_without_durable_records_may_vanish_or_be_torn() {
         durable: false,
     });
     drop(wal);
-    let newest = segment_file(&clean, r.segment_id);
+    let newest = seg_path(&clean, "p", r.segment_id);
     let bytes = fs::read(&newest).unwrap();
 
     // Its directory entry was never synced: the file is gone.
     let dir = base.path().join("vanished");
     copy_dir(&clean, &dir);
-    fs::remove_file(segment_file(&dir, r.segment_id)).unwrap();
+    fs::remove_file(seg_path(&dir, "p", r.segment_id)).unwrap();
     check_state(&dir, &acks, "new segment vanished");
 
     // Torn inside its own header: removed on open, and the older records remain.
     for cut in 0..=48usize {
         let dir = base.path().join(format!("torn{cut}"));
         copy_dir(&clean, &dir);
-        fs::write(segment_file(&dir, r.segment_id), &bytes[..cut]).unwrap();
+        fs::write(seg_path(&dir, "p", r.segment_id), &bytes[..cut]).unwrap();
         check_state(&dir, &acks, &format!("header torn at {cut}"));
         let zeros = base.path().join(format!("zeros{cut}"));
         copy_dir(&clean, &zeros);
-        fs::write(segment_file(&zeros, r.segment_id), vec![0u8; cut]).unwrap();
+        fs::write(seg_path(&zeros, "p", r.segment_id), vec![0u8; cut]).unwrap();
         check_state(&zeros, &acks, &format!("header zeroed, {cut} bytes"));
     }
 }

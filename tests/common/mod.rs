@@ -152,6 +152,16 @@ pub fn seg_path(dir: &Path, stream: &str, id: u64) -> PathBuf {
         .2
 }
 
+/// Copy the files of `from` (a flat log directory) into `to`, creating it:
+/// each crash or damage state is made on its own copy.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
 pub fn file_len(p: &Path) -> u64 {
     std::fs::metadata(p).unwrap().len()
 }
