@@ -93,7 +93,10 @@ impl GroupCommit {
                 Some(seg) => {
                     let end = seg.len();
                     seg.sync_data()
-                        .map(|()| (seg.id(), end))
+                        .map(|()| {
+                            seg.mark_synced(end);
+                            (seg.id(), end)
+                        })
                         .map_err(|e| (seg.id(), e))
                 }
                 None => Ok((0, 0)),

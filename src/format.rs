@@ -22,15 +22,18 @@ pub const MAX_HEADER_LEN: usize = u16::MAX as usize;
 /// allocation a reader can afford; 1 GiB is far above any sane WAL record.
 pub const MAX_CONTENT_LEN: u64 = 1 << 30;
 
+/// Largest value of a frame's `synced_end` field (48 bits).
+pub const MAX_SYNCED_END: u64 = (1 << 48) - 1;
+
 /// Frame flag: more records of the same `append_batch` follow this one.
 /// The last record of a batch (and every single append) has it clear, so a
 /// batch cut short by a crash ends in a record with this flag set and is
 /// dropped as a unit by recovery.
-pub const FLAG_BATCH_CONTINUES: u32 = 1 << 0;
+pub const FLAG_BATCH_CONTINUES: u16 = 1 << 0;
 /// Frame flag: the record has a header (possibly empty). Distinguishes
 /// `Some(b"")` from `None`.
-pub const FLAG_HAS_HEADER: u32 = 1 << 1;
-const KNOWN_FLAGS: u32 = FLAG_BATCH_CONTINUES | FLAG_HAS_HEADER;
+pub const FLAG_HAS_HEADER: u16 = 1 << 1;
+const KNOWN_FLAGS: u16 = FLAG_BATCH_CONTINUES | FLAG_HAS_HEADER;
 
 /// The fields of a segment header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,15 +115,22 @@ pub fn record_size(header_len: usize, content_len: usize) -> u64 {
 /// Write the 24-byte frame of a record into `out` (which must be 24 bytes).
 /// The CRC covers the segment id, the first 20 frame bytes, the header and
 /// the content, so a record copied into another segment never verifies.
+/// `synced_end` is the writer's durable watermark in this segment when the
+/// record is written (every byte before it was fdatasync'ed); recovery uses
+/// it to tell lost unsynced writes from corruption (docs/FORMAT.md). Values
+/// above 48 bits are stored as [`MAX_SYNCED_END`] (still a lower bound).
+/// `content` must be at most [`MAX_CONTENT_LEN`] bytes (the caller checks).
 pub fn encode_frame(
     out: &mut [u8],
     segment_id: u64,
+    synced_end: u64,
     header: Option<&[u8]>,
     content: &[u8],
     batch_continues: bool,
 ) {
+    debug_assert!(content.len() as u64 <= MAX_CONTENT_LEN);
     let header_bytes = header.unwrap_or(&[]);
-    let mut flags = 0u32;
+    let mut flags = 0u16;
     if header.is_some() {
         flags |= FLAG_HAS_HEADER;
     }
@@ -129,8 +139,9 @@ pub fn encode_frame(
     }
     out[0..6].copy_from_slice(&RECORD_MAGIC);
     out[6..8].copy_from_slice(&(header_bytes.len() as u16).to_le_bytes());
-    out[8..16].copy_from_slice(&(content.len() as u64).to_le_bytes());
-    out[16..20].copy_from_slice(&flags.to_le_bytes());
+    out[8..12].copy_from_slice(&(content.len() as u32).to_le_bytes());
+    out[12..14].copy_from_slice(&flags.to_le_bytes());
+    out[14..20].copy_from_slice(&synced_end.min(MAX_SYNCED_END).to_le_bytes()[..6]);
     let mut crc = crc32c::crc32c(&segment_id.to_le_bytes());
     crc = crc32c::crc32c_append(crc, &out[0..20]);
     crc = crc32c::crc32c_append(crc, header_bytes);
@@ -143,7 +154,10 @@ pub fn encode_frame(
 pub struct Frame {
     pub header_len: usize,
     pub content_len: u64,
-    pub flags: u32,
+    pub flags: u16,
+    /// The writer's durable watermark in this segment when the record was
+    /// written: every byte before this offset had been fdatasync'ed.
+    pub synced_end: u64,
     pub crc: u32,
 }
 
@@ -173,8 +187,11 @@ pub fn decode_frame(b: &[u8]) -> Result<Frame, String> {
         return Err("bad record magic (expected \"NANORC\")".into());
     }
     let header_len = u16::from_le_bytes(b[6..8].try_into().unwrap()) as usize;
-    let content_len = u64::from_le_bytes(b[8..16].try_into().unwrap());
-    let flags = u32::from_le_bytes(b[16..20].try_into().unwrap());
+    let content_len = u64::from(u32::from_le_bytes(b[8..12].try_into().unwrap()));
+    let flags = u16::from_le_bytes(b[12..14].try_into().unwrap());
+    let mut synced = [0u8; 8];
+    synced[..6].copy_from_slice(&b[14..20]);
+    let synced_end = u64::from_le_bytes(synced);
     let crc = u32::from_le_bytes(b[20..24].try_into().unwrap());
     if content_len > MAX_CONTENT_LEN {
         return Err(format!(
@@ -191,13 +208,15 @@ pub fn decode_frame(b: &[u8]) -> Result<Frame, String> {
         header_len,
         content_len,
         flags,
+        synced_end,
         crc,
     })
 }
 
-/// Verify a whole record held in `b` (exactly frame + payload). Returns the
-/// frame; the header is `b[24..24+header_len]`, the content follows it.
-pub fn verify_record(b: &[u8], segment_id: u64) -> Result<Frame, String> {
+/// Verify a whole record held in `b` (exactly frame + payload), found at
+/// `offset` of segment `segment_id`. Returns the frame; the header is
+/// `b[24..24+header_len]`, the content follows it.
+pub fn verify_record(b: &[u8], segment_id: u64, offset: u64) -> Result<Frame, String> {
     let frame = decode_frame(b)?;
     if frame.total_size() != b.len() as u64 {
         return Err(format!(
@@ -213,6 +232,15 @@ pub fn verify_record(b: &[u8], segment_id: u64) -> Result<Frame, String> {
         return Err(format!(
             "record checksum mismatch (stored {:#010x}, computed {crc:#010x})",
             frame.crc
+        ));
+    }
+    // A writer's watermark lies between the segment header (synced when the
+    // segment was created) and the record's own offset.
+    if frame.synced_end < SEGMENT_HEADER_SIZE as u64 || frame.synced_end > offset {
+        return Err(format!(
+            "record at offset {offset} says the segment was synced up to {}, \
+             which is not between the segment header and the record",
+            frame.synced_end
         ));
     }
     Ok(frame)
@@ -243,26 +271,40 @@ mod tests {
         let header = b"hdr";
         let content = b"some content";
         let mut rec = vec![0u8; RECORD_FRAME_SIZE];
-        encode_frame(&mut rec, 3, Some(header), content, true);
+        encode_frame(&mut rec, 3, 4096, Some(header), content, true);
         rec.extend_from_slice(header);
         rec.extend_from_slice(content);
-        let f = verify_record(&rec, 3).unwrap();
+        let f = verify_record(&rec, 3, 5000).unwrap();
         assert_eq!(f.header_len, 3);
         assert_eq!(f.content_len, content.len() as u64);
         assert!(f.batch_continues() && f.has_header());
+        assert_eq!(f.synced_end, 4096);
         // Same bytes in another segment do not verify.
-        assert!(verify_record(&rec, 4).unwrap_err().contains("checksum"));
+        assert!(verify_record(&rec, 4, 5000)
+            .unwrap_err()
+            .contains("checksum"));
+        // A watermark past the record's own offset is refused.
+        assert!(verify_record(&rec, 3, 4095).unwrap_err().contains("synced"));
         // A flipped payload bit does not verify.
         let mut bad = rec.clone();
         *bad.last_mut().unwrap() ^= 0x80;
-        assert!(verify_record(&bad, 3).unwrap_err().contains("checksum"));
+        assert!(verify_record(&bad, 3, 5000)
+            .unwrap_err()
+            .contains("checksum"));
         // A longer slice than the record is not "exactly one record".
         let mut longer = rec.clone();
         longer.push(0);
-        assert!(verify_record(&longer, 3).is_err());
+        assert!(verify_record(&longer, 3, 5000).is_err());
         // Garbage lengths are rejected from the frame alone.
         let mut huge = rec.clone();
-        huge[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+        huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(decode_frame(&huge).unwrap_err().contains("exceeds"));
+    }
+
+    #[test]
+    fn synced_end_saturates_at_48_bits() {
+        let mut frame = [0u8; RECORD_FRAME_SIZE];
+        encode_frame(&mut frame, 1, u64::MAX, None, b"", false);
+        assert_eq!(decode_frame(&frame).unwrap().synced_end, MAX_SYNCED_END);
     }
 }

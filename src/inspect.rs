@@ -72,8 +72,10 @@ pub struct Problem {
     pub segment_id: u64,
     pub offset: u64,
     pub detail: String,
-    /// Nothing valid follows: a torn tail, which open cuts off (in the
-    /// newest segment). Otherwise valid records follow: corruption.
+    /// Open cuts the segment here (in the newest segment): nothing valid
+    /// follows (a torn tail), or what follows was never synced and the
+    /// damage is a lost (zeroed) write. Otherwise it is corruption, which
+    /// open refuses. `detail` says which.
     pub torn_tail: bool,
     /// Offset of the first valid record after the problem, if any.
     pub next_valid: Option<u64>,
@@ -184,7 +186,7 @@ impl LogView {
                 segment_id: id,
                 offset: d.offset,
                 detail: d.detail,
-                torn_tail: d.valid_after.is_none(),
+                torn_tail: d.kind.is_cut_by_open(),
                 next_valid: d.valid_after,
             }),
         })

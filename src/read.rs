@@ -115,7 +115,7 @@ pub fn read_batch(reads: &[ReadDescriptor]) -> Result<Vec<Record>> {
             let d = &reads[k];
             let from = (d.offset - start) as usize;
             let bytes = buf.slice(from..from + d.size as usize);
-            let frame = verify_record(&bytes, seg.id())
+            let frame = verify_record(&bytes, seg.id(), d.offset)
                 .map_err(|detail| WalError::corrupted(seg.id(), d.offset, detail))?;
             out[k] = Some(Record::from_verified(
                 &bytes,

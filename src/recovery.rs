@@ -189,9 +189,36 @@ pub(crate) struct TailPlan {
 pub(crate) struct Damage {
     pub offset: u64,
     pub detail: String,
-    /// A valid record after the damage: then this is corruption, not a torn tail.
+    /// The first valid record after the damage, if any.
     pub valid_after: Option<u64>,
+    pub kind: DamageKind,
 }
+
+/// What damage in the newest segment means (docs/FORMAT.md, "Recovery").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DamageKind {
+    /// Nothing valid follows: a torn or garbage tail, cut by open.
+    TornTail,
+    /// Valid records follow, but none of them was written after the damaged
+    /// bytes had been synced, and the damage holds a lost sector (see
+    /// [`has_lost_sector`]): writes of the unsynced tail that never reached
+    /// the disk (page writeback out of order before a machine crash). Cut by
+    /// open, like a torn tail: nothing from the damage on was acknowledged as
+    /// durable.
+    UnsyncedHole,
+    /// Anything else: open refuses (unless salvaging).
+    Corruption,
+}
+
+impl DamageKind {
+    /// Does open cut the newest segment here (without the salvage option)?
+    pub fn is_cut_by_open(self) -> bool {
+        self != DamageKind::Corruption
+    }
+}
+
+/// Sector size of the lost-write test: the smallest unit a disk writes.
+const SECTOR: u64 = 512;
 
 /// Scan `seg` from the record at `start` to `len`. Shared by recovery and the
 /// read-only inspection (`nwal verify`, `nwal repair --dry-run`), so what the
@@ -236,20 +263,101 @@ pub(crate) fn plan_tail(seg: &Arc<Segment>, start: u64, len: u64) -> Result<Tail
                 ))
             }
             Err(ScanStop::Invalid { offset, detail }) => {
-                let valid_after = find_valid_record_after(seg, offset, len).map_err(|e| {
-                    WalError::io(format!("reading segment {}", seg.path().display()), e)
-                })?;
-                plan.damage = Some(Damage {
-                    offset,
-                    detail,
-                    valid_after,
-                });
+                plan.damage = Some(judge_damage(seg, offset, detail, len)?);
                 break;
             }
         }
     }
     Ok(plan)
 }
+
+/// Classify damage at `offset` of `seg` (see [`DamageKind`]).
+fn judge_damage(seg: &Arc<Segment>, offset: u64, detail: String, len: u64) -> Result<Damage> {
+    let io_err = |e| WalError::io(format!("reading segment {}", seg.path().display()), e);
+    let valid_after = find_valid_record_after(seg, offset, len).map_err(io_err)?;
+    let Some(next) = valid_after else {
+        return Ok(Damage {
+            offset,
+            detail,
+            valid_after,
+            kind: DamageKind::TornTail,
+        });
+    };
+    // The highest watermark of any valid record after the damage: a writer
+    // had synced everything before it, so damage below it hit durable data.
+    let mut proven_synced = 0u64;
+    let mut at = Some(next);
+    while let Some(from) = at {
+        let mut scan = Scanner::new(seg.clone(), from, len);
+        at = loop {
+            match scan.next_record() {
+                Ok(Some(rec)) => proven_synced = proven_synced.max(rec.frame.synced_end),
+                Ok(None) => break None,
+                Err(ScanStop::Io { error, .. }) => return Err(io_err(error)),
+                Err(ScanStop::Invalid { offset: bad, .. }) => {
+                    break find_valid_record_after(seg, bad, len).map_err(io_err)?
+                }
+            }
+        };
+    }
+    let (kind, why) = if proven_synced > offset {
+        (
+            DamageKind::Corruption,
+            format!("a later record shows the segment was synced up to offset {proven_synced}"),
+        )
+    } else if has_lost_sector(seg, offset, next).map_err(io_err)? {
+        (
+            DamageKind::UnsyncedHole,
+            "no later record shows this part was synced and it holds a zeroed sector: \
+             writes lost from the unsynced tail"
+                .to_string(),
+        )
+    } else {
+        (
+            DamageKind::Corruption,
+            "the damaged bytes are not a lost (zeroed) write".to_string(),
+        )
+    };
+    Ok(Damage {
+        offset,
+        detail: format!("{detail}; a valid record follows at offset {next}, and {why}"),
+        valid_after,
+        kind,
+    })
+}
+
+/// Does the damage `[from, to)` (from the first invalid record to the next
+/// valid one) look like a write lost before a machine crash? A sector whose
+/// write never reached the disk reads as it was at the last sync: zeros from
+/// the synced end on (what a never-written block of a file reads as on Linux
+/// filesystems). The synced end is where the first invalid record starts,
+/// so: some 512-byte-aligned sector ending by `to` is all zeros from
+/// `max(its start, from)` to its end.
+fn has_lost_sector(seg: &Segment, from: u64, to: u64) -> std::io::Result<bool> {
+    let mut sector = from / SECTOR * SECTOR;
+    let mut buf = Vec::new();
+    while sector + SECTOR <= to {
+        let n = ((to - sector) / SECTOR).min(SCAN_SECTORS);
+        let start = sector.max(from);
+        buf.resize((sector + n * SECTOR - start) as usize, 0);
+        seg.read_exact_at(&mut buf, start)?;
+        // The first sector may start before `from`; its part from `from` on.
+        let head = (SECTOR - (start - sector)) as usize;
+        let (first, rest) = buf.split_at(head);
+        if first.iter().all(|&b| b == 0)
+            || rest
+                .chunks_exact(SECTOR as usize)
+                .any(|s| s.iter().all(|&b| b == 0))
+        {
+            return Ok(true);
+        }
+        sector += n * SECTOR;
+    }
+    Ok(false)
+}
+
+/// Sectors read at a time by [`has_lost_sector`] (4 MiB).
+const SCAN_SECTORS: u64 = 8192;
 
 /// Scan the newest segment and cut everything after its last complete
 /// record or batch. An invalid record with a valid one after it is
@@ -263,19 +371,14 @@ fn recover_tail(
 ) -> Result<Arc<Segment>> {
     let seg = Arc::new(Segment::from_parts(path, file, header, len)?);
     let plan = plan_tail(&seg, SEGMENT_HEADER_SIZE as u64, len)?;
-    if let Some(Damage {
-        offset,
-        detail,
-        valid_after: Some(valid_at),
-    }) = &plan.damage
-    {
-        if !salvage {
+    if let Some(d) = &plan.damage {
+        if !d.kind.is_cut_by_open() && !salvage {
             return Err(WalError::corrupted(
                 seg.id(),
-                *offset,
+                d.offset,
                 format!(
-                    "{detail}; a valid record follows at offset {valid_at}, so this is not a torn tail \
-                     (open with the salvage option to cut the segment here)"
+                    "{}: this is not a torn tail (open with the salvage option to cut the segment here)",
+                    d.detail
                 ),
             ));
         }
@@ -299,5 +402,6 @@ fn recover_tail(
         seg.lock_writer().end = committed_end;
         seg.publish_end(committed_end);
     }
+    seg.mark_synced(committed_end);
     Ok(seg)
 }

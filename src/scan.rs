@@ -113,7 +113,7 @@ impl Scanner {
         self.ensure(size)
             .map_err(|error| ScanStop::Io { offset, error })?;
         let bytes = self.slice(size);
-        verify_record(&bytes, self.segment.id())
+        verify_record(&bytes, self.segment.id(), offset)
             .map_err(|detail| ScanStop::Invalid { offset, detail })?;
         self.pos += size;
         Ok(Some(ScannedRecord {

@@ -36,6 +36,11 @@ pub struct Segment {
     /// after a whole append (or batch) is in the file, so a reader never sees
     /// half a batch.
     written_end: AtomicU64,
+    /// Every byte before this offset has been fdatasync'ed (a lower bound,
+    /// only ever raised). Written into each record's frame as its
+    /// `synced_end`, so recovery can tell writes lost from the unsynced tail
+    /// from corruption of synced data.
+    synced_end: AtomicU64,
     writer: Mutex<WriterState>,
 }
 
@@ -93,6 +98,10 @@ impl Segment {
             file,
             read_fd,
             written_end: AtomicU64::new(end),
+            // Only the header is known durable until someone syncs (a new
+            // segment's header is fsync'ed by `create`; recovery raises this
+            // after its own fdatasync of the newest segment).
+            synced_end: AtomicU64::new(SEGMENT_HEADER_SIZE as u64),
             writer: Mutex::new(WriterState { end, sealed: false }),
         })
     }
@@ -138,6 +147,17 @@ impl Segment {
     /// fdatasync the segment.
     pub(crate) fn sync_data(&self) -> io::Result<()> {
         sys::fdatasync(&self.file, &self.path)
+    }
+
+    /// The durable watermark: every byte before it is on stable storage.
+    pub(crate) fn synced_end(&self) -> u64 {
+        self.synced_end.load(Ordering::Acquire)
+    }
+
+    /// Raise the durable watermark after an fdatasync that started once the
+    /// bytes up to `end` were written.
+    pub(crate) fn mark_synced(&self, end: u64) {
+        self.synced_end.fetch_max(end, Ordering::AcqRel);
     }
 
     /// Positional vectored write of a whole append at `offset` (writer lock held).

@@ -235,7 +235,9 @@ impl Wal {
             inner.poison.check()?;
             let seg = inner.segment_for(window)?;
             if framed_for != Some(seg.id()) {
-                encode_frames(frames, seg.id(), entries);
+                // The watermark read now is still a lower bound when the
+                // bytes are written (it only rises).
+                encode_frames(frames, seg.id(), seg.synced_end(), entries);
                 framed_for = Some(seg.id());
             }
             let mut w = seg.lock_writer();
@@ -383,11 +385,19 @@ fn validate_entries(entries: &[WriteEntry<'_>]) -> Result<u64> {
 fn encode_frames(
     frames: &mut [[u8; RECORD_FRAME_SIZE]],
     segment_id: u64,
+    synced_end: u64,
     entries: &[WriteEntry<'_>],
 ) {
     let last = entries.len() - 1;
     for (i, (frame, e)) in frames.iter_mut().zip(entries).enumerate() {
-        encode_frame(frame, segment_id, e.header, e.content, i != last);
+        encode_frame(
+            frame,
+            segment_id,
+            synced_end,
+            e.header,
+            e.content,
+            i != last,
+        );
     }
 }
 
@@ -456,6 +466,7 @@ impl Inner {
                         e,
                     ));
                 }
+                seg.mark_synced(w.end);
                 self.commit.mark_durable((seg.id(), w.end));
                 Some((seg, w))
             }

@@ -115,7 +115,7 @@ fn mutate(rng: &mut Rng, b: &mut Vec<u8>, seg_id: u64, others: &[Vec<u8>]) {
             rng.below(n as u64) as usize
         }
     };
-    match rng.below(12) {
+    match rng.below(13) {
         0 if len > 0 => {
             let i = pick(rng, len);
             b[i] ^= 1 << rng.below(8);
@@ -167,12 +167,13 @@ fn mutate(rng: &mut Rng, b: &mut Vec<u8>, seg_id: u64, others: &[Vec<u8>]) {
             } else {
                 rng.below(5000)
             };
-            match rng.below(3) {
+            match rng.below(4) {
                 0 if p + 8 <= len => b[p + 6..p + 8].copy_from_slice(&(v as u16).to_le_bytes()),
-                1 if p + 16 <= len => b[p + 8..p + 16].copy_from_slice(&v.to_le_bytes()),
-                _ if p + 20 <= len => {
-                    b[p + 16..p + 20].copy_from_slice(&(1u32 << rng.below(4)).to_le_bytes())
+                1 if p + 12 <= len => b[p + 8..p + 12].copy_from_slice(&(v as u32).to_le_bytes()),
+                2 if p + 14 <= len => {
+                    b[p + 12..p + 14].copy_from_slice(&(1u16 << rng.below(4)).to_le_bytes())
                 }
+                _ if p + 20 <= len => b[p + 14..p + 20].copy_from_slice(&v.to_le_bytes()[..6]),
                 _ => {}
             }
             if rng.below(2) == 0 {
@@ -185,6 +186,16 @@ fn mutate(rng: &mut Rng, b: &mut Vec<u8>, seg_id: u64, others: &[Vec<u8>]) {
             if !m.is_empty() {
                 let p = m[pick(rng, m.len())];
                 fix_record_crc(b, p, seg_id);
+            }
+        }
+        11 if len >= 1024 => {
+            // A lost write: one whole 512-byte sector (of the file, which
+            // starts with a 48-byte header) reads as zeros.
+            let first = SEGMENT_HEADER_SIZE.div_ceil(512);
+            let last = (SEGMENT_HEADER_SIZE + len) / 512;
+            if last > first {
+                let s = 512 * (first + pick(rng, last - first)) - SEGMENT_HEADER_SIZE;
+                b[s..(s + 512).min(len)].fill(0);
             }
         }
         10 if len >= SEGMENT_HEADER_SIZE => {
@@ -200,7 +211,7 @@ fn mutate(rng: &mut Rng, b: &mut Vec<u8>, seg_id: u64, others: &[Vec<u8>]) {
             if !m.is_empty() {
                 let p = m[pick(rng, m.len())];
                 if p + 20 <= len {
-                    b[p + 16] ^= 1;
+                    b[p + 12] ^= 1;
                     fix_record_crc(b, p, seg_id);
                 }
             }
@@ -227,6 +238,7 @@ fn fix_record_crc(b: &mut [u8], p: usize, seg_id: u64) {
     encode_frame(
         &mut f,
         seg_id,
+        frame.synced_end,
         header.as_deref(),
         &content,
         frame.batch_continues(),

@@ -422,3 +422,36 @@ fn bench_prints_a_summary_and_cleans_up() {
         "bench files removed"
     );
 }
+
+/// A sector lost from the unsynced tail (zeros, valid records after it, no
+/// record saying it was synced) is reported as lost writes that open cuts,
+/// and `repair` cuts it like a torn tail.
+#[test]
+fn verify_and_repair_treat_a_lost_unsynced_sector_as_cut_by_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = Wal::open(tmp.path(), "s", opts()).unwrap();
+    let refs: Vec<EntryRef> = (0..20u8)
+        .map(|i| wal.append(None, &[i + 1; 100], T0, false).unwrap())
+        .collect();
+    drop(wal);
+    let path = seg_path(tmp.path(), "s", refs[0].segment_id);
+    let f = OpenOptions::new().write(true).open(&path).unwrap();
+    f.write_all_at(&[0u8; 512], 1024).unwrap();
+    let first_bad = refs.iter().find(|r| r.offset + r.size > 1024).unwrap();
+
+    let o = nwal(&["verify", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stdout(&o).contains(&format!(
+            "offset {}: lost unsynced writes",
+            first_bad.offset
+        )) && stdout(&o).contains("cuts it off"),
+        "{}",
+        stdout(&o)
+    );
+    let o = nwal(&["repair", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), first_bad.offset);
+    let o = nwal(&["verify", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+}

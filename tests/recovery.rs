@@ -610,3 +610,114 @@ fn a_failed_recovery_write_fails_open_and_a_later_open_recovers() {
     assert_eq!(w.segments().len(), 1);
     assert_eq!(replay_refs(&w).len(), 3);
 }
+
+/// A segment of 40 records of 150 bytes: the first 20 synced (`sync`), the
+/// last 20 not. Every record after the sync carries the synced end in its
+/// frame. Returns the refs and the synced end.
+fn half_synced_log(dir: &Path) -> (Vec<EntryRef>, u64) {
+    let w = open(dir).unwrap();
+    let mut refs = Vec::new();
+    for i in 0..40u64 {
+        if i == 20 {
+            w.sync().unwrap();
+        }
+        refs.push(w.append(None, &[i as u8; 126], T0, false).unwrap());
+    }
+    let synced = refs[19].offset + refs[19].size;
+    (refs, synced)
+}
+
+/// Zero the 512-byte sector that holds `at`.
+fn zero_sector_at(path: &Path, at: u64) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let s = (at / 512 * 512) as usize;
+    bytes[s..s + 512].fill(0);
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// The durable watermark in each record decides what a zeroed sector with
+/// valid records after it is: inside data a later record proves synced, it
+/// is corruption (refused); past every proof, it is a write lost from the
+/// unsynced tail (cut, the log opens). Non-zero damage stays corruption.
+#[test]
+fn a_hole_is_cut_only_where_no_later_record_proves_the_bytes_were_synced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clean = tmp.path().join("clean");
+    let (refs, synced) = half_synced_log(&clean);
+    let path_in = |d: &Path| seg_path(d, "s", refs[0].segment_id);
+
+    // 1. A zeroed sector inside the synced half: refused.
+    let d = tmp.path().join("synced");
+    copy_dir(&clean, &d);
+    let victim = refs[10];
+    zero_sector_at(&path_in(&d), victim.offset + victim.size / 2);
+    let before = std::fs::read(path_in(&d)).unwrap();
+    match open(&d) {
+        Err(WalError::CorruptedData {
+            segment_id,
+            offset,
+            detail,
+        }) => {
+            assert_eq!(segment_id, refs[0].segment_id);
+            assert!(
+                offset <= victim.offset && offset >= refs[8].offset,
+                "{offset}"
+            );
+            assert!(
+                detail.contains(&format!("synced up to offset {synced}")),
+                "{detail}"
+            );
+        }
+        other => panic!("zeroed synced sector: {:?}", other.map(|_| ())),
+    }
+    assert_eq!(
+        std::fs::read(path_in(&d)).unwrap(),
+        before,
+        "refused open changed the file"
+    );
+
+    // 2. A zeroed sector in the unsynced half, valid records after it: the
+    //    log opens and keeps exactly the records before the hole.
+    let d = tmp.path().join("unsynced");
+    copy_dir(&clean, &d);
+    let victim = refs[30];
+    zero_sector_at(&path_in(&d), victim.offset + victim.size / 2);
+    let hole = victim.offset + victim.size / 2;
+    let hole_start = hole / 512 * 512;
+    let kept: Vec<EntryRef> = refs
+        .iter()
+        .copied()
+        .filter(|r| r.offset + r.size <= hole_start)
+        .collect();
+    assert_eq!(kept.len(), 30, "records 0..30 end before the hole");
+    let w = open(&d).unwrap();
+    assert_eq!(replay_refs(&w), kept);
+    assert_eq!(
+        file_len(&path_in(&d)),
+        kept.last().unwrap().offset + kept.last().unwrap().size
+    );
+    drop(w);
+
+    // 3. The same place damaged with non-zero bytes: corruption, refused.
+    let d = tmp.path().join("garbage");
+    copy_dir(&clean, &d);
+    flip_byte(&path_in(&d), victim.offset + 30);
+    match open(&d) {
+        Err(WalError::CorruptedData { offset, detail, .. }) => {
+            assert_eq!(offset, victim.offset);
+            assert!(detail.contains("not a lost (zeroed) write"), "{detail}");
+        }
+        other => panic!("garbage in the unsynced half: {:?}", other.map(|_| ())),
+    }
+
+    // 4. After a reopen everything is synced, and the first record appended
+    //    carries that: the old unsynced half is now proven, and a zeroed
+    //    sector there is corruption.
+    let d = tmp.path().join("reopened");
+    copy_dir(&clean, &d);
+    let w = open(&d).unwrap();
+    w.append(None, b"after reopen", T0, false).unwrap();
+    drop(w);
+    zero_sector_at(&path_in(&d), victim.offset + victim.size / 2);
+    assert!(matches!(open(&d), Err(WalError::CorruptedData { .. })));
+}

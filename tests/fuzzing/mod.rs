@@ -60,6 +60,7 @@ pub struct RefRecord {
     pub header: Option<Vec<u8>>,
     pub content: Vec<u8>,
     pub continues: bool,
+    pub synced_end: u64,
 }
 
 /// The record of segment `seg_id` starting at `pos` of `file`, if one
@@ -73,7 +74,7 @@ pub fn record_at(file: &[u8], pos: usize, seg_id: u64) -> Option<RefRecord> {
         return None;
     }
     let bytes = &rest[..size as usize];
-    let verified = verify_record(bytes, seg_id).ok()?;
+    let verified = verify_record(bytes, seg_id, pos as u64).ok()?;
     assert_eq!(verified, frame, "decode_frame and verify_record disagree");
     let body = RECORD_FRAME_SIZE + frame.header_len;
     let header = frame
@@ -84,6 +85,7 @@ pub fn record_at(file: &[u8], pos: usize, seg_id: u64) -> Option<RefRecord> {
     encode_frame(
         &mut again,
         seg_id,
+        frame.synced_end,
         header.as_deref(),
         &content,
         frame.batch_continues(),
@@ -99,6 +101,7 @@ pub fn record_at(file: &[u8], pos: usize, seg_id: u64) -> Option<RefRecord> {
         header,
         content,
         continues: frame.batch_continues(),
+        synced_end: frame.synced_end,
     })
 }
 
@@ -139,6 +142,26 @@ pub fn valid_after(file: &[u8], from: usize, seg_id: u64) -> Option<usize> {
         .find(|&p| record_at(file, p, seg_id).is_some())
 }
 
+/// Does open cut damage at `stop` (followed by a valid record at `next`)?
+/// Only when no valid record after it says the segment was synced past
+/// `stop`, and some 512-byte-aligned sector ending by `next` is all zeros
+/// from `max(its start, stop)` on (a write lost before a machine crash).
+pub fn lost_unsynced_write(file: &[u8], stop: usize, next: usize, seg_id: u64) -> bool {
+    let mut proven = 0u64;
+    let mut at = Some(next);
+    while let Some(p) = at {
+        let (recs, bad) = walk(file, p, seg_id);
+        proven = recs.iter().map(|r| r.synced_end).fold(proven, u64::max);
+        at = (bad < file.len())
+            .then(|| valid_after(file, bad, seg_id))
+            .flatten();
+    }
+    proven <= stop as u64
+        && (stop / 512 * 512..next)
+            .step_by(512)
+            .any(|s| s + 512 <= next && file[s.max(stop)..s + 512].iter().all(|&b| b == 0))
+}
+
 fn same(rec: &Record, want: &RefRecord) -> bool {
     rec.header.as_deref() == want.header.as_deref() && rec.content[..] == want.content[..]
 }
@@ -166,7 +189,7 @@ pub fn segment(scratch: &Path, data: &[u8]) {
     }
     for i in 0..data.len().min(32) {
         let _ = decode_frame(&data[i..]);
-        let _ = verify_record(&data[i..], 1);
+        let _ = verify_record(&data[i..], 1, (HDR + i) as u64);
     }
 
     let mut file = segment_header(1).encode().to_vec();
@@ -194,7 +217,8 @@ pub fn segment(scratch: &Path, data: &[u8]) {
             assert_eq!(p.offset, stop as u64, "damage offset");
             let next = valid_after(&file, stop, 1);
             assert_eq!(p.next_valid, next.map(|x| x as u64), "next valid record");
-            assert_eq!(p.torn_tail, next.is_none());
+            let cut = next.is_none_or(|n| lost_unsynced_write(&file, stop, n, 1));
+            assert_eq!(p.torn_tail, cut, "damage at {stop} cut by open");
         }
     }
 
@@ -359,8 +383,13 @@ fn expect(files: &[Vec<u8>], salvage: bool) -> Expect {
     if let Some((id, end)) = &mut newest {
         let f = &files[*id as usize - 1];
         let (records, stop) = walk(f, HDR, *id);
-        if stop < f.len() && !salvage && valid_after(f, stop, *id).is_some() {
-            return Expect::Corrupted(*id, stop as u64);
+        let next = (stop < f.len())
+            .then(|| valid_after(f, stop, *id))
+            .flatten();
+        if let Some(next) = next {
+            if !salvage && !lost_unsynced_write(f, stop, next, *id) {
+                return Expect::Corrupted(*id, stop as u64);
+            }
         }
         *end = committed(&records, HDR).0;
     }

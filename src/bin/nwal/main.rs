@@ -273,15 +273,21 @@ fn show_ref(r: &EntryRef) -> String {
 }
 
 fn describe(p: &Problem) -> String {
-    let kind = if p.torn_tail {
-        "torn tail"
-    } else {
-        "corruption"
-    };
+    let kind = cut_kind(p).unwrap_or("corruption");
     format!(
         "segment {} offset {}: {kind}: {}",
         p.segment_id, p.offset, p.detail
     )
+}
+
+/// What open does at a problem of the newest segment: cut it as a torn
+/// tail, cut it as writes lost from the unsynced tail, or (None) refuse.
+fn cut_kind(p: &Problem) -> Option<&'static str> {
+    match (p.torn_tail, p.next_valid) {
+        (true, None) => Some("torn tail"),
+        (true, Some(_)) => Some("lost unsynced writes"),
+        (false, _) => None,
+    }
 }
 
 fn cmd_stat(a: &Args) -> CmdResult {
@@ -382,12 +388,16 @@ fn cmd_verify(a: &Args) -> CmdResult {
             let check = view.check_segment_from(info.id, from)?;
             records += check.records;
             let Some(p) = check.problem else { break };
-            let mut line = describe(&p);
-            if p.torn_tail && Some(info.id) == newest {
-                line.push_str(" (opening the log or `nwal repair` cuts it off)");
-            } else if p.torn_tail {
-                line = line.replace("torn tail", "corruption (not the newest segment)");
-            }
+            let line = match cut_kind(&p) {
+                Some(_) if Some(info.id) == newest => format!(
+                    "{} (opening the log or `nwal repair` cuts it off)",
+                    describe(&p)
+                ),
+                // Only the newest segment can have lost writes: the others
+                // were synced whole before their successor was created.
+                Some(kind) => describe(&p).replacen(kind, "corruption (not the newest segment)", 1),
+                None => describe(&p),
+            };
             problems.push(line);
             if !all {
                 break 'segments;
@@ -557,11 +567,7 @@ fn cmd_repair(a: &Args) -> CmdResult {
                         info.id,
                         info.file_size,
                         check.valid_end,
-                        if p.torn_tail {
-                            "torn tail"
-                        } else {
-                            "CORRUPTION, --force: records after it are lost"
-                        },
+                        cut_kind(&p).unwrap_or("CORRUPTION, --force: records after it are lost"),
                         p.detail
                     )),
                     Some(p) => {
