@@ -13,3 +13,10 @@ need_apt() {
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
+
+# need_rust_src: add the rust-src component (std's sources, for -Zbuild-std)
+# if the active toolchain lacks it.
+need_rust_src() {
+  if [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library" ]; then return 0; fi
+  rustup component add rust-src
+}

@@ -57,4 +57,11 @@ cmake -S . -B build/valgrind -DCMAKE_BUILD_TYPE=Release -DNWAL_VALGRIND_TESTS=ON
 cmake --build build/valgrind -j2
 ctest --test-dir build/valgrind --output-on-failure -j2
 
+# The engine's own synchronisation under ThreadSanitizer: the multi-threaded
+# Rust suites and the C concurrency tests, with the engine and std
+# instrumented: -Zbuild-std needs the rust-src component (added if missing).
+section "ThreadSanitizer: Rust and C concurrency tests (scripts/tsan.sh)"
+need_rust_src
+scripts/tsan.sh build/tsan
+
 echo "All test suites passed."
