@@ -6,7 +6,7 @@
 use crate::error::{Result, WalError};
 use crate::format::SEGMENT_HEADER_SIZE;
 use crate::options::validate_stream_name;
-use crate::read::{read_refs, Record};
+use crate::read::{read_refs, read_refs_into, ReadBuf, Record};
 use crate::recovery::{check_header, list_segments, plan_tail, HeaderCheck};
 use crate::replay::{Replay, Source};
 use crate::segment::Segment;
@@ -200,6 +200,12 @@ impl LogView {
     /// Read records by ref, as [`crate::Wal::read_batch`] does.
     pub fn read_batch(&self, refs: &[EntryRef]) -> Result<Vec<Record>> {
         read_refs(&self.segments, refs)
+    }
+
+    /// Read records by ref into a reusable buffer, as
+    /// [`crate::Wal::read_batch_into`] does.
+    pub fn read_batch_into(&self, refs: &[EntryRef], buf: &mut ReadBuf) -> Result<()> {
+        read_refs_into(&self.segments, refs, buf)
     }
 }
 

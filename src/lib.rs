@@ -57,7 +57,7 @@ pub use bytes::Bytes;
 pub use cleanup::{CleanupResult, DeletedSegment};
 pub use error::{Result, WalError};
 pub use options::{validate_stream_name, WalOptions, MAX_STREAM_NAME_LEN, MIN_SEGMENT_BYTES};
-pub use read::{read_batch, ReadDescriptor, Record};
+pub use read::{read_batch, ReadBuf, ReadDescriptor, Record, RecordRef};
 pub use replay::Replay;
 pub use segment::Segment;
 pub use wal::{EntryRef, Wal, WriteEntry};

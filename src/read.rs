@@ -1,6 +1,7 @@
 //! Lock-free reads of records by ref: positional reads on each segment's
-//! dup'd fd, with nearby refs of one segment coalesced into one read whose
-//! buffer the returned records share.
+//! dup'd fd, with nearby refs of one segment coalesced into one read. A
+//! single read owns its one allocation; a batch reads into one buffer that
+//! the records share ([`Record`]s) or borrow from ([`ReadBuf`]).
 
 use crate::error::{Result, WalError};
 use crate::format::{
@@ -9,7 +10,7 @@ use crate::format::{
 };
 use crate::segment::Segment;
 use crate::wal::{EntryRef, Wal};
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -28,6 +29,28 @@ pub struct Record {
 
 impl Record {
     /// Build a record view from the verified bytes of one whole record.
+    /// Take the verified bytes of one whole record (exactly its length and
+    /// capacity, so no copy and, without a header, no shared buffer: the
+    /// content is the same allocation past the frame).
+    fn from_owned(buf: Vec<u8>, header_len: usize, has_header: bool) -> Record {
+        let body = RECORD_FRAME_SIZE + header_len;
+        let mut content = Bytes::from(buf);
+        if has_header {
+            let mut header = content.split_to(body);
+            header.advance(RECORD_FRAME_SIZE);
+            Record {
+                header: Some(header),
+                content,
+            }
+        } else {
+            content.advance(body);
+            Record {
+                header: None,
+                content,
+            }
+        }
+    }
+
     pub(crate) fn from_verified(bytes: &Bytes, header_len: usize, has_header: bool) -> Record {
         let body = RECORD_FRAME_SIZE + header_len;
         Record {
@@ -47,36 +70,310 @@ pub struct ReadDescriptor {
 
 const MAX_RECORD_SIZE: u64 = RECORD_FRAME_SIZE as u64 + MAX_HEADER_LEN as u64 + MAX_CONTENT_LEN;
 
-fn check_range(d: &ReadDescriptor) -> Result<()> {
-    let seg = &d.segment;
-    if d.size == 0 {
+fn check_range(seg: &Segment, offset: u64, size: u64) -> Result<()> {
+    if size == 0 {
         return Err(WalError::InvalidArgument(format!(
-            "ref (segment {}, offset {}) has size 0",
+            "ref (segment {}, offset {offset}) has size 0",
             seg.id(),
-            d.offset
         )));
     }
     let end = seg.len();
-    if d.offset.checked_add(d.size).is_none_or(|e| e > end) {
+    if offset.checked_add(size).is_none_or(|e| e > end) {
         return Err(WalError::InvalidArgument(format!(
-            "ref (segment {}, offset {}, size {}) runs past the segment's written end {end}",
+            "ref (segment {}, offset {offset}, size {size}) runs past the segment's written end {end}",
             seg.id(),
-            d.offset,
-            d.size
         )));
     }
-    if d.offset < SEGMENT_HEADER_SIZE as u64
-        || d.size < record_size(0, 0)
-        || d.size > MAX_RECORD_SIZE
-    {
+    if offset < SEGMENT_HEADER_SIZE as u64 || size < record_size(0, 0) || size > MAX_RECORD_SIZE {
         return Err(WalError::corrupted(
             seg.id(),
-            d.offset,
-            format!(
-                "ref of size {} at this offset cannot be a whole record",
-                d.size
-            ),
+            offset,
+            format!("ref of size {size} at this offset cannot be a whole record"),
         ));
+    }
+    Ok(())
+}
+
+/// Where one record of a [`ReadBuf`] lies in its data.
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    /// Start of the record header (right after the frame).
+    header: usize,
+    /// Start of the content (the header ends here).
+    content: usize,
+    /// End of the record.
+    end: usize,
+    has_header: bool,
+}
+
+/// A run of refs (positions `from..to` of the read order) of one segment,
+/// read with one positional read of `[start, end)`.
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    from: usize,
+    to: usize,
+    start: u64,
+    end: u64,
+}
+
+/// A record borrowed from a [`ReadBuf`]: its header (None when appended
+/// without one) and content, valid until the buffer is next filled or cleared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    pub header: Option<&'a [u8]>,
+    pub content: &'a [u8],
+}
+
+/// A reusable buffer for batch reads ([`Wal::read_batch_into`]): one byte
+/// buffer holding every record read, and per record where its header and
+/// content lie in it, in the order of the refs. Records are borrowed from it
+/// ([`ReadBuf::get`], [`ReadBuf::iter`]) instead of being reference-counted
+/// [`Bytes`] each, and refilling it reuses its memory, so a reader that keeps
+/// one `ReadBuf` reads without allocating. Every record in it has passed the
+/// same checks as [`Wal::read_batch`]'s (exactly one whole record, CRC
+/// verified). It keeps the capacity of its largest fill until dropped.
+///
+/// ```
+/// # use nano_wal::{ReadBuf, Wal, WalOptions, WriteEntry};
+/// # let tmp = tempfile::tempdir().unwrap();
+/// # let wal = Wal::new(tmp.path(), "s", WalOptions::default()).unwrap();
+/// let entries = [
+///     WriteEntry { header: None, content: b"a" },
+///     WriteEntry { header: Some(b"h"), content: b"b" },
+/// ];
+/// let refs = wal.append_batch(&entries, 1711234567890, false).unwrap();
+/// let mut buf = ReadBuf::new();
+/// wal.read_batch_into(&refs, &mut buf).unwrap(); // in input order
+/// assert_eq!(buf.len(), 2);
+/// assert_eq!(buf.get(1).unwrap().header, Some(&b"h"[..]));
+/// let contents: Vec<&[u8]> = buf.iter().map(|r| r.content).collect();
+/// assert_eq!(contents, [&b"a"[..], &b"b"[..]]);
+/// ```
+#[derive(Debug, Default)]
+pub struct ReadBuf {
+    data: Vec<u8>,
+    spans: Vec<Span>,
+    /// Scratch: the read order of refs given out of order.
+    order: Vec<usize>,
+    /// Scratch: the positional reads of one fill.
+    groups: Vec<Group>,
+}
+
+impl ReadBuf {
+    /// An empty buffer (allocates nothing until filled).
+    pub fn new() -> ReadBuf {
+        ReadBuf::default()
+    }
+
+    /// Number of records held.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// True when it holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The `i`-th record (the record of the `i`-th ref of the last fill).
+    pub fn get(&self, i: usize) -> Option<RecordRef<'_>> {
+        self.spans.get(i).map(|s| self.view(s))
+    }
+
+    /// The records, in the order of the refs of the last fill.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = RecordRef<'_>> + '_ {
+        self.spans.iter().map(|s| self.view(s))
+    }
+
+    /// Forget the records (keeps the memory for the next fill).
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.spans.clear();
+        self.order.clear();
+        self.groups.clear();
+    }
+
+    fn view(&self, s: &Span) -> RecordRef<'_> {
+        RecordRef {
+            header: s.has_header.then(|| &self.data[s.header..s.content]),
+            content: &self.data[s.content..s.end],
+        }
+    }
+
+    /// Hand the bytes over as records sharing one buffer (one refcount
+    /// increment per header and per content, no copy).
+    fn into_records(self) -> Vec<Record> {
+        let bytes = Bytes::from(self.data);
+        self.spans
+            .iter()
+            .map(|s| Record {
+                header: s.has_header.then(|| bytes.slice(s.header..s.content)),
+                content: bytes.slice(s.content..s.end),
+            })
+            .collect()
+    }
+}
+
+/// The refs of one read: where each one points and its segment.
+trait Refs {
+    fn count(&self) -> usize;
+    /// (segment id, offset, size) of ref `i`.
+    fn key(&self, i: usize) -> (u64, u64, u64);
+    fn segment(&self, i: usize) -> Result<&Segment>;
+    /// Refs `a` and `b` point into the same segment file.
+    fn same_segment(&self, a: usize, b: usize) -> bool;
+}
+
+impl Refs for [ReadDescriptor] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn key(&self, i: usize) -> (u64, u64, u64) {
+        let d = &self[i];
+        (d.segment.id(), d.offset, d.size)
+    }
+    fn segment(&self, i: usize) -> Result<&Segment> {
+        Ok(&self[i].segment)
+    }
+    fn same_segment(&self, a: usize, b: usize) -> bool {
+        // Descriptors may come from different logs, whose ids can coincide.
+        Arc::ptr_eq(&self[a].segment, &self[b].segment)
+    }
+}
+
+/// Refs (of any ref type: the Rust one, or the C one of the FFI) resolved
+/// against a set of segments by id.
+struct ById<'a, T> {
+    segments: &'a BTreeMap<u64, Arc<Segment>>,
+    refs: &'a [T],
+}
+
+impl<T: Copy + Into<EntryRef>> Refs for ById<'_, T> {
+    fn count(&self) -> usize {
+        self.refs.len()
+    }
+    fn key(&self, i: usize) -> (u64, u64, u64) {
+        let r: EntryRef = self.refs[i].into();
+        (r.segment_id, r.offset, r.size)
+    }
+    fn segment(&self, i: usize) -> Result<&Segment> {
+        let id = self.key(i).0;
+        self.segments
+            .get(&id)
+            .map(|s| &**s)
+            .ok_or(WalError::SegmentNotFound(id))
+    }
+    fn same_segment(&self, a: usize, b: usize) -> bool {
+        self.key(a).0 == self.key(b).0
+    }
+}
+
+/// Fill `buf` with the records of `refs`; on error `buf` is left empty.
+fn fill<R: Refs + ?Sized>(refs: &R, buf: &mut ReadBuf) -> Result<()> {
+    buf.clear();
+    let result = fill_inner(refs, buf);
+    if result.is_err() {
+        buf.clear();
+    }
+    result
+}
+
+fn fill_inner<R: Refs + ?Sized>(refs: &R, buf: &mut ReadBuf) -> Result<()> {
+    let n = refs.count();
+    // Every ref is checked before anything is read, so the error of a bad
+    // ref does not depend on where it lies.
+    let mut sorted = true;
+    let mut prev = (0, 0);
+    let mut last: Option<(usize, &Segment)> = None;
+    for i in 0..n {
+        let (id, offset, size) = refs.key(i);
+        let seg = match last {
+            Some((j, seg)) if refs.same_segment(i, j) => seg,
+            _ => refs.segment(i)?,
+        };
+        last = Some((i, seg));
+        check_range(seg, offset, size)?;
+        sorted &= i == 0 || prev <= (id, offset);
+        prev = (id, offset);
+    }
+    let ReadBuf {
+        data,
+        spans,
+        order,
+        groups,
+    } = buf;
+    // Read in (segment, offset) order so that neighbours coalesce; refs
+    // given in that order (runs, log order) need no sort.
+    if !sorted {
+        order.extend(0..n);
+        order.sort_by_key(|&i| {
+            let (id, offset, _) = refs.key(i);
+            (id, offset)
+        });
+    }
+    let at = |p: usize| if sorted { p } else { order[p] };
+    let mut total = 0usize;
+    let mut p = 0;
+    while p < n {
+        let first = at(p);
+        let (_, start, size) = refs.key(first);
+        let mut end = start + size;
+        let mut q = p + 1;
+        while q < n {
+            let k = at(q);
+            let (_, offset, size) = refs.key(k);
+            let k_end = offset + size;
+            if !refs.same_segment(k, first)
+                || offset > end + MAX_COALESCE_GAP
+                || k_end.max(end) - start > MAX_COALESCED_READ
+            {
+                break;
+            }
+            end = end.max(k_end);
+            q += 1;
+        }
+        groups.push(Group {
+            from: p,
+            to: q,
+            start,
+            end,
+        });
+        total = total.saturating_add((end - start) as usize);
+        p = q;
+    }
+    if data.capacity() < total {
+        data.try_reserve_exact(total)
+            .map_err(|_| out_of_memory(total))?;
+    }
+    if sorted {
+        spans.reserve(n);
+    } else {
+        spans.resize(n, Span::default());
+    }
+    for g in groups.iter() {
+        let seg = refs.segment(at(g.from))?;
+        let base = data.len();
+        read_append(seg, data, g.start, g.end)?;
+        for p in g.from..g.to {
+            let k = at(p);
+            let (_, offset, size) = refs.key(k);
+            let from = base + (offset - g.start) as usize;
+            let end = from + size as usize;
+            let frame = verify_record(&data[from..end], seg.id(), offset)
+                .map_err(|detail| WalError::corrupted(seg.id(), offset, detail))?;
+            let header = from + RECORD_FRAME_SIZE;
+            let span = Span {
+                header,
+                content: header + frame.header_len,
+                end,
+                has_header: frame.has_header(),
+            };
+            if sorted {
+                spans.push(span);
+            } else {
+                spans[k] = span;
+            }
+        }
     }
     Ok(())
 }
@@ -84,51 +381,9 @@ fn check_range(d: &ReadDescriptor) -> Result<()> {
 /// Read records in the order of `reads`. Every record's CRC is verified and
 /// each descriptor must cover exactly one whole record.
 pub fn read_batch(reads: &[ReadDescriptor]) -> Result<Vec<Record>> {
-    for d in reads {
-        check_range(d)?;
-    }
-    let mut order: Vec<usize> = (0..reads.len()).collect();
-    order.sort_by_key(|&i| (reads[i].segment.id(), reads[i].offset));
-    let mut out: Vec<Option<Record>> = vec![None; reads.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let first = &reads[order[i]];
-        let start = first.offset;
-        let mut end = start + first.size;
-        let mut j = i + 1;
-        while j < order.len() {
-            let d = &reads[order[j]];
-            let same = Arc::ptr_eq(&d.segment, &first.segment);
-            let d_end = d.offset + d.size;
-            if !same
-                || d.offset > end + MAX_COALESCE_GAP
-                || d_end.max(end) - start > MAX_COALESCED_READ
-            {
-                break;
-            }
-            end = end.max(d_end);
-            j += 1;
-        }
-        let seg = &first.segment;
-        let buf = read_range(seg, start, end)?;
-        for &k in &order[i..j] {
-            let d = &reads[k];
-            let from = (d.offset - start) as usize;
-            let bytes = buf.slice(from..from + d.size as usize);
-            let frame = verify_record(&bytes, seg.id(), d.offset)
-                .map_err(|detail| WalError::corrupted(seg.id(), d.offset, detail))?;
-            out[k] = Some(Record::from_verified(
-                &bytes,
-                frame.header_len,
-                frame.has_header(),
-            ));
-        }
-        i = j;
-    }
-    Ok(out
-        .into_iter()
-        .map(|r| r.expect("every read filled"))
-        .collect())
+    let mut buf = ReadBuf::new();
+    fill(reads, &mut buf)?;
+    Ok(buf.into_records())
 }
 
 /// Read `refs` against a set of segments by id (a live log's registry, or a
@@ -137,45 +392,62 @@ pub(crate) fn read_refs(
     segments: &BTreeMap<u64, Arc<Segment>>,
     refs: &[EntryRef],
 ) -> Result<Vec<Record>> {
-    let reads = refs
-        .iter()
-        .map(|r| {
-            let segment = segments
-                .get(&r.segment_id)
-                .cloned()
-                .ok_or(WalError::SegmentNotFound(r.segment_id))?;
-            Ok(ReadDescriptor {
-                segment,
-                offset: r.offset,
-                size: r.size,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    read_batch(&reads)
+    if let [one] = refs {
+        return Ok(vec![read_one(segments, *one)?]);
+    }
+    let mut buf = ReadBuf::new();
+    read_refs_into(segments, refs, &mut buf)?;
+    Ok(buf.into_records())
 }
 
-fn read_range(seg: &Segment, start: u64, end: u64) -> Result<Bytes> {
-    let len = (end - start) as usize;
+/// [`read_refs`] into a reusable buffer; `refs` of the Rust or the C ref type.
+pub(crate) fn read_refs_into<T: Copy + Into<EntryRef>>(
+    segments: &BTreeMap<u64, Arc<Segment>>,
+    refs: &[T],
+    buf: &mut ReadBuf,
+) -> Result<()> {
+    fill(&ById { segments, refs }, buf)
+}
+
+/// One record by ref: one positional read into one allocation that the
+/// returned record owns (no intermediate vectors, no shared buffer unless
+/// the record has a header).
+pub(crate) fn read_one(segments: &BTreeMap<u64, Arc<Segment>>, r: EntryRef) -> Result<Record> {
+    let seg = segments
+        .get(&r.segment_id)
+        .ok_or(WalError::SegmentNotFound(r.segment_id))?;
+    check_range(seg, r.offset, r.size)?;
     let mut buf = Vec::new();
-    buf.try_reserve_exact(len).map_err(|_| {
-        WalError::io(
-            format!("allocating {len} bytes to read segment {}", seg.id()),
-            std::io::Error::from(std::io::ErrorKind::OutOfMemory),
-        )
-    })?;
-    buf.resize(len, 0);
-    seg.read_exact_at(&mut buf, start).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            WalError::corrupted(
+    read_append(seg, &mut buf, r.offset, r.offset + r.size)?;
+    let frame = verify_record(&buf, seg.id(), r.offset)
+        .map_err(|detail| WalError::corrupted(seg.id(), r.offset, detail))?;
+    Ok(Record::from_owned(
+        buf,
+        frame.header_len,
+        frame.has_header(),
+    ))
+}
+
+fn out_of_memory(len: usize) -> WalError {
+    WalError::io(
+        format!("allocating {len} bytes to read records"),
+        std::io::Error::from(std::io::ErrorKind::OutOfMemory),
+    )
+}
+
+/// Append the bytes `[start, end)` of `seg` to `buf`.
+fn read_append(seg: &Segment, buf: &mut Vec<u8>, start: u64, end: u64) -> Result<()> {
+    let len = (end - start) as usize;
+    seg.read_append(buf, len, start)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => WalError::corrupted(
                 seg.id(),
                 start,
                 "segment file is shorter than its recorded end",
-            )
-        } else {
-            WalError::io(format!("reading segment {} at offset {start}", seg.id()), e)
-        }
-    })?;
-    Ok(Bytes::from(buf))
+            ),
+            std::io::ErrorKind::OutOfMemory => out_of_memory(len),
+            _ => WalError::io(format!("reading segment {} at offset {start}", seg.id()), e),
+        })
 }
 
 impl Wal {
@@ -183,16 +455,26 @@ impl Wal {
     /// writer's lock. A ref to an unknown or deleted segment gives
     /// `SegmentNotFound`; a range past the written end or of size 0 gives
     /// `InvalidArgument`; a range that is not exactly one whole valid record
-    /// gives `CorruptedData`.
+    /// gives `CorruptedData`. Nearby refs of one segment are read with one
+    /// positional read and their records share its buffer.
     pub fn read_batch(&self, refs: &[EntryRef]) -> Result<Vec<Record>> {
         read_refs(&self.inner.registry.load(), refs)
     }
 
-    /// Read one record.
+    /// Read the records of `refs` into `buf` (replacing what it held), in
+    /// the order given, with the checks and errors of [`Wal::read_batch`].
+    /// The records are borrowed from `buf` rather than reference-counted
+    /// each, and `buf`'s memory is reused: the way to read many records, or
+    /// to read repeatedly, without allocating. On error `buf` is left empty.
+    /// Never takes the writer's lock.
+    pub fn read_batch_into(&self, refs: &[EntryRef], buf: &mut ReadBuf) -> Result<()> {
+        read_refs_into(&self.inner.registry.load(), refs, buf)
+    }
+
+    /// Read one record, with the checks and errors of [`Wal::read_batch`]:
+    /// one positional read into one allocation, which the record owns.
+    /// Never takes the writer's lock.
     pub fn read(&self, entry: EntryRef) -> Result<Record> {
-        Ok(self
-            .read_batch(&[entry])?
-            .pop()
-            .expect("one ref, one record"))
+        read_one(&self.inner.registry.load(), entry)
     }
 }

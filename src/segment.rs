@@ -179,4 +179,10 @@ impl Segment {
     pub(crate) fn file_size(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
     }
+
+    /// Positional read of exactly `len` bytes at `offset` on the read fd,
+    /// appended to `buf` (which is not zero-filled first).
+    pub(crate) fn read_append(&self, buf: &mut Vec<u8>, len: usize, offset: u64) -> io::Result<()> {
+        sys::pread_exact_append(&self.read_fd, buf, len, offset)
+    }
 }

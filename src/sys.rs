@@ -235,6 +235,56 @@ pub fn try_lock_exclusive(file: File) -> io::Result<LockAttempt> {
     }
 }
 
+/// Read exactly `len` bytes of `file` at `offset`, appending them to `buf`
+/// without zero-filling them first: `pread` writes into `buf`'s spare
+/// capacity and only the bytes the kernel wrote become part of `buf`.
+/// Retries EINTR and continues after short reads. A file that ends first
+/// gives `UnexpectedEof`; a failed reservation gives `OutOfMemory`. On error
+/// `buf` may have grown by part of the range (the caller discards it).
+pub fn pread_exact_append(
+    file: &File,
+    buf: &mut Vec<u8>,
+    len: usize,
+    offset: u64,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    buf.try_reserve_exact(len)
+        .map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
+    let mut done = 0usize;
+    while done < len {
+        let pos = off_t(offset + done as u64)?;
+        let spare = &mut buf.spare_capacity_mut()[..len - done];
+        // SAFETY: `spare` is writable memory owned by `buf`, `spare.len()`
+        // bytes long and borrowed mutably for the call, so nothing else
+        // reads or writes it; pread writes at most `spare.len()` bytes there.
+        let n = unsafe {
+            libc::pread(
+                file.as_raw_fd(),
+                spare.as_mut_ptr().cast(),
+                spare.len(),
+                pos,
+            )
+        };
+        match n {
+            n if n > 0 => {
+                let n = n as usize;
+                // SAFETY: the kernel initialised the first `n <= spare.len()`
+                // bytes of the spare capacity, right after the current length.
+                unsafe { buf.set_len(buf.len() + n) };
+                done += n;
+            }
+            0 => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

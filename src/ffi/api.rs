@@ -6,7 +6,8 @@ use super::boundary::{self, array, bytes, c_str, durable, engine, header, requir
 use super::boundary::{Failure, FfiResult};
 use super::types::*;
 use super::NWAL_OPT_SALVAGE;
-use crate::{validate_stream_name, Wal, WalOptions, WriteEntry};
+use crate::read::read_refs_into;
+use crate::{validate_stream_name, ReadBuf, Wal, WalOptions, WriteEntry};
 use std::ffi::{c_char, c_int, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -435,13 +436,30 @@ pub unsafe extern "C" fn nwal_read_batch(
             unsafe { out_buf.write(std::ptr::null_mut()) };
             return Ok(());
         }
-        let refs: Vec<crate::EntryRef> = refs.iter().map(|&r| r.into()).collect();
-        let records = wal.read_batch(&refs).map_err(engine("nwal_read_batch"))?;
-        let buf = Box::new(nwal_read_buf { records });
-        for (i, r) in buf.records.iter().enumerate() {
-            // SAFETY: `count` writable slots per the contract; the views point
-            // into heap buffers owned by `buf`, which moving the Box does not move.
-            unsafe { out_records.add(i).write(nwal_record::view(r)) };
+        let bytes = if let [one] = refs {
+            ReadBytes::One(wal.read((*one).into()).map_err(engine("nwal_read_batch"))?)
+        } else {
+            let mut rb = ReadBuf::new();
+            read_refs_into(&wal.inner.registry.load(), refs, &mut rb)
+                .map_err(engine("nwal_read_batch"))?;
+            ReadBytes::Many(rb)
+        };
+        let buf = Box::new(nwal_read_buf { bytes });
+        match &buf.bytes {
+            ReadBytes::One(r) => {
+                // SAFETY: `count` (= 1) writable slots per the contract; the
+                // view points into the record's heap buffer, owned by `buf`,
+                // which moving the Box does not move.
+                unsafe { out_records.write(nwal_record::view(r)) };
+            }
+            ReadBytes::Many(rb) => {
+                for (i, r) in rb.iter().enumerate() {
+                    // SAFETY: `count` writable slots per the contract (one
+                    // record per ref); the views point into the heap buffer
+                    // of `rb`, owned by `buf`, which moving the Box does not move.
+                    unsafe { out_records.add(i).write(nwal_record::view_ref(r)) };
+                }
+            }
         }
         // SAFETY: non-NULL (checked) and writable per the contract.
         unsafe { out_buf.write(Box::into_raw(buf)) };

@@ -4,7 +4,7 @@
 
 #![allow(non_camel_case_types)]
 
-use crate::{Record, Replay, Wal};
+use crate::{ReadBuf, Record, RecordRef, Replay, Wal};
 use std::sync::atomic::AtomicBool;
 
 /// Status returned by every fallible function. `NWAL_OK` (0) is success;
@@ -152,8 +152,16 @@ pub struct nwal {
 /// The bytes behind the records of one `nwal_read_batch` (opaque). Destroyed
 /// by `nwal_read_buf_free`.
 pub struct nwal_read_buf {
-    /// Slices of the coalesced read buffers; the C records point into them.
-    pub(crate) records: Vec<Record>,
+    /// The bytes the C records point into.
+    pub(crate) bytes: ReadBytes,
+}
+
+/// What backs the records of one `nwal_read_batch`.
+pub(crate) enum ReadBytes {
+    /// One ref: the record read by the single-read path (one allocation).
+    One(Record),
+    /// Several refs: one buffer holding them all.
+    Many(ReadBuf),
 }
 
 /// A replay iterator (opaque). Created by `nwal_iter_open`, destroyed by
@@ -170,15 +178,25 @@ pub struct nwal_iter {
 impl nwal_record {
     /// Borrowed view of `r`; valid as long as `r`'s bytes are.
     pub(crate) fn view(r: &Record) -> nwal_record {
-        let (header, header_len) = match &r.header {
+        Self::view_parts(r.header.as_deref(), &r.content)
+    }
+
+    /// Borrowed view of a record of a `ReadBuf`; valid as long as the
+    /// buffer's bytes are (until it is refilled, cleared or dropped).
+    pub(crate) fn view_ref(r: RecordRef<'_>) -> nwal_record {
+        Self::view_parts(r.header, r.content)
+    }
+
+    fn view_parts(header: Option<&[u8]>, content: &[u8]) -> nwal_record {
+        let (header, header_len) = match header {
             Some(h) => (h.as_ptr(), h.len()),
             None => (std::ptr::null(), 0),
         };
         nwal_record {
             header,
             header_len,
-            content: r.content.as_ptr(),
-            content_len: r.content.len(),
+            content: content.as_ptr(),
+            content_len: content.len(),
         }
     }
 }

@@ -179,6 +179,9 @@ static void bad_reads(void) {
     nwal_entry_ref refs[3] = {good[0], cases[i].ref, good[2]};
     BAD(nwal_read_batch(w, refs, 3, recs, &buf), cases[i].code);
     CHECK(buf == (nwal_read_buf *)0x1);
+    /* Alone (the single-read path): the same status, nothing written. */
+    BAD(nwal_read_batch(w, &cases[i].ref, 1, recs, &buf), cases[i].code);
+    CHECK(buf == (nwal_read_buf *)0x1);
     /* The same ref as a replay start. */
     nwal_iter *it = (nwal_iter *)0x1;
     nwal_status s = nwal_iter_open(w, &cases[i].ref, &it);
