@@ -5,6 +5,8 @@
 //! Record = 24-byte frame, then the record header bytes, then the content.
 //! All integers are little-endian.
 
+use crc_fast::{CrcAlgorithm::Crc32Iscsi, Digest as Crc};
+
 /// Magic at offset 0 of every segment file.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"NANO-LOG";
 /// Magic at offset 0 of every record.
@@ -54,7 +56,7 @@ impl SegmentHeader {
         b[24..32].copy_from_slice(&self.expiration_ms.to_le_bytes());
         b[32..40].copy_from_slice(&self.window_start_ms.to_le_bytes());
         // 40..44 reserved (0)
-        let crc = crc32c::crc32c(&b[0..44]);
+        let crc = crc32c_append(0, &b[0..44]);
         b[44..48].copy_from_slice(&crc.to_le_bytes());
         b
     }
@@ -71,7 +73,7 @@ impl SegmentHeader {
             return Err("bad segment magic (expected \"NANO-LOG\")".into());
         }
         let stored_crc = u32::from_le_bytes(b[44..48].try_into().unwrap());
-        let crc = crc32c::crc32c(&b[0..44]);
+        let crc = crc32c_append(0, &b[0..44]);
         if stored_crc != crc {
             return Err(format!(
                 "segment header checksum mismatch (stored {stored_crc:#010x}, computed {crc:#010x})"
@@ -112,9 +114,53 @@ pub fn record_size(header_len: usize, content_len: usize) -> u64 {
     (RECORD_FRAME_SIZE + header_len) as u64 + content_len as u64
 }
 
+/// CRC32C of `data`, continuing from the finished CRC `crc` (0 to start):
+/// `crc32c(a ++ b) == crc32c_append(crc32c(a), b)`.
+fn crc32c_append(crc: u32, data: &[u8]) -> u32 {
+    let mut d = Crc::new_with_init_state(Crc32Iscsi, u64::from(!crc));
+    d.update(data);
+    d.finalize() as u32
+}
+
+/// Where the CRC sits in the frame.
+const CRC_AT: std::ops::Range<usize> = 20..24;
+
+/// The CRC seed of segment `segment_id`: the CRC32C of its id (8 bytes LE).
+/// Every record CRC starts from it, so a record copied into another segment
+/// never verifies. Computed once per segment by the writer.
+pub fn crc_seed(segment_id: u64) -> u32 {
+    crc32c_append(0, &segment_id.to_le_bytes())
+}
+
+/// The first 20 bytes of a frame (everything but the CRC).
+fn frame_fields(
+    synced_end: u64,
+    header: Option<&[u8]>,
+    content_len: usize,
+    batch_continues: bool,
+) -> [u8; CRC_AT.start] {
+    debug_assert!(content_len as u64 <= MAX_CONTENT_LEN);
+    let mut flags = 0u16;
+    if header.is_some() {
+        flags |= FLAG_HAS_HEADER;
+    }
+    if batch_continues {
+        flags |= FLAG_BATCH_CONTINUES;
+    }
+    let mut f = [0u8; CRC_AT.start];
+    f[0..6].copy_from_slice(&RECORD_MAGIC);
+    f[6..8].copy_from_slice(&(header.map_or(0, <[u8]>::len) as u16).to_le_bytes());
+    f[8..12].copy_from_slice(&(content_len as u32).to_le_bytes());
+    f[12..14].copy_from_slice(&flags.to_le_bytes());
+    f[14..20].copy_from_slice(&synced_end.min(MAX_SYNCED_END).to_le_bytes()[..6]);
+    f
+}
+
 /// Write the 24-byte frame of a record into `out` (which must be 24 bytes).
-/// The CRC covers the segment id, the first 20 frame bytes, the header and
-/// the content, so a record copied into another segment never verifies.
+/// The CRC covers the whole record with the CRC field taken as zeros,
+/// starting from the segment's [`crc_seed`], so a flipped frame bit is
+/// caught as well as a flipped payload bit, and a record copied into another
+/// segment never verifies.
 /// `synced_end` is the writer's durable watermark in this segment when the
 /// record is written (every byte before it was fdatasync'ed); recovery uses
 /// it to tell lost unsynced writes from corruption (docs/FORMAT.md). Values
@@ -128,25 +174,62 @@ pub fn encode_frame(
     content: &[u8],
     batch_continues: bool,
 ) {
-    debug_assert!(content.len() as u64 <= MAX_CONTENT_LEN);
-    let header_bytes = header.unwrap_or(&[]);
-    let mut flags = 0u16;
-    if header.is_some() {
-        flags |= FLAG_HAS_HEADER;
-    }
-    if batch_continues {
-        flags |= FLAG_BATCH_CONTINUES;
-    }
-    out[0..6].copy_from_slice(&RECORD_MAGIC);
-    out[6..8].copy_from_slice(&(header_bytes.len() as u16).to_le_bytes());
-    out[8..12].copy_from_slice(&(content.len() as u32).to_le_bytes());
-    out[12..14].copy_from_slice(&flags.to_le_bytes());
-    out[14..20].copy_from_slice(&synced_end.min(MAX_SYNCED_END).to_le_bytes()[..6]);
-    let mut crc = crc32c::crc32c(&segment_id.to_le_bytes());
-    crc = crc32c::crc32c_append(crc, &out[0..20]);
-    crc = crc32c::crc32c_append(crc, header_bytes);
-    crc = crc32c::crc32c_append(crc, content);
-    out[20..24].copy_from_slice(&crc.to_le_bytes());
+    encode_frame_seeded(
+        out,
+        crc_seed(segment_id),
+        synced_end,
+        header,
+        content,
+        batch_continues,
+    )
+}
+
+/// [`encode_frame`] with the segment's CRC seed already computed.
+pub(crate) fn encode_frame_seeded(
+    out: &mut [u8],
+    seed: u32,
+    synced_end: u64,
+    header: Option<&[u8]>,
+    content: &[u8],
+    batch_continues: bool,
+) {
+    out[..CRC_AT.start].copy_from_slice(&frame_fields(
+        synced_end,
+        header,
+        content.len(),
+        batch_continues,
+    ));
+    out[CRC_AT].fill(0);
+    let mut crc = Crc::new_with_init_state(Crc32Iscsi, u64::from(!seed));
+    crc.update(&out[..RECORD_FRAME_SIZE]);
+    crc.update(header.unwrap_or(&[]));
+    crc.update(content);
+    out[CRC_AT].copy_from_slice(&(crc.finalize() as u32).to_le_bytes());
+}
+
+/// Append one whole record (frame, header, content) to `buf`, with its CRC
+/// computed in one pass over the bytes as they lie in `buf`. The writer packs
+/// small appends this way into one buffer for one `pwrite`.
+pub(crate) fn append_record(
+    buf: &mut Vec<u8>,
+    seed: u32,
+    synced_end: u64,
+    header: Option<&[u8]>,
+    content: &[u8],
+    batch_continues: bool,
+) {
+    let start = buf.len();
+    buf.extend_from_slice(&frame_fields(
+        synced_end,
+        header,
+        content.len(),
+        batch_continues,
+    ));
+    buf.extend_from_slice(&[0; 4]);
+    buf.extend_from_slice(header.unwrap_or(&[]));
+    buf.extend_from_slice(content);
+    let crc = crc32c_append(seed, &buf[start..]);
+    buf[start + CRC_AT.start..start + CRC_AT.end].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// What the fixed frame of a record says, before the payload is checked.
@@ -225,9 +308,11 @@ pub fn verify_record(b: &[u8], segment_id: u64, offset: u64) -> Result<Frame, St
             b.len()
         ));
     }
-    let mut crc = crc32c::crc32c(&segment_id.to_le_bytes());
-    crc = crc32c::crc32c_append(crc, &b[0..20]);
-    crc = crc32c::crc32c_append(crc, &b[RECORD_FRAME_SIZE..]);
+    let mut crc = Crc::new_with_init_state(Crc32Iscsi, u64::from(!crc_seed(segment_id)));
+    crc.update(&b[..CRC_AT.start]);
+    crc.update(&[0; 4]);
+    crc.update(&b[RECORD_FRAME_SIZE..]);
+    let crc = crc.finalize() as u32;
     if crc != frame.crc {
         return Err(format!(
             "record checksum mismatch (stored {:#010x}, computed {crc:#010x})",
@@ -299,6 +384,36 @@ mod tests {
         let mut huge = rec.clone();
         huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(decode_frame(&huge).unwrap_err().contains("exceeds"));
+    }
+
+    #[test]
+    fn packed_and_framed_records_are_the_same_bytes() {
+        for header in [None, Some(&b""[..]), Some(&b"hdr"[..])] {
+            let content = b"content bytes";
+            let mut framed = vec![0u8; RECORD_FRAME_SIZE];
+            encode_frame(&mut framed, 9, 100, header, content, true);
+            framed.extend_from_slice(header.unwrap_or(&[]));
+            framed.extend_from_slice(content);
+            let mut packed = b"before".to_vec();
+            append_record(&mut packed, crc_seed(9), 100, header, content, true);
+            assert_eq!(&packed[6..], &framed[..]);
+            verify_record(&framed, 9, 100).unwrap();
+        }
+    }
+
+    #[test]
+    fn crc_matches_an_independent_crc32c() {
+        for len in [0usize, 1, 7, 8, 24, 152, 4120, 70_000] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 31 + 7) as u8).collect();
+            for seed in [0u32, 1, 0xdead_beef] {
+                assert_eq!(
+                    crc32c_append(seed, &data),
+                    crc32c::crc32c_append(seed, &data),
+                    "{len} bytes from {seed:#x}"
+                );
+            }
+        }
+        assert_eq!(crc_seed(7), crc32c::crc32c(&7u64.to_le_bytes()));
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct Segment {
     /// after a whole append (or batch) is in the file, so a reader never sees
     /// half a batch.
     written_end: AtomicU64,
+    /// CRC32C of the id, where every record CRC of this segment starts.
+    crc_seed: u32,
     /// Every byte before this offset has been fdatasync'ed (a lower bound,
     /// only ever raised). Written into each record's frame as its
     /// `synced_end`, so recovery can tell writes lost from the unsynced tail
@@ -92,6 +94,7 @@ impl Segment {
             .map_err(|e| WalError::io(format!("dup of {}", path.display()), e))?;
         Ok(Segment {
             id: header.segment_id,
+            crc_seed: crate::format::crc_seed(header.segment_id),
             expiration_ms: header.expiration_ms,
             window_start_ms: header.window_start_ms,
             path,
@@ -109,6 +112,10 @@ impl Segment {
     /// The segment id (increasing in log order).
     pub fn id(&self) -> u64 {
         self.id
+    }
+    /// The CRC seed of this segment's records (`format::crc_seed(id)`).
+    pub(crate) fn crc_seed(&self) -> u32 {
+        self.crc_seed
     }
     /// When `cleanup` may delete this segment (ms since the Unix epoch).
     pub fn expiration_ms(&self) -> i64 {

@@ -53,7 +53,15 @@ pub fn pwritev_all<F: AsFd>(
     // The common case, one call that writes everything, needs no copy of the
     // iovecs (zero-length ones are fine for the kernel).
     let mut written = 0u64;
-    if bufs.len() <= IOV_MAX {
+    if let [one] = bufs {
+        // A packed append: plain pwrite (no iovec array to copy in).
+        match nix::sys::uio::pwrite(fd.as_fd(), one, off_t(offset)?) {
+            Ok(n) if n as u64 == want => return Ok(want),
+            Ok(n) => written = n as u64,
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(errno_to_io(e)),
+        }
+    } else if bufs.len() <= IOV_MAX {
         match nix::sys::uio::pwritev(fd.as_fd(), bufs, off_t(offset)?) {
             Ok(n) if n as u64 == want => return Ok(want),
             Ok(n) => written = n as u64,

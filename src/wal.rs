@@ -4,8 +4,8 @@
 use crate::durability::{GroupCommit, Poison};
 use crate::error::{Result, WalError};
 use crate::format::{
-    encode_frame, record_size, SegmentHeader, MAX_CONTENT_LEN, MAX_HEADER_LEN, RECORD_FRAME_SIZE,
-    SEGMENT_HEADER_SIZE,
+    append_record, encode_frame_seeded, record_size, SegmentHeader, MAX_CONTENT_LEN,
+    MAX_HEADER_LEN, RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE,
 };
 use crate::options::{lock_file_name, validate_stream_name, Config, WalOptions};
 use crate::recovery;
@@ -206,8 +206,13 @@ impl Wal {
 
     /// Write `entries` (at least one) as one batch and, with `durable`, wait
     /// until they are on stable storage. Returns the segment and the offset
-    /// of the first record. A single append allocates nothing here: its frame
-    /// and iovecs live on the stack.
+    /// of the first record.
+    ///
+    /// Appends of small records (see [`PACK_LIMIT`]) are packed into this
+    /// thread's reusable buffer and written with one `pwrite` (one CRC pass
+    /// over each record as it lies in the buffer, nothing allocated once the
+    /// buffer has grown); larger ones are written from the caller's buffers
+    /// with `pwritev` (frames on the stack for a single record).
     fn write_entries(
         &self,
         entries: &[WriteEntry<'_>],
@@ -222,78 +227,35 @@ impl Wal {
         if inner.shut.load(Ordering::Acquire) {
             return Err(WalError::Shutdown);
         }
-        let mut one_frame = [[0u8; RECORD_FRAME_SIZE]; 1];
-        let mut many_frames = Vec::new();
-        let frames: &mut [[u8; RECORD_FRAME_SIZE]] = if entries.len() == 1 {
-            &mut one_frame
+        let small = total <= PACK_LIMIT && total <= PACK_RECORD_LIMIT * entries.len() as u64;
+        let (segment_id, offset) = if small {
+            PACK_BUFFER.with(|buf| {
+                let mut packed = Packed {
+                    buf: &mut buf.borrow_mut(),
+                    entries,
+                };
+                inner.place(window, total, entries.len(), &mut packed)
+            })?
         } else {
-            many_frames.resize(entries.len(), [0u8; RECORD_FRAME_SIZE]);
-            &mut many_frames
-        };
-        let mut framed_for = None;
-        let (seg, offset) = loop {
-            inner.poison.check()?;
-            let seg = inner.segment_for(window)?;
-            if framed_for != Some(seg.id()) {
-                // The watermark read now is still a lower bound when the
-                // bytes are written (it only rises).
-                encode_frames(frames, seg.id(), seg.synced_end(), entries);
-                framed_for = Some(seg.id());
-            }
-            let mut w = seg.lock_writer();
-            if w.sealed {
-                continue;
-            }
-            let cap = inner.cfg.max_segment_bytes;
-            if cap != 0 && w.end > SEGMENT_HEADER_SIZE as u64 && w.end + total > cap {
-                drop(w);
-                inner.rotate(Some(seg.id()), window.max(seg.window_start_ms()))?;
-                continue;
-            }
-            let offset = w.end;
-            let single;
-            let many;
-            let iov: &[IoSlice<'_>] = if let [e] = entries {
-                single = [
-                    IoSlice::new(&frames[0]),
-                    IoSlice::new(e.header.unwrap_or(&[])),
-                    IoSlice::new(e.content),
-                ];
-                &single
+            let mut one_frame = [[0u8; RECORD_FRAME_SIZE]; 1];
+            let mut many_frames = Vec::new();
+            let frames: &mut [[u8; RECORD_FRAME_SIZE]] = if entries.len() == 1 {
+                &mut one_frame
             } else {
-                many = iovecs(frames, entries);
-                &many
+                many_frames.resize(entries.len(), [0u8; RECORD_FRAME_SIZE]);
+                &mut many_frames
             };
-            match seg.write_at(iov, offset) {
-                Ok(_) => {
-                    w.end = offset + total;
-                    seg.publish_end(w.end);
-                    break (seg.clone(), offset);
-                }
-                Err(e) => {
-                    // Leave no partial record behind: the next append must start at
-                    // the same `end`, and recovery must not see garbage mid-log.
-                    if let Err(te) = seg.truncate(offset) {
-                        inner.poison.set(
-                            format!("truncating segment {} after a failed write", seg.id()),
-                            &te,
-                        );
-                    }
-                    return Err(WalError::io(
-                        format!(
-                            "writing {} record(s) ({total} bytes) to segment {} at offset {offset}",
-                            entries.len(),
-                            seg.id()
-                        ),
-                        e,
-                    ));
-                }
-            }
+            inner.place(
+                window,
+                total,
+                entries.len(),
+                &mut Framed { frames, entries },
+            )?
         };
         if durable {
-            inner.wait_durable((seg.id(), offset + total))?;
+            inner.wait_durable((segment_id, offset + total))?;
         }
-        Ok((seg.id(), offset))
+        Ok((segment_id, offset))
     }
 
     /// Make everything appended so far durable (fdatasync, shared with any
@@ -382,41 +344,146 @@ fn validate_entries(entries: &[WriteEntry<'_>]) -> Result<u64> {
     Ok(total)
 }
 
-fn encode_frames(
-    frames: &mut [[u8; RECORD_FRAME_SIZE]],
-    segment_id: u64,
-    synced_end: u64,
-    entries: &[WriteEntry<'_>],
-) {
-    let last = entries.len() - 1;
-    for (i, (frame, e)) in frames.iter_mut().zip(entries).enumerate() {
-        encode_frame(
-            frame,
-            segment_id,
-            synced_end,
-            e.header,
-            e.content,
-            i != last,
-        );
+/// Appends up to this size (records with their frames), of records of
+/// [`PACK_RECORD_LIMIT`] bytes on average at most, are copied into one buffer
+/// and written with one `pwrite`: for small records the copy costs less than
+/// building and walking an iovec per frame, header and content, and a batch
+/// becomes one contiguous write. Larger records are not copied (measured: a
+/// 4 KiB append is faster from the caller's buffer).
+const PACK_LIMIT: u64 = 64 << 10;
+const PACK_RECORD_LIMIT: u64 = 1 << 10;
+
+thread_local! {
+    /// Each appending thread's buffer for packed appends (at most about
+    /// `PACK_LIMIT` bytes, kept for the thread's life).
+    static PACK_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// How the bytes of one append are encoded for a segment and written.
+trait Encoding {
+    /// Encode the records for `seg` (called again if the append moves to
+    /// another segment: the CRC seed and watermark are per segment).
+    fn encode(&mut self, seg: &Segment);
+    /// Write the encoded records at `offset` (writer lock held).
+    fn write(&self, seg: &Segment, offset: u64) -> std::io::Result<u64>;
+}
+
+/// Small appends: whole records packed into one buffer.
+struct Packed<'a, 'e> {
+    buf: &'a mut Vec<u8>,
+    entries: &'a [WriteEntry<'e>],
+}
+
+impl Encoding for Packed<'_, '_> {
+    fn encode(&mut self, seg: &Segment) {
+        // The watermark read now is still a lower bound when the bytes are
+        // written (it only rises).
+        let (seed, synced) = (seg.crc_seed(), seg.synced_end());
+        let last = self.entries.len() - 1;
+        self.buf.clear();
+        for (i, e) in self.entries.iter().enumerate() {
+            append_record(self.buf, seed, synced, e.header, e.content, i != last);
+        }
+    }
+    fn write(&self, seg: &Segment, offset: u64) -> std::io::Result<u64> {
+        seg.write_at(&[IoSlice::new(self.buf)], offset)
     }
 }
 
-fn iovecs<'a>(
-    frames: &'a [[u8; RECORD_FRAME_SIZE]],
-    entries: &'a [WriteEntry<'a>],
-) -> Vec<IoSlice<'a>> {
-    let mut iov = Vec::with_capacity(entries.len() * 3);
-    for (frame, e) in frames.iter().zip(entries) {
-        iov.push(IoSlice::new(frame));
-        if let Some(h) = e.header {
-            iov.push(IoSlice::new(h));
+/// Large appends: frames encoded apart, payloads written from the caller's
+/// buffers.
+struct Framed<'a, 'e> {
+    frames: &'a mut [[u8; RECORD_FRAME_SIZE]],
+    entries: &'a [WriteEntry<'e>],
+}
+
+impl Encoding for Framed<'_, '_> {
+    fn encode(&mut self, seg: &Segment) {
+        let (seed, synced) = (seg.crc_seed(), seg.synced_end());
+        let last = self.entries.len() - 1;
+        for (i, (frame, e)) in self.frames.iter_mut().zip(self.entries).enumerate() {
+            encode_frame_seeded(frame, seed, synced, e.header, e.content, i != last);
         }
-        iov.push(IoSlice::new(e.content));
     }
-    iov
+    fn write(&self, seg: &Segment, offset: u64) -> std::io::Result<u64> {
+        if let ([frame], [e]) = (&*self.frames, self.entries) {
+            let iov = [
+                IoSlice::new(frame),
+                IoSlice::new(e.header.unwrap_or(&[])),
+                IoSlice::new(e.content),
+            ];
+            return seg.write_at(&iov, offset);
+        }
+        let mut iov = Vec::with_capacity(self.entries.len() * 3);
+        for (frame, e) in self.frames.iter().zip(self.entries) {
+            iov.push(IoSlice::new(frame));
+            if let Some(h) = e.header {
+                iov.push(IoSlice::new(h));
+            }
+            iov.push(IoSlice::new(e.content));
+        }
+        seg.write_at(&iov, offset)
+    }
 }
 
 impl Inner {
+    /// Put an append of `total` bytes (`count` records) in the log: pick the
+    /// segment for `window` (rotating when the window is later or the size
+    /// cap is reached), encode for it, and write at its end under its writer
+    /// lock. Returns the segment id and the offset of the first record.
+    fn place(
+        &self,
+        window: i64,
+        total: u64,
+        count: usize,
+        records: &mut impl Encoding,
+    ) -> Result<(u64, u64)> {
+        let mut encoded_for = None;
+        loop {
+            self.poison.check()?;
+            let seg = self.segment_for(window)?;
+            if encoded_for != Some(seg.id()) {
+                records.encode(&seg);
+                encoded_for = Some(seg.id());
+            }
+            let mut w = seg.lock_writer();
+            if w.sealed {
+                continue;
+            }
+            let cap = self.cfg.max_segment_bytes;
+            if cap != 0 && w.end > SEGMENT_HEADER_SIZE as u64 && w.end + total > cap {
+                drop(w);
+                self.rotate(Some(seg.id()), window.max(seg.window_start_ms()))?;
+                continue;
+            }
+            let offset = w.end;
+            return match records.write(&seg, offset) {
+                Ok(_) => {
+                    w.end = offset + total;
+                    seg.publish_end(w.end);
+                    Ok((seg.id(), offset))
+                }
+                Err(e) => {
+                    // Leave no partial record behind: the next append must start at
+                    // the same `end`, and recovery must not see garbage mid-log.
+                    if let Err(te) = seg.truncate(offset) {
+                        self.poison.set(
+                            format!("truncating segment {} after a failed write", seg.id()),
+                            &te,
+                        );
+                    }
+                    Err(WalError::io(
+                        format!(
+                            "writing {count} record(s) ({total} bytes) to segment {} at offset {offset}",
+                            seg.id()
+                        ),
+                        e,
+                    ))
+                }
+            };
+        }
+    }
+
     /// The segment a record of window `window` goes to: the active one,
     /// unless the window is later (then roll forward first).
     fn segment_for(&self, window: i64) -> Result<Arc<Segment>> {
