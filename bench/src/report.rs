@@ -562,6 +562,10 @@ const NOTES: &str = "\
 - **Durable** means the call returns only once the record would survive power loss: nano_wal `durable = true` / `NWAL_DURABLE`,
   nano-wal 1.0.0 `durable = true` (fdatasync under the segment mutex), okaywal `commit()`, walrus `FsyncSchedule::SyncEach`
   (a write then an fsync of the file per entry), wal-db `append_and_sync`, raft-engine `write(batch, sync = true)`.
+- **nano_wal**: random reads are one `Wal::read` per record (one `pread` into one allocation the record owns); runs are
+  `Wal::read_batch_into` into one `ReadBuf` reused by every run (one `pread` per run, records borrowed from its buffer, every CRC
+  checked): the API meant for reading many records. `Wal::read_batch` (a `Vec<Record>` of reference-counted `Bytes`) costs more
+  per record and is not what this row measures.
 - **nano-wal 1.0.0** (the original crate): reads go through the segment's read fd (`ensure_segment` of the same time, then
   `read_at` / `read_batch` with one descriptor per record); it has no replay/scan API; its open does not scan records (so its open
   row is not a recovery); batches above ~200 records overflow IOV_MAX (a known bug), so its prefill uses batches of 100.
@@ -582,7 +586,8 @@ const NOTES: &str = "\
   those values are also kept in its memtable, so its random reads and runs are served **from memory** (`get`, `scan_raw_messages`),
   not from the log. Replay only happens inside recovery (open row). LZ4 batch compression is off (the payload is compressible).
 - **C API column**: the `nwal_*` functions declared `extern \"C\"` in the bench and linked from the nano_wal rlib; reads go
-  through `nwal_read_batch` + `nwal_read_buf_free`, replay through `nwal_iter_*`.
+  through `nwal_read_batch` + `nwal_read_buf_free` (one ref for a random read, which takes the single-read path; 1,000 for a run),
+  replay through `nwal_iter_*`.
 - **Recovery row**: 4 KiB records; the stream is built once per system and reopened in each repetition (page cache warm).
 - **Run time** on the 2-core build machine: the full run about 12 minutes, `--quick` 30-80 s (both measured while other
   builds ran). Fsync-bound measurements stop at a time cap (0.5 s quick, 3 s full) and count what they did.
