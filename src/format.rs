@@ -300,6 +300,12 @@ pub fn decode_frame(b: &[u8]) -> Result<Frame, String> {
 /// `offset` of segment `segment_id`. Returns the frame; the header is
 /// `b[24..24+header_len]`, the content follows it.
 pub fn verify_record(b: &[u8], segment_id: u64, offset: u64) -> Result<Frame, String> {
+    verify_record_seeded(b, crc_seed(segment_id), offset)
+}
+
+/// [`verify_record`] with the segment's [`crc_seed`] already computed (the
+/// read path takes it from its segment instead of recomputing it per record).
+pub(crate) fn verify_record_seeded(b: &[u8], seed: u32, offset: u64) -> Result<Frame, String> {
     let frame = decode_frame(b)?;
     if frame.total_size() != b.len() as u64 {
         return Err(format!(
@@ -308,7 +314,7 @@ pub fn verify_record(b: &[u8], segment_id: u64, offset: u64) -> Result<Frame, St
             b.len()
         ));
     }
-    let mut crc = Crc::new_with_init_state(Crc32Iscsi, u64::from(!crc_seed(segment_id)));
+    let mut crc = Crc::new_with_init_state(Crc32Iscsi, u64::from(!seed));
     crc.update(&b[..CRC_AT.start]);
     crc.update(&[0; 4]);
     crc.update(&b[RECORD_FRAME_SIZE..]);

@@ -5,7 +5,7 @@
 
 use crate::error::{Result, WalError};
 use crate::format::{
-    record_size, verify_record, MAX_CONTENT_LEN, MAX_HEADER_LEN, RECORD_FRAME_SIZE,
+    record_size, verify_record_seeded, MAX_CONTENT_LEN, MAX_HEADER_LEN, RECORD_FRAME_SIZE,
     SEGMENT_HEADER_SIZE,
 };
 use crate::segment::Segment;
@@ -359,7 +359,7 @@ fn fill_inner<R: Refs + ?Sized>(refs: &R, buf: &mut ReadBuf) -> Result<()> {
             let (_, offset, size) = refs.key(k);
             let from = base + (offset - g.start) as usize;
             let end = from + size as usize;
-            let frame = verify_record(&data[from..end], seg.id(), offset)
+            let frame = verify_record_seeded(&data[from..end], seg.crc_seed(), offset)
                 .map_err(|detail| WalError::corrupted(seg.id(), offset, detail))?;
             let header = from + RECORD_FRAME_SIZE;
             let span = Span {
@@ -419,7 +419,7 @@ pub(crate) fn read_one(segments: &BTreeMap<u64, Arc<Segment>>, r: EntryRef) -> R
     check_range(seg, r.offset, r.size)?;
     let mut buf = Vec::new();
     read_append(seg, &mut buf, r.offset, r.offset + r.size)?;
-    let frame = verify_record(&buf, seg.id(), r.offset)
+    let frame = verify_record_seeded(&buf, seg.crc_seed(), r.offset)
         .map_err(|detail| WalError::corrupted(seg.id(), r.offset, detail))?;
     Ok(Record::from_owned(
         buf,
