@@ -95,6 +95,7 @@ impl GroupCommit {
                     seg.sync_data()
                         .map(|()| {
                             seg.mark_synced(end);
+                            seg.mark_durable_use();
                             (seg.id(), end)
                         })
                         .map_err(|e| (seg.id(), e))

@@ -176,7 +176,8 @@ impl LogView {
             .segments
             .get(&id)
             .ok_or(WalError::SegmentNotFound(id))?;
-        let plan = plan_tail(seg, offset.max(FIRST_RECORD_OFFSET), seg.len())?;
+        let newest = self.segments.keys().next_back() == Some(&id);
+        let plan = plan_tail(seg, offset.max(FIRST_RECORD_OFFSET), seg.len(), newest)?;
         Ok(SegmentCheck {
             records: plan.records,
             first: plan.first,

@@ -4,7 +4,7 @@
 use crate::error::{Result, WalError};
 use crate::format::{SegmentHeader, SEGMENT_HEADER_SIZE};
 use crate::options::{parse_segment_file_name, Config};
-use crate::scan::{find_valid_record_after, ScanStop, Scanner};
+use crate::scan::{find_valid_record_after, zeros_to_end, ScanStop, Scanner};
 use crate::segment::Segment;
 use crate::wal::EntryRef;
 use std::collections::BTreeMap;
@@ -222,8 +222,15 @@ const SECTOR: u64 = 512;
 
 /// Scan `seg` from the record at `start` to `len`. Shared by recovery and the
 /// read-only inspection (`nwal verify`, `nwal repair --dry-run`), so what the
-/// tool predicts is what open does.
-pub(crate) fn plan_tail(seg: &Arc<Segment>, start: u64, len: u64) -> Result<TailPlan> {
+/// tool predicts is what open does. In the `newest` segment, zeros from the
+/// end of the records to the end of the file are preallocated space, not
+/// damage (a sealed segment was cut to its last record).
+pub(crate) fn plan_tail(
+    seg: &Arc<Segment>,
+    start: u64,
+    len: u64,
+    newest: bool,
+) -> Result<TailPlan> {
     let mut scan = Scanner::new(seg.clone(), start, len);
     let mut plan = TailPlan {
         committed_end: start,
@@ -263,7 +270,13 @@ pub(crate) fn plan_tail(seg: &Arc<Segment>, start: u64, len: u64) -> Result<Tail
                 ))
             }
             Err(ScanStop::Invalid { offset, detail }) => {
-                plan.damage = Some(judge_damage(seg, offset, detail, len)?);
+                let preallocated = newest
+                    && zeros_to_end(seg, offset, len).map_err(|e| {
+                        WalError::io(format!("reading segment {}", seg.path().display()), e)
+                    })?;
+                if !preallocated {
+                    plan.damage = Some(judge_damage(seg, offset, detail, len)?);
+                }
                 break;
             }
         }
@@ -370,7 +383,7 @@ fn recover_tail(
     salvage: bool,
 ) -> Result<Arc<Segment>> {
     let seg = Arc::new(Segment::from_parts(path, file, header, len)?);
-    let plan = plan_tail(&seg, SEGMENT_HEADER_SIZE as u64, len)?;
+    let plan = plan_tail(&seg, SEGMENT_HEADER_SIZE as u64, len, true)?;
     if let Some(d) = &plan.damage {
         if !d.kind.is_cut_by_open() && !salvage {
             return Err(WalError::corrupted(
@@ -387,12 +400,14 @@ fn recover_tail(
     // Sync even when nothing is cut: the previous process may have died with
     // acknowledged non-durable records still in the page cache, and the
     // durable position of the reopened log starts at this segment's end.
-    let cut = if committed_end < len {
-        seg.truncate(committed_end)
+    // A cut changes the file's length: fsync, not fdatasync, to make it
+    // durable whatever the filesystem counts as data-sync metadata.
+    let synced = if committed_end < len {
+        seg.truncate(committed_end).and_then(|()| seg.sync_all())
     } else {
-        Ok(())
+        seg.sync_data()
     };
-    cut.and_then(|()| seg.sync_data()).map_err(|e| {
+    synced.map_err(|e| {
         WalError::io(
             format!("recovering the tail of {}", seg.path().display()),
             e,

@@ -173,6 +173,26 @@ impl Iterator for Replay {
                         next.map(|s| Scanner::new(s.clone(), SEGMENT_HEADER_SIZE as u64, s.len()));
                 }
                 Err(ScanStop::Invalid { offset, detail }) => {
+                    // A read-only view sees the newest segment's whole file:
+                    // zeros after its last record are preallocated space.
+                    if let Source::Fixed(map) = &self.source {
+                        let newest = map.keys().next_back() == Some(&seg_id);
+                        let seg = scanner.segment().clone();
+                        match crate::scan::zeros_to_end(&seg, offset, seg.len()) {
+                            Ok(true) if newest && !self.in_batch => {
+                                self.scanner = None;
+                                return None;
+                            }
+                            Ok(_) => {}
+                            Err(error) => {
+                                self.scanner = None;
+                                return Some(Err(WalError::io(
+                                    format!("reading segment {seg_id} at offset {offset}"),
+                                    error,
+                                )));
+                            }
+                        }
+                    }
                     self.scanner = None;
                     return Some(Err(WalError::corrupted(seg_id, offset, detail)));
                 }

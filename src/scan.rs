@@ -156,6 +156,24 @@ pub(crate) fn find_valid_record_after(
     Ok(None)
 }
 
+/// Is `[from, end)` of `segment` all zeros? In the newest segment that is
+/// preallocated space: zeros pre-written ahead of durable appends (or a
+/// machine crash before any record reached them), not damage.
+pub(crate) fn zeros_to_end(segment: &Segment, from: u64, end: u64) -> io::Result<bool> {
+    let mut at = from;
+    let mut buf = Vec::new();
+    while at < end {
+        let len = SCAN_CHUNK.min(end - at) as usize;
+        buf.resize(len, 0);
+        segment.read_exact_at(&mut buf, at)?;
+        if buf.iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        at += len as u64;
+    }
+    Ok(true)
+}
+
 fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }

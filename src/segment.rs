@@ -10,7 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// State owned by whoever holds the segment's writer lock.
@@ -21,6 +21,12 @@ pub(crate) struct WriterState {
     /// Set once the log has rolled to a newer segment: nothing is ever
     /// written here again, and `end` is the segment's final logical end.
     pub sealed: bool,
+    /// Length of the file: `end`, or more once zeros have been pre-written
+    /// past it (see `Inner::prewrite`).
+    pub file_len: u64,
+    /// Pre-writing failed once here (say, the disk is full): not tried again
+    /// in this segment.
+    pub prewrite_failed: bool,
 }
 
 /// A segment file of a stream.
@@ -43,6 +49,9 @@ pub struct Segment {
     /// `synced_end`, so recovery can tell writes lost from the unsynced tail
     /// from corruption of synced data.
     synced_end: AtomicU64,
+    /// A group commit has synced this segment: durable appends go here, so
+    /// pre-writing zeros ahead of them pays off.
+    durable_use: AtomicBool,
     writer: Mutex<WriterState>,
 }
 
@@ -105,7 +114,13 @@ impl Segment {
             // segment's header is fsync'ed by `create`; recovery raises this
             // after its own fdatasync of the newest segment).
             synced_end: AtomicU64::new(SEGMENT_HEADER_SIZE as u64),
-            writer: Mutex::new(WriterState { end, sealed: false }),
+            durable_use: AtomicBool::new(false),
+            writer: Mutex::new(WriterState {
+                end,
+                sealed: false,
+                file_len: end,
+                prewrite_failed: false,
+            }),
         })
     }
 
@@ -165,6 +180,21 @@ impl Segment {
     /// bytes up to `end` were written.
     pub(crate) fn mark_synced(&self, end: u64) {
         self.synced_end.fetch_max(end, Ordering::AcqRel);
+    }
+
+    /// Note that a group commit synced this segment for durable appends.
+    pub(crate) fn mark_durable_use(&self) {
+        self.durable_use.store(true, Ordering::Relaxed);
+    }
+
+    /// Has a group commit synced this segment?
+    pub(crate) fn has_durable_use(&self) -> bool {
+        self.durable_use.load(Ordering::Relaxed)
+    }
+
+    /// fsync the segment (data and metadata: after its length was cut).
+    pub(crate) fn sync_all(&self) -> io::Result<()> {
+        sys::fsync(&self.file, &self.path)
     }
 
     /// Positional vectored write of a whole append at `offset` (writer lock held).

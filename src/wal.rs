@@ -9,7 +9,7 @@ use crate::format::{
 };
 use crate::options::{lock_file_name, validate_stream_name, Config, WalOptions};
 use crate::recovery;
-use crate::segment::Segment;
+use crate::segment::{Segment, WriterState};
 use crate::sys::{self, LockAttempt, StreamLock};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use std::collections::BTreeMap;
@@ -344,6 +344,10 @@ fn validate_entries(entries: &[WriteEntry<'_>]) -> Result<u64> {
     Ok(total)
 }
 
+/// Zeros pre-written at a time ahead of durable appends (see `Inner::prewrite`):
+/// one metadata-bearing fdatasync per this many bytes of records.
+const PREWRITE_CHUNK: u64 = 1 << 20;
+
 /// Appends up to this size (records with their frames), of records of
 /// [`PACK_RECORD_LIMIT`] bytes on average at most, are copied into one buffer
 /// and written with one `pwrite`: for small records the copy costs less than
@@ -457,9 +461,13 @@ impl Inner {
                 continue;
             }
             let offset = w.end;
+            if offset + total > w.file_len && seg.has_durable_use() && !w.prewrite_failed {
+                self.prewrite(&seg, &mut w, offset + total)?;
+            }
             return match records.write(&seg, offset) {
                 Ok(_) => {
                     w.end = offset + total;
+                    w.file_len = w.file_len.max(w.end);
                     seg.publish_end(w.end);
                     Ok((seg.id(), offset))
                 }
@@ -523,16 +531,19 @@ impl Inner {
             Some(seg) => {
                 let mut w = seg.lock_writer();
                 w.sealed = true;
-                if let Err(e) = seg.sync_data() {
-                    self.poison.set(
-                        format!("fdatasync of segment {} while sealing it", seg.id()),
-                        &e,
-                    );
-                    return Err(WalError::io(
-                        format!("fdatasync of segment {} while sealing it", seg.id()),
-                        e,
-                    ));
+                // A sealed segment ends at its last record: cut pre-written
+                // zeros (and make the new length durable with a full fsync).
+                let sealed = if w.file_len > w.end {
+                    seg.truncate(w.end).and_then(|()| seg.sync_all())
+                } else {
+                    seg.sync_data()
+                };
+                if let Err(e) = sealed {
+                    let context = format!("syncing segment {} while sealing it", seg.id());
+                    self.poison.set(context.clone(), &e);
+                    return Err(WalError::io(context, e));
                 }
+                w.file_len = w.end;
                 seg.mark_synced(w.end);
                 self.commit.mark_durable((seg.id(), w.end));
                 Some((seg, w))
@@ -574,6 +585,45 @@ impl Inner {
         self.registry.store(Arc::new(registry));
         self.active.store(Some(seg));
         drop(old_writer);
+        Ok(())
+    }
+
+    /// Write zeros from the end of the file to past `need` (a whole
+    /// [`PREWRITE_CHUNK`], within the size cap) and fdatasync them, so that
+    /// the records later written there overwrite allocated, durable blocks
+    /// inside the file's durable size: their fdatasync then flushes data only,
+    /// without the metadata update (size, block allocation) that makes a sync
+    /// of a growing file cost a journal commit. Done only in segments that
+    /// durable appends use. Recovery and sealing cut the zeros off (a run of
+    /// zeros after the last record is preallocated space, docs/FORMAT.md).
+    ///
+    /// A failed write of the zeros (the disk is full, the file size limit) is
+    /// not an error of the append: the zeros are cut again and the append is
+    /// written as without pre-writing. A failed fdatasync is (fail-stop, as
+    /// for a group commit: it may have dropped dirty pages of records).
+    fn prewrite(&self, seg: &Segment, w: &mut WriterState, need: u64) -> Result<()> {
+        let mut target = need.max(w.file_len) + PREWRITE_CHUNK;
+        let cap = self.cfg.max_segment_bytes;
+        if cap != 0 {
+            target = target.min(cap.max(need));
+        }
+        if target <= w.file_len {
+            return Ok(());
+        }
+        let zeros = vec![0u8; (target - w.file_len) as usize];
+        if seg.write_at(&[IoSlice::new(&zeros)], w.file_len).is_err() {
+            w.prewrite_failed = true;
+            // Harmless if this fails too: zeros after the last record are
+            // cut by sealing and recovery, and the next write starts at `end`.
+            let _ = seg.truncate(w.end);
+            return Ok(());
+        }
+        if let Err(e) = seg.sync_data() {
+            let context = format!("fdatasync of segment {} after pre-writing it", seg.id());
+            self.poison.set(context.clone(), &e);
+            return Err(WalError::io(context, e));
+        }
+        w.file_len = target;
         Ok(())
     }
 

@@ -1455,3 +1455,87 @@ fn shutdown_and_drop_sync_what_was_appended() {
     assert_eq!(replay_refs(&w3), vec![a, b]);
     drop(w);
 }
+
+/// Durable appends pre-write zeros ahead of the records (so their fdatasync
+/// has no size or allocation to commit); the logical end never moves past
+/// the records, reads and replay never see the zeros, sealing cuts them off,
+/// and a reopen cuts them from the newest segment. Non-durable appends never
+/// pre-write.
+#[test]
+fn durable_appends_prewrite_zeros_that_sealing_and_reopen_cut_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, "s", test_opts()).unwrap();
+    // Non-durable only: the file is exactly the records.
+    let r0 = wal.append(None, b"not durable", T0, false).unwrap();
+    let path0 = seg_path(dir, "s", r0.segment_id);
+    assert_eq!(file_len(&path0), r0.offset + r0.size);
+    // The first durable append syncs; the next append grows the file, so it
+    // pre-writes first.
+    wal.append(None, b"durable", T0, true).unwrap();
+    let mut refs = Vec::new();
+    for i in 0..50u64 {
+        refs.push(
+            wal.append(None, &content_for(1, i, 200), T0, i % 5 == 0)
+                .unwrap(),
+        );
+    }
+    let last = *refs.last().unwrap();
+    let end = last.offset + last.size;
+    let len = file_len(&path0);
+    assert!(
+        len > end && len >= 1 << 20,
+        "pre-written: file {len}, records end {end}"
+    );
+    let bytes = std::fs::read(&path0).unwrap();
+    assert!(bytes[end as usize..].iter().all(|&b| b == 0));
+    assert_eq!(
+        wal.segment(r0.segment_id).unwrap().len(),
+        end,
+        "logical end"
+    );
+    // Reads and replay see only records; nwal's read-only view agrees.
+    assert_eq!(replay_refs(&wal).len(), 52);
+    let view = nano_wal::inspect::LogView::open(dir, "s").unwrap();
+    let check = view.check_segment(r0.segment_id).unwrap();
+    assert_eq!((check.valid_end, check.problem), (end, None));
+    assert_eq!(view.replay(None).unwrap().count(), 52);
+    // Rolling to the next window seals the segment: cut to its records.
+    let r1 = wal.append(None, b"next window", T0 + DUR, true).unwrap();
+    assert_eq!(
+        file_len(&path0),
+        end,
+        "sealed segment cut to its last record"
+    );
+    wal.append(None, b"grows it", T0 + DUR, false).unwrap();
+    let path1 = seg_path(dir, "s", r1.segment_id);
+    assert!(file_len(&path1) > 1 << 20);
+    // A reopen cuts the newest segment's zeros (no damage reported).
+    drop(wal);
+    let wal = Wal::open(dir, "s", test_opts()).unwrap();
+    let n = replay_refs(&wal).len();
+    assert_eq!(n, 54);
+    let newest = wal.segment(r1.segment_id).unwrap();
+    assert_eq!(file_len(&path1), newest.len());
+    // Appends go on right after the last record.
+    let r = wal.append(None, b"after reopen", T0 + DUR, false).unwrap();
+    assert_eq!(r.offset, file_len(&path1) - r.size);
+}
+
+/// Pre-writing stays within `max_segment_bytes`.
+#[test]
+fn prewriting_respects_the_segment_size_cap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = WalOptions {
+        max_segment_bytes: 64 << 10,
+        ..test_opts()
+    };
+    let wal = Wal::open(tmp.path(), "s", opts).unwrap();
+    for i in 0..400u64 {
+        wal.append(None, &content_for(2, i, 900), T0, i % 3 == 0)
+            .unwrap();
+    }
+    for (_, _, path) in seg_files(tmp.path(), "s") {
+        assert!(file_len(&path) <= 64 << 10, "{}", path.display());
+    }
+}

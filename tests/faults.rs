@@ -270,3 +270,52 @@ fn failed_segment_creation_leaves_no_file_and_the_log_usable() {
         vec![b"old".to_vec(), b"late".to_vec(), b"new".to_vec()]
     );
 }
+
+/// A failed write of pre-written zeros (disk full) is not the append's
+/// failure: the zeros are cut again, the append is written without them, and
+/// nothing is pre-written in that segment afterwards.
+#[test]
+fn failed_prewrite_falls_back_to_plain_appends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let first = wal.append(None, b"durable", T0, true).unwrap();
+    // The next append that grows the file pre-writes first: fail that write.
+    inject_fault(Fault {
+        keep_bytes: 4096,
+        ..fault(FaultOp::Write, dir, libc::ENOSPC, 0, 1)
+    });
+    let r = wal
+        .append(None, b"after the failed prewrite", T0, true)
+        .unwrap();
+    clear_faults(dir);
+    let path = wal.segment(first.segment_id).unwrap().path().to_path_buf();
+    let len = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(len, r.offset + r.size, "no zeros left behind");
+    for i in 0..20 {
+        let r = wal.append(None, &[i; 100], T0, true).unwrap();
+        let len = std::fs::metadata(&path).unwrap().len();
+        assert_eq!(len, r.offset + r.size, "not pre-written again");
+    }
+    assert_eq!(replay_all(&wal).len(), 22);
+}
+
+/// A failed fdatasync of pre-written zeros is fail-stop, as any failed
+/// fdatasync: it may have dropped dirty pages of acknowledged records.
+#[test]
+fn failed_fdatasync_of_prewritten_zeros_poisons_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let first = wal.append(None, b"durable", T0, true).unwrap();
+    inject_fault(fault(FaultOp::Fdatasync, dir, libc::EIO, 0, 1));
+    expect_io(
+        wal.append(None, b"pre-writes, sync fails", T0, false),
+        libc::EIO,
+    );
+    clear_faults(dir);
+    expect_io(wal.append(None, b"poisoned", T0, false), libc::EIO);
+    drop(wal);
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    assert_eq!(replay_all(&wal), vec![(first, b"durable".to_vec())]);
+}

@@ -156,7 +156,15 @@ fn every_crash_state_of_the_unsynced_tail_keeps_durable_records() {
         "the newest segment has a synced prefix"
     );
     let newest = seg_path(&clean, "p", newest_id);
-    let bytes = fs::read(&newest).unwrap();
+    let file = fs::read(&newest).unwrap();
+    // Durable appends pre-wrote zeros past the records (preallocated space,
+    // synced): the file keeps that length whatever reached the disk.
+    let last = acks.last().unwrap().records.last().unwrap().0;
+    let bytes = file[..(last.offset + last.size) as usize].to_vec();
+    assert!(
+        file.len() > bytes.len() && file[bytes.len()..].iter().all(|&b| b == 0),
+        "the newest segment has pre-written zeros"
+    );
     let synced = (durable_end.offset + durable_end.size) as usize;
     assert!(bytes.len() > synced + 200, "an unsynced tail to tear");
 
@@ -169,6 +177,7 @@ fn every_crash_state_of_the_unsynced_tail_keeps_durable_records() {
             ("nothing", vec![]),
             ("zeros", vec![0; zeros]),
             ("garbage", rng.bytes(garbage)),
+            ("preallocated zeros", vec![0; file.len() - cut]),
         ];
         for (kind, tail) in tails {
             // Not every cut needs all three endings; keep the run short.
@@ -259,7 +268,11 @@ fn sectors_of_the_unsynced_tail_lost_in_any_order_keep_durable_records() {
     let newest_id = acks.last().unwrap().records[0].0.segment_id;
     assert_eq!(durable_end.segment_id, newest_id);
     let newest = seg_path(&clean, "p", newest_id);
-    let bytes = fs::read(&newest).unwrap();
+    let file = fs::read(&newest).unwrap();
+    // Only the records matter: past them the file holds pre-written zeros
+    // (synced, so they stay zeros whatever is lost).
+    let last = acks.last().unwrap().records.last().unwrap().0;
+    let bytes = file[..(last.offset + last.size) as usize].to_vec();
     let synced = (durable_end.offset + durable_end.size) as usize;
     let sectors: Vec<usize> = (synced / SECTOR..bytes.len().div_ceil(SECTOR)).collect();
     assert!(sectors.len() >= 8, "{} unsynced sectors", sectors.len());
@@ -284,6 +297,8 @@ fn sectors_of_the_unsynced_tail_lost_in_any_order_keep_durable_records() {
         if round % 3 == 0 {
             let keep = synced + rng.below((bytes.len() - synced + 1) as u64) as usize;
             content.truncate(keep);
+        } else {
+            content.resize(file.len(), 0);
         }
         let dir = base.path().join(format!("w{round}"));
         copy_dir(&clean, &dir);
