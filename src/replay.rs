@@ -57,6 +57,11 @@ impl Wal {
     /// live record: an unknown segment gives `SegmentNotFound`, a range past
     /// the written end `InvalidArgument`, and the iterator's first item is
     /// `CorruptedData` if `from` is not exactly a record.
+    ///
+    /// A `cleanup` running meanwhile does not break a replay: the segment
+    /// being read is finished (the replay holds it open), and segments
+    /// deleted before the replay reaches them are passed over without an
+    /// error (`nwal_iter_open` in include/nano_wal.h says the same).
     pub fn replay(&self, from: Option<EntryRef>) -> Result<Replay> {
         Replay::start(Source::Live(self.inner.clone()), from)
     }

@@ -1539,3 +1539,28 @@ fn prewriting_respects_the_segment_size_cap() {
         assert!(file_len(&path) <= 64 << 10, "{}", path.display());
     }
 }
+
+/// What a replay does when cleanup deletes segments under it (documented on
+/// `Wal::replay` and `nwal_iter_open`): it finishes the segment it is
+/// reading, passes over segments deleted before it gets there, and ends
+/// normally.
+#[test]
+fn replay_finishes_its_segment_and_passes_over_segments_deleted_under_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = Wal::open(tmp.path(), "s", test_opts()).unwrap();
+    let mut refs = Vec::new();
+    for w in 0..4i64 {
+        for i in 0..3u8 {
+            refs.push(wal.append(None, &[i; 10], T0 + w * DUR, false).unwrap());
+        }
+    }
+    let mut it = wal.replay(None).unwrap();
+    assert_eq!(it.next().unwrap().unwrap().0, refs[0]);
+    // Delete the three older segments (the newest is active and stays).
+    let cleaned = wal.cleanup(T0 + 3 * DUR + RET).unwrap();
+    assert_eq!((cleaned.deleted.len(), cleaned.live_count), (3, 1));
+    let rest: Vec<EntryRef> = it.map(|r| r.unwrap().0).collect();
+    let mut want = refs[1..3].to_vec(); // the rest of segment 1
+    want.extend_from_slice(&refs[9..]); // then the newest segment
+    assert_eq!(rest, want);
+}

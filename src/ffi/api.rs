@@ -496,6 +496,13 @@ pub unsafe extern "C" fn nwal_read_buf_free(buf: *mut nwal_read_buf) {
 /// end of the newest segment and stays ended; to read what was appended
 /// later, open a new iterator from the last ref seen (`from` is inclusive).
 ///
+/// Cleanup running concurrently: the iterator finishes the segment it is
+/// reading even if `nwal_cleanup` deletes it meanwhile (it holds it open),
+/// and passes over segments deleted before it reaches them without saying
+/// so. To tell "deleted under me" from "never existed", compare the refs it
+/// returns with the segments you expect, or do not clean up below a
+/// replay's position while it runs.
+///
 /// @param w    the log.
 /// @param from the ref of a live record to start at, or NULL for the
 ///             beginning. Borrowed for the call.
