@@ -414,7 +414,10 @@ fn recover_tail(
         )
     })?;
     if committed_end < len {
-        seg.lock_writer().end = committed_end;
+        let mut w = seg.lock_writer();
+        w.end = committed_end;
+        w.file_len = committed_end;
+        drop(w);
         seg.publish_end(committed_end);
     }
     seg.mark_synced(committed_end);

@@ -139,33 +139,56 @@ fn check_state(dir: &Path, acks: &[Ack], what: &str) {
     );
 }
 
-#[test]
-fn every_crash_state_of_the_unsynced_tail_keeps_durable_records() {
-    let base = tempfile::tempdir().unwrap();
-    let clean = base.path().join("clean");
-    let acks = build(&clean, 0x5EED);
+/// The newest segment of a log made by `build`.
+struct NewestSegment {
+    id: u64,
+    /// The whole file: the records, then the zeros durable appends
+    /// pre-wrote (preallocated, synced: the file keeps that length whatever
+    /// reached the disk).
+    file: Vec<u8>,
+    /// The bytes of its records.
+    records: Vec<u8>,
+    /// End of its last durable record: the synced prefix.
+    synced: usize,
+}
+
+fn newest_segment(dir: &Path, acks: &[Ack]) -> NewestSegment {
     let durable_end = acks
         .iter()
         .filter(|a| a.durable)
         .map(|a| a.records.last().unwrap().0)
         .max()
         .unwrap();
-    let newest_id = acks.last().unwrap().records[0].0.segment_id;
+    let last = acks.last().unwrap().records.last().unwrap().0;
     assert_eq!(
-        durable_end.segment_id, newest_id,
+        durable_end.segment_id, last.segment_id,
         "the newest segment has a synced prefix"
     );
-    let newest = seg_path(&clean, "p", newest_id);
-    let file = fs::read(&newest).unwrap();
-    // Durable appends pre-wrote zeros past the records (preallocated space,
-    // synced): the file keeps that length whatever reached the disk.
-    let last = acks.last().unwrap().records.last().unwrap().0;
-    let bytes = file[..(last.offset + last.size) as usize].to_vec();
+    let file = fs::read(seg_path(dir, "p", last.segment_id)).unwrap();
+    let records = file[..(last.offset + last.size) as usize].to_vec();
     assert!(
-        file.len() > bytes.len() && file[bytes.len()..].iter().all(|&b| b == 0),
+        file.len() > records.len() && file[records.len()..].iter().all(|&b| b == 0),
         "the newest segment has pre-written zeros"
     );
-    let synced = (durable_end.offset + durable_end.size) as usize;
+    NewestSegment {
+        id: last.segment_id,
+        file,
+        records,
+        synced: (durable_end.offset + durable_end.size) as usize,
+    }
+}
+
+#[test]
+fn every_crash_state_of_the_unsynced_tail_keeps_durable_records() {
+    let base = tempfile::tempdir().unwrap();
+    let clean = base.path().join("clean");
+    let acks = build(&clean, 0x5EED);
+    let NewestSegment {
+        id: newest_id,
+        file,
+        records: bytes,
+        synced,
+    } = newest_segment(&clean, &acks);
     assert!(bytes.len() > synced + 200, "an unsynced tail to tear");
 
     let mut rng = Rng::new(7);
@@ -259,21 +282,14 @@ fn sectors_of_the_unsynced_tail_lost_in_any_order_keep_durable_records() {
     let base = tempfile::tempdir().unwrap();
     let clean = base.path().join("clean");
     let acks = build_grown(&clean, 0xD15C);
-    let durable_end = acks
-        .iter()
-        .filter(|a| a.durable)
-        .map(|a| a.records.last().unwrap().0)
-        .max()
-        .unwrap();
-    let newest_id = acks.last().unwrap().records[0].0.segment_id;
-    assert_eq!(durable_end.segment_id, newest_id);
-    let newest = seg_path(&clean, "p", newest_id);
-    let file = fs::read(&newest).unwrap();
     // Only the records matter: past them the file holds pre-written zeros
     // (synced, so they stay zeros whatever is lost).
-    let last = acks.last().unwrap().records.last().unwrap().0;
-    let bytes = file[..(last.offset + last.size) as usize].to_vec();
-    let synced = (durable_end.offset + durable_end.size) as usize;
+    let NewestSegment {
+        id: newest_id,
+        file,
+        records: bytes,
+        synced,
+    } = newest_segment(&clean, &acks);
     let sectors: Vec<usize> = (synced / SECTOR..bytes.len().div_ceil(SECTOR)).collect();
     assert!(sectors.len() >= 8, "{} unsynced sectors", sectors.len());
 
