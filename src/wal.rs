@@ -229,13 +229,15 @@ impl Wal {
         }
         let small = total <= PACK_LIMIT && total <= PACK_RECORD_LIMIT * entries.len() as u64;
         let (segment_id, offset) = if small {
-            PACK_BUFFER.with(|buf| {
-                let mut packed = Packed {
-                    buf: &mut buf.borrow_mut(),
-                    entries,
-                };
+            let pack = |buf: &mut Vec<u8>| {
+                let mut packed = Packed { buf, entries };
                 inner.place(window, total, entries.len(), &mut packed)
-            })?
+            };
+            // A thread whose thread-locals are being destroyed (an append
+            // from another thread-local's destructor) packs into a new buffer.
+            PACK_BUFFER
+                .try_with(|buf| pack(&mut buf.borrow_mut()))
+                .unwrap_or_else(|_| pack(&mut Vec::new()))?
         } else {
             let mut one_frame = [[0u8; RECORD_FRAME_SIZE]; 1];
             let mut many_frames = Vec::new();

@@ -1522,7 +1522,9 @@ fn durable_appends_prewrite_zeros_that_sealing_and_reopen_cut_off() {
     assert_eq!(r.offset, file_len(&path1) - r.size);
     // And durable appends pre-write again in the reopened segment.
     wal.append(None, b"durable again", T0 + DUR, true).unwrap();
-    let r = wal.append(None, b"grows it again", T0 + DUR, false).unwrap();
+    let r = wal
+        .append(None, b"grows it again", T0 + DUR, false)
+        .unwrap();
     assert!(file_len(&path1) >= r.offset + r.size + (1 << 19));
 }
 
