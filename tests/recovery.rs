@@ -568,8 +568,8 @@ fn an_empty_segment_in_the_middle_of_the_log_is_passed_over() {
 }
 
 /// Recovery's own writes can fail (cargo feature `fault-injection`): the
-/// cut of a torn tail, its fdatasync, and the directory fsync after removing
-/// a torn segment. Open then fails with `Io`, releases the lock, changes
+/// cut of a torn tail, its fsync (a cut changes the length, so a full fsync),
+/// and the directory fsync after removing a torn segment. Open then fails with `Io`, releases the lock, changes
 /// nothing it should not, and a later open (the fault gone) recovers fully.
 #[cfg(feature = "fault-injection")]
 #[test]
@@ -590,7 +590,7 @@ fn a_failed_recovery_write_fails_open_and_a_later_open_recovers() {
         keep_bytes: 0,
     };
     let torn_len = orig.len() - 3;
-    for op in [FaultOp::Truncate, FaultOp::Fdatasync] {
+    for op in [FaultOp::Truncate, FaultOp::Fsync] {
         std::fs::write(&p2, &orig[..torn_len]).unwrap();
         inject_fault(fault(op));
         let e = open(dir).unwrap_err();
