@@ -466,8 +466,14 @@ impl Wal {
     /// The records are borrowed from `buf` rather than reference-counted
     /// each, and `buf`'s memory is reused: the way to read many records, or
     /// to read repeatedly, without allocating. On error `buf` is left empty.
-    /// Never takes the writer's lock.
-    pub fn read_batch_into(&self, refs: &[EntryRef], buf: &mut ReadBuf) -> Result<()> {
+    /// Never takes the writer's lock. `refs` may be of any type that
+    /// converts to [`EntryRef`] (the C API passes its `nwal_entry_ref`s
+    /// without copying them).
+    pub fn read_batch_into<R: Copy + Into<EntryRef>>(
+        &self,
+        refs: &[R],
+        buf: &mut ReadBuf,
+    ) -> Result<()> {
         read_refs_into(&self.inner.registry.load(), refs, buf)
     }
 

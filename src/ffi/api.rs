@@ -6,7 +6,6 @@ use super::boundary::{self, array, bytes, c_str, durable, engine, header, requir
 use super::boundary::{Failure, FfiResult};
 use super::types::*;
 use super::NWAL_OPT_SALVAGE;
-use crate::read::read_refs_into;
 use crate::{validate_stream_name, ReadBuf, Wal, WalOptions, WriteEntry};
 use std::ffi::{c_char, c_int, OsStr};
 use std::os::unix::ffi::OsStrExt;
@@ -440,7 +439,7 @@ pub unsafe extern "C" fn nwal_read_batch(
             ReadBytes::One(wal.read((*one).into()).map_err(engine("nwal_read_batch"))?)
         } else {
             let mut rb = ReadBuf::new();
-            read_refs_into(&wal.inner.registry.load(), refs, &mut rb)
+            wal.read_batch_into(refs, &mut rb)
                 .map_err(engine("nwal_read_batch"))?;
             ReadBytes::Many(rb)
         };
