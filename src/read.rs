@@ -28,7 +28,6 @@ pub struct Record {
 }
 
 impl Record {
-    /// Build a record view from the verified bytes of one whole record.
     /// Take the verified bytes of one whole record (exactly its length and
     /// capacity, so no copy and, without a header, no shared buffer: the
     /// content is the same allocation past the frame).
@@ -48,14 +47,6 @@ impl Record {
                 header: None,
                 content,
             }
-        }
-    }
-
-    pub(crate) fn from_verified(bytes: &Bytes, header_len: usize, has_header: bool) -> Record {
-        let body = RECORD_FRAME_SIZE + header_len;
-        Record {
-            header: has_header.then(|| bytes.slice(RECORD_FRAME_SIZE..body)),
-            content: bytes.slice(body..),
         }
     }
 }

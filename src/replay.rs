@@ -136,11 +136,7 @@ impl Iterator for Replay {
                         }
                     }
                     self.in_batch = rec.frame.batch_continues();
-                    let record = Record::from_verified(
-                        &rec.bytes,
-                        rec.frame.header_len,
-                        rec.frame.has_header(),
-                    );
+                    let record = scanner.record(&rec);
                     return Some(Ok((entry, record)));
                 }
                 Ok(None) => {

@@ -1,7 +1,8 @@
 //! Sequential reading of a segment's records in large chunks: shared by
 //! recovery (find the valid end of the newest segment) and replay.
 
-use crate::format::{decode_frame, verify_record, Frame, RECORD_FRAME_SIZE};
+use crate::format::{decode_frame, verify_record_seeded, Frame, RECORD_FRAME_SIZE};
+use crate::read::Record;
 use crate::segment::Segment;
 use bytes::Bytes;
 use std::io;
@@ -10,13 +11,14 @@ use std::sync::Arc;
 /// Bytes read per positional read when scanning.
 pub(crate) const SCAN_CHUNK: u64 = 4 << 20;
 
-/// A record found by a scan: its offset, its frame, and its bytes (frame
-/// included) as a slice of the chunk it was read with.
-#[derive(Debug, Clone)]
+/// A record found by a scan: its offset and its frame (verified: the whole
+/// record is in the scanner's current chunk, see [`Scanner::record`]).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct ScannedRecord {
     pub offset: u64,
     pub frame: Frame,
-    pub bytes: Bytes,
+    /// Where the record starts in the scanner's chunk.
+    at: usize,
 }
 
 /// Why a scan stopped before `end`.
@@ -69,18 +71,31 @@ impl Scanner {
         }
         let len = need.max(SCAN_CHUNK).min(self.end - self.pos);
         let mut buf = Vec::new();
-        buf.try_reserve_exact(len as usize)
-            .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "scan buffer"))?;
-        buf.resize(len as usize, 0);
-        self.segment.read_exact_at(&mut buf, self.pos)?;
+        self.segment.read_append(&mut buf, len as usize, self.pos)?;
         self.chunk = Bytes::from(buf);
         self.chunk_start = self.pos;
         Ok(())
     }
 
-    fn slice(&self, len: u64) -> Bytes {
+    /// `len` bytes of the chunk from the current position.
+    fn here(&self, len: u64) -> &[u8] {
         let from = (self.pos - self.chunk_start) as usize;
-        self.chunk.slice(from..from + len as usize)
+        &self.chunk[from..from + len as usize]
+    }
+
+    /// The header and content of `rec`, the record [`Scanner::next_record`]
+    /// returned last, as slices of the chunk they were read with (one
+    /// reference count per slice, no copy).
+    pub fn record(&self, rec: &ScannedRecord) -> Record {
+        let body = rec.at + RECORD_FRAME_SIZE + rec.frame.header_len;
+        let end = rec.at + rec.frame.total_size() as usize;
+        Record {
+            header: rec
+                .frame
+                .has_header()
+                .then(|| self.chunk.slice(rec.at + RECORD_FRAME_SIZE..body)),
+            content: self.chunk.slice(body..end),
+        }
     }
 
     /// The next record, `Ok(None)` at `end`, or why the scan cannot go on.
@@ -99,7 +114,7 @@ impl Scanner {
         }
         self.ensure(RECORD_FRAME_SIZE as u64)
             .map_err(|error| ScanStop::Io { offset, error })?;
-        let frame = decode_frame(&self.slice(RECORD_FRAME_SIZE as u64))
+        let frame = decode_frame(self.here(RECORD_FRAME_SIZE as u64))
             .map_err(|detail| ScanStop::Invalid { offset, detail })?;
         let size = frame.total_size();
         if size > left {
@@ -112,15 +127,11 @@ impl Scanner {
         }
         self.ensure(size)
             .map_err(|error| ScanStop::Io { offset, error })?;
-        let bytes = self.slice(size);
-        verify_record(&bytes, self.segment.id(), offset)
+        verify_record_seeded(self.here(size), self.segment.crc_seed(), offset)
             .map_err(|detail| ScanStop::Invalid { offset, detail })?;
+        let at = (self.pos - self.chunk_start) as usize;
         self.pos += size;
-        Ok(Some(ScannedRecord {
-            offset,
-            frame,
-            bytes,
-        }))
+        Ok(Some(ScannedRecord { offset, frame, at }))
     }
 }
 
