@@ -424,14 +424,7 @@ fn append_batch_of_any_length_is_contiguous_and_reads_back() {
     for n in [1usize, 2, 3, 100, 1023, 1024, 1025, 10_000] {
         let items: Vec<(Option<Vec<u8>>, Vec<u8>)> = (0..n)
             .map(|_| {
-                let h = match rng.below(3) {
-                    0 => None,
-                    1 => Some(Vec::new()),
-                    _ => {
-                        let hl = rng.below(8) as usize + 1;
-                        Some(rng.bytes(hl))
-                    }
-                };
+                let h = rng.header();
                 let len = rng.below(40) as usize;
                 (h, rng.bytes(len))
             })

@@ -51,14 +51,7 @@ fn real_logs(base: &Path) -> Vec<Vec<Vec<u8>>> {
                 let n = if k % 2 == 1 { 2 + rng.below(3) } else { 1 };
                 let items: Vec<(Option<Vec<u8>>, Vec<u8>)> = (0..n)
                     .map(|_| {
-                        let h = match rng.below(3) {
-                            0 => None,
-                            1 => Some(Vec::new()),
-                            _ => {
-                                let n = 1 + rng.below(8) as usize;
-                                Some(rng.bytes(n))
-                            }
-                        };
+                        let h = rng.header();
                         let n = rng.below(if shape == 5 { 600 } else { 80 }) as usize;
                         (h, rng.bytes(n))
                     })

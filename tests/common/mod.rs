@@ -44,6 +44,18 @@ impl Rng {
     pub fn bytes(&mut self, len: usize) -> Vec<u8> {
         (0..len).map(|_| self.next_u64() as u8).collect()
     }
+    /// A record header as appends see them: none, empty, or 1-8 random
+    /// bytes, a third each.
+    pub fn header(&mut self) -> Option<Vec<u8>> {
+        match self.below(3) {
+            0 => None,
+            1 => Some(Vec::new()),
+            _ => {
+                let len = 1 + self.below(8) as usize;
+                Some(self.bytes(len))
+            }
+        }
+    }
     pub fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {
             let j = self.below(i as u64 + 1) as usize;
