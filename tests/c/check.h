@@ -82,6 +82,28 @@ static inline nwal_options test_options(uint64_t segment_ms, uint64_t retention_
   return o;
 }
 
+/* Lay out `n` entries as nwal_append_batch_packed takes them: their headers
+ * and contents copied into `packed` (which has room for all of them), one
+ * span each in `spans` (an entry with a non-NULL header has a header,
+ * possibly empty). Returns the bytes of `packed` used. */
+static inline size_t pack_entries(const nwal_write_entry *e, size_t n, uint8_t *packed,
+                                  nwal_span *spans) {
+  size_t used = 0;
+  for (size_t k = 0; k < n; k++) {
+    memset(&spans[k], 0, sizeof spans[k]);
+    spans[k].has_header = e[k].header != NULL;
+    spans[k].header_off = used;
+    spans[k].header_len = e[k].header_len;
+    if (e[k].header_len > 0) memcpy(packed + used, e[k].header, e[k].header_len);
+    used += e[k].header_len;
+    spans[k].content_off = used;
+    spans[k].content_len = e[k].content_len;
+    if (e[k].content_len > 0) memcpy(packed + used, e[k].content, e[k].content_len);
+    used += e[k].content_len;
+  }
+  return used;
+}
+
 /* True when record `r` holds exactly `content` (and header `h`, NULL = none). */
 static inline int record_is(const nwal_record *r, const char *h, const char *content) {
   size_t clen = strlen(content);

@@ -30,7 +30,7 @@ int main(int argc, char **argv) {
     if (s.api == KILL_APPEND) {
       CHECK_OK(nwal_append(w, recs[0].has_header ? recs[0].header : NULL, recs[0].header_len,
                            recs[0].content, recs[0].content_len, s.now_ms, flags, &refs[0]));
-    } else if (s.api == KILL_BATCH) {
+    } else {
       nwal_write_entry e[KILL_MAX_BATCH];
       for (uint64_t k = 0; k < s.count; k++) {
         e[k].header = recs[k].has_header ? recs[k].header : NULL;
@@ -38,23 +38,13 @@ int main(int argc, char **argv) {
         e[k].content = recs[k].content;
         e[k].content_len = recs[k].content_len;
       }
-      CHECK_OK(nwal_append_batch(w, e, s.count, s.now_ms, flags, refs));
-    } else {
-      nwal_span spans[KILL_MAX_BATCH];
-      size_t used = 0;
-      for (uint64_t k = 0; k < s.count; k++) {
-        memset(&spans[k], 0, sizeof spans[k]);
-        spans[k].has_header = (uint32_t)recs[k].has_header;
-        spans[k].header_off = used;
-        spans[k].header_len = recs[k].header_len;
-        memcpy(packed + used, recs[k].header, recs[k].header_len);
-        used += recs[k].header_len;
-        spans[k].content_off = used;
-        spans[k].content_len = recs[k].content_len;
-        memcpy(packed + used, recs[k].content, recs[k].content_len);
-        used += recs[k].content_len;
+      if (s.api == KILL_BATCH) {
+        CHECK_OK(nwal_append_batch(w, e, s.count, s.now_ms, flags, refs));
+      } else {
+        nwal_span spans[KILL_MAX_BATCH];
+        size_t used = pack_entries(e, s.count, packed, spans);
+        CHECK_OK(nwal_append_batch_packed(w, packed, used, spans, s.count, s.now_ms, flags, refs));
       }
-      CHECK_OK(nwal_append_batch_packed(w, packed, used, spans, s.count, s.now_ms, flags, refs));
     }
     for (uint64_t k = 0; k < s.count; k++)
       printf("%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", s.first + k,

@@ -244,7 +244,7 @@ static void *appender(void *arg) {
     if (kind < 2) {
       CHECK_OK(nwal_append(w, recs[0].has_header ? (const uint8_t *)recs[0].header : NULL,
                            recs[0].hlen, recs[0].content, recs[0].clen, now, flags, &out[0]));
-    } else if (kind == 2) {
+    } else {
       nwal_write_entry e[MAX_BATCH];
       for (int k = 0; k < n; k++) {
         e[k].header = recs[k].has_header ? (const uint8_t *)recs[k].header : NULL;
@@ -252,23 +252,13 @@ static void *appender(void *arg) {
         e[k].content = recs[k].content;
         e[k].content_len = recs[k].clen;
       }
-      CHECK_OK(nwal_append_batch(w, e, (size_t)n, now, flags, out));
-    } else {
-      nwal_span s[MAX_BATCH];
-      size_t len = 0;
-      for (int k = 0; k < n; k++) {
-        memset(&s[k], 0, sizeof s[k]);
-        s[k].has_header = (uint32_t)recs[k].has_header;
-        s[k].header_off = len;
-        s[k].header_len = recs[k].hlen;
-        memcpy(packed + len, recs[k].header, recs[k].hlen);
-        len += recs[k].hlen;
-        s[k].content_off = len;
-        s[k].content_len = recs[k].clen;
-        memcpy(packed + len, recs[k].content, recs[k].clen);
-        len += recs[k].clen;
+      if (kind == 2) {
+        CHECK_OK(nwal_append_batch(w, e, (size_t)n, now, flags, out));
+      } else {
+        nwal_span s[MAX_BATCH];
+        size_t len = pack_entries(e, (size_t)n, packed, s);
+        CHECK_OK(nwal_append_batch_packed(w, packed, len, s, (size_t)n, now, flags, out));
       }
-      CHECK_OK(nwal_append_batch_packed(w, packed, len, s, (size_t)n, now, flags, out));
     }
     publish(t, next, n, out, now);
     next += n;
