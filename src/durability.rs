@@ -2,7 +2,7 @@
 //!
 //! The durable position is a log position `(segment_id, offset)` below which
 //! every byte is on stable storage. It only ever covers a contiguous prefix:
-//! writes into a segment are serialised by its writer lock and its published
+//! writes into a segment are serialised by the appender lock and its published
 //! end only moves past complete writes, and a segment is sealed and
 //! fdatasync'ed before the next one is published (see `wal::rotate`), so
 //! "active segment synced up to its published end" implies "everything before
@@ -60,7 +60,7 @@ struct CommitState {
 
 /// Group commit: a durable appender waits until the durable position covers
 /// its record. One waiter at a time (the leader) runs fdatasync on the active
-/// segment without holding any writer lock, so appenders keep writing while
+/// segment without holding the appender lock, so appenders keep writing while
 /// it runs and the next fdatasync covers all of them at once.
 #[derive(Debug, Default)]
 pub(crate) struct GroupCommit {

@@ -443,7 +443,7 @@ fn read_append(seg: &Segment, buf: &mut Vec<u8>, start: u64, end: u64) -> Result
 
 impl Wal {
     /// Read the records of `refs`, in the order given. Never takes the
-    /// writer's lock. A ref to an unknown or deleted segment gives
+    /// appender lock. A ref to an unknown or deleted segment gives
     /// `SegmentNotFound`; a range past the written end or of size 0 gives
     /// `InvalidArgument`; a range that is not exactly one whole valid record
     /// gives `CorruptedData`. Nearby refs of one segment are read with one
@@ -457,7 +457,7 @@ impl Wal {
     /// The records are borrowed from `buf` rather than reference-counted
     /// each, and `buf`'s memory is reused: the way to read many records, or
     /// to read repeatedly, without allocating. On error `buf` is left empty.
-    /// Never takes the writer's lock. `refs` may be of any type that
+    /// Never takes the appender lock. `refs` may be of any type that
     /// converts to [`EntryRef`] (the C API passes its `nwal_entry_ref`s
     /// without copying them).
     pub fn read_batch_into<R: Copy + Into<EntryRef>>(
@@ -470,7 +470,7 @@ impl Wal {
 
     /// Read one record, with the checks and errors of [`Wal::read_batch`]:
     /// one positional read into one allocation, which the record owns.
-    /// Never takes the writer's lock.
+    /// Never takes the appender lock.
     pub fn read(&self, entry: EntryRef) -> Result<Record> {
         read_one(&self.inner.registry.load(), entry)
     }

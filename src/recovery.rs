@@ -414,10 +414,6 @@ fn recover_tail(
         )
     })?;
     if committed_end < len {
-        let mut w = seg.lock_writer();
-        w.end = committed_end;
-        w.file_len = committed_end;
-        drop(w);
         seg.publish_end(committed_end);
     }
     seg.mark_synced(committed_end);

@@ -1,5 +1,5 @@
-//! One segment file: its identity, its write fd (owned by the appender that
-//! holds `writer`), a dup'd read fd for lock-free positional reads, and the
+//! One segment file: its identity, its write fd (written only under the
+//! stream's appender lock, see `wal::Appender`), a dup'd read fd for lock-free positional reads, and the
 //! published end of its data.
 
 use crate::error::{Result, WalError};
@@ -11,23 +11,6 @@ use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
-
-/// State owned by whoever holds the segment's writer lock.
-#[derive(Debug)]
-pub(crate) struct WriterState {
-    /// End of the last complete write; the next record goes here.
-    pub end: u64,
-    /// Set once the log has rolled to a newer segment: nothing is ever
-    /// written here again, and `end` is the segment's final logical end.
-    pub sealed: bool,
-    /// Length of the file: `end`, or more once zeros have been pre-written
-    /// past it (see `Inner::prewrite`).
-    pub file_len: u64,
-    /// Pre-writing failed once here (say, the disk is full): not tried again
-    /// in this segment.
-    pub prewrite_failed: bool,
-}
 
 /// A segment file of a stream.
 #[derive(Debug)]
@@ -52,7 +35,6 @@ pub struct Segment {
     /// A group commit has synced this segment: durable appends go here, so
     /// pre-writing zeros ahead of them pays off.
     durable_use: AtomicBool,
-    writer: Mutex<WriterState>,
 }
 
 impl Segment {
@@ -115,12 +97,6 @@ impl Segment {
             // after its own fdatasync of the newest segment).
             synced_end: AtomicU64::new(SEGMENT_HEADER_SIZE as u64),
             durable_use: AtomicBool::new(false),
-            writer: Mutex::new(WriterState {
-                end,
-                sealed: false,
-                file_len: end,
-                prewrite_failed: false,
-            }),
         })
     }
 
@@ -154,14 +130,7 @@ impl Segment {
         self.len() <= SEGMENT_HEADER_SIZE as u64
     }
 
-    pub(crate) fn lock_writer(&self) -> MutexGuard<'_, WriterState> {
-        // A panic while holding the writer lock cannot leave `WriterState`
-        // half-updated (its two fields are each written in one store), so the
-        // poison flag carries no information here.
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Publish a new end after a complete write (writer lock held).
+    /// Publish a new end after a complete write (appender lock held).
     pub(crate) fn publish_end(&self, end: u64) {
         self.written_end.store(end, Ordering::Release);
     }
@@ -197,7 +166,7 @@ impl Segment {
         sys::fsync(&self.file, &self.path)
     }
 
-    /// Positional vectored write of a whole append at `offset` (writer lock held).
+    /// Positional vectored write of a whole append at `offset` (appender lock held).
     pub(crate) fn write_at(&self, bufs: &[io::IoSlice<'_>], offset: u64) -> io::Result<u64> {
         sys::pwritev_all(&self.file, &self.path, bufs, offset)
     }

@@ -9,7 +9,7 @@ use crate::format::{
 };
 use crate::options::{lock_file_name, validate_stream_name, Config, WalOptions};
 use crate::recovery;
-use crate::segment::{Segment, WriterState};
+use crate::segment::Segment;
 use crate::sys::{self, LockAttempt, StreamLock};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use std::collections::BTreeMap;
@@ -18,7 +18,7 @@ use std::io::IoSlice;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 /// Where a record lives: its segment, the byte offset of its first byte in
 /// the segment file, and its whole on-disk size (framing included). Refs are
@@ -53,6 +53,44 @@ pub(crate) struct RotationState {
     pub next_id: u64,
 }
 
+/// The append side of a stream. Appends encode and write under its lock, so
+/// a non-durable append takes exactly one lock and touches no other shared
+/// counter: on a single thread every atomic read-modify-write shows in the
+/// cost of an append, and across threads each shared cache line bounces.
+#[derive(Debug)]
+pub(crate) struct Appender {
+    /// The segment appends go to (None until the first append of a new
+    /// stream). Published to readers as `Inner::active`.
+    seg: Option<Arc<Segment>>,
+    w: WriteState,
+    /// Set by shutdown: no append is taken after it.
+    shut: bool,
+}
+
+/// Where the active segment's next write goes.
+#[derive(Debug)]
+struct WriteState {
+    /// End of the last complete write; the next record goes here.
+    end: u64,
+    /// Length of the file: `end`, or more once zeros have been pre-written
+    /// past it (see `Inner::prewrite`).
+    file_len: u64,
+    /// Pre-writing failed once here (say, the disk is full): not tried again
+    /// in this segment.
+    prewrite_failed: bool,
+}
+
+impl WriteState {
+    /// A segment whose file ends with its data at `end`.
+    fn at(end: u64) -> WriteState {
+        WriteState {
+            end,
+            file_len: end,
+            prewrite_failed: false,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub dir: PathBuf,
@@ -60,18 +98,19 @@ pub(crate) struct Inner {
     pub options: WalOptions,
     pub cfg: Config,
     pub dir_file: File,
-    /// The segment appends go to (None until the first append of a new stream).
+    /// Appends, rotation and shutdown serialise on it.
+    pub appender: Mutex<Appender>,
+    /// The segment appends go to, for the threads that do not append (group
+    /// commit, sync, cleanup): stored by rotation under the appender lock.
     pub active: ArcSwapOption<Segment>,
     /// Every live segment by id, for reads. Replaced whole (copy on write)
     /// under the rotation lock; readers load it without locking.
     pub registry: ArcSwap<BTreeMap<u64, Arc<Segment>>>,
-    /// Taken by the one thread that creates a segment, and by cleanup.
+    /// Taken by rotation (under the appender lock) and by cleanup.
     pub rotation: Mutex<RotationState>,
     pub commit: GroupCommit,
     pub poison: Poison,
-    /// Appends hold it shared; shutdown takes it exclusively to wait for
-    /// appends in flight.
-    pub gate: RwLock<()>,
+    /// `Appender::shut`, readable without the lock.
     pub shut: AtomicBool,
     pub lock: Mutex<Option<StreamLock>>,
 }
@@ -126,7 +165,13 @@ impl Wal {
             }
         };
         let recovered = recovery::recover(&dir, &dir_file, stream, &cfg)?;
+        let appender = Appender {
+            w: WriteState::at(recovered.newest.as_ref().map_or(0, |s| s.len())),
+            seg: recovered.newest.clone(),
+            shut: false,
+        };
         let inner = Inner {
+            appender: Mutex::new(appender),
             dir,
             stream: stream.to_string(),
             options,
@@ -139,7 +184,6 @@ impl Wal {
             }),
             commit: GroupCommit::default(),
             poison: Poison::default(),
-            gate: RwLock::new(()),
             shut: AtomicBool::new(false),
             lock: Mutex::new(Some(lock)),
         };
@@ -223,10 +267,6 @@ impl Wal {
         let total = validate_entries(entries)?;
         let window = inner.cfg.window_start(now_ms)?;
         inner.cfg.expiration(window)?;
-        let _gate = inner.gate.read().unwrap_or_else(|p| p.into_inner());
-        if inner.shut.load(Ordering::Acquire) {
-            return Err(WalError::Shutdown);
-        }
         let small = total <= PACK_LIMIT && total <= PACK_RECORD_LIMIT * entries.len() as u64;
         let (segment_id, offset) = if small {
             let pack = |buf: &mut Vec<u8>| {
@@ -272,16 +312,20 @@ impl Wal {
         }
     }
 
-    /// Stop taking appends (they get `Shutdown`), wait for appends in flight,
-    /// sync, and release the stream lock. Idempotent; `Drop` calls it.
+    /// Stop taking appends (they get `Shutdown`), wait for the append being
+    /// written, sync, and release the stream lock. Idempotent; `Drop` calls
+    /// it. A concurrent second call returns once the first is done.
     pub fn shutdown(&self) -> Result<()> {
         let inner = &*self.inner;
-        let _exclusive = inner.gate.write().unwrap_or_else(|p| p.into_inner());
-        if inner.shut.swap(true, Ordering::AcqRel) {
+        // Held to the end: appends wait for it and then see `shut`.
+        let mut app = inner.lock_appender();
+        if app.shut {
             return Ok(());
         }
-        let synced = match inner.active.load_full() {
-            Some(seg) => inner.wait_durable((seg.id(), seg.len())),
+        app.shut = true;
+        inner.shut.store(true, Ordering::Release);
+        let synced = match &app.seg {
+            Some(seg) => inner.wait_durable((seg.id(), app.w.end)),
             None => Ok(()),
         };
         inner.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -367,10 +411,10 @@ thread_local! {
 
 /// How the bytes of one append are encoded for a segment and written.
 trait Encoding {
-    /// Encode the records for `seg` (called again if the append moves to
-    /// another segment: the CRC seed and watermark are per segment).
+    /// Encode the records for `seg` (the CRC seed and watermark are per
+    /// segment), appender lock held.
     fn encode(&mut self, seg: &Segment);
-    /// Write the encoded records at `offset` (writer lock held).
+    /// Write the encoded records at `offset` (appender lock held).
     fn write(&self, seg: &Segment, offset: u64) -> std::io::Result<u64>;
 }
 
@@ -433,10 +477,17 @@ impl Encoding for Framed<'_, '_> {
 }
 
 impl Inner {
-    /// Put an append of `total` bytes (`count` records) in the log: pick the
-    /// segment for `window` (rotating when the window is later or the size
-    /// cap is reached), encode for it, and write at its end under its writer
-    /// lock. Returns the segment id and the offset of the first record.
+    /// The appender lock. A panic under it cannot leave `Appender`
+    /// half-updated (each field is written in one store, after the write it
+    /// describes), so its poison flag carries no information.
+    pub(crate) fn lock_appender(&self) -> std::sync::MutexGuard<'_, Appender> {
+        self.appender.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Put an append of `total` bytes (`count` records) in the log: under
+    /// the appender lock, pick the segment for `window` (rotating when the
+    /// window is later or the size cap is reached), encode for it, and write
+    /// at its end. Returns the segment id and the offset of the first record.
     fn place(
         &self,
         window: i64,
@@ -444,122 +495,105 @@ impl Inner {
         count: usize,
         records: &mut impl Encoding,
     ) -> Result<(u64, u64)> {
-        let mut encoded_for = None;
-        loop {
-            self.poison.check()?;
-            let seg = self.segment_for(window)?;
-            if encoded_for != Some(seg.id()) {
-                records.encode(&seg);
-                encoded_for = Some(seg.id());
-            }
-            let mut w = seg.lock_writer();
-            if w.sealed {
-                continue;
-            }
-            let cap = self.cfg.max_segment_bytes;
-            if cap != 0 && w.end > SEGMENT_HEADER_SIZE as u64 && w.end + total > cap {
-                drop(w);
-                self.rotate(Some(seg.id()), window.max(seg.window_start_ms()))?;
-                continue;
-            }
-            let offset = w.end;
-            if offset + total > w.file_len && seg.has_durable_use() && !w.prewrite_failed {
-                self.prewrite(&seg, &mut w, offset + total)?;
-            }
-            return match records.write(&seg, offset) {
-                Ok(_) => {
-                    w.end = offset + total;
-                    w.file_len = w.file_len.max(w.end);
-                    seg.publish_end(w.end);
-                    Ok((seg.id(), offset))
-                }
-                Err(e) => {
-                    // Leave no partial record behind: the next append must start at
-                    // the same `end`, and recovery must not see garbage mid-log.
-                    if let Err(te) = seg.truncate(offset) {
-                        self.poison.set(
-                            format!("truncating segment {} after a failed write", seg.id()),
-                            &te,
-                        );
-                    }
-                    Err(WalError::io(
-                        format!(
-                            "writing {count} record(s) ({total} bytes) to segment {} at offset {offset}",
-                            seg.id()
-                        ),
-                        e,
-                    ))
-                }
-            };
+        let mut guard = self.lock_appender();
+        let app = &mut *guard;
+        if app.shut {
+            return Err(WalError::Shutdown);
         }
-    }
-
-    /// The segment a record of window `window` goes to: the active one,
-    /// unless the window is later (then roll forward first).
-    fn segment_for(&self, window: i64) -> Result<Arc<Segment>> {
-        loop {
-            let active = self.active.load_full();
-            match &active {
-                Some(seg) if seg.window_start_ms() >= window => return Ok(seg.clone()),
-                _ => self.rotate(active.as_ref().map(|s| s.id()), window)?,
+        self.poison.check()?;
+        let cap = self.cfg.max_segment_bytes;
+        let seg = loop {
+            match &app.seg {
+                Some(seg)
+                    if seg.window_start_ms() >= window
+                        && !(cap != 0
+                            && app.w.end > SEGMENT_HEADER_SIZE as u64
+                            && app.w.end + total > cap) =>
+                {
+                    break seg
+                }
+                // A new segment is empty and its window is at least
+                // `window`: the second pass takes it.
+                _ => self.rotate(app, window)?,
+            }
+        };
+        let w = &mut app.w;
+        let offset = w.end;
+        if offset + total > w.file_len && seg.has_durable_use() && !w.prewrite_failed {
+            self.prewrite(seg, w, offset + total)?;
+        }
+        records.encode(seg);
+        match records.write(seg, offset) {
+            Ok(_) => {
+                w.end = offset + total;
+                w.file_len = w.file_len.max(w.end);
+                seg.publish_end(w.end);
+                Ok((seg.id(), offset))
+            }
+            Err(e) => {
+                // Leave no partial record behind: the next append must start at
+                // the same `end`, and recovery must not see garbage mid-log.
+                match seg.truncate(offset) {
+                    Ok(()) => w.file_len = offset,
+                    Err(te) => self.poison.set(
+                        format!("truncating segment {} after a failed write", seg.id()),
+                        &te,
+                    ),
+                }
+                Err(WalError::io(
+                    format!(
+                        "writing {count} record(s) ({total} bytes) to segment {} at offset {offset}",
+                        seg.id()
+                    ),
+                    e,
+                ))
             }
         }
     }
 
-    /// Roll the log to a new segment for `window`, unless another thread
-    /// already replaced the segment `expected` (then the caller reloads).
+    /// Roll the log to a new segment for `window` (or the active segment's
+    /// window if later), appender lock held.
     ///
     /// Order matters for crash safety: the old segment is sealed and
     /// fdatasync'ed first, then the new file is created (header fsync'ed,
     /// directory fsync'ed), then published. So a new segment file on disk
     /// implies a complete, durable predecessor, and only the newest segment
-    /// can ever have a torn tail.
-    pub(crate) fn rotate(&self, expected: Option<u64>, window: i64) -> Result<()> {
+    /// can ever have a torn tail. If creating the new segment fails, the old
+    /// one stays active (synced, and trimmed to its last record).
+    fn rotate(&self, app: &mut Appender, window: i64) -> Result<()> {
         let mut rot = self.rotation.lock().unwrap_or_else(|p| p.into_inner());
-        let current = self.active.load_full();
-        if current.as_ref().map(|s| s.id()) != expected {
-            return Ok(());
-        }
         self.poison.check()?;
-        let window = match &current {
+        let window = match &app.seg {
             Some(seg) => window.max(seg.window_start_ms()),
             None => window,
         };
         let expiration = self.cfg.expiration(window)?;
-        // Hold the old segment's writer lock until the new one is published:
-        // appenders that still hold the old segment wait here, then see it
-        // sealed and move to the new one.
-        let mut old_writer = match &current {
-            Some(seg) => {
-                let mut w = seg.lock_writer();
-                w.sealed = true;
-                // A sealed segment ends at its last record: cut pre-written
-                // zeros (and make the new length durable with a full fsync).
-                let sealed = if w.file_len > w.end {
-                    seg.truncate(w.end).and_then(|()| seg.sync_all())
-                } else {
-                    seg.sync_data()
-                };
-                if let Err(e) = sealed {
-                    let context = format!("syncing segment {} while sealing it", seg.id());
-                    self.poison.set(context.clone(), &e);
-                    return Err(WalError::io(context, e));
-                }
-                w.file_len = w.end;
-                seg.mark_synced(w.end);
-                self.commit.mark_durable((seg.id(), w.end));
-                Some((seg, w))
+        if let Some(seg) = &app.seg {
+            let w = &mut app.w;
+            // A sealed segment ends at its last record: cut pre-written
+            // zeros (and make the new length durable with a full fsync).
+            let sealed = if w.file_len > w.end {
+                seg.truncate(w.end).and_then(|()| seg.sync_all())
+            } else {
+                seg.sync_data()
+            };
+            if let Err(e) = sealed {
+                let context = format!("syncing segment {} while sealing it", seg.id());
+                self.poison.set(context.clone(), &e);
+                return Err(WalError::io(context, e));
             }
-            None => None,
-        };
+            w.file_len = w.end;
+            seg.mark_synced(w.end);
+            self.commit.mark_durable((seg.id(), w.end));
+        }
         let header = SegmentHeader {
             segment_id: rot.next_id,
             expiration_ms: expiration,
             window_start_ms: window,
         };
-        let created = Segment::create(&self.dir, &self.stream, header, self.cfg.file_mode)
-            .and_then(|seg| match sys::fsync(&self.dir_file, &self.dir) {
-                Ok(()) => Ok(seg),
+        let seg = Segment::create(&self.dir, &self.stream, header, self.cfg.file_mode).and_then(
+            |seg| match sys::fsync(&self.dir_file, &self.dir) {
+                Ok(()) => Ok(Arc::new(seg)),
                 Err(e) => {
                     // The segment is not published and holds nothing. Remove it,
                     // as `Segment::create` does when its own fsync fails: left
@@ -571,22 +605,15 @@ impl Inner {
                         e,
                     ))
                 }
-            });
-        let seg = match created {
-            Ok(seg) => Arc::new(seg),
-            Err(e) => {
-                if let Some((_, w)) = old_writer.as_mut() {
-                    w.sealed = false;
-                }
-                return Err(e);
-            }
-        };
+            },
+        )?;
         rot.next_id += 1;
         let mut registry = BTreeMap::clone(&self.registry.load());
         registry.insert(seg.id(), seg.clone());
         self.registry.store(Arc::new(registry));
-        self.active.store(Some(seg));
-        drop(old_writer);
+        self.active.store(Some(seg.clone()));
+        app.w = WriteState::at(SEGMENT_HEADER_SIZE as u64);
+        app.seg = Some(seg);
         Ok(())
     }
 
@@ -603,7 +630,7 @@ impl Inner {
     /// not an error of the append: the zeros are cut again and the append is
     /// written as without pre-writing. A failed fdatasync is (fail-stop, as
     /// for a group commit: it may have dropped dirty pages of records).
-    fn prewrite(&self, seg: &Segment, w: &mut WriterState, need: u64) -> Result<()> {
+    fn prewrite(&self, seg: &Segment, w: &mut WriteState, need: u64) -> Result<()> {
         let mut target = need.max(w.file_len) + PREWRITE_CHUNK;
         let cap = self.cfg.max_segment_bytes;
         if cap != 0 {
