@@ -5,6 +5,7 @@
 //! Record = 24-byte frame, then the record header bytes, then the content.
 //! All integers are little-endian.
 
+use crate::crc;
 use crc_fast::{CrcAlgorithm::Crc32Iscsi, Digest as Crc};
 
 /// Magic at offset 0 of every segment file.
@@ -56,7 +57,7 @@ impl SegmentHeader {
         b[24..32].copy_from_slice(&self.expiration_ms.to_le_bytes());
         b[32..40].copy_from_slice(&self.window_start_ms.to_le_bytes());
         // 40..44 reserved (0)
-        let crc = crc32c_append(0, &b[0..44]);
+        let crc = crc::extend(0, &b[0..44]);
         b[44..48].copy_from_slice(&crc.to_le_bytes());
         b
     }
@@ -73,7 +74,7 @@ impl SegmentHeader {
             return Err("bad segment magic (expected \"NANO-LOG\")".into());
         }
         let stored_crc = u32::from_le_bytes(b[44..48].try_into().unwrap());
-        let crc = crc32c_append(0, &b[0..44]);
+        let crc = crc::extend(0, &b[0..44]);
         if stored_crc != crc {
             return Err(format!(
                 "segment header checksum mismatch (stored {stored_crc:#010x}, computed {crc:#010x})"
@@ -114,22 +115,14 @@ pub fn record_size(header_len: usize, content_len: usize) -> u64 {
     (RECORD_FRAME_SIZE + header_len) as u64 + content_len as u64
 }
 
-/// CRC32C of `data`, continuing from the finished CRC `crc` (0 to start):
-/// `crc32c(a ++ b) == crc32c_append(crc32c(a), b)`.
-fn crc32c_append(crc: u32, data: &[u8]) -> u32 {
-    let mut d = Crc::new_with_init_state(Crc32Iscsi, u64::from(!crc));
-    d.update(data);
-    d.finalize() as u32
-}
-
 /// Where the CRC sits in the frame.
-const CRC_AT: std::ops::Range<usize> = 20..24;
+const CRC_AT: std::ops::Range<usize> = crc::CRC_FIELD;
 
 /// The CRC seed of segment `segment_id`: the CRC32C of its id (8 bytes LE).
 /// Every record CRC starts from it, so a record copied into another segment
 /// never verifies. Computed once per segment by the writer.
 pub fn crc_seed(segment_id: u64) -> u32 {
-    crc32c_append(0, &segment_id.to_le_bytes())
+    crc::extend(0, &segment_id.to_le_bytes())
 }
 
 /// The first 20 bytes of a frame (everything but the CRC).
@@ -208,8 +201,8 @@ pub(crate) fn encode_frame_seeded(
 }
 
 /// Append one whole record (frame, header, content) to `buf`, with its CRC
-/// computed in one pass over the bytes as they lie in `buf`. The writer packs
-/// small appends this way into one buffer for one `pwrite`.
+/// computed over the bytes as they lie in `buf`. The writer packs small
+/// appends this way into one buffer for one `pwrite`.
 pub(crate) fn append_record(
     buf: &mut Vec<u8>,
     seed: u32,
@@ -228,7 +221,7 @@ pub(crate) fn append_record(
     buf.extend_from_slice(&[0; 4]);
     buf.extend_from_slice(header.unwrap_or(&[]));
     buf.extend_from_slice(content);
-    let crc = crc32c_append(seed, &buf[start..]);
+    let crc = crc::record(seed, &buf[start..]);
     buf[start + CRC_AT.start..start + CRC_AT.end].copy_from_slice(&crc.to_le_bytes());
 }
 
@@ -314,11 +307,7 @@ pub(crate) fn verify_record_seeded(b: &[u8], seed: u32, offset: u64) -> Result<F
             b.len()
         ));
     }
-    let mut crc = Crc::new_with_init_state(Crc32Iscsi, u64::from(!seed));
-    crc.update(&b[..CRC_AT.start]);
-    crc.update(&[0; 4]);
-    crc.update(&b[RECORD_FRAME_SIZE..]);
-    let crc = crc.finalize() as u32;
+    let crc = crc::record(seed, b);
     if crc != frame.crc {
         return Err(format!(
             "record checksum mismatch (stored {:#010x}, computed {crc:#010x})",
@@ -394,16 +383,19 @@ mod tests {
 
     #[test]
     fn packed_and_framed_records_are_the_same_bytes() {
-        for header in [None, Some(&b""[..]), Some(&b"hdr"[..])] {
-            let content = b"content bytes";
-            let mut framed = vec![0u8; RECORD_FRAME_SIZE];
-            encode_frame(&mut framed, 9, 100, header, content, true);
-            framed.extend_from_slice(header.unwrap_or(&[]));
-            framed.extend_from_slice(content);
-            let mut packed = b"before".to_vec();
-            append_record(&mut packed, crc_seed(9), 100, header, content, true);
-            assert_eq!(&packed[6..], &framed[..]);
-            verify_record(&framed, 9, 100).unwrap();
+        // Sizes on both sides of the CRC's instruction/crc-fast switch.
+        for len in [13, 1000, 1001, 5000] {
+            let content = vec![len as u8; len];
+            for header in [None, Some(&b""[..]), Some(&b"hdr"[..])] {
+                let mut framed = vec![0u8; RECORD_FRAME_SIZE];
+                encode_frame(&mut framed, 9, 100, header, &content, true);
+                framed.extend_from_slice(header.unwrap_or(&[]));
+                framed.extend_from_slice(&content);
+                let mut packed = b"before".to_vec();
+                append_record(&mut packed, crc_seed(9), 100, header, &content, true);
+                assert_eq!(&packed[6..], &framed[..], "{len} bytes, header {header:?}");
+                verify_record(&framed, 9, 100).unwrap();
+            }
         }
     }
 
@@ -413,7 +405,7 @@ mod tests {
             let data: Vec<u8> = (0..len).map(|i| (i * 31 + 7) as u8).collect();
             for seed in [0u32, 1, 0xdead_beef] {
                 assert_eq!(
-                    crc32c_append(seed, &data),
+                    crc::extend(seed, &data),
                     crc32c::crc32c_append(seed, &data),
                     "{len} bytes from {seed:#x}"
                 );

@@ -39,6 +39,7 @@
 //! ```
 
 mod cleanup;
+mod crc;
 mod durability;
 mod error;
 pub mod ffi;
