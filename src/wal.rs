@@ -4,7 +4,7 @@
 use crate::durability::{GroupCommit, Poison};
 use crate::error::{Result, WalError};
 use crate::format::{
-    append_record, encode_frame_seeded, record_size, SegmentHeader, MAX_CONTENT_LEN,
+    append_records, encode_frame_seeded, record_size, SegmentHeader, MAX_CONTENT_LEN,
     MAX_HEADER_LEN, RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE,
 };
 use crate::options::{lock_file_name, validate_stream_name, Config, WalOptions};
@@ -429,11 +429,9 @@ impl Encoding for Packed<'_, '_> {
         // The watermark read now is still a lower bound when the bytes are
         // written (it only rises).
         let (seed, synced) = (seg.crc_seed(), seg.synced_end());
-        let last = self.entries.len() - 1;
         self.buf.clear();
-        for (i, e) in self.entries.iter().enumerate() {
-            append_record(self.buf, seed, synced, e.header, e.content, i != last);
-        }
+        let records = self.entries.iter().map(|e| (e.header, e.content));
+        append_records(self.buf, seed, synced, records);
     }
     fn write(&self, seg: &Segment, offset: u64) -> std::io::Result<u64> {
         seg.write_at(&[IoSlice::new(self.buf)], offset)
