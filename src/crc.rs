@@ -31,6 +31,7 @@ pub(crate) fn extend(crc: u32, data: &[u8]) -> u32 {
 /// The CRC of one whole record `rec` (frame and payload, at least the 24
 /// bytes of the frame) from the segment's `seed`, with the CRC field taken
 /// as zeros whatever it holds.
+#[inline]
 pub(crate) fn record(seed: u32, rec: &[u8]) -> u32 {
     assert!(rec.len() >= CRC_FIELD.end, "a record has a 24-byte frame");
     #[cfg(target_arch = "x86_64")]

@@ -261,6 +261,7 @@ impl Frame {
 /// Parse the 24-byte frame. Checks everything that can be checked without
 /// the payload, so that a garbage length is rejected before anything is
 /// allocated or read from it.
+#[inline]
 pub fn decode_frame(b: &[u8]) -> Result<Frame, String> {
     if b.len() < RECORD_FRAME_SIZE {
         return Err(format!(
@@ -307,6 +308,7 @@ pub fn verify_record(b: &[u8], segment_id: u64, offset: u64) -> Result<Frame, St
 
 /// [`verify_record`] with the segment's [`crc_seed`] already computed (the
 /// read path takes it from its segment instead of recomputing it per record).
+#[inline]
 pub(crate) fn verify_record_seeded(b: &[u8], seed: u32, offset: u64) -> Result<Frame, String> {
     let frame = decode_frame(b)?;
     if frame.total_size() != b.len() as u64 {
