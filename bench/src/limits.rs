@@ -62,6 +62,20 @@ pub fn pwritev_per_batch(dir: &Path, size: usize, batches: usize, batch_len: usi
     })
 }
 
+/// One `pwrite` per batch of `batch_len` records of `size` bytes laid out
+/// in one buffer: the write a WAL that packs a batch makes.
+pub fn pwrite_per_packed_batch(dir: &Path, size: usize, batches: usize, batch_len: usize) -> Cell {
+    let f = create(dir)?;
+    let buf = payload(size * batch_len);
+    time(|| {
+        for b in 0..batches {
+            f.write_all_at(&buf, (b * buf.len()) as u64)
+                .map_err(fail("pwrite"))?;
+        }
+        Ok(((batches * batch_len) as u64, (batches * buf.len()) as u64))
+    })
+}
+
 /// `pwrite` + `fdatasync` per record. `prewritten` = overwrite a file already
 /// written and synced (no size change to journal), else append to a fresh
 /// file (every sync also commits the new size).
@@ -124,6 +138,26 @@ impl RawFile {
             for &i in idx {
                 self.file
                     .read_exact_at(&mut buf, (i * self.size) as u64)
+                    .map_err(fail("pread"))?;
+                black_box(&buf);
+            }
+            Ok((idx.len() as u64, (idx.len() * self.size) as u64))
+        })
+    }
+
+    /// One `pread` per record at the given indices, its position and size
+    /// looked up in an index of (segment, offset, size) entries built for
+    /// every record of the file: how a WAL's reader, holding refs, reads.
+    pub fn pread_indexed(&self, idx: &[usize]) -> Cell {
+        let index: Vec<[u64; 3]> = (0..self.count)
+            .map(|i| [1, (i * self.size) as u64, self.size as u64])
+            .collect();
+        let mut buf = vec![0u8; self.size];
+        time(|| {
+            for &i in idx {
+                let [_, offset, size] = index[i];
+                self.file
+                    .read_exact_at(&mut buf[..size as usize], offset)
                     .map_err(fail("pread"))?;
                 black_box(&buf);
             }

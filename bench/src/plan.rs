@@ -12,6 +12,14 @@ pub const DURABLE_THREADS: [usize; 4] = [1, 2, 8, 32];
 pub const NONDURABLE_THREADS: [usize; 2] = [2, 4];
 pub const BATCH_LEN: usize = 100;
 pub const RUN_LEN: usize = 1000;
+/// nano_wal's record frame (docs/FORMAT.md).
+pub const FRAME: usize = 24;
+/// Names of the limits over nano_wal's on-disk bytes (payload + frame).
+pub const FRAMED_PWRITE: &str = "pwrite per record, payload + 24 B frame";
+pub const FRAMED_BATCH: &str = "one pwrite per packed batch of 100, payload + 24 B frame each";
+pub const FRAMED_RANDOM: &str =
+    "pread per record (random), payload + 24 B frame, position from an index";
+pub const FRAMED_RUNS: &str = "one pread per run of 1,000, payload + 24 B frame each";
 
 /// How much each workload does per measurement.
 #[derive(Debug, Clone)]
@@ -366,6 +374,34 @@ fn measure_limits(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
             "one pread per contiguous run of 1,000",
             Box::new(move |d: &Path| {
                 let f = limits::RawFile::write(d, size, count)?;
+                f.pread_per_run(&run_starts(count, p.runs, 2), RUN_LEN.min(count))
+            }),
+        ),
+        // The same syscalls over the bytes nano_wal's format stores per
+        // record (payload + 24-byte frame), reads at positions looked up in
+        // an index as a reader holding refs does: what bounds the engine's
+        // rows once its format is given (see the targets' last column).
+        (
+            FRAMED_PWRITE,
+            Box::new(move |d: &Path| limits::pwrite_per_record(d, size + FRAME, n)),
+        ),
+        (
+            FRAMED_BATCH,
+            Box::new(move |d: &Path| {
+                limits::pwrite_per_packed_batch(d, size + FRAME, nb, BATCH_LEN)
+            }),
+        ),
+        (
+            FRAMED_RANDOM,
+            Box::new(move |d: &Path| {
+                let f = limits::RawFile::write(d, size + FRAME, count)?;
+                f.pread_indexed(&random_indices(count, p.random_reads, 1))
+            }),
+        ),
+        (
+            FRAMED_RUNS,
+            Box::new(move |d: &Path| {
+                let f = limits::RawFile::write(d, size + FRAME, count)?;
                 f.pread_per_run(&run_starts(count, p.runs, 2), RUN_LEN.min(count))
             }),
         ),
