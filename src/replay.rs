@@ -2,8 +2,8 @@
 
 use crate::error::{Result, WalError};
 use crate::format::{RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE};
-use crate::read::Record;
-use crate::scan::{ScanStop, Scanner};
+use crate::read::{Record, RecordRef};
+use crate::scan::{ScanStop, ScannedRecord, Scanner};
 use crate::segment::Segment;
 use crate::wal::{EntryRef, Inner, Wal};
 use std::collections::BTreeMap;
@@ -16,6 +16,10 @@ use std::sync::Arc;
 /// skips silently) and then ends. It follows the log as it grows: segments
 /// created while it runs are visited too, and it ends at the written end of
 /// the newest segment. Records are slices of the chunk they were read with.
+///
+/// [`Replay::next_ref`] is the same walk with each record borrowed from the
+/// chunk instead of reference-counted: the way to replay a log of small
+/// records fast.
 pub struct Replay {
     source: Source,
     scanner: Option<Scanner>,
@@ -112,6 +116,45 @@ impl Iterator for Replay {
     type Item = Result<(EntryRef, Record)>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let (entry, rec) = match self.advance()? {
+            Ok(found) => found,
+            Err(e) => return Some(Err(e)),
+        };
+        let scanner = self.scanner.as_ref()?;
+        Some(Ok((entry, scanner.record(&rec))))
+    }
+}
+
+impl Replay {
+    /// The next record, as [`Iterator::next`] gives it (same order, same
+    /// errors), but borrowed from the replay's read buffer: valid until the
+    /// next call. No reference count is taken per record.
+    ///
+    /// ```
+    /// # use nano_wal::{Wal, WalOptions};
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let wal = Wal::new(tmp.path(), "s", WalOptions::default()).unwrap();
+    /// # wal.append(None, b"a", 1711234567890, false).unwrap();
+    /// let mut replay = wal.replay(None).unwrap();
+    /// let mut total = 0;
+    /// while let Some(item) = replay.next_ref() {
+    ///     let (_entry_ref, record) = item.unwrap();
+    ///     total += record.content.len();
+    /// }
+    /// assert_eq!(total, 1);
+    /// ```
+    pub fn next_ref(&mut self) -> Option<Result<(EntryRef, RecordRef<'_>)>> {
+        let (entry, rec) = match self.advance()? {
+            Ok(found) => found,
+            Err(e) => return Some(Err(e)),
+        };
+        let scanner = self.scanner.as_ref()?;
+        Some(Ok((entry, scanner.record_ref(&rec))))
+    }
+
+    /// Move to the next record: its ref and where it lies in the scanner's
+    /// chunk, or the error that ends the replay (the scanner is then gone).
+    fn advance(&mut self) -> Option<Result<(EntryRef, ScannedRecord)>> {
         loop {
             let scanner = self.scanner.as_mut()?;
             let seg_id = scanner.segment().id();
@@ -136,8 +179,7 @@ impl Iterator for Replay {
                         }
                     }
                     self.in_batch = rec.frame.batch_continues();
-                    let record = scanner.record(&rec);
-                    return Some(Ok((entry, record)));
+                    return Some(Ok((entry, rec)));
                 }
                 Ok(None) => {
                     // Look for a successor first, then re-read the end: a segment

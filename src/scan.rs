@@ -2,7 +2,7 @@
 //! recovery (find the valid end of the newest segment) and replay.
 
 use crate::format::{decode_frame, verify_record_seeded, Frame, RECORD_FRAME_SIZE};
-use crate::read::Record;
+use crate::read::{Record, RecordRef};
 use crate::segment::Segment;
 use bytes::Bytes;
 use std::io;
@@ -95,6 +95,20 @@ impl Scanner {
                 .has_header()
                 .then(|| self.chunk.slice(rec.at + RECORD_FRAME_SIZE..body)),
             content: self.chunk.slice(body..end),
+        }
+    }
+
+    /// The header and content of `rec` (as [`Scanner::record`]), borrowed
+    /// from the chunk: no reference count, valid until the next scan step.
+    pub fn record_ref(&self, rec: &ScannedRecord) -> RecordRef<'_> {
+        let body = rec.at + RECORD_FRAME_SIZE + rec.frame.header_len;
+        let end = rec.at + rec.frame.total_size() as usize;
+        RecordRef {
+            header: rec
+                .frame
+                .has_header()
+                .then(|| &self.chunk[rec.at + RECORD_FRAME_SIZE..body]),
+            content: &self.chunk[body..end],
         }
     }
 

@@ -485,3 +485,63 @@ fn records_of_a_batch_read_share_nothing_with_a_later_fill() {
     assert_eq!(buf.len(), 1);
     assert_eq!(buf.get(0).unwrap().content, b"two");
 }
+
+/// What a replay gave: records with their refs, then how it ended.
+type Replayed = (Vec<(EntryRef, Owned)>, Option<(u64, u64)>);
+
+/// `Replay::next_ref` (records borrowed from the read buffer) walks the
+/// same records, refs and errors as the `Iterator` of owned records.
+#[test]
+fn replay_by_reference_and_by_value_agree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = make_log(tmp.path());
+    let corrupted_at = |e: WalError| match e {
+        WalError::CorruptedData {
+            segment_id, offset, ..
+        } => (segment_id, offset),
+        other => panic!("{other:?}"),
+    };
+    let by_value = |w: &Wal, from: Option<EntryRef>| -> Replayed {
+        let mut got = Vec::new();
+        for item in w.replay(from).unwrap() {
+            match item {
+                Ok((r, rec)) => {
+                    got.push((r, (rec.header.map(|h| h.to_vec()), rec.content.to_vec())))
+                }
+                Err(e) => return (got, Some(corrupted_at(e))),
+            }
+        }
+        (got, None)
+    };
+    let by_ref = |w: &Wal, from: Option<EntryRef>| -> Replayed {
+        let mut replay = w.replay(from).unwrap();
+        let mut got = Vec::new();
+        while let Some(item) = replay.next_ref() {
+            match item {
+                Ok((r, rec)) => {
+                    got.push((r, (rec.header.map(<[u8]>::to_vec), rec.content.to_vec())))
+                }
+                Err(e) => {
+                    assert!(replay.next_ref().is_none(), "ended after the error");
+                    return (got, Some(corrupted_at(e)));
+                }
+            }
+        }
+        (got, None)
+    };
+    {
+        let w = open(tmp.path());
+        assert_eq!(by_ref(&w, None), (v.clone(), None));
+        assert_eq!(by_value(&w, None), (v.clone(), None));
+        assert_eq!(by_ref(&w, Some(v[13].0)), (v[13..].to_vec(), None));
+        assert_eq!(by_value(&w, Some(v[13].0)), (v[13..].to_vec(), None));
+    }
+    // A flipped content byte in the middle segment: both stop there, with
+    // the records before it and the same error.
+    let r = v[15].0;
+    flip_byte(&seg_path(tmp.path(), "s", 2), r.offset + r.size - 1);
+    let w = open(tmp.path());
+    let want = (v[..15].to_vec(), Some((2, r.offset)));
+    assert_eq!(by_ref(&w, None), want);
+    assert_eq!(by_value(&w, None), want);
+}

@@ -74,7 +74,8 @@ impl Reader for NanoReader {
     fn replay(&mut self) -> Cell {
         time(|| {
             let (mut n, mut bytes) = (0u64, 0u64);
-            for item in self.wal.replay(None).map_err(fail("replay"))? {
+            let mut replay = self.wal.replay(None).map_err(fail("replay"))?;
+            while let Some(item) = replay.next_ref() {
                 let (_, rec) = item.map_err(fail("replay item"))?;
                 n += 1;
                 bytes += rec.content.len() as u64;

@@ -589,7 +589,8 @@ const NOTES: &str = "\
 - **nano_wal**: random reads are one `Wal::read` per record (one `pread` into one allocation the record owns); runs are
   `Wal::read_batch_into` into one `ReadBuf` reused by every run (one `pread` per run, records borrowed from its buffer, every CRC
   checked): the API meant for reading many records. `Wal::read_batch` (a `Vec<Record>` of reference-counted `Bytes`) costs more
-  per record and is not what this row measures.
+  per record and is not what this row measures. Replay is `Replay::next_ref` (each record borrowed from the replay's read
+  buffer until the next call, as `nwal_iter_next` gives it to C); the `Iterator` of owned, reference-counted records costs more.
 - **nano-wal 1.0.0** (the original crate): reads go through the segment's read fd (`ensure_segment` of the same time, then
   `read_at` / `read_batch` with one descriptor per record); it has no replay/scan API; its open does not scan records (so its open
   row is not a recovery); batches above ~200 records overflow IOV_MAX (a known bug), so its prefill uses batches of 100.

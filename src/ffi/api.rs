@@ -532,7 +532,6 @@ pub unsafe extern "C" fn nwal_iter_open(
         let replay = wal.replay(from).map_err(engine("nwal_iter_open"))?;
         let it = Box::new(nwal_iter {
             replay,
-            current: None,
             poisoned: false,
         });
         // SAFETY: non-NULL (checked) and writable per the contract.
@@ -579,8 +578,13 @@ pub unsafe extern "C" fn nwal_iter_next(
                 os_error: 0,
             });
         }
-        it.current = None;
-        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| it.replay.next()));
+        let replay = &mut it.replay;
+        // The closure takes the borrow by value (FnOnce), so the record it
+        // returns may borrow the replay beyond the closure.
+        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let replay = replay;
+            replay.next_ref()
+        }));
         let item = next
             .inspect_err(|_| it.poisoned = true)
             .map_err(|_| Failure {
@@ -593,10 +597,9 @@ pub unsafe extern "C" fn nwal_iter_next(
             return Ok(());
         };
         let (r, record) = item.map_err(engine("nwal_iter_next"))?;
-        let record = it.current.insert(record);
-        // SAFETY: non-NULL (checked) and writable; the view points into
-        // `it.current`, kept until the next call or nwal_iter_free.
-        unsafe { out_rec.write(nwal_record::view(record)) };
+        // SAFETY: non-NULL (checked) and writable; the view points into the
+        // replay's read buffer, kept until the next call or nwal_iter_free.
+        unsafe { out_rec.write(nwal_record::view_ref(record)) };
         if !out_ref.is_null() {
             // SAFETY: non-NULL and writable per the contract.
             unsafe { out_ref.write(r.into()) };

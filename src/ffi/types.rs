@@ -167,10 +167,9 @@ pub(crate) enum ReadBytes {
 /// A replay iterator (opaque). Created by `nwal_iter_open`, destroyed by
 /// `nwal_iter_free`.
 pub struct nwal_iter {
+    /// Its read buffer backs the caller's `nwal_record` of the record last
+    /// returned until the next `nwal_iter_next` or `nwal_iter_free`.
     pub(crate) replay: Replay,
-    /// The record last returned: its bytes back the caller's `nwal_record`
-    /// until the next `nwal_iter_next` or `nwal_iter_free`.
-    pub(crate) current: Option<Record>,
     /// Set when a call on this iterator panicked.
     pub(crate) poisoned: bool,
 }
