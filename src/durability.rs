@@ -11,8 +11,9 @@
 use crate::error::{Result, WalError};
 use crate::segment::Segment;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// Once set, the log refuses every append and sync until it is reopened:
 /// after a failed fdatasync the kernel may have dropped the dirty pages and
@@ -62,13 +63,68 @@ struct CommitState {
 /// its record. One waiter at a time (the leader) runs fdatasync on the active
 /// segment without holding the appender lock, so appenders keep writing while
 /// it runs and the next fdatasync covers all of them at once.
+///
+/// Before it syncs, the leader waits (yielding the CPU, for at most half the
+/// duration of the last fdatasync) until as many durable appends have been
+/// written since the last sync started as that sync covered, and none is
+/// half-way. Without that, the appenders woken by one sync race to write
+/// again, the first to finish becomes leader at once, and its sync covers
+/// only itself and those who wrote before it: the others wait a whole extra
+/// sync. A lone durable appender never waits (its group is itself).
 #[derive(Debug, Default)]
 pub(crate) struct GroupCommit {
     state: Mutex<CommitState>,
     done: Condvar,
+    /// Durable appends between their start and their record being written.
+    placing: AtomicUsize,
+    /// Durable appends written since the last sync started.
+    written: AtomicUsize,
+    /// How many durable appends the last sync covered (see `gather`).
+    last_group: AtomicUsize,
+    /// How long the last fdatasync by a leader took (ns).
+    last_sync_ns: AtomicU64,
 }
 
+/// Counts a durable append as under way until dropped (see [`GroupCommit`]).
+pub(crate) struct Placing<'a>(&'a GroupCommit);
+
+impl Drop for Placing<'_> {
+    fn drop(&mut self) {
+        self.0.written.fetch_add(1, Ordering::AcqRel);
+        self.0.placing.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// The leader never waits longer than this for appends under way.
+const MAX_GATHER: Duration = Duration::from_millis(1);
+
 impl GroupCommit {
+    /// Mark a durable append as under way until the guard is dropped: drop
+    /// it once the record is written (or failed), before `wait_durable`.
+    pub fn placing(&self) -> Placing<'_> {
+        self.placing.fetch_add(1, Ordering::AcqRel);
+        Placing(self)
+    }
+
+    /// Let the group of durable appenders come back and write (see
+    /// [`GroupCommit`]), then start a new group: returns how many durable
+    /// appends the coming sync covers.
+    fn gather(&self) -> usize {
+        let want = self.last_group.load(Ordering::Relaxed);
+        let waiting = || {
+            self.placing.load(Ordering::Acquire) > 0 || self.written.load(Ordering::Acquire) < want
+        };
+        if waiting() {
+            let limit =
+                Duration::from_nanos(self.last_sync_ns.load(Ordering::Relaxed) / 2).min(MAX_GATHER);
+            let start = Instant::now();
+            while waiting() && start.elapsed() < limit {
+                std::thread::yield_now();
+            }
+        }
+        self.written.swap(0, Ordering::AcqRel)
+    }
+
     /// Block until everything up to `target` is durable. `active` gives the
     /// segment currently written to (never older than `target`'s segment).
     pub fn wait_durable(
@@ -89,10 +145,16 @@ impl GroupCommit {
             }
             st.leader_running = true;
             drop(st);
+            let group = self.gather();
+            self.last_group.store(group, Ordering::Relaxed);
             let outcome = match active() {
                 Some(seg) => {
                     let end = seg.len();
-                    seg.sync_data()
+                    let started = Instant::now();
+                    let synced = seg.sync_data();
+                    let took = started.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
+                    self.last_sync_ns.store(took, Ordering::Relaxed);
+                    synced
                         .map(|()| {
                             seg.mark_synced(end);
                             seg.mark_durable_use();
@@ -117,5 +179,32 @@ impl GroupCommit {
     pub fn mark_durable(&self, pos: LogPos) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.durable = st.durable.max(pos);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sync_group_counts_the_durable_appends_written_since_the_last_sync() {
+        let gc = GroupCommit::default();
+        // First sync: no earlier group to wait for.
+        assert_eq!(gc.gather(), 0);
+        for _ in 0..3 {
+            drop(gc.placing());
+        }
+        assert_eq!(gc.gather(), 3);
+        assert_eq!(gc.gather(), 0, "a new group starts at each sync");
+        // A group already as large as the last one is not waited for, and
+        // an append still under way is not counted until written.
+        gc.last_group.store(2, Ordering::Relaxed);
+        let (a, b) = (gc.placing(), gc.placing());
+        drop((a, b));
+        let under_way = gc.placing();
+        gc.last_sync_ns.store(0, Ordering::Relaxed); // no time to wait
+        assert_eq!(gc.gather(), 2);
+        drop(under_way);
+        assert_eq!(gc.gather(), 1);
     }
 }

@@ -267,6 +267,7 @@ impl Wal {
         let total = validate_entries(entries)?;
         let window = inner.cfg.window_start(now_ms)?;
         inner.cfg.expiration(window)?;
+        let placing = durable.then(|| inner.commit.placing());
         let small = total <= PACK_LIMIT && total <= PACK_RECORD_LIMIT * entries.len() as u64;
         let (segment_id, offset) = if small {
             let pack = |buf: &mut Vec<u8>| {
@@ -294,6 +295,7 @@ impl Wal {
                 &mut Framed { frames, entries },
             )?
         };
+        drop(placing);
         if durable {
             inner.wait_durable((segment_id, offset + total))?;
         }
