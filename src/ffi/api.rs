@@ -245,20 +245,20 @@ pub unsafe extern "C" fn nwal_append_batch(
         let durable = durable(flags, "nwal_append_batch")?;
         // SAFETY: `count` readable entries per the contract.
         let entries = unsafe { array(entries, count, "nwal_append_batch: entries") }?;
-        let entries = entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                // The names are formatted only if a check fails: this runs per record.
-                let what = |field| EntryField { index: i, field };
-                Ok(WriteEntry {
-                    // SAFETY: each entry's pointer/length pairs are valid per the contract.
-                    header: unsafe { header(e.header, e.header_len, what("header")) }?,
-                    // SAFETY: as above.
-                    content: unsafe { bytes(e.content, e.content_len, what("content")) }?,
-                })
-            })
-            .collect::<FfiResult<Vec<_>>>()?;
+        // A plain loop: collecting an iterator of results (GenericShunt)
+        // cost ~15 ns per entry here (perf).
+        let mut converted = Vec::with_capacity(entries.len());
+        for (i, e) in entries.iter().enumerate() {
+            // The names are formatted only if a check fails: this runs per record.
+            let what = |field| EntryField { index: i, field };
+            converted.push(WriteEntry {
+                // SAFETY: each entry's pointer/length pairs are valid per the contract.
+                header: unsafe { header(e.header, e.header_len, what("header")) }?,
+                // SAFETY: as above.
+                content: unsafe { bytes(e.content, e.content_len, what("content")) }?,
+            });
+        }
+        let entries = converted;
         append_entries(
             "nwal_append_batch",
             wal,
@@ -348,31 +348,32 @@ pub unsafe extern "C" fn nwal_append_batch_packed(
         let buf = unsafe { bytes(buf, buf_len, "nwal_append_batch_packed: buf") }?;
         // SAFETY: `count` readable spans per the contract.
         let spans = unsafe { array(spans, count, "nwal_append_batch_packed: spans") }?;
-        let entries = spans
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let what =
-                    |f: &'static str| move || format!("nwal_append_batch_packed: spans[{i}].{f}");
-                if s.reserved != 0 || s.has_header > 1 || (s.has_header == 0 && s.header_len != 0) {
-                    return Err(Failure::invalid(format!(
-                        "nwal_append_batch_packed: spans[{i}]: has_header must be 0 or 1, \
+        let span_entry = |i: usize, s: &nwal_span| {
+            let what =
+                |f: &'static str| move || format!("nwal_append_batch_packed: spans[{i}].{f}");
+            if s.reserved != 0 || s.has_header > 1 || (s.has_header == 0 && s.header_len != 0) {
+                return Err(Failure::invalid(format!(
+                    "nwal_append_batch_packed: spans[{i}]: has_header must be 0 or 1, \
                          header_len 0 without a header, reserved 0"
-                    )));
-                }
-                let header = match s.has_header {
-                    0 => None,
-                    _ => Some(span_slice(
-                        buf,
-                        s.header_off,
-                        s.header_len,
-                        &what("header"),
-                    )?),
-                };
-                let content = span_slice(buf, s.content_off, s.content_len, &what("content"))?;
-                Ok(WriteEntry { header, content })
-            })
-            .collect::<FfiResult<Vec<_>>>()?;
+                )));
+            }
+            let header = match s.has_header {
+                0 => None,
+                _ => Some(span_slice(
+                    buf,
+                    s.header_off,
+                    s.header_len,
+                    &what("header"),
+                )?),
+            };
+            let content = span_slice(buf, s.content_off, s.content_len, &what("content"))?;
+            Ok(WriteEntry { header, content })
+        };
+        // A plain loop, as in nwal_append_batch.
+        let mut entries = Vec::with_capacity(spans.len());
+        for (i, s) in spans.iter().enumerate() {
+            entries.push(span_entry(i, s)?);
+        }
         append_entries(
             "nwal_append_batch_packed",
             wal,
