@@ -10,6 +10,10 @@
 //! Larger records go to `crc-fast`, whose folded CLMUL code is much faster
 //! there (87 ns at 4 KiB). Every path gives the same value (tested against
 //! the `crc32c` crate).
+//!
+//! The unsafe code here is the CPU-instruction counterpart of the syscall
+//! wrappers in `sys`: the instruction functions require SSE4.2 and are
+//! called only after `is_x86_feature_detected!` found it.
 
 use crc_fast::{CrcAlgorithm::Crc32Iscsi, Digest};
 
@@ -36,8 +40,8 @@ pub(crate) fn record(seed: u32, rec: &[u8]) -> u32 {
     assert!(rec.len() >= CRC_FIELD.end, "a record has a 24-byte frame");
     #[cfg(target_arch = "x86_64")]
     if rec.len() <= INSTRUCTION_LIMIT && std::is_x86_feature_detected!("sse4.2") {
-        // SAFETY: `record_sse42` only needs SSE4.2, which the CPU was just
-        // found to have (the detection result is cached by std).
+        // SAFETY: `record_sse42` needs SSE4.2, which the CPU was just found
+        // to have (the detection result is cached by std).
         return unsafe { x86::record_sse42(seed, rec) };
     }
     record_portable(seed, rec)
@@ -52,6 +56,9 @@ fn record_portable(seed: u32, rec: &[u8]) -> u32 {
 }
 
 #[cfg(target_arch = "x86_64")]
+// From Rust 1.87 the intrinsics are safe to call inside `#[target_feature]`
+// functions; before (the MSRV is 1.82) they need the unsafe blocks below.
+#[allow(unused_unsafe)]
 mod x86 {
     use super::CRC_FIELD;
     use std::arch::x86_64::{_mm_crc32_u64, _mm_crc32_u8};
@@ -63,30 +70,46 @@ mod x86 {
     /// The chain over the 24-byte frame, CRC field as zeros (the instruction
     /// takes the low byte of the word first: masking the top four bytes of
     /// the third word zeroes bytes 20..24).
+    ///
+    /// # Safety
+    /// The CPU must have SSE4.2.
     #[target_feature(enable = "sse4.2")]
-    fn frame(state: u64, rec: &[u8]) -> u64 {
+    unsafe fn frame(state: u64, rec: &[u8]) -> u64 {
         const _: () = assert!(super::CRC_FIELD.start == 20 && super::CRC_FIELD.end == 24);
-        let s = _mm_crc32_u64(state, le64(&rec[0..]));
-        let s = _mm_crc32_u64(s, le64(&rec[8..]));
-        _mm_crc32_u64(s, le64(&rec[16..]) & 0xffff_ffff)
+        // SAFETY: SSE4.2 is present (this function's contract).
+        unsafe {
+            let s = _mm_crc32_u64(state, le64(&rec[0..]));
+            let s = _mm_crc32_u64(s, le64(&rec[8..]));
+            _mm_crc32_u64(s, le64(&rec[16..]) & 0xffff_ffff)
+        }
     }
 
+    /// # Safety
+    /// The CPU must have SSE4.2.
     #[target_feature(enable = "sse4.2")]
-    fn bytes(mut state: u64, data: &[u8]) -> u64 {
+    unsafe fn bytes(mut state: u64, data: &[u8]) -> u64 {
         let mut words = data.chunks_exact(8);
         for w in &mut words {
-            state = _mm_crc32_u64(state, le64(w));
+            let w = u64::from_le_bytes(w.try_into().unwrap());
+            // SAFETY: SSE4.2 is present (this function's contract).
+            state = unsafe { _mm_crc32_u64(state, w) };
         }
         for &b in words.remainder() {
-            state = u64::from(_mm_crc32_u8(state as u32, b));
+            // SAFETY: as above.
+            state = u64::from(unsafe { _mm_crc32_u8(state as u32, b) });
         }
         state
     }
 
+    /// # Safety
+    /// The CPU must have SSE4.2.
     #[target_feature(enable = "sse4.2")]
-    pub(super) fn record_sse42(seed: u32, rec: &[u8]) -> u32 {
-        let s = frame(u64::from(!seed), rec);
-        !(bytes(s, &rec[CRC_FIELD.end..]) as u32)
+    pub(super) unsafe fn record_sse42(seed: u32, rec: &[u8]) -> u32 {
+        // SAFETY: SSE4.2 is present (this function's contract).
+        unsafe {
+            let s = frame(u64::from(!seed), rec);
+            !(bytes(s, &rec[CRC_FIELD.end..]) as u32)
+        }
     }
 }
 

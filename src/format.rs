@@ -264,13 +264,13 @@ impl Frame {
 #[inline]
 pub fn decode_frame(b: &[u8]) -> Result<Frame, String> {
     if b.len() < RECORD_FRAME_SIZE {
-        return Err(format!(
+        return Err(bad(format_args!(
             "record frame truncated: {} of {RECORD_FRAME_SIZE} bytes",
             b.len()
-        ));
+        )));
     }
     if b[0..6] != RECORD_MAGIC {
-        return Err("bad record magic (expected \"NANORC\")".into());
+        return Err(bad(format_args!("bad record magic (expected \"NANORC\")")));
     }
     let header_len = u16::from_le_bytes(b[6..8].try_into().unwrap()) as usize;
     let content_len = u64::from(u32::from_le_bytes(b[8..12].try_into().unwrap()));
@@ -280,15 +280,17 @@ pub fn decode_frame(b: &[u8]) -> Result<Frame, String> {
     let synced_end = u64::from_le_bytes(synced);
     let crc = u32::from_le_bytes(b[20..24].try_into().unwrap());
     if content_len > MAX_CONTENT_LEN {
-        return Err(format!(
+        return Err(bad(format_args!(
             "record content length {content_len} exceeds the format maximum {MAX_CONTENT_LEN}"
-        ));
+        )));
     }
     if flags & !KNOWN_FLAGS != 0 {
-        return Err(format!("unknown record flags {flags:#x}"));
+        return Err(bad(format_args!("unknown record flags {flags:#x}")));
     }
     if flags & FLAG_HAS_HEADER == 0 && header_len != 0 {
-        return Err("record has a header length but no header flag".into());
+        return Err(bad(format_args!(
+            "record has a header length but no header flag"
+        )));
     }
     Ok(Frame {
         header_len,
@@ -310,31 +312,51 @@ pub fn verify_record(b: &[u8], segment_id: u64, offset: u64) -> Result<Frame, St
 /// read path takes it from its segment instead of recomputing it per record).
 #[inline]
 pub(crate) fn verify_record_seeded(b: &[u8], seed: u32, offset: u64) -> Result<Frame, String> {
-    let frame = decode_frame(b)?;
+    verify_decoded(decode_frame(b)?, b, seed, offset)
+}
+
+/// [`verify_record_seeded`] of a record whose frame `frame` the caller has
+/// already decoded from `b` (a scan decodes it first to learn the size).
+#[inline]
+pub(crate) fn verify_decoded(
+    frame: Frame,
+    b: &[u8],
+    seed: u32,
+    offset: u64,
+) -> Result<Frame, String> {
     if frame.total_size() != b.len() as u64 {
-        return Err(format!(
+        return Err(bad(format_args!(
             "record is {} bytes on disk, not the {} bytes asked for",
             frame.total_size(),
             b.len()
-        ));
+        )));
     }
     let crc = crc::record(seed, b);
     if crc != frame.crc {
-        return Err(format!(
+        return Err(bad(format_args!(
             "record checksum mismatch (stored {:#010x}, computed {crc:#010x})",
             frame.crc
-        ));
+        )));
     }
     // A writer's watermark lies between the segment header (synced when the
     // segment was created) and the record's own offset.
     if frame.synced_end < SEGMENT_HEADER_SIZE as u64 || frame.synced_end > offset {
-        return Err(format!(
+        return Err(bad(format_args!(
             "record at offset {offset} says the segment was synced up to {}, \
              which is not between the segment header and the record",
             frame.synced_end
-        ));
+        )));
     }
     Ok(frame)
+}
+
+/// The message of a record that does not verify. Out of line and cold:
+/// every record of a read, a replay and a recovery scan passes the checks
+/// that call it, and formatting code inline in them costs on every record.
+#[cold]
+#[inline(never)]
+fn bad(message: std::fmt::Arguments<'_>) -> String {
+    message.to_string()
 }
 
 #[cfg(test)]

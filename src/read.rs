@@ -62,27 +62,46 @@ pub struct ReadDescriptor {
 const MAX_RECORD_SIZE: u64 = RECORD_FRAME_SIZE as u64 + MAX_HEADER_LEN as u64 + MAX_CONTENT_LEN;
 
 fn check_range(seg: &Segment, offset: u64, size: u64) -> Result<()> {
+    check_range_to(seg, seg.len(), offset, size)
+}
+
+/// [`check_range`] against the end `end` of `seg` read before. The checks
+/// run on every ref of a read; their errors are built out of line.
+#[inline]
+fn check_range_to(seg: &Segment, end: u64, offset: u64, size: u64) -> Result<()> {
+    let whole = size != 0
+        && offset.checked_add(size).is_some_and(|e| e <= end)
+        && offset >= SEGMENT_HEADER_SIZE as u64
+        && size >= record_size(0, 0)
+        && size <= MAX_RECORD_SIZE;
+    if whole {
+        Ok(())
+    } else {
+        Err(range_error(seg, end, offset, size))
+    }
+}
+
+/// Why `(offset, size)` is not a ref [`check_range_to`] accepts.
+#[cold]
+#[inline(never)]
+fn range_error(seg: &Segment, end: u64, offset: u64, size: u64) -> WalError {
     if size == 0 {
-        return Err(WalError::InvalidArgument(format!(
+        return WalError::InvalidArgument(format!(
             "ref (segment {}, offset {offset}) has size 0",
             seg.id(),
-        )));
-    }
-    let end = seg.len();
-    if offset.checked_add(size).is_none_or(|e| e > end) {
-        return Err(WalError::InvalidArgument(format!(
-            "ref (segment {}, offset {offset}, size {size}) runs past the segment's written end {end}",
-            seg.id(),
-        )));
-    }
-    if offset < SEGMENT_HEADER_SIZE as u64 || size < record_size(0, 0) || size > MAX_RECORD_SIZE {
-        return Err(WalError::corrupted(
-            seg.id(),
-            offset,
-            format!("ref of size {size} at this offset cannot be a whole record"),
         ));
     }
-    Ok(())
+    if offset.checked_add(size).is_none_or(|e| e > end) {
+        return WalError::InvalidArgument(format!(
+            "ref (segment {}, offset {offset}, size {size}) runs past the segment's written end {end}",
+            seg.id(),
+        ));
+    }
+    WalError::corrupted(
+        seg.id(),
+        offset,
+        format!("ref of size {size} at this offset cannot be a whole record"),
+    )
 }
 
 /// Where one record of a [`ReadBuf`] lies in its data.
@@ -275,15 +294,20 @@ fn fill_inner<R: Refs + ?Sized>(refs: &R, buf: &mut ReadBuf) -> Result<()> {
     // ref does not depend on where it lies.
     let mut sorted = true;
     let mut prev = (0, 0);
-    let mut last: Option<(usize, &Segment)> = None;
+    // Each segment's end is read once: it only grows, so a ref within it
+    // is within the end read later too.
+    let mut last: Option<(usize, &Segment, u64)> = None;
     for i in 0..n {
         let (id, offset, size) = refs.key(i);
-        let seg = match last {
-            Some((j, seg)) if refs.same_segment(i, j) => seg,
-            _ => refs.segment(i)?,
+        let (seg, end) = match last {
+            Some((j, seg, end)) if refs.same_segment(i, j) => (seg, end),
+            _ => {
+                let seg = refs.segment(i)?;
+                (seg, seg.len())
+            }
         };
-        last = Some((i, seg));
-        check_range(seg, offset, size)?;
+        last = Some((i, seg, end));
+        check_range_to(seg, end, offset, size)?;
         sorted &= i == 0 || prev <= (id, offset);
         prev = (id, offset);
     }

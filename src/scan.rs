@@ -1,7 +1,7 @@
 //! Sequential reading of a segment's records in large chunks: shared by
 //! recovery (find the valid end of the newest segment) and replay.
 
-use crate::format::{decode_frame, verify_record_seeded, Frame, RECORD_FRAME_SIZE};
+use crate::format::{decode_frame, verify_decoded, Frame, RECORD_FRAME_SIZE};
 use crate::read::{Record, RecordRef};
 use crate::segment::Segment;
 use bytes::Bytes;
@@ -141,7 +141,7 @@ impl Scanner {
         }
         self.ensure(size)
             .map_err(|error| ScanStop::Io { offset, error })?;
-        verify_record_seeded(self.here(size), self.segment.crc_seed(), offset)
+        verify_decoded(frame, self.here(size), self.segment.crc_seed(), offset)
             .map_err(|detail| ScanStop::Invalid { offset, detail })?;
         let at = (self.pos - self.chunk_start) as usize;
         self.pos += size;
