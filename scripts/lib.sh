@@ -20,3 +20,10 @@ need_rust_src() {
   if [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library" ]; then return 0; fi
   rustup component add rust-src
 }
+
+# need_rust_toolchain VERSION: install that Rust toolchain (minimal profile)
+# if rustup does not have it yet.
+need_rust_toolchain() {
+  if rustup run "$1" rustc --version >/dev/null 2>&1; then return 0; fi
+  rustup toolchain install "$1" --profile minimal
+}

@@ -15,6 +15,11 @@ section "cargo clippy"
 cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets --all-features -- -D warnings
 
+section "the declared minimum Rust version (rust-version in Cargo.toml) builds everything"
+msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+need_rust_toolchain "$msrv"
+cargo "+$msrv" check --all-targets --target-dir target/msrv
+
 section "cargo test"
 cargo test
 

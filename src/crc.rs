@@ -11,9 +11,9 @@
 //! there (87 ns at 4 KiB). Every path gives the same value (tested against
 //! the `crc32c` crate).
 //!
-//! The unsafe code here is the CPU-instruction counterpart of the syscall
-//! wrappers in `sys`: the instruction functions require SSE4.2 and are
-//! called only after `is_x86_feature_detected!` found it.
+//! The one unsafe call here is the CPU-instruction counterpart of the
+//! syscall wrappers in `sys`: the `#[target_feature]` functions require
+//! SSE4.2 and are called only after `is_x86_feature_detected!` found it.
 
 use crc_fast::{CrcAlgorithm::Crc32Iscsi, Digest};
 
@@ -56,9 +56,6 @@ fn record_portable(seed: u32, rec: &[u8]) -> u32 {
 }
 
 #[cfg(target_arch = "x86_64")]
-// From Rust 1.87 the intrinsics are safe to call inside `#[target_feature]`
-// functions; before (the MSRV is 1.82) they need the unsafe blocks below.
-#[allow(unused_unsafe)]
 mod x86 {
     use super::CRC_FIELD;
     use std::arch::x86_64::{_mm_crc32_u64, _mm_crc32_u8};
@@ -67,49 +64,37 @@ mod x86 {
         u64::from_le_bytes(b[..8].try_into().unwrap())
     }
 
+    // Inside `#[target_feature(enable = "sse4.2")]` functions the SSE4.2
+    // intrinsics are safe to call; calling these functions is not, except
+    // from one another: `record` checks the CPU first.
+
     /// The chain over the 24-byte frame, CRC field as zeros (the instruction
     /// takes the low byte of the word first: masking the top four bytes of
     /// the third word zeroes bytes 20..24).
-    ///
-    /// # Safety
-    /// The CPU must have SSE4.2.
     #[target_feature(enable = "sse4.2")]
-    unsafe fn frame(state: u64, rec: &[u8]) -> u64 {
+    fn frame(state: u64, rec: &[u8]) -> u64 {
         const _: () = assert!(super::CRC_FIELD.start == 20 && super::CRC_FIELD.end == 24);
-        // SAFETY: SSE4.2 is present (this function's contract).
-        unsafe {
-            let s = _mm_crc32_u64(state, le64(&rec[0..]));
-            let s = _mm_crc32_u64(s, le64(&rec[8..]));
-            _mm_crc32_u64(s, le64(&rec[16..]) & 0xffff_ffff)
-        }
+        let s = _mm_crc32_u64(state, le64(&rec[0..]));
+        let s = _mm_crc32_u64(s, le64(&rec[8..]));
+        _mm_crc32_u64(s, le64(&rec[16..]) & 0xffff_ffff)
     }
 
-    /// # Safety
-    /// The CPU must have SSE4.2.
     #[target_feature(enable = "sse4.2")]
-    unsafe fn bytes(mut state: u64, data: &[u8]) -> u64 {
-        let mut words = data.chunks_exact(8);
-        for w in &mut words {
-            let w = u64::from_le_bytes(w.try_into().unwrap());
-            // SAFETY: SSE4.2 is present (this function's contract).
-            state = unsafe { _mm_crc32_u64(state, w) };
+    fn bytes(mut state: u64, data: &[u8]) -> u64 {
+        let (words, rest) = data.as_chunks::<8>();
+        for w in words {
+            state = _mm_crc32_u64(state, u64::from_le_bytes(*w));
         }
-        for &b in words.remainder() {
-            // SAFETY: as above.
-            state = u64::from(unsafe { _mm_crc32_u8(state as u32, b) });
+        for &b in rest {
+            state = u64::from(_mm_crc32_u8(state as u32, b));
         }
         state
     }
 
-    /// # Safety
-    /// The CPU must have SSE4.2.
     #[target_feature(enable = "sse4.2")]
-    pub(super) unsafe fn record_sse42(seed: u32, rec: &[u8]) -> u32 {
-        // SAFETY: SSE4.2 is present (this function's contract).
-        unsafe {
-            let s = frame(u64::from(!seed), rec);
-            !(bytes(s, &rec[CRC_FIELD.end..]) as u32)
-        }
+    pub(super) fn record_sse42(seed: u32, rec: &[u8]) -> u32 {
+        let s = frame(u64::from(!seed), rec);
+        !(bytes(s, &rec[CRC_FIELD.end..]) as u32)
     }
 }
 

@@ -107,7 +107,7 @@ fn read_c(h: *mut nwal, refs: &[EntryRef]) -> Got {
         content_len: 0,
     };
     let mut recs = vec![empty; refs.len()];
-    let sentinel = 0x1 as *mut nwal_read_buf;
+    let sentinel = std::ptr::dangling_mut::<nwal_read_buf>();
     let mut buf = sentinel;
     // SAFETY: live handle; `crefs` and `recs` have `refs.len()` slots.
     let st = unsafe { nwal_read_batch(h, crefs.as_ptr(), refs.len(), recs.as_mut_ptr(), &mut buf) };
