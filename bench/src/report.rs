@@ -582,7 +582,9 @@ const NOTES: &str = "\
 - **Limits.** \"pwrite/record\" appends with one `pwrite` per record to a fresh file; \"pwritev/batch\" one `pwritev` of 100 iovecs;
   the durable limit is `pwrite` + `fdatasync` per record on a growing file, one thread (the pre-written variant is in the limits table);
   multi-thread rows are compared with the 1-thread limit (the targets ask for scaling beyond one raw writer). Reads run against a
-  packed file in the page cache.
+  packed file in the page cache. The limits table also has the same syscalls over the bytes nano_wal stores per record
+  (payload + 24-byte frame), reads at positions looked up in an index of (segment, offset, size) entries: the targets table
+  shows nano_wal against those in its last column, beside (not instead of) the ratios the targets ask for.
 - **Durable** means the call returns only once the record would survive power loss: nano_wal `durable = true` / `NWAL_DURABLE`,
   nano-wal 1.0.0 `durable = true` (fdatasync under the segment mutex), okaywal `commit()`, walrus `FsyncSchedule::SyncEach`
   (a write then an fsync of the file per entry), wal-db `append_and_sync`, raft-engine `write(batch, sync = true)`.
