@@ -1412,6 +1412,39 @@ fn rotation_never_truncates_or_reuses_an_existing_file() {
     assert_eq!(replay_refs(&w), vec![a, c]);
 }
 
+/// Two threads shut the same handle down at once: whichever call comes
+/// second returns only once the first has finished (synced and released the
+/// stream lock), so either caller may reopen the stream right away.
+#[test]
+fn concurrent_shutdowns_both_return_after_the_stream_is_released() {
+    for trial in 0..20u64 {
+        let tmp = tempfile::tempdir().unwrap();
+        let w = open(tmp.path());
+        let refs: Vec<EntryRef> = (0..50u64)
+            .map(|i| {
+                w.append(None, &content_for(trial, i, 100), T0, false)
+                    .unwrap()
+            })
+            .collect();
+        let start = std::sync::Barrier::new(2);
+        let reopen = std::sync::Mutex::new(());
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                let (w, start, reopen, refs, dir) = (&w, &start, &reopen, &refs, tmp.path());
+                s.spawn(move || {
+                    start.wait();
+                    w.shutdown().unwrap();
+                    // One reopen at a time (each takes the stream lock).
+                    let _one = reopen.lock().unwrap();
+                    let w2 = Wal::open(dir, "s", test_opts())
+                        .unwrap_or_else(|e| panic!("trial {trial}: reopen after shutdown: {e}"));
+                    assert_eq!(replay_refs(&w2), *refs, "trial {trial}");
+                });
+            }
+        });
+    }
+}
+
 /// Shutdown and Drop sync what was appended (observed through an injected
 /// fdatasync failure, cargo feature `fault-injection`): `shutdown` reports
 /// it and still releases the lock; `Drop` consumes the one failing call, so
