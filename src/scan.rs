@@ -8,8 +8,12 @@ use bytes::Bytes;
 use std::io;
 use std::sync::Arc;
 
-/// Bytes read per positional read when scanning.
-pub(crate) const SCAN_CHUNK: u64 = 4 << 20;
+/// Bytes read per positional read when scanning (a record larger than this
+/// is read whole). 1 MiB replays as fast as 4 MiB did here (it stays in
+/// the L2 cache while it is checked and handed out) and holds a quarter of
+/// the memory: peak RSS of opening and replaying 1 GiB went from 8.6 to
+/// 2.7 MiB above the bare process (bench, memory table).
+pub(crate) const SCAN_CHUNK: u64 = 1 << 20;
 
 /// A record found by a scan: its offset and its frame (verified: the whole
 /// record is in the scanner's current chunk, see [`Scanner::record`]).
