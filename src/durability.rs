@@ -70,7 +70,8 @@ struct CommitState {
 /// half-way. Without that, the appenders woken by one sync race to write
 /// again, the first to finish becomes leader at once, and its sync covers
 /// only itself and those who wrote before it: the others wait a whole extra
-/// sync. A lone durable appender never waits (its group is itself).
+/// sync. A lone durable appender never waits (its group is itself), nor
+/// does a `sync` with no durable append written or under way.
 #[derive(Debug, Default)]
 pub(crate) struct GroupCommit {
     state: Mutex<CommitState>,
@@ -111,10 +112,14 @@ impl GroupCommit {
     /// appends the coming sync covers.
     fn gather(&self) -> usize {
         let want = self.last_group.load(Ordering::Relaxed);
-        let waiting = || {
-            self.placing.load(Ordering::Acquire) > 0 || self.written.load(Ordering::Acquire) < want
-        };
-        if waiting() {
+        let placing = || self.placing.load(Ordering::Acquire);
+        let written = || self.written.load(Ordering::Acquire);
+        let waiting = || placing() > 0 || written() < want;
+        // A leader that is a durable appender has counted its own write; one
+        // with nothing written or under way (a `sync` after non-durable
+        // appends, a shutdown) has no group to wait for.
+        let anyone = placing() > 0 || written() > 0;
+        if anyone && waiting() {
             let limit =
                 Duration::from_nanos(self.last_sync_ns.load(Ordering::Relaxed) / 2).min(MAX_GATHER);
             let start = Instant::now();
