@@ -6,6 +6,7 @@ use crate::read::{Record, RecordRef};
 use crate::segment::Segment;
 use bytes::Bytes;
 use std::io;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// Bytes read per positional read when scanning (a record larger than this
@@ -87,32 +88,35 @@ impl Scanner {
         &self.chunk[from..from + len as usize]
     }
 
+    /// Where the header (if any) and the content of `rec` lie in the chunk.
+    fn ranges(rec: &ScannedRecord) -> (Option<Range<usize>>, Range<usize>) {
+        let body = rec.at + RECORD_FRAME_SIZE + rec.frame.header_len;
+        let end = rec.at + rec.frame.total_size() as usize;
+        let header = rec
+            .frame
+            .has_header()
+            .then_some(rec.at + RECORD_FRAME_SIZE..body);
+        (header, body..end)
+    }
+
     /// The header and content of `rec`, the record [`Scanner::next_record`]
     /// returned last, as slices of the chunk they were read with (one
     /// reference count per slice, no copy).
     pub fn record(&self, rec: &ScannedRecord) -> Record {
-        let body = rec.at + RECORD_FRAME_SIZE + rec.frame.header_len;
-        let end = rec.at + rec.frame.total_size() as usize;
+        let (header, content) = Self::ranges(rec);
         Record {
-            header: rec
-                .frame
-                .has_header()
-                .then(|| self.chunk.slice(rec.at + RECORD_FRAME_SIZE..body)),
-            content: self.chunk.slice(body..end),
+            header: header.map(|h| self.chunk.slice(h)),
+            content: self.chunk.slice(content),
         }
     }
 
     /// The header and content of `rec` (as [`Scanner::record`]), borrowed
     /// from the chunk: no reference count, valid until the next scan step.
     pub fn record_ref(&self, rec: &ScannedRecord) -> RecordRef<'_> {
-        let body = rec.at + RECORD_FRAME_SIZE + rec.frame.header_len;
-        let end = rec.at + rec.frame.total_size() as usize;
+        let (header, content) = Self::ranges(rec);
         RecordRef {
-            header: rec
-                .frame
-                .has_header()
-                .then(|| &self.chunk[rec.at + RECORD_FRAME_SIZE..body]),
-            content: &self.chunk[body..end],
+            header: header.map(|h| &self.chunk[h]),
+            content: &self.chunk[content],
         }
     }
 
