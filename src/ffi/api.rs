@@ -579,21 +579,9 @@ pub unsafe extern "C" fn nwal_iter_next(
                 os_error: 0,
             });
         }
-        let replay = &mut it.replay;
-        // The closure takes the borrow by value (FnOnce), so the record it
-        // returns may borrow the replay beyond the closure.
-        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            let replay = replay;
-            replay.next_ref()
-        }));
-        let item = next
-            .inspect_err(|_| it.poisoned = true)
-            .map_err(|_| Failure {
-                status: nwal_status::NWAL_ERR_PANIC,
-                message: "nwal_iter_next: internal panic (a bug in nano_wal)".into(),
-                os_error: 0,
-            })?;
-        let Some(item) = item else {
+        // A panic in here unwinds to `boundary::call`, and the iterator is
+        // poisoned below: one panic boundary per call, not two.
+        let Some(item) = it.replay.next_ref() else {
             done = true;
             return Ok(());
         };
@@ -607,6 +595,12 @@ pub unsafe extern "C" fn nwal_iter_next(
         }
         Ok(())
     });
+    if status == nwal_status::NWAL_ERR_PANIC && !it.is_null() {
+        // SAFETY: non-NULL and live per the contract, and no longer borrowed
+        // (the closure returned or unwound). A replay that panicked mid-step
+        // is not trusted again.
+        unsafe { (*it).poisoned = true };
+    }
     if done {
         nwal_status::NWAL_DONE
     } else {
