@@ -48,10 +48,20 @@ pub(crate) fn record(seed: u32, rec: &[u8]) -> u32 {
 }
 
 fn record_portable(seed: u32, rec: &[u8]) -> u32 {
+    record_parts(seed, &rec[..CRC_FIELD.end], &[&rec[CRC_FIELD.end..]])
+}
+
+/// [`record`] of a record held in pieces: its 24-byte `frame` (CRC field
+/// taken as zeros) and the `payload` pieces that follow it, in order (the
+/// writer's frames are apart from the caller's header and content).
+pub(crate) fn record_parts(seed: u32, frame: &[u8], payload: &[&[u8]]) -> u32 {
+    assert_eq!(frame.len(), CRC_FIELD.end, "a record frame is 24 bytes");
     let mut d = Digest::new_with_init_state(Crc32Iscsi, u64::from(!seed));
-    d.update(&rec[..CRC_FIELD.start]);
+    d.update(&frame[..CRC_FIELD.start]);
     d.update(&[0; 4]);
-    d.update(&rec[CRC_FIELD.end..]);
+    for piece in payload {
+        d.update(piece);
+    }
     d.finalize() as u32
 }
 
@@ -129,6 +139,9 @@ mod tests {
             let want = reference(seed, &rec);
             assert_eq!(record(seed, &rec), want, "len {len}");
             assert_eq!(record_portable(seed, &rec), want, "len {len}");
+            let (frame, payload) = rec.split_at(CRC_FIELD.end);
+            let (a, b) = payload.split_at(payload.len() / 3);
+            assert_eq!(record_parts(seed, frame, &[a, b]), want, "len {len}");
         }
     }
 

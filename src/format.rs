@@ -6,7 +6,6 @@
 //! All integers are little-endian.
 
 use crate::crc;
-use crc_fast::{CrcAlgorithm::Crc32Iscsi, Digest as Crc};
 
 /// Magic at offset 0 of every segment file.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"NANO-LOG";
@@ -192,12 +191,12 @@ pub(crate) fn encode_frame_seeded(
         content.len(),
         batch_continues,
     ));
-    out[CRC_AT].fill(0);
-    let mut crc = Crc::new_with_init_state(Crc32Iscsi, u64::from(!seed));
-    crc.update(&out[..RECORD_FRAME_SIZE]);
-    crc.update(header.unwrap_or(&[]));
-    crc.update(content);
-    out[CRC_AT].copy_from_slice(&(crc.finalize() as u32).to_le_bytes());
+    let crc = crc::record_parts(
+        seed,
+        &out[..RECORD_FRAME_SIZE],
+        &[header.unwrap_or(&[]), content],
+    );
+    out[CRC_AT].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// Append the records of one append (header, content each) to `buf`, whole,
@@ -212,22 +211,18 @@ pub(crate) fn append_records<'e>(
     buf: &mut Vec<u8>,
     seed: u32,
     synced_end: u64,
-    records: impl ExactSizeIterator<Item = (Option<&'e [u8]>, &'e [u8])>,
+    records: impl ExactSizeIterator<Item = (Option<&'e [u8]>, &'e [u8])> + Clone,
 ) {
-    let first = buf.len();
+    let mut at = buf.len();
     let last = records.len().saturating_sub(1);
-    for (i, (header, content)) in records.enumerate() {
+    for (i, (header, content)) in records.clone().enumerate() {
         buf.extend_from_slice(&frame_fields(synced_end, header, content.len(), i != last));
         buf.extend_from_slice(&[0; 4]);
         buf.extend_from_slice(header.unwrap_or(&[]));
         buf.extend_from_slice(content);
     }
-    let mut at = first;
-    while at < buf.len() {
-        // The size comes back from the frame just written.
-        let header_len = u16::from_le_bytes([buf[at + 6], buf[at + 7]]) as usize;
-        let content_len = u32::from_le_bytes(buf[at + 8..at + 12].try_into().unwrap()) as usize;
-        let end = at + RECORD_FRAME_SIZE + header_len + content_len;
+    for (header, content) in records {
+        let end = at + record_size(header.map_or(0, <[u8]>::len), content.len()) as usize;
         let crc = crc::record(seed, &buf[at..end]);
         buf[at + CRC_AT.start..at + CRC_AT.end].copy_from_slice(&crc.to_le_bytes());
         at = end;
