@@ -1,6 +1,6 @@
 //! One segment file: its identity, its write fd (written only under the
-//! stream's appender lock, see `wal::Appender`), a dup'd read fd for lock-free positional reads, and the
-//! published end of its data.
+//! stream's appender lock, see `wal::Appender`), a dup'd read fd for
+//! lock-free positional reads, and the published end of its data.
 
 use crate::error::{Result, WalError};
 use crate::format::{SegmentHeader, SEGMENT_HEADER_SIZE};

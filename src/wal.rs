@@ -63,8 +63,6 @@ pub(crate) struct Appender {
     /// stream). Published to readers as `Inner::active`.
     seg: Option<Arc<Segment>>,
     w: WriteState,
-    /// Set by shutdown: no append is taken after it.
-    shut: bool,
 }
 
 /// Where the active segment's next write goes.
@@ -110,7 +108,8 @@ pub(crate) struct Inner {
     pub rotation: Mutex<RotationState>,
     pub commit: GroupCommit,
     pub poison: Poison,
-    /// `Appender::shut`, readable without the lock.
+    /// Set by shutdown under the appender lock: appends check it under the
+    /// lock, others (`is_shutdown`, cleanup) without.
     pub shut: AtomicBool,
     pub lock: Mutex<Option<StreamLock>>,
 }
@@ -168,7 +167,6 @@ impl Wal {
         let appender = Appender {
             w: WriteState::at(recovered.newest.as_ref().map_or(0, |s| s.len())),
             seg: recovered.newest.clone(),
-            shut: false,
         };
         let inner = Inner {
             appender: Mutex::new(appender),
@@ -320,12 +318,10 @@ impl Wal {
     pub fn shutdown(&self) -> Result<()> {
         let inner = &*self.inner;
         // Held to the end: appends wait for it and then see `shut`.
-        let mut app = inner.lock_appender();
-        if app.shut {
+        let app = inner.lock_appender();
+        if inner.shut.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        app.shut = true;
-        inner.shut.store(true, Ordering::Release);
         let synced = match &app.seg {
             Some(seg) => inner.wait_durable((seg.id(), app.w.end)),
             None => Ok(()),
@@ -411,13 +407,11 @@ thread_local! {
     static PACK_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// How the bytes of one append are encoded for a segment and written.
+/// How the records of one append are encoded and written.
 trait Encoding {
     /// Encode the records for `seg` (the CRC seed and watermark are per
-    /// segment), appender lock held.
-    fn encode(&mut self, seg: &Segment);
-    /// Write the encoded records at `offset` (appender lock held).
-    fn write(&self, seg: &Segment, offset: u64) -> std::io::Result<u64>;
+    /// segment) and write them at `offset`, appender lock held.
+    fn write(&mut self, seg: &Segment, offset: u64) -> std::io::Result<u64>;
 }
 
 /// Small appends: whole records packed into one buffer.
@@ -427,15 +421,13 @@ struct Packed<'a, 'e> {
 }
 
 impl Encoding for Packed<'_, '_> {
-    fn encode(&mut self, seg: &Segment) {
+    fn write(&mut self, seg: &Segment, offset: u64) -> std::io::Result<u64> {
         // The watermark read now is still a lower bound when the bytes are
         // written (it only rises).
         let (seed, synced) = (seg.crc_seed(), seg.synced_end());
         self.buf.clear();
         let records = self.entries.iter().map(|e| (e.header, e.content));
         append_records(self.buf, seed, synced, records);
-    }
-    fn write(&self, seg: &Segment, offset: u64) -> std::io::Result<u64> {
         seg.write_at(&[IoSlice::new(self.buf)], offset)
     }
 }
@@ -448,14 +440,12 @@ struct Framed<'a, 'e> {
 }
 
 impl Encoding for Framed<'_, '_> {
-    fn encode(&mut self, seg: &Segment) {
+    fn write(&mut self, seg: &Segment, offset: u64) -> std::io::Result<u64> {
         let (seed, synced) = (seg.crc_seed(), seg.synced_end());
         let last = self.entries.len() - 1;
         for (i, (frame, e)) in self.frames.iter_mut().zip(self.entries).enumerate() {
             encode_frame_seeded(frame, seed, synced, e.header, e.content, i != last);
         }
-    }
-    fn write(&self, seg: &Segment, offset: u64) -> std::io::Result<u64> {
         if let ([frame], [e]) = (&*self.frames, self.entries) {
             let iov = [
                 IoSlice::new(frame),
@@ -497,7 +487,7 @@ impl Inner {
     ) -> Result<(u64, u64)> {
         let mut guard = self.lock_appender();
         let app = &mut *guard;
-        if app.shut {
+        if self.shut.load(Ordering::Acquire) {
             return Err(WalError::Shutdown);
         }
         self.poison.check()?;
@@ -522,7 +512,6 @@ impl Inner {
         if offset + total > w.file_len && seg.has_durable_use() && !w.prewrite_failed {
             self.prewrite(seg, w, offset + total)?;
         }
-        records.encode(seg);
         match records.write(seg, offset) {
             Ok(_) => {
                 w.end = offset + total;
