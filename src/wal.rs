@@ -70,8 +70,9 @@ pub(crate) struct Appender {
 struct WriteState {
     /// End of the last complete write; the next record goes here.
     end: u64,
-    /// Length of the file: `end`, or more once zeros have been pre-written
-    /// past it (see `Inner::prewrite`).
+    /// How long the file may be on disk: `end`, or more once zeros have
+    /// been pre-written past it (see `Inner::prewrite`) or a failed write
+    /// was cut back. Sealing cuts a file longer than `end` and fsyncs it.
     file_len: u64,
     /// Pre-writing failed once here (say, the disk is full): not tried again
     /// in this segment.
@@ -522,13 +523,16 @@ impl Inner {
             Err(e) => {
                 // Leave no partial record behind: the next append must start at
                 // the same `end`, and recovery must not see garbage mid-log.
-                match seg.truncate(offset) {
-                    Ok(()) => w.file_len = offset,
-                    Err(te) => self.poison.set(
+                if let Err(te) = seg.truncate(offset) {
+                    self.poison.set(
                         format!("truncating segment {} after a failed write", seg.id()),
                         &te,
-                    ),
+                    );
                 }
+                // A group commit (which syncs without this lock) may have made
+                // the partial write's length durable before the cut: the cut
+                // must be fsync'ed when the segment is sealed.
+                w.file_len = w.file_len.max(offset + total);
                 Err(WalError::io(
                     format!(
                         "writing {count} record(s) ({total} bytes) to segment {} at offset {offset}",
@@ -634,6 +638,9 @@ impl Inner {
             // Harmless if this fails too: zeros after the last record are
             // cut by sealing and recovery, and the next write starts at `end`.
             let _ = seg.truncate(w.end);
+            // Some zeros may have reached the file (and a group commit may
+            // have synced them) before the cut: sealing cuts and fsyncs.
+            w.file_len = target;
             return Ok(());
         }
         if let Err(e) = seg.sync_data() {

@@ -298,6 +298,15 @@ fn failed_prewrite_falls_back_to_plain_appends() {
         assert_eq!(len, r.offset + r.size, "not pre-written again");
     }
     assert_eq!(replay_all(&wal).len(), 22);
+    // Zeros of the failed pre-write may have been synced before they were
+    // cut: sealing makes the cut durable with fsync.
+    inject_fault(fault(FaultOp::Fsync, &path, libc::EIO, 0, 1));
+    let e = expect_io(
+        wal.append(None, b"next window", T0 + 60_000, false),
+        libc::EIO,
+    );
+    assert!(e.to_string().contains("sealing"), "{e}");
+    clear_faults(&path);
 }
 
 /// A failed fdatasync of pre-written zeros is fail-stop, as any failed
@@ -318,4 +327,35 @@ fn failed_fdatasync_of_prewritten_zeros_poisons_the_log() {
     drop(wal);
     let wal = Wal::open(dir, "s", opts()).unwrap();
     assert_eq!(replay_all(&wal), vec![(first, b"durable".to_vec())]);
+}
+
+/// A write that failed part-way was cut back, but a group commit (which
+/// syncs without the appender lock) may have made its bytes' length durable
+/// before the cut. So the segment's length changed since its last sync, and
+/// sealing it makes the cut durable with fsync, not fdatasync: observed
+/// through an fsync failure injected on that segment file alone.
+#[test]
+fn a_segment_cut_after_a_failed_write_is_sealed_with_fsync() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let kept = wal.append(None, b"kept", T0, false).unwrap();
+    let seg_file = wal.segment(kept.segment_id).unwrap().path().to_path_buf();
+    inject_fault(Fault {
+        keep_bytes: 100,
+        ..fault(FaultOp::Write, dir, libc::ENOSPC, 0, 1)
+    });
+    expect_io(wal.append(None, &[7u8; 5000], T0, false), libc::ENOSPC);
+    inject_fault(fault(FaultOp::Fsync, &seg_file, libc::EIO, 0, 1));
+    // The next window rolls the log over: sealing fsyncs the cut segment.
+    let e = expect_io(
+        wal.append(None, b"next window", T0 + 60_000, false),
+        libc::EIO,
+    );
+    assert!(e.to_string().contains("sealing"), "{e}");
+    clear_faults(&seg_file);
+    clear_faults(dir);
+    drop(wal);
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    assert_eq!(replay_all(&wal), vec![(kept, b"kept".to_vec())]);
 }
