@@ -314,16 +314,22 @@ impl Wal {
     }
 
     /// Stop taking appends (they get `Shutdown`), wait for the append being
-    /// written, sync, and release the stream lock. Idempotent; `Drop` calls
+    /// written, sync (cutting the zeros appends pre-write after the last
+    /// record, so the files end at their last record), and release the
+    /// stream lock. Idempotent; `Drop` calls
     /// it. A concurrent second call returns once the first is done.
     pub fn shutdown(&self) -> Result<()> {
         let inner = &*self.inner;
         // Held to the end: appends wait for it and then see `shut`.
-        let app = inner.lock_appender();
+        let mut app = inner.lock_appender();
         if inner.shut.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        let app = &mut *app;
         let synced = match &app.seg {
+            // Cut pre-written zeros, so a cleanly shut down log's files end at
+            // their last record, as after a rotation.
+            Some(seg) if app.w.file_len > app.w.end => inner.seal(seg, &mut app.w),
             Some(seg) => inner.wait_durable((seg.id(), app.w.end)),
             None => Ok(()),
         };
@@ -389,9 +395,19 @@ fn validate_entries(entries: &[WriteEntry<'_>]) -> Result<u64> {
     Ok(total)
 }
 
-/// Zeros pre-written at a time ahead of durable appends (see `Inner::prewrite`):
-/// one metadata-bearing fdatasync per this many bytes of records.
+/// Zeros pre-written at a time ahead of appends (see `Inner::prewrite`): for
+/// durable appends, one metadata-bearing fdatasync per this many bytes.
 const PREWRITE_CHUNK: u64 = 1 << 20;
+
+/// The zeros go to the file in writes of this size, aligned to it. The page
+/// cache sizes its folios by the write that creates them (and by the
+/// alignment of its start), and every later write into a folio walks all of
+/// its blocks (ext4 on Linux 6.18, measured on this machine kind): a 152 B
+/// record written into a 1 MiB folio cost ~1.3 µs, into a 64 KiB one as
+/// little as into a fresh page; a 4 KiB record cost ~1.45 µs in aligned
+/// 64 KiB folios and ~1.8 µs when the zeros' writes started off alignment.
+const PREWRITE_PIECE: usize = 64 << 10;
+static PREWRITE_ZEROS: [u8; PREWRITE_PIECE] = [0; PREWRITE_PIECE];
 
 /// Appends up to this size (records with their frames), of records of
 /// [`PACK_RECORD_LIMIT`] bytes on average at most, are copied into one buffer
@@ -510,7 +526,7 @@ impl Inner {
         };
         let w = &mut app.w;
         let offset = w.end;
-        if offset + total > w.file_len && seg.has_durable_use() && !w.prewrite_failed {
+        if offset + total > w.file_len && !w.prewrite_failed {
             self.prewrite(seg, w, offset + total)?;
         }
         match records.write(seg, offset) {
@@ -562,22 +578,7 @@ impl Inner {
         };
         let expiration = self.cfg.expiration(window)?;
         if let Some(seg) = &app.seg {
-            let w = &mut app.w;
-            // A sealed segment ends at its last record: cut pre-written
-            // zeros (and make the new length durable with a full fsync).
-            let sealed = if w.file_len > w.end {
-                seg.truncate(w.end).and_then(|()| seg.sync_all())
-            } else {
-                seg.sync_data()
-            };
-            if let Err(e) = sealed {
-                let context = format!("syncing segment {} while sealing it", seg.id());
-                self.poison.set(context.clone(), &e);
-                return Err(WalError::io(context, e));
-            }
-            w.file_len = w.end;
-            seg.mark_synced(w.end);
-            self.commit.mark_durable((seg.id(), w.end));
+            self.seal(seg, &mut app.w)?;
         }
         let header = SegmentHeader {
             segment_id: rot.next_id,
@@ -610,21 +611,54 @@ impl Inner {
         Ok(())
     }
 
+    /// Make the active segment end at its last record, durably: cut
+    /// pre-written zeros (and make the new length durable with a full
+    /// fsync), or fdatasync it. Appender lock held. Fails on a poisoned
+    /// log; a failure poisons it (the sync may have dropped dirty pages of
+    /// records).
+    fn seal(&self, seg: &Segment, w: &mut WriteState) -> Result<()> {
+        // After a failed sync a later one may succeed without the lost pages.
+        self.poison.check()?;
+        let sealed = if w.file_len > w.end {
+            seg.truncate(w.end).and_then(|()| seg.sync_all())
+        } else {
+            seg.sync_data()
+        };
+        if let Err(e) = sealed {
+            let context = format!("syncing segment {} while sealing it", seg.id());
+            self.poison.set(context.clone(), &e);
+            return Err(WalError::io(context, e));
+        }
+        w.file_len = w.end;
+        seg.mark_synced(w.end);
+        self.commit.mark_durable((seg.id(), w.end));
+        Ok(())
+    }
+
     /// Write zeros from the end of the file to past `need` (a whole
-    /// [`PREWRITE_CHUNK`], within the size cap) and fdatasync them, so that
-    /// the records later written there overwrite allocated, durable blocks
-    /// inside the file's durable size: their fdatasync then flushes data only,
-    /// without the metadata update (size, block allocation) that makes a sync
-    /// of a growing file cost a journal commit. Done only in segments that
-    /// durable appends use. Recovery and sealing cut the zeros off (a run of
-    /// zeros after the last record is preallocated space, docs/FORMAT.md).
+    /// [`PREWRITE_CHUNK`], within the size cap), so that the records written
+    /// next overwrite allocated pages and blocks inside the file's size:
+    ///
+    /// - In a segment durable appends use, the zeros are fdatasync'ed. The
+    ///   records' fdatasync then flushes data only, without the metadata
+    ///   update (size, block allocation) that makes a sync of a growing file
+    ///   cost a journal commit.
+    /// - In every segment, the write of a record then costs no allocation of
+    ///   page-cache pages and blocks and no size update: a 4 KiB append takes
+    ///   ~1.45 µs instead of ~2.4 µs (measured on this machine kind, ext4;
+    ///   128 B appends, which mostly land in a page already there, gain
+    ///   nothing and lose nothing).
+    ///
+    /// Recovery and sealing cut the zeros off (a run of zeros after the last
+    /// record is preallocated space, docs/FORMAT.md).
     ///
     /// A failed write of the zeros (the disk is full, the file size limit) is
     /// not an error of the append: the zeros are cut again and the append is
     /// written as without pre-writing. A failed fdatasync is (fail-stop, as
     /// for a group commit: it may have dropped dirty pages of records).
     fn prewrite(&self, seg: &Segment, w: &mut WriteState, need: u64) -> Result<()> {
-        let mut target = need.max(w.file_len) + PREWRITE_CHUNK;
+        let piece = PREWRITE_PIECE as u64;
+        let mut target = (need.max(w.file_len) + PREWRITE_CHUNK).next_multiple_of(piece);
         let cap = self.cfg.max_segment_bytes;
         if cap != 0 {
             target = target.min(cap.max(need));
@@ -632,21 +666,28 @@ impl Inner {
         if target <= w.file_len {
             return Ok(());
         }
-        let zeros = vec![0u8; (target - w.file_len) as usize];
-        if seg.write_at(&[IoSlice::new(&zeros)], w.file_len).is_err() {
-            w.prewrite_failed = true;
-            // Harmless if this fails too: zeros after the last record are
-            // cut by sealing and recovery, and the next write starts at `end`.
-            let _ = seg.truncate(w.end);
-            // Some zeros may have reached the file (and a group commit may
-            // have synced them) before the cut: sealing cuts and fsyncs.
-            w.file_len = target;
-            return Ok(());
+        let mut at = w.file_len;
+        while at < target {
+            let to = (at + 1).next_multiple_of(piece).min(target);
+            let zeros = &PREWRITE_ZEROS[..(to - at) as usize];
+            if seg.write_at(&[IoSlice::new(zeros)], at).is_err() {
+                w.prewrite_failed = true;
+                // Harmless if this fails too: zeros after the last record are
+                // cut by sealing and recovery, and the next write starts at `end`.
+                let _ = seg.truncate(w.end);
+                // Some zeros may have reached the file (and a group commit may
+                // have synced them) before the cut: sealing cuts and fsyncs.
+                w.file_len = target;
+                return Ok(());
+            }
+            at = to;
         }
-        if let Err(e) = seg.sync_data() {
-            let context = format!("fdatasync of segment {} after pre-writing it", seg.id());
-            self.poison.set(context.clone(), &e);
-            return Err(WalError::io(context, e));
+        if seg.has_durable_use() {
+            if let Err(e) = seg.sync_data() {
+                let context = format!("fdatasync of segment {} after pre-writing it", seg.id());
+                self.poison.set(context.clone(), &e);
+                return Err(WalError::io(context, e));
+            }
         }
         w.file_len = target;
         Ok(())

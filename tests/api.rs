@@ -1446,9 +1446,10 @@ fn concurrent_shutdowns_both_return_after_the_stream_is_released() {
 }
 
 /// Shutdown and Drop sync what was appended (observed through an injected
-/// fdatasync failure, cargo feature `fault-injection`): `shutdown` reports
-/// it and still releases the lock; `Drop` consumes the one failing call, so
-/// the recovery of the next open (which syncs too) does not meet it.
+/// fsync failure, cargo feature `fault-injection`: they cut the zeros
+/// appends pre-wrote and fsync the new length): `shutdown` reports it and
+/// still releases the lock; `Drop` consumes the one failing call, so the
+/// recovery of the next open (which syncs too) does not meet it.
 #[cfg(feature = "fault-injection")]
 #[test]
 fn shutdown_and_drop_sync_what_was_appended() {
@@ -1456,9 +1457,9 @@ fn shutdown_and_drop_sync_what_was_appended() {
     const EIO: i32 = 5;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let fail_next_fdatasync = || {
+    let fail_next_fsync = || {
         inject_fault(Fault {
-            op: FaultOp::Fdatasync,
+            op: FaultOp::Fsync,
             under: dir.to_path_buf(),
             errno: EIO,
             skip: 0,
@@ -1468,38 +1469,34 @@ fn shutdown_and_drop_sync_what_was_appended() {
     };
     let w = open(dir);
     let a = w.append(None, b"not durable yet", T0, false).unwrap();
-    fail_next_fdatasync();
+    fail_next_fsync();
     assert_eq!(w.shutdown().unwrap_err().os_error(), Some(EIO));
     assert!(w.is_shutdown());
     let w2 = open(dir); // the lock was released all the same
     assert_eq!(replay_refs(&w2), vec![a]);
     let b = w2.append(None, b"dropped", T0, false).unwrap();
-    fail_next_fdatasync();
+    fail_next_fsync();
     drop(w2);
-    let w3 = Wal::open(dir, "s", test_opts()).expect("Drop already met the failing fdatasync");
+    let w3 = Wal::open(dir, "s", test_opts()).expect("Drop already met the failing fsync");
     clear_faults(dir);
     assert_eq!(replay_refs(&w3), vec![a, b]);
     drop(w);
 }
 
-/// Durable appends pre-write zeros ahead of the records (so their fdatasync
-/// has no size or allocation to commit); the logical end never moves past
-/// the records, reads and replay never see the zeros, sealing cuts them off,
-/// and a reopen cuts them from the newest segment. Non-durable appends never
-/// pre-write.
+/// Appends pre-write zeros ahead of the records (so a record's write finds
+/// its pages and blocks allocated, and a durable append's fdatasync has no
+/// size or allocation to commit); the logical end never moves past the
+/// records, reads and replay never see the zeros, sealing and shutdown cut
+/// them off, and opening a log left without shutdown (a crash) cuts them
+/// from the newest segment.
 #[test]
-fn durable_appends_prewrite_zeros_that_sealing_and_reopen_cut_off() {
+fn appends_prewrite_zeros_that_sealing_shutdown_and_recovery_cut_off() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
+    let dir = &tmp.path().join("log");
     let wal = Wal::open(dir, "s", test_opts()).unwrap();
-    // Non-durable only: the file is exactly the records.
     let r0 = wal.append(None, b"not durable", T0, false).unwrap();
     let path0 = seg_path(dir, "s", r0.segment_id);
-    assert_eq!(file_len(&path0), r0.offset + r0.size);
-    // The first durable append syncs; the next append grows the file, so it
-    // pre-writes first.
-    wal.append(None, b"durable", T0, true).unwrap();
-    let mut refs = Vec::new();
+    let mut refs = vec![r0];
     for i in 0..50u64 {
         refs.push(
             wal.append(None, &content_for(1, i, 200), T0, i % 5 == 0)
@@ -1510,8 +1507,8 @@ fn durable_appends_prewrite_zeros_that_sealing_and_reopen_cut_off() {
     let end = last.offset + last.size;
     let len = file_len(&path0);
     assert!(
-        len > end && len >= 1 << 20,
-        "pre-written: file {len}, records end {end}"
+        len > end && len >= 1 << 20 && len.is_multiple_of(64 << 10),
+        "pre-written to a 64 KiB boundary: file {len}, records end {end}"
     );
     let bytes = std::fs::read(&path0).unwrap();
     assert!(bytes[end as usize..].iter().all(|&b| b == 0));
@@ -1521,37 +1518,41 @@ fn durable_appends_prewrite_zeros_that_sealing_and_reopen_cut_off() {
         "logical end"
     );
     // Reads and replay see only records; nwal's read-only view agrees.
-    assert_eq!(replay_refs(&wal).len(), 52);
+    assert_eq!(replay_refs(&wal), refs);
     let view = nano_wal::inspect::LogView::open(dir, "s").unwrap();
     let check = view.check_segment(r0.segment_id).unwrap();
     assert_eq!((check.valid_end, check.problem), (end, None));
-    assert_eq!(view.replay(None).unwrap().count(), 52);
+    assert_eq!(view.replay(None).unwrap().count(), refs.len());
     // Rolling to the next window seals the segment: cut to its records.
-    let r1 = wal.append(None, b"next window", T0 + DUR, true).unwrap();
+    let r1 = wal.append(None, b"next window", T0 + DUR, false).unwrap();
     assert_eq!(
         file_len(&path0),
         end,
         "sealed segment cut to its last record"
     );
-    wal.append(None, b"grows it", T0 + DUR, false).unwrap();
+    refs.push(r1);
+    refs.push(wal.append(None, b"durable", T0 + DUR, true).unwrap());
     let path1 = seg_path(dir, "s", r1.segment_id);
     assert!(file_len(&path1) > 1 << 20);
-    // A reopen cuts the newest segment's zeros (no damage reported).
-    drop(wal);
-    let wal = Wal::open(dir, "s", test_opts()).unwrap();
-    let n = replay_refs(&wal).len();
-    assert_eq!(n, 54);
-    let newest = wal.segment(r1.segment_id).unwrap();
-    assert_eq!(file_len(&path1), newest.len());
-    // Appends go on right after the last record.
-    let r = wal.append(None, b"after reopen", T0 + DUR, false).unwrap();
-    assert_eq!(r.offset, file_len(&path1) - r.size);
-    // And durable appends pre-write again in the reopened segment.
-    wal.append(None, b"durable again", T0 + DUR, true).unwrap();
-    let r = wal
-        .append(None, b"grows it again", T0 + DUR, false)
+    // A crash here leaves the zeros: opening the image cuts them, with no
+    // damage reported.
+    let image = &tmp.path().join("crash");
+    copy_dir(dir, image);
+    let crashed = Wal::open(image, "s", test_opts()).unwrap();
+    assert_eq!(replay_refs(&crashed), refs);
+    let newest = crashed.segment(r1.segment_id).unwrap();
+    assert_eq!(file_len(&seg_path(image, "s", r1.segment_id)), newest.len());
+    // Appends go on right after the last record, and pre-write again.
+    let r = crashed
+        .append(None, b"after reopen", T0 + DUR, false)
         .unwrap();
-    assert!(file_len(&path1) >= r.offset + r.size + (1 << 19));
+    assert_eq!(r.offset, newest.len() - r.size);
+    assert!(file_len(&seg_path(image, "s", r1.segment_id)) >= r.offset + r.size + (1 << 19));
+    // Shutdown cuts them too: a cleanly closed log ends at its last record.
+    let r1_end = refs.last().map(|r| r.offset + r.size).unwrap();
+    drop(wal);
+    assert_eq!(file_len(&path1), r1_end);
+    assert_eq!(file_len(&path0), end);
 }
 
 /// Pre-writing stays within `max_segment_bytes`.

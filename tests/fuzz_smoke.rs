@@ -60,10 +60,10 @@ fn real_logs(base: &Path) -> Vec<Vec<Vec<u8>>> {
                     .unwrap();
             }
         }
-        drop(wal);
-        // Durable appends pre-write 1 MiB of zeros ahead of the records
-        // (preallocated space): keep at most 1 KiB of it, so that inputs stay
-        // small but the shape is in the corpus.
+        // Appends pre-write 1 MiB of zeros ahead of the records (preallocated
+        // space, cut by shutdown: the files are read before it): keep at most
+        // 1 KiB of it, so that inputs stay small but the shape is in the
+        // corpus.
         let files: Vec<Vec<u8>> = common::seg_files(&dir, STREAM)
             .iter()
             .map(|f| {
@@ -73,6 +73,7 @@ fn real_logs(base: &Path) -> Vec<Vec<Vec<u8>>> {
                 b
             })
             .collect();
+        drop(wal);
         // An empty newest segment (header only) in one of them.
         let mut files = files;
         if shape == 4 {

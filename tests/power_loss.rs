@@ -44,8 +44,10 @@ struct Ack {
 
 /// Build a log across three windows: single and batch appends, some durable.
 /// The last durable ack is followed by several non-durable ones, so the
-/// newest segment has an unsynced tail to tear.
-fn build(dir: &Path, seed: u64) -> Vec<Ack> {
+/// newest segment has an unsynced tail to tear. The log is returned open:
+/// crash states are made from its files as they are before a shutdown
+/// (which would cut the zeros pre-written after the records).
+fn build(dir: &Path, seed: u64) -> (Wal, Vec<Ack>) {
     let mut rng = Rng::new(seed);
     let wal = Wal::open(dir, "p", opts()).unwrap();
     let mut acks = Vec::new();
@@ -85,7 +87,7 @@ fn build(dir: &Path, seed: u64) -> Vec<Ack> {
             });
         }
     }
-    acks
+    (wal, acks)
 }
 
 /// Open the crashed state and check the guarantee.
@@ -182,13 +184,14 @@ fn newest_segment(dir: &Path, acks: &[Ack]) -> NewestSegment {
 fn every_crash_state_of_the_unsynced_tail_keeps_durable_records() {
     let base = tempfile::tempdir().unwrap();
     let clean = base.path().join("clean");
-    let acks = build(&clean, 0x5EED);
+    let (wal, acks) = build(&clean, 0x5EED);
     let NewestSegment {
         id: newest_id,
         file,
         records: bytes,
         synced,
     } = newest_segment(&clean, &acks);
+    drop(wal);
     assert!(bytes.len() > synced + 200, "an unsynced tail to tear");
 
     let mut rng = Rng::new(7);
@@ -281,15 +284,16 @@ fn sectors_of_the_unsynced_tail_lost_in_any_order_keep_durable_records() {
     const SECTOR: usize = 512;
     let base = tempfile::tempdir().unwrap();
     let clean = base.path().join("clean");
-    let acks = build_grown(&clean, 0xD15C);
+    let (wal, acks) = build_grown(&clean, 0xD15C);
     // Only the records matter: past them the file holds pre-written zeros
-    // (synced, so they stay zeros whatever is lost).
+    // (synced by the durable append, so they stay zeros whatever is lost).
     let NewestSegment {
         id: newest_id,
         file,
         records: bytes,
         synced,
     } = newest_segment(&clean, &acks);
+    drop(wal);
     let sectors: Vec<usize> = (synced / SECTOR..bytes.len().div_ceil(SECTOR)).collect();
     assert!(sectors.len() >= 8, "{} unsynced sectors", sectors.len());
 
@@ -342,8 +346,9 @@ fn sectors_of_the_unsynced_tail_lost_in_any_order_keep_durable_records() {
 
 /// `build`, plus enough non-durable appends after the last durable one that
 /// the unsynced tail spans many sectors.
-fn build_grown(dir: &Path, seed: u64) -> Vec<Ack> {
-    let mut acks = build(dir, seed);
+fn build_grown(dir: &Path, seed: u64) -> (Wal, Vec<Ack>) {
+    let (wal, mut acks) = build(dir, seed);
+    drop(wal);
     let wal = Wal::open(dir, "p", opts()).unwrap();
     let mut rng = Rng::new(seed ^ 1);
     // Reopening synced everything; one durable append marks the new
@@ -357,7 +362,5 @@ fn build_grown(dir: &Path, seed: u64) -> Vec<Ack> {
             durable: i == 0,
         });
     }
-    // The shutdown sync does not matter: the test edits the files.
-    drop(wal);
-    acks
+    (wal, acks)
 }
