@@ -1555,6 +1555,27 @@ fn appends_prewrite_zeros_that_sealing_shutdown_and_recovery_cut_off() {
     assert_eq!(file_len(&path0), end);
 }
 
+/// An append of 64 KiB or more allocates its pages in bulk: outside segments
+/// durable appends use, it is written without zeros ahead of it; the small
+/// append after it pre-writes again.
+#[test]
+fn appends_of_64_kib_or_more_are_not_prewritten_unless_durable_appends_use_the_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = Wal::open(tmp.path(), "s", test_opts()).unwrap();
+    let big = wal.append(None, &vec![1; 64 << 10], T0, false).unwrap();
+    let path = seg_path(tmp.path(), "s", big.segment_id);
+    assert_eq!(file_len(&path), big.offset + big.size);
+    let small = wal.append(None, b"small", T0, false).unwrap();
+    assert!(file_len(&path) >= small.offset + small.size + (1 << 20));
+    // Once durable appends use the segment, large appends pre-write too (so
+    // their fdatasync has no size to commit).
+    wal.append(None, b"durable", T0, true).unwrap();
+    let len = file_len(&path);
+    let big = wal.append(None, &vec![2; 2 << 20], T0, false).unwrap();
+    assert!(big.offset + big.size > len, "the append grew the file");
+    assert!(file_len(&path) >= big.offset + big.size + (1 << 20));
+}
+
 /// Pre-writing stays within `max_segment_bytes`.
 #[test]
 fn prewriting_respects_the_segment_size_cap() {
