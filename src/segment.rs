@@ -33,7 +33,7 @@ pub struct Segment {
     /// from corruption of synced data.
     synced_end: AtomicU64,
     /// A group commit has synced this segment: durable appends go here, so
-    /// the zeros pre-written ahead of them are synced too.
+    /// pre-writing zeros ahead of them pays off.
     durable_use: AtomicBool,
 }
 

@@ -395,18 +395,17 @@ fn validate_entries(entries: &[WriteEntry<'_>]) -> Result<u64> {
     Ok(total)
 }
 
-/// Zeros pre-written at a time ahead of appends (see `Inner::prewrite`): for
-/// durable appends, one metadata-bearing fdatasync per this many bytes.
+/// Zeros pre-written at a time ahead of durable appends (see
+/// `Inner::prewrite`): one metadata-bearing fdatasync per this many bytes.
 const PREWRITE_CHUNK: u64 = 1 << 20;
 
 /// The zeros go to the file in writes of this size, aligned to it. The page
-/// cache sizes its folios by the write that creates them (and by the
-/// alignment of its start), and every later write into a folio walks all of
-/// its blocks (ext4 on Linux 6.18, measured on this machine kind): a 152 B
-/// record written into a 1 MiB folio cost ~1.3 µs, into a 64 KiB one as
-/// little as into a fresh page; a 4 KiB record cost ~1.45 µs in aligned
-/// 64 KiB folios and ~1.8 µs when the zeros' writes started off alignment.
-const PREWRITE_PIECE: usize = 64 << 10;
+/// cache sizes its folios by the write that creates them, and every later
+/// write into a folio walks all of its blocks (ext4 on Linux 6.18, measured
+/// on this machine kind): zeros written 1 MiB at a time made each 152 B
+/// record's `pwrite`, under the appender lock, cost ~1.3 µs instead of
+/// ~0.45. Aligned pieces keep every folio whole-piece sized.
+const PREWRITE_PIECE: usize = 32 << 10;
 static PREWRITE_ZEROS: [u8; PREWRITE_PIECE] = [0; PREWRITE_PIECE];
 
 /// Appends up to this size (records with their frames), of records of
@@ -526,10 +525,7 @@ impl Inner {
         };
         let w = &mut app.w;
         let offset = w.end;
-        if offset + total > w.file_len
-            && !w.prewrite_failed
-            && (total < PREWRITE_PIECE as u64 || seg.has_durable_use())
-        {
+        if offset + total > w.file_len && seg.has_durable_use() && !w.prewrite_failed {
             self.prewrite(seg, w, offset + total)?;
         }
         match records.write(seg, offset) {
@@ -639,25 +635,14 @@ impl Inner {
     }
 
     /// Write zeros from the end of the file to past `need` (a whole
-    /// [`PREWRITE_CHUNK`], within the size cap), so that the records written
-    /// next overwrite allocated pages and blocks inside the file's size:
-    ///
-    /// - In a segment durable appends use, the zeros are fdatasync'ed. The
-    ///   records' fdatasync then flushes data only, without the metadata
-    ///   update (size, block allocation) that makes a sync of a growing file
-    ///   cost a journal commit.
-    /// - In every segment, the write of a record then costs no allocation of
-    ///   page-cache pages and blocks and no size update: a 4 KiB append takes
-    ///   ~1.45 µs instead of ~2.4 µs (measured on this machine kind, ext4;
-    ///   128 B appends, which mostly land in a page already there, gain
-    ///   nothing and lose nothing). An append of [`PREWRITE_PIECE`] or more
-    ///   allocates its pages in bulk anyway, and the zeros would only double
-    ///   its copy (batches of 100 x 4 KiB: ~1.2 instead of ~1.0 µs per
-    ///   record): outside segments durable appends use, it is written
-    ///   without them.
-    ///
-    /// Recovery and sealing cut the zeros off (a run of zeros after the last
-    /// record is preallocated space, docs/FORMAT.md).
+    /// [`PREWRITE_CHUNK`], within the size cap) and fdatasync them, so that
+    /// the records later written there overwrite allocated, durable blocks
+    /// inside the file's durable size: their fdatasync then flushes data only,
+    /// without the metadata update (size, block allocation) that makes a sync
+    /// of a growing file cost a journal commit. Done only in segments that
+    /// durable appends use (see docs/PERFORMANCE.md for why not in others).
+    /// Recovery, sealing and shutdown cut the zeros off (a run of zeros after
+    /// the last record is preallocated space, docs/FORMAT.md).
     ///
     /// A failed write of the zeros (the disk is full, the file size limit) is
     /// not an error of the append: the zeros are cut again and the append is
@@ -689,12 +674,10 @@ impl Inner {
             }
             at = to;
         }
-        if seg.has_durable_use() {
-            if let Err(e) = seg.sync_data() {
-                let context = format!("fdatasync of segment {} after pre-writing it", seg.id());
-                self.poison.set(context.clone(), &e);
-                return Err(WalError::io(context, e));
-            }
+        if let Err(e) = seg.sync_data() {
+            let context = format!("fdatasync of segment {} after pre-writing it", seg.id());
+            self.poison.set(context.clone(), &e);
+            return Err(WalError::io(context, e));
         }
         w.file_len = target;
         Ok(())

@@ -1446,10 +1446,9 @@ fn concurrent_shutdowns_both_return_after_the_stream_is_released() {
 }
 
 /// Shutdown and Drop sync what was appended (observed through an injected
-/// fsync failure, cargo feature `fault-injection`: they cut the zeros
-/// appends pre-wrote and fsync the new length): `shutdown` reports it and
-/// still releases the lock; `Drop` consumes the one failing call, so the
-/// recovery of the next open (which syncs too) does not meet it.
+/// fdatasync failure, cargo feature `fault-injection`): `shutdown` reports
+/// it and still releases the lock; `Drop` consumes the one failing call, so
+/// the recovery of the next open (which syncs too) does not meet it.
 #[cfg(feature = "fault-injection")]
 #[test]
 fn shutdown_and_drop_sync_what_was_appended() {
@@ -1457,9 +1456,9 @@ fn shutdown_and_drop_sync_what_was_appended() {
     const EIO: i32 = 5;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let fail_next_fsync = || {
+    let fail_next_fdatasync = || {
         inject_fault(Fault {
-            op: FaultOp::Fsync,
+            op: FaultOp::Fdatasync,
             under: dir.to_path_buf(),
             errno: EIO,
             skip: 0,
@@ -1469,34 +1468,37 @@ fn shutdown_and_drop_sync_what_was_appended() {
     };
     let w = open(dir);
     let a = w.append(None, b"not durable yet", T0, false).unwrap();
-    fail_next_fsync();
+    fail_next_fdatasync();
     assert_eq!(w.shutdown().unwrap_err().os_error(), Some(EIO));
     assert!(w.is_shutdown());
     let w2 = open(dir); // the lock was released all the same
     assert_eq!(replay_refs(&w2), vec![a]);
     let b = w2.append(None, b"dropped", T0, false).unwrap();
-    fail_next_fsync();
+    fail_next_fdatasync();
     drop(w2);
-    let w3 = Wal::open(dir, "s", test_opts()).expect("Drop already met the failing fsync");
+    let w3 = Wal::open(dir, "s", test_opts()).expect("Drop already met the failing fdatasync");
     clear_faults(dir);
     assert_eq!(replay_refs(&w3), vec![a, b]);
     drop(w);
 }
 
-/// Appends pre-write zeros ahead of the records (so a record's write finds
-/// its pages and blocks allocated, and a durable append's fdatasync has no
-/// size or allocation to commit); the logical end never moves past the
-/// records, reads and replay never see the zeros, sealing and shutdown cut
-/// them off, and opening a log left without shutdown (a crash) cuts them
-/// from the newest segment.
+/// Durable appends pre-write zeros ahead of the records (so their fdatasync
+/// has no size or allocation to commit); the logical end never moves past
+/// the records, reads and replay never see the zeros, sealing and shutdown
+/// cut them off, and opening a log left without shutdown (a crash) cuts them
+/// from the newest segment. Non-durable appends never pre-write.
 #[test]
-fn appends_prewrite_zeros_that_sealing_shutdown_and_recovery_cut_off() {
+fn durable_appends_prewrite_zeros_that_sealing_shutdown_and_recovery_cut_off() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = &tmp.path().join("log");
     let wal = Wal::open(dir, "s", test_opts()).unwrap();
+    // Non-durable only: the file is exactly the records.
     let r0 = wal.append(None, b"not durable", T0, false).unwrap();
     let path0 = seg_path(dir, "s", r0.segment_id);
-    let mut refs = vec![r0];
+    assert_eq!(file_len(&path0), r0.offset + r0.size);
+    // The first durable append syncs; the next append grows the file, so it
+    // pre-writes first.
+    let mut refs = vec![r0, wal.append(None, b"durable", T0, true).unwrap()];
     for i in 0..50u64 {
         refs.push(
             wal.append(None, &content_for(1, i, 200), T0, i % 5 == 0)
@@ -1507,8 +1509,8 @@ fn appends_prewrite_zeros_that_sealing_shutdown_and_recovery_cut_off() {
     let end = last.offset + last.size;
     let len = file_len(&path0);
     assert!(
-        len > end && len >= 1 << 20 && len.is_multiple_of(64 << 10),
-        "pre-written to a 64 KiB boundary: file {len}, records end {end}"
+        len > end && len >= 1 << 20 && len.is_multiple_of(32 << 10),
+        "pre-written to a 32 KiB boundary: file {len}, records end {end}"
     );
     let bytes = std::fs::read(&path0).unwrap();
     assert!(bytes[end as usize..].iter().all(|&b| b == 0));
@@ -1532,6 +1534,7 @@ fn appends_prewrite_zeros_that_sealing_shutdown_and_recovery_cut_off() {
     );
     refs.push(r1);
     refs.push(wal.append(None, b"durable", T0 + DUR, true).unwrap());
+    refs.push(wal.append(None, b"grows it", T0 + DUR, false).unwrap());
     let path1 = seg_path(dir, "s", r1.segment_id);
     assert!(file_len(&path1) > 1 << 20);
     // A crash here leaves the zeros: opening the image cuts them, with no
@@ -1541,39 +1544,23 @@ fn appends_prewrite_zeros_that_sealing_shutdown_and_recovery_cut_off() {
     let crashed = Wal::open(image, "s", test_opts()).unwrap();
     assert_eq!(replay_refs(&crashed), refs);
     let newest = crashed.segment(r1.segment_id).unwrap();
-    assert_eq!(file_len(&seg_path(image, "s", r1.segment_id)), newest.len());
-    // Appends go on right after the last record, and pre-write again.
+    let cut = newest.len();
+    assert_eq!(file_len(&seg_path(image, "s", r1.segment_id)), cut);
+    // Appends go on right after the last record; durable appends pre-write
+    // again in the reopened segment.
     let r = crashed
-        .append(None, b"after reopen", T0 + DUR, false)
+        .append(None, b"after reopen", T0 + DUR, true)
         .unwrap();
-    assert_eq!(r.offset, newest.len() - r.size);
+    assert_eq!(r.offset, cut);
+    let r = crashed
+        .append(None, b"grows it again", T0 + DUR, false)
+        .unwrap();
     assert!(file_len(&seg_path(image, "s", r1.segment_id)) >= r.offset + r.size + (1 << 19));
     // Shutdown cuts them too: a cleanly closed log ends at its last record.
     let r1_end = refs.last().map(|r| r.offset + r.size).unwrap();
     drop(wal);
     assert_eq!(file_len(&path1), r1_end);
     assert_eq!(file_len(&path0), end);
-}
-
-/// An append of 64 KiB or more allocates its pages in bulk: outside segments
-/// durable appends use, it is written without zeros ahead of it; the small
-/// append after it pre-writes again.
-#[test]
-fn appends_of_64_kib_or_more_are_not_prewritten_unless_durable_appends_use_the_segment() {
-    let tmp = tempfile::tempdir().unwrap();
-    let wal = Wal::open(tmp.path(), "s", test_opts()).unwrap();
-    let big = wal.append(None, &vec![1; 64 << 10], T0, false).unwrap();
-    let path = seg_path(tmp.path(), "s", big.segment_id);
-    assert_eq!(file_len(&path), big.offset + big.size);
-    let small = wal.append(None, b"small", T0, false).unwrap();
-    assert!(file_len(&path) >= small.offset + small.size + (1 << 20));
-    // Once durable appends use the segment, large appends pre-write too (so
-    // their fdatasync has no size to commit).
-    wal.append(None, b"durable", T0, true).unwrap();
-    let len = file_len(&path);
-    let big = wal.append(None, &vec![2; 2 << 20], T0, false).unwrap();
-    assert!(big.offset + big.size > len, "the append grew the file");
-    assert!(file_len(&path) >= big.offset + big.size + (1 << 20));
 }
 
 /// Pre-writing stays within `max_segment_bytes`.

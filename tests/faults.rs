@@ -223,8 +223,7 @@ fn failed_seal_during_rotation_poisons() {
     let dir = tmp.path();
     let wal = Wal::open(dir, "s", opts()).unwrap();
     let old = wal.append(None, b"old window", T0, false).unwrap();
-    // Sealing cuts the zeros the append pre-wrote, then fsyncs.
-    inject_fault(fault(FaultOp::Fsync, dir, libc::EIO, 0, 1));
+    inject_fault(fault(FaultOp::Fdatasync, dir, libc::EIO, 0, 1));
     expect_io(
         wal.append(None, b"next window", T0 + 60_000, false),
         libc::EIO,
@@ -245,9 +244,8 @@ fn failed_segment_creation_leaves_no_file_and_the_log_usable() {
     let dir = tmp.path();
     let wal = Wal::open(dir, "s", opts()).unwrap();
     let old = wal.append(None, b"old", T0, false).unwrap();
-    // The new segment's header fsync fails: the second Fsync under dir,
-    // after the one sealing the old segment (its pre-written zeros cut).
-    inject_fault(fault(FaultOp::Fsync, dir, libc::ENOSPC, 1, 1));
+    // The new segment's header fsync fails (the first Fsync under dir).
+    inject_fault(fault(FaultOp::Fsync, dir, libc::ENOSPC, 0, 1));
     expect_io(wal.append(None, b"new", T0 + 60_000, false), libc::ENOSPC);
     let seg_files = std::fs::read_dir(dir)
         .unwrap()
@@ -281,8 +279,8 @@ fn failed_prewrite_falls_back_to_plain_appends() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let wal = Wal::open(dir, "s", opts()).unwrap();
-    // The first append grows the file, so it pre-writes first: fail that
-    // write after 4 KiB of zeros reached the file.
+    let first = wal.append(None, b"durable", T0, true).unwrap();
+    // The next append that grows the file pre-writes first: fail that write.
     inject_fault(Fault {
         keep_bytes: 4096,
         ..fault(FaultOp::Write, dir, libc::ENOSPC, 0, 1)
@@ -291,7 +289,7 @@ fn failed_prewrite_falls_back_to_plain_appends() {
         .append(None, b"after the failed prewrite", T0, true)
         .unwrap();
     clear_faults(dir);
-    let path = wal.segment(r.segment_id).unwrap().path().to_path_buf();
+    let path = wal.segment(first.segment_id).unwrap().path().to_path_buf();
     let len = std::fs::metadata(&path).unwrap().len();
     assert_eq!(len, r.offset + r.size, "no zeros left behind");
     for i in 0..20 {
@@ -299,7 +297,7 @@ fn failed_prewrite_falls_back_to_plain_appends() {
         let len = std::fs::metadata(&path).unwrap().len();
         assert_eq!(len, r.offset + r.size, "not pre-written again");
     }
-    assert_eq!(replay_all(&wal).len(), 21);
+    assert_eq!(replay_all(&wal).len(), 22);
     // Zeros of the failed pre-write may have been synced before they were
     // cut: sealing makes the cut durable with fsync.
     inject_fault(fault(FaultOp::Fsync, &path, libc::EIO, 0, 1));
@@ -320,9 +318,10 @@ fn failed_fdatasync_of_prewritten_zeros_poisons_the_log() {
     let wal = Wal::open(dir, "s", opts()).unwrap();
     let first = wal.append(None, b"durable", T0, true).unwrap();
     inject_fault(fault(FaultOp::Fdatasync, dir, libc::EIO, 0, 1));
-    // Longer than the zeros the first append pre-wrote: this one pre-writes
-    // again, now in a segment durable appends use, so it syncs the zeros.
-    expect_io(wal.append(None, &vec![7; 3 << 19], T0, false), libc::EIO);
+    expect_io(
+        wal.append(None, b"pre-writes, sync fails", T0, false),
+        libc::EIO,
+    );
     clear_faults(dir);
     expect_io(wal.append(None, b"poisoned", T0, false), libc::EIO);
     drop(wal);
@@ -359,4 +358,29 @@ fn a_segment_cut_after_a_failed_write_is_sealed_with_fsync() {
     drop(wal);
     let wal = Wal::open(dir, "s", opts()).unwrap();
     assert_eq!(replay_all(&wal), vec![(kept, b"kept".to_vec())]);
+}
+
+/// Shutdown cuts the zeros durable appends pre-wrote and fsyncs the cut
+/// length: an fsync failing there is reported by shutdown, and a reopen
+/// keeps every record.
+#[test]
+fn shutdown_cuts_prewritten_zeros_and_reports_a_failed_fsync() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let a = wal.append(None, b"durable", T0, true).unwrap();
+    let b = wal.append(None, b"grows the file", T0, false).unwrap();
+    let path = wal.segment(a.segment_id).unwrap().path().to_path_buf();
+    let len = || std::fs::metadata(&path).unwrap().len();
+    assert!(len() > b.offset + b.size, "pre-written");
+    inject_fault(fault(FaultOp::Fsync, &path, libc::EIO, 0, 1));
+    expect_io(wal.shutdown(), libc::EIO);
+    clear_faults(&path);
+    assert_eq!(len(), b.offset + b.size, "cut to the last record");
+    drop(wal);
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    assert_eq!(
+        replay_all(&wal),
+        vec![(a, b"durable".to_vec()), (b, b"grows the file".to_vec())]
+    );
 }

@@ -149,6 +149,73 @@ pub fn payload(size: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Flush every dirty page of the machine and wait for writeback in flight,
+/// before a measurement: each then starts with the disk idle. Without it, a
+/// system that flushes its files when it closes left ~500 MB under
+/// writeback into the next repetition, and whichever measurement ran then
+/// (the raw limit, then nano_wal, in row order) shared the CPUs and the
+/// disk with it: 4 KiB appends measured 0.26x in one run, 1.1x in the next.
+pub fn settle() {
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() }
+}
+
+/// What the kernel did for this process and to its memory around one
+/// measurement, for `--trace`: context switches, page faults, and the
+/// machine's direct reclaim and compaction (the usual suspects of a
+/// measurement far off its row).
+#[derive(Clone, Copy, Default)]
+pub struct KernelCounters {
+    voluntary_switches: i64,
+    involuntary_switches: i64,
+    minor_faults: i64,
+    compact_stalls: i64,
+    alloc_stalls: i64,
+    direct_scanned: i64,
+}
+
+impl KernelCounters {
+    pub fn now() -> KernelCounters {
+        // SAFETY: getrusage writes one rusage struct, which lives here.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+        let mut c = KernelCounters {
+            voluntary_switches: u.ru_nvcsw,
+            involuntary_switches: u.ru_nivcsw,
+            minor_faults: u.ru_minflt,
+            ..Default::default()
+        };
+        for line in std::fs::read_to_string("/proc/vmstat")
+            .unwrap_or_default()
+            .lines()
+        {
+            let Some((key, value)) = line.split_once(' ') else {
+                continue;
+            };
+            let value: i64 = value.parse().unwrap_or(0);
+            match key {
+                "compact_stall" => c.compact_stalls += value,
+                k if k.starts_with("allocstall_") => c.alloc_stalls += value,
+                "pgscan_direct" => c.direct_scanned += value,
+                _ => {}
+            }
+        }
+        c
+    }
+
+    pub fn since(&self, before: &KernelCounters) -> String {
+        format!(
+            "switches {}+{} inv, minor faults {}, compaction stalls {}, reclaim stalls {}, pages scanned by direct reclaim {}",
+            self.voluntary_switches - before.voluntary_switches,
+            self.involuntary_switches - before.involuntary_switches,
+            self.minor_faults - before.minor_faults,
+            self.compact_stalls - before.compact_stalls,
+            self.alloc_stalls - before.alloc_stalls,
+            self.direct_scanned - before.direct_scanned,
+        )
+    }
+}
+
 /// Longest a capped measurement may run (0 = no cap), in ms. Set by the
 /// plan for the fsync-bound rows, where a loaded disk can be 10x slower than
 /// a quiet one: a cap keeps the run time bounded and the rate still honest

@@ -24,6 +24,8 @@ pub struct Args {
     pub dir: Option<PathBuf>,
     pub reps: Option<usize>,
     pub only: Option<String>,
+    /// Log each write measurement with what the kernel did around it.
+    pub trace: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -33,12 +35,14 @@ fn parse_args() -> Result<Args, String> {
         dir: None,
         reps: None,
         only: None,
+        trace: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "--quick" => a.quick = true,
+            "--trace" => a.trace = true,
             "--out" => a.out = PathBuf::from(value("--out")?),
             "--dir" => a.dir = Some(PathBuf::from(value("--dir")?)),
             "--reps" => {
@@ -51,12 +55,13 @@ fn parse_args() -> Result<Args, String> {
             "--only" => a.only = Some(value("--only")?),
             "-h" | "--help" => {
                 println!(
-                    "usage: nano_wal_bench [--quick] [--out FILE] [--dir DIR] [--reps N] [--only SUBSTRING]\n\
+                    "usage: nano_wal_bench [--quick] [--out FILE] [--dir DIR] [--reps N] [--only SUBSTRING] [--trace]\n\
                      --quick  small counts, 3 repetitions, 64 MiB recovery stream (< 2 minutes)\n\
                      --out    where to write the report (default BENCHMARKS.md)\n\
                      --dir    scratch directory (default: the system temp dir; use a real disk, not tmpfs)\n\
                      --reps   repetitions (default 5, quick 3; at least 3)\n\
-                     --only   run only the rows whose id contains SUBSTRING (report is still written)"
+                     --only   run only the rows whose id contains SUBSTRING, or one of several separated by commas (report is still written)\n\
+                     --trace  log every write measurement: its rate, context switches, page faults, reclaim and compaction stalls"
                 );
                 std::process::exit(0);
             }

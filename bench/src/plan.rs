@@ -2,7 +2,9 @@
 //! for each repetition, the row's raw limit and then every system, so slow
 //! drifts of the machine (page cache, other load) hit every column alike.
 
-use crate::harness::{set_time_cap, Cell, Missing, Reader, Sample, Scratch, System, TempDir};
+use crate::harness::{
+    set_time_cap, settle, Cell, KernelCounters, Missing, Reader, Sample, Scratch, System, TempDir,
+};
 use crate::{limits, memory, systems, Args};
 use std::path::Path;
 use std::time::Duration;
@@ -194,7 +196,7 @@ impl Runner<'_> {
         self.args
             .only
             .as_ref()
-            .is_none_or(|o| id.contains(o.as_str()))
+            .is_none_or(|o| o.split(',').any(|part| id.contains(part)))
     }
 
     /// Run a write-type row: per repetition, the limit then every system,
@@ -212,11 +214,24 @@ impl Runner<'_> {
         for rep in 0..reps {
             crate::progress!("  {} rep {}/{}", row.id, rep + 1, reps);
             let d = self.scratch.fresh("raw");
+            settle();
             row.limit.push(limit(&d.path));
             drop(d);
             for (i, s) in self.systems.iter().enumerate() {
                 let d = self.scratch.fresh(&format!("s{i}"));
-                row.cells[i].1.push(sys(s.as_ref(), &d.path));
+                settle();
+                let before = KernelCounters::now();
+                let cell = sys(s.as_ref(), &d.path);
+                if self.args.trace {
+                    let rate = cell.as_ref().map_or(0.0, |c| c.ops as f64 / c.secs);
+                    crate::progress!(
+                        "    {} {}: {rate:.0}/s; {}",
+                        row.id,
+                        s.name(),
+                        KernelCounters::now().since(&before)
+                    );
+                }
+                row.cells[i].1.push(cell);
             }
         }
     }
@@ -435,6 +450,7 @@ fn measure_limits(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
         crate::progress!("  limits {sl} rep {}/{}", rep + 1, p.reps);
         for (row, (_, f)) in rows.iter_mut().zip(&list) {
             let d = r.scratch.fresh("limit");
+            settle();
             row.limit.push(f(&d.path));
         }
     }
@@ -512,6 +528,8 @@ fn read_rows(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
         .zip(&dirs)
         .map(|(s, d)| s.prefill(&d.path, size, count))
         .collect();
+    // The prefills' dirty pages are written back now, not during the reads.
+    settle();
     let idx = random_indices(count, p.random_reads, 1);
     let starts = run_starts(count, p.runs, 2);
     let run_len = RUN_LEN.min(count);
@@ -587,6 +605,7 @@ fn recovery_row(r: &Runner, p: &Params) -> (Row, Option<Streams>) {
         .zip(&dirs)
         .map(|(s, d)| s.build(&d.path, size, p.recovery_bytes))
         .collect();
+    settle();
     for rep in 0..p.reps {
         crate::progress!("  open rep {}/{}", rep + 1, p.reps);
         row.limit.push(

@@ -577,7 +577,9 @@ const NOTES: &str = "\
 
 - **How it measures.** One process, release build. Rows run one after the other; inside a row, each repetition runs the row's raw
   limit and then every system, each in a fresh directory on the scratch filesystem, so drifts of the machine hit every column of a
-  repetition alike. Cells are medians of the repetitions. Only the workload is timed: opening, prefilling and closing are not.
+  repetition alike. Before each measurement (and after the read and recovery prefills) `sync(2)` flushes the machine's dirty pages
+  and waits for writeback in flight, so no measurement shares the disk and the CPUs with the writeback of an earlier one. Cells are
+  medians of the repetitions. Only the workload is timed: opening, prefilling and closing are not.
   Payloads are a fixed non-zero pattern; records have no header. Rates count payload bytes (framing excluded).
 - **Limits.** \"pwrite/record\" appends with one `pwrite` per record to a fresh file; \"pwritev/batch\" one `pwritev` of 100 iovecs;
   the durable limit is `pwrite` + `fdatasync` per record on a growing file, one thread (the pre-written variant is in the limits table);
