@@ -314,10 +314,10 @@ impl Wal {
     }
 
     /// Stop taking appends (they get `Shutdown`), wait for the append being
-    /// written, sync (cutting the zeros appends pre-write after the last
-    /// record, so the files end at their last record), and release the
-    /// stream lock. Idempotent; `Drop` calls
-    /// it. A concurrent second call returns once the first is done.
+    /// written, sync (cutting the zeros durable appends pre-write after the
+    /// last record, so the files end at their last record), and release the
+    /// stream lock. Idempotent; `Drop` calls it. A concurrent second call
+    /// returns once the first is done.
     pub fn shutdown(&self) -> Result<()> {
         let inner = &*self.inner;
         // Held to the end: appends wait for it and then see `shut`.

@@ -60,10 +60,10 @@ fn real_logs(base: &Path) -> Vec<Vec<Vec<u8>>> {
                     .unwrap();
             }
         }
-        // Appends pre-write 1 MiB of zeros ahead of the records (preallocated
-        // space, cut by shutdown: the files are read before it): keep at most
-        // 1 KiB of it, so that inputs stay small but the shape is in the
-        // corpus.
+        // Durable appends pre-write 1 MiB of zeros ahead of the records
+        // (preallocated space, cut by shutdown: the files are read before
+        // it): keep at most 1 KiB of it, so that inputs stay small but the
+        // shape is in the corpus.
         let files: Vec<Vec<u8>> = common::seg_files(&dir, STREAM)
             .iter()
             .map(|f| {

@@ -286,7 +286,7 @@ fn sectors_of_the_unsynced_tail_lost_in_any_order_keep_durable_records() {
     let clean = base.path().join("clean");
     let (wal, acks) = build_grown(&clean, 0xD15C);
     // Only the records matter: past them the file holds pre-written zeros
-    // (synced by the durable append, so they stay zeros whatever is lost).
+    // (synced, so they stay zeros whatever is lost).
     let NewestSegment {
         id: newest_id,
         file,

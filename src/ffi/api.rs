@@ -684,7 +684,7 @@ pub unsafe extern "C" fn nwal_cleanup(
 }
 
 /// Stop taking appends without releasing the handle: waits for appends in
-/// flight, syncs (cutting the zeros appends pre-write after the last
+/// flight, syncs (cutting the zeros durable appends pre-write after the last
 /// record, docs/FORMAT.md), and releases the stream lock (so the stream can
 /// be reopened). Later appends and cleanups return `NWAL_ERR_SHUTDOWN`; reads,
 /// iteration and `nwal_sync` still work. Idempotent. The handle must still
