@@ -150,11 +150,10 @@ pub fn payload(size: usize) -> Vec<u8> {
 }
 
 /// Flush every dirty page of the machine and wait for writeback in flight,
-/// before a measurement: each then starts with the disk idle. Without it, a
-/// system that flushes its files when it closes left ~500 MB under
-/// writeback into the next repetition, and whichever measurement ran then
-/// (the raw limit, then nano_wal, in row order) shared the CPUs and the
-/// disk with it: 4 KiB appends measured 0.26x in one run, 1.1x in the next.
+/// before a measurement: each then starts with the disk idle. Without it,
+/// `/proc/meminfo` showed ~500 MB under writeback at the start of some
+/// repetitions (systems that sync when they close), shared by whichever
+/// measurements ran then.
 pub fn settle() {
     // SAFETY: sync(2) takes no arguments and cannot fail.
     unsafe { libc::sync() }
@@ -176,7 +175,8 @@ pub struct KernelCounters {
 
 impl KernelCounters {
     pub fn now() -> KernelCounters {
-        // SAFETY: getrusage writes one rusage struct, which lives here.
+        // SAFETY: rusage is plain integers, so all zeros is a valid value;
+        // getrusage writes one rusage struct, which lives here.
         let mut u: libc::rusage = unsafe { std::mem::zeroed() };
         unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
         let mut c = KernelCounters {
