@@ -253,47 +253,100 @@ impl Frame {
     }
 }
 
+impl Frame {
+    /// The fields of a 24-byte frame as they lie, nothing checked.
+    #[inline]
+    fn read(b: &[u8; RECORD_FRAME_SIZE]) -> Frame {
+        let mut synced = [0u8; 8];
+        synced[..6].copy_from_slice(&b[14..20]);
+        Frame {
+            header_len: usize::from(u16::from_le_bytes([b[6], b[7]])),
+            content_len: u64::from(u32::from_le_bytes([b[8], b[9], b[10], b[11]])),
+            flags: u16::from_le_bytes([b[12], b[13]]),
+            synced_end: u64::from_le_bytes(synced),
+            crc: u32::from_le_bytes([b[20], b[21], b[22], b[23]]),
+        }
+    }
+
+    /// Every check of the frame alone (after the magic): `frame_fault`
+    /// names the first that fails.
+    #[inline]
+    fn well_formed(&self) -> bool {
+        self.content_len <= MAX_CONTENT_LEN
+            && self.flags & !KNOWN_FLAGS == 0
+            && (self.flags & FLAG_HAS_HEADER != 0 || self.header_len == 0)
+    }
+
+    /// Every check of a whole record `b` whose frame this is, found at
+    /// `offset` (the frame already well formed): `record_fault` names the
+    /// first that fails.
+    #[inline]
+    pub(crate) fn covers(&self, b: &[u8], seed: u32, offset: u64) -> bool {
+        self.total_size() == b.len() as u64
+            && crc::record(seed, b) == self.crc
+            // A writer's watermark lies between the segment header (synced
+            // when the segment was created) and the record's own offset.
+            && (SEGMENT_HEADER_SIZE as u64..=offset).contains(&self.synced_end)
+    }
+}
+
+/// The frame at the start of `b` when it is well formed.
+///
+/// Every record of a read, a replay and a recovery scan goes through this
+/// or [`verified_frame`], so the checks are one branch-light conjunction
+/// returning a small value; the messages of the failures are built apart,
+/// cold. (A `Result<Frame, String>` built check by check went through the
+/// stack and cost a store-forwarding stall per record.)
+#[inline]
+pub(crate) fn well_formed_frame(b: &[u8]) -> Option<Frame> {
+    let f = b.first_chunk::<RECORD_FRAME_SIZE>()?;
+    if f[..6] != RECORD_MAGIC {
+        return None;
+    }
+    Some(Frame::read(f)).filter(Frame::well_formed)
+}
+
+/// The frame of `b` when `b` is exactly one whole record that verifies at
+/// `offset` of a segment whose CRC seed is `seed`: what
+/// [`verify_record_seeded`] accepts, without its message.
+#[inline]
+pub(crate) fn verified_frame(b: &[u8], seed: u32, offset: u64) -> Option<Frame> {
+    well_formed_frame(b).filter(|f| f.covers(b, seed, offset))
+}
+
 /// Parse the 24-byte frame. Checks everything that can be checked without
 /// the payload, so that a garbage length is rejected before anything is
 /// allocated or read from it.
 #[inline]
 pub fn decode_frame(b: &[u8]) -> Result<Frame, String> {
-    if b.len() < RECORD_FRAME_SIZE {
-        return Err(bad(format_args!(
+    well_formed_frame(b).ok_or_else(|| frame_fault(b))
+}
+
+/// Why `b` does not start with a well-formed frame.
+#[cold]
+#[inline(never)]
+fn frame_fault(b: &[u8]) -> String {
+    let Some(f) = b.first_chunk::<RECORD_FRAME_SIZE>() else {
+        return format!(
             "record frame truncated: {} of {RECORD_FRAME_SIZE} bytes",
             b.len()
-        )));
+        );
+    };
+    if f[..6] != RECORD_MAGIC {
+        return "bad record magic (expected \"NANORC\")".to_string();
     }
-    if b[0..6] != RECORD_MAGIC {
-        return Err(bad(format_args!("bad record magic (expected \"NANORC\")")));
+    let frame = Frame::read(f);
+    if frame.content_len > MAX_CONTENT_LEN {
+        return format!(
+            "record content length {} exceeds the format maximum {MAX_CONTENT_LEN}",
+            frame.content_len
+        );
     }
-    let header_len = u16::from_le_bytes(b[6..8].try_into().unwrap()) as usize;
-    let content_len = u64::from(u32::from_le_bytes(b[8..12].try_into().unwrap()));
-    let flags = u16::from_le_bytes(b[12..14].try_into().unwrap());
-    let mut synced = [0u8; 8];
-    synced[..6].copy_from_slice(&b[14..20]);
-    let synced_end = u64::from_le_bytes(synced);
-    let crc = u32::from_le_bytes(b[20..24].try_into().unwrap());
-    if content_len > MAX_CONTENT_LEN {
-        return Err(bad(format_args!(
-            "record content length {content_len} exceeds the format maximum {MAX_CONTENT_LEN}"
-        )));
+    if frame.flags & !KNOWN_FLAGS != 0 {
+        return format!("unknown record flags {:#x}", frame.flags);
     }
-    if flags & !KNOWN_FLAGS != 0 {
-        return Err(bad(format_args!("unknown record flags {flags:#x}")));
-    }
-    if flags & FLAG_HAS_HEADER == 0 && header_len != 0 {
-        return Err(bad(format_args!(
-            "record has a header length but no header flag"
-        )));
-    }
-    Ok(Frame {
-        header_len,
-        content_len,
-        flags,
-        synced_end,
-        crc,
-    })
+    debug_assert!(!frame.well_formed(), "frame_fault of a well-formed frame");
+    "record has a header length but no header flag".to_string()
 }
 
 /// Verify a whole record held in `b` (exactly frame + payload), found at
@@ -307,7 +360,10 @@ pub fn verify_record(b: &[u8], segment_id: u64, offset: u64) -> Result<Frame, St
 /// read path takes it from its segment instead of recomputing it per record).
 #[inline]
 pub(crate) fn verify_record_seeded(b: &[u8], seed: u32, offset: u64) -> Result<Frame, String> {
-    verify_decoded(decode_frame(b)?, b, seed, offset)
+    verified_frame(b, seed, offset).ok_or_else(|| match decode_frame(b) {
+        Ok(frame) => record_fault(frame, b, seed, offset),
+        Err(e) => e,
+    })
 }
 
 /// [`verify_record_seeded`] of a record whose frame `frame` the caller has
@@ -319,39 +375,40 @@ pub(crate) fn verify_decoded(
     seed: u32,
     offset: u64,
 ) -> Result<Frame, String> {
+    if frame.covers(b, seed, offset) {
+        Ok(frame)
+    } else {
+        Err(record_fault(frame, b, seed, offset))
+    }
+}
+
+/// Why the record `b`, whose well-formed frame is `frame`, does not verify.
+#[cold]
+#[inline(never)]
+fn record_fault(frame: Frame, b: &[u8], seed: u32, offset: u64) -> String {
     if frame.total_size() != b.len() as u64 {
-        return Err(bad(format_args!(
+        return format!(
             "record is {} bytes on disk, not the {} bytes asked for",
             frame.total_size(),
             b.len()
-        )));
+        );
     }
     let crc = crc::record(seed, b);
     if crc != frame.crc {
-        return Err(bad(format_args!(
+        return format!(
             "record checksum mismatch (stored {:#010x}, computed {crc:#010x})",
             frame.crc
-        )));
+        );
     }
-    // A writer's watermark lies between the segment header (synced when the
-    // segment was created) and the record's own offset.
-    if frame.synced_end < SEGMENT_HEADER_SIZE as u64 || frame.synced_end > offset {
-        return Err(bad(format_args!(
-            "record at offset {offset} says the segment was synced up to {}, \
-             which is not between the segment header and the record",
-            frame.synced_end
-        )));
-    }
-    Ok(frame)
-}
-
-/// The message of a record that does not verify. Out of line and cold:
-/// every record of a read, a replay and a recovery scan passes the checks
-/// that call it, and formatting code inline in them costs on every record.
-#[cold]
-#[inline(never)]
-fn bad(message: std::fmt::Arguments<'_>) -> String {
-    message.to_string()
+    debug_assert!(
+        !frame.covers(b, seed, offset),
+        "record_fault of a good record"
+    );
+    format!(
+        "record at offset {offset} says the segment was synced up to {}, \
+         which is not between the segment header and the record",
+        frame.synced_end
+    )
 }
 
 #[cfg(test)]
@@ -407,6 +464,56 @@ mod tests {
         let mut huge = rec.clone();
         huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(decode_frame(&huge).unwrap_err().contains("exceeds"));
+    }
+
+    /// Every way a record can fail gets its own message, and the
+    /// message-free checks the read paths use refuse exactly what the
+    /// message-building ones refuse.
+    #[test]
+    fn each_fault_is_named_and_the_fast_checks_agree() {
+        let (seed, offset) = (crc_seed(3), 5000);
+        let mut rec = vec![0u8; RECORD_FRAME_SIZE];
+        encode_frame(&mut rec, 3, 4096, None, b"content", false);
+        rec.extend_from_slice(b"content");
+        // Set a frame field and re-sign the record, so only that field is wrong.
+        let with = |at: usize, bytes: &[u8]| {
+            let mut r = rec.clone();
+            r[at..at + bytes.len()].copy_from_slice(bytes);
+            let crc = crc::record(seed, &r);
+            r[CRC_AT].copy_from_slice(&crc.to_le_bytes());
+            r
+        };
+        let mut flipped = rec.clone();
+        flipped[RECORD_FRAME_SIZE] ^= 1;
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (rec[..23].to_vec(), "frame truncated: 23 of 24 bytes"),
+            (with(0, b"NANORX"), "bad record magic"),
+            (
+                with(8, &(u32::MAX).to_le_bytes()),
+                "exceeds the format maximum",
+            ),
+            (with(12, &4u16.to_le_bytes()), "unknown record flags 0x4"),
+            (
+                with(6, &1u16.to_le_bytes()),
+                "header length but no header flag",
+            ),
+            (rec[..rec.len() - 1].to_vec(), "bytes on disk, not the"),
+            (flipped, "record checksum mismatch"),
+            (with(14, &[0; 6]), "says the segment was synced up to 0"),
+        ];
+        for (bytes, want) in &cases {
+            let err = verify_record_seeded(bytes, seed, offset).unwrap_err();
+            assert!(err.contains(want), "{err:?} should say {want:?}");
+            assert_eq!(verified_frame(bytes, seed, offset), None, "{want}");
+            let frame_ok = well_formed_frame(bytes);
+            assert_eq!(frame_ok.is_some(), decode_frame(bytes).is_ok(), "{want}");
+            if let Some(frame) = frame_ok {
+                assert!(!frame.covers(bytes, seed, offset), "{want}");
+                assert!(verify_decoded(frame, bytes, seed, offset).is_err());
+            }
+        }
+        let good = verified_frame(&rec, seed, offset).unwrap();
+        assert_eq!(Ok(good), verify_record_seeded(&rec, seed, offset));
     }
 
     #[test]
