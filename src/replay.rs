@@ -154,6 +154,10 @@ impl Replay {
 
     /// Move to the next record: its ref and where it lies in the scanner's
     /// chunk, or the error that ends the replay (the scanner is then gone).
+    ///
+    /// Inlined into `next` and `next_ref` for the reason
+    /// [`Scanner::next_record`] is: the record stays in registers.
+    #[inline(always)]
     fn advance(&mut self) -> Option<Result<(EntryRef, ScannedRecord)>> {
         loop {
             let scanner = self.scanner.as_mut()?;

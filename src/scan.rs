@@ -122,6 +122,11 @@ impl Scanner {
 
     /// The next record, `Ok(None)` at `end`, or why the scan cannot go on.
     /// After an error the position stays at the bad record.
+    ///
+    /// Always inlined into the replay and recovery loops: as a call, its
+    /// `Result<Option<ScannedRecord>, _>` went through the stack and the
+    /// caller's wider load of it stalled on store forwarding, per record.
+    #[inline(always)]
     pub fn next_record(&mut self) -> Result<Option<ScannedRecord>, ScanStop> {
         if self.pos >= self.end {
             return Ok(None);

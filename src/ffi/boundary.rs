@@ -131,6 +131,11 @@ pub(crate) fn last_os_error() -> i32 {
 
 /// Run `f` behind the panic boundary: its error (or panic) becomes this
 /// thread's last error and the returned status.
+///
+/// Inlined into each export (it is generic, so each already has its own
+/// copy): called per record by `nwal_iter_next`, the separate function cost
+/// ~6 ns of a ~45 ns replayed record, its `Result` passed through memory.
+#[inline]
 pub(crate) fn call(function: &str, f: impl FnOnce() -> FfiResult) -> nwal_status {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => nwal_status::NWAL_OK,
