@@ -1,6 +1,10 @@
 //! The workloads, their counts, and the loop that runs them: for each row,
 //! for each repetition, the row's raw limit and then every system, so slow
 //! drifts of the machine (page cache, other load) hit every column alike.
+//! The systems' order rotates by one per repetition: whatever the system
+//! right after the limit meets (the limit's files just deleted, their
+//! memory just freed) lands on a different system each time, and the
+//! median drops it.
 
 use crate::harness::{
     set_time_cap, settle, Cell, KernelCounters, Missing, Reader, Sample, Scratch, System, TempDir,
@@ -217,7 +221,8 @@ impl Runner<'_> {
             settle();
             row.limit.push(limit(&d.path));
             drop(d);
-            for (i, s) in self.systems.iter().enumerate() {
+            for i in rotated(self.systems.len(), rep) {
+                let s = &self.systems[i];
                 let d = self.scratch.fresh(&format!("s{i}"));
                 settle();
                 let before = KernelCounters::now();
@@ -478,6 +483,12 @@ pub fn random_indices(count: usize, n: usize, seed: u64) -> Vec<usize> {
         .collect()
 }
 
+/// The indices `0..n` starting at `rep % n` and wrapping around: the order
+/// of the systems in repetition `rep`.
+fn rotated(n: usize, rep: usize) -> impl Iterator<Item = usize> {
+    (0..n).map(move |k| (rep + k) % n)
+}
+
 /// Starts of runs of RUN_LEN records that fit in the log.
 pub fn run_starts(count: usize, n: usize, seed: u64) -> Vec<usize> {
     let room = count.saturating_sub(RUN_LEN) + 1;
@@ -539,30 +550,22 @@ fn read_rows(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
             Ok(file) => f(file),
             Err(m) => Err(m.clone()),
         };
+        // Each reader in the rotated order, its cell pushed to its column.
+        let mut each = |row: &mut Row, f: &dyn Fn(&mut dyn Reader) -> Cell| {
+            for i in rotated(readers.len(), rep) {
+                let cell = readers[i]
+                    .as_mut()
+                    .map_err(|m| m.clone())
+                    .and_then(|rd| f(rd.as_mut()));
+                row.cells[i].1.push(cell);
+            }
+        };
         random.limit.push(lim(&|f| f.pread_per_record(&idx)));
-        for (i, rd) in readers.iter_mut().enumerate() {
-            random.cells[i].1.push(
-                rd.as_mut()
-                    .map_err(|m| m.clone())
-                    .and_then(|rd| rd.random(&idx)),
-            );
-        }
+        each(&mut random, &|rd| rd.random(&idx));
         runs.limit.push(lim(&|f| f.pread_per_run(&starts, run_len)));
-        for (i, rd) in readers.iter_mut().enumerate() {
-            runs.cells[i].1.push(
-                rd.as_mut()
-                    .map_err(|m| m.clone())
-                    .and_then(|rd| rd.runs(&starts, run_len)),
-            );
-        }
+        each(&mut runs, &|rd| rd.runs(&starts, run_len));
         replay.limit.push(lim(&|f| f.sequential()));
-        for (i, rd) in readers.iter_mut().enumerate() {
-            replay.cells[i].1.push(
-                rd.as_mut()
-                    .map_err(|m| m.clone())
-                    .and_then(|rd| rd.replay()),
-            );
-        }
+        each(&mut replay, &|rd| rd.replay());
     }
     drop(readers);
     vec![random, runs, replay]
@@ -613,7 +616,8 @@ fn recovery_row(r: &Runner, p: &Params) -> (Row, Option<Streams>) {
                 .map_err(|m| m.clone())
                 .and_then(|f| f.sequential()),
         );
-        for (i, s) in r.systems.iter().enumerate() {
+        for i in rotated(r.systems.len(), rep) {
+            let s = &r.systems[i];
             let c = built[i]
                 .clone()
                 .and_then(|_| s.open(&dirs[i].path))

@@ -577,7 +577,8 @@ const NOTES: &str = "\
 
 - **How it measures.** One process, release build. Rows run one after the other; inside a row, each repetition runs the row's raw
   limit and then every system, each in a fresh directory on the scratch filesystem, so drifts of the machine hit every column of a
-  repetition alike. Before each measurement (and after the read and recovery prefills) `sync(2)` flushes the machine's dirty pages
+  repetition alike. The systems' order rotates by one per repetition, so no system always runs right after the limit (whose files
+  were just deleted and their memory freed) or right after the same peer. Before each measurement (and after the read and recovery prefills) `sync(2)` flushes the machine's dirty pages
   and waits for writeback in flight, so no measurement shares the disk and the CPUs with the writeback of an earlier one. Cells are
   medians of the repetitions. Only the workload is timed: opening, prefilling and closing are not.
   Payloads are a fixed non-zero pattern; records have no header. Rates count payload bytes (framing excluded).
