@@ -251,9 +251,7 @@ impl Frame {
     pub fn has_header(&self) -> bool {
         self.flags & FLAG_HAS_HEADER != 0
     }
-}
 
-impl Frame {
     /// The fields of a 24-byte frame as they lie, nothing checked.
     #[inline]
     fn read(b: &[u8; RECORD_FRAME_SIZE]) -> Frame {
@@ -325,7 +323,7 @@ pub fn decode_frame(b: &[u8]) -> Result<Frame, String> {
 /// Why `b` does not start with a well-formed frame.
 #[cold]
 #[inline(never)]
-fn frame_fault(b: &[u8]) -> String {
+pub(crate) fn frame_fault(b: &[u8]) -> String {
     let Some(f) = b.first_chunk::<RECORD_FRAME_SIZE>() else {
         return format!(
             "record frame truncated: {} of {RECORD_FRAME_SIZE} bytes",
@@ -360,32 +358,24 @@ pub fn verify_record(b: &[u8], segment_id: u64, offset: u64) -> Result<Frame, St
 /// read path takes it from its segment instead of recomputing it per record).
 #[inline]
 pub(crate) fn verify_record_seeded(b: &[u8], seed: u32, offset: u64) -> Result<Frame, String> {
-    verified_frame(b, seed, offset).ok_or_else(|| match decode_frame(b) {
-        Ok(frame) => record_fault(frame, b, seed, offset),
-        Err(e) => e,
-    })
+    verified_frame(b, seed, offset).ok_or_else(|| record_error(b, seed, offset))
 }
 
-/// [`verify_record_seeded`] of a record whose frame `frame` the caller has
-/// already decoded from `b` (a scan decodes it first to learn the size).
-#[inline]
-pub(crate) fn verify_decoded(
-    frame: Frame,
-    b: &[u8],
-    seed: u32,
-    offset: u64,
-) -> Result<Frame, String> {
-    if frame.covers(b, seed, offset) {
-        Ok(frame)
-    } else {
-        Err(record_fault(frame, b, seed, offset))
+/// Why `b`, which [`verified_frame`] refused at `offset` under `seed`, is
+/// not a record that verifies: the message of its first failing check.
+#[cold]
+#[inline(never)]
+pub(crate) fn record_error(b: &[u8], seed: u32, offset: u64) -> String {
+    match well_formed_frame(b) {
+        Some(frame) => record_fault(frame, b, seed, offset),
+        None => frame_fault(b),
     }
 }
 
 /// Why the record `b`, whose well-formed frame is `frame`, does not verify.
 #[cold]
 #[inline(never)]
-fn record_fault(frame: Frame, b: &[u8], seed: u32, offset: u64) -> String {
+pub(crate) fn record_fault(frame: Frame, b: &[u8], seed: u32, offset: u64) -> String {
     if frame.total_size() != b.len() as u64 {
         return format!(
             "record is {} bytes on disk, not the {} bytes asked for",
@@ -509,8 +499,8 @@ mod tests {
             assert_eq!(frame_ok.is_some(), decode_frame(bytes).is_ok(), "{want}");
             if let Some(frame) = frame_ok {
                 assert!(!frame.covers(bytes, seed, offset), "{want}");
-                assert!(verify_decoded(frame, bytes, seed, offset).is_err());
             }
+            assert_eq!(&record_error(bytes, seed, offset), &err, "{want}");
         }
         let good = verified_frame(&rec, seed, offset).unwrap();
         assert_eq!(Ok(good), verify_record_seeded(&rec, seed, offset));

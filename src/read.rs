@@ -5,8 +5,8 @@
 
 use crate::error::{Result, WalError};
 use crate::format::{
-    record_size, verified_frame, verify_record_seeded, MAX_CONTENT_LEN, MAX_HEADER_LEN,
-    RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE,
+    record_error, record_size, verified_frame, MAX_CONTENT_LEN, MAX_HEADER_LEN, RECORD_FRAME_SIZE,
+    SEGMENT_HEADER_SIZE,
 };
 use crate::segment::Segment;
 use crate::wal::{EntryRef, Wal};
@@ -445,16 +445,13 @@ pub(crate) fn read_one(segments: &BTreeMap<u64, Arc<Segment>>, r: EntryRef) -> R
     ))
 }
 
-/// The error of the record `b` read at `offset` of `seg` that did not
-/// verify, naming the check it fails (cold: the read paths check every
-/// record with [`verified_frame`], which builds no message).
+/// The error of the record `b` read at `offset` of `seg` that
+/// [`verified_frame`] refused, naming the check it fails (cold: the read
+/// paths build no message for records that verify).
 #[cold]
 #[inline(never)]
 fn corrupted(seg: &Segment, b: &[u8], offset: u64) -> WalError {
-    let detail = verify_record_seeded(b, seg.crc_seed(), offset)
-        .err()
-        .unwrap_or_else(|| "record verified on a second look".to_string());
-    WalError::corrupted(seg.id(), offset, detail)
+    WalError::corrupted(seg.id(), offset, record_error(b, seg.crc_seed(), offset))
 }
 
 fn out_of_memory(len: usize) -> WalError {

@@ -1,7 +1,7 @@
 //! Sequential reading of a segment's records in large chunks: shared by
 //! recovery (find the valid end of the newest segment) and replay.
 
-use crate::format::{decode_frame, verify_decoded, well_formed_frame, Frame, RECORD_FRAME_SIZE};
+use crate::format::{frame_fault, record_fault, well_formed_frame, Frame, RECORD_FRAME_SIZE};
 use crate::read::{Record, RecordRef};
 use crate::segment::Segment;
 use bytes::Bytes;
@@ -142,8 +142,8 @@ impl Scanner {
         self.ensure(RECORD_FRAME_SIZE as u64)
             .map_err(|error| ScanStop::Io { offset, error })?;
         let Some(frame) = well_formed_frame(self.here(RECORD_FRAME_SIZE as u64)) else {
-            let detail = decode_frame(self.here(RECORD_FRAME_SIZE as u64)).err();
-            return Err(invalid(offset, detail));
+            let detail = frame_fault(self.here(RECORD_FRAME_SIZE as u64));
+            return Err(ScanStop::Invalid { offset, detail });
         };
         let size = frame.total_size();
         if size > left {
@@ -157,23 +157,12 @@ impl Scanner {
         self.ensure(size)
             .map_err(|error| ScanStop::Io { offset, error })?;
         if !frame.covers(self.here(size), self.segment.crc_seed(), offset) {
-            let detail = verify_decoded(frame, self.here(size), self.segment.crc_seed(), offset);
-            return Err(invalid(offset, detail.err()));
+            let detail = record_fault(frame, self.here(size), self.segment.crc_seed(), offset);
+            return Err(ScanStop::Invalid { offset, detail });
         }
         let at = (self.pos - self.chunk_start) as usize;
         self.pos += size;
         Ok(Some(ScannedRecord { offset, frame, at }))
-    }
-}
-
-/// The stop at a record that fails a check, with the message of the check
-/// (cold: the scan tests every record with the message-free checks).
-#[cold]
-#[inline(never)]
-fn invalid(offset: u64, detail: Option<String>) -> ScanStop {
-    ScanStop::Invalid {
-        offset,
-        detail: detail.unwrap_or_else(|| "record verified on a second look".to_string()),
     }
 }
 
