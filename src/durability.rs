@@ -180,13 +180,19 @@ impl GroupCommit {
                 None => Ok((0, 0)),
             };
             self.expect_next_group(group);
-            st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            st.leader_running = false;
-            match outcome {
-                Ok(pos) => st.durable = st.durable.max(pos),
-                Err((id, e)) => poison.set(format!("fdatasync of segment {id}"), &e),
+            {
+                let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                st.leader_running = false;
+                match outcome {
+                    Ok(pos) => st.durable = st.durable.max(pos),
+                    Err((id, e)) => poison.set(format!("fdatasync of segment {id}"), &e),
+                }
             }
+            // Wake the waiters with the lock released: each must take it to
+            // return, and one woken while it is still held sleeps again on
+            // the mutex, to be woken by the next unlock, one at a time.
             self.done.notify_all();
+            st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         }
     }
 
