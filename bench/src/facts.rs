@@ -74,3 +74,10 @@ pub fn collect(scratch: &Path) -> Facts {
             .unwrap_or_default(),
     }
 }
+
+/// Bytes available to this user on the filesystem holding `dir`, from
+/// `df` (None when it cannot tell).
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    let out = cmd("df", &["--output=avail", "-B1", &dir.display().to_string()]);
+    out.lines().last()?.trim().parse().ok()
+}

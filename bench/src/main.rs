@@ -86,6 +86,30 @@ pub fn systems() -> Vec<Box<dyn System>> {
     ]
 }
 
+/// Free space a full run has needed in its scratch directory: each row's
+/// prefilled logs, and walrus keeps its files until the process exits. A
+/// run that found 11 GB died with ENOSPC after ten minutes.
+const FULL_RUN_SPACE: u64 = 15 << 30;
+
+/// Refuse a full run up front rather than die of a full disk half-way.
+fn check_space(args: &Args, base: &std::path::Path) {
+    if args.quick || args.only.is_some() {
+        return;
+    }
+    if let Some(free) = facts::free_bytes(base) {
+        if free < FULL_RUN_SPACE {
+            eprintln!(
+                "{} has {:.1} GiB free; a full run needs about {} GiB there. \
+                 Free some space, pass --dir on a larger filesystem, or run --quick or --only.",
+                base.display(),
+                free as f64 / f64::from(1u32 << 30),
+                FULL_RUN_SPACE >> 30,
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
 fn main() {
     // Hidden subcommand: a child process that measures one system's peak memory.
     let argv: Vec<String> = std::env::args().collect();
@@ -101,6 +125,7 @@ fn main() {
         }
     };
     let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    check_space(&args, &base);
     let root = base.join(format!("nano_wal_bench.{}", std::process::id()));
     std::fs::create_dir_all(&root).expect("create the scratch directory");
     peers::walrus::init(&root);
