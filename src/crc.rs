@@ -2,7 +2,8 @@
 //! whole record with its CRC field (bytes 20..24) taken as zeros, starting
 //! from the segment's seed.
 //!
-//! Records are mostly small. On x86-64 with SSE4.2, records up to 1 KiB are
+//! Records are mostly small. On x86-64 with SSE4.2, records up to 1 KiB
+//! (whole, or in pieces: a frame apart from its payload) are
 //! checksummed with the `crc32` instruction directly: no dispatch and no
 //! parameter block per call, and consecutive records' chains overlap in
 //! the CPU (measured on this machine kind: 6.4 ns for a 152-byte record,
@@ -48,7 +49,7 @@ pub(crate) fn record(seed: u32, rec: &[u8]) -> u32 {
 }
 
 fn record_portable(seed: u32, rec: &[u8]) -> u32 {
-    record_parts(seed, &rec[..CRC_FIELD.end], &[&rec[CRC_FIELD.end..]])
+    record_parts_portable(seed, &rec[..CRC_FIELD.end], &[&rec[CRC_FIELD.end..]])
 }
 
 /// [`record`] of a record held in pieces: its 24-byte `frame` (CRC field
@@ -56,6 +57,17 @@ fn record_portable(seed: u32, rec: &[u8]) -> u32 {
 /// writer's frames are apart from the caller's header and content).
 pub(crate) fn record_parts(seed: u32, frame: &[u8], payload: &[&[u8]]) -> u32 {
     assert_eq!(frame.len(), CRC_FIELD.end, "a record frame is 24 bytes");
+    #[cfg(target_arch = "x86_64")]
+    if payload.iter().map(|p| p.len()).sum::<usize>() <= INSTRUCTION_LIMIT - CRC_FIELD.end
+        && std::is_x86_feature_detected!("sse4.2")
+    {
+        // SAFETY: as in `record`: the CPU was just found to have SSE4.2.
+        return unsafe { x86::record_parts_sse42(seed, frame, payload) };
+    }
+    record_parts_portable(seed, frame, payload)
+}
+
+fn record_parts_portable(seed: u32, frame: &[u8], payload: &[&[u8]]) -> u32 {
     let mut d = Digest::new_with_init_state(Crc32Iscsi, u64::from(!seed));
     d.update(&frame[..CRC_FIELD.start]);
     d.update(&[0; 4]);
@@ -106,6 +118,17 @@ mod x86 {
         let s = frame(u64::from(!seed), rec);
         !(bytes(s, &rec[CRC_FIELD.end..]) as u32)
     }
+
+    /// [`record_sse42`] of a record in pieces: the chain runs on from one
+    /// piece into the next, whatever their lengths.
+    #[target_feature(enable = "sse4.2")]
+    pub(super) fn record_parts_sse42(seed: u32, rec_frame: &[u8], payload: &[&[u8]]) -> u32 {
+        let mut s = frame(u64::from(!seed), rec_frame);
+        for piece in payload {
+            s = bytes(s, piece);
+        }
+        !(s as u32)
+    }
 }
 
 #[cfg(test)]
@@ -142,6 +165,17 @@ mod tests {
             let (frame, payload) = rec.split_at(CRC_FIELD.end);
             let (a, b) = payload.split_at(payload.len() / 3);
             assert_eq!(record_parts(seed, frame, &[a, b]), want, "len {len}");
+            let (b, c) = b.split_at(b.len() / 2);
+            assert_eq!(
+                record_parts(seed, frame, &[a, &[], b, c]),
+                want,
+                "len {len}"
+            );
+            assert_eq!(
+                record_parts_portable(seed, frame, &[a, b, c]),
+                want,
+                "len {len}"
+            );
         }
     }
 

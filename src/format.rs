@@ -201,7 +201,9 @@ pub(crate) fn encode_frame_seeded(
 
 /// Append the records of one append (header, content each) to `buf`, whole,
 /// with their CRCs computed over the bytes as they lie in `buf`. The writer
-/// packs small appends this way into one buffer for one `pwrite`.
+/// packs small appends this way into one buffer for one `pwrite` (a large
+/// batch in several pieces: `more_after` says that more records of the same
+/// batch follow the last of these, and flags it so).
 ///
 /// Two passes: all bytes first, then the CRCs. Each record's CRC is a chain
 /// of dependent `crc32` instructions; with nothing between them, the CPU
@@ -212,11 +214,13 @@ pub(crate) fn append_records<'e>(
     seed: u32,
     synced_end: u64,
     records: impl ExactSizeIterator<Item = (Option<&'e [u8]>, &'e [u8])> + Clone,
+    more_after: bool,
 ) {
     let mut at = buf.len();
     let last = records.len().saturating_sub(1);
     for (i, (header, content)) in records.clone().enumerate() {
-        buf.extend_from_slice(&frame_fields(synced_end, header, content.len(), i != last));
+        let more = i != last || more_after;
+        buf.extend_from_slice(&frame_fields(synced_end, header, content.len(), more));
         buf.extend_from_slice(&[0; 4]);
         buf.extend_from_slice(header.unwrap_or(&[]));
         buf.extend_from_slice(content);
@@ -526,8 +530,20 @@ mod tests {
                 }
                 let mut packed = b"before".to_vec();
                 let records = contents[..n].iter().map(|c| (header, &c[..]));
-                append_records(&mut packed, crc_seed(9), 100, records);
+                append_records(&mut packed, crc_seed(9), 100, records, false);
                 assert_eq!(&packed[6..], &framed[..], "{n} records, header {header:?}");
+                // The same batch packed in two pieces, as a large one is.
+                for cut in 1..n {
+                    let mut pieces = Vec::new();
+                    let records = contents[..n].iter().map(|c| (header, &c[..]));
+                    let (a, b) = (records.clone().take(cut), records.skip(cut));
+                    append_records(&mut pieces, crc_seed(9), 100, a, true);
+                    append_records(&mut pieces, crc_seed(9), 100, b, false);
+                    assert_eq!(
+                        pieces, framed,
+                        "{n} records cut at {cut}, header {header:?}"
+                    );
+                }
             }
         }
     }

@@ -118,6 +118,42 @@ fn failed_batch_write_loses_no_earlier_ref_and_no_later_ref_points_at_wrong_byte
     assert_eq!(replay_all(&wal).len(), 10_001);
 }
 
+/// A batch of small records larger than 64 KiB is written in several
+/// `pwrite`s; one failing after others succeeded cuts all of them off.
+#[test]
+fn failed_later_write_of_a_large_batch_cuts_its_earlier_writes_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let first = wal.append(None, b"first", T0, false).unwrap();
+    let contents: Vec<Vec<u8>> = (0..2_000u32).map(|i| i.to_le_bytes().repeat(25)).collect();
+    let batch: Vec<WriteEntry<'_>> = contents
+        .iter()
+        .map(|c| WriteEntry {
+            header: None,
+            content: c,
+        })
+        .collect();
+    // Two writes of the batch succeed, the third stops part-way.
+    inject_fault(Fault {
+        keep_bytes: 1_000,
+        ..fault(FaultOp::Write, dir, libc::ENOSPC, 2, 1)
+    });
+    expect_io(wal.append_batch(&batch, T0, false), libc::ENOSPC);
+    let end = first.offset + first.size;
+    assert_eq!(wal.segment(1).unwrap().len(), end);
+    assert_eq!(replay_all(&wal), [(first, b"first".to_vec())]);
+    let next = wal.append(None, b"next", T0, false).unwrap();
+    assert_eq!(
+        next.offset, end,
+        "the next append starts where the batch did"
+    );
+    drop(wal);
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let all = replay_all(&wal);
+    assert_eq!(all, [(first, b"first".to_vec()), (next, b"next".to_vec())]);
+}
+
 #[test]
 fn failed_truncate_after_failed_write_poisons_until_reopen() {
     let tmp = tempfile::tempdir().unwrap();

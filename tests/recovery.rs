@@ -166,6 +166,45 @@ fn a_torn_batch_is_dropped_whole() {
     }
 }
 
+/// A batch of small records larger than the writer's packing buffer goes
+/// to the file in several `pwrite`s of whole records (64 KiB at most each).
+/// A crash after some of them must still drop the batch whole: each piece's
+/// last record says more of the batch follows.
+#[test]
+fn a_large_batch_torn_between_its_writes_is_dropped_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let w = open(dir).unwrap();
+    let before = w.append(None, b"before", T0, false).unwrap();
+    let items: Vec<(Option<Vec<u8>>, Vec<u8>)> = (0..4_000u64)
+        .map(|i| (None, content_for(5, i, 100)))
+        .collect();
+    let refs = w.append_batch(&entries(&items), T0, false).unwrap();
+    drop(w);
+    let path = seg_path(dir, "s", 1);
+    let orig = std::fs::read(&path).unwrap();
+    let start = refs[0].offset;
+    assert!(refs.last().unwrap().offset + refs.last().unwrap().size - start > 3 * 65_536);
+    // Cut after every whole record around the first piece boundaries (the
+    // writer fills a piece with the records that fit in 64 KiB).
+    let mut cuts: Vec<u64> = refs
+        .iter()
+        .map(|r| r.offset + r.size)
+        .filter(|end| {
+            let into = end - start;
+            (60_000..70_000).contains(&into) || (125_000..135_000).contains(&into)
+        })
+        .collect();
+    cuts.pop(); // Keep it quick: the boundaries are inside, not at the ends.
+    assert!(cuts.len() > 20, "{}", cuts.len());
+    for cut in cuts {
+        std::fs::write(&path, &orig[..cut as usize]).unwrap();
+        let w = open(dir).unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+        assert_eq!(replay_refs(&w), [before], "cut at {cut}: the batch is gone");
+        assert_eq!(file_len(&path), start, "cut at {cut}");
+    }
+}
+
 #[test]
 fn a_complete_looking_last_record_with_a_bad_crc_is_a_torn_tail() {
     let tmp = tempfile::tempdir().unwrap();
