@@ -271,7 +271,11 @@ impl Wal {
         let small = largest <= PACK_LIMIT && total <= PACK_RECORD_LIMIT * entries.len() as u64;
         let (segment_id, offset) = if small {
             let pack = |buf: &mut Vec<u8>| {
-                let mut packed = Packed { buf, entries };
+                let mut packed = Packed {
+                    buf,
+                    entries,
+                    total,
+                };
                 inner.place(window, total, entries.len(), &mut packed)
             };
             // A thread whose thread-locals are being destroyed (an append
@@ -440,6 +444,8 @@ trait Encoding {
 struct Packed<'a, 'e> {
     buf: &'a mut Vec<u8>,
     entries: &'a [WriteEntry<'e>],
+    /// Size of all the records with their frames.
+    total: u64,
 }
 
 impl Encoding for Packed<'_, '_> {
@@ -447,6 +453,28 @@ impl Encoding for Packed<'_, '_> {
         // The watermark read now is still a lower bound when the bytes are
         // written (it only rises).
         let (seed, synced) = (seg.crc_seed(), seg.synced_end());
+        if self.total > PACK_LIMIT {
+            return self.write_in_pieces(seg, offset, seed, synced);
+        }
+        self.buf.clear();
+        let records = self.entries.iter().map(|e| (e.header, e.content));
+        append_records(self.buf, seed, synced, records, false);
+        seg.write_at(&[IoSlice::new(self.buf)], offset)
+    }
+}
+
+impl Packed<'_, '_> {
+    /// A batch larger than the buffer: one `pwrite` per [`PACK_LIMIT`]
+    /// bytes of whole records (out of line: the common single write stays
+    /// as short as it was).
+    #[inline(never)]
+    fn write_in_pieces(
+        &mut self,
+        seg: &Segment,
+        offset: u64,
+        seed: u32,
+        synced: u64,
+    ) -> std::io::Result<u64> {
         let mut at = offset;
         let mut rest = self.entries;
         while !rest.is_empty() {
