@@ -176,21 +176,25 @@ impl ReadBuf {
     }
 
     /// Number of records held.
+    #[inline]
     pub fn len(&self) -> usize {
         self.spans.len()
     }
 
     /// True when it holds no record.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }
 
     /// The `i`-th record (the record of the `i`-th ref of the last fill).
+    #[inline]
     pub fn get(&self, i: usize) -> Option<RecordRef<'_>> {
         self.spans.get(i).map(|s| self.view(s))
     }
 
     /// The records, in the order of the refs of the last fill.
+    #[inline]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = RecordRef<'_>> + '_ {
         self.spans.iter().map(|s| self.view(s))
     }
@@ -203,6 +207,7 @@ impl ReadBuf {
         self.groups.clear();
     }
 
+    #[inline]
     fn view(&self, s: &Span) -> RecordRef<'_> {
         RecordRef {
             header: s.has_header.then(|| &self.data[s.header..s.content]),

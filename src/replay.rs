@@ -115,6 +115,7 @@ impl Replay {
 impl Iterator for Replay {
     type Item = Result<(EntryRef, Record)>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let (entry, rec) = match self.advance()? {
             Ok(found) => found,
@@ -143,6 +144,7 @@ impl Replay {
     /// }
     /// assert_eq!(total, 1);
     /// ```
+    #[inline]
     pub fn next_ref(&mut self) -> Option<Result<(EntryRef, RecordRef<'_>)>> {
         let (entry, rec) = match self.advance()? {
             Ok(found) => found,
