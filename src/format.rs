@@ -220,9 +220,18 @@ pub(crate) fn append_records<'e>(
     let last = records.len().saturating_sub(1);
     for (i, (header, content)) in records.clone().enumerate() {
         let more = i != last || more_after;
-        buf.extend_from_slice(&frame_fields(synced_end, header, content.len(), more));
-        buf.extend_from_slice(&[0; 4]);
-        buf.extend_from_slice(header.unwrap_or(&[]));
+        // The frame with its CRC field as zeros, in one piece.
+        let mut frame = [0u8; RECORD_FRAME_SIZE];
+        frame[..CRC_AT.start].copy_from_slice(&frame_fields(
+            synced_end,
+            header,
+            content.len(),
+            more,
+        ));
+        buf.extend_from_slice(&frame);
+        if let Some(h) = header {
+            buf.extend_from_slice(h);
+        }
         buf.extend_from_slice(content);
     }
     for (header, content) in records {
