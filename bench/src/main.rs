@@ -143,4 +143,34 @@ fn main() {
         elapsed.as_secs_f64(),
         args.out.display()
     );
+    let failed = own_failures(&results);
+    if !failed.is_empty() {
+        eprintln!("measurements of nano_wal or of a raw limit failed:");
+        for f in &failed {
+            eprintln!("  {f}");
+        }
+        std::process::exit(1);
+    }
+}
+
+/// Failed measurements of the columns the bench exists for: nano_wal
+/// through either API, and the raw limits. A peer's failure only shows in
+/// its cell ("error"), with the reason in the notes.
+fn own_failures(results: &plan::Results) -> Vec<String> {
+    let mut failed = Vec::new();
+    for row in results.rows.iter().chain(&results.limits) {
+        let own = row
+            .cells
+            .iter()
+            .filter(|(name, _)| name.starts_with("nano_wal"))
+            .map(|(name, cells)| (*name, cells));
+        for (name, cells) in std::iter::once(("raw limit", &row.limit)).chain(own) {
+            for cell in cells {
+                if let Err(harness::Missing::Failed(e)) = cell {
+                    failed.push(format!("{} / {name}: {e}", row.id));
+                }
+            }
+        }
+    }
+    failed
 }

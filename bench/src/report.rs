@@ -677,6 +677,7 @@ pub fn write(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(out_dir)?;
     for size in [128, 4096] {
         if let Some(svg) = plot(&res.rows, size) {
             let rel = format!("docs/bench_durable_threads_{size}.svg");
