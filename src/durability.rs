@@ -67,11 +67,12 @@ struct CommitState {
 /// Before it syncs, the leader waits (yielding the CPU, for at most half the
 /// duration of the last fdatasync) until as many durable appends have been
 /// written since the last sync started as that sync covered plus those
-/// written while it ran, and none is half-way. Without that, the appenders woken by one sync race to write
-/// again, the first to finish becomes leader at once, and its sync covers
-/// only itself and those who wrote before it: the others wait a whole extra
-/// sync. A lone durable appender never waits (its group is itself), nor
-/// does a `sync` with no durable append written or under way.
+/// written while it ran, and none is half-way. Without that, the appenders
+/// woken by one sync race to write again, the first to finish becomes
+/// leader at once, and its sync covers only itself and those who wrote
+/// before it: the others wait a whole extra sync. A lone durable appender
+/// never waits (its group is itself), nor does a `sync` with no durable
+/// append written or under way.
 #[derive(Debug, Default)]
 pub(crate) struct GroupCommit {
     state: Mutex<CommitState>,
