@@ -40,6 +40,17 @@ fn expect_io(r: Result<impl std::fmt::Debug, WalError>, errno: i32) -> WalError 
     }
 }
 
+/// A batch of `contents`, none with a header.
+fn without_headers(contents: &[Vec<u8>]) -> Vec<WriteEntry<'_>> {
+    contents
+        .iter()
+        .map(|c| WriteEntry {
+            header: None,
+            content: c,
+        })
+        .collect()
+}
+
 fn replay_all(wal: &Wal) -> Vec<(EntryRef, Vec<u8>)> {
     wal.replay(None)
         .unwrap()
@@ -96,13 +107,7 @@ fn failed_batch_write_loses_no_earlier_ref_and_no_later_ref_points_at_wrong_byte
     let wal = Wal::open(dir, "s", opts()).unwrap();
     let first = wal.append(Some(b"h"), b"first", T0, false).unwrap();
     let contents: Vec<Vec<u8>> = (0..10_000u32).map(|i| i.to_le_bytes().repeat(3)).collect();
-    let batch: Vec<WriteEntry<'_>> = contents
-        .iter()
-        .map(|c| WriteEntry {
-            header: None,
-            content: c,
-        })
-        .collect();
+    let batch = without_headers(&contents);
     inject_fault(Fault {
         keep_bytes: 150_000,
         ..fault(FaultOp::Write, dir, libc::EFBIG, 0, 1)
@@ -127,13 +132,7 @@ fn failed_later_write_of_a_large_batch_cuts_its_earlier_writes_too() {
     let wal = Wal::open(dir, "s", opts()).unwrap();
     let first = wal.append(None, b"first", T0, false).unwrap();
     let contents: Vec<Vec<u8>> = (0..2_000u32).map(|i| i.to_le_bytes().repeat(25)).collect();
-    let batch: Vec<WriteEntry<'_>> = contents
-        .iter()
-        .map(|c| WriteEntry {
-            header: None,
-            content: c,
-        })
-        .collect();
+    let batch = without_headers(&contents);
     // Two writes of the batch succeed, the third stops part-way.
     inject_fault(Fault {
         keep_bytes: 1_000,
