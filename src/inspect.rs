@@ -6,11 +6,11 @@
 use crate::error::{Result, WalError};
 use crate::format::SEGMENT_HEADER_SIZE;
 use crate::options::validate_stream_name;
-use crate::read::{read_refs, read_refs_into, ReadBuf, Record};
+use crate::read::{read_refs, read_refs_into, ReadBuf};
+use crate::record::{EntryRef, Record};
 use crate::recovery::{check_header, list_segments, plan_tail, HeaderCheck};
 use crate::replay::{Replay, Source};
 use crate::segment::Segment;
-use crate::wal::EntryRef;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -42,11 +42,14 @@ mod cleanup;
 mod crc;
 mod durability;
 mod error;
+// The C API still names `RecordRef`, the former name of `RecordView`.
+#[allow(deprecated)]
 pub mod ffi;
 pub mod format;
 pub mod inspect;
 mod options;
 mod read;
+mod record;
 mod recovery;
 mod replay;
 mod scan;
@@ -58,10 +61,13 @@ pub use bytes::Bytes;
 pub use cleanup::{CleanupResult, DeletedSegment};
 pub use error::{Result, WalError};
 pub use options::{validate_stream_name, WalOptions, MAX_STREAM_NAME_LEN, MIN_SEGMENT_BYTES};
-pub use read::{read_batch, ReadBuf, ReadDescriptor, Record, RecordRef};
+pub use read::{read_batch, ReadBuf, ReadDescriptor};
+#[allow(deprecated)]
+pub use record::RecordRef;
+pub use record::{EntryRef, Record, RecordView, WriteEntry};
 pub use replay::Replay;
 pub use segment::Segment;
-pub use wal::{EntryRef, Wal, WriteEntry};
+pub use wal::Wal;
 
 /// The README's Rust example runs as a doctest, so it cannot rot.
 #[cfg(doctest)]

@@ -8,8 +8,9 @@ use crate::format::{
     record_error, record_size, verified_frame, MAX_CONTENT_LEN, MAX_HEADER_LEN, RECORD_FRAME_SIZE,
     SEGMENT_HEADER_SIZE,
 };
+use crate::record::{EntryRef, Record, RecordView};
 use crate::segment::Segment;
-use crate::wal::{EntryRef, Wal};
+use crate::wal::Wal;
 use bytes::{Buf, Bytes};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,37 +20,6 @@ use std::sync::Arc;
 const MAX_COALESCE_GAP: u64 = 4096;
 /// Upper bound of one coalesced read (a single larger record is still read whole).
 const MAX_COALESCED_READ: u64 = 16 << 20;
-
-/// A record read back: its header (None when appended without one) and content.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    pub header: Option<Bytes>,
-    pub content: Bytes,
-}
-
-impl Record {
-    /// Take the verified bytes of one whole record (exactly its length and
-    /// capacity, so no copy and, without a header, no shared buffer: the
-    /// content is the same allocation past the frame).
-    fn from_owned(buf: Vec<u8>, header_len: usize, has_header: bool) -> Record {
-        let body = RECORD_FRAME_SIZE + header_len;
-        let mut content = Bytes::from(buf);
-        if has_header {
-            let mut header = content.split_to(body);
-            header.advance(RECORD_FRAME_SIZE);
-            Record {
-                header: Some(header),
-                content,
-            }
-        } else {
-            content.advance(body);
-            Record {
-                header: None,
-                content,
-            }
-        }
-    }
-}
 
 /// A read request against a segment handle (see [`Wal::segment`]).
 #[derive(Debug, Clone)]
@@ -126,14 +96,6 @@ struct Group {
     end: u64,
 }
 
-/// A record borrowed from a [`ReadBuf`]: its header (None when appended
-/// without one) and content, valid until the buffer is next filled or cleared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordRef<'a> {
-    pub header: Option<&'a [u8]>,
-    pub content: &'a [u8],
-}
-
 /// A reusable buffer for batch reads ([`Wal::read_batch_into`]): one byte
 /// buffer holding every record read, and per record where its header and
 /// content lie in it, in the order of the refs. Records are borrowed from it
@@ -189,13 +151,13 @@ impl ReadBuf {
 
     /// The `i`-th record (the record of the `i`-th ref of the last fill).
     #[inline]
-    pub fn get(&self, i: usize) -> Option<RecordRef<'_>> {
+    pub fn get(&self, i: usize) -> Option<RecordView<'_>> {
         self.spans.get(i).map(|s| self.view(s))
     }
 
     /// The records, in the order of the refs of the last fill.
     #[inline]
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = RecordRef<'_>> + '_ {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = RecordView<'_>> + '_ {
         self.spans.iter().map(|s| self.view(s))
     }
 
@@ -208,8 +170,8 @@ impl ReadBuf {
     }
 
     #[inline]
-    fn view(&self, s: &Span) -> RecordRef<'_> {
-        RecordRef {
+    fn view(&self, s: &Span) -> RecordView<'_> {
+        RecordView {
             header: s.has_header.then(|| &self.data[s.header..s.content]),
             content: &self.data[s.content..s.end],
         }
@@ -443,11 +405,29 @@ pub(crate) fn read_one(segments: &BTreeMap<u64, Arc<Segment>>, r: EntryRef) -> R
     let Some(frame) = verified_frame(&buf, seg.crc_seed(), r.offset) else {
         return Err(corrupted(seg, &buf, r.offset));
     };
-    Ok(Record::from_owned(
-        buf,
-        frame.header_len,
-        frame.has_header(),
-    ))
+    Ok(owned_record(buf, frame.header_len, frame.has_header()))
+}
+
+/// Take the verified bytes of one whole record (exactly its length and
+/// capacity, so no copy and, without a header, no shared buffer: the
+/// content is the same allocation past the frame).
+fn owned_record(buf: Vec<u8>, header_len: usize, has_header: bool) -> Record {
+    let body = RECORD_FRAME_SIZE + header_len;
+    let mut content = Bytes::from(buf);
+    if has_header {
+        let mut header = content.split_to(body);
+        header.advance(RECORD_FRAME_SIZE);
+        Record {
+            header: Some(header),
+            content,
+        }
+    } else {
+        content.advance(body);
+        Record {
+            header: None,
+            content,
+        }
+    }
 }
 
 /// The error of the record `b` read at `offset` of `seg` that

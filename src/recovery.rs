@@ -4,9 +4,9 @@
 use crate::error::{Result, WalError};
 use crate::format::{SegmentHeader, SEGMENT_HEADER_SIZE};
 use crate::options::{parse_segment_file_name, Config};
+use crate::record::EntryRef;
 use crate::scan::{find_valid_record_after, zeros_to_end, ScanStop, Scanner};
 use crate::segment::Segment;
-use crate::wal::EntryRef;
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;

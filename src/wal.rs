@@ -8,6 +8,7 @@ use crate::format::{
     MAX_HEADER_LEN, RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE,
 };
 use crate::options::{lock_file_name, validate_stream_name, Config, WalOptions};
+use crate::record::{EntryRef, WriteEntry};
 use crate::recovery;
 use crate::segment::Segment;
 use crate::sys::{self, LockAttempt, StreamLock};
@@ -19,24 +20,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-
-/// Where a record lives: its segment, the byte offset of its first byte in
-/// the segment file, and its whole on-disk size (framing included). Refs are
-/// totally ordered by `(segment_id, offset)` in append order, so they serve as
-/// log sequence numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EntryRef {
-    pub segment_id: u64,
-    pub offset: u64,
-    pub size: u64,
-}
-
-/// One record of an `append_batch`.
-#[derive(Debug, Clone, Copy)]
-pub struct WriteEntry<'a> {
-    pub header: Option<&'a [u8]>,
-    pub content: &'a [u8],
-}
 
 /// A write-ahead log stream: a directory plus a stream name.
 ///
