@@ -60,7 +60,8 @@ mod wal;
 pub use bytes::Bytes;
 pub use cleanup::{CleanupResult, DeletedSegment};
 pub use error::{Result, WalError};
-pub use options::{validate_stream_name, WalOptions, MAX_STREAM_NAME_LEN, MIN_SEGMENT_BYTES};
+pub use format::names::{validate_stream_name, MAX_STREAM_NAME_LEN};
+pub use options::{WalOptions, MIN_SEGMENT_BYTES};
 pub use read::{read_batch, ReadBuf, ReadDescriptor};
 #[allow(deprecated)]
 pub use record::RecordRef;

@@ -2,8 +2,9 @@
 //! and bring the newest segment back to its last complete record (or batch).
 
 use crate::error::{Result, WalError};
+use crate::format::names::{parse_file_name, StreamFile};
 use crate::format::{SegmentHeader, SEGMENT_HEADER_SIZE};
-use crate::options::{parse_segment_file_name, Config};
+use crate::options::Config;
 use crate::record::EntryRef;
 use crate::scan::{find_valid_record_after, zeros_to_end, ScanStop, Scanner};
 use crate::segment::Segment;
@@ -35,12 +36,19 @@ pub(crate) fn list_segments(dir: &Path, stream: &str) -> Result<Vec<Found>> {
             entry.map_err(|e| WalError::io(format!("listing directory {}", dir.display()), e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if let Some((expiration_ms, id)) = parse_segment_file_name(stream, name) {
-            found.push(Found {
-                id,
-                expiration_ms,
-                path: entry.path(),
-            });
+        if let Some(StreamFile::Segment {
+            stream: owner,
+            expiration_ms,
+            segment_id,
+        }) = parse_file_name(name)
+        {
+            if owner == stream {
+                found.push(Found {
+                    id: segment_id,
+                    expiration_ms,
+                    path: entry.path(),
+                });
+            }
         }
     }
     found.sort_by_key(|f| f.id);

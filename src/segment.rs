@@ -3,8 +3,8 @@
 //! lock-free positional reads, and the published end of its data.
 
 use crate::error::{Result, WalError};
+use crate::format::names::segment_file_name;
 use crate::format::{SegmentHeader, SEGMENT_HEADER_SIZE};
-use crate::options::segment_file_name;
 use crate::sys;
 use std::fs::{File, OpenOptions};
 use std::io;

@@ -3,11 +3,12 @@
 
 use crate::durability::{GroupCommit, Poison};
 use crate::error::{Result, WalError};
+use crate::format::names::{lock_file_name, validate_stream_name};
 use crate::format::{
     append_records, encode_frame_seeded, record_size, SegmentHeader, MAX_CONTENT_LEN,
     MAX_HEADER_LEN, RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE,
 };
-use crate::options::{lock_file_name, validate_stream_name, Config, WalOptions};
+use crate::options::{Config, WalOptions};
 use crate::record::{EntryRef, WriteEntry};
 use crate::recovery;
 use crate::segment::Segment;
