@@ -10,8 +10,7 @@ use crate::read::{read_refs, read_refs_into, ReadBuf};
 use crate::record::{EntryRef, Record};
 use crate::recovery::{check_header, list_segments, plan_tail, HeaderCheck};
 use crate::replay::{Replay, Source};
-use crate::segment::Segment;
-use std::collections::BTreeMap;
+use crate::segment::{Segment, SegmentMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -80,7 +79,7 @@ pub struct LogView {
     dir: PathBuf,
     stream: String,
     infos: Vec<SegmentInfo>,
-    segments: Arc<BTreeMap<u64, Arc<Segment>>>,
+    segments: Arc<SegmentMap>,
 }
 
 impl LogView {
@@ -104,7 +103,7 @@ impl LogView {
             )));
         }
         let mut infos = Vec::new();
-        let mut segments = BTreeMap::new();
+        let mut segments = SegmentMap::new();
         for f in found {
             let mut info = SegmentInfo {
                 id: f.id,

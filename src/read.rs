@@ -9,10 +9,9 @@ use crate::format::{
     SEGMENT_HEADER_SIZE,
 };
 use crate::record::{EntryRef, Record, RecordView};
-use crate::segment::Segment;
+use crate::segment::{Segment, SegmentMap};
 use crate::wal::Wal;
 use bytes::{Buf, Bytes};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Refs of one segment whose records lie at most this far apart are read
@@ -221,7 +220,7 @@ impl Refs for [ReadDescriptor] {
 /// Refs (of any ref type: the Rust one, or the C one of the FFI) resolved
 /// against a set of segments by id.
 struct ById<'a, T> {
-    segments: &'a BTreeMap<u64, Arc<Segment>>,
+    segments: &'a SegmentMap,
     refs: &'a [T],
 }
 
@@ -371,10 +370,7 @@ pub fn read_batch(reads: &[ReadDescriptor]) -> Result<Vec<Record>> {
 
 /// Read `refs` against a set of segments by id (a live log's registry, or a
 /// read-only view's): an id not in it is `SegmentNotFound`.
-pub(crate) fn read_refs(
-    segments: &BTreeMap<u64, Arc<Segment>>,
-    refs: &[EntryRef],
-) -> Result<Vec<Record>> {
+pub(crate) fn read_refs(segments: &SegmentMap, refs: &[EntryRef]) -> Result<Vec<Record>> {
     if let [one] = refs {
         return Ok(vec![read_one(segments, *one)?]);
     }
@@ -385,7 +381,7 @@ pub(crate) fn read_refs(
 
 /// [`read_refs`] into a reusable buffer; `refs` of the Rust or the C ref type.
 pub(crate) fn read_refs_into<T: Copy + Into<EntryRef>>(
-    segments: &BTreeMap<u64, Arc<Segment>>,
+    segments: &SegmentMap,
     refs: &[T],
     buf: &mut ReadBuf,
 ) -> Result<()> {
@@ -395,7 +391,7 @@ pub(crate) fn read_refs_into<T: Copy + Into<EntryRef>>(
 /// One record by ref: one positional read into one allocation that the
 /// returned record owns (no intermediate vectors, no shared buffer unless
 /// the record has a header).
-pub(crate) fn read_one(segments: &BTreeMap<u64, Arc<Segment>>, r: EntryRef) -> Result<Record> {
+pub(crate) fn read_one(segments: &SegmentMap, r: EntryRef) -> Result<Record> {
     let seg = segments
         .get(&r.segment_id)
         .ok_or(WalError::SegmentNotFound(r.segment_id))?;
@@ -469,7 +465,7 @@ impl Wal {
     /// gives `CorruptedData`. Nearby refs of one segment are read with one
     /// positional read and their records share its buffer.
     pub fn read_batch(&self, refs: &[EntryRef]) -> Result<Vec<Record>> {
-        read_refs(&self.inner.registry.load(), refs)
+        read_refs(&self.inner.segments.snapshot(), refs)
     }
 
     /// Read the records of `refs` into `buf` (replacing what it held), in
@@ -485,13 +481,13 @@ impl Wal {
         refs: &[R],
         buf: &mut ReadBuf,
     ) -> Result<()> {
-        read_refs_into(&self.inner.registry.load(), refs, buf)
+        read_refs_into(&self.inner.segments.snapshot(), refs, buf)
     }
 
     /// Read one record, with the checks and errors of [`Wal::read_batch`]:
     /// one positional read into one allocation, which the record owns.
     /// Never takes the appender lock.
     pub fn read(&self, entry: EntryRef) -> Result<Record> {
-        read_one(&self.inner.registry.load(), entry)
+        read_one(&self.inner.segments.snapshot(), entry)
     }
 }

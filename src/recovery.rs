@@ -7,15 +7,14 @@ use crate::format::{SegmentHeader, SEGMENT_HEADER_SIZE};
 use crate::options::Config;
 use crate::record::EntryRef;
 use crate::scan::{find_valid_record_after, zeros_to_end, ScanStop, Scanner};
-use crate::segment::Segment;
-use std::collections::BTreeMap;
+use crate::segment::{Segment, SegmentMap};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub(crate) struct Recovered {
-    pub segments: BTreeMap<u64, Arc<Segment>>,
+    pub segments: SegmentMap,
     pub newest: Option<Arc<Segment>>,
     pub next_id: u64,
 }
@@ -111,7 +110,7 @@ pub(crate) fn recover(
 ) -> Result<Recovered> {
     let mut found = list_segments(dir, stream)?;
     let next_id = found.last().map_or(1, |f| f.id + 1);
-    let mut segments = BTreeMap::new();
+    let mut segments = SegmentMap::new();
     let mut newest = None;
 
     // The newest segment: skip it if its creation was torn, else it is the

@@ -4,9 +4,8 @@ use crate::error::{Result, WalError};
 use crate::format::{RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE};
 use crate::record::{EntryRef, Record, RecordView};
 use crate::scan::{ScanStop, ScannedRecord, Scanner};
-use crate::segment::Segment;
+use crate::segment::SegmentMap;
 use crate::wal::{Inner, Wal};
-use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -34,13 +33,13 @@ pub struct Replay {
 /// shrinks while the replay runs) or a fixed read-only view.
 pub(crate) enum Source {
     Live(Arc<Inner>),
-    Fixed(Arc<BTreeMap<u64, Arc<Segment>>>),
+    Fixed(Arc<SegmentMap>),
 }
 
 impl Source {
-    fn registry(&self) -> Arc<BTreeMap<u64, Arc<Segment>>> {
+    fn registry(&self) -> Arc<SegmentMap> {
         match self {
-            Source::Live(inner) => inner.registry.load_full(),
+            Source::Live(inner) => inner.segments.snapshot_arc(),
             Source::Fixed(map) => map.clone(),
         }
     }

@@ -5,14 +5,16 @@
 mod append;
 mod open;
 mod rotate;
+mod segments;
+
+pub(crate) use segments::Segments;
 
 use crate::durability::{GroupCommit, Poison};
 use crate::error::Result;
 use crate::options::{Config, WalOptions};
 use crate::segment::Segment;
 use crate::sys::StreamLock;
-use arc_swap::{ArcSwap, ArcSwapOption};
-use std::collections::BTreeMap;
+use arc_swap::ArcSwapOption;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,12 +27,6 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug)]
 pub struct Wal {
     pub(crate) inner: Arc<Inner>,
-}
-
-/// Rotation-side state, behind the rotation lock.
-#[derive(Debug)]
-pub(crate) struct RotationState {
-    pub next_id: u64,
 }
 
 /// The append side of a stream. Appends encode and write under its lock, so
@@ -82,11 +78,9 @@ pub(crate) struct Inner {
     /// The segment appends go to, for the threads that do not append (group
     /// commit, sync, cleanup): stored by rotation under the appender lock.
     pub active: ArcSwapOption<Segment>,
-    /// Every live segment by id, for reads. Replaced whole (copy on write)
-    /// under the rotation lock; readers load it without locking.
-    pub registry: ArcSwap<BTreeMap<u64, Arc<Segment>>>,
-    /// Taken by rotation (under the appender lock) and by cleanup.
-    pub rotation: Mutex<RotationState>,
+    /// Every live segment by id, for reads; changed by rotation (under the
+    /// appender lock) and cleanup, under its writer lock.
+    pub segments: Segments,
     pub commit: GroupCommit,
     pub poison: Poison,
     /// Set by shutdown under the appender lock: appends check it under the
@@ -139,12 +133,12 @@ impl Wal {
 
     /// The segment with id `id`, if it is live.
     pub fn segment(&self, id: u64) -> Option<Arc<Segment>> {
-        self.inner.registry.load().get(&id).cloned()
+        self.inner.segments.get(id)
     }
 
     /// Every live segment, in log order.
     pub fn segments(&self) -> Vec<Arc<Segment>> {
-        self.inner.registry.load().values().cloned().collect()
+        self.inner.segments.snapshot().values().cloned().collect()
     }
 
     /// The directory of the log.

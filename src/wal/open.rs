@@ -1,14 +1,14 @@
 //! Opening a stream: its directory, its advisory lock, and the hand-off of
 //! the segments recovery found to a new [`Wal`].
 
-use super::{Appender, Inner, RotationState, Wal, WriteState};
+use super::{Appender, Inner, Segments, Wal, WriteState};
 use crate::durability::{GroupCommit, Poison};
 use crate::error::{Result, WalError};
 use crate::format::names::{lock_file_name, validate_stream_name};
 use crate::options::WalOptions;
 use crate::recovery;
 use crate::sys::{self, LockAttempt, StreamLock};
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwapOption;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -38,10 +38,7 @@ impl Wal {
             cfg,
             dir_file,
             active: ArcSwapOption::new(recovered.newest.clone()),
-            registry: ArcSwap::from_pointee(recovered.segments),
-            rotation: Mutex::new(RotationState {
-                next_id: recovered.next_id,
-            }),
+            segments: Segments::new(recovered.segments, recovered.next_id),
             commit: GroupCommit::default(),
             poison: Poison::default(),
             shut: AtomicBool::new(false),

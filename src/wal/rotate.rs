@@ -7,7 +7,6 @@ use crate::error::{Result, WalError};
 use crate::format::{SegmentHeader, SEGMENT_HEADER_SIZE};
 use crate::segment::Segment;
 use crate::sys;
-use std::collections::BTreeMap;
 use std::io::IoSlice;
 use std::sync::Arc;
 
@@ -35,7 +34,7 @@ impl Inner {
     /// can ever have a torn tail. If creating the new segment fails, the old
     /// one stays active (synced, and trimmed to its last record).
     pub(super) fn rotate(&self, app: &mut Appender, window: i64) -> Result<()> {
-        let mut rot = self.rotation.lock().unwrap_or_else(|p| p.into_inner());
+        let mut segments = self.segments.writer();
         self.poison.check()?;
         let window = match &app.seg {
             Some(seg) => window.max(seg.window_start_ms()),
@@ -46,7 +45,7 @@ impl Inner {
             self.seal(seg, &mut app.w)?;
         }
         let header = SegmentHeader {
-            segment_id: rot.next_id,
+            segment_id: segments.next_id(),
             expiration_ms: expiration,
             window_start_ms: window,
         };
@@ -66,10 +65,7 @@ impl Inner {
                 }
             },
         )?;
-        rot.next_id += 1;
-        let mut registry = BTreeMap::clone(&self.registry.load());
-        registry.insert(seg.id(), seg.clone());
-        self.registry.store(Arc::new(registry));
+        segments.publish(seg.clone());
         self.active.store(Some(seg.clone()));
         app.w = WriteState::at(SEGMENT_HEADER_SIZE as u64);
         app.seg = Some(seg);
