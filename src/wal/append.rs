@@ -79,9 +79,9 @@ impl Wal {
     ) -> Result<(u64, u64)> {
         let inner = &*self.inner;
         let (total, largest) = validate_entries(entries)?;
-        let window = inner.cfg.window_start(now_ms)?;
-        inner.cfg.expiration(window)?;
-        let placing = durable.then(|| inner.commit.placing());
+        let window = inner.config.window_start(now_ms)?;
+        inner.config.expiration(window)?;
+        let placing = durable.then(|| inner.group_commit.placing());
         let small = largest <= PACK_LIMIT && total <= PACK_RECORD_LIMIT * entries.len() as u64;
         let (segment_id, offset) = if small {
             let pack = |buf: &mut Vec<u8>| {
@@ -276,18 +276,18 @@ impl Inner {
     ) -> Result<(u64, u64)> {
         let mut guard = self.lock_appender();
         let app = &mut *guard;
-        if self.shut.load(Ordering::Acquire) {
+        if self.shut_down.load(Ordering::Acquire) {
             return Err(WalError::Shutdown);
         }
         self.poison.check()?;
-        let cap = self.cfg.max_segment_bytes;
+        let cap = self.config.max_segment_bytes;
         let seg = loop {
-            match &app.seg {
+            match &app.segment {
                 Some(seg)
                     if seg.window_start_ms() >= window
                         && !(cap != 0
-                            && app.w.end > SEGMENT_HEADER_SIZE as u64
-                            && app.w.end + total > cap) =>
+                            && app.write.end > SEGMENT_HEADER_SIZE as u64
+                            && app.write.end + total > cap) =>
                 {
                     break seg
                 }
@@ -296,7 +296,7 @@ impl Inner {
                 _ => self.rotate(app, window)?,
             }
         };
-        let w = &mut app.w;
+        let w = &mut app.write;
         let offset = w.end;
         if offset + total > w.file_len && seg.has_durable_use() && !w.prewrite_failed {
             self.prewrite(seg, w, offset + total)?;

@@ -37,8 +37,9 @@ pub struct Wal {
 pub(crate) struct Appender {
     /// The segment appends go to (None until the first append of a new
     /// stream). Published to readers as `Inner::active`.
-    seg: Option<Arc<Segment>>,
-    w: WriteState,
+    segment: Option<Arc<Segment>>,
+    /// Where its next write goes.
+    write: WriteState,
 }
 
 /// Where the active segment's next write goes.
@@ -66,12 +67,21 @@ impl WriteState {
     }
 }
 
+/// What the threads using one stream share.
+///
+/// Lock order: the appender lock, then the registry's writer lock (taken by
+/// rotation, and alone by cleanup), then the group-commit state; the stream
+/// lock's mutex (taken by shutdown under the appender lock) and the poison
+/// cause are taken last.
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub dir: PathBuf,
     pub stream: String,
+    /// As given to `open`.
     pub options: WalOptions,
-    pub cfg: Config,
+    /// The options checked and in milliseconds.
+    pub config: Config,
+    /// The directory, open to fsync it after creating or deleting a file.
     pub dir_file: File,
     /// Appends, rotation and shutdown serialise on it.
     pub appender: Mutex<Appender>,
@@ -81,12 +91,13 @@ pub(crate) struct Inner {
     /// Every live segment by id, for reads; changed by rotation (under the
     /// appender lock) and cleanup, under its writer lock.
     pub segments: Segments,
-    pub commit: GroupCommit,
+    pub group_commit: GroupCommit,
     pub poison: Poison,
     /// Set by shutdown under the appender lock: appends check it under the
     /// lock, others (`is_shutdown`, cleanup) without.
-    pub shut: AtomicBool,
-    pub lock: Mutex<Option<StreamLock>>,
+    pub shut_down: AtomicBool,
+    /// The advisory lock on the stream's lock file, released by shutdown.
+    pub stream_lock: Mutex<Option<StreamLock>>,
 }
 
 impl Wal {
@@ -109,26 +120,30 @@ impl Wal {
     /// returns once the first is done.
     pub fn shutdown(&self) -> Result<()> {
         let inner = &*self.inner;
-        // Held to the end: appends wait for it and then see `shut`.
+        // Held to the end: appends wait for it and then see `shut_down`.
         let mut app = inner.lock_appender();
-        if inner.shut.swap(true, Ordering::AcqRel) {
+        if inner.shut_down.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
         let app = &mut *app;
-        let synced = match &app.seg {
+        let synced = match &app.segment {
             // Cut pre-written zeros, so a cleanly shut down log's files end at
             // their last record, as after a rotation.
-            Some(seg) if app.w.file_len > app.w.end => inner.seal(seg, &mut app.w),
-            Some(seg) => inner.wait_durable((seg.id(), app.w.end)),
+            Some(seg) if app.write.file_len > app.write.end => inner.seal(seg, &mut app.write),
+            Some(seg) => inner.wait_durable((seg.id(), app.write.end)),
             None => Ok(()),
         };
-        inner.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
+        inner
+            .stream_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         synced
     }
 
     /// True once `shutdown` has run (or started).
     pub fn is_shutdown(&self) -> bool {
-        self.inner.shut.load(Ordering::Acquire)
+        self.inner.shut_down.load(Ordering::Acquire)
     }
 
     /// The segment with id `id`, if it is live.
@@ -172,7 +187,7 @@ impl Inner {
     }
 
     pub(crate) fn wait_durable(&self, target: (u64, u64)) -> Result<()> {
-        self.commit
+        self.group_commit
             .wait_durable(target, &self.poison, || self.active.load_full())
     }
 }

@@ -20,33 +20,33 @@ impl Wal {
     /// directory if missing, taking the stream's advisory lock and recovering
     /// its segments (see docs/FORMAT.md, "Recovery").
     pub fn open(dir: impl AsRef<Path>, stream: &str, options: WalOptions) -> Result<Wal> {
-        let cfg = options.validate()?;
+        let config = options.validate()?;
         validate_stream_name(stream)?;
         let dir = dir.as_ref().to_path_buf();
         let dir_file = open_directory(&dir)?;
-        let lock = lock_stream(&dir, stream, cfg.file_mode)?;
-        let recovered = recovery::recover(&dir, &dir_file, stream, &cfg)?;
+        let stream_lock = lock_stream(&dir, stream, config.file_mode)?;
+        let recovered = recovery::recover(&dir, &dir_file, stream, &config)?;
         let appender = Appender {
-            w: WriteState::at(recovered.newest.as_ref().map_or(0, |s| s.len())),
-            seg: recovered.newest.clone(),
+            write: WriteState::at(recovered.newest.as_ref().map_or(0, |s| s.len())),
+            segment: recovered.newest.clone(),
         };
         let inner = Inner {
             appender: Mutex::new(appender),
             dir,
             stream: stream.to_string(),
             options,
-            cfg,
+            config,
             dir_file,
             active: ArcSwapOption::new(recovered.newest.clone()),
             segments: Segments::new(recovered.segments, recovered.next_id),
-            commit: GroupCommit::default(),
+            group_commit: GroupCommit::default(),
             poison: Poison::default(),
-            shut: AtomicBool::new(false),
-            lock: Mutex::new(Some(lock)),
+            shut_down: AtomicBool::new(false),
+            stream_lock: Mutex::new(Some(stream_lock)),
         };
         // Whatever recovery kept of the newest segment was fdatasync'ed by it.
         if let Some(seg) = &recovered.newest {
-            inner.commit.mark_durable((seg.id(), seg.len()));
+            inner.group_commit.mark_durable((seg.id(), seg.len()));
         }
         Ok(Wal {
             inner: Arc::new(inner),

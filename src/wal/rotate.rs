@@ -36,21 +36,21 @@ impl Inner {
     pub(super) fn rotate(&self, app: &mut Appender, window: i64) -> Result<()> {
         let mut segments = self.segments.writer();
         self.poison.check()?;
-        let window = match &app.seg {
+        let window = match &app.segment {
             Some(seg) => window.max(seg.window_start_ms()),
             None => window,
         };
-        let expiration = self.cfg.expiration(window)?;
-        if let Some(seg) = &app.seg {
-            self.seal(seg, &mut app.w)?;
+        let expiration = self.config.expiration(window)?;
+        if let Some(seg) = &app.segment {
+            self.seal(seg, &mut app.write)?;
         }
         let header = SegmentHeader {
             segment_id: segments.next_id(),
             expiration_ms: expiration,
             window_start_ms: window,
         };
-        let seg = Segment::create(&self.dir, &self.stream, header, self.cfg.file_mode).and_then(
-            |seg| match sys::fsync(&self.dir_file, &self.dir) {
+        let seg = Segment::create(&self.dir, &self.stream, header, self.config.file_mode)
+            .and_then(|seg| match sys::fsync(&self.dir_file, &self.dir) {
                 Ok(()) => Ok(Arc::new(seg)),
                 Err(e) => {
                     // The segment is not published and holds nothing. Remove it,
@@ -63,12 +63,11 @@ impl Inner {
                         e,
                     ))
                 }
-            },
-        )?;
+            })?;
         segments.publish(seg.clone());
         self.active.store(Some(seg.clone()));
-        app.w = WriteState::at(SEGMENT_HEADER_SIZE as u64);
-        app.seg = Some(seg);
+        app.write = WriteState::at(SEGMENT_HEADER_SIZE as u64);
+        app.segment = Some(seg);
         Ok(())
     }
 
@@ -92,7 +91,7 @@ impl Inner {
         }
         w.file_len = w.end;
         seg.mark_synced(w.end);
-        self.commit.mark_durable((seg.id(), w.end));
+        self.group_commit.mark_durable((seg.id(), w.end));
         Ok(())
     }
 
@@ -113,7 +112,7 @@ impl Inner {
     pub(super) fn prewrite(&self, seg: &Segment, w: &mut WriteState, need: u64) -> Result<()> {
         let piece = PREWRITE_PIECE as u64;
         let mut target = (need.max(w.file_len) + PREWRITE_CHUNK).next_multiple_of(piece);
-        let cap = self.cfg.max_segment_bytes;
+        let cap = self.config.max_segment_bytes;
         if cap != 0 {
             target = target.min(cap.max(need));
         }
