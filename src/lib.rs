@@ -37,6 +37,36 @@
 //!     assert_eq!(record.header, None);
 //! }
 //! ```
+//!
+//! # Modules
+//!
+//! Bottom-up: each module uses only those above it.
+//!
+//! | Module | What it is for |
+//! |---|---|
+//! | `record` | The record vocabulary: `WriteEntry`, `EntryRef`, `Record`, `RecordView` |
+//! | `error` | `WalError`, the one error type, and `Result` |
+//! | `sys` | The system calls that write, sync, truncate and lock (and their fault injection) |
+//! | `crc` | CRC32C of records, in pieces or whole |
+//! | `format` | The on-disk format: constants, record size, CRC seed |
+//! | `format::header` | The 48-byte segment header |
+//! | `format::frame` | The 24-byte record frame: encoding, packing, every check of a record |
+//! | `format::names` | Stream names and the segment and lock file names (built and parsed) |
+//! | `options` | `WalOptions`, their validation, and the arithmetic of windows |
+//! | `segment` | One segment file: its fds, published end and durable watermark |
+//! | `scan` | Reading a segment's records in order, in large chunks |
+//! | `recovery` | Open's recovery: list the segments, check headers, cut the newest's torn tail |
+//! | `durability` | Group commit and fail-stop poisoning |
+//! | `wal` | The `Wal` handle and its shared state; sync, shutdown |
+//! | `wal::open` | Opening a stream: directory, stream lock, recovery hand-off |
+//! | `wal::append` | Appends: checking, encoding (packed or framed) and placing records |
+//! | `wal::rotate` | Rotation to a new segment, sealing, pre-written zeros |
+//! | `wal::segments` | The registry of live segments and its writer lock |
+//! | `read` | Lock-free reads by ref, coalesced; `ReadBuf` |
+//! | `replay` | `Replay`: every record in log order |
+//! | `cleanup` | Retention: deleting expired segments |
+//! | `inspect` | Read-only view of a log, for the `nwal` tool |
+//! | `ffi` | The C API of `include/nano_wal.h`, over the Rust API |
 
 mod cleanup;
 mod crc;
