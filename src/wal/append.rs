@@ -121,6 +121,8 @@ impl Wal {
     }
 }
 
+/// Check the size of every record: returns the batch's on-disk size and
+/// its largest record's.
 fn validate_entries(entries: &[WriteEntry<'_>]) -> Result<(u64, u64)> {
     let (mut total, mut largest) = (0u64, 0u64);
     for e in entries {
