@@ -2,9 +2,7 @@
 
 use crate::error::{Result, WalError};
 use crate::wal::Wal;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// What `cleanup` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,17 +35,16 @@ impl Wal {
         if self.is_shutdown() {
             return Err(WalError::Shutdown);
         }
-        let _rot = inner.rotation.lock().unwrap_or_else(|p| p.into_inner());
+        // Held to the end: no rotation changes the map or the active
+        // segment meanwhile.
+        let mut segments = inner.segments.writer();
         let active_id = inner.active.load().as_ref().map(|s| s.id());
-        let registry = inner.registry.load_full();
-        let mut keep: BTreeMap<u64, Arc<_>> = BTreeMap::new();
         let mut deleted = Vec::new();
         let mut result = Ok(());
-        for (&id, seg) in registry.iter() {
+        let live_count = segments.retain(|id, seg| {
             let expired = seg.expiration_ms() <= now_ms && Some(id) != active_id;
             if !expired || result.is_err() {
-                keep.insert(id, seg.clone());
-                continue;
+                return true;
             }
             let file_size = seg
                 .file_size()
@@ -60,21 +57,22 @@ impl Wal {
                     })
             });
             match removed {
-                Ok(file_size) => deleted.push(DeletedSegment {
-                    segment_id: id,
-                    path: seg.path().to_path_buf(),
-                    expiration_ms: seg.expiration_ms(),
-                    file_size,
-                }),
+                Ok(file_size) => {
+                    deleted.push(DeletedSegment {
+                        segment_id: id,
+                        path: seg.path().to_path_buf(),
+                        expiration_ms: seg.expiration_ms(),
+                        file_size,
+                    });
+                    false
+                }
                 Err(e) => {
-                    keep.insert(id, seg.clone());
                     result = Err(e);
+                    true
                 }
             }
-        }
-        let live_count = keep.len() as u64;
+        }) as u64;
         if !deleted.is_empty() {
-            inner.registry.store(Arc::new(keep));
             crate::sys::fsync(&inner.dir_file, &inner.dir).map_err(|e| {
                 WalError::io(format!("fsync of directory {}", inner.dir.display()), e)
             })?;

@@ -1,5 +1,5 @@
 //! The one error type of the engine. Every variant maps to exactly one C status
-//! code (see `ffi::status`), so the variants are chosen by what a caller must do
+//! code (`nwal_status`), so the variants are chosen by what a caller must do
 //! differently, not by where the failure happened.
 
 use std::fmt;

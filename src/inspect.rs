@@ -4,14 +4,13 @@
 //! appended at that moment may look like a torn tail).
 
 use crate::error::{Result, WalError};
+use crate::format::names::{lock_file_name, parse_file_name, validate_stream_name};
 use crate::format::SEGMENT_HEADER_SIZE;
-use crate::options::validate_stream_name;
-use crate::read::{read_refs, read_refs_into, ReadBuf, Record};
+use crate::read::{read_refs, read_refs_into, ReadBuf};
+use crate::record::{EntryRef, Record};
 use crate::recovery::{check_header, list_segments, plan_tail, HeaderCheck};
 use crate::replay::{Replay, Source};
-use crate::segment::Segment;
-use crate::wal::EntryRef;
-use std::collections::BTreeMap;
+use crate::segment::{Segment, SegmentMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -25,15 +24,8 @@ pub fn list_streams(dir: &Path) -> Result<Vec<String>> {
             entry.map_err(|e| WalError::io(format!("listing directory {}", dir.display()), e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let stream = if let Some(rest) = name.strip_suffix(".seg") {
-            rest.rsplitn(3, '_').nth(2)
-        } else {
-            name.strip_suffix(".lock")
-        };
-        if let Some(stream) = stream {
-            if validate_stream_name(stream).is_ok() {
-                streams.insert(stream.to_string());
-            }
+        if let Some(file) = parse_file_name(name) {
+            streams.insert(file.stream().to_string());
         }
     }
     Ok(streams.into_iter().collect())
@@ -87,7 +79,7 @@ pub struct LogView {
     dir: PathBuf,
     stream: String,
     infos: Vec<SegmentInfo>,
-    segments: Arc<BTreeMap<u64, Arc<Segment>>>,
+    segments: Arc<SegmentMap>,
 }
 
 impl LogView {
@@ -103,7 +95,7 @@ impl LogView {
             )));
         }
         let found = list_segments(&dir, stream)?;
-        let has_lock = dir.join(crate::options::lock_file_name(stream)).exists();
+        let has_lock = dir.join(lock_file_name(stream)).exists();
         if found.is_empty() && !has_lock {
             return Err(WalError::InvalidArgument(format!(
                 "no stream {stream:?} in {}",
@@ -111,7 +103,7 @@ impl LogView {
             )));
         }
         let mut infos = Vec::new();
-        let mut segments = BTreeMap::new();
+        let mut segments = SegmentMap::new();
         for f in found {
             let mut info = SegmentInfo {
                 id: f.id,

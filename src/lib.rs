@@ -37,16 +37,49 @@
 //!     assert_eq!(record.header, None);
 //! }
 //! ```
+//!
+//! # Modules
+//!
+//! Bottom-up: each module uses only those above it.
+//!
+//! | Module | What it is for |
+//! |---|---|
+//! | `record` | The record vocabulary: `WriteEntry`, `EntryRef`, `Record`, `RecordView` |
+//! | `error` | `WalError`, the one error type, and `Result` |
+//! | `sys` | The system calls that write, sync, truncate and lock (and their fault injection) |
+//! | `crc` | CRC32C of records, in pieces or whole |
+//! | `format` | The on-disk format: constants, record size, CRC seed |
+//! | `format::header` | The 48-byte segment header |
+//! | `format::frame` | The 24-byte record frame: encoding, packing, every check of a record |
+//! | `format::names` | Stream names and the segment and lock file names (built and parsed) |
+//! | `options` | `WalOptions`, their validation, and the arithmetic of windows |
+//! | `segment` | One segment file: its fds, published end and durable watermark |
+//! | `scan` | Reading a segment's records in order, in large chunks |
+//! | `recovery` | Open's recovery: list the segments, check headers, cut the newest's torn tail |
+//! | `durability` | Group commit and fail-stop poisoning |
+//! | `wal` | The `Wal` handle and its shared state; sync, shutdown |
+//! | `wal::open` | Opening a stream: directory, stream lock, recovery hand-off |
+//! | `wal::append` | Appends: checking, encoding (packed or framed) and placing records |
+//! | `wal::rotate` | Rotation to a new segment, sealing, pre-written zeros |
+//! | `wal::segments` | The registry of live segments and its writer lock |
+//! | `read` | Lock-free reads by ref, coalesced; `ReadBuf` |
+//! | `replay` | `Replay`: every record in log order |
+//! | `cleanup` | Retention: deleting expired segments |
+//! | `inspect` | Read-only view of a log, for the `nwal` tool |
+//! | `ffi` | The C API of `include/nano_wal.h`, over the Rust API |
 
 mod cleanup;
 mod crc;
 mod durability;
 mod error;
+// The C API still names `RecordRef`, the former name of `RecordView`.
+#[allow(deprecated)]
 pub mod ffi;
 pub mod format;
 pub mod inspect;
 mod options;
 mod read;
+mod record;
 mod recovery;
 mod replay;
 mod scan;
@@ -57,11 +90,15 @@ mod wal;
 pub use bytes::Bytes;
 pub use cleanup::{CleanupResult, DeletedSegment};
 pub use error::{Result, WalError};
-pub use options::{validate_stream_name, WalOptions, MAX_STREAM_NAME_LEN, MIN_SEGMENT_BYTES};
-pub use read::{read_batch, ReadBuf, ReadDescriptor, Record, RecordRef};
+pub use format::names::{validate_stream_name, MAX_STREAM_NAME_LEN};
+pub use options::{WalOptions, MIN_SEGMENT_BYTES};
+pub use read::{read_batch, ReadBuf, ReadDescriptor};
+#[allow(deprecated)]
+pub use record::RecordRef;
+pub use record::{EntryRef, Record, RecordView, WriteEntry};
 pub use replay::Replay;
 pub use segment::Segment;
-pub use wal::{EntryRef, Wal, WriteEntry};
+pub use wal::Wal;
 
 /// The README's Rust example runs as a doctest, so it cannot rot.
 #[cfg(doctest)]

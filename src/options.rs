@@ -1,12 +1,10 @@
-//! Options, their validation, and the pure arithmetic of windows and names.
+//! Options, their validation, and the pure arithmetic of windows.
 
 use crate::error::{Result, WalError};
 use std::time::Duration;
 
 /// Smallest non-zero `max_segment_bytes`.
 pub const MIN_SEGMENT_BYTES: u64 = 64 * 1024;
-/// Longest stream name, in bytes.
-pub const MAX_STREAM_NAME_LEN: usize = 200;
 
 /// Configuration of a stream, given to [`crate::Wal::open`].
 ///
@@ -132,47 +130,6 @@ impl Config {
     }
 }
 
-/// Check a stream name: 1-200 bytes of `[A-Za-z0-9._-]`, not starting with `.`.
-pub fn validate_stream_name(stream: &str) -> Result<()> {
-    let ok_len = !stream.is_empty() && stream.len() <= MAX_STREAM_NAME_LEN;
-    let ok_chars = stream
-        .bytes()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
-    if !ok_len || !ok_chars || stream.starts_with('.') {
-        return Err(WalError::InvalidConfig(format!(
-            "invalid stream name {stream:?}: must be 1-{MAX_STREAM_NAME_LEN} bytes of [A-Za-z0-9._-] not starting with '.'"
-        )));
-    }
-    Ok(())
-}
-
-/// File name of a segment: `{stream}_{expiration_ms}_{segment_id}.seg`.
-pub fn segment_file_name(stream: &str, expiration_ms: i64, segment_id: u64) -> String {
-    format!("{stream}_{expiration_ms}_{segment_id}.seg")
-}
-
-/// Name of the advisory lock file of a stream.
-pub fn lock_file_name(stream: &str) -> String {
-    format!("{stream}.lock")
-}
-
-/// Parse a segment file name of `stream`, from the right, so that a stream
-/// whose name is a prefix of another's (`a` and `a_1`) never matches the
-/// other's files. Returns `(expiration_ms, segment_id)`.
-pub fn parse_segment_file_name(stream: &str, file_name: &str) -> Option<(i64, u64)> {
-    let rest = file_name.strip_suffix(".seg")?;
-    let (rest, id) = rest.rsplit_once('_')?;
-    let (name, exp) = rest.rsplit_once('_')?;
-    if name != stream || id.is_empty() || !id.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let exp_digits = exp.strip_prefix('-').unwrap_or(exp);
-    if exp_digits.is_empty() || !exp_digits.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    Some((exp.parse().ok()?, id.parse().ok()?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,42 +204,5 @@ mod tests {
         }
         .validate()
         .is_ok());
-    }
-
-    #[test]
-    fn stream_names() {
-        for good in ["a", "stream-0", "A.b_c-9", &"x".repeat(200)] {
-            validate_stream_name(good).unwrap();
-        }
-        for bad in [
-            "",
-            ".",
-            "..",
-            ".hidden",
-            "a/b",
-            "../x",
-            "a\0b",
-            "sp ace",
-            "é",
-            &"x".repeat(201),
-        ] {
-            assert!(
-                matches!(validate_stream_name(bad), Err(WalError::InvalidConfig(_))),
-                "{bad:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn file_names_parse_from_the_right() {
-        let n = segment_file_name("a_1", -42, 7);
-        assert_eq!(n, "a_1_-42_7.seg");
-        assert_eq!(parse_segment_file_name("a_1", &n), Some((-42, 7)));
-        assert_eq!(parse_segment_file_name("a", &n), None);
-        assert_eq!(parse_segment_file_name("a", "a_5_6.seg"), Some((5, 6)));
-        assert_eq!(parse_segment_file_name("a", "a_5_6.seg.tmp"), None);
-        assert_eq!(parse_segment_file_name("a", "a_x_6.seg"), None);
-        assert_eq!(parse_segment_file_name("a", "a_5_+6.seg"), None);
-        assert_eq!(parse_segment_file_name("a", "a.lock"), None);
     }
 }

@@ -8,10 +8,10 @@ use crate::format::{
     record_error, record_size, verified_frame, MAX_CONTENT_LEN, MAX_HEADER_LEN, RECORD_FRAME_SIZE,
     SEGMENT_HEADER_SIZE,
 };
-use crate::segment::Segment;
-use crate::wal::{EntryRef, Wal};
+use crate::record::{EntryRef, Record, RecordView};
+use crate::segment::{Segment, SegmentMap};
+use crate::wal::Wal;
 use bytes::{Buf, Bytes};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Refs of one segment whose records lie at most this far apart are read
@@ -19,37 +19,6 @@ use std::sync::Arc;
 const MAX_COALESCE_GAP: u64 = 4096;
 /// Upper bound of one coalesced read (a single larger record is still read whole).
 const MAX_COALESCED_READ: u64 = 16 << 20;
-
-/// A record read back: its header (None when appended without one) and content.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    pub header: Option<Bytes>,
-    pub content: Bytes,
-}
-
-impl Record {
-    /// Take the verified bytes of one whole record (exactly its length and
-    /// capacity, so no copy and, without a header, no shared buffer: the
-    /// content is the same allocation past the frame).
-    fn from_owned(buf: Vec<u8>, header_len: usize, has_header: bool) -> Record {
-        let body = RECORD_FRAME_SIZE + header_len;
-        let mut content = Bytes::from(buf);
-        if has_header {
-            let mut header = content.split_to(body);
-            header.advance(RECORD_FRAME_SIZE);
-            Record {
-                header: Some(header),
-                content,
-            }
-        } else {
-            content.advance(body);
-            Record {
-                header: None,
-                content,
-            }
-        }
-    }
-}
 
 /// A read request against a segment handle (see [`Wal::segment`]).
 #[derive(Debug, Clone)]
@@ -126,14 +95,6 @@ struct Group {
     end: u64,
 }
 
-/// A record borrowed from a [`ReadBuf`]: its header (None when appended
-/// without one) and content, valid until the buffer is next filled or cleared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordRef<'a> {
-    pub header: Option<&'a [u8]>,
-    pub content: &'a [u8],
-}
-
 /// A reusable buffer for batch reads ([`Wal::read_batch_into`]): one byte
 /// buffer holding every record read, and per record where its header and
 /// content lie in it, in the order of the refs. Records are borrowed from it
@@ -189,13 +150,13 @@ impl ReadBuf {
 
     /// The `i`-th record (the record of the `i`-th ref of the last fill).
     #[inline]
-    pub fn get(&self, i: usize) -> Option<RecordRef<'_>> {
+    pub fn get(&self, i: usize) -> Option<RecordView<'_>> {
         self.spans.get(i).map(|s| self.view(s))
     }
 
     /// The records, in the order of the refs of the last fill.
     #[inline]
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = RecordRef<'_>> + '_ {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = RecordView<'_>> + '_ {
         self.spans.iter().map(|s| self.view(s))
     }
 
@@ -208,8 +169,8 @@ impl ReadBuf {
     }
 
     #[inline]
-    fn view(&self, s: &Span) -> RecordRef<'_> {
-        RecordRef {
+    fn view(&self, s: &Span) -> RecordView<'_> {
+        RecordView {
             header: s.has_header.then(|| &self.data[s.header..s.content]),
             content: &self.data[s.content..s.end],
         }
@@ -259,7 +220,7 @@ impl Refs for [ReadDescriptor] {
 /// Refs (of any ref type: the Rust one, or the C one of the FFI) resolved
 /// against a set of segments by id.
 struct ById<'a, T> {
-    segments: &'a BTreeMap<u64, Arc<Segment>>,
+    segments: &'a SegmentMap,
     refs: &'a [T],
 }
 
@@ -409,10 +370,7 @@ pub fn read_batch(reads: &[ReadDescriptor]) -> Result<Vec<Record>> {
 
 /// Read `refs` against a set of segments by id (a live log's registry, or a
 /// read-only view's): an id not in it is `SegmentNotFound`.
-pub(crate) fn read_refs(
-    segments: &BTreeMap<u64, Arc<Segment>>,
-    refs: &[EntryRef],
-) -> Result<Vec<Record>> {
+pub(crate) fn read_refs(segments: &SegmentMap, refs: &[EntryRef]) -> Result<Vec<Record>> {
     if let [one] = refs {
         return Ok(vec![read_one(segments, *one)?]);
     }
@@ -423,7 +381,7 @@ pub(crate) fn read_refs(
 
 /// [`read_refs`] into a reusable buffer; `refs` of the Rust or the C ref type.
 pub(crate) fn read_refs_into<T: Copy + Into<EntryRef>>(
-    segments: &BTreeMap<u64, Arc<Segment>>,
+    segments: &SegmentMap,
     refs: &[T],
     buf: &mut ReadBuf,
 ) -> Result<()> {
@@ -433,7 +391,7 @@ pub(crate) fn read_refs_into<T: Copy + Into<EntryRef>>(
 /// One record by ref: one positional read into one allocation that the
 /// returned record owns (no intermediate vectors, no shared buffer unless
 /// the record has a header).
-pub(crate) fn read_one(segments: &BTreeMap<u64, Arc<Segment>>, r: EntryRef) -> Result<Record> {
+pub(crate) fn read_one(segments: &SegmentMap, r: EntryRef) -> Result<Record> {
     let seg = segments
         .get(&r.segment_id)
         .ok_or(WalError::SegmentNotFound(r.segment_id))?;
@@ -443,11 +401,29 @@ pub(crate) fn read_one(segments: &BTreeMap<u64, Arc<Segment>>, r: EntryRef) -> R
     let Some(frame) = verified_frame(&buf, seg.crc_seed(), r.offset) else {
         return Err(corrupted(seg, &buf, r.offset));
     };
-    Ok(Record::from_owned(
-        buf,
-        frame.header_len,
-        frame.has_header(),
-    ))
+    Ok(owned_record(buf, frame.header_len, frame.has_header()))
+}
+
+/// Take the verified bytes of one whole record (exactly its length and
+/// capacity, so no copy and, without a header, no shared buffer: the
+/// content is the same allocation past the frame).
+fn owned_record(buf: Vec<u8>, header_len: usize, has_header: bool) -> Record {
+    let body = RECORD_FRAME_SIZE + header_len;
+    let mut content = Bytes::from(buf);
+    if has_header {
+        let mut header = content.split_to(body);
+        header.advance(RECORD_FRAME_SIZE);
+        Record {
+            header: Some(header),
+            content,
+        }
+    } else {
+        content.advance(body);
+        Record {
+            header: None,
+            content,
+        }
+    }
 }
 
 /// The error of the record `b` read at `offset` of `seg` that
@@ -489,7 +465,7 @@ impl Wal {
     /// gives `CorruptedData`. Nearby refs of one segment are read with one
     /// positional read and their records share its buffer.
     pub fn read_batch(&self, refs: &[EntryRef]) -> Result<Vec<Record>> {
-        read_refs(&self.inner.registry.load(), refs)
+        read_refs(&self.inner.segments.snapshot(), refs)
     }
 
     /// Read the records of `refs` into `buf` (replacing what it held), in
@@ -505,13 +481,13 @@ impl Wal {
         refs: &[R],
         buf: &mut ReadBuf,
     ) -> Result<()> {
-        read_refs_into(&self.inner.registry.load(), refs, buf)
+        read_refs_into(&self.inner.segments.snapshot(), refs, buf)
     }
 
     /// Read one record, with the checks and errors of [`Wal::read_batch`]:
     /// one positional read into one allocation, which the record owns.
     /// Never takes the appender lock.
     pub fn read(&self, entry: EntryRef) -> Result<Record> {
-        read_one(&self.inner.registry.load(), entry)
+        read_one(&self.inner.segments.snapshot(), entry)
     }
 }

@@ -2,23 +2,28 @@
 //! and bring the newest segment back to its last complete record (or batch).
 
 use crate::error::{Result, WalError};
+use crate::format::names::{parse_file_name, StreamFile};
 use crate::format::{SegmentHeader, SEGMENT_HEADER_SIZE};
-use crate::options::{parse_segment_file_name, Config};
+use crate::options::Config;
+use crate::record::EntryRef;
 use crate::scan::{find_valid_record_after, zeros_to_end, ScanStop, Scanner};
-use crate::segment::Segment;
-use crate::wal::EntryRef;
-use std::collections::BTreeMap;
+use crate::segment::{Segment, SegmentMap};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// What open takes over from recovery.
 pub(crate) struct Recovered {
-    pub segments: BTreeMap<u64, Arc<Segment>>,
+    /// Every segment kept, the newest included.
+    pub segments: SegmentMap,
+    /// The segment appends go on in: its tail cut and synced.
     pub newest: Option<Arc<Segment>>,
+    /// The id the next segment created gets.
     pub next_id: u64,
 }
 
+/// A segment file found in the directory, as its name says.
 pub(crate) struct Found {
     pub id: u64,
     pub expiration_ms: i64,
@@ -35,12 +40,19 @@ pub(crate) fn list_segments(dir: &Path, stream: &str) -> Result<Vec<Found>> {
             entry.map_err(|e| WalError::io(format!("listing directory {}", dir.display()), e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if let Some((expiration_ms, id)) = parse_segment_file_name(stream, name) {
-            found.push(Found {
-                id,
-                expiration_ms,
-                path: entry.path(),
-            });
+        if let Some(StreamFile::Segment {
+            stream: owner,
+            expiration_ms,
+            segment_id,
+        }) = parse_file_name(name)
+        {
+            if owner == stream {
+                found.push(Found {
+                    id: segment_id,
+                    expiration_ms,
+                    path: entry.path(),
+                });
+            }
         }
     }
     found.sort_by_key(|f| f.id);
@@ -103,7 +115,7 @@ pub(crate) fn recover(
 ) -> Result<Recovered> {
     let mut found = list_segments(dir, stream)?;
     let next_id = found.last().map_or(1, |f| f.id + 1);
-    let mut segments = BTreeMap::new();
+    let mut segments = SegmentMap::new();
     let mut newest = None;
 
     // The newest segment: skip it if its creation was torn, else it is the
@@ -194,26 +206,27 @@ pub(crate) struct Damage {
     pub kind: DamageKind,
 }
 
-/// What damage in the newest segment means (docs/FORMAT.md, "Recovery").
+/// What damage in the newest segment means, named by what open does with
+/// it (docs/FORMAT.md, "Recovery").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DamageKind {
-    /// Nothing valid follows: a torn or garbage tail, cut by open.
-    TornTail,
+    /// Nothing valid follows: a torn or garbage tail. Open cuts it.
+    CutTornTail,
     /// Valid records follow, but none of them was written after the damaged
     /// bytes had been synced, and the damage holds a lost sector (see
     /// [`has_lost_sector`]): writes of the unsynced tail that never reached
-    /// the disk (page writeback out of order before a machine crash). Cut by
-    /// open, like a torn tail: nothing from the damage on was acknowledged as
-    /// durable.
-    UnsyncedHole,
-    /// Anything else: open refuses (unless salvaging).
-    Corruption,
+    /// the disk (page writeback out of order before a machine crash). Open
+    /// cuts it, like a torn tail: nothing from the damage on was
+    /// acknowledged as durable.
+    CutUnsyncedHole,
+    /// Anything else. Open refuses it (unless salvaging, which cuts here).
+    RefuseCorruption,
 }
 
 impl DamageKind {
     /// Does open cut the newest segment here (without the salvage option)?
     pub fn is_cut_by_open(self) -> bool {
-        self != DamageKind::Corruption
+        self != DamageKind::RefuseCorruption
     }
 }
 
@@ -293,7 +306,7 @@ fn judge_damage(seg: &Arc<Segment>, offset: u64, detail: String, len: u64) -> Re
             offset,
             detail,
             valid_after,
-            kind: DamageKind::TornTail,
+            kind: DamageKind::CutTornTail,
         });
     };
     // The highest watermark of any valid record after the damage: a writer
@@ -315,19 +328,19 @@ fn judge_damage(seg: &Arc<Segment>, offset: u64, detail: String, len: u64) -> Re
     }
     let (kind, why) = if proven_synced > offset {
         (
-            DamageKind::Corruption,
+            DamageKind::RefuseCorruption,
             format!("a later record shows the segment was synced up to offset {proven_synced}"),
         )
     } else if has_lost_sector(seg, offset, next).map_err(io_err)? {
         (
-            DamageKind::UnsyncedHole,
+            DamageKind::CutUnsyncedHole,
             "no later record shows this part was synced and it holds a zeroed sector: \
              writes lost from the unsynced tail"
                 .to_string(),
         )
     } else {
         (
-            DamageKind::Corruption,
+            DamageKind::RefuseCorruption,
             "the damaged bytes are not a lost (zeroed) write".to_string(),
         )
     };

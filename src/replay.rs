@@ -2,11 +2,10 @@
 
 use crate::error::{Result, WalError};
 use crate::format::{RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE};
-use crate::read::{Record, RecordRef};
+use crate::record::{EntryRef, Record, RecordView};
 use crate::scan::{ScanStop, ScannedRecord, Scanner};
-use crate::segment::Segment;
-use crate::wal::{EntryRef, Inner, Wal};
-use std::collections::BTreeMap;
+use crate::segment::SegmentMap;
+use crate::wal::{Inner, Wal};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -34,13 +33,13 @@ pub struct Replay {
 /// shrinks while the replay runs) or a fixed read-only view.
 pub(crate) enum Source {
     Live(Arc<Inner>),
-    Fixed(Arc<BTreeMap<u64, Arc<Segment>>>),
+    Fixed(Arc<SegmentMap>),
 }
 
 impl Source {
-    fn registry(&self) -> Arc<BTreeMap<u64, Arc<Segment>>> {
+    fn registry(&self) -> Arc<SegmentMap> {
         match self {
-            Source::Live(inner) => inner.registry.load_full(),
+            Source::Live(inner) => inner.segments.snapshot_arc(),
             Source::Fixed(map) => map.clone(),
         }
     }
@@ -145,13 +144,13 @@ impl Replay {
     /// assert_eq!(total, 1);
     /// ```
     #[inline]
-    pub fn next_ref(&mut self) -> Option<Result<(EntryRef, RecordRef<'_>)>> {
+    pub fn next_ref(&mut self) -> Option<Result<(EntryRef, RecordView<'_>)>> {
         let (entry, rec) = match self.advance()? {
             Ok(found) => found,
             Err(e) => return Some(Err(e)),
         };
         let scanner = self.scanner.as_ref()?;
-        Some(Ok((entry, scanner.record_ref(&rec))))
+        Some(Ok((entry, scanner.record_view(&rec))))
     }
 
     /// Move to the next record: its ref and where it lies in the scanner's

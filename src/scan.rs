@@ -2,7 +2,7 @@
 //! recovery (find the valid end of the newest segment) and replay.
 
 use crate::format::{frame_fault, record_fault, well_formed_frame, Frame, RECORD_FRAME_SIZE};
-use crate::read::{Record, RecordRef};
+use crate::record::{Record, RecordView};
 use crate::segment::Segment;
 use bytes::Bytes;
 use std::io;
@@ -112,9 +112,9 @@ impl Scanner {
 
     /// The header and content of `rec` (as [`Scanner::record`]), borrowed
     /// from the chunk: no reference count, valid until the next scan step.
-    pub fn record_ref(&self, rec: &ScannedRecord) -> RecordRef<'_> {
+    pub fn record_view(&self, rec: &ScannedRecord) -> RecordView<'_> {
         let (header, content) = Self::ranges(rec);
-        RecordRef {
+        RecordView {
             header: header.map(|h| &self.chunk[h]),
             content: &self.chunk[content],
         }

@@ -3,14 +3,19 @@
 //! lock-free positional reads, and the published end of its data.
 
 use crate::error::{Result, WalError};
+use crate::format::names::segment_file_name;
 use crate::format::{SegmentHeader, SEGMENT_HEADER_SIZE};
-use crate::options::segment_file_name;
 use crate::sys;
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Segments by id: a stream's live ones, or those a read-only view found.
+pub(crate) type SegmentMap = BTreeMap<u64, Arc<Segment>>;
 
 /// A segment file of a stream.
 #[derive(Debug)]

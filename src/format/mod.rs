@@ -1,0 +1,81 @@
+//! The on-disk format, byte by byte (docs/FORMAT.md is the prose version of
+//! this module; keep the two in step).
+//!
+//! Segment file = one 48-byte segment header (`header`), then records back
+//! to back. Record = 24-byte frame (`frame`), then the record header bytes,
+//! then the content. All integers are little-endian. The names of a
+//! stream's files in the log directory are built and parsed in `names`.
+
+mod frame;
+mod header;
+pub(crate) mod names;
+
+pub(crate) use frame::{
+    append_records, encode_frame_seeded, frame_fault, record_error, record_fault, verified_frame,
+    well_formed_frame,
+};
+pub use frame::{decode_frame, encode_frame, verify_record, Frame};
+pub use header::SegmentHeader;
+
+use crate::crc;
+
+/// Magic at offset 0 of every segment file.
+pub const SEGMENT_MAGIC: [u8; 8] = *b"NANO-LOG";
+/// Magic at offset 0 of every record.
+pub const RECORD_MAGIC: [u8; 6] = *b"NANORC";
+/// Format version written into new segments; readers refuse any other.
+pub const FORMAT_VERSION: u16 = 1;
+/// Size of the segment header; the first record starts here.
+pub const SEGMENT_HEADER_SIZE: usize = 48;
+/// Size of the fixed frame in front of every record.
+pub const RECORD_FRAME_SIZE: usize = 24;
+/// Largest record header (the u16 length field).
+pub const MAX_HEADER_LEN: usize = u16::MAX as usize;
+/// Largest record content. The u64 length field could hold more, but one
+/// record must fit one positional read (Linux caps a read at ~2 GiB) and one
+/// allocation a reader can afford; 1 GiB is far above any sane WAL record.
+pub const MAX_CONTENT_LEN: u64 = 1 << 30;
+
+/// Largest value of a frame's `synced_end` field (48 bits).
+pub const MAX_SYNCED_END: u64 = (1 << 48) - 1;
+
+/// Frame flag: more records of the same `append_batch` follow this one.
+/// The last record of a batch (and every single append) has it clear, so a
+/// batch cut short by a crash ends in a record with this flag set and is
+/// dropped as a unit by recovery.
+pub const FLAG_BATCH_CONTINUES: u16 = 1 << 0;
+/// Frame flag: the record has a header (possibly empty). Distinguishes
+/// `Some(b"")` from `None`.
+pub const FLAG_HAS_HEADER: u16 = 1 << 1;
+
+/// Total on-disk size of a record with the given payload lengths.
+pub fn record_size(header_len: usize, content_len: usize) -> u64 {
+    (RECORD_FRAME_SIZE + header_len) as u64 + content_len as u64
+}
+
+/// The CRC seed of segment `segment_id`: the CRC32C of its id (8 bytes LE).
+/// Every record CRC starts from it, so a record copied into another segment
+/// never verifies. Computed once per segment by the writer.
+pub fn crc_seed(segment_id: u64) -> u32 {
+    crc::extend(0, &segment_id.to_le_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc_matches_an_independent_crc32c() {
+        for len in [0usize, 1, 7, 8, 24, 152, 4120, 70_000] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 31 + 7) as u8).collect();
+            for seed in [0u32, 1, 0xdead_beef] {
+                assert_eq!(
+                    crc::extend(seed, &data),
+                    crc32c::crc32c_append(seed, &data),
+                    "{len} bytes from {seed:#x}"
+                );
+            }
+        }
+        assert_eq!(crc_seed(7), crc32c::crc32c(&7u64.to_le_bytes()));
+    }
+}

@@ -1,0 +1,193 @@
+//! The write side of a stream: the [`Wal`] handle and the state its threads
+//! share ([`Inner`]), sync and shutdown. Opening (with recovery) is in
+//! `open`, appends in `append`, rotation and sealing in `rotate`.
+
+mod append;
+mod open;
+mod rotate;
+mod segments;
+
+pub(crate) use segments::Segments;
+
+use crate::durability::{GroupCommit, Poison};
+use crate::error::Result;
+use crate::options::{Config, WalOptions};
+use crate::segment::Segment;
+use crate::sys::StreamLock;
+use arc_swap::ArcSwapOption;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A write-ahead log stream: a directory plus a stream name.
+///
+/// `Wal` is `Send + Sync`; share it between threads with `Arc<Wal>` or
+/// scoped threads. Dropping it shuts it down (see [`Wal::shutdown`]).
+#[derive(Debug)]
+pub struct Wal {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// The append side of a stream. Appends encode and write under its lock, so
+/// a non-durable append takes exactly one lock and touches no other shared
+/// counter: on a single thread every atomic read-modify-write shows in the
+/// cost of an append, and across threads each shared cache line bounces.
+#[derive(Debug)]
+pub(crate) struct Appender {
+    /// The segment appends go to (None until the first append of a new
+    /// stream). Published to readers as `Inner::active`.
+    segment: Option<Arc<Segment>>,
+    /// Where its next write goes.
+    write: WriteState,
+}
+
+/// Where the active segment's next write goes.
+#[derive(Debug)]
+struct WriteState {
+    /// End of the last complete write; the next record goes here.
+    end: u64,
+    /// How long the file may be on disk: `end`, or more once zeros have
+    /// been pre-written past it (see `Inner::prewrite`) or a failed write
+    /// was cut back. Sealing cuts a file longer than `end` and fsyncs it.
+    file_len: u64,
+    /// Pre-writing failed once here (say, the disk is full): not tried again
+    /// in this segment.
+    prewrite_failed: bool,
+}
+
+impl WriteState {
+    /// A segment whose file ends with its data at `end`.
+    fn at(end: u64) -> WriteState {
+        WriteState {
+            end,
+            file_len: end,
+            prewrite_failed: false,
+        }
+    }
+}
+
+/// What the threads using one stream share.
+///
+/// Lock order: the appender lock, then the registry's writer lock (taken by
+/// rotation, and alone by cleanup), then the group-commit state; the stream
+/// lock's mutex (taken by shutdown under the appender lock) and the poison
+/// cause are taken last.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub dir: PathBuf,
+    pub stream: String,
+    /// As given to `open`.
+    pub options: WalOptions,
+    /// The options checked and in milliseconds.
+    pub config: Config,
+    /// The directory, open to fsync it after creating or deleting a file.
+    pub dir_file: File,
+    /// Appends, rotation and shutdown serialise on it.
+    pub appender: Mutex<Appender>,
+    /// The segment appends go to, for the threads that do not append (group
+    /// commit, sync, cleanup): stored by rotation under the appender lock.
+    pub active: ArcSwapOption<Segment>,
+    /// Every live segment by id, for reads; changed by rotation (under the
+    /// appender lock) and cleanup, under its writer lock.
+    pub segments: Segments,
+    pub group_commit: GroupCommit,
+    pub poison: Poison,
+    /// Set by shutdown under the appender lock: appends check it under the
+    /// lock, others (`is_shutdown`, cleanup) without.
+    pub shut_down: AtomicBool,
+    /// The advisory lock on the stream's lock file, released by shutdown.
+    pub stream_lock: Mutex<Option<StreamLock>>,
+}
+
+impl Wal {
+    /// Make everything appended so far durable (fdatasync, shared with any
+    /// concurrent durable appenders). After shutdown it returns `Ok` (shutdown
+    /// already synced).
+    pub fn sync(&self) -> Result<()> {
+        let inner = &*self.inner;
+        inner.poison.check()?;
+        match inner.active.load_full() {
+            Some(seg) => inner.wait_durable((seg.id(), seg.len())),
+            None => Ok(()),
+        }
+    }
+
+    /// Stop taking appends (they get `Shutdown`), wait for the append being
+    /// written, sync (cutting the zeros durable appends pre-write after the
+    /// last record, so the files end at their last record), and release the
+    /// stream lock. Idempotent; `Drop` calls it. A concurrent second call
+    /// returns once the first is done.
+    pub fn shutdown(&self) -> Result<()> {
+        let inner = &*self.inner;
+        // Held to the end: appends wait for it and then see `shut_down`.
+        let mut app = inner.lock_appender();
+        if inner.shut_down.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let app = &mut *app;
+        let synced = match &app.segment {
+            // Cut pre-written zeros, so a cleanly shut down log's files end at
+            // their last record, as after a rotation.
+            Some(seg) if app.write.file_len > app.write.end => inner.seal(seg, &mut app.write),
+            Some(seg) => inner.wait_durable((seg.id(), app.write.end)),
+            None => Ok(()),
+        };
+        inner
+            .stream_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        synced
+    }
+
+    /// True once `shutdown` has run (or started).
+    pub fn is_shutdown(&self) -> bool {
+        self.inner.shut_down.load(Ordering::Acquire)
+    }
+
+    /// The segment with id `id`, if it is live.
+    pub fn segment(&self, id: u64) -> Option<Arc<Segment>> {
+        self.inner.segments.get(id)
+    }
+
+    /// Every live segment, in log order.
+    pub fn segments(&self) -> Vec<Arc<Segment>> {
+        self.inner.segments.snapshot().values().cloned().collect()
+    }
+
+    /// The directory of the log.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The stream name.
+    pub fn stream(&self) -> &str {
+        &self.inner.stream
+    }
+
+    /// The options the log was opened with.
+    pub fn options(&self) -> &WalOptions {
+        &self.inner.options
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+impl Inner {
+    /// The appender lock. A panic under it cannot leave `Appender`
+    /// half-updated (each field is written in one store, after the write it
+    /// describes), so its poison flag carries no information.
+    pub(crate) fn lock_appender(&self) -> std::sync::MutexGuard<'_, Appender> {
+        self.appender.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn wait_durable(&self, target: (u64, u64)) -> Result<()> {
+        self.group_commit
+            .wait_durable(target, &self.poison, || self.active.load_full())
+    }
+}
