@@ -69,7 +69,7 @@ section "ThreadSanitizer: Rust and C concurrency tests (scripts/tsan.sh)"
 need_rust_src
 scripts/tsan.sh build/tsan
 
-# The measuring stick of issue 6 (a separate crate, not built by the root
+# The measuring stick (a separate crate, not built by the root
 # `cargo test`): it must build cleanly, and a --quick run must measure every
 # nano_wal column and raw limit (the bench exits non-zero when one fails; a
 # peer's failure only shows in its cell). Nothing here checks a speed.
