@@ -130,6 +130,8 @@ mod imp {
     // handle from many threads (include/nano_wal.h, "Thread-safe" on each
     // function); close happens in Drop, after every thread has been joined.
     unsafe impl Send for Handle {}
+    // SAFETY: as for Send: shared use from many threads is what the C API
+    // documents for every function but nwal_close.
     unsafe impl Sync for Handle {}
 
     impl Handle {
