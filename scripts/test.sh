@@ -1,81 +1,200 @@
 #!/usr/bin/env bash
-# Runs every test suite of nano_wal. Installs what this machine lacks
-# (idempotently: `apt-get update` at most once, then `apt-get install`).
-# Usage: scripts/test.sh
+# Runs the test suites of nano_wal: all of them, or the sections named.
+# Installs what this machine lacks (idempotently: `apt-get update` at most
+# once, then `apt-get install`); each section installs what it needs, so any
+# one of them works on a fresh machine.
+#
+# Usage: scripts/test.sh [SECTION...]   no argument: every section, in order
+#        scripts/test.sh --list         the section names, one per line
+#
+# Named sections run in the order below, whatever the order given
+# (`scripts/test.sh asan c` runs c, then asan). The sections:
+#   fmt        cargo fmt --check
+#   clippy     cargo clippy -D warnings, without and with all features
+#   structure  tests/structure.rs alone: no module import cycle, thin C exports
+#   msrv       cargo check of every target with the rust-version toolchain
+#   rust       cargo test (unit, integration and doc tests)
+#   faults     cargo test --features fault-injection
+#   panic      the FFI panic boundary (cargo test --features test-panic)
+#   c          C tests, examples and install consumers through CTest (build/release)
+#   consumers  Go and Zig programs against an installed build/release
+#   abi        abidiff against the baseline abi/libnano_wal.abi
+#   asan       C tests under AddressSanitizer + UBSan (build/asan)
+#   valgrind   C tests under valgrind memcheck (build/valgrind)
+#   tsan       ThreadSanitizer, Rust and C (scripts/tsan.sh, build/tsan)
+#   bench      bench/: fmt, clippy and a --quick run
+# Every section builds what it uses: `consumers` (re)builds build/release as
+# `c` does (without running CTest); `valgrind` shares `asan`'s cargo target
+# directory (build/asan/cargo) as a cache only, and builds there if needed.
+# tests/README.md says what each suite proves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-section "cargo fmt --check"
-cargo fmt --all -- --check
+SECTIONS=(fmt clippy structure msrv rust faults panic c consumers abi asan valgrind tsan bench)
 
-section "cargo clippy"
-cargo clippy --all-targets -- -D warnings
-cargo clippy --all-targets --all-features -- -D warnings
+usage() {
+  echo "usage: scripts/test.sh [--list | SECTION...]"
+  echo "sections: ${SECTIONS[*]}"
+}
 
-section "the declared minimum Rust version (rust-version in Cargo.toml) builds everything"
-msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
-need_rust_toolchain "$msrv"
-cargo "+$msrv" check --all-targets --target-dir target/msrv
+is_section() {
+  local s
+  for s in "${SECTIONS[@]}"; do [ "$s" = "$1" ] && return 0; done
+  return 1
+}
 
-section "cargo test"
-cargo test
+for arg in "$@"; do
+  case "$arg" in
+    --list) printf '%s\n' "${SECTIONS[@]}"; exit 0 ;;
+    -h | --help) usage; exit 0 ;;
+    *)
+      if ! is_section "$arg"; then
+        echo "scripts/test.sh: unknown section '$arg'" >&2
+        usage >&2
+        exit 2
+      fi
+      ;;
+  esac
+done
 
-section "cargo test again with fault injection (tests that need it: faults.rs and parts of api, flaws, recovery)"
-cargo test --features fault-injection
+selected=("$@")
+# wanted SECTION: true when no section was named, or SECTION was.
+wanted() {
+  local s
+  [ "${#selected[@]}" = 0 ] && return 0
+  for s in "${selected[@]}"; do [ "$s" = "$1" ] && return 0; done
+  return 1
+}
 
-section "cargo test: the FFI panic boundary (test-only nwal_test_panic)"
-cargo test --features test-panic --test ffi_panic
+# The C builds' tools. The release build checks its C++ and pkg-config
+# consumers (CTest `cxx_test_header`, `install_consumers`), so they must be
+# there before it is configured.
+need_c_tools() {
+  need_apt cmake cmake
+  need_apt c++ g++
+  need_apt pkg-config pkgconf
+}
+
+# The plain release build of the library, C tests and examples (build/release).
+build_release() {
+  need_c_tools
+  cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release
+  cmake --build build/release -j2
+}
+
+run_fmt() {
+  section "[fmt] cargo fmt --check"
+  cargo fmt --all -- --check
+}
+
+run_clippy() {
+  section "[clippy] cargo clippy"
+  cargo clippy --all-targets -- -D warnings
+  cargo clippy --all-targets --all-features -- -D warnings
+}
+
+run_structure() {
+  section "[structure] the shape of src/: no module import cycle, thin C exports (tests/structure.rs)"
+  cargo test --test structure
+}
+
+run_msrv() {
+  section "[msrv] the declared minimum Rust version (rust-version in Cargo.toml) builds everything"
+  local msrv
+  msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+  need_rust_toolchain "$msrv"
+  cargo "+$msrv" check --all-targets --target-dir target/msrv
+}
+
+run_rust() {
+  section "[rust] cargo test"
+  cargo test
+}
+
+run_faults() {
+  section "[faults] cargo test again with fault injection (tests that need it: faults.rs and parts of api, flaws, recovery)"
+  cargo test --features fault-injection
+}
+
+run_panic() {
+  section "[panic] cargo test: the FFI panic boundary (test-only nwal_test_panic)"
+  cargo test --features test-panic --test ffi_panic
+}
 
 # The C ABI: C tests and examples through CTest, three times over (plain
 # release build; ASan+UBSan; valgrind memcheck). The sanitizer and valgrind
 # builds use the dev profile with the `test-panic` feature, so the panic test
 # (tests/c/test_panic.c) runs in both.
-need_apt cmake cmake
-need_apt valgrind valgrind
-need_apt c++ g++
-need_apt pkg-config pkgconf
+run_c() {
+  section "[c] C ABI: release build, C tests and examples (CTest)"
+  build_release
+  ctest --test-dir build/release --output-on-failure -j2
+}
 
-section "C ABI: release build, C tests and examples (CTest)"
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release
-cmake --build build/release -j2
-ctest --test-dir build/release --output-on-failure -j2
+run_consumers() {
+  section "[consumers] Installed library used from Go (cgo) and Zig (tests/install/check_consumers.sh)"
+  build_release
+  tests/install/check_consumers.sh build/release .
+}
 
-section "Installed library used from Go (cgo) and Zig (tests/install/check_consumers.sh)"
-tests/install/check_consumers.sh build/release .
+run_abi() {
+  section "[abi] ABI check: abidiff against the baseline abi/libnano_wal.abi"
+  scripts/check-abi.sh
+}
 
-section "ABI check: abidiff against the baseline abi/libnano_wal.abi"
-scripts/check-abi.sh
+run_asan() {
+  section "[asan] C ABI: C tests and examples under AddressSanitizer + UBSan"
+  need_c_tools
+  cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DNWAL_SANITIZE=ON \
+    -DNWAL_CARGO_PROFILE=dev -DNWAL_CARGO_FEATURES=test-panic
+  cmake --build build/asan -j2
+  ctest --test-dir build/asan --output-on-failure -j2
+}
 
-section "C ABI: C tests and examples under AddressSanitizer + UBSan"
-cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DNWAL_SANITIZE=ON \
-  -DNWAL_CARGO_PROFILE=dev -DNWAL_CARGO_FEATURES=test-panic
-cmake --build build/asan -j2
-ctest --test-dir build/asan --output-on-failure -j2
-
-section "C ABI: C tests and examples under valgrind memcheck"
-cmake -S . -B build/valgrind -DCMAKE_BUILD_TYPE=Release -DNWAL_VALGRIND_TESTS=ON \
-  -DNWAL_CARGO_PROFILE=dev -DNWAL_CARGO_FEATURES=test-panic \
-  -DNWAL_CARGO_TARGET_DIR="$PWD/build/asan/cargo"
-cmake --build build/valgrind -j2
-ctest --test-dir build/valgrind --output-on-failure -j2
+run_valgrind() {
+  section "[valgrind] C ABI: C tests and examples under valgrind memcheck"
+  need_c_tools
+  need_apt valgrind valgrind
+  cmake -S . -B build/valgrind -DCMAKE_BUILD_TYPE=Release -DNWAL_VALGRIND_TESTS=ON \
+    -DNWAL_CARGO_PROFILE=dev -DNWAL_CARGO_FEATURES=test-panic \
+    -DNWAL_CARGO_TARGET_DIR="$PWD/build/asan/cargo"
+  cmake --build build/valgrind -j2
+  ctest --test-dir build/valgrind --output-on-failure -j2
+}
 
 # The engine's own synchronisation under ThreadSanitizer: the multi-threaded
 # Rust suites and the C concurrency tests, with the engine and std
 # instrumented: -Zbuild-std needs the rust-src component (added if missing).
-section "ThreadSanitizer: Rust and C concurrency tests (scripts/tsan.sh)"
-need_rust_src
-scripts/tsan.sh build/tsan
+run_tsan() {
+  section "[tsan] ThreadSanitizer: Rust and C concurrency tests (scripts/tsan.sh)"
+  need_rust_src
+  scripts/tsan.sh build/tsan
+}
 
-# The measuring stick of issue 6 (a separate crate, not built by the root
-# `cargo test`): it must build cleanly, and a --quick run must measure every
-# nano_wal column and raw limit (the bench exits non-zero when one fails; a
-# peer's failure only shows in its cell). Nothing here checks a speed.
-section "bench/: fmt, clippy, and a --quick run (bench/README.md)"
-(cd bench && cargo fmt --check && cargo clippy --release --all-targets -- -D warnings)
-cargo run --release --manifest-path bench/Cargo.toml -- --quick \
-  --out target/bench-quick/BENCHMARKS.md
+# The measuring stick (a separate crate, not built by the root `cargo test`):
+# it must build cleanly, and a --quick run must measure every nano_wal
+# column and raw limit (the bench exits non-zero when one fails; a peer's
+# failure only shows in its cell). Nothing here checks a speed.
+run_bench() {
+  section "[bench] bench/: fmt, clippy, and a --quick run (bench/README.md)"
+  (cd bench && cargo fmt --check && cargo clippy --release --all-targets -- -D warnings)
+  cargo run --release --manifest-path bench/Cargo.toml -- --quick \
+    --out target/bench-quick/BENCHMARKS.md
+}
 
-echo "All test suites passed."
+ran=()
+for s in "${SECTIONS[@]}"; do
+  if wanted "$s"; then
+    "run_$s"
+    ran+=("$s")
+  fi
+done
+
+if [ "${#selected[@]}" = 0 ]; then
+  echo "All test suites passed."
+else
+  echo "Sections passed: ${ran[*]}"
+fi

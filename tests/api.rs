@@ -662,7 +662,7 @@ fn read_batch_returns_records_in_input_order_across_segments() {
 }
 
 #[test]
-fn bad_refs_give_the_contracted_errors_and_never_other_bytes() {
+fn bad_refs_give_the_documented_errors_and_never_other_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let (w, v) = three_segments(tmp.path());
     let (r, _) = v[12]; // middle of segment 2 (sealed)

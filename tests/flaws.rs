@@ -1,5 +1,7 @@
-//! One regression test per flaw of the original design (DESIGN.md, "Known
-//! flaws of the original design"; research notes B1-B6), named after it.
+//! One regression test per flaw of the original crate, `nano-wal` 1.0.0
+//! (bench/ measures it as a peer), each named after its flaw: `flawN_...`
+//! for flaw N (flaw 7, what the original lacked for crash safety, has seven
+//! parts, 7a to 7g).
 
 mod common;
 
@@ -12,7 +14,7 @@ fn open(dir: &std::path::Path) -> Wal {
     Wal::open(dir, "s", test_opts()).unwrap()
 }
 
-/// Flaw 1 (B1): threads racing to rotate into the same window each created
+/// Flaw 1: threads racing to rotate into the same window each created
 /// (truncating) the file and the losers unlinked the winner's file.
 /// 16 threads make their first append into a new window at once, 200 times,
 /// both on a fresh stream and on one whose active window is ending: exactly
@@ -75,7 +77,7 @@ fn flaw1_concurrent_rotation_into_one_window_creates_exactly_one_file() {
     }
 }
 
-/// Flaw 2 (B2): a batch of more than ~200 entries exceeded IOV_MAX; the short
+/// Flaw 2: a batch of more than ~200 entries exceeded IOV_MAX; the short
 /// write left the tracked end behind the file, and later refs pointed at
 /// other records' bytes. A 10,000-entry batch (with headers: 30,000 iovecs)
 /// succeeds, every ref is exact, and a later append reads back its own bytes.
@@ -113,7 +115,7 @@ fn flaw2_batch_larger_than_iov_max_is_written_whole_and_refs_stay_exact() {
     assert_eq!(&w.read(after).unwrap().content[..], b"after");
 }
 
-/// Flaw 3 (B3): a late timestamp recreated (truncated) an earlier window's
+/// Flaw 3: a late timestamp recreated (truncated) an earlier window's
 /// file. After a rotation, records with earlier times go to the active
 /// segment; the earlier window's file keeps its size and records.
 #[test]
@@ -155,7 +157,7 @@ fn flaw3_late_timestamp_after_rotation_never_truncates_the_earlier_window() {
     assert_eq!(replay_refs(&w), want);
 }
 
-/// Flaw 4 (B4): after a restart only the newest segment was reachable, and
+/// Flaw 4: after a restart only the newest segment was reachable, and
 /// asking for an older window truncated it. After reopen, every older
 /// segment is registered and readable by id; a late append goes to the
 /// newest segment and leaves the older files alone.
@@ -199,7 +201,7 @@ fn flaw4_after_reopen_older_segments_are_readable_and_never_truncated() {
     assert_eq!(replay_refs(&w).len(), 15);
 }
 
-/// Flaw 5 (B5): cleanup judged expiry by the wall clock, so with ingestion
+/// Flaw 5: cleanup judged expiry by the wall clock, so with ingestion
 /// times lagging it (backfill) it deleted the live segment, and later appends
 /// "succeeded" into an unlinked file. Backfilled 2024 data, cleanup at
 /// today's wall clock: the sealed segments go, the active one stays, and
@@ -252,7 +254,7 @@ fn flaw5_cleanup_with_time_lagging_the_data_never_deletes_the_active_segment() {
     assert_eq!(replay_refs(&w), vec![refs[2], next]);
 }
 
-/// Flaw 6 (B6): the documented examples did not compile (`&str` where
+/// Flaw 6: the documented examples did not compile (`&str` where
 /// `new` took `&Path`). The crate doc example runs as a doctest; this is the
 /// README/original-crate form, with a `&str` directory and the old
 /// `WalOptions { retention, segment_duration }` literal plus defaults.

@@ -1,7 +1,7 @@
 //! Every read path (`Wal::read`, `Wal::read_batch` with one ref and with
 //! many, `Wal::read_batch_into` with a `ReadBuf`, `nwal_read_batch` with one
 //! ref and with many) returns the same records for good refs, and the same
-//! contracted error for bad refs, refs spanning records and bytes that fail
+//! documented error for bad refs, refs spanning records and bytes that fail
 //! their checksum: never other bytes, never a partly filled result.
 
 mod common;
@@ -336,7 +336,7 @@ fn bad_refs(w: &Wal, v: &[(EntryRef, Owned)]) -> Vec<(&'static str, EntryRef, nw
 }
 
 #[test]
-fn bad_refs_give_the_same_contracted_error_on_every_path() {
+fn bad_refs_give_the_same_documented_error_on_every_path() {
     let tmp = tempfile::tempdir().unwrap();
     let v = make_log(tmp.path());
     let good = [v[0].0, v[29].0];

@@ -127,9 +127,11 @@ mod imp {
     /// `nwal_close`), which the bench relies on for the multi-thread rows.
     struct Handle(*mut Nwal);
     // SAFETY: nwal_* functions other than nwal_close may be called on one
-    // handle from many threads (DESIGN.md, "C ABI"); close happens in Drop,
-    // after every thread has been joined.
+    // handle from many threads (include/nano_wal.h, "Thread-safe" on each
+    // function); close happens in Drop, after every thread has been joined.
     unsafe impl Send for Handle {}
+    // SAFETY: as for Send: shared use from many threads is what the C API
+    // documents for every function but nwal_close.
     unsafe impl Sync for Handle {}
 
     impl Handle {

@@ -178,6 +178,7 @@ impl KernelCounters {
         // SAFETY: rusage is plain integers, so all zeros is a valid value;
         // getrusage writes one rusage struct, which lives here.
         let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `u` is a live, writable rusage for the call.
         unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
         let mut c = KernelCounters {
             voluntary_switches: u.ru_nvcsw,

@@ -1,4 +1,4 @@
-//! nano_wal's measuring stick (issue 6): the physical limits, the peers and
+//! nano_wal's measuring stick: the physical limits, the peers and
 //! nano_wal (Rust API and C API) measured in one process run, systems
 //! interleaved within each repetition, medians of the repetitions, written
 //! to BENCHMARKS.md with a plot. Not a test: nothing here asserts a time.

@@ -348,7 +348,7 @@ pub fn run(args: &Args, root: &Path) -> Results {
     }
 }
 
-/// The limits table: every raw limit of the issue at one record size, in
+/// The limits table: every raw limit the targets use at one record size, in
 /// one interleaved loop of its own (the per-row limits are measured again
 /// inside their rows, so ratios always use the same repetition).
 fn measure_limits(r: &Runner, p: &Params, size: usize) -> Vec<Row> {

@@ -206,7 +206,7 @@ impl Row {
 }
 
 fn write_targets(md: &mut String, rows: &[Row], limits: &[Row]) {
-    let _ = writeln!(md, "## Targets (issue 6)\n");
+    let _ = writeln!(md, "## Targets\n");
     let _ = writeln!(md, "Ratios use medians of the same run; \"raw\" is the limit measured in the same repetitions as the row. \
         The last column is not a target: it divides the same nano_wal median by the limits-table row that moves the bytes \
         nano_wal's format stores (payload + 24-byte frame; reads at positions looked up in an index), measured in the \

@@ -1,6 +1,6 @@
 /* Batches: 10,000 records in one nwal_append_batch (far beyond IOV_MAX, the
- * original design's flaw #2), read back in one nwal_read_batch; the packed
- * (pointer-free) variant; zero-count batches. */
+ * original crate's flaw 2 in tests/flaws.rs), read back in one
+ * nwal_read_batch; the packed (pointer-free) variant; zero-count batches. */
 #include "check.h"
 
 #define N 10000

@@ -121,7 +121,7 @@ pub fn replay_refs(wal: &Wal) -> Vec<EntryRef> {
 }
 
 /// Names of the segment files of `stream` in `dir` (parsed from the right,
-/// as the contract says), sorted by segment id: `(id, expiration, path)`.
+/// as docs/FORMAT.md says), sorted by segment id: `(id, expiration, path)`.
 pub fn seg_files(dir: &Path, stream: &str) -> Vec<(u64, i64, PathBuf)> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
