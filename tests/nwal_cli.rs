@@ -8,7 +8,7 @@ use nano_wal::{EntryRef, Wal, WalOptions, WriteEntry};
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 const T0: i64 = 1_711_234_567_890; // 2024-03-23T22:56:07.890Z
@@ -19,6 +19,33 @@ fn nwal(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run nwal")
+}
+
+/// `nwal` with its stdout given (stderr captured).
+fn nwal_out(args: &[&str], out: Stdio) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nwal"))
+        .args(args)
+        .stdout(out)
+        .output()
+        .expect("run nwal")
+}
+
+/// `/dev/full`: every write fails with ENOSPC.
+fn dev_full() -> Stdio {
+    Stdio::from(
+        OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("open /dev/full"),
+    )
+}
+
+/// The write end of a pipe whose read end is already closed: every write
+/// fails with EPIPE, whatever the size of the output.
+fn closed_pipe() -> Stdio {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    Stdio::from(writer)
 }
 
 fn stdout(o: &Output) -> String {
@@ -87,8 +114,13 @@ fn d(dir: &Path) -> &str {
 #[test]
 fn help_and_usage_errors() {
     let o = nwal(&[]);
+    assert_eq!(code(&o), 2, "no command is a usage error");
+    assert!(stderr(&o).contains("Usage:"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    let o = nwal(&["help"]);
     assert_eq!(code(&o), 0);
     assert!(stdout(&o).contains("Usage:"));
+    assert!(stderr(&o).is_empty());
     for cmd in ["stat", "verify", "dump", "repair", "bench"] {
         let o = nwal(&["help", cmd]);
         assert_eq!(code(&o), 0, "{cmd}");
@@ -454,4 +486,145 @@ fn verify_and_repair_treat_a_lost_unsynced_sector_as_cut_by_open() {
     assert_eq!(std::fs::metadata(&path).unwrap().len(), first_bad.offset);
     let o = nwal(&["verify", d(tmp.path()), "s"]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
+}
+
+/// Every command's output, help and version text included, on a stdout
+/// whose writes fail (ENOSPC): exit 3 with a message naming the write,
+/// never a panic, never success.
+#[test]
+fn a_failed_write_of_the_output_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_log(tmp.path());
+    let dir = d(tmp.path());
+    let bench_dir = tmp.path().join("bench");
+    std::fs::create_dir(&bench_dir).unwrap();
+    for args in [
+        vec!["dump", dir, "s"],
+        vec!["dump", dir, "s", "--format", "json", "--limit", "1"],
+        vec!["stat", dir],
+        vec!["stat", dir, "s_1"],
+        vec!["verify", dir, "s"],
+        vec!["repair", dir, "s"],
+        vec!["repair", dir, "s", "--dry-run"],
+        vec!["bench", d(&bench_dir), "--records", "200", "--size", "16"],
+        vec!["help"],
+        vec!["help", "dump"],
+        vec!["--help"],
+        vec!["-h"],
+        vec!["verify", "--help"],
+        vec!["--version"],
+        vec!["-V"],
+    ] {
+        let o = nwal_out(&args, dev_full());
+        let err = stderr(&o);
+        assert_eq!(code(&o), 3, "{args:?}: {err}");
+        assert!(
+            err.contains("nwal: error: writing to standard output: No space left on device"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    assert_eq!(
+        std::fs::read_dir(&bench_dir).unwrap().count(),
+        0,
+        "bench files removed"
+    );
+}
+
+/// A failed write outranks what the command found, which is still said.
+#[test]
+fn a_failed_write_outranks_problems_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = make_log(tmp.path());
+    flip_byte(
+        &seg_path(tmp.path(), "s", refs[1].0.segment_id),
+        refs[1].0.offset + 30,
+    );
+    let o = nwal_out(&["verify", d(tmp.path()), "s", "--all"], dev_full());
+    let err = stderr(&o);
+    assert_eq!(code(&o), 3, "{err}");
+    assert!(err.contains("problem(s) found"), "{err}");
+    assert!(err.contains("writing to standard output"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Repair writes its plan before it changes anything: a plan that cannot
+/// be written repairs nothing.
+#[test]
+fn repair_changes_nothing_when_its_plan_cannot_be_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = make_log(tmp.path());
+    let newest = seg_path(tmp.path(), "s", refs.last().unwrap().0.segment_id);
+    let len = std::fs::metadata(&newest).unwrap().len();
+    OpenOptions::new()
+        .write(true)
+        .open(&newest)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+    let o = nwal_out(&["repair", d(tmp.path()), "s"], dev_full());
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("writing to standard output"));
+    assert_eq!(std::fs::metadata(&newest).unwrap().len(), len - 3);
+    assert_eq!(code(&nwal(&["verify", d(tmp.path()), "s"])), 1);
+}
+
+/// A closed pipe on stdout (the reader went away, as `head` does) is not an
+/// error: the output stops, nothing is said, and the exit status is the
+/// command's own.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = make_log(tmp.path());
+    let dir = d(tmp.path());
+    for args in [
+        vec!["dump", dir, "s"],
+        vec!["stat", dir],
+        vec!["verify", dir, "s"],
+        vec!["help"],
+        vec!["--help"],
+        vec!["dump", "--help"],
+        vec!["--version"],
+    ] {
+        let o = nwal_out(&args, closed_pipe());
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).is_empty(), "{args:?}: {}", stderr(&o));
+    }
+    // What the command found still sets the status.
+    flip_byte(
+        &seg_path(tmp.path(), "s", refs[1].0.segment_id),
+        refs[1].0.offset + 30,
+    );
+    let o = nwal_out(&["verify", dir, "s"], closed_pipe());
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("problem(s) found") && !err.contains("writing"),
+        "{err}"
+    );
+}
+
+/// The reader of a pipe goes away while a dump of more than the pipe's
+/// 64 KiB buffer is under way: the dump stops quietly with status 0.
+#[test]
+fn a_dump_stops_quietly_when_its_reader_goes_away() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = Wal::open(tmp.path(), "big", opts()).unwrap();
+    for i in 0..2000u32 {
+        wal.append(None, &[(i % 251) as u8; 256], T0, false)
+            .unwrap();
+    }
+    drop(wal);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nwal"))
+        .args(["dump", d(tmp.path()), "big", "--format", "hex"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run nwal");
+    // ~1 MiB of output: the child blocks on the full pipe or has not
+    // written yet; either way its next write after this gets EPIPE.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 }
