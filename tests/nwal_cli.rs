@@ -628,3 +628,170 @@ fn a_dump_stops_quietly_when_its_reader_goes_away() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 }
+
+/// A file of the repository.
+fn repo_file(path: &str) -> String {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+/// Whether a program is installed (it runs with `--version`).
+fn installed(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The commands of `nwal help` (its `  nwal COMMAND ...` lines) and every
+/// `--option` of the usage and of each command's help, as the tool prints
+/// them.
+fn commands_and_options() -> (Vec<String>, std::collections::BTreeSet<String>) {
+    let usage = stdout(&nwal(&["help"]));
+    let commands: Vec<String> = usage
+        .lines()
+        .filter_map(|l| l.strip_prefix("  nwal "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| !w.starts_with('-'))
+        .map(String::from)
+        .collect();
+    assert!(commands.len() >= 6, "{usage}");
+    let mut texts = vec![usage];
+    for c in commands.iter().filter(|c| *c != "help") {
+        let o = nwal(&["help", c]);
+        assert_eq!(code(&o), 0, "{c}");
+        texts.push(stdout(&o));
+    }
+    let options = texts
+        .iter()
+        .flat_map(|t| {
+            t.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .filter(|w| w.starts_with("--") && w.len() > 2)
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (commands, options)
+}
+
+/// The lines of section `name` of a man page's source.
+fn man_section<'a>(man: &'a str, name: &str) -> Vec<&'a str> {
+    man.lines()
+        .skip_while(|l| *l != format!(".SH {name}"))
+        .skip(1)
+        .take_while(|l| !l.starts_with(".SH "))
+        .collect()
+}
+
+/// The tags of a section's `.TP` entries (the line after each `.TP`),
+/// with roff's `\-` as `-` and font escapes removed.
+fn man_tags(section: &[&str]) -> Vec<String> {
+    section
+        .windows(2)
+        .filter(|w| w[0] == ".TP")
+        .map(|w| {
+            ["\\fB", "\\fI", "\\fR", "\\fP", "\""]
+                .iter()
+                .fold(w[1].replace("\\-", "-"), |s, e| s.replace(e, " "))
+        })
+        .collect()
+}
+
+/// man/nwal.1 documents exactly the tool's commands and options, its
+/// synopsis is the usage's, its version is the crate's, and groff (and
+/// lexgrog, for whatis) read it without a warning.
+#[test]
+fn the_man_page_is_in_step_with_the_tool() {
+    let man = repo_file("man/nwal.1");
+    for s in [
+        "NAME",
+        "SYNOPSIS",
+        "DESCRIPTION",
+        "COMMANDS",
+        "OPTIONS",
+        "EXIT STATUS",
+        "EXAMPLES",
+        "SEE ALSO",
+    ] {
+        assert!(!man_section(&man, s).is_empty(), "section {s}");
+    }
+    let th = man.lines().find(|l| l.starts_with(".TH ")).unwrap();
+    assert!(
+        th.contains(&format!("\"nano_wal {}\"", env!("CARGO_PKG_VERSION"))),
+        "{th}"
+    );
+
+    let (commands, options) = commands_and_options();
+    let documented: Vec<String> = man_tags(&man_section(&man, "COMMANDS"))
+        .iter()
+        .filter_map(|t| t.split_whitespace().nth(1).map(String::from))
+        .collect();
+    assert_eq!(documented, commands, "COMMANDS, in the usage's order");
+    let documented: std::collections::BTreeSet<String> = man_tags(&man_section(&man, "OPTIONS"))
+        .iter()
+        .flat_map(|t| {
+            t.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .filter(|w| w.starts_with('-') && w.len() > 1)
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut expected = options.clone();
+    expected.extend(["--help", "-h", "-V"].map(String::from));
+    assert_eq!(documented, expected, "OPTIONS");
+    // The options the tool takes and their short forms: none is a usage error.
+    for o in [vec!["-h"], vec!["-V"], vec!["stat", "-h"]] {
+        assert_eq!(code(&nwal(&o)), 0, "{o:?}");
+    }
+
+    let mut groff_checked = false;
+    if installed("groff") {
+        // Warnings (-ww) of the man macros, and no output (-z).
+        let o = Command::new("groff")
+            .args(["-man", "-Tutf8", "-ww", "-z"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/nwal.1"))
+            .output()
+            .unwrap();
+        assert!(o.status.success() && o.stderr.is_empty(), "{}", stderr(&o));
+        // The synopsis, rendered as plain text on wide lines, has every
+        // usage line of the tool.
+        let o = Command::new("groff")
+            .args(["-man", "-Tascii", "-P-cbou", "-rLL=200n"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/nwal.1"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o);
+        let synopsis: Vec<&str> = text
+            .lines()
+            .skip_while(|l| *l != "SYNOPSIS")
+            .skip(1)
+            .take_while(|l| l.is_empty() || l.starts_with(' '))
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        for line in stdout(&nwal(&["help"])).lines() {
+            if let Some(rest) = line.strip_prefix("  nwal ") {
+                let form = format!("nwal {}", rest.split("  ").next().unwrap().trim_end());
+                assert!(
+                    synopsis.contains(&form.as_str()),
+                    "{form:?} in {synopsis:#?}"
+                );
+            }
+        }
+        groff_checked = true;
+    }
+    if installed("lexgrog") {
+        let o = Command::new("lexgrog")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/nwal.1"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+        assert!(stdout(&o).contains("\"nwal - "), "{}", stdout(&o));
+    }
+    if !groff_checked {
+        println!("note: groff is not installed; the man page's rendering was not checked");
+    }
+}
