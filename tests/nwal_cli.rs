@@ -795,3 +795,101 @@ fn the_man_page_is_in_step_with_the_tool() {
         println!("note: groff is not installed; the man page's rendering was not checked");
     }
 }
+
+/// What the completion function of completions/nwal.bash offers for a
+/// command line whose last word is the one completed, sorted.
+fn complete(words: &[&str]) -> Vec<String> {
+    let script = r#"src=$1; shift; source "$src" || exit 1
+COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+_nwal || exit 1
+((${#COMPREPLY[@]})) && printf '%s\n' "${COMPREPLY[@]}"
+exit 0"#;
+    let o = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", script, "bash"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("completions/nwal.bash"))
+        .args(words)
+        .output()
+        .expect("run bash");
+    assert!(o.status.success(), "{words:?}: {}", stderr(&o));
+    assert!(o.stderr.is_empty(), "{words:?}: {}", stderr(&o));
+    let mut offered: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    offered.sort();
+    offered
+}
+
+#[test]
+fn bash_completion_offers_commands_options_formats_dirs_and_streams() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log");
+    std::fs::create_dir(&log).unwrap();
+    make_log(&log);
+    // Streams are found from segment names alone, and from lock files alone;
+    // other files, and names no stream can have, are not streams.
+    for f in ["s.lock", "s_1.lock"] {
+        let _ = std::fs::remove_file(log.join(f));
+    }
+    for f in [
+        "lonely.lock",
+        "notes.txt",
+        "x_y.seg",
+        ".hidden.lock",
+        "a_1_b.seg",
+    ] {
+        std::fs::write(log.join(f), b"").unwrap();
+    }
+    std::fs::create_dir(tmp.path().join("logs-old")).unwrap();
+    let l = d(&log);
+    let v = |items: &[&str]| -> Vec<String> { items.iter().map(|s| s.to_string()).collect() };
+
+    let (commands, _) = commands_and_options();
+    let mut all = commands.clone();
+    all.extend(["--help", "--version"].map(String::from));
+    all.sort();
+    assert_eq!(complete(&["nwal", ""]), all);
+    assert_eq!(complete(&["nwal", "re"]), v(&["repair"]));
+    let mut sorted = commands.clone();
+    sorted.sort();
+    assert_eq!(complete(&["nwal", "help", ""]), sorted);
+
+    // DIR: directories.
+    let prefix = format!("{}/log", d(tmp.path()));
+    let dirs = complete(&["nwal", "stat", &prefix]);
+    assert_eq!(dirs, v(&[&prefix, &format!("{prefix}s-old")]));
+    // STREAM: the streams of DIR.
+    let streams = v(&["lonely", "s", "s_1"]);
+    assert_eq!(complete(&["nwal", "dump", l, ""]), streams);
+    assert_eq!(complete(&["nwal", "verify", l, "s_"]), v(&["s_1"]));
+    assert_eq!(complete(&["nwal", "dump", "--limit", "5", l, ""]), streams);
+    assert_eq!(
+        complete(&["nwal", "dump", l, "--format", "=", "hex", ""]),
+        streams
+    );
+    assert_eq!(complete(&["nwal", "dump", l, "s", ""]), v(&[]));
+    assert_eq!(complete(&["nwal", "bench", l, ""]), v(&[]));
+    // --format VALUE and --format=VALUE (split at '=' by bash).
+    let formats = v(&["hex", "json", "text"]);
+    assert_eq!(complete(&["nwal", "dump", l, "s", "--format", ""]), formats);
+    assert_eq!(
+        complete(&["nwal", "dump", l, "s", "--format", "="]),
+        formats
+    );
+    assert_eq!(
+        complete(&["nwal", "dump", l, "s", "--format", "=", "j"]),
+        v(&["json"])
+    );
+    assert_eq!(complete(&["nwal", "dump", l, "s", "--limit", ""]), v(&[]));
+
+    // Each command's options are those of its help, and --help.
+    for cmd in commands.iter().filter(|c| *c != "help") {
+        let help = stdout(&nwal(&["help", cmd]));
+        let mut expected: Vec<String> = help
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .map(String::from)
+            .collect();
+        expected.push("--help".into());
+        expected.sort();
+        expected.dedup();
+        assert_eq!(complete(&["nwal", cmd, l, "--"]), expected, "{cmd}");
+    }
+}
