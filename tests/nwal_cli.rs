@@ -8,7 +8,7 @@ use nano_wal::{EntryRef, Wal, WalOptions, WriteEntry};
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 const T0: i64 = 1_711_234_567_890; // 2024-03-23T22:56:07.890Z
@@ -19,6 +19,33 @@ fn nwal(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run nwal")
+}
+
+/// `nwal` with its stdout given (stderr captured).
+fn nwal_out(args: &[&str], out: Stdio) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nwal"))
+        .args(args)
+        .stdout(out)
+        .output()
+        .expect("run nwal")
+}
+
+/// `/dev/full`: every write fails with ENOSPC.
+fn dev_full() -> Stdio {
+    Stdio::from(
+        OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("open /dev/full"),
+    )
+}
+
+/// The write end of a pipe whose read end is already closed: every write
+/// fails with EPIPE, whatever the size of the output.
+fn closed_pipe() -> Stdio {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    Stdio::from(writer)
 }
 
 fn stdout(o: &Output) -> String {
@@ -87,8 +114,13 @@ fn d(dir: &Path) -> &str {
 #[test]
 fn help_and_usage_errors() {
     let o = nwal(&[]);
+    assert_eq!(code(&o), 2, "no command is a usage error");
+    assert!(stderr(&o).contains("Usage:"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    let o = nwal(&["help"]);
     assert_eq!(code(&o), 0);
     assert!(stdout(&o).contains("Usage:"));
+    assert!(stderr(&o).is_empty());
     for cmd in ["stat", "verify", "dump", "repair", "bench"] {
         let o = nwal(&["help", cmd]);
         assert_eq!(code(&o), 0, "{cmd}");
@@ -454,4 +486,410 @@ fn verify_and_repair_treat_a_lost_unsynced_sector_as_cut_by_open() {
     assert_eq!(std::fs::metadata(&path).unwrap().len(), first_bad.offset);
     let o = nwal(&["verify", d(tmp.path()), "s"]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
+}
+
+/// Every command's output, help and version text included, on a stdout
+/// whose writes fail (ENOSPC): exit 3 with a message naming the write,
+/// never a panic, never success.
+#[test]
+fn a_failed_write_of_the_output_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_log(tmp.path());
+    let dir = d(tmp.path());
+    let bench_dir = tmp.path().join("bench");
+    std::fs::create_dir(&bench_dir).unwrap();
+    for args in [
+        vec!["dump", dir, "s"],
+        vec!["dump", dir, "s", "--format", "json", "--limit", "1"],
+        vec!["stat", dir],
+        vec!["stat", dir, "s_1"],
+        vec!["verify", dir, "s"],
+        vec!["repair", dir, "s"],
+        vec!["repair", dir, "s", "--dry-run"],
+        vec!["bench", d(&bench_dir), "--records", "200", "--size", "16"],
+        vec!["help"],
+        vec!["help", "dump"],
+        vec!["--help"],
+        vec!["-h"],
+        vec!["verify", "--help"],
+        vec!["--version"],
+        vec!["-V"],
+    ] {
+        let o = nwal_out(&args, dev_full());
+        let err = stderr(&o);
+        assert_eq!(code(&o), 3, "{args:?}: {err}");
+        assert!(
+            err.contains("nwal: error: writing to standard output: No space left on device"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    assert_eq!(
+        std::fs::read_dir(&bench_dir).unwrap().count(),
+        0,
+        "bench files removed"
+    );
+}
+
+/// A failed write outranks what the command found, which is still said.
+#[test]
+fn a_failed_write_outranks_problems_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = make_log(tmp.path());
+    flip_byte(
+        &seg_path(tmp.path(), "s", refs[1].0.segment_id),
+        refs[1].0.offset + 30,
+    );
+    let o = nwal_out(&["verify", d(tmp.path()), "s", "--all"], dev_full());
+    let err = stderr(&o);
+    assert_eq!(code(&o), 3, "{err}");
+    assert!(err.contains("problem(s) found"), "{err}");
+    assert!(err.contains("writing to standard output"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Repair writes its plan before it changes anything: a plan that cannot
+/// be written repairs nothing.
+#[test]
+fn repair_changes_nothing_when_its_plan_cannot_be_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = make_log(tmp.path());
+    let newest = seg_path(tmp.path(), "s", refs.last().unwrap().0.segment_id);
+    let len = std::fs::metadata(&newest).unwrap().len();
+    OpenOptions::new()
+        .write(true)
+        .open(&newest)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+    let o = nwal_out(&["repair", d(tmp.path()), "s"], dev_full());
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("writing to standard output"));
+    assert_eq!(std::fs::metadata(&newest).unwrap().len(), len - 3);
+    assert_eq!(code(&nwal(&["verify", d(tmp.path()), "s"])), 1);
+}
+
+/// A closed pipe on stdout (the reader went away, as `head` does) is not an
+/// error: the output stops, nothing is said, and the exit status is the
+/// command's own.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = make_log(tmp.path());
+    let dir = d(tmp.path());
+    for args in [
+        vec!["dump", dir, "s"],
+        vec!["stat", dir],
+        vec!["verify", dir, "s"],
+        vec!["help"],
+        vec!["--help"],
+        vec!["dump", "--help"],
+        vec!["--version"],
+    ] {
+        let o = nwal_out(&args, closed_pipe());
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).is_empty(), "{args:?}: {}", stderr(&o));
+    }
+    // What the command found still sets the status.
+    flip_byte(
+        &seg_path(tmp.path(), "s", refs[1].0.segment_id),
+        refs[1].0.offset + 30,
+    );
+    let o = nwal_out(&["verify", dir, "s"], closed_pipe());
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("problem(s) found") && !err.contains("writing"),
+        "{err}"
+    );
+}
+
+/// The reader of a pipe goes away while a dump of more than the pipe's
+/// 64 KiB buffer is under way: the dump stops quietly with status 0.
+#[test]
+fn a_dump_stops_quietly_when_its_reader_goes_away() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = Wal::open(tmp.path(), "big", opts()).unwrap();
+    for i in 0..2000u32 {
+        wal.append(None, &[(i % 251) as u8; 256], T0, false)
+            .unwrap();
+    }
+    drop(wal);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nwal"))
+        .args(["dump", d(tmp.path()), "big", "--format", "hex"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run nwal");
+    // ~1 MiB of output: the child blocks on the full pipe or has not
+    // written yet; either way its next write after this gets EPIPE.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
+
+/// A file of the repository.
+fn repo_file(path: &str) -> String {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+/// Whether a program is installed (it runs with `--version`).
+fn installed(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The commands of `nwal help` (its `  nwal COMMAND ...` lines) and every
+/// `--option` of the usage and of each command's help, as the tool prints
+/// them.
+fn commands_and_options() -> (Vec<String>, std::collections::BTreeSet<String>) {
+    let usage = stdout(&nwal(&["help"]));
+    let commands: Vec<String> = usage
+        .lines()
+        .filter_map(|l| l.strip_prefix("  nwal "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| !w.starts_with('-'))
+        .map(String::from)
+        .collect();
+    assert!(commands.len() >= 6, "{usage}");
+    let mut texts = vec![usage];
+    for c in commands.iter().filter(|c| *c != "help") {
+        let o = nwal(&["help", c]);
+        assert_eq!(code(&o), 0, "{c}");
+        texts.push(stdout(&o));
+    }
+    let options = texts
+        .iter()
+        .flat_map(|t| {
+            t.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .filter(|w| w.starts_with("--") && w.len() > 2)
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (commands, options)
+}
+
+/// The lines of section `name` of a man page's source.
+fn man_section<'a>(man: &'a str, name: &str) -> Vec<&'a str> {
+    man.lines()
+        .skip_while(|l| *l != format!(".SH {name}"))
+        .skip(1)
+        .take_while(|l| !l.starts_with(".SH "))
+        .collect()
+}
+
+/// The tags of a section's `.TP` entries (the line after each `.TP`),
+/// with roff's `\-` as `-` and font escapes removed.
+fn man_tags(section: &[&str]) -> Vec<String> {
+    section
+        .windows(2)
+        .filter(|w| w[0] == ".TP")
+        .map(|w| {
+            ["\\fB", "\\fI", "\\fR", "\\fP", "\""]
+                .iter()
+                .fold(w[1].replace("\\-", "-"), |s, e| s.replace(e, " "))
+        })
+        .collect()
+}
+
+/// man/nwal.1 documents exactly the tool's commands and options, its
+/// synopsis is the usage's, its version is the crate's, and groff (and
+/// lexgrog, for whatis) read it without a warning.
+#[test]
+fn the_man_page_is_in_step_with_the_tool() {
+    let man = repo_file("man/nwal.1");
+    for s in [
+        "NAME",
+        "SYNOPSIS",
+        "DESCRIPTION",
+        "COMMANDS",
+        "OPTIONS",
+        "EXIT STATUS",
+        "EXAMPLES",
+        "SEE ALSO",
+    ] {
+        assert!(!man_section(&man, s).is_empty(), "section {s}");
+    }
+    let th = man.lines().find(|l| l.starts_with(".TH ")).unwrap();
+    assert!(
+        th.contains(&format!("\"nano_wal {}\"", env!("CARGO_PKG_VERSION"))),
+        "{th}"
+    );
+
+    let (commands, options) = commands_and_options();
+    let documented: Vec<String> = man_tags(&man_section(&man, "COMMANDS"))
+        .iter()
+        .filter_map(|t| t.split_whitespace().nth(1).map(String::from))
+        .collect();
+    assert_eq!(documented, commands, "COMMANDS, in the usage's order");
+    let documented: std::collections::BTreeSet<String> = man_tags(&man_section(&man, "OPTIONS"))
+        .iter()
+        .flat_map(|t| {
+            t.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .filter(|w| w.starts_with('-') && w.len() > 1)
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut expected = options.clone();
+    expected.extend(["--help", "-h", "-V"].map(String::from));
+    assert_eq!(documented, expected, "OPTIONS");
+    // The options the tool takes and their short forms: none is a usage error.
+    for o in [vec!["-h"], vec!["-V"], vec!["stat", "-h"]] {
+        assert_eq!(code(&nwal(&o)), 0, "{o:?}");
+    }
+
+    let mut groff_checked = false;
+    if installed("groff") {
+        // Warnings (-ww) of the man macros, and no output (-z).
+        let o = Command::new("groff")
+            .args(["-man", "-Tutf8", "-ww", "-z"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/nwal.1"))
+            .output()
+            .unwrap();
+        assert!(o.status.success() && o.stderr.is_empty(), "{}", stderr(&o));
+        // The synopsis, rendered as plain text on wide lines, has every
+        // usage line of the tool.
+        let o = Command::new("groff")
+            .args(["-man", "-Tascii", "-P-cbou", "-rLL=200n"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/nwal.1"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o);
+        let synopsis: Vec<&str> = text
+            .lines()
+            .skip_while(|l| *l != "SYNOPSIS")
+            .skip(1)
+            .take_while(|l| l.is_empty() || l.starts_with(' '))
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        for line in stdout(&nwal(&["help"])).lines() {
+            if let Some(rest) = line.strip_prefix("  nwal ") {
+                let form = format!("nwal {}", rest.split("  ").next().unwrap().trim_end());
+                assert!(
+                    synopsis.contains(&form.as_str()),
+                    "{form:?} in {synopsis:#?}"
+                );
+            }
+        }
+        groff_checked = true;
+    }
+    if installed("lexgrog") {
+        let o = Command::new("lexgrog")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/nwal.1"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+        assert!(stdout(&o).contains("\"nwal - "), "{}", stdout(&o));
+    }
+    if !groff_checked {
+        println!("note: groff is not installed; the man page's rendering was not checked");
+    }
+}
+
+/// What the completion function of completions/nwal.bash offers for a
+/// command line whose last word is the one completed, sorted.
+fn complete(words: &[&str]) -> Vec<String> {
+    let script = r#"src=$1; shift; source "$src" || exit 1
+COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+_nwal || exit 1
+((${#COMPREPLY[@]})) && printf '%s\n' "${COMPREPLY[@]}"
+exit 0"#;
+    let o = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", script, "bash"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("completions/nwal.bash"))
+        .args(words)
+        .output()
+        .expect("run bash");
+    assert!(o.status.success(), "{words:?}: {}", stderr(&o));
+    assert!(o.stderr.is_empty(), "{words:?}: {}", stderr(&o));
+    let mut offered: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    offered.sort();
+    offered
+}
+
+#[test]
+fn bash_completion_offers_commands_options_formats_dirs_and_streams() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log");
+    std::fs::create_dir(&log).unwrap();
+    make_log(&log);
+    // Streams are found from segment names alone, and from lock files alone;
+    // other files, and names no stream can have, are not streams.
+    for f in ["s.lock", "s_1.lock"] {
+        let _ = std::fs::remove_file(log.join(f));
+    }
+    for f in [
+        "lonely.lock",
+        "notes.txt",
+        "x_y.seg",
+        ".hidden.lock",
+        "a_1_b.seg",
+    ] {
+        std::fs::write(log.join(f), b"").unwrap();
+    }
+    std::fs::create_dir(tmp.path().join("logs-old")).unwrap();
+    let l = d(&log);
+    let v = |items: &[&str]| -> Vec<String> { items.iter().map(|s| s.to_string()).collect() };
+
+    let (commands, _) = commands_and_options();
+    let mut all = commands.clone();
+    all.extend(["--help", "--version"].map(String::from));
+    all.sort();
+    assert_eq!(complete(&["nwal", ""]), all);
+    assert_eq!(complete(&["nwal", "re"]), v(&["repair"]));
+    let mut sorted = commands.clone();
+    sorted.sort();
+    assert_eq!(complete(&["nwal", "help", ""]), sorted);
+
+    // DIR: directories.
+    let prefix = format!("{}/log", d(tmp.path()));
+    let dirs = complete(&["nwal", "stat", &prefix]);
+    assert_eq!(dirs, v(&[&prefix, &format!("{prefix}s-old")]));
+    // STREAM: the streams of DIR.
+    let streams = v(&["lonely", "s", "s_1"]);
+    assert_eq!(complete(&["nwal", "dump", l, ""]), streams);
+    assert_eq!(complete(&["nwal", "verify", l, "s_"]), v(&["s_1"]));
+    assert_eq!(complete(&["nwal", "dump", "--limit", "5", l, ""]), streams);
+    assert_eq!(
+        complete(&["nwal", "dump", l, "--format", "=", "hex", ""]),
+        streams
+    );
+    assert_eq!(complete(&["nwal", "dump", l, "s", ""]), v(&[]));
+    assert_eq!(complete(&["nwal", "bench", l, ""]), v(&[]));
+    // --format VALUE and --format=VALUE (split at '=' by bash).
+    let formats = v(&["hex", "json", "text"]);
+    assert_eq!(complete(&["nwal", "dump", l, "s", "--format", ""]), formats);
+    assert_eq!(
+        complete(&["nwal", "dump", l, "s", "--format", "="]),
+        formats
+    );
+    assert_eq!(
+        complete(&["nwal", "dump", l, "s", "--format", "=", "j"]),
+        v(&["json"])
+    );
+    assert_eq!(complete(&["nwal", "dump", l, "s", "--limit", ""]), v(&[]));
+
+    // Each command's options are those of its help, and --help.
+    for cmd in commands.iter().filter(|c| *c != "help") {
+        let help = stdout(&nwal(&["help", cmd]));
+        let mut expected: Vec<String> = help
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .map(String::from)
+            .collect();
+        expected.push("--help".into());
+        expected.sort();
+        expected.dedup();
+        assert_eq!(complete(&["nwal", cmd, l, "--"]), expected, "{cmd}");
+    }
 }

@@ -3,7 +3,8 @@
 # examples-c/quickstart.c as an outside consumer would: with pkg-config
 # (shared, and --static), and with CMake's find_package (both targets); the
 # same for the C++17 RAII wrapper test tests/install/cxx_raii.cpp (pkg-config
-# shared, find_package shared and static). Go and Zig: check_consumers.sh.
+# shared, find_package shared and static). Also that the nwal tool, its man
+# page and its bash completion are installed. Go and Zig: check_consumers.sh.
 # usage: check_install.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1
@@ -18,7 +19,7 @@ cmake --install "$build" --prefix "$stage" >/dev/null
 # DESTDIR is honoured: everything lands under it, with the prefix inside.
 destdir="$build/install-check/destdir"
 DESTDIR="$destdir" cmake --install "$build" --prefix /opt/nwal >/dev/null
-for f in include/nano_wal.h bin/nwal; do
+for f in include/nano_wal.h bin/nwal share/man/man1/nwal.1 share/bash-completion/completions/nwal; do
   test -f "$destdir/opt/nwal/$f"
 done
 test "$(find "$destdir/opt/nwal" -name 'libnano_wal.so.0.1' -type l | wc -l)" = 1
@@ -30,8 +31,14 @@ example="$src/examples-c/quickstart.c"
 
 test "$(pkg-config --modversion nano_wal)" = "$(sed -n 's/^version = "\(.*\)"/\1/p' "$src/Cargo.toml" | head -n1)"
 test -L "$libdir/libnano_wal.so" && test -L "$libdir/libnano_wal.so.0.1"
-# The operator tool is installed in bin/ and runs.
+# The operator tool is installed in bin/ and runs; its man page and its
+# bash completion are installed with it, where man and bash-completion
+# look for them.
 "$stage/bin/nwal" --version | grep -q "^nwal $(pkg-config --modversion nano_wal)$"
+cmp "$stage/share/man/man1/nwal.1" "$src/man/nwal.1"
+cmp "$stage/share/bash-completion/completions/nwal" "$src/completions/nwal.bash"
+bash --norc --noprofile -c '. "$1" && complete -p nwal' bash "$stage/share/bash-completion/completions/nwal" |
+  grep -q -- '-F _nwal nwal$'
 
 # pkg-config, shared: found through its soname at run time.
 cc -std=c11 -Wall -Wextra -Werror "$example" $(pkg-config --cflags --libs nano_wal) -o "$work/q_shared"

@@ -2,13 +2,15 @@
 //!
 //! Exit status: 0 success; 1 problems found (verify) or repair refused;
 //! 2 usage error; 3 the command could not run (missing directory, unknown
-//! stream, locked stream, I/O error).
+//! stream, locked stream, I/O error), including a failed write of its
+//! output. A closed pipe on standard output (EPIPE) is not a failure: the
+//! output stops quietly (see [`Out`]).
 
 mod text;
 
 use nano_wal::inspect::{list_streams, LogView, Problem};
 use nano_wal::{EntryRef, Wal, WalError, WalOptions};
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -30,7 +32,9 @@ Usage:
 
 Read-only commands (stat, verify, dump) work while a writer holds the stream.
 Exit status: 0 ok, 1 problems found or repair refused, 2 usage error,
-3 the command could not run (missing directory, unknown or locked stream, I/O).
+3 the command could not run (missing directory, unknown or locked stream, I/O,
+a failed write of the output). When standard output is a closed pipe (as
+`nwal dump ... | head` leaves it), the output stops quietly.
 ";
 
 const STAT_HELP: &str = "\
@@ -85,6 +89,8 @@ afterwards. DIR should be on the disk the real log will use.
 
 #[derive(Debug)]
 enum Failure {
+    /// No command given: the usage text goes to stderr.
+    NoCommand,
     Usage(String),
     Problems(String),
     Run(String),
@@ -100,32 +106,132 @@ type CmdResult = Result<(), Failure>;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(msg)) => {
-            eprintln!("nwal: {msg}\nRun `nwal help` for usage.");
-            ExitCode::from(2)
+    let mut out = Out::new();
+    let result = run(&args, &mut out);
+    // Standard output first, so the command's own message follows it; a
+    // failed write, then, is reported last and decides the exit status.
+    let flushed = out.finish();
+    let status = match result {
+        Ok(()) => 0,
+        Err(f) => report(f),
+    };
+    ExitCode::from(match flushed {
+        Ok(()) => status,
+        Err(f) => report(f),
+    })
+}
+
+/// Says on stderr what went wrong; the exit status for it.
+fn report(f: Failure) -> u8 {
+    match f {
+        Failure::NoCommand => {
+            to_stderr(USAGE);
+            2
         }
-        Err(Failure::Problems(msg)) => {
-            eprintln!("nwal: {msg}");
-            ExitCode::from(1)
+        Failure::Usage(msg) => {
+            to_stderr(&format!("nwal: {msg}\nRun `nwal help` for usage.\n"));
+            2
         }
-        Err(Failure::Run(msg)) => {
-            eprintln!("nwal: error: {msg}");
-            ExitCode::from(3)
+        Failure::Problems(msg) => {
+            to_stderr(&format!("nwal: {msg}\n"));
+            1
+        }
+        Failure::Run(msg) => {
+            to_stderr(&format!("nwal: error: {msg}\n"));
+            3
         }
     }
 }
 
-fn run(args: &[String]) -> CmdResult {
+/// Writes to stderr, ignoring failure: there is nowhere left to report it
+/// (the exit status still says what happened). `eprint!` would panic.
+fn to_stderr(text: &str) {
+    let _ = std::io::stderr().write_all(text.as_bytes());
+}
+
+/// Standard output, buffered; every command writes through it with
+/// `write!`/`writeln!`, which return a [`CmdResult`].
+///
+/// A write or flush error is a [`Failure::Run`] naming it (exit 3), except
+/// a closed pipe (EPIPE, the reader went away, as `head` does): that is no
+/// failure. Output stops quietly, later writes are dropped, commands whose
+/// work is their output stop early ([`Out::closed`]), and the exit status
+/// is the command's own.
+struct Out {
+    w: std::io::BufWriter<std::io::StdoutLock<'static>>,
+    state: OutState,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum OutState {
+    Open,
+    /// A closed pipe: nobody reads the output.
+    Closed,
+    /// A write failed; the failure has been returned.
+    Failed,
+}
+
+impl Out {
+    fn new() -> Self {
+        Out {
+            w: std::io::BufWriter::new(std::io::stdout().lock()),
+            state: OutState::Open,
+        }
+    }
+
+    /// What `write!` and `writeln!` call.
+    fn write_fmt(&mut self, args: std::fmt::Arguments<'_>) -> CmdResult {
+        if self.state != OutState::Open {
+            return Ok(());
+        }
+        let r = self.w.write_fmt(args);
+        self.check(r)
+    }
+
+    /// Pushes what is buffered to stdout (errors as for writes).
+    fn flush(&mut self) -> CmdResult {
+        if self.state != OutState::Open {
+            return Ok(());
+        }
+        let r = self.w.flush();
+        self.check(r)
+    }
+
+    /// Nobody reads the output any more (a closed pipe).
+    fn closed(&self) -> bool {
+        self.state == OutState::Closed
+    }
+
+    /// The final flush; after a failure or a closed pipe, what is still
+    /// buffered is dropped, never written later.
+    fn finish(mut self) -> CmdResult {
+        let r = self.flush();
+        let _ = self.w.into_parts();
+        r
+    }
+
+    fn check(&mut self, r: std::io::Result<()>) -> CmdResult {
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::BrokenPipe => {
+                self.state = OutState::Closed;
+                Ok(())
+            }
+            Err(e) => {
+                self.state = OutState::Failed;
+                Err(Failure::Run(format!("writing to standard output: {e}")))
+            }
+        }
+    }
+}
+
+fn run(args: &[String], out: &mut Out) -> CmdResult {
     let Some(cmd) = args.first() else {
-        print!("{USAGE}");
-        return Ok(());
+        return Err(Failure::NoCommand);
     };
     let rest = &args[1..];
     if rest.iter().any(|a| a == "--help" || a == "-h") {
-        print!("{}", help_for(cmd).unwrap_or(USAGE));
-        return Ok(());
+        return write!(out, "{}", help_for(cmd).unwrap_or(USAGE));
     }
     match cmd.as_str() {
         "help" | "--help" | "-h" => {
@@ -135,23 +241,17 @@ fn run(args: &[String]) -> CmdResult {
                 }
                 None => USAGE,
             };
-            print!("{text}");
-            Ok(())
+            write!(out, "{text}")
         }
-        "--version" | "-V" => {
-            println!("nwal {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
-        "stat" => cmd_stat(&Args::parse(rest, 1, 2, &[])?),
-        "verify" => cmd_verify(&Args::parse(rest, 2, 2, &["--all"])?),
-        "dump" => cmd_dump(&Args::parse(
-            rest,
-            2,
-            2,
-            &["--from=", "--limit=", "--format="],
-        )?),
-        "repair" => cmd_repair(&Args::parse(rest, 2, 2, &["--dry-run", "--force"])?),
-        "bench" => cmd_bench(&Args::parse(rest, 1, 1, &["--records=", "--size="])?),
+        "--version" | "-V" => writeln!(out, "nwal {}", env!("CARGO_PKG_VERSION")),
+        "stat" => cmd_stat(&Args::parse(rest, 1, 2, &[])?, out),
+        "verify" => cmd_verify(&Args::parse(rest, 2, 2, &["--all"])?, out),
+        "dump" => cmd_dump(
+            &Args::parse(rest, 2, 2, &["--from=", "--limit=", "--format="])?,
+            out,
+        ),
+        "repair" => cmd_repair(&Args::parse(rest, 2, 2, &["--dry-run", "--force"])?, out),
+        "bench" => cmd_bench(&Args::parse(rest, 1, 1, &["--records=", "--size="])?, out),
         other => Err(Failure::Usage(format!("unknown command {other:?}"))),
     }
 }
@@ -290,26 +390,28 @@ fn cut_kind(p: &Problem) -> Option<&'static str> {
     }
 }
 
-fn cmd_stat(a: &Args) -> CmdResult {
+fn cmd_stat(a: &Args, out: &mut Out) -> CmdResult {
     let dir = a.dir()?;
     let streams = match a.positional.get(1) {
         Some(s) => vec![s.clone()],
         None => list_streams(&dir)?,
     };
     if streams.is_empty() {
-        println!("no streams in {}", dir.display());
+        writeln!(out, "no streams in {}", dir.display())?;
     }
-    let mut out = std::io::stdout().lock();
     for stream in streams {
         let view = LogView::open(&dir, &stream)?;
-        let _ = writeln!(out, "stream {stream:?} in {}", dir.display());
-        let _ = writeln!(
+        writeln!(out, "stream {stream:?} in {}", dir.display())?;
+        writeln!(
             out,
             "  {:>6}  {:<24}  {:<24}  {:>10}  {:>9}  {:<22}  {:<22}",
             "id", "window start", "expires", "size", "records", "first", "last"
-        );
+        )?;
         let (mut total_size, mut total_records) = (0u64, 0u64);
         for info in view.segments() {
+            if out.closed() {
+                return Ok(()); // nobody reads on: spare the scans
+            }
             total_size += info.file_size;
             let (records, first, last) = match &info.header_problem {
                 Some(p) => (format!("bad header: {p}"), String::new(), String::new()),
@@ -339,7 +441,7 @@ fn cmd_stat(a: &Args) -> CmdResult {
                     )
                 }
             };
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  {:>6}  {:<24}  {:<24}  {:>10}  {:>9}  {:<22}  {:<22}",
                 info.id,
@@ -351,21 +453,22 @@ fn cmd_stat(a: &Args) -> CmdResult {
                 records,
                 first,
                 last
-            );
+            )?;
         }
-        let _ = writeln!(
+        writeln!(
             out,
             "  total: {} segment(s), {} ({} bytes), {} record(s)",
             view.segments().len(),
             text::bytes(total_size),
             total_size,
             total_records
-        );
+        )?;
+        out.flush()?; // a stream at a time: the scans are slow
     }
     Ok(())
 }
 
-fn cmd_verify(a: &Args) -> CmdResult {
+fn cmd_verify(a: &Args, out: &mut Out) -> CmdResult {
     let dir = a.dir()?;
     let view = LogView::open(&dir, &a.positional[1])?;
     let all = a.flag("--all");
@@ -409,14 +512,14 @@ fn cmd_verify(a: &Args) -> CmdResult {
         }
     }
     if problems.is_empty() {
-        println!(
+        return writeln!(
+            out,
             "ok: {} segment(s), {records} record(s) verified",
             view.segments().len()
         );
-        return Ok(());
     }
     for p in &problems {
-        println!("{p}");
+        writeln!(out, "{p}")?;
     }
     Err(Failure::Problems(format!(
         "{} problem(s) found{}",
@@ -436,7 +539,7 @@ enum DumpFormat {
     Hex,
 }
 
-fn cmd_dump(a: &Args) -> CmdResult {
+fn cmd_dump(a: &Args, out: &mut Out) -> CmdResult {
     let from = a.value("--from").map(parse_ref).transpose()?;
     let limit = a.number("--limit", u64::MAX)?;
     let format = match a.value("--format").unwrap_or("text") {
@@ -453,23 +556,19 @@ fn cmd_dump(a: &Args) -> CmdResult {
     let view = LogView::open(&dir, &a.positional[1])?;
     for info in view.segments() {
         if let Some(p) = &info.header_problem {
-            eprintln!(
-                "nwal: warning: segment {} skipped: bad header: {p}",
+            to_stderr(&format!(
+                "nwal: warning: segment {} skipped: bad header: {p}\n",
                 info.id
-            );
+            ));
         }
     }
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (n, item) in view.replay(from)?.enumerate() {
-        if n as u64 >= limit {
+        if n as u64 >= limit || out.closed() {
             break;
         }
         let (r, rec) = match item {
             Ok(x) => x,
-            Err(e) => {
-                let _ = out.flush();
-                return Err(Failure::Problems(format!("stopped: {e}")));
-            }
+            Err(e) => return Err(Failure::Problems(format!("stopped: {e}"))),
         };
         let header = rec.header.as_deref();
         let line = match format {
@@ -515,22 +614,18 @@ fn cmd_dump(a: &Args) -> CmdResult {
                 j
             }
         };
-        if writeln!(out, "{line}").is_err() {
-            return Ok(()); // stdout closed (e.g. piped into head)
-        }
+        writeln!(out, "{line}")?;
     }
-    let _ = out.flush();
     Ok(())
 }
 
-fn cmd_repair(a: &Args) -> CmdResult {
+fn cmd_repair(a: &Args, out: &mut Out) -> CmdResult {
     let dir = a.dir()?;
     let stream = &a.positional[1];
     let (dry_run, force) = (a.flag("--dry-run"), a.flag("--force"));
     let view = LogView::open(&dir, stream)?;
     let Some(newest) = view.segments().last().cloned() else {
-        println!("nothing to do: stream {stream:?} has no segment");
-        return Ok(());
+        return writeln!(out, "nothing to do: stream {stream:?} has no segment");
     };
     let mut plan: Vec<String> = Vec::new();
     let mut refused = None;
@@ -584,38 +679,39 @@ fn cmd_repair(a: &Args) -> CmdResult {
     }
     for info in view.segments().iter().filter(|s| s.id != newest.id) {
         if let Some(p) = &info.header_problem {
-            println!("note: older segment {} has a bad header ({p}); repair does not change older segments", info.id);
+            writeln!(out, "note: older segment {} has a bad header ({p}); repair does not change older segments", info.id)?;
         }
     }
     if let Some(why) = refused {
         return Err(Failure::Problems(why));
     }
     if plan.is_empty() {
-        println!("nothing to do: the tail of stream {stream:?} is clean");
-        return Ok(());
+        return writeln!(out, "nothing to do: the tail of stream {stream:?} is clean");
     }
     for step in &plan {
-        println!("{}{step}", if dry_run { "would " } else { "" });
+        writeln!(out, "{}{step}", if dry_run { "would " } else { "" })?;
     }
     if dry_run {
         return Ok(());
     }
+    // The plan is out before anything changes: if it cannot be written,
+    // nothing is repaired.
+    out.flush()?;
     let options = WalOptions {
         salvage: force,
         ..Default::default()
     };
     let wal = Wal::open(&dir, stream, options)?;
     wal.shutdown()?;
-    println!("done");
-    Ok(())
+    writeln!(out, "done")
 }
 
-fn cmd_bench(a: &Args) -> CmdResult {
+fn cmd_bench(a: &Args, out: &mut Out) -> CmdResult {
     let dir = a.dir()?;
     let records = a.number("--records", 100_000)?.max(1);
     let size = a.number("--size", 128)? as usize;
     let stream = format!("nwal-bench-{}", std::process::id());
-    let result = bench(&dir, &stream, records, size);
+    let result = bench(&dir, &stream, records, size, out);
     // Remove the bench stream's files whatever happened.
     if let Ok(view) = LogView::open(&dir, &stream) {
         for s in view.segments() {
@@ -649,18 +745,18 @@ impl Progress {
         if self.visible && pct != self.shown {
             self.shown = pct;
             let bar = "#".repeat((pct / 4) as usize);
-            eprint!("\r{:<16} [{bar:<25}] {pct:>3}%", self.label);
+            to_stderr(&format!("\r{:<16} [{bar:<25}] {pct:>3}%", self.label));
         }
     }
     fn finish(&mut self) {
         self.update(self.total);
         if self.visible {
-            eprintln!();
+            to_stderr("\n");
         }
     }
 }
 
-fn bench(dir: &Path, stream: &str, records: u64, size: usize) -> CmdResult {
+fn bench(dir: &Path, stream: &str, records: u64, size: usize, out: &mut Out) -> CmdResult {
     let wal = Wal::open(dir, stream, WalOptions::default())?;
     let now = 1_700_000_000_000i64;
     let content = vec![0xA5u8; size];
@@ -733,20 +829,23 @@ fn bench(dir: &Path, stream: &str, records: u64, size: usize) -> CmdResult {
     rows.push(("replay".into(), n, t.elapsed().as_secs_f64()));
     wal.shutdown()?;
 
-    println!(
+    writeln!(
+        out,
         "nwal bench: {records} records of {size} bytes in {}",
         dir.display()
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  {:<16} {:>10} {:>12} {:>14} {:>12}",
         "operation", "records", "seconds", "records/s", "MB/s"
-    );
+    )?;
     for (name, count, secs) in rows {
         let rate = count as f64 / secs.max(1e-9);
-        println!(
+        writeln!(
+            out,
             "  {name:<16} {count:>10} {secs:>12.3} {rate:>14.0} {:>12.1}",
             rate * size as f64 / 1e6
-        );
+        )?;
     }
     Ok(())
 }
