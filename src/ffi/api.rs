@@ -2,14 +2,13 @@
 //! `boundary` helpers, calls the engine, and writes its outputs; the doc
 //! comments become the header's documentation.
 
-use super::boundary::{self, array, bytes, c_str, durable, engine, header, required, with_wal};
-use super::boundary::{Failure, FfiResult};
+use super::boundary::{self, engine, release, with_handle, Failure, FfiResult};
+use super::ptr::{array, bytes, c_str, header, OptionalOut, Out, OutSlots};
 use super::types::*;
-use super::NWAL_OPT_SALVAGE;
-use crate::{validate_stream_name, ReadBuf, Wal, WalOptions, WriteEntry};
+use super::{NWAL_DURABLE, NWAL_OPT_SALVAGE};
+use crate::{validate_stream_name, ReadBuf, Replay, Wal, WalOptions, WriteEntry};
 use std::ffi::{c_char, c_int, OsStr};
 use std::os::unix::ffi::OsStrExt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 /// The default options: retention 7 days, segment duration 1 hour, no size
@@ -40,6 +39,17 @@ fn default_options_fallback() -> nwal_options {
         flags: 0,
         reserved: [0; 8],
     }
+}
+
+/// `NWAL_DURABLE` from an append's flags; any other bit is an error.
+fn durable(flags: u32, function: &str) -> FfiResult<bool> {
+    if flags & !NWAL_DURABLE != 0 {
+        return Err(Failure::invalid(format!(
+            "{function}: unknown flag bits {:#x} (only NWAL_DURABLE is defined)",
+            flags & !NWAL_DURABLE
+        )));
+    }
+    Ok(flags & NWAL_DURABLE != 0)
 }
 
 fn wal_options(o: &nwal_options) -> FfiResult<WalOptions> {
@@ -108,7 +118,8 @@ pub unsafe extern "C" fn nwal_open(
         let dir = OsStr::from_bytes(unsafe { c_str(dir, "nwal_open: dir") }?.to_bytes());
         // SAFETY: as above.
         let stream = unsafe { c_str(stream, "nwal_open: stream") }?;
-        let out = required(out, "nwal_open: out")?;
+        // SAFETY: NULL or writable per the contract.
+        let out = unsafe { Out::required(out, "nwal_open: out") }?;
         let stream = stream.to_str().map_err(|_| {
             Failure::invalid(format!("nwal_open: stream name {stream:?} is not UTF-8"))
         })?;
@@ -124,12 +135,10 @@ pub unsafe extern "C" fn nwal_open(
             None => WalOptions::default(),
         };
         let wal = Wal::open(dir, stream, options).map_err(engine("nwal_open"))?;
-        let handle = Box::new(nwal {
+        out.write_box(Box::new(nwal {
             wal,
             poisoned: Default::default(),
-        });
-        // SAFETY: `out` is non-NULL (checked) and writable per the contract.
-        unsafe { out.write(Box::into_raw(handle)) };
+        }));
         Ok(())
     })
 }
@@ -173,19 +182,18 @@ pub unsafe extern "C" fn nwal_append(
     flags: u32,
     out_ref: *mut nwal_entry_ref,
 ) -> nwal_status {
-    with_wal("nwal_append", w, |wal| {
+    with_handle("nwal_append", w, |wal: &Wal| {
         // SAFETY: pointer/length pairs valid per this function's contract.
-        let header = unsafe { boundary::header(header, header_len, "nwal_append: header") }?;
+        let header = unsafe { super::ptr::header(header, header_len, "nwal_append: header") }?;
         // SAFETY: as above.
         let content = unsafe { bytes(content, content_len, "nwal_append: content") }?;
         let durable = durable(flags, "nwal_append")?;
+        // SAFETY: NULL or writable per the contract.
+        let out_ref = unsafe { OptionalOut::new(out_ref) };
         let r = wal
             .append(header, content, now_ms, durable)
             .map_err(engine("nwal_append"))?;
-        if !out_ref.is_null() {
-            // SAFETY: non-NULL and writable per the contract.
-            unsafe { out_ref.write(r.into()) };
-        }
+        out_ref.write(r.into());
         Ok(())
     })
 }
@@ -196,18 +204,12 @@ fn append_entries(
     entries: &[WriteEntry<'_>],
     now_ms: i64,
     durable: bool,
-    out_refs: *mut nwal_entry_ref,
+    out_refs: OutSlots<'_, nwal_entry_ref>,
 ) -> FfiResult {
     let refs = wal
         .append_batch(entries, now_ms, durable)
         .map_err(engine(function))?;
-    if !out_refs.is_null() {
-        for (i, r) in refs.into_iter().enumerate() {
-            // SAFETY: the caller provides `count` writable slots (the
-            // contract of both batch functions) and `refs.len() == count`.
-            unsafe { out_refs.add(i).write(r.into()) };
-        }
-    }
+    out_refs.fill(refs.into_iter().map(nwal_entry_ref::from));
     Ok(())
 }
 
@@ -241,8 +243,11 @@ pub unsafe extern "C" fn nwal_append_batch(
     flags: u32,
     out_refs: *mut nwal_entry_ref,
 ) -> nwal_status {
-    with_wal("nwal_append_batch", w, |wal| {
+    with_handle("nwal_append_batch", w, |wal: &Wal| {
         let durable = durable(flags, "nwal_append_batch")?;
+        // SAFETY: NULL or `count` writable slots per the contract.
+        let out_refs =
+            unsafe { OutSlots::optional(out_refs, count, "nwal_append_batch: out_refs") }?;
         // SAFETY: `count` readable entries per the contract.
         let entries = unsafe { array(entries, count, "nwal_append_batch: entries") }?;
         // A plain loop: collecting an iterator of results (GenericShunt)
@@ -342,8 +347,11 @@ pub unsafe extern "C" fn nwal_append_batch_packed(
     flags: u32,
     out_refs: *mut nwal_entry_ref,
 ) -> nwal_status {
-    with_wal("nwal_append_batch_packed", w, |wal| {
+    with_handle("nwal_append_batch_packed", w, |wal: &Wal| {
         let durable = durable(flags, "nwal_append_batch_packed")?;
+        // SAFETY: NULL or `count` writable slots per the contract.
+        let out_refs =
+            unsafe { OutSlots::optional(out_refs, count, "nwal_append_batch_packed: out_refs") }?;
         // SAFETY: `buf_len` readable bytes per the contract.
         let buf = unsafe { bytes(buf, buf_len, "nwal_append_batch_packed: buf") }?;
         // SAFETY: `count` readable spans per the contract.
@@ -424,16 +432,16 @@ pub unsafe extern "C" fn nwal_read_batch(
     out_records: *mut nwal_record,
     out_buf: *mut *mut nwal_read_buf,
 ) -> nwal_status {
-    with_wal("nwal_read_batch", w, |wal| {
+    with_handle("nwal_read_batch", w, |wal: &Wal| {
         // SAFETY: `count` readable refs per the contract.
         let refs = unsafe { array(refs, count, "nwal_read_batch: refs") }?;
-        let out_buf = required(out_buf, "nwal_read_batch: out_buf")?;
-        if count > 0 {
-            required(out_records, "nwal_read_batch: out_records")?;
-        }
+        // SAFETY: NULL or `count` writable slots per the contract.
+        let out_records =
+            unsafe { OutSlots::required(out_records, count, "nwal_read_batch: out_records") }?;
+        // SAFETY: NULL or writable per the contract.
+        let out_buf = unsafe { Out::required(out_buf, "nwal_read_batch: out_buf") }?;
         if count == 0 {
-            // SAFETY: non-NULL (checked) and writable per the contract.
-            unsafe { out_buf.write(std::ptr::null_mut()) };
+            out_buf.write(std::ptr::null_mut());
             return Ok(());
         }
         let bytes = if let [one] = refs {
@@ -444,25 +452,14 @@ pub unsafe extern "C" fn nwal_read_batch(
                 .map_err(engine("nwal_read_batch"))?;
             ReadBytes::Many(rb)
         };
+        // The views point into heap memory owned by `buf`, which handing the
+        // Box over does not move.
         let buf = Box::new(nwal_read_buf { bytes });
         match &buf.bytes {
-            ReadBytes::One(r) => {
-                // SAFETY: `count` (= 1) writable slots per the contract; the
-                // view points into the record's heap buffer, owned by `buf`,
-                // which moving the Box does not move.
-                unsafe { out_records.write(nwal_record::view(r)) };
-            }
-            ReadBytes::Many(rb) => {
-                for (i, r) in rb.iter().enumerate() {
-                    // SAFETY: `count` writable slots per the contract (one
-                    // record per ref); the views point into the heap buffer
-                    // of `rb`, owned by `buf`, which moving the Box does not move.
-                    unsafe { out_records.add(i).write(nwal_record::view_ref(r)) };
-                }
-            }
+            ReadBytes::One(r) => out_records.fill([nwal_record::view(r)]),
+            ReadBytes::Many(rb) => out_records.fill(rb.iter().map(nwal_record::view_ref)),
         }
-        // SAFETY: non-NULL (checked) and writable per the contract.
-        unsafe { out_buf.write(Box::into_raw(buf)) };
+        out_buf.write_box(buf);
         Ok(())
     })
 }
@@ -478,13 +475,7 @@ pub unsafe extern "C" fn nwal_read_batch(
 /// `buf` must be NULL or a buffer from `nwal_read_batch` not freed yet.
 #[no_mangle]
 pub unsafe extern "C" fn nwal_read_buf_free(buf: *mut nwal_read_buf) {
-    boundary::value((), || {
-        if !buf.is_null() {
-            // SAFETY: created by Box::into_raw in nwal_read_batch and, per the
-            // contract, not freed before.
-            drop(unsafe { Box::from_raw(buf) });
-        }
-    })
+    release("nwal_read_buf_free", buf);
 }
 
 /// Open an iterator over the records of the log in log order: from the
@@ -526,17 +517,16 @@ pub unsafe extern "C" fn nwal_iter_open(
     from: *const nwal_entry_ref,
     out: *mut *mut nwal_iter,
 ) -> nwal_status {
-    with_wal("nwal_iter_open", w, |wal| {
-        let out = required(out, "nwal_iter_open: out")?;
+    with_handle("nwal_iter_open", w, |wal: &Wal| {
+        // SAFETY: NULL or writable per the contract.
+        let out = unsafe { Out::required(out, "nwal_iter_open: out") }?;
         // SAFETY: NULL or a readable, aligned ref per the contract.
         let from = unsafe { from.as_ref() }.map(|&r| r.into());
         let replay = wal.replay(from).map_err(engine("nwal_iter_open"))?;
-        let it = Box::new(nwal_iter {
+        out.write_box(Box::new(nwal_iter {
             replay,
             poisoned: false,
-        });
-        // SAFETY: non-NULL (checked) and writable per the contract.
-        unsafe { out.write(Box::into_raw(it)) };
+        }));
         Ok(())
     })
 }
@@ -566,46 +556,21 @@ pub unsafe extern "C" fn nwal_iter_next(
     out_rec: *mut nwal_record,
     out_ref: *mut nwal_entry_ref,
 ) -> nwal_status {
-    let mut done = false;
-    let status = boundary::call("nwal_iter_next", || {
-        // SAFETY: NULL or a live iterator used by this thread only (contract).
-        let it = unsafe { it.as_mut() }
-            .ok_or_else(|| Failure::invalid("nwal_iter_next: the iterator is NULL"))?;
-        let out_rec = required(out_rec, "nwal_iter_next: out_rec")?;
-        if it.poisoned {
-            return Err(Failure {
-                status: nwal_status::NWAL_ERR_PANIC,
-                message: "nwal_iter_next: this iterator is poisoned by an earlier panic".into(),
-                os_error: 0,
-            });
-        }
-        // A panic in here unwinds to `boundary::call`, and the iterator is
-        // poisoned below: one panic boundary per call, not two.
-        let Some(item) = it.replay.next_ref() else {
-            done = true;
-            return Ok(());
+    with_handle("nwal_iter_next", it, |replay: &mut Replay| {
+        // SAFETY: NULL or writable per the contract.
+        let out_rec = unsafe { Out::required(out_rec, "nwal_iter_next: out_rec") }?;
+        // SAFETY: as above.
+        let out_ref = unsafe { OptionalOut::new(out_ref) };
+        let Some(item) = replay.next_ref() else {
+            return Ok(nwal_status::NWAL_DONE);
         };
         let (r, record) = item.map_err(engine("nwal_iter_next"))?;
-        // SAFETY: non-NULL (checked) and writable; the view points into the
-        // replay's read buffer, kept until the next call or nwal_iter_free.
-        unsafe { out_rec.write(nwal_record::view_ref(record)) };
-        if !out_ref.is_null() {
-            // SAFETY: non-NULL and writable per the contract.
-            unsafe { out_ref.write(r.into()) };
-        }
-        Ok(())
-    });
-    if status == nwal_status::NWAL_ERR_PANIC && !it.is_null() {
-        // SAFETY: non-NULL and live per the contract, and no longer borrowed
-        // (the closure returned or unwound). A replay that panicked mid-step
-        // is not trusted again.
-        unsafe { (*it).poisoned = true };
-    }
-    if done {
-        nwal_status::NWAL_DONE
-    } else {
-        status
-    }
+        // The view points into the replay's read buffer, kept until the next
+        // call or nwal_iter_free.
+        out_rec.write(nwal_record::view_ref(record));
+        out_ref.write(r.into());
+        Ok(nwal_status::NWAL_OK)
+    })
 }
 
 /// Release an iterator; the record it returned last becomes invalid.
@@ -617,13 +582,7 @@ pub unsafe extern "C" fn nwal_iter_next(
 /// `it` must be NULL or an iterator from `nwal_iter_open` not freed yet.
 #[no_mangle]
 pub unsafe extern "C" fn nwal_iter_free(it: *mut nwal_iter) {
-    boundary::value((), || {
-        if !it.is_null() {
-            // SAFETY: created by Box::into_raw in nwal_iter_open and, per the
-            // contract, not freed before.
-            drop(unsafe { Box::from_raw(it) });
-        }
-    })
+    release("nwal_iter_free", it);
 }
 
 /// Make everything appended so far durable (fdatasync, shared with
@@ -641,7 +600,7 @@ pub unsafe extern "C" fn nwal_iter_free(it: *mut nwal_iter) {
 /// `w` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn nwal_sync(w: *mut nwal) -> nwal_status {
-    with_wal("nwal_sync", w, |wal| {
+    with_handle("nwal_sync", w, |wal: &Wal| {
         wal.sync().map_err(engine("nwal_sync"))
     })
 }
@@ -668,17 +627,15 @@ pub unsafe extern "C" fn nwal_cleanup(
     now_ms: i64,
     out: *mut nwal_cleanup_result,
 ) -> nwal_status {
-    with_wal("nwal_cleanup", w, |wal| {
+    with_handle("nwal_cleanup", w, |wal: &Wal| {
+        // SAFETY: NULL or writable per the contract.
+        let out = unsafe { OptionalOut::new(out) };
         let r = wal.cleanup(now_ms).map_err(engine("nwal_cleanup"))?;
-        if !out.is_null() {
-            let result = nwal_cleanup_result {
-                deleted_segments: r.deleted.len() as u64,
-                bytes_reclaimed: r.bytes_reclaimed,
-                live_segments: r.live_count,
-            };
-            // SAFETY: non-NULL and writable per the contract.
-            unsafe { out.write(result) };
-        }
+        out.write(nwal_cleanup_result {
+            deleted_segments: r.deleted.len() as u64,
+            bytes_reclaimed: r.bytes_reclaimed,
+            live_segments: r.live_count,
+        });
         Ok(())
     })
 }
@@ -703,7 +660,7 @@ pub unsafe extern "C" fn nwal_cleanup(
 /// `w` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn nwal_shutdown(w: *mut nwal) -> nwal_status {
-    with_wal("nwal_shutdown", w, |wal| {
+    with_handle("nwal_shutdown", w, |wal: &Wal| {
         wal.shutdown().map_err(engine("nwal_shutdown"))
     })
 }
@@ -724,26 +681,7 @@ pub unsafe extern "C" fn nwal_shutdown(w: *mut nwal) -> nwal_status {
 /// `w` NULL or a live handle no other thread is using.
 #[no_mangle]
 pub unsafe extern "C" fn nwal_close(w: *mut nwal) -> nwal_status {
-    boundary::call("nwal_close", || {
-        if w.is_null() {
-            return Ok(());
-        }
-        // SAFETY: created by Box::into_raw in nwal_open; per the contract not
-        // freed before and not in use by another thread.
-        let handle = unsafe { Box::from_raw(w) };
-        match catch_unwind(AssertUnwindSafe(|| handle.wal.shutdown())) {
-            Ok(result) => {
-                drop(handle);
-                result.map_err(engine("nwal_close"))
-            }
-            Err(payload) => {
-                // Dropping would run the shutdown again (Wal's Drop), which
-                // may panic again; leak the handle rather than risk it.
-                std::mem::forget(handle);
-                std::panic::resume_unwind(payload)
-            }
-        }
-    })
+    release("nwal_close", w)
 }
 
 /// The exact enumerator name of a status, e.g. `"NWAL_ERR_IO"`.
@@ -813,7 +751,7 @@ pub extern "C" fn nwal_version() -> *const c_char {
 #[cfg(feature = "test-panic")]
 #[no_mangle]
 pub unsafe extern "C" fn nwal_test_panic(w: *mut nwal) -> nwal_status {
-    with_wal("nwal_test_panic", w, |_| {
+    with_handle("nwal_test_panic", w, |_: &Wal| -> FfiResult {
         panic!("deliberate panic from nwal_test_panic")
     })
 }

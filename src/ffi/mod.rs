@@ -7,6 +7,7 @@
 
 mod api;
 mod boundary;
+mod ptr;
 mod types;
 
 pub use api::*;

@@ -4,7 +4,9 @@
 
 #![allow(non_camel_case_types)]
 
-use crate::{ReadBuf, Record, RecordRef, Replay, Wal};
+use super::boundary::{Handle, Owned};
+use crate::{ReadBuf, Record, RecordRef, Replay, Wal, WalError};
+use std::ptr::NonNull;
 use std::sync::atomic::AtomicBool;
 
 /// Status returned by every fallible function. `NWAL_OK` (0) is success;
@@ -173,6 +175,47 @@ pub struct nwal_iter {
     /// Set when a call on this iterator panicked.
     pub(crate) poisoned: bool,
 }
+
+impl Handle for nwal {
+    const NAME: &'static str = "handle";
+    const RELEASE: &'static str = "nwal_close";
+    type Target<'a> = &'a Wal;
+    type Flag<'a> = &'a AtomicBool;
+
+    #[inline]
+    unsafe fn borrow<'a>(this: NonNull<Self>) -> (&'a AtomicBool, &'a Wal) {
+        // SAFETY: live per the caller's guarantee; shared borrows only, which
+        // concurrent calls from other threads allow (`nwal` is Sync).
+        let handle = unsafe { this.as_ref() };
+        (&handle.poisoned, &handle.wal)
+    }
+}
+
+impl Owned for nwal {
+    /// The final sync: its failure is `nwal_close`'s status.
+    fn release(&self) -> Result<(), WalError> {
+        self.wal.shutdown()
+    }
+}
+
+impl Handle for nwal_iter {
+    const NAME: &'static str = "iterator";
+    const RELEASE: &'static str = "nwal_iter_free";
+    type Target<'a> = &'a mut Replay;
+    type Flag<'a> = &'a mut bool;
+
+    #[inline]
+    unsafe fn borrow<'a>(this: NonNull<Self>) -> (&'a mut bool, &'a mut Replay) {
+        // SAFETY: live and used by this thread only, per the caller's
+        // guarantee, so the one `&mut` is exclusive.
+        let it = unsafe { &mut *this.as_ptr() };
+        (&mut it.poisoned, &mut it.replay)
+    }
+}
+
+impl Owned for nwal_iter {}
+
+impl Owned for nwal_read_buf {}
 
 impl nwal_record {
     /// Borrowed view of `r`; valid as long as `r`'s bytes are.
