@@ -2,14 +2,13 @@
 //! `boundary` helpers, calls the engine, and writes its outputs; the doc
 //! comments become the header's documentation.
 
-use super::boundary::{self, engine, release, with_handle, Failure, FfiResult};
-use super::ptr::{array, bytes, c_str, header, OptionalOut, Out, OutSlots};
+use super::boundary::{self, engine, release, with_handle};
+use super::convert::{durable, stream_name};
+use super::ptr::{self, array, bytes, c_str, OptionalOut, Out, OutSlots};
 use super::types::*;
-use super::{NWAL_DURABLE, NWAL_OPT_SALVAGE};
-use crate::{validate_stream_name, ReadBuf, Replay, Wal, WalOptions, WriteEntry};
+use crate::{Replay, Wal, WalOptions};
 use std::ffi::{c_char, c_int, OsStr};
 use std::os::unix::ffi::OsStrExt;
-use std::time::Duration;
 
 /// The default options: retention 7 days, segment duration 1 hour, no size
 /// cap, file mode 0600, no flags, reserved all zero.
@@ -17,65 +16,9 @@ use std::time::Duration;
 /// @return the defaults, by value. Thread-safe.
 #[no_mangle]
 pub extern "C" fn nwal_options_default() -> nwal_options {
-    boundary::value(default_options_fallback(), || {
-        let d = WalOptions::default();
-        nwal_options {
-            retention_ms: d.retention.as_millis() as u64,
-            segment_duration_ms: d.segment_duration.as_millis() as u64,
-            max_segment_bytes: d.max_segment_bytes,
-            file_mode: d.file_mode,
-            flags: if d.salvage { NWAL_OPT_SALVAGE } else { 0 },
-            reserved: [0; 8],
-        }
-    })
-}
-
-fn default_options_fallback() -> nwal_options {
-    nwal_options {
-        retention_ms: 7 * 24 * 3600 * 1000,
-        segment_duration_ms: 3600 * 1000,
-        max_segment_bytes: 0,
-        file_mode: 0o600,
-        flags: 0,
-        reserved: [0; 8],
-    }
-}
-
-/// `NWAL_DURABLE` from an append's flags; any other bit is an error.
-fn durable(flags: u32, function: &str) -> FfiResult<bool> {
-    if flags & !NWAL_DURABLE != 0 {
-        return Err(Failure::invalid(format!(
-            "{function}: unknown flag bits {:#x} (only NWAL_DURABLE is defined)",
-            flags & !NWAL_DURABLE
-        )));
-    }
-    Ok(flags & NWAL_DURABLE != 0)
-}
-
-fn wal_options(o: &nwal_options) -> FfiResult<WalOptions> {
-    let config = |message: String| Failure {
-        status: nwal_status::NWAL_ERR_INVALID_CONFIG,
-        message: format!("nwal_open: invalid configuration: {message}"),
-        os_error: 0,
-    };
-    if o.reserved.iter().any(|&r| r != 0) {
-        return Err(config(
-            "nwal_options.reserved must be all zero (start from nwal_options_default())".into(),
-        ));
-    }
-    if o.flags & !NWAL_OPT_SALVAGE != 0 {
-        return Err(config(format!(
-            "unknown nwal_options.flags bits {:#x}",
-            o.flags & !NWAL_OPT_SALVAGE
-        )));
-    }
-    Ok(WalOptions {
-        retention: Duration::from_millis(o.retention_ms),
-        segment_duration: Duration::from_millis(o.segment_duration_ms),
-        max_segment_bytes: o.max_segment_bytes,
-        file_mode: o.file_mode,
-        salvage: o.flags & NWAL_OPT_SALVAGE != 0,
-    })
+    // No panic boundary: neither the engine's defaults (constants) nor the
+    // conversion (saturating, no allocation) can panic.
+    nwal_options::from(&WalOptions::default())
 }
 
 /// Open (or create) the log stream `stream` in directory `dir`.
@@ -117,28 +60,16 @@ pub unsafe extern "C" fn nwal_open(
         // SAFETY: NUL-terminated strings per this function's contract.
         let dir = OsStr::from_bytes(unsafe { c_str(dir, "nwal_open: dir") }?.to_bytes());
         // SAFETY: as above.
-        let stream = unsafe { c_str(stream, "nwal_open: stream") }?;
-        // SAFETY: NULL or writable per the contract.
-        let out = unsafe { Out::required(out, "nwal_open: out") }?;
-        let stream = stream.to_str().map_err(|_| {
-            Failure::invalid(format!("nwal_open: stream name {stream:?} is not UTF-8"))
-        })?;
-        // The C API reports a bad name as a bad argument (the Rust API, whose
-        // name is part of the configuration, as InvalidConfig).
-        validate_stream_name(stream).map_err(|e| match e {
-            crate::WalError::InvalidConfig(why) => Failure::invalid(format!("nwal_open: {why}")),
-            other => Failure::invalid(format!("nwal_open: {other}")),
-        })?;
+        let stream = stream_name(unsafe { c_str(stream, "nwal_open: stream") }?)?;
         // SAFETY: NULL or a valid, aligned nwal_options per the contract.
         let options = match unsafe { opts.as_ref() } {
-            Some(o) => wal_options(o)?,
+            Some(o) => o.wal_options()?,
             None => WalOptions::default(),
         };
+        // SAFETY: NULL or writable per the contract.
+        let out = unsafe { Out::required(out, "nwal_open: out") }?;
         let wal = Wal::open(dir, stream, options).map_err(engine("nwal_open"))?;
-        out.write_box(Box::new(nwal {
-            wal,
-            poisoned: Default::default(),
-        }));
+        out.write_box(nwal::new(wal));
         Ok(())
     })
 }
@@ -184,7 +115,7 @@ pub unsafe extern "C" fn nwal_append(
 ) -> nwal_status {
     with_handle("nwal_append", w, |wal: &Wal| {
         // SAFETY: pointer/length pairs valid per this function's contract.
-        let header = unsafe { super::ptr::header(header, header_len, "nwal_append: header") }?;
+        let header = unsafe { ptr::header(header, header_len, "nwal_append: header") }?;
         // SAFETY: as above.
         let content = unsafe { bytes(content, content_len, "nwal_append: content") }?;
         let durable = durable(flags, "nwal_append")?;
@@ -196,21 +127,6 @@ pub unsafe extern "C" fn nwal_append(
         out_ref.write(r.into());
         Ok(())
     })
-}
-
-fn append_entries(
-    function: &str,
-    wal: &Wal,
-    entries: &[WriteEntry<'_>],
-    now_ms: i64,
-    durable: bool,
-    out_refs: OutSlots<'_, nwal_entry_ref>,
-) -> FfiResult {
-    let refs = wal
-        .append_batch(entries, now_ms, durable)
-        .map_err(engine(function))?;
-    out_refs.fill(refs.into_iter().map(nwal_entry_ref::from));
-    Ok(())
 }
 
 /// Append `count` records atomically, at time `now_ms`.
@@ -250,66 +166,14 @@ pub unsafe extern "C" fn nwal_append_batch(
             unsafe { OutSlots::optional(out_refs, count, "nwal_append_batch: out_refs") }?;
         // SAFETY: `count` readable entries per the contract.
         let entries = unsafe { array(entries, count, "nwal_append_batch: entries") }?;
-        // A plain loop: collecting an iterator of results (GenericShunt)
-        // cost ~15 ns per entry here (perf).
-        let mut converted = Vec::with_capacity(entries.len());
-        for (i, e) in entries.iter().enumerate() {
-            // The names are formatted only if a check fails: this runs per record.
-            let what = |field| EntryField { index: i, field };
-            converted.push(WriteEntry {
-                // SAFETY: each entry's pointer/length pairs are valid per the contract.
-                header: unsafe { header(e.header, e.header_len, what("header")) }?,
-                // SAFETY: as above.
-                content: unsafe { bytes(e.content, e.content_len, what("content")) }?,
-            });
-        }
-        let entries = converted;
-        append_entries(
-            "nwal_append_batch",
-            wal,
-            &entries,
-            now_ms,
-            durable,
-            out_refs,
-        )
+        // SAFETY: each entry's pointers follow nwal_write_entry's rules (contract).
+        let entries = unsafe { nwal_write_entry::to_entries(entries, "nwal_append_batch") }?;
+        let refs = wal
+            .append_batch(&entries, now_ms, durable)
+            .map_err(engine("nwal_append_batch"))?;
+        out_refs.fill(refs.into_iter().map(nwal_entry_ref::from));
+        Ok(())
     })
-}
-
-/// Names `entries[i].field` of `nwal_append_batch` in an error message.
-struct EntryField {
-    index: usize,
-    field: &'static str,
-}
-
-impl std::fmt::Display for EntryField {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "nwal_append_batch: entries[{}].{}",
-            self.index, self.field
-        )
-    }
-}
-
-fn span_slice<'a>(
-    buf: &'a [u8],
-    off: u64,
-    len: u64,
-    what: &dyn Fn() -> String,
-) -> FfiResult<&'a [u8]> {
-    let range = usize::try_from(off)
-        .ok()
-        .zip(usize::try_from(len).ok())
-        .and_then(|(o, l)| Some(o..o.checked_add(l)?))
-        .filter(|r| r.end <= buf.len());
-    match range {
-        Some(r) => Ok(&buf[r]),
-        None => Err(Failure::invalid(format!(
-            "{}: offset {off} + length {len} is outside the buffer of {} bytes",
-            what(),
-            buf.len()
-        ))),
-    }
 }
 
 /// Append `count` records atomically, described by pointer-free spans into
@@ -356,40 +220,12 @@ pub unsafe extern "C" fn nwal_append_batch_packed(
         let buf = unsafe { bytes(buf, buf_len, "nwal_append_batch_packed: buf") }?;
         // SAFETY: `count` readable spans per the contract.
         let spans = unsafe { array(spans, count, "nwal_append_batch_packed: spans") }?;
-        let span_entry = |i: usize, s: &nwal_span| {
-            let what =
-                |f: &'static str| move || format!("nwal_append_batch_packed: spans[{i}].{f}");
-            if s.reserved != 0 || s.has_header > 1 || (s.has_header == 0 && s.header_len != 0) {
-                return Err(Failure::invalid(format!(
-                    "nwal_append_batch_packed: spans[{i}]: has_header must be 0 or 1, \
-                         header_len 0 without a header, reserved 0"
-                )));
-            }
-            let header = match s.has_header {
-                0 => None,
-                _ => Some(span_slice(
-                    buf,
-                    s.header_off,
-                    s.header_len,
-                    &what("header"),
-                )?),
-            };
-            let content = span_slice(buf, s.content_off, s.content_len, &what("content"))?;
-            Ok(WriteEntry { header, content })
-        };
-        // A plain loop, as in nwal_append_batch.
-        let mut entries = Vec::with_capacity(spans.len());
-        for (i, s) in spans.iter().enumerate() {
-            entries.push(span_entry(i, s)?);
-        }
-        append_entries(
-            "nwal_append_batch_packed",
-            wal,
-            &entries,
-            now_ms,
-            durable,
-            out_refs,
-        )
+        let entries = nwal_span::to_entries(spans, buf, "nwal_append_batch_packed")?;
+        let refs = wal
+            .append_batch(&entries, now_ms, durable)
+            .map_err(engine("nwal_append_batch_packed"))?;
+        out_refs.fill(refs.into_iter().map(nwal_entry_ref::from));
+        Ok(())
     })
 }
 
@@ -444,21 +280,8 @@ pub unsafe extern "C" fn nwal_read_batch(
             out_buf.write(std::ptr::null_mut());
             return Ok(());
         }
-        let bytes = if let [one] = refs {
-            ReadBytes::One(wal.read((*one).into()).map_err(engine("nwal_read_batch"))?)
-        } else {
-            let mut rb = ReadBuf::new();
-            wal.read_batch_into(refs, &mut rb)
-                .map_err(engine("nwal_read_batch"))?;
-            ReadBytes::Many(rb)
-        };
-        // The views point into heap memory owned by `buf`, which handing the
-        // Box over does not move.
-        let buf = Box::new(nwal_read_buf { bytes });
-        match &buf.bytes {
-            ReadBytes::One(r) => out_records.fill([nwal_record::view(r)]),
-            ReadBytes::Many(rb) => out_records.fill(rb.iter().map(nwal_record::view_ref)),
-        }
+        let buf = Box::new(nwal_read_buf::read(wal, refs).map_err(engine("nwal_read_batch"))?);
+        out_records.fill(buf.records());
         out_buf.write_box(buf);
         Ok(())
     })
@@ -523,10 +346,7 @@ pub unsafe extern "C" fn nwal_iter_open(
         // SAFETY: NULL or a readable, aligned ref per the contract.
         let from = unsafe { from.as_ref() }.map(|&r| r.into());
         let replay = wal.replay(from).map_err(engine("nwal_iter_open"))?;
-        out.write_box(Box::new(nwal_iter {
-            replay,
-            poisoned: false,
-        }));
+        out.write_box(nwal_iter::new(replay));
         Ok(())
     })
 }
@@ -567,7 +387,7 @@ pub unsafe extern "C" fn nwal_iter_next(
         let (r, record) = item.map_err(engine("nwal_iter_next"))?;
         // The view points into the replay's read buffer, kept until the next
         // call or nwal_iter_free.
-        out_rec.write(nwal_record::view_ref(record));
+        out_rec.write(record.into());
         out_ref.write(r.into());
         Ok(nwal_status::NWAL_OK)
     })
@@ -631,11 +451,7 @@ pub unsafe extern "C" fn nwal_cleanup(
         // SAFETY: NULL or writable per the contract.
         let out = unsafe { OptionalOut::new(out) };
         let r = wal.cleanup(now_ms).map_err(engine("nwal_cleanup"))?;
-        out.write(nwal_cleanup_result {
-            deleted_segments: r.deleted.len() as u64,
-            bytes_reclaimed: r.bytes_reclaimed,
-            live_segments: r.live_count,
-        });
+        out.write(nwal_cleanup_result::from(&r));
         Ok(())
     })
 }
@@ -693,21 +509,9 @@ pub unsafe extern "C" fn nwal_close(w: *mut nwal) -> nwal_status {
 /// Thread-safe.
 #[no_mangle]
 pub extern "C" fn nwal_status_name(status: c_int) -> *const c_char {
-    let name = match status {
-        0 => c"NWAL_OK",
-        1 => c"NWAL_ERR_IO",
-        2 => c"NWAL_ERR_INVALID_CONFIG",
-        3 => c"NWAL_ERR_CORRUPTED_DATA",
-        4 => c"NWAL_ERR_HEADER_TOO_LARGE",
-        5 => c"NWAL_ERR_SHUTDOWN",
-        6 => c"NWAL_ERR_NOT_FOUND",
-        7 => c"NWAL_ERR_LOCKED",
-        8 => c"NWAL_ERR_INVALID_ARGUMENT",
-        9 => c"NWAL_ERR_PANIC",
-        100 => c"NWAL_DONE",
-        _ => c"NWAL_UNKNOWN_STATUS",
-    };
-    name.as_ptr()
+    nwal_status::from_c_int(status)
+        .map_or(c"NWAL_UNKNOWN_STATUS", nwal_status::name)
+        .as_ptr()
 }
 
 /// The message of the last failed call on this thread, naming the function
@@ -751,7 +555,7 @@ pub extern "C" fn nwal_version() -> *const c_char {
 #[cfg(feature = "test-panic")]
 #[no_mangle]
 pub unsafe extern "C" fn nwal_test_panic(w: *mut nwal) -> nwal_status {
-    with_handle("nwal_test_panic", w, |_: &Wal| -> FfiResult {
+    with_handle("nwal_test_panic", w, |_: &Wal| -> boundary::FfiResult {
         panic!("deliberate panic from nwal_test_panic")
     })
 }

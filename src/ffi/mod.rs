@@ -7,6 +7,7 @@
 
 mod api;
 mod boundary;
+mod convert;
 mod ptr;
 mod types;
 

@@ -5,7 +5,8 @@
 #![allow(non_camel_case_types)]
 
 use super::boundary::{Handle, Owned};
-use crate::{ReadBuf, Record, RecordRef, Replay, Wal, WalError};
+use crate::{ReadBuf, Record, Replay, Wal, WalError};
+use std::ffi::CStr;
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicBool;
 
@@ -49,6 +50,50 @@ pub enum nwal_status {
     NWAL_ERR_PANIC = 9,
     /// `nwal_iter_next` reached the end of the log. Not an error.
     NWAL_DONE = 100,
+}
+
+/// Defines `nwal_status::ALL` and `nwal_status::name` from the list of the
+/// enumerators: `name` is an exhaustive `match`, so a variant missing from
+/// the list does not compile, and each name is the identifier itself.
+macro_rules! status_names {
+    ($($status:ident),+ $(,)?) => {
+        impl nwal_status {
+            /// Every status, in the order of the enum.
+            pub(crate) const ALL: &'static [nwal_status] = &[$(nwal_status::$status),+];
+
+            /// The enumerator's name, as the header spells it.
+            pub(crate) const fn name(self) -> &'static CStr {
+                match self {
+                    $(nwal_status::$status => {
+                        const NAME: &CStr = c_name(concat!(stringify!($status), "\0"));
+                        NAME
+                    })+
+                }
+            }
+        }
+    };
+}
+
+status_names!(
+    NWAL_OK,
+    NWAL_ERR_IO,
+    NWAL_ERR_INVALID_CONFIG,
+    NWAL_ERR_CORRUPTED_DATA,
+    NWAL_ERR_HEADER_TOO_LARGE,
+    NWAL_ERR_SHUTDOWN,
+    NWAL_ERR_NOT_FOUND,
+    NWAL_ERR_LOCKED,
+    NWAL_ERR_INVALID_ARGUMENT,
+    NWAL_ERR_PANIC,
+    NWAL_DONE,
+);
+
+/// `s` (which ends in its only NUL) as a C string, at compile time.
+const fn c_name(s: &'static str) -> &'static CStr {
+    match CStr::from_bytes_with_nul(s.as_bytes()) {
+        Ok(name) => name,
+        Err(_) => panic!("a status name is not NUL-terminated"),
+    }
 }
 
 /// Options of `nwal_open`. Start from `nwal_options_default()` and change
@@ -217,48 +262,26 @@ impl Owned for nwal_iter {}
 
 impl Owned for nwal_read_buf {}
 
-impl nwal_record {
-    /// Borrowed view of `r`; valid as long as `r`'s bytes are.
-    pub(crate) fn view(r: &Record) -> nwal_record {
-        Self::view_parts(r.header.as_deref(), &r.content)
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// Borrowed view of a record of a `ReadBuf`; valid as long as the
-    /// buffer's bytes are (until it is refilled, cleared or dropped).
-    pub(crate) fn view_ref(r: RecordRef<'_>) -> nwal_record {
-        Self::view_parts(r.header, r.content)
-    }
-
-    fn view_parts(header: Option<&[u8]>, content: &[u8]) -> nwal_record {
-        let (header, header_len) = match header {
-            Some(h) => (h.as_ptr(), h.len()),
-            None => (std::ptr::null(), 0),
-        };
-        nwal_record {
-            header,
-            header_len,
-            content: content.as_ptr(),
-            content_len: content.len(),
-        }
-    }
-}
-
-impl From<crate::EntryRef> for nwal_entry_ref {
-    fn from(r: crate::EntryRef) -> Self {
-        nwal_entry_ref {
-            segment_id: r.segment_id,
-            offset: r.offset,
-            size: r.size,
-        }
-    }
-}
-
-impl From<nwal_entry_ref> for crate::EntryRef {
-    fn from(r: nwal_entry_ref) -> Self {
-        crate::EntryRef {
-            segment_id: r.segment_id,
-            offset: r.offset,
-            size: r.size,
-        }
+    /// Each name is the enumerator of the header with that value, and the
+    /// header has no other.
+    #[test]
+    fn status_names_are_the_header_enumerators() {
+        let header = include_str!("../../include/nano_wal.h");
+        let body = &header[header.find("typedef enum nwal_status {").unwrap()..];
+        let body = &body[..body.find("} nwal_status;").unwrap()];
+        let enumerators: Vec<(String, i32)> = body
+            .lines()
+            .filter_map(|l| l.trim().strip_suffix(',')?.split_once(" = "))
+            .map(|(name, value)| (name.to_string(), value.parse().unwrap()))
+            .collect();
+        let ours: Vec<(String, i32)> = nwal_status::ALL
+            .iter()
+            .map(|&s| (s.name().to_str().unwrap().to_string(), s as i32))
+            .collect();
+        assert_eq!(ours, enumerators);
     }
 }
