@@ -314,6 +314,46 @@ enum nwal_status nwal_open(const char *dir,
                            struct nwal **out);
 
 /**
+ * Stop taking appends without releasing the handle: waits for appends in
+ * flight, syncs (cutting the zeros durable appends pre-write after the last
+ * record, docs/FORMAT.md), and releases the stream lock (so the stream can
+ * be reopened). Later appends and cleanups return `NWAL_ERR_SHUTDOWN`; reads,
+ * iteration and `nwal_sync` still work. Idempotent. The handle must still
+ * be released with `nwal_close`.
+ *
+ * Use it to stop a log that other threads are still using; then join them,
+ * then `nwal_close`.
+ *
+ * @param w the log.
+ * @return `NWAL_OK`; `NWAL_ERR_IO` (the final sync failed);
+ *         `NWAL_ERR_INVALID_ARGUMENT` for NULL `w`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `w` NULL or live.
+ */
+enum nwal_status nwal_shutdown(struct nwal *w);
+
+/**
+ * Shut the log down (as `nwal_shutdown`) and free the handle.
+ *
+ * @param w the log, or NULL (a no-op returning `NWAL_OK`). Invalid after
+ *          the call, whatever it returns. Read buffers and iterators
+ *          obtained from it stay valid until freed.
+ * @return `NWAL_OK`, or the status of the final sync (`NWAL_ERR_IO`: the
+ *         records appended without `NWAL_DURABLE` may not be durable). Also
+ *         closes a handle poisoned by a panic.
+ *
+ * Must not race any other call on the same handle: join the threads using
+ * it first (`nwal_shutdown` helps to stop them).
+ *
+ * # Safety
+ * `w` NULL or a live handle no other thread is using.
+ */
+enum nwal_status nwal_close(struct nwal *w);
+
+/**
  * Append one record at time `now_ms`.
  *
  * The record goes to the segment of the window holding `now_ms` (ms since
@@ -580,46 +620,6 @@ enum nwal_status nwal_sync(struct nwal *w);
  * `w` NULL or live; `out` NULL or writable.
  */
 enum nwal_status nwal_cleanup(struct nwal *w, int64_t now_ms, struct nwal_cleanup_result *out);
-
-/**
- * Stop taking appends without releasing the handle: waits for appends in
- * flight, syncs (cutting the zeros durable appends pre-write after the last
- * record, docs/FORMAT.md), and releases the stream lock (so the stream can
- * be reopened). Later appends and cleanups return `NWAL_ERR_SHUTDOWN`; reads,
- * iteration and `nwal_sync` still work. Idempotent. The handle must still
- * be released with `nwal_close`.
- *
- * Use it to stop a log that other threads are still using; then join them,
- * then `nwal_close`.
- *
- * @param w the log.
- * @return `NWAL_OK`; `NWAL_ERR_IO` (the final sync failed);
- *         `NWAL_ERR_INVALID_ARGUMENT` for NULL `w`.
- *
- * Thread-safe.
- *
- * # Safety
- * `w` NULL or live.
- */
-enum nwal_status nwal_shutdown(struct nwal *w);
-
-/**
- * Shut the log down (as `nwal_shutdown`) and free the handle.
- *
- * @param w the log, or NULL (a no-op returning `NWAL_OK`). Invalid after
- *          the call, whatever it returns. Read buffers and iterators
- *          obtained from it stay valid until freed.
- * @return `NWAL_OK`, or the status of the final sync (`NWAL_ERR_IO`: the
- *         records appended without `NWAL_DURABLE` may not be durable). Also
- *         closes a handle poisoned by a panic.
- *
- * Must not race any other call on the same handle: join the threads using
- * it first (`nwal_shutdown` helps to stop them).
- *
- * # Safety
- * `w` NULL or a live handle no other thread is using.
- */
-enum nwal_status nwal_close(struct nwal *w);
 
 /**
  * The exact enumerator name of a status, e.g. `"NWAL_ERR_IO"`.

@@ -1,17 +1,39 @@
 //! The C ABI: `include/nano_wal.h` is generated from this module by cbindgen
 //! (see `cbindgen.toml` and `tests/header_fresh.rs`).
 //!
-//! Layout: `types` holds the C-visible types, `boundary` the panic boundary,
-//! thread-local error and pointer helpers, `api` the exported functions,
-//! each a few lines over the engine.
+//! The exports, one file per group of the header and in its order (cbindgen
+//! emits functions in source order): `log` (open, shutdown, close),
+//! `append`, `read` (reads by ref and replay), `maintenance` (sync,
+//! cleanup), `errors` (status names, last error, version).
+//!
+//! The helper layer they are written with: `boundary` (panic boundary,
+//! handles, last error, status mapping), `ptr` (C pointers into slices,
+//! strings and output wrappers), `convert` (C types to and from the
+//! engine's), `types` (the C-visible types).
 
-mod api;
+// The exports, in header order. One module per group, so that rustfmt,
+// which sorts adjacent `mod` lines, keeps this order.
+mod log;
+
+mod append;
+
+mod read;
+
+mod maintenance;
+
+mod errors;
+
+// The helper layer.
 mod boundary;
 mod convert;
 mod ptr;
 mod types;
 
-pub use api::*;
+pub use append::*;
+pub use errors::*;
+pub use log::*;
+pub use maintenance::*;
+pub use read::*;
 pub use types::*;
 
 /// Major version of the library this header belongs to.
