@@ -1,39 +1,71 @@
 //! Appending: `nwal_append`, `nwal_append_batch`, `nwal_append_batch_packed`.
 
+// Doxygen's `@param[in]` is not an intra-doc link.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 use super::boundary::{engine, with_handle};
 use super::convert::durable;
 use super::ptr::{self, array, bytes, OptionalOut, OutSlots};
 use super::types::{nwal, nwal_entry_ref, nwal_span, nwal_status, nwal_write_entry};
 use crate::Wal;
 
-/// Append one record at time `now_ms`.
+/// Appending
+/// =========
 ///
-/// The record goes to the segment of the window holding `now_ms` (ms since
-/// the Unix epoch; the library never reads the clock), or to the active
-/// segment if that window is earlier than the active one's.
+/// An append takes the caller's time `now_ms`, which picks the
+/// clock-aligned window, and so the segment, of its records (a window
+/// earlier than the active segment's goes to the active segment). Without
+/// `NWAL_DURABLE` a returned append survives a crash of the process; with
+/// it, a power loss too. A batch is atomic across a crash: after recovery
+/// the log holds all of its records or none. Each append returns the refs
+/// of its records, in log order.
 ///
-/// @param w           the log.
-/// @param header      record header, or NULL for none (then `header_len`
-///                    must be 0); at most 65,535 bytes. Borrowed for the call.
-/// @param header_len  length of `header`.
-/// @param content     record content; may be NULL only if `content_len` is 0.
-///                    Borrowed for the call.
-/// @param content_len length of `content` (at most 1 GiB).
-/// @param now_ms      the caller's time, ms since the Unix epoch.
-/// @param flags       0, or `NWAL_DURABLE`: return only once the record
-///                    survives power loss. Without it, a returned record
-///                    survives a crash of the process, not of the machine.
-/// @param out_ref     receives the record's ref on `NWAL_OK`; may be NULL.
-/// @return `NWAL_OK`; `NWAL_ERR_INVALID_ARGUMENT`; `NWAL_ERR_HEADER_TOO_LARGE`;
-///         `NWAL_ERR_SHUTDOWN` (after `nwal_shutdown`); `NWAL_ERR_IO`
-///         (nothing of the record is left in the log); `NWAL_ERR_PANIC`.
+/// ---
+///
+/// Append one record.
+///
+/// @param[in]  w           the log.
+/// @param[in]  header      the record header, or NULL for none (then
+///                         `header_len` must be 0); a non-NULL header of
+///                         length 0 is an empty header. At most 65,535
+///                         bytes. Borrowed for the call.
+/// @param[in]  header_len  length of `header`.
+/// @param[in]  content     the record content; NULL only if `content_len`
+///                         is 0. Borrowed for the call.
+/// @param[in]  content_len length of `content`, at most 1 GiB.
+/// @param[in]  now_ms      the caller's time, ms since the Unix epoch.
+/// @param[in]  flags       0, or `NWAL_DURABLE`: return only once the record
+///                         survives power loss.
+/// @param[out] out_ref     receives the record's ref on `NWAL_OK`; may be
+///                         NULL.
+///
+/// @retval NWAL_OK                   the record is in the log.
+/// @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL, `header` or `content` is
+///                                   NULL with a non-zero length, `flags`
+///                                   has unknown bits, the content is larger
+///                                   than 1 GiB, or `now_ms` is so far off
+///                                   that its window or its segment's
+///                                   expiration does not fit in int64.
+/// @retval NWAL_ERR_HEADER_TOO_LARGE `header_len` is over 65,535.
+/// @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+/// @retval NWAL_ERR_IO               the write failed (nothing of the record
+///                                   is in the log), or its fdatasync did
+///                                   (the log is poisoned: the record may or
+///                                   may not survive a crash; reopen the
+///                                   log), or an earlier one did.
+/// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+///                                   call on `w` (the handle is poisoned).
 ///
 /// Thread-safe: concurrent appends on one handle are serialised in the log
-/// and share fsyncs (group commit).
+/// and share their fdatasyncs (group commit).
 ///
 /// # Safety
-/// `w` must be NULL or a live handle; `header`/`content` NULL or pointing to
-/// their lengths in readable bytes; `out_ref` NULL or writable.
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
+/// - `header` is NULL or points to `header_len` readable bytes, and
+///   `content` is NULL or points to `content_len` readable bytes, neither
+///   modified during the call.
+/// - `out_ref` is NULL or points to a writable `nwal_entry_ref`.
 #[no_mangle]
 pub unsafe extern "C" fn nwal_append(
     w: *mut nwal,
@@ -46,12 +78,12 @@ pub unsafe extern "C" fn nwal_append(
     out_ref: *mut nwal_entry_ref,
 ) -> nwal_status {
     with_handle("nwal_append", w, |wal: &Wal| {
-        // SAFETY: pointer/length pairs valid per this function's contract.
+        // SAFETY: NULL or `header_len` readable bytes (precondition).
         let header = unsafe { ptr::header(header, header_len, "nwal_append: header") }?;
-        // SAFETY: as above.
+        // SAFETY: NULL or `content_len` readable bytes (precondition).
         let content = unsafe { bytes(content, content_len, "nwal_append: content") }?;
         let durable = durable(flags, "nwal_append")?;
-        // SAFETY: NULL or writable per the contract.
+        // SAFETY: NULL or writable (precondition).
         let out_ref = unsafe { OptionalOut::new(out_ref) };
         let r = wal
             .append(header, content, now_ms, durable)
@@ -61,27 +93,38 @@ pub unsafe extern "C" fn nwal_append(
     })
 }
 
-/// Append `count` records atomically, at time `now_ms`.
+/// Append `count` records atomically, in one segment, contiguous and in
+/// order.
 ///
-/// The records go to one segment, contiguous and in order. After a crash,
-/// recovery keeps all of them or none. On failure none of them is in the
-/// log and `out_refs` is left untouched.
+/// @param[in]  w        the log.
+/// @param[in]  entries  the records (see `nwal_write_entry` for when its
+///                      pointers may be NULL); NULL only if `count` is 0.
+///                      Borrowed for the call.
+/// @param[in]  count    number of records; 0 does nothing.
+/// @param[in]  now_ms   the caller's time, ms since the Unix epoch.
+/// @param[in]  flags    0 or `NWAL_DURABLE` (as for `nwal_append`).
+/// @param[out] out_refs receives the `count` refs on `NWAL_OK`, in the
+///                      order of `entries`; may be NULL.
 ///
-/// @param w        the log.
-/// @param entries  `count` entries (see `nwal_write_entry` for NULL rules);
-///                 may be NULL only if `count` is 0. Borrowed for the call.
-/// @param count    number of entries; 0 is `NWAL_OK` and does nothing.
-/// @param now_ms   the caller's time, ms since the Unix epoch.
-/// @param flags    0 or `NWAL_DURABLE` (as for `nwal_append`).
-/// @param out_refs receives the `count` refs on `NWAL_OK`; may be NULL.
-/// @return as for `nwal_append`.
+/// @retval NWAL_OK                   all the records are in the log.
+/// @retval NWAL_ERR_INVALID_ARGUMENT as for `nwal_append`, for any entry
+///                                   (the message names it), or `entries`
+///                                   is NULL with a non-zero `count`.
+/// @retval NWAL_ERR_HEADER_TOO_LARGE as for `nwal_append`.
+/// @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+/// @retval NWAL_ERR_IO               as for `nwal_append`, for the whole
+///                                   batch.
+/// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+///                                   call on `w` (the handle is poisoned).
 ///
-/// Thread-safe.
+/// Thread-safe, as `nwal_append`.
 ///
 /// # Safety
-/// `w` NULL or live; `entries` NULL or `count` readable entries whose
-/// pointers follow `nwal_write_entry`'s rules; `out_refs` NULL or `count`
-/// writable slots.
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
+/// - `entries` is NULL or points to `count` readable `nwal_write_entry`s
+///   whose pointers follow that type's rules, none modified during the call.
+/// - `out_refs` is NULL or points to `count` writable `nwal_entry_ref`s.
 #[no_mangle]
 pub unsafe extern "C" fn nwal_append_batch(
     w: *mut nwal,
@@ -93,13 +136,13 @@ pub unsafe extern "C" fn nwal_append_batch(
 ) -> nwal_status {
     with_handle("nwal_append_batch", w, |wal: &Wal| {
         let durable = durable(flags, "nwal_append_batch")?;
-        // SAFETY: NULL or `count` writable slots per the contract.
+        // SAFETY: NULL or `count` readable entries (precondition).
+        let entries = unsafe { array(entries, count, "nwal_append_batch: entries") }?;
+        // SAFETY: each entry's pointers follow nwal_write_entry's rules (precondition).
+        let entries = unsafe { nwal_write_entry::to_entries(entries, "nwal_append_batch") }?;
+        // SAFETY: NULL or `count` writable slots (precondition).
         let out_refs =
             unsafe { OutSlots::optional(out_refs, count, "nwal_append_batch: out_refs") }?;
-        // SAFETY: `count` readable entries per the contract.
-        let entries = unsafe { array(entries, count, "nwal_append_batch: entries") }?;
-        // SAFETY: each entry's pointers follow nwal_write_entry's rules (contract).
-        let entries = unsafe { nwal_write_entry::to_entries(entries, "nwal_append_batch") }?;
         let refs = wal
             .append_batch(&entries, now_ms, durable)
             .map_err(engine("nwal_append_batch"))?;
@@ -108,30 +151,44 @@ pub unsafe extern "C" fn nwal_append_batch(
     })
 }
 
-/// Append `count` records atomically, described by pointer-free spans into
-/// one buffer (for bindings such as Go's cgo that cannot pass arrays of
-/// pointers). Same semantics as `nwal_append_batch`.
+/// Append `count` records atomically, as `nwal_append_batch`, described by
+/// spans into one buffer instead of pointers (for bindings such as Go's cgo
+/// that cannot pass arrays of pointers).
 ///
-/// @param w        the log.
-/// @param buf      the bytes of every header and content; may be NULL only
-///                 if `buf_len` is 0. Borrowed for the call.
-/// @param buf_len  length of `buf`.
-/// @param spans    `count` spans; each range must lie inside `buf`,
-///                 `header_len` must be 0 when `has_header` is 0, `has_header`
-///                 must be 0 or 1 and `reserved` 0 (else
-///                 `NWAL_ERR_INVALID_ARGUMENT`). May be NULL only if `count`
-///                 is 0. Borrowed for the call.
-/// @param count    number of records; 0 is `NWAL_OK` and does nothing.
-/// @param now_ms   the caller's time, ms since the Unix epoch.
-/// @param flags    0 or `NWAL_DURABLE`.
-/// @param out_refs receives the `count` refs on `NWAL_OK`; may be NULL.
-/// @return as for `nwal_append`.
+/// @param[in]  w        the log.
+/// @param[in]  buf      the bytes of every header and content; NULL only if
+///                      `buf_len` is 0. Borrowed for the call.
+/// @param[in]  buf_len  length of `buf`.
+/// @param[in]  spans    the records: each range lies inside `buf`,
+///                      `has_header` is 0 or 1, `header_len` is 0 when
+///                      `has_header` is 0, `reserved` is 0. NULL only if
+///                      `count` is 0. Borrowed for the call.
+/// @param[in]  count    number of records; 0 does nothing.
+/// @param[in]  now_ms   the caller's time, ms since the Unix epoch.
+/// @param[in]  flags    0 or `NWAL_DURABLE` (as for `nwal_append`).
+/// @param[out] out_refs receives the `count` refs on `NWAL_OK`, in the
+///                      order of `spans`; may be NULL.
 ///
-/// Thread-safe.
+/// @retval NWAL_OK                   all the records are in the log.
+/// @retval NWAL_ERR_INVALID_ARGUMENT as for `nwal_append_batch`, or a span
+///                                   breaks the rules above (the message
+///                                   names it).
+/// @retval NWAL_ERR_HEADER_TOO_LARGE as for `nwal_append`.
+/// @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+/// @retval NWAL_ERR_IO               as for `nwal_append`, for the whole
+///                                   batch.
+/// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+///                                   call on `w` (the handle is poisoned).
+///
+/// Thread-safe, as `nwal_append`.
 ///
 /// # Safety
-/// `w` NULL or live; `buf` NULL or `buf_len` readable bytes; `spans` NULL or
-/// `count` readable spans; `out_refs` NULL or `count` writable slots.
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
+/// - `buf` is NULL or points to `buf_len` readable bytes, and `spans` is
+///   NULL or points to `count` readable `nwal_span`s, neither modified
+///   during the call.
+/// - `out_refs` is NULL or points to `count` writable `nwal_entry_ref`s.
 #[no_mangle]
 pub unsafe extern "C" fn nwal_append_batch_packed(
     w: *mut nwal,
@@ -145,14 +202,14 @@ pub unsafe extern "C" fn nwal_append_batch_packed(
 ) -> nwal_status {
     with_handle("nwal_append_batch_packed", w, |wal: &Wal| {
         let durable = durable(flags, "nwal_append_batch_packed")?;
-        // SAFETY: NULL or `count` writable slots per the contract.
-        let out_refs =
-            unsafe { OutSlots::optional(out_refs, count, "nwal_append_batch_packed: out_refs") }?;
-        // SAFETY: `buf_len` readable bytes per the contract.
+        // SAFETY: NULL or `buf_len` readable bytes (precondition).
         let buf = unsafe { bytes(buf, buf_len, "nwal_append_batch_packed: buf") }?;
-        // SAFETY: `count` readable spans per the contract.
+        // SAFETY: NULL or `count` readable spans (precondition).
         let spans = unsafe { array(spans, count, "nwal_append_batch_packed: spans") }?;
         let entries = nwal_span::to_entries(spans, buf, "nwal_append_batch_packed")?;
+        // SAFETY: NULL or `count` writable slots (precondition).
+        let out_refs =
+            unsafe { OutSlots::optional(out_refs, count, "nwal_append_batch_packed: out_refs") }?;
         let refs = wal
             .append_batch(&entries, now_ms, durable)
             .map_err(engine("nwal_append_batch_packed"))?;

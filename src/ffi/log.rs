@@ -1,6 +1,9 @@
 //! Opening and closing a log: `nwal_options_default`, `nwal_open`,
 //! `nwal_shutdown`, `nwal_close`.
 
+// Doxygen's `@param[in]` is not an intra-doc link.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 use super::boundary::{self, engine, release, with_handle};
 use super::convert::stream_name;
 use super::ptr::{c_str, Out};
@@ -9,10 +12,22 @@ use crate::{Wal, WalOptions};
 use std::ffi::{c_char, OsStr};
 use std::os::unix::ffi::OsStrExt;
 
-/// The default options: retention 7 days, segment duration 1 hour, no size
-/// cap, file mode 0600, no flags, reserved all zero.
+/// Opening and closing a log
+/// =========================
 ///
-/// @return the defaults, by value. Thread-safe.
+/// A log is one stream of records in a directory. `nwal_open` opens it and
+/// returns a handle that any number of threads may share. `nwal_shutdown`
+/// stops the appends while other threads may still hold the handle;
+/// `nwal_close` releases the handle once no other thread uses it.
+///
+/// ---
+///
+/// The default options: retention 7 days, segment duration 1 hour, no size
+/// cap, file mode 0600, no flags, `reserved` all zero.
+///
+/// @return the defaults, by value.
+///
+/// Thread-safe.
 #[no_mangle]
 pub extern "C" fn nwal_options_default() -> nwal_options {
     // No panic boundary: neither the engine's defaults (constants) nor the
@@ -27,27 +42,38 @@ pub extern "C" fn nwal_options_default() -> nwal_options {
 /// tail of the newest segment is cut off; corruption before it fails with
 /// `NWAL_ERR_CORRUPTED_DATA` unless `NWAL_OPT_SALVAGE` is set.
 ///
-/// @param dir     directory of the log, NUL-terminated. Borrowed for the call.
-/// @param stream  stream name, NUL-terminated: 1-200 bytes of
-///                `[A-Za-z0-9._-]`, not starting with '.'. Borrowed for the call.
-/// @param opts    options, or NULL for `nwal_options_default()`. Borrowed.
-/// @param out     receives the new handle, only on `NWAL_OK` (left untouched
-///                otherwise). The caller owns it and must release it with
-///                `nwal_close` exactly once.
-/// @return `NWAL_OK`;
-///         `NWAL_ERR_INVALID_ARGUMENT` (NULL `dir`, `stream` or `out`, bad
-///         stream name);
-///         `NWAL_ERR_INVALID_CONFIG` (bad options, `dir` not a directory);
-///         `NWAL_ERR_LOCKED` (the stream is open elsewhere);
-///         `NWAL_ERR_CORRUPTED_DATA` (see above);
-///         `NWAL_ERR_IO` (see `nwal_last_os_error()`).
+/// @param[in]  dir    directory of the log, NUL-terminated. Borrowed for
+///                    the call.
+/// @param[in]  stream stream name, NUL-terminated: 1-200 bytes of
+///                    `[A-Za-z0-9._-]`, not starting with '.'. Borrowed for
+///                    the call.
+/// @param[in]  opts   options, or NULL for `nwal_options_default()`.
+///                    Borrowed for the call.
+/// @param[out] out    receives the new handle on `NWAL_OK` (untouched
+///                    otherwise). The caller owns it: release it with
+///                    `nwal_close`, exactly once.
 ///
-/// Thread-safe. The returned handle may be shared by any number of threads;
-/// every function on it is thread-safe except `nwal_close`.
+/// @retval NWAL_OK                   the log is open.
+/// @retval NWAL_ERR_INVALID_ARGUMENT `dir`, `stream` or `out` is NULL, or
+///                                   `stream` is not a valid name.
+/// @retval NWAL_ERR_INVALID_CONFIG   an option is out of range, `reserved`
+///                                   is not all zero, `flags` has unknown
+///                                   bits, or `dir` is not a directory.
+/// @retval NWAL_ERR_LOCKED           the stream is open in another handle
+///                                   (this or another process).
+/// @retval NWAL_ERR_CORRUPTED_DATA   recovery found corruption it may not
+///                                   cut (see `NWAL_OPT_SALVAGE`).
+/// @retval NWAL_ERR_IO               creating, reading or locking the files
+///                                   failed (`nwal_last_os_error()`).
+/// @retval NWAL_ERR_PANIC            internal error; nothing is left open.
+///
+/// Thread-safe. The handle may be shared by any number of threads: every
+/// function on it is thread-safe except `nwal_close`.
 ///
 /// # Safety
-/// `dir` and `stream` must be NULL or NUL-terminated strings; `opts` NULL or
-/// a valid `nwal_options`; `out` NULL or writable.
+/// - `dir` and `stream` are NULL or NUL-terminated strings.
+/// - `opts` is NULL or points to an `nwal_options`.
+/// - `out` is NULL or points to writable storage for an `nwal *`.
 #[no_mangle]
 pub unsafe extern "C" fn nwal_open(
     dir: *const c_char,
@@ -56,16 +82,16 @@ pub unsafe extern "C" fn nwal_open(
     out: *mut *mut nwal,
 ) -> nwal_status {
     boundary::call("nwal_open", || {
-        // SAFETY: NUL-terminated strings per this function's contract.
+        // SAFETY: NULL or NUL-terminated (precondition).
         let dir = OsStr::from_bytes(unsafe { c_str(dir, "nwal_open: dir") }?.to_bytes());
         // SAFETY: as above.
         let stream = stream_name(unsafe { c_str(stream, "nwal_open: stream") }?)?;
-        // SAFETY: NULL or a valid, aligned nwal_options per the contract.
+        // SAFETY: NULL or an nwal_options (precondition).
         let options = match unsafe { opts.as_ref() } {
             Some(o) => o.wal_options()?,
             None => WalOptions::default(),
         };
-        // SAFETY: NULL or writable per the contract.
+        // SAFETY: NULL or writable (precondition).
         let out = unsafe { Out::required(out, "nwal_open: out") }?;
         let wal = Wal::open(dir, stream, options).map_err(engine("nwal_open"))?;
         out.write_box(nwal::new(wal));
@@ -73,24 +99,34 @@ pub unsafe extern "C" fn nwal_open(
     })
 }
 
-/// Stop taking appends without releasing the handle: waits for appends in
-/// flight, syncs (cutting the zeros durable appends pre-write after the last
-/// record, docs/FORMAT.md), and releases the stream lock (so the stream can
-/// be reopened). Later appends and cleanups return `NWAL_ERR_SHUTDOWN`; reads,
-/// iteration and `nwal_sync` still work. Idempotent. The handle must still
-/// be released with `nwal_close`.
+/// Stop taking appends without releasing the handle.
 ///
-/// Use it to stop a log that other threads are still using; then join them,
-/// then `nwal_close`.
+/// Waits for the append being written, syncs (cutting the zeros that
+/// durable appends pre-write after the last record, so the files end at
+/// their last record), and releases the stream lock, so the stream can be
+/// reopened. Later appends and cleanups return `NWAL_ERR_SHUTDOWN`; reads,
+/// replay and `nwal_sync` still work. Calling it again does nothing. The
+/// handle must still be released with `nwal_close`.
 ///
-/// @param w the log.
-/// @return `NWAL_OK`; `NWAL_ERR_IO` (the final sync failed);
-///         `NWAL_ERR_INVALID_ARGUMENT` for NULL `w`.
+/// Use it to stop a log that other threads are still using: shut down,
+/// join the threads, then `nwal_close`.
 ///
-/// Thread-safe.
+/// @param[in] w the log.
+///
+/// @retval NWAL_OK                   the log is shut down (or already was).
+/// @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL.
+/// @retval NWAL_ERR_IO               the final sync failed, or an earlier one
+///                                   did (the log is poisoned); the stream
+///                                   is still shut down and unlocked.
+/// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+///                                   call on `w` (the handle is poisoned).
+///
+/// Thread-safe: concurrent appends either complete before it or return
+/// `NWAL_ERR_SHUTDOWN`.
 ///
 /// # Safety
-/// `w` NULL or live.
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
 #[no_mangle]
 pub unsafe extern "C" fn nwal_shutdown(w: *mut nwal) -> nwal_status {
     with_handle("nwal_shutdown", w, |wal: &Wal| {
@@ -98,20 +134,29 @@ pub unsafe extern "C" fn nwal_shutdown(w: *mut nwal) -> nwal_status {
     })
 }
 
-/// Shut the log down (as `nwal_shutdown`) and free the handle.
+/// Shut the log down (as `nwal_shutdown`) and release the handle.
 ///
-/// @param w the log, or NULL (a no-op returning `NWAL_OK`). Invalid after
-///          the call, whatever it returns. Read buffers and iterators
-///          obtained from it stay valid until freed.
-/// @return `NWAL_OK`, or the status of the final sync (`NWAL_ERR_IO`: the
-///         records appended without `NWAL_DURABLE` may not be durable). Also
-///         closes a handle poisoned by a panic.
+/// Read buffers and iterators obtained from the handle stay valid until
+/// they are released themselves. A handle poisoned by an internal error
+/// is released too.
 ///
-/// Must not race any other call on the same handle: join the threads using
-/// it first (`nwal_shutdown` helps to stop them).
+/// @param[in] w the log, or NULL (nothing to do). Invalid after the call,
+///              whatever it returns.
+///
+/// @retval NWAL_OK        the log is closed (or `w` is NULL).
+/// @retval NWAL_ERR_IO    the final sync failed: records appended without
+///                        `NWAL_DURABLE` may not be durable. The handle is
+///                        released all the same.
+/// @retval NWAL_ERR_PANIC internal error during the final sync; the
+///                        handle's memory is leaked rather than freed.
+///
+/// Not thread-safe on `w`: no other call on it may run concurrently or
+/// after. Join the threads that use it first (`nwal_shutdown` stops them).
 ///
 /// # Safety
-/// `w` NULL or a live handle no other thread is using.
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
+/// - No other thread uses `w` during or after the call.
 #[no_mangle]
 pub unsafe extern "C" fn nwal_close(w: *mut nwal) -> nwal_status {
     release("nwal_close", w)

@@ -20,8 +20,9 @@ pub enum nwal_status {
     /// Success.
     NWAL_OK = 0,
     /// An operating-system call failed; `nwal_last_os_error()` gives its errno.
-    /// Also returned by every call on a log poisoned by a failed fsync or
-    /// truncate (reopen it).
+    /// Also returned by appends, `nwal_sync` and `nwal_shutdown` on a log
+    /// poisoned by an earlier failed fsync or truncate (reads, replay and
+    /// cleanup still work; reopen the log to append again).
     NWAL_ERR_IO = 1,
     /// The options are invalid (durations, size cap, file mode, non-zero
     /// reserved fields or unknown option flags), or `dir` is not a directory.
@@ -44,9 +45,9 @@ pub enum nwal_status {
     /// written end, or a content larger than the format allows (1 GiB), or a
     /// `now_ms` so large that its segment's expiration overflows int64.
     NWAL_ERR_INVALID_ARGUMENT = 8,
-    /// The library panicked (a bug in nano_wal). The handle (or iterator) it
-    /// happened on is poisoned: every later call on it but `nwal_close`
-    /// (or `nwal_iter_free`) returns `NWAL_ERR_PANIC`.
+    /// An internal error: the library panicked (a bug in nano_wal). The
+    /// handle or iterator it happened on is poisoned: every later call on it
+    /// but `nwal_close` (`nwal_iter_free`) returns `NWAL_ERR_PANIC`.
     NWAL_ERR_PANIC = 9,
     /// `nwal_iter_next` reached the end of the log. Not an error.
     NWAL_DONE = 100,
@@ -120,26 +121,33 @@ pub struct nwal_options {
     pub reserved: [u64; 8],
 }
 
-/// Where a record lives. Totally ordered by (segment_id, offset) in append
-/// order, so it serves as a log sequence number. `offset` is the byte offset
-/// of the record in its segment file; `size` its whole on-disk length.
+/// Where a record lives: a ref. Ordered by (segment_id, offset) as the log
+/// is, so it serves as a log sequence number. Plain data: copy and store it
+/// freely; it stays valid until `nwal_cleanup` deletes its segment.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct nwal_entry_ref {
+    /// The segment holding the record (segment ids grow with the log).
     pub segment_id: u64,
+    /// Byte offset of the record in its segment file.
     pub offset: u64,
+    /// Length of the whole record on disk (frame, header and content).
     pub size: u64,
 }
 
 /// One record of `nwal_append_batch`. `header` NULL (with `header_len` 0)
 /// means "no header"; a non-NULL header of length 0 is an empty header.
-/// `content` may be NULL only when `content_len` is 0.
+/// The bytes are borrowed for the call only.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct nwal_write_entry {
+    /// The record header, or NULL for none.
     pub header: *const u8,
+    /// Length of `header` (0 when it is NULL; at most 65,535).
     pub header_len: usize,
+    /// The record content; NULL only when `content_len` is 0.
     pub content: *const u8,
+    /// Length of `content` (at most 1 GiB).
     pub content_len: usize,
 }
 
@@ -170,9 +178,13 @@ pub struct nwal_span {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct nwal_record {
+    /// The record header, or NULL if it was appended without one.
     pub header: *const u8,
+    /// Length of `header`.
     pub header_len: usize,
+    /// The record content.
     pub content: *const u8,
+    /// Length of `content`.
     pub content_len: usize,
 }
 
@@ -188,16 +200,16 @@ pub struct nwal_cleanup_result {
     pub live_segments: u64,
 }
 
-/// An open log stream (opaque). Created by `nwal_open`, destroyed by
-/// `nwal_close`.
+/// An open log stream (opaque). Created by `nwal_open`, released by
+/// `nwal_close`; shared by any number of threads in between.
 pub struct nwal {
     pub(crate) wal: Wal,
     /// Set when a call on this handle panicked.
     pub(crate) poisoned: AtomicBool,
 }
 
-/// The bytes behind the records of one `nwal_read_batch` (opaque). Destroyed
-/// by `nwal_read_buf_free`.
+/// The bytes behind the records of one `nwal_read_batch` (opaque). Released
+/// by `nwal_read_buf_free`, independently of its log.
 pub struct nwal_read_buf {
     /// The bytes the C records point into.
     pub(crate) bytes: ReadBytes,
@@ -211,8 +223,8 @@ pub(crate) enum ReadBytes {
     Many(ReadBuf),
 }
 
-/// A replay iterator (opaque). Created by `nwal_iter_open`, destroyed by
-/// `nwal_iter_free`.
+/// A replay iterator (opaque). Created by `nwal_iter_open`, released by
+/// `nwal_iter_free`, independently of its log; used by one thread at a time.
 pub struct nwal_iter {
     /// Its read buffer backs the caller's `nwal_record` of the record last
     /// returned until the next `nwal_iter_next` or `nwal_iter_free`.
