@@ -1,27 +1,40 @@
 /*
  * nano_wal: a concurrent write-ahead log with a C ABI.
  *
+ * Contents: the constants and types, then the functions in six sections:
+ * opening and closing a log; appending; reading records by ref; replaying
+ * the log; durability and retention; errors and version.
+ *
  * Conventions (every function follows them unless its comment says otherwise):
  *
- *  - Every fallible function returns an nwal_status. NWAL_OK (0) is success.
- *    On failure, outputs are left untouched and nwal_last_error_message()
- *    describes the failure on the calling thread (nwal_last_os_error() gives
- *    the errno behind NWAL_ERR_IO).
+ *  - Every fallible function returns an nwal_status; its comment lists each
+ *    status it can return. NWAL_OK (0) is success. On failure, outputs are
+ *    left untouched and nwal_last_error_message() describes the failure on
+ *    the calling thread (nwal_last_os_error() gives the errno behind
+ *    NWAL_ERR_IO).
+ *  - Parameters are marked [in] (read by the call), [out] (written by it,
+ *    on success only) or [in,out].
  *  - Input pointers (strings, byte buffers, arrays) are borrowed for the
  *    duration of the call only and never retained. A pointer may be NULL
  *    only when its length or count is 0, or when its comment says so.
- *  - Objects created by the library (nwal, nwal_read_buf, nwal_iter) are
- *    released only by their own function (nwal_close, nwal_read_buf_free,
- *    nwal_iter_free), exactly once; never with free(). Each accepts NULL.
+ *  - Objects created by the library (nwal, nwal_read_buf, nwal_iter) belong
+ *    to the caller until released by their own function (nwal_close,
+ *    nwal_read_buf_free, nwal_iter_free), exactly once; never with free().
+ *    Each release function accepts NULL.
  *  - Threads: an nwal handle may be shared by any number of threads; every
  *    function on it is thread-safe except nwal_close, which must not race
  *    other calls on that handle. An nwal_iter is used by one thread at a
  *    time. Error messages are per thread.
  *  - No function aborts or unwinds into the caller: an internal panic returns
- *    NWAL_ERR_PANIC and poisons the handle it happened on (every later call
- *    on it but nwal_close returns NWAL_ERR_PANIC).
+ *    NWAL_ERR_PANIC and poisons the handle or iterator it happened on (every
+ *    later call on it but nwal_close or nwal_iter_free returns
+ *    NWAL_ERR_PANIC).
  *  - Times (now_ms) are the caller's clock, milliseconds since the Unix
  *    epoch; the library never reads the clock.
+ *  - A function's "Safety" section lists its preconditions: what the caller
+ *    guarantees beyond what the function checks (it reports a NULL pointer
+ *    or an inconsistent length as NWAL_ERR_INVALID_ARGUMENT). Breaking one
+ *    is undefined behaviour.
  */
 
 #ifndef NANO_WAL_H
@@ -75,8 +88,9 @@ typedef enum nwal_status {
   NWAL_OK = 0,
   /**
    * An operating-system call failed; `nwal_last_os_error()` gives its errno.
-   * Also returned by every call on a log poisoned by a failed fsync or
-   * truncate (reopen it).
+   * Also returned by appends, `nwal_sync` and `nwal_shutdown` on a log
+   * poisoned by an earlier failed fsync or truncate (reads, replay and
+   * cleanup still work; reopen the log to append again).
    */
   NWAL_ERR_IO = 1,
   /**
@@ -115,9 +129,9 @@ typedef enum nwal_status {
    */
   NWAL_ERR_INVALID_ARGUMENT = 8,
   /**
-   * The library panicked (a bug in nano_wal). The handle (or iterator) it
-   * happened on is poisoned: every later call on it but `nwal_close`
-   * (or `nwal_iter_free`) returns `NWAL_ERR_PANIC`.
+   * An internal error: the library panicked (a bug in nano_wal). The
+   * handle or iterator it happened on is poisoned: every later call on it
+   * but `nwal_close` (`nwal_iter_free`) returns `NWAL_ERR_PANIC`.
    */
   NWAL_ERR_PANIC = 9,
   /**
@@ -127,20 +141,20 @@ typedef enum nwal_status {
 } nwal_status;
 
 /**
- * An open log stream (opaque). Created by `nwal_open`, destroyed by
- * `nwal_close`.
+ * An open log stream (opaque). Created by `nwal_open`, released by
+ * `nwal_close`; shared by any number of threads in between.
  */
 typedef struct nwal nwal;
 
 /**
- * A replay iterator (opaque). Created by `nwal_iter_open`, destroyed by
- * `nwal_iter_free`.
+ * A replay iterator (opaque). Created by `nwal_iter_open`, released by
+ * `nwal_iter_free`, independently of its log; used by one thread at a time.
  */
 typedef struct nwal_iter nwal_iter;
 
 /**
- * The bytes behind the records of one `nwal_read_batch` (opaque). Destroyed
- * by `nwal_read_buf_free`.
+ * The bytes behind the records of one `nwal_read_batch` (opaque). Released
+ * by `nwal_read_buf_free`, independently of its log.
  */
 typedef struct nwal_read_buf nwal_read_buf;
 
@@ -181,25 +195,46 @@ typedef struct nwal_options {
 } nwal_options;
 
 /**
- * Where a record lives. Totally ordered by (segment_id, offset) in append
- * order, so it serves as a log sequence number. `offset` is the byte offset
- * of the record in its segment file; `size` its whole on-disk length.
+ * Where a record lives: a ref. Ordered by (segment_id, offset) as the log
+ * is, so it serves as a log sequence number. Plain data: copy and store it
+ * freely; it stays valid until `nwal_cleanup` deletes its segment.
  */
 typedef struct nwal_entry_ref {
+  /**
+   * The segment holding the record (segment ids grow with the log).
+   */
   uint64_t segment_id;
+  /**
+   * Byte offset of the record in its segment file.
+   */
   uint64_t offset;
+  /**
+   * Length of the whole record on disk (frame, header and content).
+   */
   uint64_t size;
 } nwal_entry_ref;
 
 /**
  * One record of `nwal_append_batch`. `header` NULL (with `header_len` 0)
  * means "no header"; a non-NULL header of length 0 is an empty header.
- * `content` may be NULL only when `content_len` is 0.
+ * The bytes are borrowed for the call only.
  */
 typedef struct nwal_write_entry {
+  /**
+   * The record header, or NULL for none.
+   */
   const uint8_t *header;
+  /**
+   * Length of `header` (0 when it is NULL; at most 65,535).
+   */
   size_t header_len;
+  /**
+   * The record content; NULL only when `content_len` is 0.
+   */
   const uint8_t *content;
+  /**
+   * Length of `content` (at most 1 GiB).
+   */
   size_t content_len;
 } nwal_write_entry;
 
@@ -242,9 +277,21 @@ typedef struct nwal_span {
  * dereferenced.
  */
 typedef struct nwal_record {
+  /**
+   * The record header, or NULL if it was appended without one.
+   */
   const uint8_t *header;
+  /**
+   * Length of `header`.
+   */
   size_t header_len;
+  /**
+   * The record content.
+   */
   const uint8_t *content;
+  /**
+   * Length of `content`.
+   */
   size_t content_len;
 } nwal_record;
 
@@ -271,10 +318,22 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The default options: retention 7 days, segment duration 1 hour, no size
- * cap, file mode 0600, no flags, reserved all zero.
+ * Opening and closing a log
+ * =========================
  *
- * @return the defaults, by value. Thread-safe.
+ * A log is one stream of records in a directory. `nwal_open` opens it and
+ * returns a handle that any number of threads may share. `nwal_shutdown`
+ * stops the appends while other threads may still hold the handle;
+ * `nwal_close` releases the handle once no other thread uses it.
+ *
+ * ---
+ *
+ * The default options: retention 7 days, segment duration 1 hour, no size
+ * cap, file mode 0600, no flags, `reserved` all zero.
+ *
+ * @return the defaults, by value.
+ *
+ * Thread-safe.
  */
 struct nwal_options nwal_options_default(void);
 
@@ -286,27 +345,38 @@ struct nwal_options nwal_options_default(void);
  * tail of the newest segment is cut off; corruption before it fails with
  * `NWAL_ERR_CORRUPTED_DATA` unless `NWAL_OPT_SALVAGE` is set.
  *
- * @param dir     directory of the log, NUL-terminated. Borrowed for the call.
- * @param stream  stream name, NUL-terminated: 1-200 bytes of
- *                `[A-Za-z0-9._-]`, not starting with '.'. Borrowed for the call.
- * @param opts    options, or NULL for `nwal_options_default()`. Borrowed.
- * @param out     receives the new handle, only on `NWAL_OK` (left untouched
- *                otherwise). The caller owns it and must release it with
- *                `nwal_close` exactly once.
- * @return `NWAL_OK`;
- *         `NWAL_ERR_INVALID_ARGUMENT` (NULL `dir`, `stream` or `out`, bad
- *         stream name);
- *         `NWAL_ERR_INVALID_CONFIG` (bad options, `dir` not a directory);
- *         `NWAL_ERR_LOCKED` (the stream is open elsewhere);
- *         `NWAL_ERR_CORRUPTED_DATA` (see above);
- *         `NWAL_ERR_IO` (see `nwal_last_os_error()`).
+ * @param[in]  dir    directory of the log, NUL-terminated. Borrowed for
+ *                    the call.
+ * @param[in]  stream stream name, NUL-terminated: 1-200 bytes of
+ *                    `[A-Za-z0-9._-]`, not starting with '.'. Borrowed for
+ *                    the call.
+ * @param[in]  opts   options, or NULL for `nwal_options_default()`.
+ *                    Borrowed for the call.
+ * @param[out] out    receives the new handle on `NWAL_OK` (untouched
+ *                    otherwise). The caller owns it: release it with
+ *                    `nwal_close`, exactly once.
  *
- * Thread-safe. The returned handle may be shared by any number of threads;
- * every function on it is thread-safe except `nwal_close`.
+ * @retval NWAL_OK                   the log is open.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `dir`, `stream` or `out` is NULL, or
+ *                                   `stream` is not a valid name.
+ * @retval NWAL_ERR_INVALID_CONFIG   an option is out of range, `reserved`
+ *                                   is not all zero, `flags` has unknown
+ *                                   bits, or `dir` is not a directory.
+ * @retval NWAL_ERR_LOCKED           the stream is open in another handle
+ *                                   (this or another process).
+ * @retval NWAL_ERR_CORRUPTED_DATA   recovery found corruption it may not
+ *                                   cut (see `NWAL_OPT_SALVAGE`).
+ * @retval NWAL_ERR_IO               creating, reading or locking the files
+ *                                   failed (`nwal_last_os_error()`).
+ * @retval NWAL_ERR_PANIC            internal error; nothing is left open.
+ *
+ * Thread-safe. The handle may be shared by any number of threads: every
+ * function on it is thread-safe except `nwal_close`.
  *
  * # Safety
- * `dir` and `stream` must be NULL or NUL-terminated strings; `opts` NULL or
- * a valid `nwal_options`; `out` NULL or writable.
+ * - `dir` and `stream` are NULL or NUL-terminated strings.
+ * - `opts` is NULL or points to an `nwal_options`.
+ * - `out` is NULL or points to writable storage for an `nwal *`.
  */
 enum nwal_status nwal_open(const char *dir,
                            const char *stream,
@@ -314,34 +384,122 @@ enum nwal_status nwal_open(const char *dir,
                            struct nwal **out);
 
 /**
- * Append one record at time `now_ms`.
+ * Stop taking appends without releasing the handle.
  *
- * The record goes to the segment of the window holding `now_ms` (ms since
- * the Unix epoch; the library never reads the clock), or to the active
- * segment if that window is earlier than the active one's.
+ * Waits for the append being written, syncs (cutting the zeros that
+ * durable appends pre-write after the last record, so the files end at
+ * their last record), and releases the stream lock, so the stream can be
+ * reopened. Later appends and cleanups return `NWAL_ERR_SHUTDOWN`; reads,
+ * replay and `nwal_sync` still work. Calling it again does nothing. The
+ * handle must still be released with `nwal_close`.
  *
- * @param w           the log.
- * @param header      record header, or NULL for none (then `header_len`
- *                    must be 0); at most 65,535 bytes. Borrowed for the call.
- * @param header_len  length of `header`.
- * @param content     record content; may be NULL only if `content_len` is 0.
- *                    Borrowed for the call.
- * @param content_len length of `content` (at most 1 GiB).
- * @param now_ms      the caller's time, ms since the Unix epoch.
- * @param flags       0, or `NWAL_DURABLE`: return only once the record
- *                    survives power loss. Without it, a returned record
- *                    survives a crash of the process, not of the machine.
- * @param out_ref     receives the record's ref on `NWAL_OK`; may be NULL.
- * @return `NWAL_OK`; `NWAL_ERR_INVALID_ARGUMENT`; `NWAL_ERR_HEADER_TOO_LARGE`;
- *         `NWAL_ERR_SHUTDOWN` (after `nwal_shutdown`); `NWAL_ERR_IO`
- *         (nothing of the record is left in the log); `NWAL_ERR_PANIC`.
+ * Use it to stop a log that other threads are still using: shut down,
+ * join the threads, then `nwal_close`.
  *
- * Thread-safe: concurrent appends on one handle are serialised in the log
- * and share fsyncs (group commit).
+ * @param[in] w the log.
+ *
+ * @retval NWAL_OK                   the log is shut down (or already was).
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL.
+ * @retval NWAL_ERR_IO               the final sync failed, or an earlier one
+ *                                   did (the log is poisoned); the stream
+ *                                   is still shut down and unlocked.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe: concurrent appends either complete before it or return
+ * `NWAL_ERR_SHUTDOWN`.
  *
  * # Safety
- * `w` must be NULL or a live handle; `header`/`content` NULL or pointing to
- * their lengths in readable bytes; `out_ref` NULL or writable.
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ */
+enum nwal_status nwal_shutdown(struct nwal *w);
+
+/**
+ * Shut the log down (as `nwal_shutdown`) and release the handle.
+ *
+ * Read buffers and iterators obtained from the handle stay valid until
+ * they are released themselves. A handle poisoned by an internal error
+ * is released too.
+ *
+ * @param[in] w the log, or NULL (nothing to do). Invalid after the call,
+ *              whatever it returns.
+ *
+ * @retval NWAL_OK        the log is closed (or `w` is NULL).
+ * @retval NWAL_ERR_IO    the final sync failed: records appended without
+ *                        `NWAL_DURABLE` may not be durable. The handle is
+ *                        released all the same.
+ * @retval NWAL_ERR_PANIC internal error during the final sync; the
+ *                        handle's memory is leaked rather than freed.
+ *
+ * Not thread-safe on `w`: no other call on it may run concurrently or
+ * after. Join the threads that use it first (`nwal_shutdown` stops them).
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - No other thread uses `w` during or after the call.
+ */
+enum nwal_status nwal_close(struct nwal *w);
+
+/**
+ * Appending
+ * =========
+ *
+ * An append takes the caller's time `now_ms`, which picks the
+ * clock-aligned window, and so the segment, of its records (a window
+ * earlier than the active segment's goes to the active segment). Without
+ * `NWAL_DURABLE` a returned append survives a crash of the process; with
+ * it, a power loss too. A batch is atomic across a crash: after recovery
+ * the log holds all of its records or none. Each append returns the refs
+ * of its records, in log order.
+ *
+ * ---
+ *
+ * Append one record.
+ *
+ * @param[in]  w           the log.
+ * @param[in]  header      the record header, or NULL for none (then
+ *                         `header_len` must be 0); a non-NULL header of
+ *                         length 0 is an empty header. At most 65,535
+ *                         bytes. Borrowed for the call.
+ * @param[in]  header_len  length of `header`.
+ * @param[in]  content     the record content; NULL only if `content_len`
+ *                         is 0. Borrowed for the call.
+ * @param[in]  content_len length of `content`, at most 1 GiB.
+ * @param[in]  now_ms      the caller's time, ms since the Unix epoch.
+ * @param[in]  flags       0, or `NWAL_DURABLE`: return only once the record
+ *                         survives power loss.
+ * @param[out] out_ref     receives the record's ref on `NWAL_OK`; may be
+ *                         NULL.
+ *
+ * @retval NWAL_OK                   the record is in the log.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL, `header` or `content` is
+ *                                   NULL with a non-zero length, `flags`
+ *                                   has unknown bits, the content is larger
+ *                                   than 1 GiB, or `now_ms` is so far off
+ *                                   that its window or its segment's
+ *                                   expiration does not fit in int64.
+ * @retval NWAL_ERR_HEADER_TOO_LARGE `header_len` is over 65,535.
+ * @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+ * @retval NWAL_ERR_IO               the write failed (nothing of the record
+ *                                   is in the log), or its fdatasync did
+ *                                   (the log is poisoned: the record may or
+ *                                   may not survive a crash; reopen the
+ *                                   log), or an earlier one did.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe: concurrent appends on one handle are serialised in the log
+ * and share their fdatasyncs (group commit).
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `header` is NULL or points to `header_len` readable bytes, and
+ *   `content` is NULL or points to `content_len` readable bytes, neither
+ *   modified during the call.
+ * - `out_ref` is NULL or points to a writable `nwal_entry_ref`.
  */
 enum nwal_status nwal_append(struct nwal *w,
                              const uint8_t *header,
@@ -353,27 +511,38 @@ enum nwal_status nwal_append(struct nwal *w,
                              struct nwal_entry_ref *out_ref);
 
 /**
- * Append `count` records atomically, at time `now_ms`.
+ * Append `count` records atomically, in one segment, contiguous and in
+ * order.
  *
- * The records go to one segment, contiguous and in order. After a crash,
- * recovery keeps all of them or none. On failure none of them is in the
- * log and `out_refs` is left untouched.
+ * @param[in]  w        the log.
+ * @param[in]  entries  the records (see `nwal_write_entry` for when its
+ *                      pointers may be NULL); NULL only if `count` is 0.
+ *                      Borrowed for the call.
+ * @param[in]  count    number of records; 0 does nothing.
+ * @param[in]  now_ms   the caller's time, ms since the Unix epoch.
+ * @param[in]  flags    0 or `NWAL_DURABLE` (as for `nwal_append`).
+ * @param[out] out_refs receives the `count` refs on `NWAL_OK`, in the
+ *                      order of `entries`; may be NULL.
  *
- * @param w        the log.
- * @param entries  `count` entries (see `nwal_write_entry` for NULL rules);
- *                 may be NULL only if `count` is 0. Borrowed for the call.
- * @param count    number of entries; 0 is `NWAL_OK` and does nothing.
- * @param now_ms   the caller's time, ms since the Unix epoch.
- * @param flags    0 or `NWAL_DURABLE` (as for `nwal_append`).
- * @param out_refs receives the `count` refs on `NWAL_OK`; may be NULL.
- * @return as for `nwal_append`.
+ * @retval NWAL_OK                   all the records are in the log.
+ * @retval NWAL_ERR_INVALID_ARGUMENT as for `nwal_append`, for any entry
+ *                                   (the message names it), or `entries`
+ *                                   is NULL with a non-zero `count`.
+ * @retval NWAL_ERR_HEADER_TOO_LARGE as for `nwal_append`.
+ * @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+ * @retval NWAL_ERR_IO               as for `nwal_append`, for the whole
+ *                                   batch.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
  *
- * Thread-safe.
+ * Thread-safe, as `nwal_append`.
  *
  * # Safety
- * `w` NULL or live; `entries` NULL or `count` readable entries whose
- * pointers follow `nwal_write_entry`'s rules; `out_refs` NULL or `count`
- * writable slots.
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `entries` is NULL or points to `count` readable `nwal_write_entry`s
+ *   whose pointers follow that type's rules, none modified during the call.
+ * - `out_refs` is NULL or points to `count` writable `nwal_entry_ref`s.
  */
 enum nwal_status nwal_append_batch(struct nwal *w,
                                    const struct nwal_write_entry *entries,
@@ -383,30 +552,44 @@ enum nwal_status nwal_append_batch(struct nwal *w,
                                    struct nwal_entry_ref *out_refs);
 
 /**
- * Append `count` records atomically, described by pointer-free spans into
- * one buffer (for bindings such as Go's cgo that cannot pass arrays of
- * pointers). Same semantics as `nwal_append_batch`.
+ * Append `count` records atomically, as `nwal_append_batch`, described by
+ * spans into one buffer instead of pointers (for bindings such as Go's cgo
+ * that cannot pass arrays of pointers).
  *
- * @param w        the log.
- * @param buf      the bytes of every header and content; may be NULL only
- *                 if `buf_len` is 0. Borrowed for the call.
- * @param buf_len  length of `buf`.
- * @param spans    `count` spans; each range must lie inside `buf`,
- *                 `header_len` must be 0 when `has_header` is 0, `has_header`
- *                 must be 0 or 1 and `reserved` 0 (else
- *                 `NWAL_ERR_INVALID_ARGUMENT`). May be NULL only if `count`
- *                 is 0. Borrowed for the call.
- * @param count    number of records; 0 is `NWAL_OK` and does nothing.
- * @param now_ms   the caller's time, ms since the Unix epoch.
- * @param flags    0 or `NWAL_DURABLE`.
- * @param out_refs receives the `count` refs on `NWAL_OK`; may be NULL.
- * @return as for `nwal_append`.
+ * @param[in]  w        the log.
+ * @param[in]  buf      the bytes of every header and content; NULL only if
+ *                      `buf_len` is 0. Borrowed for the call.
+ * @param[in]  buf_len  length of `buf`.
+ * @param[in]  spans    the records: each range lies inside `buf`,
+ *                      `has_header` is 0 or 1, `header_len` is 0 when
+ *                      `has_header` is 0, `reserved` is 0. NULL only if
+ *                      `count` is 0. Borrowed for the call.
+ * @param[in]  count    number of records; 0 does nothing.
+ * @param[in]  now_ms   the caller's time, ms since the Unix epoch.
+ * @param[in]  flags    0 or `NWAL_DURABLE` (as for `nwal_append`).
+ * @param[out] out_refs receives the `count` refs on `NWAL_OK`, in the
+ *                      order of `spans`; may be NULL.
  *
- * Thread-safe.
+ * @retval NWAL_OK                   all the records are in the log.
+ * @retval NWAL_ERR_INVALID_ARGUMENT as for `nwal_append_batch`, or a span
+ *                                   breaks the rules above (the message
+ *                                   names it).
+ * @retval NWAL_ERR_HEADER_TOO_LARGE as for `nwal_append`.
+ * @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+ * @retval NWAL_ERR_IO               as for `nwal_append`, for the whole
+ *                                   batch.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe, as `nwal_append`.
  *
  * # Safety
- * `w` NULL or live; `buf` NULL or `buf_len` readable bytes; `spans` NULL or
- * `count` readable spans; `out_refs` NULL or `count` writable slots.
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `buf` is NULL or points to `buf_len` readable bytes, and `spans` is
+ *   NULL or points to `count` readable `nwal_span`s, neither modified
+ *   during the call.
+ * - `out_refs` is NULL or points to `count` writable `nwal_entry_ref`s.
  */
 enum nwal_status nwal_append_batch_packed(struct nwal *w,
                                           const uint8_t *buf,
@@ -418,37 +601,63 @@ enum nwal_status nwal_append_batch_packed(struct nwal *w,
                                           struct nwal_entry_ref *out_refs);
 
 /**
+ * Reading records by ref
+ * ======================
+ *
+ * A ref (`nwal_entry_ref`), returned by an append or by replay, names one
+ * record. `nwal_read_batch` reads the records of many refs at once into
+ * one buffer owned by the library, released with `nwal_read_buf_free`.
+ * Every record's checksum is verified. Reads never wait for writers and
+ * still work after `nwal_shutdown`.
+ *
+ * ---
+ *
  * Read the records of `count` refs, in the order of `refs`.
  *
  * Refs into the same segment are coalesced into one positional read; the
- * records point into library-owned buffers (no copy per record). Every
- * record's checksum is verified.
+ * records point into the returned buffer (no copy per record).
  *
- * @param w           the log.
- * @param refs        `count` refs (from appends or iteration); may be NULL
- *                    only if `count` is 0. Borrowed for the call.
- * @param count       number of refs; 0 is `NWAL_OK` (and `*out_buf` is set
- *                    to NULL).
- * @param out_records `count` slots, filled on `NWAL_OK` with views into
- *                    `*out_buf`; may be NULL only if `count` is 0.
- * @param out_buf     receives, on `NWAL_OK`, the buffer that owns the bytes
- *                    (or NULL when `count` is 0). Required. The caller owns
- *                    it and must release it with `nwal_read_buf_free`
- *                    (never `free()`); the records stay valid and unchanged
- *                    until then, even across later appends, `nwal_cleanup`
- *                    or `nwal_close`.
- * @return `NWAL_OK`; `NWAL_ERR_INVALID_ARGUMENT` (NULL arguments, a ref of
- *         size 0 or past its segment's written end);
- *         `NWAL_ERR_NOT_FOUND` (unknown or deleted segment);
- *         `NWAL_ERR_CORRUPTED_DATA` (a ref that is not exactly one whole
- *         valid record, or bytes that fail their checksum); `NWAL_ERR_IO`.
- *         On failure nothing is written and nothing needs freeing.
+ * @param[in]  w           the log.
+ * @param[in]  refs        the refs (from appends or replay); NULL only if
+ *                         `count` is 0. Borrowed for the call.
+ * @param[in]  count       number of refs; 0 reads nothing and sets
+ *                         `*out_buf` to NULL.
+ * @param[out] out_records `count` slots, filled on `NWAL_OK` with views
+ *                         into `*out_buf`; NULL only if `count` is 0.
+ * @param[out] out_buf     receives, on `NWAL_OK`, the buffer that owns the
+ *                         bytes (NULL when `count` is 0). Required. The
+ *                         caller owns it: release it with
+ *                         `nwal_read_buf_free` (never `free()`). The records
+ *                         stay valid and unchanged until then, even across
+ *                         later appends, `nwal_cleanup` or `nwal_close`.
  *
- * Thread-safe; never waits for writers.
+ * @retval NWAL_OK                   every record was read and verified.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` or `out_buf` is NULL, `refs` or
+ *                                   `out_records` is NULL with a non-zero
+ *                                   `count`, or a ref has size 0 or runs
+ *                                   past its segment's written end.
+ * @retval NWAL_ERR_NOT_FOUND        a ref names a segment that does not
+ *                                   exist (never did, or was deleted by
+ *                                   `nwal_cleanup`).
+ * @retval NWAL_ERR_CORRUPTED_DATA   a ref does not cover exactly one whole
+ *                                   record, or the bytes fail their
+ *                                   checksum.
+ * @retval NWAL_ERR_IO               reading failed, or the buffer could not
+ *                                   be allocated.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * On failure nothing is written and nothing needs releasing.
+ *
+ * Thread-safe.
  *
  * # Safety
- * `w` NULL or live; `refs` NULL or `count` readable refs; `out_records`
- * NULL or `count` writable slots; `out_buf` NULL or writable.
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `refs` is NULL or points to `count` readable `nwal_entry_ref`s.
+ * - `out_records` is NULL or points to `count` writable `nwal_record`s.
+ * - `out_buf` is NULL or points to writable storage for an
+ *   `nwal_read_buf *`.
  */
 enum nwal_status nwal_read_batch(struct nwal *w,
                                  const struct nwal_entry_ref *refs,
@@ -457,77 +666,113 @@ enum nwal_status nwal_read_batch(struct nwal *w,
                                  struct nwal_read_buf **out_buf);
 
 /**
- * Release the buffer of a `nwal_read_batch`; the records that pointed into
+ * Release the buffer of an `nwal_read_batch`; the records that point into
  * it become invalid.
  *
- * @param buf a buffer from `nwal_read_batch`, or NULL (a no-op). Must not be
- *            used again. It is independent of its `nwal`: it may be freed
- *            before or after `nwal_close`, from any thread.
+ * @param[in] buf a buffer from `nwal_read_batch`, or NULL (nothing to do).
+ *                Invalid after the call. It does not depend on its log: it
+ *                may be released before or after `nwal_close`.
+ *
+ * Thread-safe: any thread may release it, once no thread reads its
+ * records any more.
  *
  * # Safety
- * `buf` must be NULL or a buffer from `nwal_read_batch` not freed yet.
+ * - `buf` is NULL or a buffer returned by `nwal_read_batch` and not yet
+ *   passed to `nwal_read_buf_free`.
+ * - No other thread uses `buf` or its records during or after the call.
  */
 void nwal_read_buf_free(struct nwal_read_buf *buf);
 
 /**
- * Open an iterator over the records of the log in log order: from the
- * first record, or from `from` (inclusive: the first record returned is
- * `*from`), to replay since a checkpoint.
+ * Replaying the log
+ * =================
+ *
+ * An iterator (`nwal_iter`) returns the records of the log in log order,
+ * from the first one or from a ref: to recover after a restart, open the
+ * log, replay from the last checkpointed ref, then append.
+ *
+ * ---
+ *
+ * Open an iterator from the first record, or from `from` (inclusive: the
+ * first record returned is `*from`).
  *
  * The iterator follows the log as it grows: records appended before it
  * reaches the end are returned too. It ends (`NWAL_DONE`) at the written
  * end of the newest segment and stays ended; to read what was appended
- * later, open a new iterator from the last ref seen (`from` is inclusive).
+ * later, open a new iterator from the last ref seen.
  *
- * Cleanup running concurrently: the iterator finishes the segment it is
- * reading even if `nwal_cleanup` deletes it meanwhile (it holds it open),
- * and passes over segments deleted before it reaches them without saying
- * so. To tell "deleted under me" from "never existed", compare the refs it
+ * With `nwal_cleanup` running concurrently, the iterator finishes the
+ * segment it is reading even if that segment is deleted meanwhile, and
+ * passes over segments deleted before it reaches them without saying so.
+ * To tell "deleted under me" from "never existed", compare the refs it
  * returns with the segments you expect, or do not clean up below a
  * replay's position while it runs.
  *
- * @param w    the log.
- * @param from the ref of a live record to start at, or NULL for the
- *             beginning. Borrowed for the call.
- * @param out  receives the iterator on `NWAL_OK` (untouched otherwise).
- *             The caller owns it and must release it with `nwal_iter_free`.
- * @return `NWAL_OK`; `NWAL_ERR_INVALID_ARGUMENT` (NULL `w` or `out`; `from`
- *         of size 0 or past its segment's end); `NWAL_ERR_NOT_FOUND`
- *         (`from` names an unknown or deleted segment);
- *         `NWAL_ERR_CORRUPTED_DATA` (`from` cannot be a record).
+ * @param[in]  w    the log.
+ * @param[in]  from the ref of a live record to start at, or NULL for the
+ *                  beginning. Borrowed for the call.
+ * @param[out] out  receives the iterator on `NWAL_OK` (untouched
+ *                  otherwise). The caller owns it: release it with
+ *                  `nwal_iter_free`. It may outlive `nwal_close(w)`: it
+ *                  then returns the records written before the close,
+ *                  then `NWAL_DONE`.
  *
- * Thread-safe on `w`. The iterator itself is a single-thread object: do not
- * use one iterator from two threads at once. It keeps the log's internals
- * alive, so it may outlive `nwal_close(w)`: it then goes on returning the
- * records written before the close, then `NWAL_DONE`.
+ * @retval NWAL_OK                   the iterator is open.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` or `out` is NULL, or `from` has
+ *                                   size 0 or runs past its segment's
+ *                                   written end.
+ * @retval NWAL_ERR_NOT_FOUND        `from` names a segment that does not
+ *                                   exist (never did, or was deleted).
+ * @retval NWAL_ERR_CORRUPTED_DATA   `from` cannot be a record (inside the
+ *                                   segment header, or shorter than a
+ *                                   record). A `from` that is not exactly a
+ *                                   record is reported by the first
+ *                                   `nwal_iter_next` instead.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe on `w`. The iterator is used by one thread at a time.
  *
  * # Safety
- * `w` NULL or live; `from` NULL or a readable ref; `out` NULL or writable.
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `from` is NULL or points to a readable `nwal_entry_ref`.
+ * - `out` is NULL or points to writable storage for an `nwal_iter *`.
  */
 enum nwal_status nwal_iter_open(struct nwal *w,
                                 const struct nwal_entry_ref *from,
                                 struct nwal_iter **out);
 
 /**
- * Advance the iterator.
+ * Advance the iterator to the next record.
  *
- * @param it      the iterator.
- * @param out_rec receives the record on `NWAL_OK`. Required. Its pointers
- *                are valid until the next `nwal_iter_next` or
- *                `nwal_iter_free` on `it`.
- * @param out_ref receives the record's ref on `NWAL_OK`; may be NULL.
- * @return `NWAL_OK` (a record); `NWAL_DONE` (end of the log: not an error,
- *         the last error message is unchanged); `NWAL_ERR_CORRUPTED_DATA`
- *         (a record does not verify: replay never skips it) or
- *         `NWAL_ERR_IO`; after such an error the iterator is finished and
- *         returns `NWAL_DONE`. `NWAL_ERR_INVALID_ARGUMENT` for NULL `it`
- *         or `out_rec`.
+ * @param[in,out] it      the iterator.
+ * @param[out]    out_rec receives the record on `NWAL_OK`. Required. Its
+ *                        pointers are valid until the next
+ *                        `nwal_iter_next` or `nwal_iter_free` on `it`.
+ * @param[out]    out_ref receives the record's ref on `NWAL_OK`; may be
+ *                        NULL.
  *
- * Not thread-safe on one iterator (see `nwal_iter_open`).
+ * @retval NWAL_OK                   a record.
+ * @retval NWAL_DONE                 the end of the log (not an error: the
+ *                                   last error message is unchanged).
+ * @retval NWAL_ERR_CORRUPTED_DATA   a record does not verify (replay never
+ *                                   skips one), or a batch is cut short.
+ * @retval NWAL_ERR_IO               reading failed.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `it` or `out_rec` is NULL.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `it` (the iterator is poisoned).
+ *
+ * After `NWAL_ERR_CORRUPTED_DATA` or `NWAL_ERR_IO` the iterator is
+ * finished: later calls return `NWAL_DONE`.
+ *
+ * Not thread-safe on `it`: one thread at a time.
  *
  * # Safety
- * `it` NULL or a live iterator not used concurrently; `out_rec` NULL or
- * writable; `out_ref` NULL or writable.
+ * - `it` is NULL or an iterator returned by `nwal_iter_open` and not yet
+ *   passed to `nwal_iter_free`, used by no other thread during the call.
+ * - `out_rec` is NULL or points to a writable `nwal_record`, and `out_ref`
+ *   is NULL or points to a writable `nwal_entry_ref`.
  */
 enum nwal_status nwal_iter_next(struct nwal_iter *it,
                                 struct nwal_record *out_rec,
@@ -536,96 +781,98 @@ enum nwal_status nwal_iter_next(struct nwal_iter *it,
 /**
  * Release an iterator; the record it returned last becomes invalid.
  *
- * @param it an iterator from `nwal_iter_open`, or NULL (a no-op). Must not
- *           be used again. May be called before or after `nwal_close`.
+ * @param[in] it an iterator from `nwal_iter_open`, or NULL (nothing to
+ *               do). Invalid after the call. It may be released before or
+ *               after `nwal_close` of its log.
  *
  * # Safety
- * `it` must be NULL or an iterator from `nwal_iter_open` not freed yet.
+ * - `it` is NULL or an iterator returned by `nwal_iter_open` and not yet
+ *   passed to `nwal_iter_free`.
+ * - No other thread uses `it` or its last record during or after the call.
  */
 void nwal_iter_free(struct nwal_iter *it);
 
 /**
- * Make everything appended so far durable (fdatasync, shared with
+ * Durability and retention
+ * ========================
+ *
+ * `nwal_sync` makes everything appended so far durable, for callers that
+ * append without `NWAL_DURABLE` and sync at their own pace. `nwal_cleanup`
+ * deletes the segments whose retention has passed, by the caller's clock.
+ *
+ * ---
+ *
+ * Make everything appended so far durable (an fdatasync, shared with
  * concurrent durable appenders).
  *
- * @param w the log.
- * @return `NWAL_OK` (also after `nwal_shutdown`, which already synced);
- *         `NWAL_ERR_IO` (the log is then poisoned: nothing is reported
- *         durable again until it is reopened); `NWAL_ERR_INVALID_ARGUMENT`
- *         for NULL `w`.
+ * @param[in] w the log.
+ *
+ * @retval NWAL_OK                   everything appended before the call is
+ *                                   durable (also after `nwal_shutdown`,
+ *                                   which synced).
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL.
+ * @retval NWAL_ERR_IO               the fdatasync failed, now or earlier:
+ *                                   the log is poisoned, nothing is
+ *                                   reported durable again until it is
+ *                                   reopened.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
  *
  * Thread-safe.
  *
  * # Safety
- * `w` NULL or live.
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
  */
 enum nwal_status nwal_sync(struct nwal *w);
 
 /**
  * Delete the segments whose expiration is `<= now_ms`, except the active
- * one, then fsync the directory. Refs into deleted segments then give
- * `NWAL_ERR_NOT_FOUND`; read buffers and iterators already holding their
- * bytes are unaffected.
+ * one, then fsync the directory.
  *
- * @param w      the log.
- * @param now_ms the caller's time, ms since the Unix epoch (the same time
- *               base as appends; the clock is never read).
- * @param out    receives what was done on `NWAL_OK`; may be NULL.
- * @return `NWAL_OK`; `NWAL_ERR_SHUTDOWN` (after `nwal_shutdown`);
- *         `NWAL_ERR_IO`; `NWAL_ERR_INVALID_ARGUMENT` for NULL `w`.
+ * Refs into deleted segments then give `NWAL_ERR_NOT_FOUND`; read buffers
+ * and iterators already holding their bytes are unaffected.
+ *
+ * @param[in]  w      the log.
+ * @param[in]  now_ms the caller's time, ms since the Unix epoch (the same
+ *                    time base as appends; the clock is never read).
+ * @param[out] out    receives what was done on `NWAL_OK`; may be NULL.
+ *
+ * @retval NWAL_OK                   the expired segments are deleted.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL.
+ * @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+ * @retval NWAL_ERR_IO               deleting a segment or the directory
+ *                                   fsync failed; the segments not deleted
+ *                                   stay in the log, and a later cleanup
+ *                                   retries them.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
  *
  * Thread-safe.
  *
  * # Safety
- * `w` NULL or live; `out` NULL or writable.
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `out` is NULL or points to a writable `nwal_cleanup_result`.
  */
 enum nwal_status nwal_cleanup(struct nwal *w, int64_t now_ms, struct nwal_cleanup_result *out);
 
 /**
- * Stop taking appends without releasing the handle: waits for appends in
- * flight, syncs (cutting the zeros durable appends pre-write after the last
- * record, docs/FORMAT.md), and releases the stream lock (so the stream can
- * be reopened). Later appends and cleanups return `NWAL_ERR_SHUTDOWN`; reads,
- * iteration and `nwal_sync` still work. Idempotent. The handle must still
- * be released with `nwal_close`.
+ * Errors and version
+ * ==================
  *
- * Use it to stop a log that other threads are still using; then join them,
- * then `nwal_close`.
+ * A failed call returns its `nwal_status`; the calling thread keeps the
+ * message of its last failure (`nwal_last_error_message`) and, for
+ * `NWAL_ERR_IO`, the errno (`nwal_last_os_error`), until its next failure.
  *
- * @param w the log.
- * @return `NWAL_OK`; `NWAL_ERR_IO` (the final sync failed);
- *         `NWAL_ERR_INVALID_ARGUMENT` for NULL `w`.
+ * ---
  *
- * Thread-safe.
+ * The name of a status, exactly as the enumerator is spelt (e.g.
+ * `"NWAL_ERR_IO"`).
  *
- * # Safety
- * `w` NULL or live.
- */
-enum nwal_status nwal_shutdown(struct nwal *w);
-
-/**
- * Shut the log down (as `nwal_shutdown`) and free the handle.
+ * @param[in] status a status, as an `int` so that any value may be passed.
  *
- * @param w the log, or NULL (a no-op returning `NWAL_OK`). Invalid after
- *          the call, whatever it returns. Read buffers and iterators
- *          obtained from it stay valid until freed.
- * @return `NWAL_OK`, or the status of the final sync (`NWAL_ERR_IO`: the
- *         records appended without `NWAL_DURABLE` may not be durable). Also
- *         closes a handle poisoned by a panic.
- *
- * Must not race any other call on the same handle: join the threads using
- * it first (`nwal_shutdown` helps to stop them).
- *
- * # Safety
- * `w` NULL or a live handle no other thread is using.
- */
-enum nwal_status nwal_close(struct nwal *w);
-
-/**
- * The exact enumerator name of a status, e.g. `"NWAL_ERR_IO"`.
- *
- * @param status a status (an `int`, so that any value is safe to pass).
- * @return a static NUL-terminated string, never NULL; values that are not
+ * @return a static NUL-terminated string, never NULL: values that are not
  *         an `nwal_status` give `"NWAL_UNKNOWN_STATUS"`. Never free it.
  *
  * Thread-safe.
@@ -638,26 +885,30 @@ const char *nwal_status_name(int status);
  * success does not clear it.
  *
  * @return a NUL-terminated string owned by the library, valid until the
- *         next failing `nwal_*` call on this thread. Never free it; copy it
- *         to keep it.
+ *         next failing `nwal_*` call on this thread (or its exit). Never
+ *         free it; copy it to keep it.
  *
- * Thread-safe (each thread has its own).
+ * Thread-safe: each thread has its own.
  */
 const char *nwal_last_error_message(void);
 
 /**
  * The OS error number (errno) behind the last failed call on this thread,
- * or 0 if that failure was not an OS error (or no call failed).
+ * or 0 if that failure was not an OS error (or no call failed yet).
  *
- * Thread-safe (each thread has its own).
+ * @return the errno, or 0.
+ *
+ * Thread-safe: each thread has its own.
  */
 int nwal_last_os_error(void);
 
 /**
- * The library version, `"MAJOR.MINOR.PATCH"`, matching the
- * `NWAL_VERSION_*` macros of the header it was built with.
+ * The library's version, `"MAJOR.MINOR.PATCH"`: compare it with the
+ * `NWAL_VERSION_*` macros of the header the caller was compiled with.
  *
- * @return a static NUL-terminated string. Never free it. Thread-safe.
+ * @return a static NUL-terminated string. Never free it.
+ *
+ * Thread-safe.
  */
 const char *nwal_version(void);
 

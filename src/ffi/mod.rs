@@ -1,15 +1,58 @@
 //! The C ABI: `include/nano_wal.h` is generated from this module by cbindgen
 //! (see `cbindgen.toml` and `tests/header_fresh.rs`).
 //!
-//! Layout: `types` holds the C-visible types, `boundary` the panic boundary,
-//! thread-local error and pointer helpers, `api` the exported functions,
-//! each a few lines over the engine.
+//! The exports, one file per group of the header and in its order (cbindgen
+//! emits functions in source order): `log` (open, shutdown, close),
+//! `append`, `read` (reads by ref and replay), `maintenance` (sync,
+//! cleanup), `errors` (status names, last error, version).
+//!
+//! The helper layer they are written with: `boundary` (panic boundary,
+//! handles, last error, status mapping), `ptr` (C pointers into slices,
+//! strings and output wrappers), `convert` (C types to and from the
+//! engine's), `types` (the C-visible types).
+//!
+//! Adding an exported function:
+//! 1. Put it in the file of its header group (the first function of a group
+//!    carries the group's heading in its doc comment).
+//! 2. Wrap the body in `with_handle("nwal_x", w, |wal: &Wal| ...)` for a
+//!    function on a handle, `call` for one without, `release` for one that
+//!    frees an object.
+//! 3. Convert each pointer argument in one `unsafe` block under a
+//!    `// SAFETY:` line naming its precondition: `bytes`, `header`, `array`,
+//!    `c_str`, `as_ref`, and `Out::required`, `OptionalOut::new`,
+//!    `OutSlots::{required, optional}` for outputs; C types go through
+//!    `convert.rs`.
+//! 4. Call the engine with `.map_err(engine("nwal_x"))?`, then write the
+//!    outputs with `write`, `fill` or `write_box`, and return `Ok(())`.
+//! 5. Document every parameter (`@param[in]`/`[out]`, ownership), every
+//!    status it can return (`@retval`), its thread rules and, under
+//!    `# Safety`, its preconditions in C terms; regenerate the header
+//!    (`NWAL_BLESS=1 cargo test --test header_fresh`) and the ABI baseline
+//!    (`scripts/update-abi-baseline.sh`).
 
-mod api;
+// The exports, in header order. One module per group, so that rustfmt,
+// which sorts adjacent `mod` lines, keeps this order.
+mod log;
+
+mod append;
+
+mod read;
+
+mod maintenance;
+
+mod errors;
+
+// The helper layer.
 mod boundary;
+mod convert;
+mod ptr;
 mod types;
 
-pub use api::*;
+pub use append::*;
+pub use errors::*;
+pub use log::*;
+pub use maintenance::*;
+pub use read::*;
 pub use types::*;
 
 /// Major version of the library this header belongs to.

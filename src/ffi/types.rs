@@ -4,7 +4,10 @@
 
 #![allow(non_camel_case_types)]
 
-use crate::{ReadBuf, Record, RecordRef, Replay, Wal};
+use super::boundary::{Handle, Owned};
+use crate::{ReadBuf, Record, Replay, Wal, WalError};
+use std::ffi::CStr;
+use std::ptr::NonNull;
 use std::sync::atomic::AtomicBool;
 
 /// Status returned by every fallible function. `NWAL_OK` (0) is success;
@@ -17,8 +20,9 @@ pub enum nwal_status {
     /// Success.
     NWAL_OK = 0,
     /// An operating-system call failed; `nwal_last_os_error()` gives its errno.
-    /// Also returned by every call on a log poisoned by a failed fsync or
-    /// truncate (reopen it).
+    /// Also returned by appends, `nwal_sync` and `nwal_shutdown` on a log
+    /// poisoned by an earlier failed fsync or truncate (reads, replay and
+    /// cleanup still work; reopen the log to append again).
     NWAL_ERR_IO = 1,
     /// The options are invalid (durations, size cap, file mode, non-zero
     /// reserved fields or unknown option flags), or `dir` is not a directory.
@@ -41,12 +45,56 @@ pub enum nwal_status {
     /// written end, or a content larger than the format allows (1 GiB), or a
     /// `now_ms` so large that its segment's expiration overflows int64.
     NWAL_ERR_INVALID_ARGUMENT = 8,
-    /// The library panicked (a bug in nano_wal). The handle (or iterator) it
-    /// happened on is poisoned: every later call on it but `nwal_close`
-    /// (or `nwal_iter_free`) returns `NWAL_ERR_PANIC`.
+    /// An internal error: the library panicked (a bug in nano_wal). The
+    /// handle or iterator it happened on is poisoned: every later call on it
+    /// but `nwal_close` (`nwal_iter_free`) returns `NWAL_ERR_PANIC`.
     NWAL_ERR_PANIC = 9,
     /// `nwal_iter_next` reached the end of the log. Not an error.
     NWAL_DONE = 100,
+}
+
+/// Defines `nwal_status::ALL` and `nwal_status::name` from the list of the
+/// enumerators: `name` is an exhaustive `match`, so a variant missing from
+/// the list does not compile, and each name is the identifier itself.
+macro_rules! status_names {
+    ($($status:ident),+ $(,)?) => {
+        impl nwal_status {
+            /// Every status, in the order of the enum.
+            pub(crate) const ALL: &'static [nwal_status] = &[$(nwal_status::$status),+];
+
+            /// The enumerator's name, as the header spells it.
+            pub(crate) const fn name(self) -> &'static CStr {
+                match self {
+                    $(nwal_status::$status => {
+                        const NAME: &CStr = c_name(concat!(stringify!($status), "\0"));
+                        NAME
+                    })+
+                }
+            }
+        }
+    };
+}
+
+status_names!(
+    NWAL_OK,
+    NWAL_ERR_IO,
+    NWAL_ERR_INVALID_CONFIG,
+    NWAL_ERR_CORRUPTED_DATA,
+    NWAL_ERR_HEADER_TOO_LARGE,
+    NWAL_ERR_SHUTDOWN,
+    NWAL_ERR_NOT_FOUND,
+    NWAL_ERR_LOCKED,
+    NWAL_ERR_INVALID_ARGUMENT,
+    NWAL_ERR_PANIC,
+    NWAL_DONE,
+);
+
+/// `s` (which ends in its only NUL) as a C string, at compile time.
+const fn c_name(s: &'static str) -> &'static CStr {
+    match CStr::from_bytes_with_nul(s.as_bytes()) {
+        Ok(name) => name,
+        Err(_) => panic!("a status name is not NUL-terminated"),
+    }
 }
 
 /// Options of `nwal_open`. Start from `nwal_options_default()` and change
@@ -73,26 +121,33 @@ pub struct nwal_options {
     pub reserved: [u64; 8],
 }
 
-/// Where a record lives. Totally ordered by (segment_id, offset) in append
-/// order, so it serves as a log sequence number. `offset` is the byte offset
-/// of the record in its segment file; `size` its whole on-disk length.
+/// Where a record lives: a ref. Ordered by (segment_id, offset) as the log
+/// is, so it serves as a log sequence number. Plain data: copy and store it
+/// freely; it stays valid until `nwal_cleanup` deletes its segment.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct nwal_entry_ref {
+    /// The segment holding the record (segment ids grow with the log).
     pub segment_id: u64,
+    /// Byte offset of the record in its segment file.
     pub offset: u64,
+    /// Length of the whole record on disk (frame, header and content).
     pub size: u64,
 }
 
 /// One record of `nwal_append_batch`. `header` NULL (with `header_len` 0)
 /// means "no header"; a non-NULL header of length 0 is an empty header.
-/// `content` may be NULL only when `content_len` is 0.
+/// The bytes are borrowed for the call only.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct nwal_write_entry {
+    /// The record header, or NULL for none.
     pub header: *const u8,
+    /// Length of `header` (0 when it is NULL; at most 65,535).
     pub header_len: usize,
+    /// The record content; NULL only when `content_len` is 0.
     pub content: *const u8,
+    /// Length of `content` (at most 1 GiB).
     pub content_len: usize,
 }
 
@@ -123,9 +178,13 @@ pub struct nwal_span {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct nwal_record {
+    /// The record header, or NULL if it was appended without one.
     pub header: *const u8,
+    /// Length of `header`.
     pub header_len: usize,
+    /// The record content.
     pub content: *const u8,
+    /// Length of `content`.
     pub content_len: usize,
 }
 
@@ -141,16 +200,16 @@ pub struct nwal_cleanup_result {
     pub live_segments: u64,
 }
 
-/// An open log stream (opaque). Created by `nwal_open`, destroyed by
-/// `nwal_close`.
+/// An open log stream (opaque). Created by `nwal_open`, released by
+/// `nwal_close`; shared by any number of threads in between.
 pub struct nwal {
     pub(crate) wal: Wal,
     /// Set when a call on this handle panicked.
     pub(crate) poisoned: AtomicBool,
 }
 
-/// The bytes behind the records of one `nwal_read_batch` (opaque). Destroyed
-/// by `nwal_read_buf_free`.
+/// The bytes behind the records of one `nwal_read_batch` (opaque). Released
+/// by `nwal_read_buf_free`, independently of its log.
 pub struct nwal_read_buf {
     /// The bytes the C records point into.
     pub(crate) bytes: ReadBytes,
@@ -164,8 +223,8 @@ pub(crate) enum ReadBytes {
     Many(ReadBuf),
 }
 
-/// A replay iterator (opaque). Created by `nwal_iter_open`, destroyed by
-/// `nwal_iter_free`.
+/// A replay iterator (opaque). Created by `nwal_iter_open`, released by
+/// `nwal_iter_free`, independently of its log; used by one thread at a time.
 pub struct nwal_iter {
     /// Its read buffer backs the caller's `nwal_record` of the record last
     /// returned until the next `nwal_iter_next` or `nwal_iter_free`.
@@ -174,48 +233,67 @@ pub struct nwal_iter {
     pub(crate) poisoned: bool,
 }
 
-impl nwal_record {
-    /// Borrowed view of `r`; valid as long as `r`'s bytes are.
-    pub(crate) fn view(r: &Record) -> nwal_record {
-        Self::view_parts(r.header.as_deref(), &r.content)
-    }
+impl Handle for nwal {
+    const NAME: &'static str = "handle";
+    const RELEASE: &'static str = "nwal_close";
+    type Target<'a> = &'a Wal;
+    type Flag<'a> = &'a AtomicBool;
 
-    /// Borrowed view of a record of a `ReadBuf`; valid as long as the
-    /// buffer's bytes are (until it is refilled, cleared or dropped).
-    pub(crate) fn view_ref(r: RecordRef<'_>) -> nwal_record {
-        Self::view_parts(r.header, r.content)
-    }
-
-    fn view_parts(header: Option<&[u8]>, content: &[u8]) -> nwal_record {
-        let (header, header_len) = match header {
-            Some(h) => (h.as_ptr(), h.len()),
-            None => (std::ptr::null(), 0),
-        };
-        nwal_record {
-            header,
-            header_len,
-            content: content.as_ptr(),
-            content_len: content.len(),
-        }
+    #[inline]
+    unsafe fn borrow<'a>(this: NonNull<Self>) -> (&'a AtomicBool, &'a Wal) {
+        // SAFETY: live per the caller's guarantee; shared borrows only, which
+        // concurrent calls from other threads allow (`nwal` is Sync).
+        let handle = unsafe { this.as_ref() };
+        (&handle.poisoned, &handle.wal)
     }
 }
 
-impl From<crate::EntryRef> for nwal_entry_ref {
-    fn from(r: crate::EntryRef) -> Self {
-        nwal_entry_ref {
-            segment_id: r.segment_id,
-            offset: r.offset,
-            size: r.size,
-        }
+impl Owned for nwal {
+    /// The final sync: its failure is `nwal_close`'s status.
+    fn release(&self) -> Result<(), WalError> {
+        self.wal.shutdown()
     }
 }
 
-impl From<nwal_entry_ref> for crate::EntryRef {
-    fn from(r: nwal_entry_ref) -> Self {
-        crate::EntryRef {
-            segment_id: r.segment_id,
-            offset: r.offset,
-            size: r.size,
-        }
+impl Handle for nwal_iter {
+    const NAME: &'static str = "iterator";
+    const RELEASE: &'static str = "nwal_iter_free";
+    type Target<'a> = &'a mut Replay;
+    type Flag<'a> = &'a mut bool;
+
+    #[inline]
+    unsafe fn borrow<'a>(this: NonNull<Self>) -> (&'a mut bool, &'a mut Replay) {
+        // SAFETY: live and used by this thread only, per the caller's
+        // guarantee, so the one `&mut` is exclusive.
+        let it = unsafe { &mut *this.as_ptr() };
+        (&mut it.poisoned, &mut it.replay)
+    }
+}
+
+impl Owned for nwal_iter {}
+
+impl Owned for nwal_read_buf {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each name is the enumerator of the header with that value, and the
+    /// header has no other.
+    #[test]
+    fn status_names_are_the_header_enumerators() {
+        let header = include_str!("../../include/nano_wal.h");
+        let body = &header[header.find("typedef enum nwal_status {").unwrap()..];
+        let body = &body[..body.find("} nwal_status;").unwrap()];
+        let enumerators: Vec<(String, i32)> = body
+            .lines()
+            .filter_map(|l| l.trim().strip_suffix(',')?.split_once(" = "))
+            .map(|(name, value)| (name.to_string(), value.parse().unwrap()))
+            .collect();
+        let ours: Vec<(String, i32)> = nwal_status::ALL
+            .iter()
+            .map(|&s| (s.name().to_str().unwrap().to_string(), s as i32))
+            .collect();
+        assert_eq!(ours, enumerators);
     }
 }

@@ -1,0 +1,88 @@
+//! Durability and retention: `nwal_sync`, `nwal_cleanup`.
+
+// Doxygen's `@param[in]` is not an intra-doc link.
+#![allow(rustdoc::broken_intra_doc_links)]
+
+use super::boundary::{engine, with_handle};
+use super::ptr::OptionalOut;
+use super::types::{nwal, nwal_cleanup_result, nwal_status};
+use crate::Wal;
+
+/// Durability and retention
+/// ========================
+///
+/// `nwal_sync` makes everything appended so far durable, for callers that
+/// append without `NWAL_DURABLE` and sync at their own pace. `nwal_cleanup`
+/// deletes the segments whose retention has passed, by the caller's clock.
+///
+/// ---
+///
+/// Make everything appended so far durable (an fdatasync, shared with
+/// concurrent durable appenders).
+///
+/// @param[in] w the log.
+///
+/// @retval NWAL_OK                   everything appended before the call is
+///                                   durable (also after `nwal_shutdown`,
+///                                   which synced).
+/// @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL.
+/// @retval NWAL_ERR_IO               the fdatasync failed, now or earlier:
+///                                   the log is poisoned, nothing is
+///                                   reported durable again until it is
+///                                   reopened.
+/// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+///                                   call on `w` (the handle is poisoned).
+///
+/// Thread-safe.
+///
+/// # Safety
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
+#[no_mangle]
+pub unsafe extern "C" fn nwal_sync(w: *mut nwal) -> nwal_status {
+    with_handle("nwal_sync", w, |wal: &Wal| {
+        wal.sync().map_err(engine("nwal_sync"))
+    })
+}
+
+/// Delete the segments whose expiration is `<= now_ms`, except the active
+/// one, then fsync the directory.
+///
+/// Refs into deleted segments then give `NWAL_ERR_NOT_FOUND`; read buffers
+/// and iterators already holding their bytes are unaffected.
+///
+/// @param[in]  w      the log.
+/// @param[in]  now_ms the caller's time, ms since the Unix epoch (the same
+///                    time base as appends; the clock is never read).
+/// @param[out] out    receives what was done on `NWAL_OK`; may be NULL.
+///
+/// @retval NWAL_OK                   the expired segments are deleted.
+/// @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL.
+/// @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+/// @retval NWAL_ERR_IO               deleting a segment or the directory
+///                                   fsync failed; the segments not deleted
+///                                   stay in the log, and a later cleanup
+///                                   retries them.
+/// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+///                                   call on `w` (the handle is poisoned).
+///
+/// Thread-safe.
+///
+/// # Safety
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
+/// - `out` is NULL or points to a writable `nwal_cleanup_result`.
+#[no_mangle]
+pub unsafe extern "C" fn nwal_cleanup(
+    w: *mut nwal,
+    now_ms: i64,
+    out: *mut nwal_cleanup_result,
+) -> nwal_status {
+    with_handle("nwal_cleanup", w, |wal: &Wal| {
+        // SAFETY: NULL or writable (precondition).
+        let out = unsafe { OptionalOut::new(out) };
+        let r = wal.cleanup(now_ms).map_err(engine("nwal_cleanup"))?;
+        out.write(nwal_cleanup_result::from(&r));
+        Ok(())
+    })
+}
