@@ -72,8 +72,6 @@ mod cleanup;
 mod crc;
 mod durability;
 mod error;
-// The C API still names `RecordRef`, the former name of `RecordView`.
-#[allow(deprecated)]
 pub mod ffi;
 pub mod format;
 pub mod inspect;

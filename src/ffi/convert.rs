@@ -15,7 +15,7 @@ use super::types::{
 };
 use super::{NWAL_DURABLE, NWAL_OPT_SALVAGE};
 use crate::{
-    validate_stream_name, CleanupResult, EntryRef, ReadBuf, Record, RecordRef, Replay, Wal,
+    validate_stream_name, CleanupResult, EntryRef, ReadBuf, Record, RecordView, Replay, Wal,
     WalError, WalOptions, WriteEntry,
 };
 use std::ffi::{c_int, CStr};
@@ -268,9 +268,9 @@ impl From<&Record> for nwal_record {
 
 /// A view of a record in a `ReadBuf` (or a replay's); valid until that
 /// buffer is refilled, cleared or dropped.
-impl From<RecordRef<'_>> for nwal_record {
+impl From<RecordView<'_>> for nwal_record {
     #[inline]
-    fn from(r: RecordRef<'_>) -> Self {
+    fn from(r: RecordView<'_>) -> Self {
         nwal_record::view(r.header, r.content)
     }
 }
