@@ -54,7 +54,7 @@
 /**
  * Minor version of the library this header belongs to.
  */
-#define NWAL_VERSION_MINOR 1
+#define NWAL_VERSION_MINOR 2
 
 /**
  * Patch version of the library this header belongs to.
@@ -113,7 +113,8 @@ typedef enum nwal_status {
   NWAL_ERR_SHUTDOWN = 5,
   /**
    * A ref names a segment that does not exist (never did, or was deleted by
-   * `nwal_cleanup`).
+   * `nwal_cleanup`), or an index no record has (outside the log's
+   * `[first_index, last_index]`, or outside the segment a ref names).
    */
   NWAL_ERR_NOT_FOUND = 6,
   /**
@@ -188,16 +189,24 @@ typedef struct nwal_options {
    */
   uint32_t flags;
   /**
+   * Index of the first record of a new stream; at least 1. Used only when
+   * the stream is created (its first segment file): a reopened stream
+   * keeps its indexes. Default: 1.
+   */
+  uint64_t first_index;
+  /**
    * Must be all zero (`NWAL_ERR_INVALID_CONFIG` otherwise): room for new
    * options without an ABI break.
    */
-  uint64_t reserved[8];
+  uint64_t reserved[7];
 } nwal_options;
 
 /**
  * Where a record lives: a ref. Ordered by (segment_id, offset) as the log
- * is, so it serves as a log sequence number. Plain data: copy and store it
- * freely; it stays valid until `nwal_cleanup` deletes its segment.
+ * is, and by `index` the same way, so it serves as a log sequence number.
+ * Plain data: copy and store it freely; it stays valid until
+ * `nwal_cleanup` deletes its segment. Reads check every field: the
+ * record's checksum covers its offset and its index.
  */
 typedef struct nwal_entry_ref {
   /**
@@ -212,6 +221,11 @@ typedef struct nwal_entry_ref {
    * Length of the whole record on disk (frame, header and content).
    */
   uint64_t size;
+  /**
+   * The record's index in the log: dense, one more than the record
+   * before it.
+   */
+  uint64_t index;
 } nwal_entry_ref;
 
 /**
@@ -294,6 +308,30 @@ typedef struct nwal_record {
    */
   size_t content_len;
 } nwal_record;
+
+/**
+ * Where the log's indexes stand (`nwal_log_state_get`).
+ */
+typedef struct nwal_log_state {
+  /**
+   * The lowest readable index.
+   */
+  uint64_t first_index;
+  /**
+   * The highest appended index; `first_index - 1` when the log is empty.
+   */
+  uint64_t last_index;
+  /**
+   * The highest index known durable; `first_index - 1` if none is. Equal
+   * to `last_index` after an `NWAL_OK` `nwal_sync` or durable append with
+   * nothing appended since; after a reopen, every record kept is durable.
+   */
+  uint64_t durable_index;
+  /**
+   * Zero: room for more without an ABI break.
+   */
+  uint64_t reserved[5];
+} nwal_log_state;
 
 /**
  * What `nwal_cleanup` did.
@@ -825,6 +863,27 @@ void nwal_iter_free(struct nwal_iter *it);
  *   `nwal_close`.
  */
 enum nwal_status nwal_sync(struct nwal *w);
+
+/**
+ * Where the log's indexes stand: the lowest readable, the highest appended,
+ * the highest known durable. Lock-free: it does not wait for appends.
+ *
+ * @param[in]  w   the log.
+ * @param[out] out receives the state on `NWAL_OK`.
+ *
+ * @retval NWAL_OK                   `*out` is written.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` or `out` is NULL (`*out` untouched).
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe; also after `nwal_shutdown`.
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `out` is NULL or points to a writable `nwal_log_state`.
+ */
+enum nwal_status nwal_log_state_get(struct nwal *w, struct nwal_log_state *out);
 
 /**
  * Delete the segments whose expiration is `<= now_ms`, except the active

@@ -8,7 +8,7 @@ use crate::format::names::{lock_file_name, parse_file_name, validate_stream_name
 use crate::format::SEGMENT_HEADER_SIZE;
 use crate::read::{read_refs, read_refs_into, ReadBuf};
 use crate::record::{EntryRef, Record};
-use crate::recovery::{check_header, list_segments, plan_tail, HeaderCheck};
+use crate::recovery::{check_header, count_sealed, list_segments, plan_tail, HeaderCheck};
 use crate::replay::{Replay, Source};
 use crate::segment::{Segment, SegmentMap};
 use std::path::{Path, PathBuf};
@@ -71,6 +71,8 @@ pub struct Problem {
     pub torn_tail: bool,
     /// Offset of the first valid record after the problem, if any.
     pub next_valid: Option<u64>,
+    /// Index of that record.
+    pub next_valid_index: Option<u64>,
 }
 
 /// A read-only view of one stream.
@@ -134,6 +136,7 @@ impl LogView {
             }
             infos.push(info);
         }
+        index_segments(&segments)?;
         Ok(LogView {
             dir,
             stream: stream.to_string(),
@@ -155,21 +158,32 @@ impl LogView {
         &self.infos
     }
 
+    /// The index of the first record of segment `id` (from its header).
+    pub fn segment_first_index(&self, id: u64) -> Option<u64> {
+        self.segments.get(&id).map(|s| s.first_index())
+    }
+
     /// Scan every record of segment `id` (CRC and framing), up to the
     /// first problem.
     pub fn check_segment(&self, id: u64) -> Result<SegmentCheck> {
-        self.check_segment_from(id, FIRST_RECORD_OFFSET)
+        let seg = self
+            .segments
+            .get(&id)
+            .ok_or(WalError::SegmentNotFound(id))?;
+        self.check_segment_from(id, FIRST_RECORD_OFFSET, seg.first_index())
     }
 
-    /// Scan segment `id` from the record at `offset` (to go on after a
-    /// problem, from its `next_valid`).
-    pub fn check_segment_from(&self, id: u64, offset: u64) -> Result<SegmentCheck> {
+    /// Scan segment `id` from the record at `offset`, whose index is `index`
+    /// (to go on after a problem, from its `next_valid` and
+    /// `next_valid_index`).
+    pub fn check_segment_from(&self, id: u64, offset: u64, index: u64) -> Result<SegmentCheck> {
         let seg = self
             .segments
             .get(&id)
             .ok_or(WalError::SegmentNotFound(id))?;
         let newest = self.segments.keys().next_back() == Some(&id);
-        let plan = plan_tail(seg, offset.max(FIRST_RECORD_OFFSET), seg.len(), newest)?;
+        let start = (offset.max(FIRST_RECORD_OFFSET), index);
+        let plan = plan_tail(seg, start, seg.len(), newest)?;
         Ok(SegmentCheck {
             records: plan.records,
             first: plan.first,
@@ -180,7 +194,8 @@ impl LogView {
                 offset: d.offset,
                 detail: d.detail,
                 torn_tail: d.kind.is_cut_by_open(),
-                next_valid: d.valid_after,
+                next_valid: d.valid_after.map(|(offset, _)| offset),
+                next_valid_index: d.valid_after.map(|(_, index)| index),
             }),
         })
     }
@@ -200,6 +215,29 @@ impl LogView {
     pub fn read_batch_into(&self, refs: &[EntryRef], buf: &mut ReadBuf) -> Result<()> {
         read_refs_into(&self.segments, refs, buf)
     }
+}
+
+/// Give the view's segments their record counts: the sealed ones by the
+/// successor rule, the newest by a scan up to its first damage (the view
+/// reads what open would keep). Indexes that go backwards leave the counts
+/// of the segments before them at zero: `nwal verify` reports them.
+fn index_segments(segments: &SegmentMap) -> Result<()> {
+    let Some((&newest_id, newest)) = segments.iter().next_back() else {
+        return Ok(());
+    };
+    let sealed: SegmentMap = segments
+        .range(..newest_id)
+        .map(|(&id, s)| (id, s.clone()))
+        .collect();
+    let _ = count_sealed(&sealed, Some(newest.first_index()));
+    let start = (FIRST_RECORD_OFFSET, newest.first_index());
+    let plan = plan_tail(newest, start, newest.len(), true)?;
+    newest.track_ends();
+    for (k, &end) in plan.ends.iter().enumerate() {
+        newest.set_record_end(k as u64, end);
+    }
+    newest.publish_count(plan.records);
+    Ok(())
 }
 
 fn file_len(path: &Path) -> u64 {

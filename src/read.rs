@@ -5,8 +5,8 @@
 
 use crate::error::{Result, WalError};
 use crate::format::{
-    record_error, record_size, verified_frame, MAX_CONTENT_LEN, MAX_HEADER_LEN, RECORD_FRAME_SIZE,
-    SEGMENT_HEADER_SIZE,
+    record_error, record_size, verified_frame, Position, MAX_CONTENT_LEN, MAX_HEADER_LEN,
+    RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE,
 };
 use crate::record::{EntryRef, Record, RecordView};
 use crate::segment::{Segment, SegmentMap};
@@ -26,12 +26,34 @@ pub struct ReadDescriptor {
     pub segment: Arc<Segment>,
     pub offset: u64,
     pub size: u64,
+    /// The record's index (its CRC is checked with it).
+    pub index: u64,
 }
 
 const MAX_RECORD_SIZE: u64 = RECORD_FRAME_SIZE as u64 + MAX_HEADER_LEN as u64 + MAX_CONTENT_LEN;
 
 fn check_range(seg: &Segment, offset: u64, size: u64) -> Result<()> {
     check_range_to(seg, seg.len(), offset, size)
+}
+
+/// Is `index` one of the `count` records of `seg` (the count read before)?
+#[inline]
+fn check_index(seg: &Segment, count: u64, index: u64) -> Result<()> {
+    if index >= seg.first_index() && index - seg.first_index() < count {
+        Ok(())
+    } else {
+        Err(index_error(seg, count, index))
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn index_error(seg: &Segment, count: u64, index: u64) -> WalError {
+    WalError::IndexNotFound {
+        index,
+        first: seg.first_index(),
+        last: seg.first_index() + count - 1,
+    }
 }
 
 /// [`check_range`] against the end `end` of `seg` read before. The checks
@@ -195,6 +217,8 @@ trait Refs {
     fn count(&self) -> usize;
     /// (segment id, offset, size) of ref `i`.
     fn key(&self, i: usize) -> (u64, u64, u64);
+    /// The index of ref `i`.
+    fn index(&self, i: usize) -> u64;
     fn segment(&self, i: usize) -> Result<&Segment>;
     /// Refs `a` and `b` point into the same segment file.
     fn same_segment(&self, a: usize, b: usize) -> bool;
@@ -207,6 +231,9 @@ impl Refs for [ReadDescriptor] {
     fn key(&self, i: usize) -> (u64, u64, u64) {
         let d = &self[i];
         (d.segment.id(), d.offset, d.size)
+    }
+    fn index(&self, i: usize) -> u64 {
+        self[i].index
     }
     fn segment(&self, i: usize) -> Result<&Segment> {
         Ok(&self[i].segment)
@@ -231,6 +258,10 @@ impl<T: Copy + Into<EntryRef>> Refs for ById<'_, T> {
     fn key(&self, i: usize) -> (u64, u64, u64) {
         let r: EntryRef = self.refs[i].into();
         (r.segment_id, r.offset, r.size)
+    }
+    fn index(&self, i: usize) -> u64 {
+        let r: EntryRef = self.refs[i].into();
+        r.index
     }
     fn segment(&self, i: usize) -> Result<&Segment> {
         let id = self.key(i).0;
@@ -262,18 +293,19 @@ fn fill_inner<R: Refs + ?Sized>(refs: &R, buf: &mut ReadBuf) -> Result<()> {
     let mut prev = (0, 0);
     // Each segment's end is read once: it only grows, so a ref within it
     // is within the end read later too.
-    let mut last: Option<(usize, &Segment, u64)> = None;
+    let mut last: Option<(usize, &Segment, u64, u64)> = None;
     for i in 0..n {
         let (id, offset, size) = refs.key(i);
-        let (seg, end) = match last {
-            Some((j, seg, end)) if refs.same_segment(i, j) => (seg, end),
+        let (seg, end, count) = match last {
+            Some((j, seg, end, count)) if refs.same_segment(i, j) => (seg, end, count),
             _ => {
                 let seg = refs.segment(i)?;
-                (seg, seg.len())
+                (seg, seg.len(), seg.record_count())
             }
         };
-        last = Some((i, seg, end));
+        last = Some((i, seg, end, count));
         check_range_to(seg, end, offset, size)?;
+        check_index(seg, count, refs.index(i))?;
         sorted &= i == 0 || prev <= (id, offset);
         prev = (id, offset);
     }
@@ -340,8 +372,12 @@ fn fill_inner<R: Refs + ?Sized>(refs: &R, buf: &mut ReadBuf) -> Result<()> {
             let (_, offset, size) = refs.key(k);
             let from = base + (offset - g.start) as usize;
             let end = from + size as usize;
-            let Some(frame) = verified_frame(&data[from..end], seg.crc_seed(), offset) else {
-                return Err(corrupted(seg, &data[from..end], offset));
+            let at = Position {
+                offset,
+                index: refs.index(k),
+            };
+            let Some(frame) = verified_frame(&data[from..end], seg.crc_seed(), at) else {
+                return Err(corrupted(seg, &data[from..end], at));
             };
             let header = from + RECORD_FRAME_SIZE;
             let span = Span {
@@ -396,10 +432,15 @@ pub(crate) fn read_one(segments: &SegmentMap, r: EntryRef) -> Result<Record> {
         .get(&r.segment_id)
         .ok_or(WalError::SegmentNotFound(r.segment_id))?;
     check_range(seg, r.offset, r.size)?;
+    check_index(seg, seg.record_count(), r.index)?;
     let mut buf = Vec::new();
     read_append(seg, &mut buf, r.offset, r.offset + r.size)?;
-    let Some(frame) = verified_frame(&buf, seg.crc_seed(), r.offset) else {
-        return Err(corrupted(seg, &buf, r.offset));
+    let at = Position {
+        offset: r.offset,
+        index: r.index,
+    };
+    let Some(frame) = verified_frame(&buf, seg.crc_seed(), at) else {
+        return Err(corrupted(seg, &buf, at));
     };
     Ok(owned_record(buf, frame.header_len, frame.has_header()))
 }
@@ -431,8 +472,8 @@ fn owned_record(buf: Vec<u8>, header_len: usize, has_header: bool) -> Record {
 /// paths build no message for records that verify).
 #[cold]
 #[inline(never)]
-fn corrupted(seg: &Segment, b: &[u8], offset: u64) -> WalError {
-    WalError::corrupted(seg.id(), offset, record_error(b, seg.crc_seed(), offset))
+fn corrupted(seg: &Segment, b: &[u8], at: Position) -> WalError {
+    WalError::corrupted(seg.id(), at.offset, record_error(b, seg.crc_seed(), at))
 }
 
 fn out_of_memory(len: usize) -> WalError {

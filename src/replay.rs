@@ -4,7 +4,7 @@ use crate::error::{Result, WalError};
 use crate::format::{RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE};
 use crate::record::{EntryRef, Record, RecordView};
 use crate::scan::{ScanStop, ScannedRecord, Scanner};
-use crate::segment::SegmentMap;
+use crate::segment::{Segment, SegmentMap};
 use crate::wal::{Inner, Wal};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -27,6 +27,18 @@ pub struct Replay {
     /// The last record yielded has `BATCH_CONTINUES` set: the rest of its
     /// batch must follow in the same segment.
     in_batch: bool,
+    /// The last index the scanned segment holds: a sealed segment's count
+    /// is authoritative, a record past it is not part of the log.
+    last: u64,
+}
+
+/// The last index `seg` holds for a replay: a segment with a successor in
+/// `registry` is sealed and holds its count of records; the newest grows.
+fn last_of(registry: &SegmentMap, seg: &Segment) -> u64 {
+    match registry.range(seg.id() + 1..).next() {
+        Some(_) => seg.last_index(),
+        None => u64::MAX,
+    }
 }
 
 /// Where the segments come from: a live log (whose registry grows and
@@ -75,10 +87,10 @@ impl Replay {
         let registry = source.registry();
         let (scanner, expect_first) = match from {
             None => (
-                registry
-                    .values()
-                    .next()
-                    .map(|s| Scanner::new(s.clone(), SEGMENT_HEADER_SIZE as u64, s.len())),
+                registry.values().next().map(|s| {
+                    let first = s.first_index();
+                    Scanner::new(s.clone(), SEGMENT_HEADER_SIZE as u64, s.len(), first)
+                }),
                 None,
             ),
             Some(r) => {
@@ -99,14 +111,28 @@ impl Replay {
                         "replay start cannot be a record (inside the segment header or shorter than a frame)",
                     ));
                 }
-                (Some(Scanner::new(seg.clone(), r.offset, end)), Some(r))
+                if !seg.holds_index(r.index) {
+                    return Err(WalError::IndexNotFound {
+                        index: r.index,
+                        first: seg.first_index(),
+                        last: seg.last_index(),
+                    });
+                }
+                (
+                    Some(Scanner::new(seg.clone(), r.offset, end, r.index)),
+                    Some(r),
+                )
             }
         };
+        let last = scanner
+            .as_ref()
+            .map_or(u64::MAX, |s| last_of(&registry, s.segment()));
         Ok(Replay {
             source,
             scanner,
             expect_first,
             in_batch: false,
+            last,
         })
     }
 }
@@ -169,7 +195,12 @@ impl Replay {
                         segment_id: seg_id,
                         offset: rec.offset,
                         size: rec.frame.total_size(),
+                        index: rec.index,
                     };
+                    if rec.index > self.last {
+                        self.scanner = None;
+                        return Some(Err(past_last(entry, self.last)));
+                    }
                     if let Some(expected) = self.expect_first.take() {
                         if expected != entry {
                             self.scanner = None;
@@ -217,8 +248,28 @@ impl Replay {
                              records of the batch follow): the rest of the batch is lost",
                         )));
                     }
-                    self.scanner =
-                        next.map(|s| Scanner::new(s.clone(), SEGMENT_HEADER_SIZE as u64, s.len()));
+                    // Its successor (not one after segments cleanup deleted
+                    // under the replay) starts where its indexes end.
+                    if let Some(next) = next.as_ref().filter(|n| n.id() == seg_id + 1) {
+                        if next.first_index() != scanner.index() {
+                            let offset = scanner.position();
+                            let (have, want) = (scanner.index(), next.first_index());
+                            self.scanner = None;
+                            return Some(Err(WalError::corrupted(
+                                seg_id,
+                                offset,
+                                format!(
+                                    "the segment ends before index {have}, but the next \
+                                     segment starts at index {want}"
+                                ),
+                            )));
+                        }
+                    }
+                    self.last = next.as_ref().map_or(u64::MAX, |s| last_of(&registry, s));
+                    self.scanner = next.map(|s| {
+                        let first = s.first_index();
+                        Scanner::new(s.clone(), SEGMENT_HEADER_SIZE as u64, s.len(), first)
+                    });
                 }
                 Err(ScanStop::Invalid { offset, detail }) => {
                     // A read-only view sees the newest segment's whole file:
@@ -254,4 +305,20 @@ impl Replay {
             }
         }
     }
+}
+
+/// The error of a record found past the last index of its sealed segment.
+#[cold]
+#[inline(never)]
+fn past_last(entry: EntryRef, last: u64) -> WalError {
+    WalError::corrupted(
+        entry.segment_id,
+        entry.offset,
+        format!(
+            "record of index {} lies past the segment's last index {last} (the next segment \
+             starts at index {})",
+            entry.index,
+            last + 1
+        ),
+    )
 }

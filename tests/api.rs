@@ -434,13 +434,14 @@ fn append_batch_of_any_length_is_contiguous_and_reads_back() {
         let mut at = all_refs
             .last()
             .map_or(SEG_HDR, |r: &EntryRef| r.offset + r.size);
-        for (r, (h, c)) in refs.iter().zip(&items) {
+        for (k, (r, (h, c))) in refs.iter().zip(&items).enumerate() {
             assert_eq!(
                 *r,
                 EntryRef {
                     segment_id: 1,
                     offset: at,
-                    size: rec_size(h.as_deref(), c)
+                    size: rec_size(h.as_deref(), c),
+                    index: (all_items.len() + k) as u64 + 1,
                 }
             );
             at += r.size;
@@ -653,6 +654,7 @@ fn read_batch_returns_records_in_input_order_across_segments() {
             segment: w.segment(r.segment_id).unwrap(),
             offset: r.offset,
             size: r.size,
+            index: r.index,
         })
         .collect();
     let recs = nano_wal::read_batch(&d).unwrap();
@@ -672,6 +674,7 @@ fn bad_refs_give_the_documented_errors_and_never_other_bytes() {
         segment_id: r.segment_id,
         offset: (r.offset as i64 + off) as u64,
         size: (r.size as i64 + size) as u64,
+        index: r.index,
     };
     let check = |bad: EntryRef, want: &str| {
         let got = w.read(bad);
@@ -788,13 +791,17 @@ fn reads_never_block_on_writers_and_see_only_whole_batches() {
                     segment_id: 1,
                     offset: off,
                     size: sizes[i],
+                    index: b * 200 + i as u64 + 1,
                 };
                 match w.read(r) {
                     Ok(rec) => {
                         assert_eq!(&rec.content[..], &items[i].1[..]);
                         seen_ok += 1;
                     }
-                    Err(WalError::InvalidArgument(_)) | Err(WalError::SegmentNotFound(1)) => {}
+                    // Not written yet: past the end, or counted just after it.
+                    Err(WalError::InvalidArgument(_))
+                    | Err(WalError::SegmentNotFound(1))
+                    | Err(WalError::IndexNotFound { .. }) => {}
                     Err(e) => panic!("{r:?}: {e}"),
                 }
             }
@@ -1604,4 +1611,180 @@ fn replay_finishes_its_segment_and_passes_over_segments_deleted_under_it() {
     let mut want = refs[1..3].to_vec(); // the rest of segment 1
     want.extend_from_slice(&refs[9..]); // then the newest segment
     assert_eq!(rest, want);
+}
+
+// ---------------------------------------------------------------- indexes
+
+/// The indexes replay yields, in order.
+fn replay_indexes(w: &Wal) -> Vec<u64> {
+    replay_refs(w).iter().map(|r| r.index).collect()
+}
+
+#[test]
+fn indexes_are_dense_across_batches_rotations_and_reopens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = WalOptions {
+        max_segment_bytes: MIN_SEGMENT_BYTES,
+        ..test_opts()
+    };
+    let w = Wal::open(tmp.path(), "s", opts.clone()).unwrap();
+    let mut want = 1u64;
+    let mut check = |r: &EntryRef| {
+        assert_eq!(r.index, want, "{r:?}");
+        want += 1;
+    };
+    let big = vec![7u8; 20_000];
+    for step in 0..30i64 {
+        // Time rotation every 10 steps, size rotation from the big records.
+        let now = T0 + (step / 10) * 60_000;
+        check(&w.append(None, b"one", now, step % 3 == 0).unwrap());
+        let batch = [
+            WriteEntry {
+                header: Some(b"h"),
+                content: &big,
+            },
+            WriteEntry {
+                header: None,
+                content: b"two",
+            },
+        ];
+        for r in w.append_batch(&batch, now, false).unwrap() {
+            check(&r);
+        }
+    }
+    assert!(w.segments().len() > 3, "rotated by time and size");
+    let last = want - 1;
+    assert_eq!(replay_indexes(&w), (1..=last).collect::<Vec<_>>());
+    // Every segment starts where the one before it ended.
+    let segs = w.segments();
+    for pair in segs.windows(2) {
+        assert_eq!(pair[0].last_index() + 1, pair[1].first_index());
+    }
+    drop(w);
+    let w = Wal::open(tmp.path(), "s", opts).unwrap();
+    assert_eq!(w.last_index(), last);
+    assert_eq!(replay_indexes(&w), (1..=last).collect::<Vec<_>>());
+    assert_eq!(w.append(None, b"after", T0, false).unwrap().index, last + 1);
+    // A record is read with its own index only.
+    let r = replay_refs(&w)[5];
+    assert!(w.read(r).is_ok());
+    let other = EntryRef {
+        index: r.index + 1,
+        ..r
+    };
+    assert!(matches!(w.read(other), Err(WalError::CorruptedData { .. })));
+    let outside = EntryRef {
+        index: last + 1,
+        ..r
+    };
+    assert!(matches!(
+        w.read(outside),
+        Err(WalError::IndexNotFound { .. })
+    ));
+}
+
+#[test]
+fn the_first_index_option_applies_when_the_stream_is_created() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = WalOptions {
+        first_index: 0,
+        ..test_opts()
+    };
+    assert!(matches!(
+        Wal::open(tmp.path(), "s", bad),
+        Err(WalError::InvalidConfig(_))
+    ));
+    assert!(seg_files(tmp.path(), "s").is_empty(), "nothing created");
+    let from = |first_index| WalOptions {
+        first_index,
+        ..test_opts()
+    };
+    let w = Wal::open(tmp.path(), "s", from(1_000)).unwrap();
+    let s = w.log_state();
+    assert_eq!(
+        (s.first_index, s.last_index, s.durable_index),
+        (1_000, 999, 999)
+    );
+    assert_eq!(w.append(None, b"a", T0, false).unwrap().index, 1_000);
+    drop(w);
+    // Reopening keeps the stream's indexes whatever the option says.
+    let w = Wal::open(tmp.path(), "s", from(5)).unwrap();
+    assert_eq!(w.append(None, b"b", T0, false).unwrap().index, 1_001);
+    assert_eq!(replay_indexes(&w), vec![1_000, 1_001]);
+}
+
+#[test]
+fn log_state_follows_appends_syncs_durable_appends_and_reopens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = open(tmp.path());
+    let state = |w: &Wal| {
+        let s = w.log_state();
+        (s.first_index, s.last_index, s.durable_index)
+    };
+    assert_eq!(state(&w), (1, 0, 0));
+    w.append(None, b"a", T0, false).unwrap();
+    w.append(None, b"b", T0, false).unwrap();
+    assert_eq!(state(&w), (1, 2, 0));
+    w.sync().unwrap();
+    assert_eq!(state(&w), (1, 2, 2));
+    w.append(None, b"c", T0, false).unwrap();
+    assert_eq!(state(&w), (1, 3, 2));
+    w.append(None, b"d", T0, true).unwrap();
+    assert_eq!(state(&w), (1, 4, 4));
+    // Rotation seals (and syncs) the old segment.
+    w.append(None, b"e", T0 + 60_000, false).unwrap();
+    assert_eq!(w.durable_index(), 4);
+    w.append_batch(
+        &[
+            WriteEntry {
+                header: None,
+                content: b"f",
+            },
+            WriteEntry {
+                header: None,
+                content: b"g",
+            },
+        ],
+        T0 + 60_000,
+        true,
+    )
+    .unwrap();
+    assert_eq!(state(&w), (1, 7, 7));
+    w.append(None, b"h", T0 + 60_000, false).unwrap();
+    drop(w);
+    let w = open(tmp.path());
+    assert_eq!(state(&w), (1, 8, 8), "everything recovery keeps is durable");
+    assert_eq!(
+        (w.first_index(), w.last_index(), w.durable_index()),
+        (1, 8, 8)
+    );
+}
+
+#[test]
+fn a_replay_from_a_ref_checks_its_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = open(tmp.path());
+    let refs: Vec<EntryRef> = (0..5)
+        .map(|i| w.append(None, &[i], T0, false).unwrap())
+        .collect();
+    let from: Vec<u64> = w
+        .replay(Some(refs[2]))
+        .unwrap()
+        .map(|x| x.unwrap().0.index)
+        .collect();
+    assert_eq!(from, vec![3, 4, 5]);
+    let beyond = EntryRef {
+        index: 9,
+        ..refs[2]
+    };
+    assert!(matches!(
+        w.replay(Some(beyond)),
+        Err(WalError::IndexNotFound { index: 9, .. })
+    ));
+    let wrong = EntryRef {
+        index: 2,
+        ..refs[2]
+    };
+    let first = w.replay(Some(wrong)).unwrap().next().unwrap();
+    assert!(matches!(first, Err(WalError::CorruptedData { .. })));
 }

@@ -197,8 +197,8 @@ fn stat_lists_streams_segments_and_totals() {
     let first = refs[0].0;
     assert!(
         out.contains(&format!(
-            "{}:{}:{}",
-            first.segment_id, first.offset, first.size
+            "{}:{}:{}:{}",
+            first.segment_id, first.offset, first.size, first.index
         )),
         "first ref shown: {out}"
     );
@@ -276,8 +276,8 @@ fn dump_formats_from_and_limit() {
     assert_eq!(
         lines[0],
         format!(
-            "{}:{}:{}  header=\"hdr\"  content=\"seg0-rec0\"",
-            r0.segment_id, r0.offset, r0.size
+            "{}:{}:{}:{}  header=\"hdr\"  content=\"seg0-rec0\"",
+            r0.segment_id, r0.offset, r0.size, r0.index
         )
     );
     assert!(lines[1].ends_with("header=none  content=\"seg0-rec1\""));
@@ -293,7 +293,10 @@ fn dump_formats_from_and_limit() {
     );
 
     let from = refs[5].0;
-    let from_s = format!("{}:{}:{}", from.segment_id, from.offset, from.size);
+    let from_s = format!(
+        "{}:{}:{}:{}",
+        from.segment_id, from.offset, from.size, from.index
+    );
     let o = nwal(&[
         "dump",
         d(tmp.path()),
@@ -334,7 +337,13 @@ fn dump_formats_from_and_limit() {
         d(tmp.path()),
         "s",
         "--from",
-        &format!("{}:{}:{}", from.segment_id, from.offset + 1, from.size),
+        &format!(
+            "{}:{}:{}:{}",
+            from.segment_id,
+            from.offset + 1,
+            from.size,
+            from.index
+        ),
     ]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     flip_byte(

@@ -759,3 +759,66 @@ fn a_hole_is_cut_only_where_no_later_record_proves_the_bytes_were_synced() {
     zero_sector_at(&path_in(&d), victim.offset + victim.size / 2);
     assert!(matches!(open(&d), Err(WalError::CorruptedData { .. })));
 }
+
+/// A segment of the previous format (48-byte header, version 1) is refused
+/// by name, not as a checksum mismatch, and left as it is.
+#[test]
+fn a_format_version_1_segment_is_refused_with_the_version_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut v1 = vec![0u8; 48];
+    v1[0..8].copy_from_slice(b"NANO-LOG");
+    v1[8..10].copy_from_slice(&1u16.to_le_bytes());
+    v1[10..12].copy_from_slice(&48u16.to_le_bytes());
+    v1[16..24].copy_from_slice(&1u64.to_le_bytes());
+    let expiration = T0 + DUR + RET;
+    v1[24..32].copy_from_slice(&expiration.to_le_bytes());
+    v1[32..40].copy_from_slice(&T0.to_le_bytes());
+    let crc = crc32c::crc32c(&v1[..44]);
+    v1[44..48].copy_from_slice(&crc.to_le_bytes());
+    v1.extend_from_slice(&[0xAB; 100]); // "records"
+    let path = tmp.path().join(format!("s_{expiration}_1.seg"));
+    std::fs::write(&path, &v1).unwrap();
+    match open(tmp.path()) {
+        Err(WalError::CorruptedData {
+            segment_id: 1,
+            offset: 0,
+            detail,
+        }) => assert!(
+            detail.contains(
+                "segment written in format version 1, which this library \
+                 (format version 2) does not read"
+            ),
+            "{detail}"
+        ),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), v1, "left untouched");
+}
+
+/// Segment headers whose first indexes go backwards are corruption: a
+/// sealed segment holds the indexes up to its successor's first.
+#[test]
+fn first_indexes_that_go_backwards_refuse_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let w = open(tmp.path()).unwrap();
+        for i in 0..3 {
+            w.append(None, b"x", T0 + i * DUR, false).unwrap();
+        }
+    }
+    // Give segment 2 a first index above segment 3's, header CRC fixed.
+    let p = seg_path(tmp.path(), "s", 2);
+    let mut b = std::fs::read(&p).unwrap();
+    b[40..48].copy_from_slice(&100u64.to_le_bytes());
+    let crc = crc32c::crc32c(&b[..60]);
+    b[60..64].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&p, &b).unwrap();
+    match open(tmp.path()) {
+        Err(WalError::CorruptedData {
+            segment_id: 2,
+            offset: 0,
+            detail,
+        }) => assert!(detail.contains("starts at index 100"), "{detail}"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}

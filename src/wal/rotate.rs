@@ -48,6 +48,7 @@ impl Inner {
             segment_id: segments.next_id(),
             expiration_ms: expiration,
             window_start_ms: window,
+            first_index: app.next_index,
         };
         let seg = Segment::create(&self.dir, &self.stream, header, self.config.file_mode)
             .and_then(|seg| match sys::fsync(&self.dir_file, &self.dir) {
@@ -66,7 +67,7 @@ impl Inner {
             })?;
         segments.publish(seg.clone());
         self.active.store(Some(seg.clone()));
-        app.write = WriteState::at(SEGMENT_HEADER_SIZE as u64);
+        app.write = WriteState::at(SEGMENT_HEADER_SIZE as u64, 0);
         app.segment = Some(seg);
         Ok(())
     }
@@ -91,7 +92,8 @@ impl Inner {
         }
         w.file_len = w.end;
         seg.mark_synced(w.end);
-        self.group_commit.mark_durable((seg.id(), w.end));
+        self.group_commit
+            .mark_durable((seg.id(), w.end), seg.first_index() + w.records - 1);
         Ok(())
     }
 

@@ -21,7 +21,7 @@ nwal - inspect, verify, dump and repair a nano_wal write-ahead log
 Usage:
   nwal stat DIR [STREAM]          streams and segments: ids, windows, sizes, records
   nwal verify DIR STREAM [--all]  check every record's CRC and framing
-  nwal dump DIR STREAM [--from SEG:OFFSET:SIZE] [--limit N] [--format text|json|hex]
+  nwal dump DIR STREAM [--from SEG:OFFSET:SIZE:INDEX] [--limit N] [--format text|json|hex]
                                   records in log order
   nwal repair DIR STREAM [--dry-run] [--force]
                                   cut a torn tail, as opening the log does
@@ -41,7 +41,7 @@ const STAT_HELP: &str = "\
 nwal stat DIR [STREAM]
 
 Lists the streams in DIR (or only STREAM) and each segment: id, window start,
-expiration (UTC), size, record count, first and last ref (SEG:OFFSET:SIZE),
+expiration (UTC), size, record count, first and last ref (SEG:OFFSET:SIZE:INDEX),
 and totals. Segments are scanned fully, so this reads the whole log.
 ";
 
@@ -56,7 +56,7 @@ log cuts off) is reported as such.
 ";
 
 const DUMP_HELP: &str = "\
-nwal dump DIR STREAM [--from SEG:OFFSET:SIZE] [--limit N] [--format text|json|hex]
+nwal dump DIR STREAM [--from SEG:OFFSET:SIZE:INDEX] [--limit N] [--format text|json|hex]
 
 Prints records in log order with their refs. --from starts at a ref
 (inclusive, as printed by dump or stat). --limit stops after N records.
@@ -357,19 +357,20 @@ fn parse_ref(s: &str) -> Result<EntryRef, Failure> {
     let parts: Vec<&str> = s.split(':').collect();
     let nums: Option<Vec<u64>> = parts.iter().map(|p| p.parse().ok()).collect();
     match nums.as_deref() {
-        Some(&[segment_id, offset, size]) => Ok(EntryRef {
+        Some(&[segment_id, offset, size, index]) => Ok(EntryRef {
             segment_id,
             offset,
             size,
+            index,
         }),
         _ => Err(Failure::Usage(format!(
-            "a ref is SEG:OFFSET:SIZE, not {s:?}"
+            "a ref is SEG:OFFSET:SIZE:INDEX, not {s:?}"
         ))),
     }
 }
 
 fn show_ref(r: &EntryRef) -> String {
-    format!("{}:{}:{}", r.segment_id, r.offset, r.size)
+    format!("{}:{}:{}:{}", r.segment_id, r.offset, r.size, r.index)
 }
 
 fn describe(p: &Problem) -> String {
@@ -487,8 +488,9 @@ fn cmd_verify(a: &Args, out: &mut Out) -> CmdResult {
             continue;
         }
         let mut from = nano_wal::inspect::FIRST_RECORD_OFFSET;
+        let mut index = view.segment_first_index(info.id).unwrap_or(1);
         loop {
-            let check = view.check_segment_from(info.id, from)?;
+            let check = view.check_segment_from(info.id, from, index)?;
             records += check.records;
             let Some(p) = check.problem else { break };
             let line = match cut_kind(&p) {
@@ -505,8 +507,8 @@ fn cmd_verify(a: &Args, out: &mut Out) -> CmdResult {
             if !all {
                 break 'segments;
             }
-            match p.next_valid {
-                Some(next) => from = next,
+            match p.next_valid.zip(p.next_valid_index) {
+                Some((next, next_index)) => (from, index) = (next, next_index),
                 None => break,
             }
         }
