@@ -8,7 +8,9 @@ use crate::format::names::{lock_file_name, parse_file_name, validate_stream_name
 use crate::format::SEGMENT_HEADER_SIZE;
 use crate::read::{read_refs, read_refs_into, ReadBuf};
 use crate::record::{EntryRef, Record};
-use crate::recovery::{check_header, count_sealed, list_segments, plan_tail, HeaderCheck};
+use crate::recovery::{
+    check_header, count_sealed, index_sealed, list_segments, plan_tail, HeaderCheck,
+};
 use crate::replay::{Replay, Source};
 use crate::segment::{Segment, SegmentMap};
 use std::path::{Path, PathBuf};
@@ -230,6 +232,9 @@ fn index_segments(segments: &SegmentMap) -> Result<()> {
         .map(|(&id, s)| (id, s.clone()))
         .collect();
     let _ = count_sealed(&sealed, Some(newest.first_index()));
+    for seg in sealed.values() {
+        index_sealed(seg)?;
+    }
     let start = (FIRST_RECORD_OFFSET, newest.first_index());
     let plan = plan_tail(newest, start, newest.len(), true)?;
     newest.track_ends();

@@ -498,7 +498,160 @@ fn read_append(seg: &Segment, buf: &mut Vec<u8>, start: u64, end: u64) -> Result
         })
 }
 
+/// The indexes `segments` (in log order) hold: `(first, last)`, with
+/// `first_if_empty` when there is no segment.
+pub(crate) fn index_bounds(segments: &[Arc<Segment>], first_if_empty: u64) -> (u64, u64) {
+    let first = segments.first().map_or(first_if_empty, |s| s.first_index());
+    let last = segments.last().map_or(first - 1, |s| s.last_index());
+    (first, last)
+}
+
+/// The records `from, from + 1, ...` of `segments` (the live ones in log
+/// order, and by id): at most `max_count`, stopping before their header and
+/// content bytes would pass `max_bytes` but always at least one, read into
+/// `buf` through the same checks as reads by ref. Their refs come from the
+/// segments' record ends (memory, or the index footer: a damaged footer is
+/// caught by the records' checksums, which bind offset and index; the
+/// segment is then scanned once, its ends kept in memory, and the read
+/// retried).
+pub(crate) fn read_range_into(
+    map: &SegmentMap,
+    segments: &[Arc<Segment>],
+    (from, first_if_empty): (u64, u64),
+    max_count: usize,
+    max_bytes: u64,
+    buf: &mut ReadBuf,
+) -> Result<Vec<EntryRef>> {
+    if max_count == 0 {
+        return Err(WalError::InvalidArgument(
+            "a range read of at most 0 records".into(),
+        ));
+    }
+    let (first, last) = index_bounds(segments, first_if_empty);
+    if from < first || from > last {
+        return Err(WalError::IndexNotFound {
+            index: from,
+            first,
+            last,
+        });
+    }
+    let (refs, via_footer) = range_refs(segments, from, max_count, max_bytes)?;
+    match read_refs_into(map, &refs, buf) {
+        Err(WalError::CorruptedData { .. } | WalError::InvalidArgument(_))
+            if !via_footer.is_empty() =>
+        {
+            for seg in &via_footer {
+                crate::recovery::rescan_sealed(seg)?;
+            }
+            let (refs, _) = range_refs(segments, from, max_count, max_bytes)?;
+            read_refs_into(map, &refs, buf)?;
+            Ok(refs)
+        }
+        other => other.map(|()| refs),
+    }
+}
+
+/// The refs of [`read_range_into`], and the segments whose footer gave them.
+fn range_refs(
+    segments: &[Arc<Segment>],
+    from: u64,
+    max_count: usize,
+    max_bytes: u64,
+) -> Result<(Vec<EntryRef>, Vec<Arc<Segment>>)> {
+    let mut refs: Vec<EntryRef> = Vec::new();
+    let mut via_footer = Vec::new();
+    let mut bytes = 0u64;
+    let mut index = from;
+    let mut p = segments
+        .partition_point(|s| s.first_index() <= from)
+        .saturating_sub(1);
+    'segments: while refs.len() < max_count && p < segments.len() {
+        let seg = &segments[p];
+        p += 1;
+        if !seg.holds_index(index) {
+            continue;
+        }
+        if seg.looks_up_in_footer() {
+            via_footer.push(seg.clone());
+        }
+        let want = (max_count - refs.len()) as u64;
+        let spans = seg.spans(index, want).map_err(|e| {
+            WalError::io(
+                format!("reading the index footer of segment {}", seg.id()),
+                e,
+            )
+        })?;
+        if spans.is_empty() {
+            return Err(WalError::corrupted(
+                seg.id(),
+                seg.len(),
+                format!("no record of index {index} found in the segment"),
+            ));
+        }
+        for (offset, end) in spans {
+            let size = end.saturating_sub(offset);
+            let payload = size.saturating_sub(RECORD_FRAME_SIZE as u64);
+            if !refs.is_empty() && bytes.saturating_add(payload) > max_bytes {
+                break 'segments;
+            }
+            bytes = bytes.saturating_add(payload);
+            refs.push(EntryRef {
+                segment_id: seg.id(),
+                offset,
+                size,
+                index,
+            });
+            index += 1;
+        }
+    }
+    Ok((refs, via_footer))
+}
+
 impl Wal {
+    /// The record of index `index`. `IndexNotFound` outside
+    /// `[first_index, last_index]` (see [`Wal::log_state`]).
+    pub fn read_index(&self, index: u64) -> Result<Record> {
+        let mut buf = ReadBuf::new();
+        self.read_range_into(index, 1, u64::MAX, &mut buf)?;
+        Ok(buf.into_records().remove(0))
+    }
+
+    /// The records from index `from` on, in order, with their refs: at most
+    /// `max_count` (at least 1, else `InvalidArgument`), stopping before
+    /// their header and content bytes would pass `max_bytes`, but always at
+    /// least one. `IndexNotFound` when `from` is outside
+    /// `[first_index, last_index]`.
+    pub fn read_range(
+        &self,
+        from: u64,
+        max_count: usize,
+        max_bytes: u64,
+    ) -> Result<Vec<(EntryRef, Record)>> {
+        let mut buf = ReadBuf::new();
+        let refs = self.read_range_into(from, max_count, max_bytes, &mut buf)?;
+        Ok(refs.into_iter().zip(buf.into_records()).collect())
+    }
+
+    /// [`Wal::read_range`] into a reusable buffer: returns the refs of the
+    /// records `buf` then holds, in the same order.
+    pub fn read_range_into(
+        &self,
+        from: u64,
+        max_count: usize,
+        max_bytes: u64,
+        buf: &mut ReadBuf,
+    ) -> Result<Vec<EntryRef>> {
+        let inner = &*self.inner;
+        read_range_into(
+            &inner.segments.snapshot(),
+            &inner.segments.ordered(),
+            (from, inner.config.first_index),
+            max_count,
+            max_bytes,
+            buf,
+        )
+    }
+
     /// Read the records of `refs`, in the order given. Never takes the
     /// appender lock. A ref to an unknown or deleted segment gives
     /// `SegmentNotFound`; a range past the written end or of size 0 gives

@@ -3,7 +3,9 @@
 
 use crate::error::{Result, WalError};
 use crate::format::names::{parse_file_name, StreamFile};
-use crate::format::{SegmentHeader, MAX_SEGMENT_RECORDS, SEGMENT_HEADER_SIZE};
+use crate::format::{
+    SegmentHeader, Trailer, MAX_SEGMENT_RECORDS, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
+};
 use crate::options::Config;
 use crate::record::EntryRef;
 use crate::scan::{find_valid_record_after, zeros_to_end, ScanStop, Scanner};
@@ -164,6 +166,9 @@ pub(crate) fn recover(
     if let Some((_, _, header, _)) = &newest_found {
         count_sealed(&segments, Some(header.first_index))?;
     }
+    for seg in segments.values() {
+        index_sealed(seg)?;
+    }
     // Scan the newest segment (refusing corruption before any change), cut
     // its torn tail, then remove the torn segments created after it.
     if let Some((path, file, header, len)) = newest_found {
@@ -209,6 +214,72 @@ pub(crate) fn count_sealed(sealed: &SegmentMap, newest_first: Option<u64>) -> Re
         seg.publish_count(count);
     }
     Ok(())
+}
+
+/// Make sealed segment `seg` (counted already, its data end still the
+/// file's length) ready for lookups by index: read its index footer's
+/// trailer (one positional read) and, if it can be trusted, end the data
+/// where the footer starts and look records up there. Otherwise scan the
+/// segment and keep the ends of its records in memory; when the scan finds
+/// all the records the segment holds, what follows them is the damaged
+/// footer and the data ends after them, else the data is left to the end
+/// of the file, so replay reports the damage where it is. Returns why the
+/// footer was not trusted, if it was not.
+pub(crate) fn index_sealed(seg: &Arc<Segment>) -> Result<Option<String>> {
+    let len = seg.len();
+    let io_err = |e| WalError::io(format!("reading segment {}", seg.path().display()), e);
+    let problem = match read_trailer(seg, len).map_err(io_err)? {
+        Ok(t) if t.count == seg.record_count() => {
+            seg.publish_end(t.data_end);
+            seg.use_footer(t.data_end);
+            return Ok(None);
+        }
+        Ok(t) => format!(
+            "index footer counts {} records, but the next segment starts {} indexes later",
+            t.count,
+            seg.record_count()
+        ),
+        Err(problem) => problem,
+    };
+    let plan = plan_tail(
+        seg,
+        (SEGMENT_HEADER_SIZE as u64, seg.first_index()),
+        len,
+        false,
+    )?;
+    let count = seg.record_count() as usize;
+    if plan.ends.len() >= count {
+        let end = count
+            .checked_sub(1)
+            .map_or(SEGMENT_HEADER_SIZE as u64, |k| plan.ends[k]);
+        seg.publish_end(end);
+    }
+    seg.keep_ends(&plan.ends);
+    Ok(Some(problem))
+}
+
+/// Scan sealed segment `seg` up to its data end and keep its records' ends
+/// in memory, for lookups by index after its footer's ends proved wrong.
+/// A scan that stops at damage before the last record keeps the footer:
+/// it still finds the records after the damage.
+pub(crate) fn rescan_sealed(seg: &Arc<Segment>) -> Result<()> {
+    let start = (SEGMENT_HEADER_SIZE as u64, seg.first_index());
+    let plan = plan_tail(seg, start, seg.len(), false)?;
+    if plan.ends.len() as u64 >= seg.record_count() {
+        seg.keep_ends(&plan.ends);
+    }
+    Ok(())
+}
+
+/// The trailer of `seg`'s index footer, if it verifies for a file of `len`
+/// bytes (the error says why not).
+fn read_trailer(seg: &Segment, len: u64) -> std::io::Result<std::result::Result<Trailer, String>> {
+    if len < (SEGMENT_HEADER_SIZE + TRAILER_SIZE) as u64 {
+        return Ok(Err("no index footer (the file is too short)".into()));
+    }
+    let mut b = [0u8; TRAILER_SIZE];
+    seg.read_exact_at(&mut b, len - TRAILER_SIZE as u64)?;
+    Ok(Trailer::decode(&b, seg.crc_seed(), seg.first_index(), len))
 }
 
 /// What a scan of a segment found: where its committed data ends, the

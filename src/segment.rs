@@ -30,6 +30,9 @@ const ENDS_CHUNK: usize = 4096;
 /// [`MAX_SEGMENT_RECORDS`] / [`ENDS_CHUNK`] slots.
 pub(crate) struct RecordEnds {
     chunks: Box<[OnceLock<Box<[AtomicU64]>>]>,
+    /// Ends known (a scan's); the writer's are bounded by the published
+    /// count instead.
+    limit: u64,
 }
 
 impl std::fmt::Debug for RecordEnds {
@@ -44,6 +47,7 @@ impl RecordEnds {
         let slots = (MAX_SEGMENT_RECORDS as usize).div_ceil(ENDS_CHUNK);
         RecordEnds {
             chunks: (0..slots).map(|_| OnceLock::new()).collect(),
+            limit: u64::MAX,
         }
     }
 
@@ -60,6 +64,9 @@ impl RecordEnds {
 
     /// The end of record `k`, stored before a count above `k` was published.
     fn get(&self, k: u64) -> Option<u64> {
+        if k >= self.limit {
+            return None;
+        }
         let (chunk, slot) = (k as usize / ENDS_CHUNK, k as usize % ENDS_CHUNK);
         let chunk = self.chunks.get(chunk)?.get()?;
         Some(chunk[slot].load(Ordering::Relaxed))
@@ -76,8 +83,12 @@ pub struct Segment {
     /// and after the data end that covers them.
     count: AtomicU64,
     /// The ends of the records, while the segment is written (and for the
-    /// newest segment found by recovery); None for an older segment.
+    /// newest segment found by recovery, or a sealed one whose index footer
+    /// could not be trusted); None for a sealed segment with a footer.
     ends: ArcSwapOption<RecordEnds>,
+    /// Where the index footer's ends array starts (the end of the data), 0
+    /// when the segment has no footer in use.
+    footer_at: AtomicU64,
     expiration_ms: i64,
     window_start_ms: i64,
     path: PathBuf,
@@ -152,6 +163,7 @@ impl Segment {
             first_index: header.first_index,
             count: AtomicU64::new(0),
             ends: ArcSwapOption::empty(),
+            footer_at: AtomicU64::new(0),
             crc_seed: crate::format::crc_seed(header.segment_id),
             expiration_ms: header.expiration_ms,
             window_start_ms: header.window_start_ms,
@@ -206,6 +218,77 @@ impl Segment {
     pub(crate) fn publish_count(&self, count: u64) {
         self.count.store(count, Ordering::Release);
     }
+    /// The ends of the first `count` records, from memory (the writer's,
+    /// before it seals the segment).
+    pub(crate) fn ends_in_memory(&self, count: u64) -> Option<Vec<u64>> {
+        let ends = self.ends.load();
+        let ends = ends.as_ref()?;
+        (0..count).map(|k| ends.get(k)).collect()
+    }
+
+    /// Look records up through the index footer whose ends array starts at
+    /// `at` from now on, and drop the ends kept in memory.
+    pub(crate) fn use_footer(&self, at: u64) {
+        self.footer_at.store(at, Ordering::Release);
+        self.ends.store(None);
+    }
+
+    /// Keep `ends` (a scan's) in memory for lookups by index.
+    pub(crate) fn keep_ends(&self, ends: &[u64]) {
+        let mut kept = RecordEnds::new();
+        for (k, &end) in ends.iter().enumerate() {
+            kept.set(k as u64, end);
+        }
+        kept.limit = ends.len() as u64;
+        self.ends.store(Some(Arc::new(kept)));
+        self.footer_at.store(0, Ordering::Release);
+    }
+
+    /// Does a lookup by index go through the footer (not memory)?
+    pub(crate) fn looks_up_in_footer(&self) -> bool {
+        self.ends.load().is_none() && self.footer_at.load(Ordering::Acquire) != 0
+    }
+
+    /// The `(offset, end)` of the records `index .. index + n` (fewer at the
+    /// end of the segment or of what is known): from memory, or with one
+    /// small positional read of the footer.
+    pub(crate) fn spans(&self, index: u64, n: u64) -> io::Result<Vec<(u64, u64)>> {
+        if !self.holds_index(index) || n == 0 {
+            return Ok(Vec::new());
+        }
+        let k = index - self.first_index;
+        let n = n.min(self.record_count() - k);
+        let mut ends = Vec::with_capacity(n as usize + 1);
+        if let Some(mem) = &*self.ends.load() {
+            let from = k.checked_sub(1);
+            for j in from.unwrap_or(0)..k + n {
+                match mem.get(j) {
+                    Some(e) => ends.push(e),
+                    None => break,
+                }
+            }
+            if from.is_none() {
+                ends.insert(0, SEGMENT_HEADER_SIZE as u64);
+            }
+        } else {
+            let at = self.footer_at.load(Ordering::Acquire);
+            if at == 0 {
+                return Ok(Vec::new());
+            }
+            let from = k.saturating_sub(1);
+            let mut buf = vec![0u8; ((k + n - from) * 8) as usize];
+            self.read_fd.read_exact_at(&mut buf, at + from * 8)?;
+            if k == 0 {
+                ends.push(SEGMENT_HEADER_SIZE as u64);
+            }
+            ends.extend(
+                buf.chunks_exact(8)
+                    .map(|b| u64::from_le_bytes(b.try_into().unwrap())),
+            );
+        }
+        Ok(ends.windows(2).map(|w| (w[0], w[1])).collect())
+    }
+
     /// Where the first `count` records end (published ones: their ends are
     /// stored; for a segment without them in memory, its data end).
     pub(crate) fn records_end(&self, count: u64) -> u64 {

@@ -353,8 +353,11 @@ fn a_bad_record_in_an_older_segment_does_not_fail_open_but_reads_and_replay_repo
     assert_eq!(r.offset, newest.last().unwrap().end());
 }
 
+/// A sealed segment ends in its index footer: garbage there (after all
+/// the records the segment holds) is a damaged footer, so open scans the
+/// segment and everything reads as it should; the file is not changed.
 #[test]
-fn garbage_at_the_end_of_an_older_segment_is_reported_by_replay_not_cut() {
+fn garbage_at_the_end_of_an_older_segment_is_a_damaged_footer_not_cut() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let (older, _) = build_log(dir);
@@ -367,12 +370,13 @@ fn garbage_at_the_end_of_an_older_segment_is_reported_by_replay_not_cut() {
         len,
         "opening never modifies an older segment"
     );
-    let items: Vec<_> = w.replay(None).unwrap().collect();
-    assert_eq!(items.len(), 4);
-    assert!(matches!(
-        &items[3],
-        Err(WalError::CorruptedData { segment_id: 1, offset, .. }) if *offset == older[2].end()
-    ));
+    let items: Vec<EntryRef> = w.replay(None).unwrap().map(|x| x.unwrap().0).collect();
+    let n1 = older.iter().map(|u| u.refs.len()).sum::<usize>();
+    assert!(items.len() > n1);
+    assert_eq!(w.segment(1).unwrap().len(), older[2].end());
+    for r in &items {
+        assert_eq!(w.read_index(r.index).unwrap(), w.read(*r).unwrap());
+    }
 }
 
 fn torn_header_cases(dir: &Path) -> (Vec<Unit>, PathBuf, Vec<u8>) {

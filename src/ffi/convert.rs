@@ -332,6 +332,25 @@ impl nwal_read_buf {
         Ok(nwal_read_buf { bytes })
     }
 
+    /// Read the range of `wal` from index `from` (see `Wal::read_range_into`):
+    /// the buffer and the records' refs.
+    pub(crate) fn read_range(
+        wal: &Wal,
+        from: u64,
+        max_count: usize,
+        max_bytes: u64,
+    ) -> Result<(nwal_read_buf, Vec<nwal_entry_ref>), WalError> {
+        let mut buf = ReadBuf::new();
+        let refs = wal.read_range_into(from, max_count, max_bytes, &mut buf)?;
+        let refs = refs.into_iter().map(nwal_entry_ref::from).collect();
+        Ok((
+            nwal_read_buf {
+                bytes: ReadBytes::Many(buf),
+            },
+            refs,
+        ))
+    }
+
     /// Views of its records, in the order of the refs. They point into
     /// heap memory it owns, so they stay valid when it moves (into its Box).
     pub(crate) fn records(&self) -> impl Iterator<Item = nwal_record> + '_ {

@@ -6,11 +6,13 @@
 //! then the content. All integers are little-endian. The names of a
 //! stream's files in the log directory are built and parsed in `names`.
 
+mod footer;
 mod frame;
 mod header;
 pub(crate) mod names;
 
 pub use crate::crc::Position;
+pub use footer::{Trailer, FOOTER_MAGIC, TRAILER_SIZE};
 pub(crate) use frame::{
     append_records, encode_frame_seeded, frame_fault, record_error, record_fault, verified_frame,
     well_formed_frame,

@@ -6,7 +6,7 @@ use super::{Inner, Wal};
 use crate::error::{Result, WalError};
 use crate::format::{
     append_records, encode_frame_seeded, record_size, Position, MAX_CONTENT_LEN, MAX_HEADER_LEN,
-    MAX_SEGMENT_RECORDS, RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE,
+    MAX_SEGMENT_RECORDS, RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
 };
 use crate::record::{EntryRef, WriteEntry};
 use crate::segment::Segment;
@@ -122,6 +122,13 @@ impl Wal {
         }
         Ok((segment_id, at))
     }
+}
+
+/// Size of the index footer of a segment of `records` records: the size cap
+/// bounds the sealed file, footer included.
+#[inline]
+fn footer_size(records: u64) -> u64 {
+    8 * records + TRAILER_SIZE as u64
 }
 
 /// Check the size of every record: returns the batch's on-disk size and
@@ -312,7 +319,10 @@ impl Inner {
                     if seg.window_start_ms() >= window
                         && !(cap != 0
                             && app.write.end > SEGMENT_HEADER_SIZE as u64
-                            && app.write.end + total > cap)
+                            && app.write.end
+                                + total
+                                + footer_size(app.write.records + count as u64)
+                                > cap)
                         && app.write.records + count as u64 <= MAX_SEGMENT_RECORDS =>
                 {
                     break seg

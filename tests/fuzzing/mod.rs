@@ -11,8 +11,8 @@
 #![allow(dead_code)]
 
 use nano_wal::format::{
-    decode_frame, encode_frame, verify_record, Position, SegmentHeader, RECORD_FRAME_SIZE,
-    RECORD_MAGIC, SEGMENT_HEADER_SIZE,
+    decode_frame, encode_frame, verify_record, Position, SegmentHeader, Trailer, RECORD_FRAME_SIZE,
+    RECORD_MAGIC, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
 };
 use nano_wal::inspect::LogView;
 use nano_wal::{EntryRef, Record, Wal, WalError, WalOptions};
@@ -471,6 +471,10 @@ fn expect(files: &[Vec<u8>], salvage: bool) -> Expect {
         .collect();
     for (n, &(id, f)) in live.iter().enumerate() {
         let index = first_index(f);
+        let f = match live.get(n + 1) {
+            Some(&(_, next)) => sealed_data(f, id, first_index(next) - index),
+            None => f,
+        };
         let (mut recs, stop) = walk(f, HDR, id, index);
         let mut error = replay_stop(&recs, stop, f.len());
         // A sealed segment holds the indexes below its successor's first: a
@@ -499,6 +503,31 @@ fn expect(files: &[Vec<u8>], salvage: bool) -> Expect {
     Expect::Opens {
         records,
         error: None,
+    }
+}
+
+/// The part of sealed segment `id`'s file `f` that holds its `count`
+/// records as open sees it: up to its index footer when the footer's
+/// trailer verifies and counts them; else, when a scan finds them all, up
+/// to the last of them (the rest is a damaged footer); else the whole file.
+fn sealed_data(f: &[u8], id: u64, count: u64) -> &[u8] {
+    let (len, index) = (f.len() as u64, first_index(f));
+    let seed = nano_wal::format::crc_seed(id);
+    let trailer = f
+        .len()
+        .checked_sub(TRAILER_SIZE)
+        .filter(|&at| at >= HDR)
+        .and_then(|at| Trailer::decode(&f[at..], seed, index, len).ok())
+        .filter(|t| t.count == count);
+    if let Some(t) = trailer {
+        return &f[..t.data_end as usize];
+    }
+    let (recs, _) = walk(f, HDR, id, index);
+    let (_, n) = committed(&recs, HDR);
+    match count as usize {
+        0 => &f[..HDR],
+        c if n >= c => &f[..(recs[c - 1].offset + recs[c - 1].size) as usize],
+        _ => f,
     }
 }
 
