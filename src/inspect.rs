@@ -9,7 +9,7 @@ use crate::format::SEGMENT_HEADER_SIZE;
 use crate::read::{read_refs, read_refs_into, ReadBuf};
 use crate::record::{EntryRef, Record};
 use crate::recovery::{
-    check_header, count_sealed, index_sealed, list_segments, plan_tail, HeaderCheck,
+    check_header, count_sealed, index_sealed, list_segments, plan_tail, read_trailer, HeaderCheck,
 };
 use crate::replay::{Replay, Source};
 use crate::segment::{Segment, SegmentMap};
@@ -41,6 +41,9 @@ pub struct SegmentInfo {
     pub expiration_ms: i64,
     /// From the header (None when the header does not verify).
     pub window_start_ms: Option<i64>,
+    /// The index of the segment's first record, from the header (None when
+    /// the header does not verify).
+    pub first_index: Option<u64>,
     pub path: PathBuf,
     pub file_size: u64,
     /// Why the header does not verify, if it does not.
@@ -113,6 +116,7 @@ impl LogView {
                 id: f.id,
                 expiration_ms: f.expiration_ms,
                 window_start_ms: None,
+                first_index: None,
                 path: f.path.clone(),
                 file_size: 0,
                 header_problem: None,
@@ -120,6 +124,7 @@ impl LogView {
             match check_header(&f, false)? {
                 HeaderCheck::Ok(file, header, len) => {
                     info.window_start_ms = Some(header.window_start_ms);
+                    info.first_index = Some(header.first_index);
                     info.file_size = len;
                     segments.insert(
                         f.id,
@@ -200,6 +205,77 @@ impl LogView {
                 next_valid_index: d.valid_after.map(|(_, index)| index),
             }),
         })
+    }
+
+    /// What is wrong with the index footer of sealed segment `id`, if
+    /// anything: its trailer, the checksum of its ends, and every end
+    /// against the records a scan finds. None for the newest segment (it
+    /// has none) and for a right footer.
+    pub fn check_footer(&self, id: u64) -> Result<Option<String>> {
+        let seg = self
+            .segments
+            .get(&id)
+            .ok_or(WalError::SegmentNotFound(id))?;
+        if self.segments.keys().next_back() == Some(&id) {
+            return Ok(None);
+        }
+        let len = file_len(seg.path());
+        let io_err = |e| WalError::io(format!("reading segment {}", seg.path().display()), e);
+        let t = match read_trailer(seg, len).map_err(io_err)? {
+            Ok(t) => t,
+            Err(problem) => return Ok(Some(problem)),
+        };
+        if t.count != seg.record_count() {
+            return Ok(Some(format!(
+                "index footer counts {} records, the next segment's first index says {}",
+                t.count,
+                seg.record_count()
+            )));
+        }
+        let mut bytes = vec![0u8; (8 * t.count) as usize];
+        seg.read_exact_at(&mut bytes, t.data_end).map_err(io_err)?;
+        let crc = crate::crc::extend(seg.crc_seed(), &bytes);
+        if crc != t.ends_crc {
+            return Ok(Some(format!(
+                "index footer ends checksum mismatch (stored {:#010x}, computed {crc:#010x})",
+                t.ends_crc
+            )));
+        }
+        let plan = plan_tail(
+            seg,
+            (FIRST_RECORD_OFFSET, seg.first_index()),
+            t.data_end,
+            false,
+        )?;
+        let ends = bytes
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()));
+        for (k, (footer, scanned)) in ends.zip(plan.ends.iter()).enumerate() {
+            if footer != *scanned {
+                return Ok(Some(format!(
+                    "index footer says record {k} ends at {footer}, the records say {scanned}"
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records in log order from index `index` on, as
+    /// [`crate::Wal::replay_from_index`] yields them (an index past the last
+    /// gives nothing).
+    pub fn replay_from_index(&self, index: u64) -> Result<Replay> {
+        let ordered: Vec<Arc<Segment>> = self.segments.values().cloned().collect();
+        let (first, last) = crate::read::index_bounds(&ordered, 1);
+        if index < first || index > last.saturating_add(1) {
+            return Err(WalError::IndexNotFound { index, first, last });
+        }
+        if index > last {
+            return Replay::start(Source::Fixed(Arc::new(SegmentMap::new())), None);
+        }
+        let mut buf = ReadBuf::new();
+        let refs =
+            crate::read::read_range_into(&self.segments, &ordered, (index, first), 1, 0, &mut buf)?;
+        self.replay(refs.first().copied())
     }
 
     /// Records in log order, as [`crate::Wal::replay`] yields them.

@@ -273,7 +273,10 @@ pub(crate) fn rescan_sealed(seg: &Arc<Segment>) -> Result<()> {
 
 /// The trailer of `seg`'s index footer, if it verifies for a file of `len`
 /// bytes (the error says why not).
-fn read_trailer(seg: &Segment, len: u64) -> std::io::Result<std::result::Result<Trailer, String>> {
+pub(crate) fn read_trailer(
+    seg: &Segment,
+    len: u64,
+) -> std::io::Result<std::result::Result<Trailer, String>> {
     if len < (SEGMENT_HEADER_SIZE + TRAILER_SIZE) as u64 {
         return Ok(Err("no index footer (the file is too short)".into()));
     }
