@@ -53,7 +53,8 @@ impl RecordEnds {
 
     /// Store the end of record `k` (nothing past [`MAX_SEGMENT_RECORDS`]:
     /// the writer never gets there, recovery refuses such a segment).
-    fn set(&self, k: u64, end: u64) {
+    #[inline]
+    pub(crate) fn set(&self, k: u64, end: u64) {
         let (chunk, slot) = (k as usize / ENDS_CHUNK, k as usize % ENDS_CHUNK);
         let Some(chunk) = self.chunks.get(chunk) else {
             return;
@@ -206,8 +207,14 @@ impl Segment {
     pub(crate) fn track_ends(&self) {
         self.ends.store(Some(Arc::new(RecordEnds::new())));
     }
-    /// Store the end of the segment's record `k` (appender lock held, or
-    /// recovery), before its count is published.
+    /// The ends kept in memory, for the appender to store into without a
+    /// load of the swap cell per record.
+    pub(crate) fn ends(&self) -> Option<Arc<RecordEnds>> {
+        self.ends.load_full()
+    }
+
+    /// Store the end of the segment's record `k` (recovery), before its
+    /// count is published.
     pub(crate) fn set_record_end(&self, k: u64, end: u64) {
         if let Some(ends) = &*self.ends.load() {
             ends.set(k, end);

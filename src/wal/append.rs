@@ -343,10 +343,12 @@ impl Inner {
         };
         match records.write(seg, at) {
             Ok(_) => {
-                let mut end = offset;
-                for (k, e) in records.entries().iter().enumerate() {
-                    end += record_size(e.header.map_or(0, <[u8]>::len), e.content.len());
-                    seg.set_record_end(w.records + k as u64, end);
+                if let Some(ends) = &w.ends {
+                    let mut end = offset;
+                    for (k, e) in records.entries().iter().enumerate() {
+                        end += record_size(e.header.map_or(0, <[u8]>::len), e.content.len());
+                        ends.set(w.records + k as u64, end);
+                    }
                 }
                 w.end = offset + total;
                 w.file_len = w.file_len.max(w.end);

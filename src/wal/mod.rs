@@ -13,7 +13,7 @@ use crate::durability::{GroupCommit, Poison};
 use crate::error::Result;
 use crate::options::{Config, WalOptions};
 use crate::record::LogState;
-use crate::segment::Segment;
+use crate::segment::{RecordEnds, Segment};
 use crate::sys::StreamLock;
 use arc_swap::ArcSwapOption;
 use std::fs::File;
@@ -59,16 +59,20 @@ struct WriteState {
     prewrite_failed: bool,
     /// Records in the segment.
     records: u64,
+    /// The segment's record ends, shared with its readers (the appender's
+    /// own handle: no load of the segment's swap cell per record).
+    ends: Option<Arc<RecordEnds>>,
 }
 
 impl WriteState {
-    /// A segment of `records` records whose file ends with its data at `end`.
-    fn at(end: u64, records: u64) -> WriteState {
+    /// `seg`, of `records` records, whose file ends with its data at `end`.
+    fn at(seg: Option<&Segment>, end: u64, records: u64) -> WriteState {
         WriteState {
             end,
             file_len: end,
             prewrite_failed: false,
             records,
+            ends: seg.and_then(Segment::ends),
         }
     }
 }

@@ -30,6 +30,7 @@ impl Wal {
         let next_index = newest.map_or(config.first_index, |s| s.last_index() + 1);
         let appender = Appender {
             write: WriteState::at(
+                newest.map(|s| &**s),
                 newest.map_or(0, |s| s.len()),
                 newest.map_or(0, |s| s.record_count()),
             ),

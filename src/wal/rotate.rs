@@ -72,7 +72,7 @@ impl Inner {
             old.use_footer(app.write.end);
         }
         self.active.store(Some(seg.clone()));
-        app.write = WriteState::at(SEGMENT_HEADER_SIZE as u64, 0);
+        app.write = WriteState::at(Some(&seg), SEGMENT_HEADER_SIZE as u64, 0);
         app.segment = Some(seg);
         Ok(())
     }
