@@ -38,7 +38,7 @@ _nwal_streams() {
 _nwal_options() {
   case $1 in
     verify) echo "--all" ;;
-    dump) echo "--from --limit --format" ;;
+    dump) echo "--from --from-index --to-index --limit --format" ;;
     repair) echo "--dry-run --force" ;;
     bench) echo "--records --size" ;;
   esac
@@ -69,7 +69,7 @@ _nwal() {
       mapfile -t COMPREPLY < <(compgen -W "text json hex" -- "$cur")
       return 0
       ;;
-    --from | --limit | --records | --size) return 0 ;;
+    --from | --from-index | --to-index | --limit | --records | --size) return 0 ;;
   esac
 
   if [[ $cur == -* ]]; then
@@ -91,7 +91,7 @@ _nwal() {
       continue
     fi
     case $w in
-      --from | --limit | --format | --records | --size) skip=1 ;;
+      --from | --from-index | --to-index | --limit | --format | --records | --size) skip=1 ;;
       -*) ;;
       *)
         ((npos == 0)) && dir=$w

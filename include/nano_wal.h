@@ -54,7 +54,7 @@
 /**
  * Minor version of the library this header belongs to.
  */
-#define NWAL_VERSION_MINOR 1
+#define NWAL_VERSION_MINOR 2
 
 /**
  * Patch version of the library this header belongs to.
@@ -113,7 +113,8 @@ typedef enum nwal_status {
   NWAL_ERR_SHUTDOWN = 5,
   /**
    * A ref names a segment that does not exist (never did, or was deleted by
-   * `nwal_cleanup`).
+   * `nwal_cleanup`), or an index no record has (outside the log's
+   * `[first_index, last_index]`, or outside the segment a ref names).
    */
   NWAL_ERR_NOT_FOUND = 6,
   /**
@@ -188,16 +189,24 @@ typedef struct nwal_options {
    */
   uint32_t flags;
   /**
+   * Index of the first record of a new stream; at least 1. Used only when
+   * the stream is created (its first segment file): a reopened stream
+   * keeps its indexes. Default: 1.
+   */
+  uint64_t first_index;
+  /**
    * Must be all zero (`NWAL_ERR_INVALID_CONFIG` otherwise): room for new
    * options without an ABI break.
    */
-  uint64_t reserved[8];
+  uint64_t reserved[7];
 } nwal_options;
 
 /**
  * Where a record lives: a ref. Ordered by (segment_id, offset) as the log
- * is, so it serves as a log sequence number. Plain data: copy and store it
- * freely; it stays valid until `nwal_cleanup` deletes its segment.
+ * is, and by `index` the same way, so it serves as a log sequence number.
+ * Plain data: copy and store it freely; it stays valid until
+ * `nwal_cleanup` deletes its segment. Reads check every field: the
+ * record's checksum covers its offset and its index.
  */
 typedef struct nwal_entry_ref {
   /**
@@ -212,6 +221,11 @@ typedef struct nwal_entry_ref {
    * Length of the whole record on disk (frame, header and content).
    */
   uint64_t size;
+  /**
+   * The record's index in the log: dense, one more than the record
+   * before it.
+   */
+  uint64_t index;
 } nwal_entry_ref;
 
 /**
@@ -294,6 +308,30 @@ typedef struct nwal_record {
    */
   size_t content_len;
 } nwal_record;
+
+/**
+ * Where the log's indexes stand (`nwal_log_state_get`).
+ */
+typedef struct nwal_log_state {
+  /**
+   * The lowest readable index.
+   */
+  uint64_t first_index;
+  /**
+   * The highest appended index; `first_index - 1` when the log is empty.
+   */
+  uint64_t last_index;
+  /**
+   * The highest index known durable; `first_index - 1` if none is. Equal
+   * to `last_index` after an `NWAL_OK` `nwal_sync` or durable append with
+   * nothing appended since; after a reopen, every record kept is durable.
+   */
+  uint64_t durable_index;
+  /**
+   * Zero: room for more without an ABI break.
+   */
+  uint64_t reserved[5];
+} nwal_log_state;
 
 /**
  * What `nwal_cleanup` did.
@@ -666,6 +704,60 @@ enum nwal_status nwal_read_batch(struct nwal *w,
                                  struct nwal_read_buf **out_buf);
 
 /**
+ * Read the records of indexes `from`, `from + 1`, ... in order: at most
+ * `max_count`, stopping before their header and content bytes would pass
+ * `max_bytes`, but always at least one.
+ *
+ * The records are verified as by `nwal_read_batch`, and owned the same way.
+ *
+ * @param[in]  w           the log.
+ * @param[in]  from        the index of the first record.
+ * @param[in]  max_count   at most this many records (at least 1).
+ * @param[in]  max_bytes   budget of header and content bytes; the first
+ *                         record is returned whatever its size.
+ * @param[out] out_records `max_count` slots; the first `*out_count` are
+ *                         filled on `NWAL_OK` with views into `*out_buf`,
+ *                         the others are untouched. Required.
+ * @param[out] out_refs    `max_count` slots for the records' refs, filled
+ *                         like `out_records`; may be NULL.
+ * @param[out] out_count   receives the number of records on `NWAL_OK`.
+ *                         Required.
+ * @param[out] out_buf     receives the buffer that owns the bytes on
+ *                         `NWAL_OK`. Required. Release it with
+ *                         `nwal_read_buf_free`.
+ *
+ * @retval NWAL_OK                   at least one record was read.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w`, `out_records`, `out_count` or
+ *                                   `out_buf` is NULL, or `max_count` is 0.
+ * @retval NWAL_ERR_NOT_FOUND        `from` is outside the log's
+ *                                   `[first_index, last_index]`.
+ * @retval NWAL_ERR_CORRUPTED_DATA   a record fails its checks.
+ * @retval NWAL_ERR_IO               reading failed.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * On failure nothing is written and nothing needs releasing.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `out_records` is NULL or points to `max_count` writable `nwal_record`s,
+ *   `out_refs` is NULL or points to `max_count` writable `nwal_entry_ref`s.
+ * - `out_count` is NULL or points to a writable `size_t`, `out_buf` is NULL
+ *   or points to writable storage for an `nwal_read_buf *`.
+ */
+enum nwal_status nwal_read_range(struct nwal *w,
+                                 uint64_t from,
+                                 size_t max_count,
+                                 uint64_t max_bytes,
+                                 struct nwal_record *out_records,
+                                 struct nwal_entry_ref *out_refs,
+                                 size_t *out_count,
+                                 struct nwal_read_buf **out_buf);
+
+/**
  * Release the buffer of an `nwal_read_batch`; the records that point into
  * it become invalid.
  *
@@ -742,6 +834,38 @@ void nwal_read_buf_free(struct nwal_read_buf *buf);
 enum nwal_status nwal_iter_open(struct nwal *w,
                                 const struct nwal_entry_ref *from,
                                 struct nwal_iter **out);
+
+/**
+ * Open an iterator from the record of index `from_index` (inclusive), as
+ * `nwal_iter_open` from that record's ref.
+ *
+ * `from_index` may be one past the log's last index: the iterator then
+ * returns `NWAL_DONE` until records are appended, and then those records.
+ *
+ * @param[in]  w          the log.
+ * @param[in]  from_index the index of the first record to return.
+ * @param[out] out        receives the iterator on `NWAL_OK` (untouched
+ *                        otherwise); release it with `nwal_iter_free`.
+ *
+ * @retval NWAL_OK                   the iterator is open.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` or `out` is NULL.
+ * @retval NWAL_ERR_NOT_FOUND        `from_index` is below the log's
+ *                                   `first_index` or above
+ *                                   `last_index + 1`.
+ * @retval NWAL_ERR_CORRUPTED_DATA   the record of `from_index` fails its
+ *                                   checks.
+ * @retval NWAL_ERR_IO               reading failed.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe on `w`. The iterator is used by one thread at a time.
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `out` is NULL or points to writable storage for an `nwal_iter *`.
+ */
+enum nwal_status nwal_iter_open_at(struct nwal *w, uint64_t from_index, struct nwal_iter **out);
 
 /**
  * Advance the iterator to the next record.
@@ -825,6 +949,27 @@ void nwal_iter_free(struct nwal_iter *it);
  *   `nwal_close`.
  */
 enum nwal_status nwal_sync(struct nwal *w);
+
+/**
+ * Where the log's indexes stand: the lowest readable, the highest appended,
+ * the highest known durable. Lock-free: it does not wait for appends.
+ *
+ * @param[in]  w   the log.
+ * @param[out] out receives the state on `NWAL_OK`.
+ *
+ * @retval NWAL_OK                   `*out` is written.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` or `out` is NULL (`*out` untouched).
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe; also after `nwal_shutdown`.
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `out` is NULL or points to a writable `nwal_log_state`.
+ */
+enum nwal_status nwal_log_state_get(struct nwal *w, struct nwal_log_state *out);
 
 /**
  * Delete the segments whose expiration is `<= now_ms`, except the active

@@ -85,6 +85,9 @@ pub(crate) struct GroupCommit {
     last_group: AtomicUsize,
     /// How long the last fdatasync by a leader took (ns).
     last_sync_ns: AtomicU64,
+    /// The highest record index known durable: raised with the durable
+    /// position, from the same count of records.
+    durable_index: AtomicU64,
 }
 
 /// Counts a durable append as under way until dropped (see [`GroupCommit`]).
@@ -165,7 +168,10 @@ impl GroupCommit {
             let group = self.gather();
             let outcome = match active() {
                 Some(seg) => {
-                    let end = seg.len();
+                    // The records counted now end by `end`: the durable
+                    // position and index say the same thing.
+                    let count = seg.record_count();
+                    let end = seg.records_end(count);
                     let started = Instant::now();
                     let synced = seg.sync_data();
                     let took = started.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
@@ -174,18 +180,21 @@ impl GroupCommit {
                         .map(|()| {
                             seg.mark_synced(end);
                             seg.mark_durable_use();
-                            (seg.id(), end)
+                            ((seg.id(), end), seg.first_index() + count - 1)
                         })
                         .map_err(|e| (seg.id(), e))
                 }
-                None => Ok((0, 0)),
+                None => Ok(((0, 0), 0)),
             };
             self.expect_next_group(group);
             {
                 let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 st.leader_running = false;
                 match outcome {
-                    Ok(pos) => st.durable = st.durable.max(pos),
+                    Ok((pos, index)) => {
+                        st.durable = st.durable.max(pos);
+                        self.durable_index.fetch_max(index, Ordering::AcqRel);
+                    }
                     Err((id, e)) => poison.set(format!("fdatasync of segment {id}"), &e),
                 }
             }
@@ -197,11 +206,18 @@ impl GroupCommit {
         }
     }
 
-    /// Record that a whole segment up to `pos` is durable (after the sealing
-    /// fdatasync of a rotation).
-    pub fn mark_durable(&self, pos: LogPos) {
+    /// Record that a whole segment up to `pos`, whose last record has index
+    /// `index`, is durable (after the sealing fdatasync of a rotation, or
+    /// recovery's).
+    pub fn mark_durable(&self, pos: LogPos, index: u64) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.durable = st.durable.max(pos);
+        self.durable_index.fetch_max(index, Ordering::AcqRel);
+    }
+
+    /// The highest record index known durable (0 before anything is).
+    pub fn durable_index(&self) -> u64 {
+        self.durable_index.load(Ordering::Acquire)
     }
 }
 

@@ -36,6 +36,10 @@ pub enum WalError {
     SegmentNotFound(u64),
     /// Another handle (in this or another process) holds the stream open.
     Locked(String),
+    /// No record has this index: it lies outside `[first, last]`, the
+    /// indexes the log holds (`last` is `first - 1` when it holds none), or
+    /// outside the segment a ref names.
+    IndexNotFound { index: u64, first: u64, last: u64 },
 }
 
 /// Result alias used throughout the crate.
@@ -98,6 +102,18 @@ impl fmt::Display for WalError {
                 )
             }
             WalError::Locked(what) => write!(f, "stream is locked by another handle: {what}"),
+            WalError::IndexNotFound { index, first, last } if first > last => {
+                write!(
+                    f,
+                    "index {index} not found (no record: the next index is {first})"
+                )
+            }
+            WalError::IndexNotFound { index, first, last } => {
+                write!(
+                    f,
+                    "index {index} not found (records hold {first} to {last})"
+                )
+            }
         }
     }
 }

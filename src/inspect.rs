@@ -8,7 +8,9 @@ use crate::format::names::{lock_file_name, parse_file_name, validate_stream_name
 use crate::format::SEGMENT_HEADER_SIZE;
 use crate::read::{read_refs, read_refs_into, ReadBuf};
 use crate::record::{EntryRef, Record};
-use crate::recovery::{check_header, list_segments, plan_tail, HeaderCheck};
+use crate::recovery::{
+    check_header, count_sealed, index_sealed, list_segments, plan_tail, read_trailer, HeaderCheck,
+};
 use crate::replay::{Replay, Source};
 use crate::segment::{Segment, SegmentMap};
 use std::path::{Path, PathBuf};
@@ -39,6 +41,9 @@ pub struct SegmentInfo {
     pub expiration_ms: i64,
     /// From the header (None when the header does not verify).
     pub window_start_ms: Option<i64>,
+    /// The index of the segment's first record, from the header (None when
+    /// the header does not verify).
+    pub first_index: Option<u64>,
     pub path: PathBuf,
     pub file_size: u64,
     /// Why the header does not verify, if it does not.
@@ -71,6 +76,8 @@ pub struct Problem {
     pub torn_tail: bool,
     /// Offset of the first valid record after the problem, if any.
     pub next_valid: Option<u64>,
+    /// Index of that record.
+    pub next_valid_index: Option<u64>,
 }
 
 /// A read-only view of one stream.
@@ -109,6 +116,7 @@ impl LogView {
                 id: f.id,
                 expiration_ms: f.expiration_ms,
                 window_start_ms: None,
+                first_index: None,
                 path: f.path.clone(),
                 file_size: 0,
                 header_problem: None,
@@ -116,6 +124,7 @@ impl LogView {
             match check_header(&f, false)? {
                 HeaderCheck::Ok(file, header, len) => {
                     info.window_start_ms = Some(header.window_start_ms);
+                    info.first_index = Some(header.first_index);
                     info.file_size = len;
                     segments.insert(
                         f.id,
@@ -134,6 +143,7 @@ impl LogView {
             }
             infos.push(info);
         }
+        index_segments(&segments)?;
         Ok(LogView {
             dir,
             stream: stream.to_string(),
@@ -155,21 +165,32 @@ impl LogView {
         &self.infos
     }
 
+    /// The index of the first record of segment `id` (from its header).
+    pub fn segment_first_index(&self, id: u64) -> Option<u64> {
+        self.segments.get(&id).map(|s| s.first_index())
+    }
+
     /// Scan every record of segment `id` (CRC and framing), up to the
     /// first problem.
     pub fn check_segment(&self, id: u64) -> Result<SegmentCheck> {
-        self.check_segment_from(id, FIRST_RECORD_OFFSET)
+        let seg = self
+            .segments
+            .get(&id)
+            .ok_or(WalError::SegmentNotFound(id))?;
+        self.check_segment_from(id, FIRST_RECORD_OFFSET, seg.first_index())
     }
 
-    /// Scan segment `id` from the record at `offset` (to go on after a
-    /// problem, from its `next_valid`).
-    pub fn check_segment_from(&self, id: u64, offset: u64) -> Result<SegmentCheck> {
+    /// Scan segment `id` from the record at `offset`, whose index is `index`
+    /// (to go on after a problem, from its `next_valid` and
+    /// `next_valid_index`).
+    pub fn check_segment_from(&self, id: u64, offset: u64, index: u64) -> Result<SegmentCheck> {
         let seg = self
             .segments
             .get(&id)
             .ok_or(WalError::SegmentNotFound(id))?;
         let newest = self.segments.keys().next_back() == Some(&id);
-        let plan = plan_tail(seg, offset.max(FIRST_RECORD_OFFSET), seg.len(), newest)?;
+        let start = (offset.max(FIRST_RECORD_OFFSET), index);
+        let plan = plan_tail(seg, start, seg.len(), newest)?;
         Ok(SegmentCheck {
             records: plan.records,
             first: plan.first,
@@ -180,9 +201,81 @@ impl LogView {
                 offset: d.offset,
                 detail: d.detail,
                 torn_tail: d.kind.is_cut_by_open(),
-                next_valid: d.valid_after,
+                next_valid: d.valid_after.map(|(offset, _)| offset),
+                next_valid_index: d.valid_after.map(|(_, index)| index),
             }),
         })
+    }
+
+    /// What is wrong with the index footer of sealed segment `id`, if
+    /// anything: its trailer, the checksum of its ends, and every end
+    /// against the records a scan finds. None for the newest segment (it
+    /// has none) and for a right footer.
+    pub fn check_footer(&self, id: u64) -> Result<Option<String>> {
+        let seg = self
+            .segments
+            .get(&id)
+            .ok_or(WalError::SegmentNotFound(id))?;
+        if self.segments.keys().next_back() == Some(&id) {
+            return Ok(None);
+        }
+        let len = file_len(seg.path());
+        let io_err = |e| WalError::io(format!("reading segment {}", seg.path().display()), e);
+        let t = match read_trailer(seg, len).map_err(io_err)? {
+            Ok(t) => t,
+            Err(problem) => return Ok(Some(problem)),
+        };
+        if t.count != seg.record_count() {
+            return Ok(Some(format!(
+                "index footer counts {} records, the next segment's first index says {}",
+                t.count,
+                seg.record_count()
+            )));
+        }
+        let mut bytes = vec![0u8; (8 * t.count) as usize];
+        seg.read_exact_at(&mut bytes, t.data_end).map_err(io_err)?;
+        let crc = crate::crc::extend(seg.crc_seed(), &bytes);
+        if crc != t.ends_crc {
+            return Ok(Some(format!(
+                "index footer ends checksum mismatch (stored {:#010x}, computed {crc:#010x})",
+                t.ends_crc
+            )));
+        }
+        let plan = plan_tail(
+            seg,
+            (FIRST_RECORD_OFFSET, seg.first_index()),
+            t.data_end,
+            false,
+        )?;
+        let ends = bytes
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()));
+        for (k, (footer, scanned)) in ends.zip(plan.ends.iter()).enumerate() {
+            if footer != *scanned {
+                return Ok(Some(format!(
+                    "index footer says record {k} ends at {footer}, the records say {scanned}"
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records in log order from index `index` on, as
+    /// [`crate::Wal::replay_from_index`] yields them (an index past the last
+    /// gives nothing).
+    pub fn replay_from_index(&self, index: u64) -> Result<Replay> {
+        let ordered: Vec<Arc<Segment>> = self.segments.values().cloned().collect();
+        let (first, last) = crate::read::index_bounds(&ordered, 1);
+        if index < first || index > last.saturating_add(1) {
+            return Err(WalError::IndexNotFound { index, first, last });
+        }
+        if index > last {
+            return Replay::start(Source::Fixed(Arc::new(SegmentMap::new())), None);
+        }
+        let mut buf = ReadBuf::new();
+        let refs =
+            crate::read::read_range_into(&self.segments, &ordered, (index, first), 1, 0, &mut buf)?;
+        self.replay(refs.first().copied())
     }
 
     /// Records in log order, as [`crate::Wal::replay`] yields them.
@@ -200,6 +293,32 @@ impl LogView {
     pub fn read_batch_into(&self, refs: &[EntryRef], buf: &mut ReadBuf) -> Result<()> {
         read_refs_into(&self.segments, refs, buf)
     }
+}
+
+/// Give the view's segments their record counts: the sealed ones by the
+/// successor rule, the newest by a scan up to its first damage (the view
+/// reads what open would keep). Indexes that go backwards leave the counts
+/// of the segments before them at zero: `nwal verify` reports them.
+fn index_segments(segments: &SegmentMap) -> Result<()> {
+    let Some((&newest_id, newest)) = segments.iter().next_back() else {
+        return Ok(());
+    };
+    let sealed: SegmentMap = segments
+        .range(..newest_id)
+        .map(|(&id, s)| (id, s.clone()))
+        .collect();
+    let _ = count_sealed(&sealed, Some(newest.first_index()));
+    for seg in sealed.values() {
+        index_sealed(seg)?;
+    }
+    let start = (FIRST_RECORD_OFFSET, newest.first_index());
+    let plan = plan_tail(newest, start, newest.len(), true)?;
+    newest.track_ends();
+    for (k, &end) in plan.ends.iter().enumerate() {
+        newest.set_record_end(k as u64, end);
+    }
+    newest.publish_count(plan.records);
+    Ok(())
 }
 
 fn file_len(path: &Path) -> u64 {

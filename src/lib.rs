@@ -93,7 +93,7 @@ pub use options::{WalOptions, MIN_SEGMENT_BYTES};
 pub use read::{read_batch, ReadBuf, ReadDescriptor};
 #[allow(deprecated)]
 pub use record::RecordRef;
-pub use record::{EntryRef, Record, RecordView, WriteEntry};
+pub use record::{EntryRef, LogState, Record, RecordView, WriteEntry};
 pub use replay::Replay;
 pub use segment::Segment;
 pub use wal::Wal;

@@ -30,6 +30,10 @@ pub struct WalOptions {
     /// (point-in-time recovery, losing what follows) instead of failing with
     /// `CorruptedData`. Default: false.
     pub salvage: bool,
+    /// Index of the first record of a new stream (at least 1). Applies only
+    /// when the stream is created (its first segment file); a reopened
+    /// stream keeps its indexes. Default: 1.
+    pub first_index: u64,
 }
 
 impl Default for WalOptions {
@@ -40,6 +44,7 @@ impl Default for WalOptions {
             max_segment_bytes: 0,
             file_mode: 0o600,
             salvage: false,
+            first_index: 1,
         }
     }
 }
@@ -52,6 +57,7 @@ pub(crate) struct Config {
     pub max_segment_bytes: u64,
     pub file_mode: u32,
     pub salvage: bool,
+    pub first_index: u64,
 }
 
 fn duration_ms(d: Duration, what: &str) -> Result<i64> {
@@ -91,7 +97,13 @@ impl WalOptions {
                 self.file_mode
             )));
         }
+        if self.first_index == 0 {
+            return Err(WalError::InvalidConfig(
+                "first_index must be at least 1 (0 is the index before an empty log)".into(),
+            ));
+        }
         Ok(Config {
+            first_index: self.first_index,
             retention_ms,
             segment_duration_ms,
             max_segment_bytes: self.max_segment_bytes,

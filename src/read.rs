@@ -5,8 +5,8 @@
 
 use crate::error::{Result, WalError};
 use crate::format::{
-    record_error, record_size, verified_frame, MAX_CONTENT_LEN, MAX_HEADER_LEN, RECORD_FRAME_SIZE,
-    SEGMENT_HEADER_SIZE,
+    record_error, record_size, verified_frame, Position, MAX_CONTENT_LEN, MAX_HEADER_LEN,
+    RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE,
 };
 use crate::record::{EntryRef, Record, RecordView};
 use crate::segment::{Segment, SegmentMap};
@@ -26,12 +26,34 @@ pub struct ReadDescriptor {
     pub segment: Arc<Segment>,
     pub offset: u64,
     pub size: u64,
+    /// The record's index (its CRC is checked with it).
+    pub index: u64,
 }
 
 const MAX_RECORD_SIZE: u64 = RECORD_FRAME_SIZE as u64 + MAX_HEADER_LEN as u64 + MAX_CONTENT_LEN;
 
 fn check_range(seg: &Segment, offset: u64, size: u64) -> Result<()> {
     check_range_to(seg, seg.len(), offset, size)
+}
+
+/// Is `index` one of the `count` records of `seg` (the count read before)?
+#[inline]
+fn check_index(seg: &Segment, count: u64, index: u64) -> Result<()> {
+    if index >= seg.first_index() && index - seg.first_index() < count {
+        Ok(())
+    } else {
+        Err(index_error(seg, count, index))
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn index_error(seg: &Segment, count: u64, index: u64) -> WalError {
+    WalError::IndexNotFound {
+        index,
+        first: seg.first_index(),
+        last: seg.first_index() + count - 1,
+    }
 }
 
 /// [`check_range`] against the end `end` of `seg` read before. The checks
@@ -195,6 +217,8 @@ trait Refs {
     fn count(&self) -> usize;
     /// (segment id, offset, size) of ref `i`.
     fn key(&self, i: usize) -> (u64, u64, u64);
+    /// The index of ref `i`.
+    fn index(&self, i: usize) -> u64;
     fn segment(&self, i: usize) -> Result<&Segment>;
     /// Refs `a` and `b` point into the same segment file.
     fn same_segment(&self, a: usize, b: usize) -> bool;
@@ -207,6 +231,9 @@ impl Refs for [ReadDescriptor] {
     fn key(&self, i: usize) -> (u64, u64, u64) {
         let d = &self[i];
         (d.segment.id(), d.offset, d.size)
+    }
+    fn index(&self, i: usize) -> u64 {
+        self[i].index
     }
     fn segment(&self, i: usize) -> Result<&Segment> {
         Ok(&self[i].segment)
@@ -231,6 +258,10 @@ impl<T: Copy + Into<EntryRef>> Refs for ById<'_, T> {
     fn key(&self, i: usize) -> (u64, u64, u64) {
         let r: EntryRef = self.refs[i].into();
         (r.segment_id, r.offset, r.size)
+    }
+    fn index(&self, i: usize) -> u64 {
+        let r: EntryRef = self.refs[i].into();
+        r.index
     }
     fn segment(&self, i: usize) -> Result<&Segment> {
         let id = self.key(i).0;
@@ -262,18 +293,19 @@ fn fill_inner<R: Refs + ?Sized>(refs: &R, buf: &mut ReadBuf) -> Result<()> {
     let mut prev = (0, 0);
     // Each segment's end is read once: it only grows, so a ref within it
     // is within the end read later too.
-    let mut last: Option<(usize, &Segment, u64)> = None;
+    let mut last: Option<(usize, &Segment, u64, u64)> = None;
     for i in 0..n {
         let (id, offset, size) = refs.key(i);
-        let (seg, end) = match last {
-            Some((j, seg, end)) if refs.same_segment(i, j) => (seg, end),
+        let (seg, end, count) = match last {
+            Some((j, seg, end, count)) if refs.same_segment(i, j) => (seg, end, count),
             _ => {
                 let seg = refs.segment(i)?;
-                (seg, seg.len())
+                (seg, seg.len(), seg.record_count())
             }
         };
-        last = Some((i, seg, end));
+        last = Some((i, seg, end, count));
         check_range_to(seg, end, offset, size)?;
+        check_index(seg, count, refs.index(i))?;
         sorted &= i == 0 || prev <= (id, offset);
         prev = (id, offset);
     }
@@ -340,8 +372,12 @@ fn fill_inner<R: Refs + ?Sized>(refs: &R, buf: &mut ReadBuf) -> Result<()> {
             let (_, offset, size) = refs.key(k);
             let from = base + (offset - g.start) as usize;
             let end = from + size as usize;
-            let Some(frame) = verified_frame(&data[from..end], seg.crc_seed(), offset) else {
-                return Err(corrupted(seg, &data[from..end], offset));
+            let at = Position {
+                offset,
+                index: refs.index(k),
+            };
+            let Some(frame) = verified_frame(&data[from..end], seg.crc_seed(), at) else {
+                return Err(corrupted(seg, &data[from..end], at));
             };
             let header = from + RECORD_FRAME_SIZE;
             let span = Span {
@@ -396,10 +432,15 @@ pub(crate) fn read_one(segments: &SegmentMap, r: EntryRef) -> Result<Record> {
         .get(&r.segment_id)
         .ok_or(WalError::SegmentNotFound(r.segment_id))?;
     check_range(seg, r.offset, r.size)?;
+    check_index(seg, seg.record_count(), r.index)?;
     let mut buf = Vec::new();
     read_append(seg, &mut buf, r.offset, r.offset + r.size)?;
-    let Some(frame) = verified_frame(&buf, seg.crc_seed(), r.offset) else {
-        return Err(corrupted(seg, &buf, r.offset));
+    let at = Position {
+        offset: r.offset,
+        index: r.index,
+    };
+    let Some(frame) = verified_frame(&buf, seg.crc_seed(), at) else {
+        return Err(corrupted(seg, &buf, at));
     };
     Ok(owned_record(buf, frame.header_len, frame.has_header()))
 }
@@ -431,8 +472,8 @@ fn owned_record(buf: Vec<u8>, header_len: usize, has_header: bool) -> Record {
 /// paths build no message for records that verify).
 #[cold]
 #[inline(never)]
-fn corrupted(seg: &Segment, b: &[u8], offset: u64) -> WalError {
-    WalError::corrupted(seg.id(), offset, record_error(b, seg.crc_seed(), offset))
+fn corrupted(seg: &Segment, b: &[u8], at: Position) -> WalError {
+    WalError::corrupted(seg.id(), at.offset, record_error(b, seg.crc_seed(), at))
 }
 
 fn out_of_memory(len: usize) -> WalError {
@@ -457,7 +498,160 @@ fn read_append(seg: &Segment, buf: &mut Vec<u8>, start: u64, end: u64) -> Result
         })
 }
 
+/// The indexes `segments` (in log order) hold: `(first, last)`, with
+/// `first_if_empty` when there is no segment.
+pub(crate) fn index_bounds(segments: &[Arc<Segment>], first_if_empty: u64) -> (u64, u64) {
+    let first = segments.first().map_or(first_if_empty, |s| s.first_index());
+    let last = segments.last().map_or(first - 1, |s| s.last_index());
+    (first, last)
+}
+
+/// The records `from, from + 1, ...` of `segments` (the live ones in log
+/// order, and by id): at most `max_count`, stopping before their header and
+/// content bytes would pass `max_bytes` but always at least one, read into
+/// `buf` through the same checks as reads by ref. Their refs come from the
+/// segments' record ends (memory, or the index footer: a damaged footer is
+/// caught by the records' checksums, which bind offset and index; the
+/// segment is then scanned once, its ends kept in memory, and the read
+/// retried).
+pub(crate) fn read_range_into(
+    map: &SegmentMap,
+    segments: &[Arc<Segment>],
+    (from, first_if_empty): (u64, u64),
+    max_count: usize,
+    max_bytes: u64,
+    buf: &mut ReadBuf,
+) -> Result<Vec<EntryRef>> {
+    if max_count == 0 {
+        return Err(WalError::InvalidArgument(
+            "a range read of at most 0 records".into(),
+        ));
+    }
+    let (first, last) = index_bounds(segments, first_if_empty);
+    if from < first || from > last {
+        return Err(WalError::IndexNotFound {
+            index: from,
+            first,
+            last,
+        });
+    }
+    let (refs, via_footer) = range_refs(segments, from, max_count, max_bytes)?;
+    match read_refs_into(map, &refs, buf) {
+        Err(WalError::CorruptedData { .. } | WalError::InvalidArgument(_))
+            if !via_footer.is_empty() =>
+        {
+            for seg in &via_footer {
+                crate::recovery::rescan_sealed(seg)?;
+            }
+            let (refs, _) = range_refs(segments, from, max_count, max_bytes)?;
+            read_refs_into(map, &refs, buf)?;
+            Ok(refs)
+        }
+        other => other.map(|()| refs),
+    }
+}
+
+/// The refs of [`read_range_into`], and the segments whose footer gave them.
+fn range_refs(
+    segments: &[Arc<Segment>],
+    from: u64,
+    max_count: usize,
+    max_bytes: u64,
+) -> Result<(Vec<EntryRef>, Vec<Arc<Segment>>)> {
+    let mut refs: Vec<EntryRef> = Vec::new();
+    let mut via_footer = Vec::new();
+    let mut bytes = 0u64;
+    let mut index = from;
+    let mut p = segments
+        .partition_point(|s| s.first_index() <= from)
+        .saturating_sub(1);
+    'segments: while refs.len() < max_count && p < segments.len() {
+        let seg = &segments[p];
+        p += 1;
+        if !seg.holds_index(index) {
+            continue;
+        }
+        if seg.looks_up_in_footer() {
+            via_footer.push(seg.clone());
+        }
+        let want = (max_count - refs.len()) as u64;
+        let spans = seg.spans(index, want).map_err(|e| {
+            WalError::io(
+                format!("reading the index footer of segment {}", seg.id()),
+                e,
+            )
+        })?;
+        if spans.is_empty() {
+            return Err(WalError::corrupted(
+                seg.id(),
+                seg.len(),
+                format!("no record of index {index} found in the segment"),
+            ));
+        }
+        for (offset, end) in spans {
+            let size = end.saturating_sub(offset);
+            let payload = size.saturating_sub(RECORD_FRAME_SIZE as u64);
+            if !refs.is_empty() && bytes.saturating_add(payload) > max_bytes {
+                break 'segments;
+            }
+            bytes = bytes.saturating_add(payload);
+            refs.push(EntryRef {
+                segment_id: seg.id(),
+                offset,
+                size,
+                index,
+            });
+            index += 1;
+        }
+    }
+    Ok((refs, via_footer))
+}
+
 impl Wal {
+    /// The record of index `index`. `IndexNotFound` outside
+    /// `[first_index, last_index]` (see [`Wal::log_state`]).
+    pub fn read_index(&self, index: u64) -> Result<Record> {
+        let mut buf = ReadBuf::new();
+        self.read_range_into(index, 1, u64::MAX, &mut buf)?;
+        Ok(buf.into_records().remove(0))
+    }
+
+    /// The records from index `from` on, in order, with their refs: at most
+    /// `max_count` (at least 1, else `InvalidArgument`), stopping before
+    /// their header and content bytes would pass `max_bytes`, but always at
+    /// least one. `IndexNotFound` when `from` is outside
+    /// `[first_index, last_index]`.
+    pub fn read_range(
+        &self,
+        from: u64,
+        max_count: usize,
+        max_bytes: u64,
+    ) -> Result<Vec<(EntryRef, Record)>> {
+        let mut buf = ReadBuf::new();
+        let refs = self.read_range_into(from, max_count, max_bytes, &mut buf)?;
+        Ok(refs.into_iter().zip(buf.into_records()).collect())
+    }
+
+    /// [`Wal::read_range`] into a reusable buffer: returns the refs of the
+    /// records `buf` then holds, in the same order.
+    pub fn read_range_into(
+        &self,
+        from: u64,
+        max_count: usize,
+        max_bytes: u64,
+        buf: &mut ReadBuf,
+    ) -> Result<Vec<EntryRef>> {
+        let inner = &*self.inner;
+        read_range_into(
+            &inner.segments.snapshot(),
+            &inner.segments.ordered(),
+            (from, inner.config.first_index),
+            max_count,
+            max_bytes,
+            buf,
+        )
+    }
+
     /// Read the records of `refs`, in the order given. Never takes the
     /// appender lock. A ref to an unknown or deleted segment gives
     /// `SegmentNotFound`; a range past the written end or of size 0 gives

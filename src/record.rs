@@ -6,14 +6,27 @@
 use bytes::Bytes;
 
 /// Where a record lives: its segment, the byte offset of its first byte in
-/// the segment file, and its whole on-disk size (framing included). Refs are
+/// the segment file, its whole on-disk size (framing included), and its
+/// index in the log (dense: one more than the record before it). Refs are
 /// totally ordered by `(segment_id, offset)` in append order, so they serve as
-/// log sequence numbers.
+/// log sequence numbers; the index orders them the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EntryRef {
     pub segment_id: u64,
     pub offset: u64,
     pub size: u64,
+    pub index: u64,
+}
+
+/// Where a stream's indexes stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogState {
+    /// The lowest readable index.
+    pub first_index: u64,
+    /// The highest appended index; `first_index - 1` when the log is empty.
+    pub last_index: u64,
+    /// The highest index known durable; `first_index - 1` if none is.
+    pub durable_index: u64,
 }
 
 /// One record of an `append_batch`.

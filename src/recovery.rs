@@ -3,7 +3,9 @@
 
 use crate::error::{Result, WalError};
 use crate::format::names::{parse_file_name, StreamFile};
-use crate::format::{SegmentHeader, SEGMENT_HEADER_SIZE};
+use crate::format::{
+    SegmentHeader, Trailer, MAX_SEGMENT_RECORDS, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
+};
 use crate::options::Config;
 use crate::record::EntryRef;
 use crate::scan::{find_valid_record_after, zeros_to_end, ScanStop, Scanner};
@@ -161,6 +163,12 @@ pub(crate) fn recover(
         }
     }
 
+    if let Some((_, _, header, _)) = &newest_found {
+        count_sealed(&segments, Some(header.first_index))?;
+    }
+    for seg in segments.values() {
+        index_sealed(seg)?;
+    }
     // Scan the newest segment (refusing corruption before any change), cut
     // its torn tail, then remove the torn segments created after it.
     if let Some((path, file, header, len)) = newest_found {
@@ -183,6 +191,100 @@ pub(crate) fn recover(
     })
 }
 
+/// Give each segment of `sealed` (every segment but the newest, in id
+/// order) its record count by the successor rule: a sealed segment holds
+/// the indexes up to its successor's first index (`newest_first` is the
+/// newest segment's). Indexes that go backwards are corruption.
+pub(crate) fn count_sealed(sealed: &SegmentMap, newest_first: Option<u64>) -> Result<()> {
+    let mut segs = sealed.values().peekable();
+    while let Some(seg) = segs.next() {
+        let Some(next_first) = segs.peek().map(|n| n.first_index()).or(newest_first) else {
+            break;
+        };
+        let Some(count) = next_first.checked_sub(seg.first_index()) else {
+            return Err(WalError::corrupted(
+                seg.id(),
+                0,
+                format!(
+                    "segment starts at index {} but the segment after it starts at {next_first}",
+                    seg.first_index()
+                ),
+            ));
+        };
+        seg.publish_count(count);
+    }
+    Ok(())
+}
+
+/// Make sealed segment `seg` (counted already, its data end still the
+/// file's length) ready for lookups by index: read its index footer's
+/// trailer (one positional read) and, if it can be trusted, end the data
+/// where the footer starts and look records up there. Otherwise scan the
+/// segment and keep the ends of its records in memory; when the scan finds
+/// all the records the segment holds, what follows them is the damaged
+/// footer and the data ends after them, else the data is left to the end
+/// of the file, so replay reports the damage where it is. Returns why the
+/// footer was not trusted, if it was not.
+pub(crate) fn index_sealed(seg: &Arc<Segment>) -> Result<Option<String>> {
+    let len = seg.len();
+    let io_err = |e| WalError::io(format!("reading segment {}", seg.path().display()), e);
+    let problem = match read_trailer(seg, len).map_err(io_err)? {
+        Ok(t) if t.count == seg.record_count() => {
+            seg.publish_end(t.data_end);
+            seg.use_footer(t.data_end);
+            return Ok(None);
+        }
+        Ok(t) => format!(
+            "index footer counts {} records, but the next segment starts {} indexes later",
+            t.count,
+            seg.record_count()
+        ),
+        Err(problem) => problem,
+    };
+    let plan = plan_tail(
+        seg,
+        (SEGMENT_HEADER_SIZE as u64, seg.first_index()),
+        len,
+        false,
+    )?;
+    let count = seg.record_count() as usize;
+    if plan.ends.len() >= count {
+        let end = count
+            .checked_sub(1)
+            .map_or(SEGMENT_HEADER_SIZE as u64, |k| plan.ends[k]);
+        seg.publish_end(end);
+    }
+    seg.keep_ends(&plan.ends);
+    Ok(Some(problem))
+}
+
+/// Scan sealed segment `seg` up to its data end and keep its records' ends
+/// in memory, for lookups by index after its footer's ends proved wrong.
+/// A scan that stops at damage before the last record keeps the footer:
+/// it still finds the records after the damage.
+pub(crate) fn rescan_sealed(seg: &Arc<Segment>) -> Result<()> {
+    let start = (SEGMENT_HEADER_SIZE as u64, seg.first_index());
+    let plan = plan_tail(seg, start, seg.len(), false)?;
+    if plan.ends.len() as u64 >= seg.record_count() {
+        seg.keep_ends(&plan.ends);
+    }
+    Ok(())
+}
+
+/// The trailer of `seg`'s index footer, if it verifies for a file of `len`
+/// bytes (the error says why not).
+pub(crate) fn read_trailer(
+    seg: &Segment,
+    len: u64,
+) -> std::io::Result<std::result::Result<Trailer, String>> {
+    if len < (SEGMENT_HEADER_SIZE + TRAILER_SIZE) as u64 {
+        return Ok(Err("no index footer (the file is too short)".into()));
+    }
+    let mut b = [0u8; TRAILER_SIZE];
+    seg.read_exact_at(&mut b, len - TRAILER_SIZE as u64)?;
+    Ok(Trailer::decode(&b, seg.crc_seed(), seg.first_index(), len))
+}
+
 /// What a scan of a segment found: where its committed data ends, the
 /// records in it, and the first damage (if any).
 #[derive(Debug, Clone)]
@@ -191,6 +293,10 @@ pub(crate) struct TailPlan {
     pub committed_end: u64,
     /// Records before `committed_end`.
     pub records: u64,
+    /// The end of each of them.
+    pub ends: Vec<u64>,
+    /// The index the record at `committed_end` would have.
+    pub next_index: u64,
     pub first: Option<EntryRef>,
     pub last: Option<EntryRef>,
     pub damage: Option<Damage>,
@@ -201,8 +307,8 @@ pub(crate) struct TailPlan {
 pub(crate) struct Damage {
     pub offset: u64,
     pub detail: String,
-    /// The first valid record after the damage, if any.
-    pub valid_after: Option<u64>,
+    /// The first valid record after the damage (offset, index), if any.
+    pub valid_after: Option<(u64, u64)>,
     pub kind: DamageKind,
 }
 
@@ -233,21 +339,23 @@ impl DamageKind {
 /// Sector size of the lost-write test: the smallest unit a disk writes.
 const SECTOR: u64 = 512;
 
-/// Scan `seg` from the record at `start` to `len`. Shared by recovery and the
+/// Scan `seg` from the record at `start` (index `index`) to `len`. Shared by recovery and the
 /// read-only inspection (`nwal verify`, `nwal repair --dry-run`), so what the
 /// tool predicts is what open does. In the `newest` segment, zeros from the
 /// end of the records to the end of the file are preallocated space, not
 /// damage (a sealed segment was cut to its last record).
 pub(crate) fn plan_tail(
     seg: &Arc<Segment>,
-    start: u64,
+    (start, index): (u64, u64),
     len: u64,
     newest: bool,
 ) -> Result<TailPlan> {
-    let mut scan = Scanner::new(seg.clone(), start, len);
+    let mut scan = Scanner::new(seg.clone(), start, len, index);
     let mut plan = TailPlan {
         committed_end: start,
         records: 0,
+        ends: Vec::new(),
+        next_index: index,
         first: None,
         last: None,
         damage: None,
@@ -261,12 +369,15 @@ pub(crate) fn plan_tail(
                     segment_id: seg.id(),
                     offset: rec.offset,
                     size: rec.frame.total_size(),
+                    index: rec.index,
                 };
                 pending += 1;
                 first_seen = first_seen.or(Some(entry));
+                plan.ends.push(entry.offset + entry.size);
                 if !rec.frame.batch_continues() {
                     plan.committed_end = entry.offset + entry.size;
                     plan.records += pending;
+                    plan.next_index = entry.index + 1;
                     pending = 0;
                     plan.first = first_seen;
                     plan.last = Some(entry);
@@ -288,20 +399,27 @@ pub(crate) fn plan_tail(
                         WalError::io(format!("reading segment {}", seg.path().display()), e)
                     })?;
                 if !preallocated {
-                    plan.damage = Some(judge_damage(seg, offset, detail, len)?);
+                    plan.damage = Some(judge_damage(seg, (offset, scan.index()), detail, len)?);
                 }
                 break;
             }
         }
     }
+    plan.ends.truncate(plan.records as usize);
     Ok(plan)
 }
 
-/// Classify damage at `offset` of `seg` (see [`DamageKind`]).
-fn judge_damage(seg: &Arc<Segment>, offset: u64, detail: String, len: u64) -> Result<Damage> {
+/// Classify damage at `offset` of `seg`, where the record of index `index`
+/// was expected (see [`DamageKind`]).
+fn judge_damage(
+    seg: &Arc<Segment>,
+    (offset, index): (u64, u64),
+    detail: String,
+    len: u64,
+) -> Result<Damage> {
     let io_err = |e| WalError::io(format!("reading segment {}", seg.path().display()), e);
-    let valid_after = find_valid_record_after(seg, offset, len).map_err(io_err)?;
-    let Some(next) = valid_after else {
+    let valid_after = find_valid_record_after(seg, offset, len, index).map_err(io_err)?;
+    let Some((next, next_index)) = valid_after else {
         return Ok(Damage {
             offset,
             detail,
@@ -312,16 +430,16 @@ fn judge_damage(seg: &Arc<Segment>, offset: u64, detail: String, len: u64) -> Re
     // The highest watermark of any valid record after the damage: a writer
     // had synced everything before it, so damage below it hit durable data.
     let mut proven_synced = 0u64;
-    let mut at = Some(next);
-    while let Some(from) = at {
-        let mut scan = Scanner::new(seg.clone(), from, len);
+    let mut at = Some((next, next_index));
+    while let Some((from, index)) = at {
+        let mut scan = Scanner::new(seg.clone(), from, len, index);
         at = loop {
             match scan.next_record() {
                 Ok(Some(rec)) => proven_synced = proven_synced.max(rec.frame.synced_end),
                 Ok(None) => break None,
                 Err(ScanStop::Io { error, .. }) => return Err(io_err(error)),
                 Err(ScanStop::Invalid { offset: bad, .. }) => {
-                    break find_valid_record_after(seg, bad, len).map_err(io_err)?
+                    break find_valid_record_after(seg, bad, len, scan.index()).map_err(io_err)?
                 }
             }
         };
@@ -396,7 +514,18 @@ fn recover_tail(
     salvage: bool,
 ) -> Result<Arc<Segment>> {
     let seg = Arc::new(Segment::from_parts(path, file, header, len)?);
-    let plan = plan_tail(&seg, SEGMENT_HEADER_SIZE as u64, len, true)?;
+    let first = (SEGMENT_HEADER_SIZE as u64, seg.first_index());
+    let plan = plan_tail(&seg, first, len, true)?;
+    if plan.records > MAX_SEGMENT_RECORDS {
+        return Err(WalError::corrupted(
+            seg.id(),
+            plan.committed_end,
+            format!(
+                "segment holds {} records, more than a segment may ({MAX_SEGMENT_RECORDS})",
+                plan.records
+            ),
+        ));
+    }
     if let Some(d) = &plan.damage {
         if !d.kind.is_cut_by_open() && !salvage {
             return Err(WalError::corrupted(
@@ -429,6 +558,11 @@ fn recover_tail(
     if committed_end < len {
         seg.publish_end(committed_end);
     }
+    seg.track_ends();
+    for (k, &end) in plan.ends.iter().enumerate() {
+        seg.set_record_end(k as u64, end);
+    }
+    seg.publish_count(plan.records);
     seg.mark_synced(committed_end);
     Ok(seg)
 }

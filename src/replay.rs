@@ -4,7 +4,7 @@ use crate::error::{Result, WalError};
 use crate::format::{RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE};
 use crate::record::{EntryRef, Record, RecordView};
 use crate::scan::{ScanStop, ScannedRecord, Scanner};
-use crate::segment::SegmentMap;
+use crate::segment::{Segment, SegmentMap};
 use crate::wal::{Inner, Wal};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -27,6 +27,24 @@ pub struct Replay {
     /// The last record yielded has `BATCH_CONTINUES` set: the rest of its
     /// batch must follow in the same segment.
     in_batch: bool,
+    /// The last index the scanned segment holds: a sealed segment's count
+    /// is authoritative, a record past it is not part of the log.
+    last: u64,
+    /// Started at the end of a log with no segment: the first segment
+    /// created is replayed from its start.
+    wait_for_first: bool,
+    /// Started at the end of the log: at the end it returns `None` and
+    /// stays there, to yield the records appended later.
+    follow: bool,
+}
+
+/// The last index `seg` holds for a replay: a segment with a successor in
+/// `registry` is sealed and holds its count of records; the newest grows.
+fn last_of(registry: &SegmentMap, seg: &Segment) -> u64 {
+    match registry.range(seg.id() + 1..).next() {
+        Some(_) => seg.last_index(),
+        None => u64::MAX,
+    }
 }
 
 /// Where the segments come from: a live log (whose registry grows and
@@ -55,6 +73,29 @@ impl std::fmt::Debug for Replay {
 }
 
 impl Wal {
+    /// Replay from the record of index `index` (inclusive) on, as
+    /// [`Wal::replay`] from its ref. `index` may be one past the last index:
+    /// that replay follows the log (at its end `next` returns `None`, and
+    /// later the records appended since), where others end for good.
+    /// `IndexNotFound` below the first index or further out.
+    pub fn replay_from_index(&self, index: u64) -> Result<Replay> {
+        let inner = &*self.inner;
+        let segments = inner.segments.ordered();
+        let (first, last) = crate::read::index_bounds(&segments, inner.config.first_index);
+        if index < first || index > last.saturating_add(1) {
+            return Err(WalError::IndexNotFound { index, first, last });
+        }
+        let source = Source::Live(self.inner.clone());
+        if index <= last {
+            let mut buf = crate::read::ReadBuf::new();
+            let map = inner.segments.snapshot();
+            let from = (index, inner.config.first_index);
+            let refs = crate::read::read_range_into(&map, &segments, from, 1, 0, &mut buf)?;
+            return Replay::start(source, refs.first().copied());
+        }
+        Ok(Replay::at_end(source, segments.last().cloned(), index))
+    }
+
     /// Replay the stream in log order, from the first record, or from `from`
     /// (inclusive) to replay since a checkpoint. `from` must be the ref of a
     /// live record: an unknown segment gives `SegmentNotFound`, a range past
@@ -71,14 +112,38 @@ impl Wal {
 }
 
 impl Replay {
+    /// A replay at the end of the log (the next record gets `index`), which
+    /// yields the records appended from now on.
+    fn at_end(source: Source, newest: Option<Arc<Segment>>, index: u64) -> Replay {
+        let registry = source.registry();
+        let scanner = newest.map(|seg| {
+            // The end of the counted records: a record being appended is
+            // past it, and is yielded when it is complete.
+            let end = seg.records_end(index - seg.first_index());
+            Scanner::new(seg, end, end, index)
+        });
+        let last = scanner
+            .as_ref()
+            .map_or(u64::MAX, |s| last_of(&registry, s.segment()));
+        Replay {
+            follow: true,
+            wait_for_first: scanner.is_none(),
+            source,
+            scanner,
+            expect_first: None,
+            in_batch: false,
+            last,
+        }
+    }
+
     pub(crate) fn start(source: Source, from: Option<EntryRef>) -> Result<Replay> {
         let registry = source.registry();
         let (scanner, expect_first) = match from {
             None => (
-                registry
-                    .values()
-                    .next()
-                    .map(|s| Scanner::new(s.clone(), SEGMENT_HEADER_SIZE as u64, s.len())),
+                registry.values().next().map(|s| {
+                    let first = s.first_index();
+                    Scanner::new(s.clone(), SEGMENT_HEADER_SIZE as u64, s.len(), first)
+                }),
                 None,
             ),
             Some(r) => {
@@ -99,14 +164,30 @@ impl Replay {
                         "replay start cannot be a record (inside the segment header or shorter than a frame)",
                     ));
                 }
-                (Some(Scanner::new(seg.clone(), r.offset, end)), Some(r))
+                if !seg.holds_index(r.index) {
+                    return Err(WalError::IndexNotFound {
+                        index: r.index,
+                        first: seg.first_index(),
+                        last: seg.last_index(),
+                    });
+                }
+                (
+                    Some(Scanner::new(seg.clone(), r.offset, end, r.index)),
+                    Some(r),
+                )
             }
         };
+        let last = scanner
+            .as_ref()
+            .map_or(u64::MAX, |s| last_of(&registry, s.segment()));
         Ok(Replay {
             source,
             scanner,
             expect_first,
             in_batch: false,
+            last,
+            wait_for_first: false,
+            follow: false,
         })
     }
 }
@@ -161,6 +242,9 @@ impl Replay {
     #[inline(always)]
     fn advance(&mut self) -> Option<Result<(EntryRef, ScannedRecord)>> {
         loop {
+            if self.wait_for_first && self.scanner.is_none() {
+                self.start_first_segment()?;
+            }
             let scanner = self.scanner.as_mut()?;
             let seg_id = scanner.segment().id();
             match scanner.next_record() {
@@ -169,7 +253,12 @@ impl Replay {
                         segment_id: seg_id,
                         offset: rec.offset,
                         size: rec.frame.total_size(),
+                        index: rec.index,
                     };
+                    if rec.index > self.last {
+                        self.scanner = None;
+                        return Some(Err(past_last(entry, self.last)));
+                    }
                     if let Some(expected) = self.expect_first.take() {
                         if expected != entry {
                             self.scanner = None;
@@ -207,6 +296,9 @@ impl Replay {
                     // Say so instead of moving on as if the batch were whole
                     // (found while writing the oracle of the recovery fuzz target,
                     // tests/fuzzing/mod.rs).
+                    if next.is_none() && self.follow {
+                        return None;
+                    }
                     if self.in_batch {
                         let offset = scanner.position();
                         self.scanner = None;
@@ -217,8 +309,28 @@ impl Replay {
                              records of the batch follow): the rest of the batch is lost",
                         )));
                     }
-                    self.scanner =
-                        next.map(|s| Scanner::new(s.clone(), SEGMENT_HEADER_SIZE as u64, s.len()));
+                    // Its successor (not one after segments cleanup deleted
+                    // under the replay) starts where its indexes end.
+                    if let Some(next) = next.as_ref().filter(|n| n.id() == seg_id + 1) {
+                        if next.first_index() != scanner.index() {
+                            let offset = scanner.position();
+                            let (have, want) = (scanner.index(), next.first_index());
+                            self.scanner = None;
+                            return Some(Err(WalError::corrupted(
+                                seg_id,
+                                offset,
+                                format!(
+                                    "the segment ends before index {have}, but the next \
+                                     segment starts at index {want}"
+                                ),
+                            )));
+                        }
+                    }
+                    self.last = next.as_ref().map_or(u64::MAX, |s| last_of(&registry, s));
+                    self.scanner = next.map(|s| {
+                        let first = s.first_index();
+                        Scanner::new(s.clone(), SEGMENT_HEADER_SIZE as u64, s.len(), first)
+                    });
                 }
                 Err(ScanStop::Invalid { offset, detail }) => {
                     // A read-only view sees the newest segment's whole file:
@@ -254,4 +366,41 @@ impl Replay {
             }
         }
     }
+}
+
+impl Replay {
+    /// Start on the first segment, once there is one (out of line: only a
+    /// replay started at the end of an empty log gets here).
+    #[cold]
+    #[inline(never)]
+    fn start_first_segment(&mut self) -> Option<()> {
+        let registry = self.source.registry();
+        let seg = registry.values().next()?.clone();
+        self.wait_for_first = false;
+        self.last = last_of(&registry, &seg);
+        let first = seg.first_index();
+        self.scanner = Some(Scanner::new(
+            seg.clone(),
+            SEGMENT_HEADER_SIZE as u64,
+            seg.len(),
+            first,
+        ));
+        Some(())
+    }
+}
+
+/// The error of a record found past the last index of its sealed segment.
+#[cold]
+#[inline(never)]
+fn past_last(entry: EntryRef, last: u64) -> WalError {
+    WalError::corrupted(
+        entry.segment_id,
+        entry.offset,
+        format!(
+            "record of index {} lies past the segment's last index {last} (the next segment \
+             starts at index {})",
+            entry.index,
+            last + 1
+        ),
+    )
 }

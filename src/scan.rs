@@ -1,7 +1,9 @@
 //! Sequential reading of a segment's records in large chunks: shared by
 //! recovery (find the valid end of the newest segment) and replay.
 
-use crate::format::{frame_fault, record_fault, well_formed_frame, Frame, RECORD_FRAME_SIZE};
+use crate::format::{
+    frame_fault, record_fault, well_formed_frame, Frame, Position, RECORD_FRAME_SIZE,
+};
 use crate::record::{Record, RecordView};
 use crate::segment::Segment;
 use bytes::Bytes;
@@ -21,6 +23,7 @@ pub(crate) const SCAN_CHUNK: u64 = 1 << 20;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ScannedRecord {
     pub offset: u64,
+    pub index: u64,
     pub frame: Frame,
     /// Where the record starts in the scanner's chunk.
     at: usize,
@@ -35,20 +38,24 @@ pub(crate) enum ScanStop {
     Io { offset: u64, error: io::Error },
 }
 
-/// Reads records of `segment` from `pos` up to `end`.
+/// Reads records of `segment` from `pos` (the record with index `index`)
+/// up to `end`.
 pub(crate) struct Scanner {
     segment: Arc<Segment>,
     pos: u64,
+    /// The index of the record at `pos`.
+    index: u64,
     end: u64,
     chunk: Bytes,
     chunk_start: u64,
 }
 
 impl Scanner {
-    pub fn new(segment: Arc<Segment>, pos: u64, end: u64) -> Self {
+    pub fn new(segment: Arc<Segment>, pos: u64, end: u64, index: u64) -> Self {
         Scanner {
             segment,
             pos,
+            index,
             end,
             chunk: Bytes::new(),
             chunk_start: pos,
@@ -57,6 +64,11 @@ impl Scanner {
 
     pub fn position(&self) -> u64 {
         self.pos
+    }
+
+    /// The index of the next record.
+    pub fn index(&self) -> u64 {
+        self.index
     }
 
     pub fn segment(&self) -> &Arc<Segment> {
@@ -156,24 +168,36 @@ impl Scanner {
         }
         self.ensure(size)
             .map_err(|error| ScanStop::Io { offset, error })?;
-        if !frame.covers(self.here(size), self.segment.crc_seed(), offset) {
-            let detail = record_fault(frame, self.here(size), self.segment.crc_seed(), offset);
+        let index = self.index;
+        let pos = Position { offset, index };
+        if !frame.covers(self.here(size), self.segment.crc_seed(), pos) {
+            let detail = record_fault(frame, self.here(size), self.segment.crc_seed(), pos);
             return Err(ScanStop::Invalid { offset, detail });
         }
         let at = (self.pos - self.chunk_start) as usize;
         self.pos += size;
-        Ok(Some(ScannedRecord { offset, frame, at }))
+        self.index += 1;
+        Ok(Some(ScannedRecord {
+            offset,
+            index,
+            frame,
+            at,
+        }))
     }
 }
 
 /// Is there any valid record starting after `from` and ending by `end`?
 /// Used to tell a torn tail (nothing valid after the damage) from corruption
-/// in the middle of the log. Returns the offset of the first one found.
+/// in the middle of the log. `index` is the index the record at `from`
+/// would have: a record at `at` can only have an index from there up to one
+/// more per [`RECORD_FRAME_SIZE`] bytes between them, and it verifies only
+/// with its own. Returns the offset and index of the first one found.
 pub(crate) fn find_valid_record_after(
     segment: &Arc<Segment>,
     from: u64,
     end: u64,
-) -> io::Result<Option<u64>> {
+    index: u64,
+) -> io::Result<Option<(u64, u64)>> {
     use crate::format::RECORD_MAGIC;
     let mut chunk_start = from + 1;
     while chunk_start + (RECORD_FRAME_SIZE as u64) <= end {
@@ -183,9 +207,14 @@ pub(crate) fn find_valid_record_after(
         let mut i = 0usize;
         while let Some(p) = memfind(&buf[i..], &RECORD_MAGIC) {
             let at = chunk_start + (i + p) as u64;
-            let mut probe = Scanner::new(segment.clone(), at, end);
-            if let Ok(Some(_)) = probe.next_record() {
-                return Ok(Some(at));
+            if let Some(found) = probe(
+                segment,
+                at,
+                end,
+                index,
+                (at - from) / RECORD_FRAME_SIZE as u64,
+            )? {
+                return Ok(Some((at, found)));
             }
             i += p + 1;
         }
@@ -196,6 +225,35 @@ pub(crate) fn find_valid_record_after(
         chunk_start += len - (RECORD_MAGIC.len() as u64 - 1);
     }
     Ok(None)
+}
+
+/// The index, among `index..=index + more`, with which the bytes at `at`
+/// are a record that verifies (one read of the record, then one CRC per
+/// candidate; only frames that are well formed and fit get that far).
+fn probe(
+    segment: &Arc<Segment>,
+    at: u64,
+    end: u64,
+    index: u64,
+    more: u64,
+) -> io::Result<Option<u64>> {
+    if end - at < RECORD_FRAME_SIZE as u64 {
+        return Ok(None);
+    }
+    let mut head = [0u8; RECORD_FRAME_SIZE];
+    segment.read_exact_at(&mut head, at)?;
+    let Some(frame) = well_formed_frame(&head) else {
+        return Ok(None);
+    };
+    let size = frame.total_size();
+    if size > end - at {
+        return Ok(None);
+    }
+    let mut rec = Vec::new();
+    segment.read_append(&mut rec, size as usize, at)?;
+    let seed = segment.crc_seed();
+    Ok((index..=index.saturating_add(more))
+        .find(|&index| frame.covers(&rec, seed, Position { offset: at, index })))
 }
 
 /// Is `[from, end)` of `segment` all zeros? In the newest segment that is

@@ -1,26 +1,95 @@
 //! One segment file: its identity, its write fd (written only under the
 //! stream's appender lock, see `wal::Appender`), a dup'd read fd for
-//! lock-free positional reads, and the published end of its data.
+//! lock-free positional reads, the published end of its data, and its
+//! records' indexes (the first, the published count, the ends of the
+//! records of the active segment).
 
 use crate::error::{Result, WalError};
 use crate::format::names::segment_file_name;
-use crate::format::{SegmentHeader, SEGMENT_HEADER_SIZE};
+use crate::format::{SegmentHeader, MAX_SEGMENT_RECORDS, SEGMENT_HEADER_SIZE};
 use crate::sys;
+use arc_swap::ArcSwapOption;
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Segments by id: a stream's live ones, or those a read-only view found.
 pub(crate) type SegmentMap = BTreeMap<u64, Arc<Segment>>;
+
+/// Record ends per chunk of [`RecordEnds`] (32 KiB each).
+const ENDS_CHUNK: usize = 4096;
+
+/// The end offset of each record of a segment, by position in the segment:
+/// append-only, written by the appender (lock held) before it publishes the
+/// count, read lock-free below the published count. Chunks are allocated as
+/// records arrive, so a segment costs 8 bytes per record and a directory of
+/// [`MAX_SEGMENT_RECORDS`] / [`ENDS_CHUNK`] slots.
+pub(crate) struct RecordEnds {
+    chunks: Box<[OnceLock<Box<[AtomicU64]>>]>,
+    /// Ends known (a scan's); the writer's are bounded by the published
+    /// count instead.
+    limit: u64,
+}
+
+impl std::fmt::Debug for RecordEnds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let used = self.chunks.iter().filter(|c| c.get().is_some()).count();
+        f.debug_struct("RecordEnds").field("chunks", &used).finish()
+    }
+}
+
+impl RecordEnds {
+    fn new() -> RecordEnds {
+        let slots = (MAX_SEGMENT_RECORDS as usize).div_ceil(ENDS_CHUNK);
+        RecordEnds {
+            chunks: (0..slots).map(|_| OnceLock::new()).collect(),
+            limit: u64::MAX,
+        }
+    }
+
+    /// Store the end of record `k` (nothing past [`MAX_SEGMENT_RECORDS`]:
+    /// the writer never gets there, recovery refuses such a segment).
+    #[inline]
+    pub(crate) fn set(&self, k: u64, end: u64) {
+        let (chunk, slot) = (k as usize / ENDS_CHUNK, k as usize % ENDS_CHUNK);
+        let Some(chunk) = self.chunks.get(chunk) else {
+            return;
+        };
+        let chunk = chunk.get_or_init(|| (0..ENDS_CHUNK).map(|_| AtomicU64::new(0)).collect());
+        chunk[slot].store(end, Ordering::Relaxed);
+    }
+
+    /// The end of record `k`, stored before a count above `k` was published.
+    fn get(&self, k: u64) -> Option<u64> {
+        if k >= self.limit {
+            return None;
+        }
+        let (chunk, slot) = (k as usize / ENDS_CHUNK, k as usize % ENDS_CHUNK);
+        let chunk = self.chunks.get(chunk)?.get()?;
+        Some(chunk[slot].load(Ordering::Relaxed))
+    }
+}
 
 /// A segment file of a stream.
 #[derive(Debug)]
 pub struct Segment {
     id: u64,
+    /// Index of the segment's first record (from its header).
+    first_index: u64,
+    /// Records in the segment readers may use: published after their ends
+    /// and after the data end that covers them.
+    count: AtomicU64,
+    /// The ends of the records, while the segment is written (and for the
+    /// newest segment found by recovery, or a sealed one whose index footer
+    /// could not be trusted); None for a sealed segment with a footer.
+    ends: ArcSwapOption<RecordEnds>,
+    /// Where the index footer's ends array starts (the end of the data), 0
+    /// when the segment has no footer in use.
+    footer_at: AtomicU64,
     expiration_ms: i64,
     window_start_ms: i64,
     path: PathBuf,
@@ -75,7 +144,9 @@ impl Segment {
                 e,
             ));
         }
-        Self::from_parts(path, file, header, SEGMENT_HEADER_SIZE as u64)
+        let seg = Self::from_parts(path, file, header, SEGMENT_HEADER_SIZE as u64)?;
+        seg.track_ends();
+        Ok(seg)
     }
 
     /// Wrap an existing, already verified segment file whose data ends at `end`.
@@ -90,6 +161,10 @@ impl Segment {
             .map_err(|e| WalError::io(format!("dup of {}", path.display()), e))?;
         Ok(Segment {
             id: header.segment_id,
+            first_index: header.first_index,
+            count: AtomicU64::new(0),
+            ends: ArcSwapOption::empty(),
+            footer_at: AtomicU64::new(0),
             crc_seed: crate::format::crc_seed(header.segment_id),
             expiration_ms: header.expiration_ms,
             window_start_ms: header.window_start_ms,
@@ -109,6 +184,131 @@ impl Segment {
     pub fn id(&self) -> u64 {
         self.id
     }
+    /// Index of the segment's first record.
+    pub fn first_index(&self) -> u64 {
+        self.first_index
+    }
+    /// Records in the segment (published: each of them readable).
+    pub fn record_count(&self) -> u64 {
+        self.count.load(Ordering::Acquire)
+    }
+    /// Index of the segment's last record (`first_index() - 1` when empty).
+    pub fn last_index(&self) -> u64 {
+        self.first_index + self.record_count() - 1
+    }
+    /// Does the segment hold record `index`?
+    #[inline]
+    pub(crate) fn holds_index(&self, index: u64) -> bool {
+        index >= self.first_index && index - self.first_index < self.record_count()
+    }
+
+    /// Keep the ends of the records in memory from now on (a segment that
+    /// takes appends, or the newest one after recovery).
+    pub(crate) fn track_ends(&self) {
+        self.ends.store(Some(Arc::new(RecordEnds::new())));
+    }
+    /// The ends kept in memory, for the appender to store into without a
+    /// load of the swap cell per record.
+    pub(crate) fn ends(&self) -> Option<Arc<RecordEnds>> {
+        self.ends.load_full()
+    }
+
+    /// Store the end of the segment's record `k` (recovery), before its
+    /// count is published.
+    pub(crate) fn set_record_end(&self, k: u64, end: u64) {
+        if let Some(ends) = &*self.ends.load() {
+            ends.set(k, end);
+        }
+    }
+    /// Publish the number of records, after their ends and after the data
+    /// end covering them ([`Segment::publish_end`]).
+    pub(crate) fn publish_count(&self, count: u64) {
+        self.count.store(count, Ordering::Release);
+    }
+    /// The ends of the first `count` records, from memory (the writer's,
+    /// before it seals the segment).
+    pub(crate) fn ends_in_memory(&self, count: u64) -> Option<Vec<u64>> {
+        let ends = self.ends.load();
+        let ends = ends.as_ref()?;
+        (0..count).map(|k| ends.get(k)).collect()
+    }
+
+    /// Look records up through the index footer whose ends array starts at
+    /// `at` from now on, and drop the ends kept in memory.
+    pub(crate) fn use_footer(&self, at: u64) {
+        self.footer_at.store(at, Ordering::Release);
+        self.ends.store(None);
+    }
+
+    /// Keep `ends` (a scan's) in memory for lookups by index.
+    pub(crate) fn keep_ends(&self, ends: &[u64]) {
+        let mut kept = RecordEnds::new();
+        for (k, &end) in ends.iter().enumerate() {
+            kept.set(k as u64, end);
+        }
+        kept.limit = ends.len() as u64;
+        self.ends.store(Some(Arc::new(kept)));
+        self.footer_at.store(0, Ordering::Release);
+    }
+
+    /// Does a lookup by index go through the footer (not memory)?
+    pub(crate) fn looks_up_in_footer(&self) -> bool {
+        self.ends.load().is_none() && self.footer_at.load(Ordering::Acquire) != 0
+    }
+
+    /// The `(offset, end)` of the records `index .. index + n` (fewer at the
+    /// end of the segment or of what is known): from memory, or with one
+    /// small positional read of the footer.
+    pub(crate) fn spans(&self, index: u64, n: u64) -> io::Result<Vec<(u64, u64)>> {
+        if !self.holds_index(index) || n == 0 {
+            return Ok(Vec::new());
+        }
+        let k = index - self.first_index;
+        let n = n.min(self.record_count() - k);
+        let mut ends = Vec::with_capacity(n as usize + 1);
+        if let Some(mem) = &*self.ends.load() {
+            let from = k.checked_sub(1);
+            for j in from.unwrap_or(0)..k + n {
+                match mem.get(j) {
+                    Some(e) => ends.push(e),
+                    None => break,
+                }
+            }
+            if from.is_none() {
+                ends.insert(0, SEGMENT_HEADER_SIZE as u64);
+            }
+        } else {
+            let at = self.footer_at.load(Ordering::Acquire);
+            if at == 0 {
+                return Ok(Vec::new());
+            }
+            let from = k.saturating_sub(1);
+            let mut buf = vec![0u8; ((k + n - from) * 8) as usize];
+            self.read_fd.read_exact_at(&mut buf, at + from * 8)?;
+            if k == 0 {
+                ends.push(SEGMENT_HEADER_SIZE as u64);
+            }
+            ends.extend(
+                buf.chunks_exact(8)
+                    .map(|b| u64::from_le_bytes(b.try_into().unwrap())),
+            );
+        }
+        Ok(ends.windows(2).map(|w| (w[0], w[1])).collect())
+    }
+
+    /// Where the first `count` records end (published ones: their ends are
+    /// stored; for a segment without them in memory, its data end).
+    pub(crate) fn records_end(&self, count: u64) -> u64 {
+        if count == 0 {
+            return SEGMENT_HEADER_SIZE as u64;
+        }
+        let ends = self.ends.load();
+        match ends.as_ref().and_then(|e| e.get(count - 1)) {
+            Some(end) => end,
+            None => self.len(),
+        }
+    }
+
     /// The CRC seed of this segment's records (`format::crc_seed(id)`).
     pub(crate) fn crc_seed(&self) -> u32 {
         self.crc_seed

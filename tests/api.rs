@@ -434,13 +434,14 @@ fn append_batch_of_any_length_is_contiguous_and_reads_back() {
         let mut at = all_refs
             .last()
             .map_or(SEG_HDR, |r: &EntryRef| r.offset + r.size);
-        for (r, (h, c)) in refs.iter().zip(&items) {
+        for (k, (r, (h, c))) in refs.iter().zip(&items).enumerate() {
             assert_eq!(
                 *r,
                 EntryRef {
                     segment_id: 1,
                     offset: at,
-                    size: rec_size(h.as_deref(), c)
+                    size: rec_size(h.as_deref(), c),
+                    index: (all_items.len() + k) as u64 + 1,
                 }
             );
             at += r.size;
@@ -653,6 +654,7 @@ fn read_batch_returns_records_in_input_order_across_segments() {
             segment: w.segment(r.segment_id).unwrap(),
             offset: r.offset,
             size: r.size,
+            index: r.index,
         })
         .collect();
     let recs = nano_wal::read_batch(&d).unwrap();
@@ -672,6 +674,7 @@ fn bad_refs_give_the_documented_errors_and_never_other_bytes() {
         segment_id: r.segment_id,
         offset: (r.offset as i64 + off) as u64,
         size: (r.size as i64 + size) as u64,
+        index: r.index,
     };
     let check = |bad: EntryRef, want: &str| {
         let got = w.read(bad);
@@ -788,13 +791,17 @@ fn reads_never_block_on_writers_and_see_only_whole_batches() {
                     segment_id: 1,
                     offset: off,
                     size: sizes[i],
+                    index: b * 200 + i as u64 + 1,
                 };
                 match w.read(r) {
                     Ok(rec) => {
                         assert_eq!(&rec.content[..], &items[i].1[..]);
                         seen_ok += 1;
                     }
-                    Err(WalError::InvalidArgument(_)) | Err(WalError::SegmentNotFound(1)) => {}
+                    // Not written yet: past the end, or counted just after it.
+                    Err(WalError::InvalidArgument(_))
+                    | Err(WalError::SegmentNotFound(1))
+                    | Err(WalError::IndexNotFound { .. }) => {}
                     Err(e) => panic!("{r:?}: {e}"),
                 }
             }
@@ -1529,8 +1536,8 @@ fn durable_appends_prewrite_zeros_that_sealing_shutdown_and_recovery_cut_off() {
     let r1 = wal.append(None, b"next window", T0 + DUR, false).unwrap();
     assert_eq!(
         file_len(&path0),
-        end,
-        "sealed segment cut to its last record"
+        end + 8 * refs.len() as u64 + 40,
+        "sealed segment cut to its last record, then its index footer"
     );
     refs.push(r1);
     refs.push(wal.append(None, b"durable", T0 + DUR, true).unwrap());
@@ -1560,7 +1567,11 @@ fn durable_appends_prewrite_zeros_that_sealing_shutdown_and_recovery_cut_off() {
     let r1_end = refs.last().map(|r| r.offset + r.size).unwrap();
     drop(wal);
     assert_eq!(file_len(&path1), r1_end);
-    assert_eq!(file_len(&path0), end);
+    let seg0_records = refs
+        .iter()
+        .filter(|r| r.segment_id == r0.segment_id)
+        .count() as u64;
+    assert_eq!(file_len(&path0), end + 8 * seg0_records + 40);
 }
 
 /// Pre-writing stays within `max_segment_bytes`.
@@ -1604,4 +1615,362 @@ fn replay_finishes_its_segment_and_passes_over_segments_deleted_under_it() {
     let mut want = refs[1..3].to_vec(); // the rest of segment 1
     want.extend_from_slice(&refs[9..]); // then the newest segment
     assert_eq!(rest, want);
+}
+
+// ---------------------------------------------------------------- indexes
+
+/// The indexes replay yields, in order.
+fn replay_indexes(w: &Wal) -> Vec<u64> {
+    replay_refs(w).iter().map(|r| r.index).collect()
+}
+
+#[test]
+fn indexes_are_dense_across_batches_rotations_and_reopens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = WalOptions {
+        max_segment_bytes: MIN_SEGMENT_BYTES,
+        ..test_opts()
+    };
+    let w = Wal::open(tmp.path(), "s", opts.clone()).unwrap();
+    let mut want = 1u64;
+    let mut check = |r: &EntryRef| {
+        assert_eq!(r.index, want, "{r:?}");
+        want += 1;
+    };
+    let big = vec![7u8; 20_000];
+    for step in 0..30i64 {
+        // Time rotation every 10 steps, size rotation from the big records.
+        let now = T0 + (step / 10) * 60_000;
+        check(&w.append(None, b"one", now, step % 3 == 0).unwrap());
+        let batch = [
+            WriteEntry {
+                header: Some(b"h"),
+                content: &big,
+            },
+            WriteEntry {
+                header: None,
+                content: b"two",
+            },
+        ];
+        for r in w.append_batch(&batch, now, false).unwrap() {
+            check(&r);
+        }
+    }
+    assert!(w.segments().len() > 3, "rotated by time and size");
+    let last = want - 1;
+    assert_eq!(replay_indexes(&w), (1..=last).collect::<Vec<_>>());
+    // Every segment starts where the one before it ended.
+    let segs = w.segments();
+    for pair in segs.windows(2) {
+        assert_eq!(pair[0].last_index() + 1, pair[1].first_index());
+    }
+    drop(w);
+    let w = Wal::open(tmp.path(), "s", opts).unwrap();
+    assert_eq!(w.last_index(), last);
+    assert_eq!(replay_indexes(&w), (1..=last).collect::<Vec<_>>());
+    assert_eq!(w.append(None, b"after", T0, false).unwrap().index, last + 1);
+    // A record is read with its own index only.
+    let r = replay_refs(&w)[5];
+    assert!(w.read(r).is_ok());
+    let other = EntryRef {
+        index: r.index + 1,
+        ..r
+    };
+    assert!(matches!(w.read(other), Err(WalError::CorruptedData { .. })));
+    let outside = EntryRef {
+        index: last + 1,
+        ..r
+    };
+    assert!(matches!(
+        w.read(outside),
+        Err(WalError::IndexNotFound { .. })
+    ));
+}
+
+#[test]
+fn the_first_index_option_applies_when_the_stream_is_created() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = WalOptions {
+        first_index: 0,
+        ..test_opts()
+    };
+    assert!(matches!(
+        Wal::open(tmp.path(), "s", bad),
+        Err(WalError::InvalidConfig(_))
+    ));
+    assert!(seg_files(tmp.path(), "s").is_empty(), "nothing created");
+    let from = |first_index| WalOptions {
+        first_index,
+        ..test_opts()
+    };
+    let w = Wal::open(tmp.path(), "s", from(1_000)).unwrap();
+    let s = w.log_state();
+    assert_eq!(
+        (s.first_index, s.last_index, s.durable_index),
+        (1_000, 999, 999)
+    );
+    assert_eq!(w.append(None, b"a", T0, false).unwrap().index, 1_000);
+    drop(w);
+    // Reopening keeps the stream's indexes whatever the option says.
+    let w = Wal::open(tmp.path(), "s", from(5)).unwrap();
+    assert_eq!(w.append(None, b"b", T0, false).unwrap().index, 1_001);
+    assert_eq!(replay_indexes(&w), vec![1_000, 1_001]);
+}
+
+#[test]
+fn log_state_follows_appends_syncs_durable_appends_and_reopens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = open(tmp.path());
+    let state = |w: &Wal| {
+        let s = w.log_state();
+        (s.first_index, s.last_index, s.durable_index)
+    };
+    assert_eq!(state(&w), (1, 0, 0));
+    w.append(None, b"a", T0, false).unwrap();
+    w.append(None, b"b", T0, false).unwrap();
+    assert_eq!(state(&w), (1, 2, 0));
+    w.sync().unwrap();
+    assert_eq!(state(&w), (1, 2, 2));
+    w.append(None, b"c", T0, false).unwrap();
+    assert_eq!(state(&w), (1, 3, 2));
+    w.append(None, b"d", T0, true).unwrap();
+    assert_eq!(state(&w), (1, 4, 4));
+    // Rotation seals (and syncs) the old segment.
+    w.append(None, b"e", T0 + 60_000, false).unwrap();
+    assert_eq!(w.durable_index(), 4);
+    w.append_batch(
+        &[
+            WriteEntry {
+                header: None,
+                content: b"f",
+            },
+            WriteEntry {
+                header: None,
+                content: b"g",
+            },
+        ],
+        T0 + 60_000,
+        true,
+    )
+    .unwrap();
+    assert_eq!(state(&w), (1, 7, 7));
+    w.append(None, b"h", T0 + 60_000, false).unwrap();
+    drop(w);
+    let w = open(tmp.path());
+    assert_eq!(state(&w), (1, 8, 8), "everything recovery keeps is durable");
+    assert_eq!(
+        (w.first_index(), w.last_index(), w.durable_index()),
+        (1, 8, 8)
+    );
+}
+
+#[test]
+fn a_replay_from_a_ref_checks_its_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = open(tmp.path());
+    let refs: Vec<EntryRef> = (0..5)
+        .map(|i| w.append(None, &[i], T0, false).unwrap())
+        .collect();
+    let from: Vec<u64> = w
+        .replay(Some(refs[2]))
+        .unwrap()
+        .map(|x| x.unwrap().0.index)
+        .collect();
+    assert_eq!(from, vec![3, 4, 5]);
+    let beyond = EntryRef {
+        index: 9,
+        ..refs[2]
+    };
+    assert!(matches!(
+        w.replay(Some(beyond)),
+        Err(WalError::IndexNotFound { index: 9, .. })
+    ));
+    let wrong = EntryRef {
+        index: 2,
+        ..refs[2]
+    };
+    let first = w.replay(Some(wrong)).unwrap().next().unwrap();
+    assert!(matches!(first, Err(WalError::CorruptedData { .. })));
+}
+
+// ---------------------------------------------------------------- reads by index
+
+/// A log of three segments (two sealed by rotation, with index footers, and
+/// the active one): records 1..=30, ten per segment.
+fn three_indexed_segments(dir: &Path) -> (Wal, Vec<(EntryRef, Vec<u8>)>) {
+    let w = open(dir);
+    let mut v = Vec::new();
+    for i in 0..30u64 {
+        let c = content_for(9, i, 300);
+        let now = T0 + (i / 10) as i64 * DUR;
+        v.push((w.append(None, &c, now, false).unwrap(), c));
+    }
+    (w, v)
+}
+
+#[test]
+fn reads_by_index_return_the_records_of_refs_and_check_their_bounds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (w, v) = three_indexed_segments(tmp.path());
+    for (r, c) in &v {
+        assert_eq!(&w.read_index(r.index).unwrap().content[..], &c[..]);
+    }
+    // A range across the segments, as refs and records.
+    let got = w.read_range(5, 20, u64::MAX).unwrap();
+    assert_eq!(got.len(), 20);
+    for ((r, rec), (want_ref, c)) in got.iter().zip(&v[4..24]) {
+        assert_eq!(r, want_ref);
+        assert_eq!(&rec.content[..], &c[..]);
+    }
+    // The end of the log ends the range.
+    assert_eq!(w.read_range(25, 100, u64::MAX).unwrap().len(), 6);
+    // The byte budget (header and content bytes): stop before it would be
+    // passed, but always one record.
+    let budget = (v[0].1.len() + v[1].1.len()) as u64;
+    assert_eq!(w.read_range(1, 10, budget).unwrap().len(), 2);
+    assert_eq!(w.read_range(1, 10, budget - 1).unwrap().len(), 1);
+    assert_eq!(w.read_range(1, 10, 0).unwrap().len(), 1);
+    let mut buf = nano_wal::ReadBuf::new();
+    let refs = w.read_range_into(10, 3, u64::MAX, &mut buf).unwrap();
+    assert_eq!(refs, vec![v[9].0, v[10].0, v[11].0]);
+    assert_eq!(buf.get(1).unwrap().content, &v[10].1[..]);
+    // Bounds.
+    for bad in [0, 31, u64::MAX] {
+        assert!(matches!(
+            w.read_index(bad),
+            Err(WalError::IndexNotFound {
+                first: 1,
+                last: 30,
+                ..
+            })
+        ));
+        assert!(matches!(
+            w.read_range(bad, 1, 1),
+            Err(WalError::IndexNotFound { .. })
+        ));
+    }
+    assert!(matches!(
+        w.read_range(1, 0, 100),
+        Err(WalError::InvalidArgument(_))
+    ));
+    // The same after a reopen, through the footers of the sealed segments.
+    drop(w);
+    let w = open(tmp.path());
+    for (r, c) in &v {
+        assert_eq!(&w.read_index(r.index).unwrap().content[..], &c[..]);
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let e = open(empty.path());
+    assert!(matches!(
+        e.read_index(1),
+        Err(WalError::IndexNotFound {
+            index: 1,
+            first: 1,
+            last: 0
+        })
+    ));
+}
+
+#[test]
+fn replay_from_an_index_starts_there_and_one_past_the_end_waits_for_appends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (w, v) = three_indexed_segments(tmp.path());
+    let from = |i: u64| -> Vec<u64> {
+        w.replay_from_index(i)
+            .unwrap()
+            .map(|x| x.unwrap().0.index)
+            .collect()
+    };
+    assert_eq!(from(1), (1..=30).collect::<Vec<_>>());
+    assert_eq!(from(15), (15..=30).collect::<Vec<_>>());
+    assert_eq!(from(30), vec![30]);
+    let mut tail = w.replay_from_index(31).unwrap();
+    assert!(tail.next().is_none());
+    let r = w.append(None, b"new", T0 + 2 * DUR, false).unwrap();
+    let (got, rec) = tail.next().unwrap().unwrap();
+    assert_eq!((got, &rec.content[..]), (r, &b"new"[..]));
+    for bad in [0, 33] {
+        assert!(matches!(
+            w.replay_from_index(bad),
+            Err(WalError::IndexNotFound { .. })
+        ));
+    }
+    // Replay refs are the append refs.
+    let replayed: Vec<EntryRef> = w
+        .replay_from_index(1)
+        .unwrap()
+        .map(|x| x.unwrap().0)
+        .collect();
+    assert_eq!(
+        &replayed[..30],
+        &v.iter().map(|x| x.0).collect::<Vec<_>>()[..]
+    );
+    // One past the end of an empty log: the first segment's records.
+    let empty = tempfile::tempdir().unwrap();
+    let e = open(empty.path());
+    let mut it = e.replay_from_index(1).unwrap();
+    assert!(it.next().is_none());
+    e.append(None, b"first", T0, false).unwrap();
+    assert_eq!(it.next().unwrap().unwrap().0.index, 1);
+}
+
+/// The index footer of a sealed segment, its trailer and its ends.
+fn footer_span(path: &Path, records: u64) -> (u64, u64) {
+    let len = file_len(path);
+    let ends_at = len - 40 - 8 * records;
+    (ends_at, len)
+}
+
+#[test]
+fn a_damaged_footer_is_scanned_at_open_and_reads_stay_right() {
+    for flip_trailer in [true, false] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (w, v) = three_indexed_segments(tmp.path());
+        drop(w);
+        let p = seg_path(tmp.path(), "s", 1);
+        let (ends_at, len) = footer_span(&p, 10);
+        // A byte of the trailer (open does not trust the footer), or of the
+        // ends (open trusts it; the first lookup through it fails its
+        // checksum and falls back to a scan).
+        flip_byte(
+            &p,
+            if flip_trailer {
+                len - 20
+            } else {
+                ends_at + 8 * 4 + 1
+            },
+        );
+        let w = open(tmp.path());
+        for (r, c) in &v {
+            assert_eq!(&w.read_index(r.index).unwrap().content[..], &c[..], "{r:?}");
+            assert_eq!(&w.read(*r).unwrap().content[..], &c[..]);
+        }
+        assert_eq!(replay_refs(&w), v.iter().map(|x| x.0).collect::<Vec<_>>());
+        assert_eq!(
+            w.segment(1).unwrap().len(),
+            ends_at,
+            "the data ends at the footer"
+        );
+    }
+}
+
+#[test]
+fn open_trusts_a_valid_footer_without_scanning_its_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (w, v) = three_indexed_segments(tmp.path());
+    drop(w);
+    // Corrupt a record in the middle of sealed segment 2: a scan would stop
+    // there; the footer says where every record is.
+    let victim = v[14].0;
+    flip_byte(&seg_path(tmp.path(), "s", 2), victim.offset + 30);
+    let w = open(tmp.path());
+    let p = seg_path(tmp.path(), "s", 2);
+    assert_eq!(w.segment(2).unwrap().len(), footer_span(&p, 10).0);
+    assert!(matches!(
+        w.read_index(victim.index),
+        Err(WalError::CorruptedData { segment_id: 2, .. })
+    ));
+    for (r, c) in v.iter().filter(|x| x.0 != victim) {
+        assert_eq!(&w.read_index(r.index).unwrap().content[..], &c[..]);
+    }
 }

@@ -190,3 +190,48 @@ fn open_reports_corruption_before_the_tail_instead_of_appending_over_it() {
             .collect::<Vec<_>>()
     );
 }
+
+/// A record copied whole to another place of its own segment (a
+/// misdirected write) never verifies there: its checksum binds its offset
+/// and index.
+#[test]
+fn a_record_copied_to_another_offset_of_its_segment_is_detected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs: Vec<EntryRef> = {
+        let w = Wal::open(tmp.path(), "s", opts()).unwrap();
+        let mut refs: Vec<EntryRef> = (0..3)
+            .map(|i| {
+                w.append(None, format!("rec-{i}").as_bytes(), T0, false)
+                    .unwrap()
+            })
+            .collect();
+        refs.push(w.append(None, b"next", T0 + 1_000, false).unwrap());
+        refs
+    };
+    let (a, b) = (refs[0], refs[1]);
+    assert_eq!(a.size, b.size);
+    let files = seg_files(tmp.path(), "s");
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&files[0].2)
+        .unwrap();
+    let mut rec = vec![0u8; a.size as usize];
+    f.read_exact_at(&mut rec, a.offset).unwrap();
+    f.write_all_at(&rec, b.offset).unwrap();
+    drop(f);
+    let w = Wal::open(tmp.path(), "s", opts()).unwrap();
+    assert_eq!(&w.read(a).unwrap().content[..], b"rec-0");
+    match w.read(b) {
+        Err(WalError::CorruptedData {
+            segment_id, offset, ..
+        }) => assert_eq!((segment_id, offset), (b.segment_id, b.offset)),
+        other => panic!("{other:?}"),
+    }
+    let replayed: Vec<_> = w.replay(None).unwrap().collect();
+    assert!(replayed[0].is_ok());
+    match &replayed[1] {
+        Err(WalError::CorruptedData { offset, .. }) => assert_eq!(*offset, b.offset),
+        other => panic!("{other:?}"),
+    }
+}

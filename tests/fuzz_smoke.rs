@@ -107,8 +107,10 @@ const INTERESTING: [u64; 10] = [
 ];
 
 /// Mutate `b` once. `seg_id` is the segment the bytes belong to (so that
-/// recomputed record checksums verify there); `others` are splice sources.
-fn mutate(rng: &mut Rng, b: &mut Vec<u8>, seg_id: u64, others: &[Vec<u8>]) {
+/// recomputed record checksums verify there) and `base` the file offset of
+/// `b[0]` (a segment body starts after the header); `others` are splice
+/// sources.
+fn mutate(rng: &mut Rng, b: &mut Vec<u8>, (seg_id, base): (u64, usize), others: &[Vec<u8>]) {
     let len = b.len();
     let pick = |rng: &mut Rng, n: usize| {
         if n == 0 {
@@ -179,7 +181,7 @@ fn mutate(rng: &mut Rng, b: &mut Vec<u8>, seg_id: u64, others: &[Vec<u8>]) {
                 _ => {}
             }
             if rng.below(2) == 0 {
-                fix_record_crc(b, p, seg_id);
+                fix_record_crc(b, p, (seg_id, base));
             }
         }
         9 => {
@@ -187,7 +189,7 @@ fn mutate(rng: &mut Rng, b: &mut Vec<u8>, seg_id: u64, others: &[Vec<u8>]) {
             let m = magics(b);
             if !m.is_empty() {
                 let p = m[pick(rng, m.len())];
-                fix_record_crc(b, p, seg_id);
+                fix_record_crc(b, p, (seg_id, base));
             }
         }
         11 if len >= 1024 => {
@@ -202,10 +204,11 @@ fn mutate(rng: &mut Rng, b: &mut Vec<u8>, seg_id: u64, others: &[Vec<u8>]) {
         }
         10 if len >= SEGMENT_HEADER_SIZE => {
             // A header field changed and the header checksum recomputed.
-            let i = pick(rng, 44);
+            let at = SEGMENT_HEADER_SIZE - 4;
+            let i = pick(rng, at);
             b[i] ^= 1 << rng.below(8);
-            let crc = crc32c::crc32c(&b[..44]);
-            b[44..48].copy_from_slice(&crc.to_le_bytes());
+            let crc = crc32c::crc32c(&b[..at]);
+            b[at..SEGMENT_HEADER_SIZE].copy_from_slice(&crc.to_le_bytes());
         }
         _ => {
             // Flip the batch-continues bit of a record and fix its CRC.
@@ -214,16 +217,40 @@ fn mutate(rng: &mut Rng, b: &mut Vec<u8>, seg_id: u64, others: &[Vec<u8>]) {
                 let p = m[pick(rng, m.len())];
                 if p + 20 <= len {
                     b[p + 12] ^= 1;
-                    fix_record_crc(b, p, seg_id);
+                    fix_record_crc(b, p, (seg_id, base));
                 }
             }
         }
     }
 }
 
+/// The index a record at `p` of `b` (whose file offset is `base`) has: one
+/// more than the records the reference decoder finds before it.
+fn index_at(b: &[u8], p: usize, (seg_id, base): (u64, usize)) -> u64 {
+    let mut file = Vec::new();
+    if base == SEGMENT_HEADER_SIZE {
+        file.extend_from_slice(&segment_header(seg_id).encode());
+    }
+    file.extend_from_slice(b);
+    let first = fuzzing::first_index(&file);
+    let (records, _) = fuzzing::walk(&file, SEGMENT_HEADER_SIZE, seg_id, first);
+    first
+        + records
+            .iter()
+            .filter(|r| r.offset < (p + base) as u64)
+            .count() as u64
+}
+
 /// If the frame at `p` parses and the record fits, rewrite its CRC so it
-/// verifies in segment `seg_id`.
-fn fix_record_crc(b: &mut [u8], p: usize, seg_id: u64) {
+/// verifies in segment `seg_id` at its offset (`base` + `p`) with the index
+/// a record there would have.
+fn fix_record_crc(b: &mut [u8], p: usize, (seg_id, base): (u64, usize)) {
+    let index = index_at(b, p, (seg_id, base));
+    fix_record_crc_as(b, p, (seg_id, base), index);
+}
+
+/// [`fix_record_crc`] with the index given.
+fn fix_record_crc_as(b: &mut [u8], p: usize, (seg_id, base): (u64, usize), index: u64) {
     let Ok(frame) = decode_frame(&b[p..]) else {
         return;
     };
@@ -237,9 +264,14 @@ fn fix_record_crc(b: &mut [u8], p: usize, seg_id: u64) {
         .then(|| b[p + RECORD_FRAME_SIZE..body].to_vec());
     let content = b[body..end as usize].to_vec();
     let mut f = [0u8; RECORD_FRAME_SIZE];
+    let at = nano_wal::format::Position {
+        offset: (p + base) as u64,
+        index,
+    };
     encode_frame(
         &mut f,
         seg_id,
+        at,
         frame.synced_end,
         header.as_deref(),
         &content,
@@ -299,7 +331,7 @@ fn fuzz_segment_scanner() {
     for iter in 0..iterations() {
         let mut input = corpus[rng.below(corpus.len() as u64) as usize].clone();
         for _ in 0..1 + rng.below(4) {
-            mutate(&mut rng, &mut input, 1, &corpus);
+            mutate(&mut rng, &mut input, (1, SEGMENT_HEADER_SIZE), &corpus);
         }
         run_one("segment", iter, &input, |d| fuzzing::segment(&scratch, d));
         // Keep some mutants as new starting points.
@@ -347,7 +379,7 @@ fn fuzz_recover_dir() {
         let bytes = if raw {
             // Now and then mutate the container bytes themselves.
             let mut b = input.encode();
-            mutate(&mut rng, &mut b, 0, &encoded);
+            mutate(&mut rng, &mut b, (0, 0), &encoded);
             b
         } else {
             for _ in 0..1 + rng.below(3) {
@@ -360,7 +392,12 @@ fn fuzz_recover_dir() {
                             renumber(&mut f.1, i as u64 + 1);
                         }
                     }
-                    _ => mutate(&mut rng, &mut input.files[k].1, k as u64 + 1, &all_files),
+                    _ => mutate(
+                        &mut rng,
+                        &mut input.files[k].1,
+                        (k as u64 + 1, 0),
+                        &all_files,
+                    ),
                 }
             }
             input.encode()
@@ -380,9 +417,10 @@ fn renumber(file: &mut [u8], id: u64) {
     let old = nano_wal::format::SegmentHeader::decode(file).ok();
     file[..SEGMENT_HEADER_SIZE].copy_from_slice(&segment_header(id).encode());
     let Some(old) = old else { return };
-    let (records, _) = fuzzing::walk(file, SEGMENT_HEADER_SIZE, old.segment_id);
-    for r in records {
-        fix_record_crc(file, r.offset as usize, id);
+    let (records, _) = fuzzing::walk(file, SEGMENT_HEADER_SIZE, old.segment_id, old.first_index);
+    let first = segment_header(id).first_index;
+    for (k, r) in records.iter().enumerate() {
+        fix_record_crc_as(file, r.offset as usize, (id, 0), first + k as u64);
     }
 }
 
@@ -475,13 +513,13 @@ fn replay_refuses_a_segment_that_ends_inside_a_batch() {
 fn segment_header_with_reserved_bits_is_refused() {
     let mut h = segment_header(1).encode();
     h[12] = 1; // flags
-    let crc = crc32c::crc32c(&h[..44]);
-    h[44..48].copy_from_slice(&crc.to_le_bytes());
+    let crc = crc32c::crc32c(&h[..60]);
+    h[60..64].copy_from_slice(&crc.to_le_bytes());
     assert!(nano_wal::format::SegmentHeader::decode(&h).is_err());
     let mut h = segment_header(1).encode();
-    h[41] = 1; // reserved
-    let crc = crc32c::crc32c(&h[..44]);
-    h[44..48].copy_from_slice(&crc.to_le_bytes());
+    h[50] = 1; // reserved
+    let crc = crc32c::crc32c(&h[..60]);
+    h[60..64].copy_from_slice(&crc.to_le_bytes());
     assert!(nano_wal::format::SegmentHeader::decode(&h)
         .unwrap_err()
         .contains("reserved"));

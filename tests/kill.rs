@@ -100,11 +100,12 @@ fn child(dir: &Path, seed: u64) {
         for (i, r) in refs.iter().enumerate() {
             writeln!(
                 lock,
-                "{} {} {} {}",
+                "{} {} {} {} {}",
                 step.first_record + i as u64,
                 r.segment_id,
                 r.offset,
-                r.size
+                r.size,
+                r.index
             )
             .unwrap();
         }
@@ -148,15 +149,18 @@ fn sigkill_at_100_points_loses_nothing_acknowledged() {
                 None => panic!("kill point {point}: child ended early"),
             };
             let f: Vec<u64> = line.split(' ').filter_map(|x| x.parse().ok()).collect();
-            if f.len() == 4 {
+            if f.len() == 5 {
                 acked.push((
                     f[0],
                     EntryRef {
                         segment_id: f[1],
                         offset: f[2],
                         size: f[3],
+                        index: f[4],
                     },
                 ));
+                // Records are numbered from 0, indexes from 1.
+                assert_eq!(f[4], f[0] + 1, "kill point {point}: dense indexes");
             }
         }
         proc.kill().unwrap(); // SIGKILL

@@ -35,6 +35,14 @@ enum Op {
     Cleanup,
     Reopen,
     ReplayFrom(usize),
+    /// Read the record at this position of the live ones (past them: the
+    /// index after the last).
+    ReadIndex(usize),
+    /// A range from this position: at most this many records, this budget.
+    ReadRange(usize, usize, u64),
+    /// Replay from the index of this position (past the live ones: the
+    /// index after the last).
+    ReplayFromIndex(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -49,6 +57,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Cleanup),
         1 => Just(Op::Reopen),
         1 => any::<usize>().prop_map(Op::ReplayFrom),
+        1 => any::<usize>().prop_map(Op::ReadIndex),
+        1 => (any::<usize>(), 1usize..50, 0u64..20_000).prop_map(|(i, n, b)| Op::ReadRange(i, n, b)),
+        1 => any::<usize>().prop_map(Op::ReplayFromIndex),
     ]
 }
 
@@ -64,6 +75,10 @@ struct Model {
     segments: BTreeMap<u64, ModelSegment>,
     active: Option<u64>,
     deleted: Vec<EntryRef>,
+    /// The index the next record gets.
+    next_index: u64,
+    /// Every index up to this one is known durable.
+    durable: u64,
 }
 
 impl Model {
@@ -99,8 +114,19 @@ impl Model {
             assert!(last.0 < *first, "refs increase in log order");
         }
         for (r, (h, c)) in refs.iter().zip(payloads) {
+            assert_eq!(r.index, self.next_index, "indexes are dense");
+            self.next_index += 1;
             self.records.push((*r, h, c));
         }
+    }
+
+    /// The index of the record at position `i` of the live ones, or the
+    /// one after the last when `i` is past them.
+    fn index_at(&self, i: usize) -> u64 {
+        let n = self.records.len() + 1;
+        self.records
+            .get(i % n)
+            .map_or(self.next_index, |r| r.0.index)
     }
 
     fn cleanup(&mut self, now: i64) -> Vec<u64> {
@@ -136,6 +162,18 @@ fn check(wal: &Wal, model: &Model) {
     for r in model.deleted.iter().take(3) {
         assert!(matches!(wal.read(*r), Err(WalError::SegmentNotFound(id)) if id == r.segment_id));
     }
+    let state = wal.log_state();
+    let first = model
+        .records
+        .first()
+        .map_or(model.next_index, |r| r.0.index);
+    assert_eq!(state.first_index, first);
+    assert_eq!(state.last_index, model.next_index - 1);
+    assert!(
+        (model.durable..=state.last_index).contains(&state.durable_index),
+        "{state:?}, durable at least {}",
+        model.durable
+    );
     let live: Vec<u64> = wal.segments().iter().map(|s| s.id()).collect();
     assert_eq!(live, model.segments.keys().copied().collect::<Vec<_>>());
     for s in wal.segments() {
@@ -160,13 +198,19 @@ proptest! {
     fn the_log_behaves_like_the_model(ops in proptest::collection::vec(op(), 1..40)) {
         let tmp = tempfile::tempdir().unwrap();
         let mut wal = Wal::open(tmp.path(), "m", opts()).unwrap();
-        let mut model = Model::default();
+        let mut model = Model {
+            next_index: 1,
+            ..Model::default()
+        };
         let mut now = T0;
         for op in ops {
             match op {
                 Op::Append { header, content, durable } => {
                     let r = wal.append(header.as_deref(), &content, now, durable).unwrap();
                     model.appended(&[r], vec![(header, content)], now);
+                    if durable {
+                        model.durable = r.index;
+                    }
                 }
                 Op::Batch { entries } => {
                     let we: Vec<WriteEntry<'_>> = entries
@@ -189,6 +233,7 @@ proptest! {
                 Op::Reopen => {
                     drop(wal);
                     wal = Wal::open(tmp.path(), "m", opts()).unwrap();
+                    model.durable = model.next_index - 1;
                 }
                 Op::ReplayFrom(i) => {
                     if !model.records.is_empty() {
@@ -198,6 +243,64 @@ proptest! {
                         let want: Vec<EntryRef> = model.records[i..].iter().map(|r| r.0).collect();
                         prop_assert_eq!(got, want);
                     }
+                }
+                Op::ReadIndex(i) => {
+                    let index = model.index_at(i);
+                    match model.records.iter().find(|r| r.0.index == index) {
+                        Some((_, h, c)) => {
+                            let rec = wal.read_index(index).unwrap();
+                            prop_assert_eq!(rec.header.as_deref(), h.as_deref());
+                            prop_assert_eq!(&rec.content[..], &c[..]);
+                        }
+                        None => {
+                            let refused =
+                                matches!(wal.read_index(index), Err(WalError::IndexNotFound { .. }));
+                            prop_assert!(refused, "index {} past the end", index);
+                        }
+                    }
+                }
+                Op::ReadRange(i, max_count, max_bytes) => {
+                    let index = model.index_at(i);
+                    let Some(start) = model.records.iter().position(|r| r.0.index == index) else {
+                        let refused = matches!(
+                            wal.read_range(index, max_count, max_bytes),
+                            Err(WalError::IndexNotFound { .. })
+                        );
+                        prop_assert!(refused, "a range from {} past the end", index);
+                        continue;
+                    };
+                    let mut bytes = 0u64;
+                    let want: Vec<EntryRef> = model.records[start..]
+                        .iter()
+                        .take(max_count)
+                        .enumerate()
+                        .take_while(|(k, r)| {
+                            bytes += r.0.size - 24;
+                            *k == 0 || bytes <= max_bytes
+                        })
+                        .map(|(_, r)| r.0)
+                        .collect();
+                    let got = wal.read_range(index, max_count, max_bytes).unwrap();
+                    prop_assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), want);
+                    for ((_, rec), (_, h, c)) in got.iter().zip(&model.records[start..]) {
+                        prop_assert_eq!(rec.header.as_deref(), h.as_deref());
+                        prop_assert_eq!(&rec.content[..], &c[..]);
+                    }
+                }
+                Op::ReplayFromIndex(i) => {
+                    let index = model.index_at(i);
+                    let got: Vec<u64> = wal
+                        .replay_from_index(index)
+                        .unwrap()
+                        .map(|x| x.unwrap().0.index)
+                        .collect();
+                    let want: Vec<u64> = model
+                        .records
+                        .iter()
+                        .map(|r| r.0.index)
+                        .filter(|&x| x >= index)
+                        .collect();
+                    prop_assert_eq!(got, want);
                 }
             }
             check(&wal, &model);

@@ -197,8 +197,8 @@ fn stat_lists_streams_segments_and_totals() {
     let first = refs[0].0;
     assert!(
         out.contains(&format!(
-            "{}:{}:{}",
-            first.segment_id, first.offset, first.size
+            "{}:{}:{}:{}",
+            first.segment_id, first.offset, first.size, first.index
         )),
         "first ref shown: {out}"
     );
@@ -276,8 +276,8 @@ fn dump_formats_from_and_limit() {
     assert_eq!(
         lines[0],
         format!(
-            "{}:{}:{}  header=\"hdr\"  content=\"seg0-rec0\"",
-            r0.segment_id, r0.offset, r0.size
+            "{}:{}:{}:{}  header=\"hdr\"  content=\"seg0-rec0\"",
+            r0.segment_id, r0.offset, r0.size, r0.index
         )
     );
     assert!(lines[1].ends_with("header=none  content=\"seg0-rec1\""));
@@ -293,7 +293,10 @@ fn dump_formats_from_and_limit() {
     );
 
     let from = refs[5].0;
-    let from_s = format!("{}:{}:{}", from.segment_id, from.offset, from.size);
+    let from_s = format!(
+        "{}:{}:{}:{}",
+        from.segment_id, from.offset, from.size, from.index
+    );
     let o = nwal(&[
         "dump",
         d(tmp.path()),
@@ -312,10 +315,11 @@ fn dump_formats_from_and_limit() {
     assert_eq!(
         lines[0],
         format!(
-            "{{\"segment_id\":{},\"offset\":{},\"size\":{},\"header_hex\":\"686472\",\"header_text\":\"hdr\",\"content_hex\":\"{}\",\"content_text\":\"seg1-rec0\"}}",
+            "{{\"segment_id\":{},\"offset\":{},\"size\":{},\"index\":{},\"header_hex\":\"686472\",\"header_text\":\"hdr\",\"content_hex\":\"{}\",\"content_text\":\"seg1-rec0\"}}",
             from.segment_id,
             from.offset,
             from.size,
+            from.index,
             b"seg1-rec0".iter().map(|b| format!("{b:02x}")).collect::<String>()
         )
     );
@@ -334,7 +338,13 @@ fn dump_formats_from_and_limit() {
         d(tmp.path()),
         "s",
         "--from",
-        &format!("{}:{}:{}", from.segment_id, from.offset + 1, from.size),
+        &format!(
+            "{}:{}:{}:{}",
+            from.segment_id,
+            from.offset + 1,
+            from.size,
+            from.index
+        ),
     ]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     flip_byte(
@@ -891,5 +901,68 @@ fn bash_completion_offers_commands_options_formats_dirs_and_streams() {
         expected.sort();
         expected.dedup();
         assert_eq!(complete(&["nwal", cmd, l, "--"]), expected, "{cmd}");
+    }
+}
+
+#[test]
+fn stat_and_dump_show_indexes_and_dump_takes_an_index_range() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = make_log(tmp.path());
+    let o = nwal(&["stat", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("first idx") && out.contains("last idx"),
+        "{out}"
+    );
+    let n = refs.len();
+    assert!(out.contains(&format!("indexes 1 to {n}")), "{out}");
+    let o = nwal(&[
+        "dump",
+        d(tmp.path()),
+        "s",
+        "--from-index",
+        "4",
+        "--to-index",
+        "7",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let lines: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for (line, (r, _)) in lines.iter().zip(&refs[3..7]) {
+        let shown = format!("{}:{}:{}:{}", r.segment_id, r.offset, r.size, r.index);
+        assert!(line.starts_with(&shown), "{line} for {shown}");
+    }
+    let o = nwal(&["dump", d(tmp.path()), "s", "--from-index", "99"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let o = nwal(&[
+        "dump",
+        d(tmp.path()),
+        "s",
+        "--from-index",
+        "1",
+        "--from",
+        "1:64:1:1",
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}
+
+#[test]
+fn verify_checks_the_index_footers_of_sealed_segments() {
+    for at_end in [20u64, 40 + 8 * 2] {
+        let tmp = tempfile::tempdir().unwrap();
+        make_log(tmp.path());
+        let o = nwal(&["verify", d(tmp.path()), "s"]);
+        assert_eq!(code(&o), 0, "{}", stdout(&o));
+        // A byte of segment 1's trailer, or of one of its ends.
+        let p = &common::seg_files(tmp.path(), "s")[0].2;
+        let len = std::fs::metadata(p).unwrap().len();
+        common::flip_byte(p, len - at_end);
+        let o = nwal(&["verify", d(tmp.path()), "s"]);
+        assert_eq!(code(&o), 1, "{}", stdout(&o));
+        assert!(stdout(&o).contains("index footer"), "{}", stdout(&o));
+        // The records are still right: dump reads them all.
+        let o = nwal(&["dump", d(tmp.path()), "s"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
 }

@@ -45,7 +45,9 @@ fn open(dir: &Path) -> Wal {
 /// Which error a read gave, as the C status it maps to.
 fn kind(e: &WalError) -> nwal_status {
     match e {
-        WalError::SegmentNotFound(_) => nwal_status::NWAL_ERR_NOT_FOUND,
+        WalError::SegmentNotFound(_) | WalError::IndexNotFound { .. } => {
+            nwal_status::NWAL_ERR_NOT_FOUND
+        }
         WalError::InvalidArgument(_) => nwal_status::NWAL_ERR_INVALID_ARGUMENT,
         WalError::CorruptedData { .. } => nwal_status::NWAL_ERR_CORRUPTED_DATA,
         other => panic!("unexpected error {other:?}"),
@@ -243,6 +245,7 @@ fn bad_refs(w: &Wal, v: &[(EntryRef, Owned)]) -> Vec<(&'static str, EntryRef, nw
         segment_id: r.segment_id,
         offset,
         size,
+        index: r.index,
     };
     vec![
         (
@@ -330,8 +333,25 @@ fn bad_refs(w: &Wal, v: &[(EntryRef, Owned)]) -> Vec<(&'static str, EntryRef, nw
                 segment_id: 1,
                 ..v[10].0
             },
+            NWAL_ERR_NOT_FOUND,
+        ),
+        (
+            "the next record's index",
+            EntryRef {
+                index: r.index + 1,
+                ..r
+            },
             NWAL_ERR_CORRUPTED_DATA,
         ),
+        (
+            "an index of another segment",
+            EntryRef {
+                index: last.index,
+                ..r
+            },
+            NWAL_ERR_NOT_FOUND,
+        ),
+        ("index 0", EntryRef { index: 0, ..r }, NWAL_ERR_NOT_FOUND),
     ]
 }
 

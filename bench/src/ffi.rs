@@ -45,6 +45,7 @@ mod imp {
         segment_id: u64,
         offset: u64,
         size: u64,
+        index: u64,
     }
     #[repr(C)]
     #[derive(Clone, Copy)]

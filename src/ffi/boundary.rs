@@ -76,7 +76,9 @@ pub(crate) fn status_of(e: &WalError) -> nwal_status {
         WalError::CorruptedData { .. } => nwal_status::NWAL_ERR_CORRUPTED_DATA,
         WalError::HeaderTooLarge { .. } => nwal_status::NWAL_ERR_HEADER_TOO_LARGE,
         WalError::Shutdown => nwal_status::NWAL_ERR_SHUTDOWN,
-        WalError::SegmentNotFound(_) => nwal_status::NWAL_ERR_NOT_FOUND,
+        WalError::SegmentNotFound(_) | WalError::IndexNotFound { .. } => {
+            nwal_status::NWAL_ERR_NOT_FOUND
+        }
         WalError::Locked(_) => nwal_status::NWAL_ERR_LOCKED,
         // `WalError` is #[non_exhaustive]: see the comment above.
         #[allow(unreachable_patterns)]
@@ -335,6 +337,14 @@ mod tests {
             ),
             (WalError::Shutdown, NWAL_ERR_SHUTDOWN),
             (WalError::SegmentNotFound(3), NWAL_ERR_NOT_FOUND),
+            (
+                WalError::IndexNotFound {
+                    index: 9,
+                    first: 1,
+                    last: 8,
+                },
+                NWAL_ERR_NOT_FOUND,
+            ),
             (WalError::Locked("x".into()), NWAL_ERR_LOCKED),
         ];
         for (e, status) in cases {

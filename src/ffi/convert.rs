@@ -10,13 +10,13 @@
 use super::boundary::{Failure, FfiResult};
 use super::ptr::{bytes, header};
 use super::types::{
-    nwal, nwal_cleanup_result, nwal_entry_ref, nwal_iter, nwal_options, nwal_read_buf, nwal_record,
-    nwal_span, nwal_status, nwal_write_entry, ReadBytes,
+    nwal, nwal_cleanup_result, nwal_entry_ref, nwal_iter, nwal_log_state, nwal_options,
+    nwal_read_buf, nwal_record, nwal_span, nwal_status, nwal_write_entry, ReadBytes,
 };
 use super::{NWAL_DURABLE, NWAL_OPT_SALVAGE};
 use crate::{
-    validate_stream_name, CleanupResult, EntryRef, ReadBuf, Record, RecordView, Replay, Wal,
-    WalError, WalOptions, WriteEntry,
+    validate_stream_name, CleanupResult, EntryRef, LogState, ReadBuf, Record, RecordView, Replay,
+    Wal, WalError, WalOptions, WriteEntry,
 };
 use std::ffi::{c_int, CStr};
 use std::fmt;
@@ -34,7 +34,8 @@ impl From<&WalOptions> for nwal_options {
             max_segment_bytes: o.max_segment_bytes,
             file_mode: o.file_mode,
             flags: if o.salvage { NWAL_OPT_SALVAGE } else { 0 },
-            reserved: [0; 8],
+            first_index: o.first_index,
+            reserved: [0; 7],
         }
     }
 }
@@ -60,6 +61,7 @@ impl nwal_options {
             max_segment_bytes: self.max_segment_bytes,
             file_mode: self.file_mode,
             salvage: self.flags & NWAL_OPT_SALVAGE != 0,
+            first_index: self.first_index,
         })
     }
 }
@@ -226,6 +228,7 @@ impl From<EntryRef> for nwal_entry_ref {
             segment_id: r.segment_id,
             offset: r.offset,
             size: r.size,
+            index: r.index,
         }
     }
 }
@@ -237,6 +240,7 @@ impl From<nwal_entry_ref> for EntryRef {
             segment_id: r.segment_id,
             offset: r.offset,
             size: r.size,
+            index: r.index,
         }
     }
 }
@@ -272,6 +276,17 @@ impl From<RecordView<'_>> for nwal_record {
     #[inline]
     fn from(r: RecordView<'_>) -> Self {
         nwal_record::view(r.header, r.content)
+    }
+}
+
+impl From<LogState> for nwal_log_state {
+    fn from(s: LogState) -> Self {
+        nwal_log_state {
+            first_index: s.first_index,
+            last_index: s.last_index,
+            durable_index: s.durable_index,
+            reserved: [0; 5],
+        }
     }
 }
 
@@ -317,6 +332,25 @@ impl nwal_read_buf {
         Ok(nwal_read_buf { bytes })
     }
 
+    /// Read the range of `wal` from index `from` (see `Wal::read_range_into`):
+    /// the buffer and the records' refs.
+    pub(crate) fn read_range(
+        wal: &Wal,
+        from: u64,
+        max_count: usize,
+        max_bytes: u64,
+    ) -> Result<(nwal_read_buf, Vec<nwal_entry_ref>), WalError> {
+        let mut buf = ReadBuf::new();
+        let refs = wal.read_range_into(from, max_count, max_bytes, &mut buf)?;
+        let refs = refs.into_iter().map(nwal_entry_ref::from).collect();
+        Ok((
+            nwal_read_buf {
+                bytes: ReadBytes::Many(buf),
+            },
+            refs,
+        ))
+    }
+
     /// Views of its records, in the order of the refs. They point into
     /// heap memory it owns, so they stay valid when it moves (into its Box).
     pub(crate) fn records(&self) -> impl Iterator<Item = nwal_record> + '_ {
@@ -346,14 +380,15 @@ mod tests {
     fn default_options_round_trip() {
         let c = nwal_options::from(&WalOptions::default());
         assert_eq!(c.wal_options().unwrap(), WalOptions::default());
-        assert_eq!(c.reserved, [0; 8]);
+        assert_eq!(c.reserved, [0; 7]);
+        assert_eq!(c.first_index, 1);
     }
 
     #[test]
     fn options_reject_reserved_fields_and_unknown_flags() {
         let good = nwal_options::from(&WalOptions::default());
         let reserved = nwal_options {
-            reserved: [0, 0, 0, 1, 0, 0, 0, 0],
+            reserved: [0, 0, 0, 1, 0, 0, 0],
             ..good
         };
         let flags = nwal_options { flags: 2, ..good };

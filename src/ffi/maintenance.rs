@@ -1,11 +1,11 @@
-//! Durability and retention: `nwal_sync`, `nwal_cleanup`.
+//! Durability and retention: `nwal_sync`, `nwal_log_state_get`, `nwal_cleanup`.
 
 // Doxygen's `@param[in]` is not an intra-doc link.
 #![allow(rustdoc::broken_intra_doc_links)]
 
 use super::boundary::{engine, with_handle};
-use super::ptr::OptionalOut;
-use super::types::{nwal, nwal_cleanup_result, nwal_status};
+use super::ptr::{OptionalOut, Out};
+use super::types::{nwal, nwal_cleanup_result, nwal_log_state, nwal_status};
 use crate::Wal;
 
 /// Durability and retention
@@ -42,6 +42,33 @@ use crate::Wal;
 pub unsafe extern "C" fn nwal_sync(w: *mut nwal) -> nwal_status {
     with_handle("nwal_sync", w, |wal: &Wal| {
         wal.sync().map_err(engine("nwal_sync"))
+    })
+}
+
+/// Where the log's indexes stand: the lowest readable, the highest appended,
+/// the highest known durable. Lock-free: it does not wait for appends.
+///
+/// @param[in]  w   the log.
+/// @param[out] out receives the state on `NWAL_OK`.
+///
+/// @retval NWAL_OK                   `*out` is written.
+/// @retval NWAL_ERR_INVALID_ARGUMENT `w` or `out` is NULL (`*out` untouched).
+/// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+///                                   call on `w` (the handle is poisoned).
+///
+/// Thread-safe; also after `nwal_shutdown`.
+///
+/// # Safety
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
+/// - `out` is NULL or points to a writable `nwal_log_state`.
+#[no_mangle]
+pub unsafe extern "C" fn nwal_log_state_get(w: *mut nwal, out: *mut nwal_log_state) -> nwal_status {
+    with_handle("nwal_log_state_get", w, |wal: &Wal| {
+        // SAFETY: NULL or writable (precondition).
+        let out = unsafe { Out::required(out, "nwal_log_state_get: out") }?;
+        out.write(nwal_log_state::from(wal.log_state()));
+        Ok(())
     })
 }
 

@@ -58,7 +58,7 @@ pub use types::*;
 /// Major version of the library this header belongs to.
 pub const NWAL_VERSION_MAJOR: u32 = 0;
 /// Minor version of the library this header belongs to.
-pub const NWAL_VERSION_MINOR: u32 = 1;
+pub const NWAL_VERSION_MINOR: u32 = 2;
 /// Patch version of the library this header belongs to.
 pub const NWAL_VERSION_PATCH: u32 = 0;
 

@@ -1,5 +1,6 @@
-//! Reading by ref (`nwal_read_batch`, `nwal_read_buf_free`) and replay
-//! (`nwal_iter_open`, `nwal_iter_next`, `nwal_iter_free`).
+//! Reading by ref (`nwal_read_batch`, `nwal_read_buf_free`), by index
+//! (`nwal_read_range`) and replay (`nwal_iter_open`, `nwal_iter_open_at`,
+//! `nwal_iter_next`, `nwal_iter_free`).
 
 // Doxygen's `@param[in]` is not an intra-doc link.
 #![allow(rustdoc::broken_intra_doc_links)]
@@ -93,6 +94,81 @@ pub unsafe extern "C" fn nwal_read_batch(
     })
 }
 
+/// Read the records of indexes `from`, `from + 1`, ... in order: at most
+/// `max_count`, stopping before their header and content bytes would pass
+/// `max_bytes`, but always at least one.
+///
+/// The records are verified as by `nwal_read_batch`, and owned the same way.
+///
+/// @param[in]  w           the log.
+/// @param[in]  from        the index of the first record.
+/// @param[in]  max_count   at most this many records (at least 1).
+/// @param[in]  max_bytes   budget of header and content bytes; the first
+///                         record is returned whatever its size.
+/// @param[out] out_records `max_count` slots; the first `*out_count` are
+///                         filled on `NWAL_OK` with views into `*out_buf`,
+///                         the others are untouched. Required.
+/// @param[out] out_refs    `max_count` slots for the records' refs, filled
+///                         like `out_records`; may be NULL.
+/// @param[out] out_count   receives the number of records on `NWAL_OK`.
+///                         Required.
+/// @param[out] out_buf     receives the buffer that owns the bytes on
+///                         `NWAL_OK`. Required. Release it with
+///                         `nwal_read_buf_free`.
+///
+/// @retval NWAL_OK                   at least one record was read.
+/// @retval NWAL_ERR_INVALID_ARGUMENT `w`, `out_records`, `out_count` or
+///                                   `out_buf` is NULL, or `max_count` is 0.
+/// @retval NWAL_ERR_NOT_FOUND        `from` is outside the log's
+///                                   `[first_index, last_index]`.
+/// @retval NWAL_ERR_CORRUPTED_DATA   a record fails its checks.
+/// @retval NWAL_ERR_IO               reading failed.
+/// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+///                                   call on `w` (the handle is poisoned).
+///
+/// On failure nothing is written and nothing needs releasing.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
+/// - `out_records` is NULL or points to `max_count` writable `nwal_record`s,
+///   `out_refs` is NULL or points to `max_count` writable `nwal_entry_ref`s.
+/// - `out_count` is NULL or points to a writable `size_t`, `out_buf` is NULL
+///   or points to writable storage for an `nwal_read_buf *`.
+#[no_mangle]
+pub unsafe extern "C" fn nwal_read_range(
+    w: *mut nwal,
+    from: u64,
+    max_count: usize,
+    max_bytes: u64,
+    out_records: *mut nwal_record,
+    out_refs: *mut nwal_entry_ref,
+    out_count: *mut usize,
+    out_buf: *mut *mut nwal_read_buf,
+) -> nwal_status {
+    with_handle("nwal_read_range", w, |wal: &Wal| {
+        let what = "nwal_read_range: out_records";
+        // SAFETY: NULL or `max_count` writable slots (precondition).
+        let out_records = unsafe { OutSlots::required(out_records, max_count.max(1), what) }?;
+        let what = "nwal_read_range: out_refs";
+        // SAFETY: as above.
+        let out_refs = unsafe { OutSlots::optional(out_refs, max_count, what) }?;
+        // SAFETY: NULL or writable (precondition).
+        let out_count = unsafe { Out::required(out_count, "nwal_read_range: out_count") }?;
+        // SAFETY: as above.
+        let out_buf = unsafe { Out::required(out_buf, "nwal_read_range: out_buf") }?;
+        let read = nwal_read_buf::read_range(wal, from, max_count, max_bytes);
+        let (buf, refs) = read.map_err(engine("nwal_read_range"))?;
+        out_records.fill(buf.records());
+        out_refs.fill(refs.iter().copied());
+        out_count.write(refs.len());
+        out_buf.write_box(Box::new(buf));
+        Ok(())
+    })
+}
+
 /// Release the buffer of an `nwal_read_batch`; the records that point into
 /// it become invalid.
 ///
@@ -178,6 +254,51 @@ pub unsafe extern "C" fn nwal_iter_open(
         // SAFETY: NULL or writable (precondition).
         let out = unsafe { Out::required(out, "nwal_iter_open: out") }?;
         let replay = wal.replay(from).map_err(engine("nwal_iter_open"))?;
+        out.write_box(nwal_iter::new(replay));
+        Ok(())
+    })
+}
+
+/// Open an iterator from the record of index `from_index` (inclusive), as
+/// `nwal_iter_open` from that record's ref.
+///
+/// `from_index` may be one past the log's last index: the iterator then
+/// returns `NWAL_DONE` until records are appended, and then those records.
+///
+/// @param[in]  w          the log.
+/// @param[in]  from_index the index of the first record to return.
+/// @param[out] out        receives the iterator on `NWAL_OK` (untouched
+///                        otherwise); release it with `nwal_iter_free`.
+///
+/// @retval NWAL_OK                   the iterator is open.
+/// @retval NWAL_ERR_INVALID_ARGUMENT `w` or `out` is NULL.
+/// @retval NWAL_ERR_NOT_FOUND        `from_index` is below the log's
+///                                   `first_index` or above
+///                                   `last_index + 1`.
+/// @retval NWAL_ERR_CORRUPTED_DATA   the record of `from_index` fails its
+///                                   checks.
+/// @retval NWAL_ERR_IO               reading failed.
+/// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+///                                   call on `w` (the handle is poisoned).
+///
+/// Thread-safe on `w`. The iterator is used by one thread at a time.
+///
+/// # Safety
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
+/// - `out` is NULL or points to writable storage for an `nwal_iter *`.
+#[no_mangle]
+pub unsafe extern "C" fn nwal_iter_open_at(
+    w: *mut nwal,
+    from_index: u64,
+    out: *mut *mut nwal_iter,
+) -> nwal_status {
+    with_handle("nwal_iter_open_at", w, |wal: &Wal| {
+        // SAFETY: NULL or writable (precondition).
+        let out = unsafe { Out::required(out, "nwal_iter_open_at: out") }?;
+        let replay = wal
+            .replay_from_index(from_index)
+            .map_err(engine("nwal_iter_open_at"))?;
         out.write_box(nwal_iter::new(replay));
         Ok(())
     })

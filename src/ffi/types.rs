@@ -35,7 +35,8 @@ pub enum nwal_status {
     /// The log was shut down (`nwal_shutdown`); no new appends or cleanups.
     NWAL_ERR_SHUTDOWN = 5,
     /// A ref names a segment that does not exist (never did, or was deleted by
-    /// `nwal_cleanup`).
+    /// `nwal_cleanup`), or an index no record has (outside the log's
+    /// `[first_index, last_index]`, or outside the segment a ref names).
     NWAL_ERR_NOT_FOUND = 6,
     /// The stream is already open in another handle (this or another process).
     NWAL_ERR_LOCKED = 7,
@@ -116,14 +117,20 @@ pub struct nwal_options {
     pub file_mode: u32,
     /// Bit set of `NWAL_OPT_*` values. Default: 0.
     pub flags: u32,
+    /// Index of the first record of a new stream; at least 1. Used only when
+    /// the stream is created (its first segment file): a reopened stream
+    /// keeps its indexes. Default: 1.
+    pub first_index: u64,
     /// Must be all zero (`NWAL_ERR_INVALID_CONFIG` otherwise): room for new
     /// options without an ABI break.
-    pub reserved: [u64; 8],
+    pub reserved: [u64; 7],
 }
 
 /// Where a record lives: a ref. Ordered by (segment_id, offset) as the log
-/// is, so it serves as a log sequence number. Plain data: copy and store it
-/// freely; it stays valid until `nwal_cleanup` deletes its segment.
+/// is, and by `index` the same way, so it serves as a log sequence number.
+/// Plain data: copy and store it freely; it stays valid until
+/// `nwal_cleanup` deletes its segment. Reads check every field: the
+/// record's checksum covers its offset and its index.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct nwal_entry_ref {
@@ -133,6 +140,25 @@ pub struct nwal_entry_ref {
     pub offset: u64,
     /// Length of the whole record on disk (frame, header and content).
     pub size: u64,
+    /// The record's index in the log: dense, one more than the record
+    /// before it.
+    pub index: u64,
+}
+
+/// Where the log's indexes stand (`nwal_log_state_get`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct nwal_log_state {
+    /// The lowest readable index.
+    pub first_index: u64,
+    /// The highest appended index; `first_index - 1` when the log is empty.
+    pub last_index: u64,
+    /// The highest index known durable; `first_index - 1` if none is. Equal
+    /// to `last_index` after an `NWAL_OK` `nwal_sync` or durable append with
+    /// nothing appended since; after a reopen, every record kept is durable.
+    pub durable_index: u64,
+    /// Zero: room for more without an ABI break.
+    pub reserved: [u64; 5],
 }
 
 /// One record of `nwal_append_batch`. `header` NULL (with `header_len` 0)

@@ -5,7 +5,7 @@ use super::{
     crc_seed, record_size, FLAG_BATCH_CONTINUES, FLAG_HAS_HEADER, MAX_CONTENT_LEN, MAX_SYNCED_END,
     RECORD_FRAME_SIZE, RECORD_MAGIC, SEGMENT_HEADER_SIZE,
 };
-use crate::crc;
+use crate::crc::{self, Position};
 
 /// Every flag this format version defines: a record with another is refused.
 const KNOWN_FLAGS: u16 = FLAG_BATCH_CONTINUES | FLAG_HAS_HEADER;
@@ -50,6 +50,7 @@ fn frame_fields(
 pub fn encode_frame(
     out: &mut [u8],
     segment_id: u64,
+    at: Position,
     synced_end: u64,
     header: Option<&[u8]>,
     content: &[u8],
@@ -58,6 +59,7 @@ pub fn encode_frame(
     encode_frame_seeded(
         out,
         crc_seed(segment_id),
+        at,
         synced_end,
         header,
         content,
@@ -69,6 +71,7 @@ pub fn encode_frame(
 pub(crate) fn encode_frame_seeded(
     out: &mut [u8],
     seed: u32,
+    at: Position,
     synced_end: u64,
     header: Option<&[u8]>,
     content: &[u8],
@@ -82,6 +85,7 @@ pub(crate) fn encode_frame_seeded(
     ));
     let crc = crc::record_parts(
         seed,
+        at,
         &out[..RECORD_FRAME_SIZE],
         &[header.unwrap_or(&[]), content],
     );
@@ -102,10 +106,12 @@ pub(crate) fn append_records<'e>(
     buf: &mut Vec<u8>,
     seed: u32,
     synced_end: u64,
+    first: Position,
     records: impl ExactSizeIterator<Item = (Option<&'e [u8]>, &'e [u8])> + Clone,
     more_after: bool,
 ) {
     let mut at = buf.len();
+    let mut pos = first;
     let last = records.len().saturating_sub(1);
     for (i, (header, content)) in records.clone().enumerate() {
         let more = i != last || more_after;
@@ -125,8 +131,10 @@ pub(crate) fn append_records<'e>(
     }
     for (header, content) in records {
         let end = at + record_size(header.map_or(0, <[u8]>::len), content.len()) as usize;
-        let crc = crc::record(seed, &buf[at..end]);
+        let crc = crc::record(seed, pos, &buf[at..end]);
         buf[at + CRC_AT.start..at + CRC_AT.end].copy_from_slice(&crc.to_le_bytes());
+        pos.offset += (end - at) as u64;
+        pos.index += 1;
         at = end;
     }
 }
@@ -178,15 +186,15 @@ impl Frame {
     }
 
     /// Every check of a whole record `b` whose frame this is, found at
-    /// `offset` (the frame already well formed): `record_fault` names the
+    /// `at` (the frame already well formed): `record_fault` names the
     /// first that fails.
     #[inline]
-    pub(crate) fn covers(&self, b: &[u8], seed: u32, offset: u64) -> bool {
+    pub(crate) fn covers(&self, b: &[u8], seed: u32, at: Position) -> bool {
         self.total_size() == b.len() as u64
-            && crc::record(seed, b) == self.crc
+            && crc::record(seed, at, b) == self.crc
             // A writer's watermark lies between the segment header (synced
             // when the segment was created) and the record's own offset.
-            && (SEGMENT_HEADER_SIZE as u64..=offset).contains(&self.synced_end)
+            && (SEGMENT_HEADER_SIZE as u64..=at.offset).contains(&self.synced_end)
     }
 }
 
@@ -207,11 +215,11 @@ pub(crate) fn well_formed_frame(b: &[u8]) -> Option<Frame> {
 }
 
 /// The frame of `b` when `b` is exactly one whole record that verifies at
-/// `offset` of a segment whose CRC seed is `seed`: what
+/// `at` of a segment whose CRC seed is `seed`: what
 /// [`verify_record_seeded`] accepts, without its message.
 #[inline]
-pub(crate) fn verified_frame(b: &[u8], seed: u32, offset: u64) -> Option<Frame> {
-    well_formed_frame(b).filter(|f| f.covers(b, seed, offset))
+pub(crate) fn verified_frame(b: &[u8], seed: u32, at: Position) -> Option<Frame> {
+    well_formed_frame(b).filter(|f| f.covers(b, seed, at))
 }
 
 /// Parse the 24-byte frame. Checks everything that can be checked without
@@ -250,26 +258,26 @@ pub(crate) fn frame_fault(b: &[u8]) -> String {
 }
 
 /// Verify a whole record held in `b` (exactly frame + payload), found at
-/// `offset` of segment `segment_id`. Returns the frame; the header is
-/// `b[24..24+header_len]`, the content follows it.
-pub fn verify_record(b: &[u8], segment_id: u64, offset: u64) -> Result<Frame, String> {
-    verify_record_seeded(b, crc_seed(segment_id), offset)
+/// `at` (offset and index) of segment `segment_id`. Returns the frame; the
+/// header is `b[24..24+header_len]`, the content follows it.
+pub fn verify_record(b: &[u8], segment_id: u64, at: Position) -> Result<Frame, String> {
+    verify_record_seeded(b, crc_seed(segment_id), at)
 }
 
 /// [`verify_record`] with the segment's [`crc_seed`] already computed (the
 /// read path takes it from its segment instead of recomputing it per record).
 #[inline]
-pub(crate) fn verify_record_seeded(b: &[u8], seed: u32, offset: u64) -> Result<Frame, String> {
-    verified_frame(b, seed, offset).ok_or_else(|| record_error(b, seed, offset))
+pub(crate) fn verify_record_seeded(b: &[u8], seed: u32, at: Position) -> Result<Frame, String> {
+    verified_frame(b, seed, at).ok_or_else(|| record_error(b, seed, at))
 }
 
-/// Why `b`, which [`verified_frame`] refused at `offset` under `seed`, is
+/// Why `b`, which [`verified_frame`] refused at `at` under `seed`, is
 /// not a record that verifies: the message of its first failing check.
 #[cold]
 #[inline(never)]
-pub(crate) fn record_error(b: &[u8], seed: u32, offset: u64) -> String {
+pub(crate) fn record_error(b: &[u8], seed: u32, at: Position) -> String {
     match well_formed_frame(b) {
-        Some(frame) => record_fault(frame, b, seed, offset),
+        Some(frame) => record_fault(frame, b, seed, at),
         None => frame_fault(b),
     }
 }
@@ -277,7 +285,8 @@ pub(crate) fn record_error(b: &[u8], seed: u32, offset: u64) -> String {
 /// Why the record `b`, whose well-formed frame is `frame`, does not verify.
 #[cold]
 #[inline(never)]
-pub(crate) fn record_fault(frame: Frame, b: &[u8], seed: u32, offset: u64) -> String {
+pub(crate) fn record_fault(frame: Frame, b: &[u8], seed: u32, at: Position) -> String {
+    let offset = at.offset;
     if frame.total_size() != b.len() as u64 {
         return format!(
             "record is {} bytes on disk, not the {} bytes asked for",
@@ -285,17 +294,14 @@ pub(crate) fn record_fault(frame: Frame, b: &[u8], seed: u32, offset: u64) -> St
             b.len()
         );
     }
-    let crc = crc::record(seed, b);
+    let crc = crc::record(seed, at, b);
     if crc != frame.crc {
         return format!(
-            "record checksum mismatch (stored {:#010x}, computed {crc:#010x})",
-            frame.crc
+            "record checksum mismatch at offset {offset} as index {} (stored {:#010x}, computed {crc:#010x})",
+            at.index, frame.crc
         );
     }
-    debug_assert!(
-        !frame.covers(b, seed, offset),
-        "record_fault of a good record"
-    );
+    debug_assert!(!frame.covers(b, seed, at), "record_fault of a good record");
     format!(
         "record at offset {offset} says the segment was synced up to {}, \
          which is not between the segment header and the record",
@@ -307,35 +313,48 @@ pub(crate) fn record_fault(frame: Frame, b: &[u8], seed: u32, offset: u64) -> St
 mod tests {
     use super::*;
 
+    fn at(offset: u64, index: u64) -> Position {
+        Position { offset, index }
+    }
+
     #[test]
     fn record_round_trip_and_rejections() {
         let header = b"hdr";
         let content = b"some content";
         let mut rec = vec![0u8; RECORD_FRAME_SIZE];
-        encode_frame(&mut rec, 3, 4096, Some(header), content, true);
+        encode_frame(&mut rec, 3, at(5000, 7), 4096, Some(header), content, true);
         rec.extend_from_slice(header);
         rec.extend_from_slice(content);
-        let f = verify_record(&rec, 3, 5000).unwrap();
+        let f = verify_record(&rec, 3, at(5000, 7)).unwrap();
         assert_eq!(f.header_len, 3);
         assert_eq!(f.content_len, content.len() as u64);
         assert!(f.batch_continues() && f.has_header());
         assert_eq!(f.synced_end, 4096);
         // Same bytes in another segment do not verify.
-        assert!(verify_record(&rec, 4, 5000)
+        assert!(verify_record(&rec, 4, at(5000, 7))
             .unwrap_err()
             .contains("checksum"));
+        // Nor at another offset, nor as another index.
+        for moved in [at(5001, 7), at(5000, 8), at(5000, 6)] {
+            let err = verify_record(&rec, 3, moved).unwrap_err();
+            assert!(err.contains("checksum"), "{moved:?}: {err}");
+        }
         // A watermark past the record's own offset is refused.
-        assert!(verify_record(&rec, 3, 4095).unwrap_err().contains("synced"));
+        let mut early = vec![0u8; RECORD_FRAME_SIZE];
+        encode_frame(&mut early, 3, at(4095, 7), 4096, None, b"", false);
+        assert!(verify_record(&early, 3, at(4095, 7))
+            .unwrap_err()
+            .contains("synced"));
         // A flipped payload bit does not verify.
         let mut bad = rec.clone();
         *bad.last_mut().unwrap() ^= 0x80;
-        assert!(verify_record(&bad, 3, 5000)
+        assert!(verify_record(&bad, 3, at(5000, 7))
             .unwrap_err()
             .contains("checksum"));
         // A longer slice than the record is not "exactly one record".
         let mut longer = rec.clone();
         longer.push(0);
-        assert!(verify_record(&longer, 3, 5000).is_err());
+        assert!(verify_record(&longer, 3, at(5000, 7)).is_err());
         // Garbage lengths are rejected from the frame alone.
         let mut huge = rec.clone();
         huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
@@ -347,15 +366,15 @@ mod tests {
     /// message-building ones refuse.
     #[test]
     fn each_fault_is_named_and_the_fast_checks_agree() {
-        let (seed, offset) = (crc_seed(3), 5000);
+        let (seed, offset) = (crc_seed(3), at(5000, 12));
         let mut rec = vec![0u8; RECORD_FRAME_SIZE];
-        encode_frame(&mut rec, 3, 4096, None, b"content", false);
+        encode_frame(&mut rec, 3, offset, 4096, None, b"content", false);
         rec.extend_from_slice(b"content");
         // Set a frame field and re-sign the record, so only that field is wrong.
         let with = |at: usize, bytes: &[u8]| {
             let mut r = rec.clone();
             r[at..at + bytes.len()].copy_from_slice(bytes);
-            let crc = crc::record(seed, &r);
+            let crc = crc::record(seed, offset, &r);
             r[CRC_AT].copy_from_slice(&crc.to_le_bytes());
             r
         };
@@ -403,24 +422,29 @@ mod tests {
         for n in 1..=contents.len() {
             for header in [None, Some(&b""[..]), Some(&b"hdr"[..])] {
                 let mut framed = Vec::new();
+                let first = at(4000, 70);
+                let mut pos = first;
                 for (i, content) in contents[..n].iter().enumerate() {
                     let mut frame = [0u8; RECORD_FRAME_SIZE];
-                    encode_frame(&mut frame, 9, 100, header, content, i + 1 < n);
+                    encode_frame(&mut frame, 9, pos, 100, header, content, i + 1 < n);
+                    pos.offset += record_size(header.map_or(0, <[u8]>::len), content.len());
+                    pos.index += 1;
                     framed.extend_from_slice(&frame);
                     framed.extend_from_slice(header.unwrap_or(&[]));
                     framed.extend_from_slice(content);
                 }
                 let mut packed = b"before".to_vec();
                 let records = contents[..n].iter().map(|c| (header, &c[..]));
-                append_records(&mut packed, crc_seed(9), 100, records, false);
+                append_records(&mut packed, crc_seed(9), 100, first, records, false);
                 assert_eq!(&packed[6..], &framed[..], "{n} records, header {header:?}");
                 // The same batch packed in two pieces, as a large one is.
                 for cut in 1..n {
                     let mut pieces = Vec::new();
                     let records = contents[..n].iter().map(|c| (header, &c[..]));
                     let (a, b) = (records.clone().take(cut), records.skip(cut));
-                    append_records(&mut pieces, crc_seed(9), 100, a, true);
-                    append_records(&mut pieces, crc_seed(9), 100, b, false);
+                    append_records(&mut pieces, crc_seed(9), 100, first, a, true);
+                    let second = at(first.offset + pieces.len() as u64, first.index + cut as u64);
+                    append_records(&mut pieces, crc_seed(9), 100, second, b, false);
                     assert_eq!(
                         pieces, framed,
                         "{n} records cut at {cut}, header {header:?}"
@@ -433,7 +457,7 @@ mod tests {
     #[test]
     fn synced_end_saturates_at_48_bits() {
         let mut frame = [0u8; RECORD_FRAME_SIZE];
-        encode_frame(&mut frame, 1, u64::MAX, None, b"", false);
+        encode_frame(&mut frame, 1, at(64, 1), u64::MAX, None, b"", false);
         assert_eq!(decode_frame(&frame).unwrap().synced_end, MAX_SYNCED_END);
     }
 }

@@ -1,15 +1,18 @@
 //! The on-disk format, byte by byte (docs/FORMAT.md is the prose version of
 //! this module; keep the two in step).
 //!
-//! Segment file = one 48-byte segment header (`header`), then records back
+//! Segment file = one 64-byte segment header (`header`), then records back
 //! to back. Record = 24-byte frame (`frame`), then the record header bytes,
 //! then the content. All integers are little-endian. The names of a
 //! stream's files in the log directory are built and parsed in `names`.
 
+mod footer;
 mod frame;
 mod header;
 pub(crate) mod names;
 
+pub use crate::crc::Position;
+pub use footer::{Trailer, FOOTER_MAGIC, TRAILER_SIZE};
 pub(crate) use frame::{
     append_records, encode_frame_seeded, frame_fault, record_error, record_fault, verified_frame,
     well_formed_frame,
@@ -24,9 +27,9 @@ pub const SEGMENT_MAGIC: [u8; 8] = *b"NANO-LOG";
 /// Magic at offset 0 of every record.
 pub const RECORD_MAGIC: [u8; 6] = *b"NANORC";
 /// Format version written into new segments; readers refuse any other.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// Size of the segment header; the first record starts here.
-pub const SEGMENT_HEADER_SIZE: usize = 48;
+pub const SEGMENT_HEADER_SIZE: usize = 64;
 /// Size of the fixed frame in front of every record.
 pub const RECORD_FRAME_SIZE: usize = 24;
 /// Largest record header (the u16 length field).
@@ -35,6 +38,11 @@ pub const MAX_HEADER_LEN: usize = u16::MAX as usize;
 /// record must fit one positional read (Linux caps a read at ~2 GiB) and one
 /// allocation a reader can afford; 1 GiB is far above any sane WAL record.
 pub const MAX_CONTENT_LEN: u64 = 1 << 30;
+
+/// Most records one segment holds: an append that would pass it rolls the
+/// log, as the size cap does, so the active segment's in-memory record
+/// ends stay within 32 MiB.
+pub const MAX_SEGMENT_RECORDS: u64 = 1 << 22;
 
 /// Largest value of a frame's `synced_end` field (48 bits).
 pub const MAX_SYNCED_END: u64 = (1 << 48) - 1;

@@ -5,8 +5,8 @@
 use super::{Inner, Wal};
 use crate::error::{Result, WalError};
 use crate::format::{
-    append_records, encode_frame_seeded, record_size, MAX_CONTENT_LEN, MAX_HEADER_LEN,
-    RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE,
+    append_records, encode_frame_seeded, record_size, Position, MAX_CONTENT_LEN, MAX_HEADER_LEN,
+    MAX_SEGMENT_RECORDS, RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
 };
 use crate::record::{EntryRef, WriteEntry};
 use crate::segment::Segment;
@@ -25,17 +25,18 @@ impl Wal {
         durable: bool,
     ) -> Result<EntryRef> {
         let entry = [WriteEntry { header, content }];
-        let (segment_id, offset) = self.write_entries(&entry, now_ms, durable)?;
+        let (segment_id, at) = self.write_entries(&entry, now_ms, durable)?;
         Ok(EntryRef {
             segment_id,
-            offset,
+            offset: at.offset,
             size: record_size(header.map_or(0, <[u8]>::len), content.len()),
+            index: at.index,
         })
     }
 
     /// Append a batch of records atomically: after a crash, recovery keeps all
-    /// of them or none. They go to one segment, contiguous and in order. An
-    /// empty batch does nothing.
+    /// of them or none. They go to one segment, contiguous and in order, with
+    /// consecutive indexes. An empty batch does nothing.
     pub fn append_batch(
         &self,
         entries: &[WriteEntry<'_>],
@@ -45,24 +46,26 @@ impl Wal {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let (segment_id, mut offset) = self.write_entries(entries, now_ms, durable)?;
+        let (segment_id, mut at) = self.write_entries(entries, now_ms, durable)?;
         Ok(entries
             .iter()
             .map(|e| {
                 let size = record_size(e.header.map_or(0, <[u8]>::len), e.content.len());
                 let r = EntryRef {
                     segment_id,
-                    offset,
+                    offset: at.offset,
                     size,
+                    index: at.index,
                 };
-                offset += size;
+                at.offset += size;
+                at.index += 1;
                 r
             })
             .collect())
     }
 
     /// Write `entries` (at least one) as one batch and, with `durable`, wait
-    /// until they are on stable storage. Returns the segment and the offset
+    /// until they are on stable storage. Returns the segment and the position
     /// of the first record.
     ///
     /// Appends of small records (see [`PACK_LIMIT`]) are packed into this
@@ -76,14 +79,14 @@ impl Wal {
         entries: &[WriteEntry<'_>],
         now_ms: i64,
         durable: bool,
-    ) -> Result<(u64, u64)> {
+    ) -> Result<(u64, Position)> {
         let inner = &*self.inner;
         let (total, largest) = validate_entries(entries)?;
         let window = inner.config.window_start(now_ms)?;
         inner.config.expiration(window)?;
         let placing = durable.then(|| inner.group_commit.placing());
         let small = largest <= PACK_LIMIT && total <= PACK_RECORD_LIMIT * entries.len() as u64;
-        let (segment_id, offset) = if small {
+        let (segment_id, at) = if small {
             let pack = |buf: &mut Vec<u8>| {
                 let mut packed = Packed {
                     buf,
@@ -115,15 +118,28 @@ impl Wal {
         };
         drop(placing);
         if durable {
-            inner.wait_durable((segment_id, offset + total))?;
+            inner.wait_durable((segment_id, at.offset + total))?;
         }
-        Ok((segment_id, offset))
+        Ok((segment_id, at))
     }
+}
+
+/// Size of the index footer of a segment of `records` records: the size cap
+/// bounds the sealed file, footer included.
+#[inline]
+fn footer_size(records: u64) -> u64 {
+    8 * records + TRAILER_SIZE as u64
 }
 
 /// Check the size of every record: returns the batch's on-disk size and
 /// its largest record's.
 fn validate_entries(entries: &[WriteEntry<'_>]) -> Result<(u64, u64)> {
+    if entries.len() as u64 > MAX_SEGMENT_RECORDS {
+        return Err(WalError::InvalidArgument(format!(
+            "a batch of {} records exceeds the {MAX_SEGMENT_RECORDS} records a segment holds",
+            entries.len()
+        )));
+    }
     let (mut total, mut largest) = (0u64, 0u64);
     for e in entries {
         let hlen = e.header.map_or(0, <[u8]>::len);
@@ -166,8 +182,11 @@ thread_local! {
 /// How the records of one append are encoded and written.
 trait Encoding {
     /// Encode the records for `seg` (the CRC seed and watermark are per
-    /// segment) and write them at `offset`, appender lock held.
-    fn write(&mut self, seg: &Segment, offset: u64) -> std::io::Result<u64>;
+    /// segment) and write them at `at` (the first record's offset and
+    /// index), appender lock held.
+    fn write(&mut self, seg: &Segment, at: Position) -> std::io::Result<u64>;
+    /// The records, to note their ends once written.
+    fn entries(&self) -> &[WriteEntry<'_>];
 }
 
 /// Small appends: whole records packed into one buffer.
@@ -179,17 +198,20 @@ struct Packed<'a, 'e> {
 }
 
 impl Encoding for Packed<'_, '_> {
-    fn write(&mut self, seg: &Segment, offset: u64) -> std::io::Result<u64> {
+    fn write(&mut self, seg: &Segment, at: Position) -> std::io::Result<u64> {
         // The watermark read now is still a lower bound when the bytes are
         // written (it only rises).
         let (seed, synced) = (seg.crc_seed(), seg.synced_end());
         if self.total > PACK_LIMIT {
-            return self.write_in_pieces(seg, offset, seed, synced);
+            return self.write_in_pieces(seg, at, seed, synced);
         }
         self.buf.clear();
         let records = self.entries.iter().map(|e| (e.header, e.content));
-        append_records(self.buf, seed, synced, records, false);
-        seg.write_at(&[IoSlice::new(self.buf)], offset)
+        append_records(self.buf, seed, synced, at, records, false);
+        seg.write_at(&[IoSlice::new(self.buf)], at.offset)
+    }
+    fn entries(&self) -> &[WriteEntry<'_>] {
+        self.entries
     }
 }
 
@@ -201,11 +223,11 @@ impl Packed<'_, '_> {
     fn write_in_pieces(
         &mut self,
         seg: &Segment,
-        offset: u64,
+        first: Position,
         seed: u32,
         synced: u64,
     ) -> std::io::Result<u64> {
-        let mut at = offset;
+        let mut at = first;
         let mut rest = self.entries;
         while !rest.is_empty() {
             // As many whole records as fit in PACK_LIMIT bytes (each fits).
@@ -221,11 +243,12 @@ impl Packed<'_, '_> {
             let (piece, after) = rest.split_at(fit);
             self.buf.clear();
             let records = piece.iter().map(|e| (e.header, e.content));
-            append_records(self.buf, seed, synced, records, !after.is_empty());
-            at += seg.write_at(&[IoSlice::new(self.buf)], at)?;
+            append_records(self.buf, seed, synced, at, records, !after.is_empty());
+            at.offset += seg.write_at(&[IoSlice::new(self.buf)], at.offset)?;
+            at.index += piece.len() as u64;
             rest = after;
         }
-        Ok(at - offset)
+        Ok(at.offset - first.offset)
     }
 }
 
@@ -237,11 +260,15 @@ struct Framed<'a, 'e> {
 }
 
 impl Encoding for Framed<'_, '_> {
-    fn write(&mut self, seg: &Segment, offset: u64) -> std::io::Result<u64> {
+    fn write(&mut self, seg: &Segment, at: Position) -> std::io::Result<u64> {
         let (seed, synced) = (seg.crc_seed(), seg.synced_end());
         let last = self.entries.len() - 1;
+        let offset = at.offset;
+        let mut pos = at;
         for (i, (frame, e)) in self.frames.iter_mut().zip(self.entries).enumerate() {
-            encode_frame_seeded(frame, seed, synced, e.header, e.content, i != last);
+            encode_frame_seeded(frame, seed, pos, synced, e.header, e.content, i != last);
+            pos.offset += record_size(e.header.map_or(0, <[u8]>::len), e.content.len());
+            pos.index += 1;
         }
         if let ([frame], [e]) = (&*self.frames, self.entries) {
             let iov = [
@@ -261,20 +288,24 @@ impl Encoding for Framed<'_, '_> {
         }
         seg.write_at(&iov, offset)
     }
+    fn entries(&self) -> &[WriteEntry<'_>] {
+        self.entries
+    }
 }
 
 impl Inner {
     /// Put an append of `total` bytes (`count` records) in the log: under
     /// the appender lock, pick the segment for `window` (rotating when the
-    /// window is later or the size cap is reached), encode for it, and write
-    /// at its end. Returns the segment id and the offset of the first record.
+    /// window is later, or the size cap or the record cap is reached), encode
+    /// for it, and write at its end. Returns the segment id and the position
+    /// of the first record.
     fn place(
         &self,
         window: i64,
         total: u64,
         count: usize,
         records: &mut impl Encoding,
-    ) -> Result<(u64, u64)> {
+    ) -> Result<(u64, Position)> {
         let mut guard = self.lock_appender();
         let app = &mut *guard;
         if self.shut_down.load(Ordering::Acquire) {
@@ -288,7 +319,11 @@ impl Inner {
                     if seg.window_start_ms() >= window
                         && !(cap != 0
                             && app.write.end > SEGMENT_HEADER_SIZE as u64
-                            && app.write.end + total > cap) =>
+                            && app.write.end
+                                + total
+                                + footer_size(app.write.records + count as u64)
+                                > cap)
+                        && app.write.records + count as u64 <= MAX_SEGMENT_RECORDS =>
                 {
                     break seg
                 }
@@ -302,12 +337,26 @@ impl Inner {
         if offset + total > w.file_len && seg.has_durable_use() && !w.prewrite_failed {
             self.prewrite(seg, w, offset + total)?;
         }
-        match records.write(seg, offset) {
+        let at = Position {
+            offset,
+            index: app.next_index,
+        };
+        match records.write(seg, at) {
             Ok(_) => {
+                if let Some(ends) = &w.ends {
+                    let mut end = offset;
+                    for (k, e) in records.entries().iter().enumerate() {
+                        end += record_size(e.header.map_or(0, <[u8]>::len), e.content.len());
+                        ends.set(w.records + k as u64, end);
+                    }
+                }
                 w.end = offset + total;
                 w.file_len = w.file_len.max(w.end);
+                w.records += count as u64;
+                app.next_index += count as u64;
                 seg.publish_end(w.end);
-                Ok((seg.id(), offset))
+                seg.publish_count(w.records);
+                Ok((seg.id(), at))
             }
             Err(e) => {
                 // Leave no partial record behind: the next append must start at

@@ -12,7 +12,8 @@ pub(crate) use segments::Segments;
 use crate::durability::{GroupCommit, Poison};
 use crate::error::Result;
 use crate::options::{Config, WalOptions};
-use crate::segment::Segment;
+use crate::record::LogState;
+use crate::segment::{RecordEnds, Segment};
 use crate::sys::StreamLock;
 use arc_swap::ArcSwapOption;
 use std::fs::File;
@@ -40,6 +41,8 @@ pub(crate) struct Appender {
     segment: Option<Arc<Segment>>,
     /// Where its next write goes.
     write: WriteState,
+    /// The index the next record gets.
+    next_index: u64,
 }
 
 /// Where the active segment's next write goes.
@@ -54,15 +57,22 @@ struct WriteState {
     /// Pre-writing failed once here (say, the disk is full): not tried again
     /// in this segment.
     prewrite_failed: bool,
+    /// Records in the segment.
+    records: u64,
+    /// The segment's record ends, shared with its readers (the appender's
+    /// own handle: no load of the segment's swap cell per record).
+    ends: Option<Arc<RecordEnds>>,
 }
 
 impl WriteState {
-    /// A segment whose file ends with its data at `end`.
-    fn at(end: u64) -> WriteState {
+    /// `seg`, of `records` records, whose file ends with its data at `end`.
+    fn at(seg: Option<&Segment>, end: u64, records: u64) -> WriteState {
         WriteState {
             end,
             file_len: end,
             prewrite_failed: false,
+            records,
+            ends: seg.and_then(Segment::ends),
         }
     }
 }
@@ -139,6 +149,45 @@ impl Wal {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         synced
+    }
+
+    /// Where the log's indexes stand: the lowest readable, the highest
+    /// appended, the highest known durable (lock-free).
+    pub fn log_state(&self) -> LogState {
+        let inner = &*self.inner;
+        let segments = inner.segments.snapshot();
+        let first_index = segments
+            .values()
+            .next()
+            .map_or(inner.config.first_index, |s| s.first_index());
+        let last_index = segments
+            .values()
+            .next_back()
+            .map_or(first_index - 1, |s| s.last_index());
+        let durable_index = inner
+            .group_commit
+            .durable_index()
+            .clamp(first_index - 1, last_index);
+        LogState {
+            first_index,
+            last_index,
+            durable_index,
+        }
+    }
+
+    /// The lowest readable index (see [`Wal::log_state`]).
+    pub fn first_index(&self) -> u64 {
+        self.log_state().first_index
+    }
+
+    /// The highest appended index (see [`Wal::log_state`]).
+    pub fn last_index(&self) -> u64 {
+        self.log_state().last_index
+    }
+
+    /// The highest index known durable (see [`Wal::log_state`]).
+    pub fn durable_index(&self) -> u64 {
+        self.log_state().durable_index
     }
 
     /// True once `shutdown` has run (or started).

@@ -26,9 +26,16 @@ impl Wal {
         let dir_file = open_directory(&dir)?;
         let stream_lock = lock_stream(&dir, stream, config.file_mode)?;
         let recovered = recovery::recover(&dir, &dir_file, stream, &config)?;
+        let newest = recovered.newest.as_ref();
+        let next_index = newest.map_or(config.first_index, |s| s.last_index() + 1);
         let appender = Appender {
-            write: WriteState::at(recovered.newest.as_ref().map_or(0, |s| s.len())),
+            write: WriteState::at(
+                newest.map(|s| &**s),
+                newest.map_or(0, |s| s.len()),
+                newest.map_or(0, |s| s.record_count()),
+            ),
             segment: recovered.newest.clone(),
+            next_index,
         };
         let inner = Inner {
             appender: Mutex::new(appender),
@@ -45,9 +52,11 @@ impl Wal {
             stream_lock: Mutex::new(Some(stream_lock)),
         };
         // Whatever recovery kept of the newest segment was fdatasync'ed by it.
-        if let Some(seg) = &recovered.newest {
-            inner.group_commit.mark_durable((seg.id(), seg.len()));
-        }
+        let durable_pos = recovered
+            .newest
+            .as_ref()
+            .map_or((0, 0), |s| (s.id(), s.len()));
+        inner.group_commit.mark_durable(durable_pos, next_index - 1);
         Ok(Wal {
             inner: Arc::new(inner),
         })

@@ -4,7 +4,7 @@
 
 use super::{Appender, Inner, WriteState};
 use crate::error::{Result, WalError};
-use crate::format::{SegmentHeader, SEGMENT_HEADER_SIZE};
+use crate::format::{SegmentHeader, Trailer, SEGMENT_HEADER_SIZE};
 use crate::segment::Segment;
 use crate::sys;
 use std::io::IoSlice;
@@ -41,13 +41,15 @@ impl Inner {
             None => window,
         };
         let expiration = self.config.expiration(window)?;
-        if let Some(seg) = &app.segment {
-            self.seal(seg, &mut app.write)?;
-        }
+        let footer = match &app.segment {
+            Some(seg) => self.seal_with_footer(seg, &mut app.write)?,
+            None => false,
+        };
         let header = SegmentHeader {
             segment_id: segments.next_id(),
             expiration_ms: expiration,
             window_start_ms: window,
+            first_index: app.next_index,
         };
         let seg = Segment::create(&self.dir, &self.stream, header, self.config.file_mode)
             .and_then(|seg| match sys::fsync(&self.dir_file, &self.dir) {
@@ -65,10 +67,59 @@ impl Inner {
                 }
             })?;
         segments.publish(seg.clone());
+        if let (Some(old), true) = (&app.segment, footer) {
+            // Sealed for good now that a successor exists.
+            old.use_footer(app.write.end);
+        }
         self.active.store(Some(seg.clone()));
-        app.write = WriteState::at(SEGMENT_HEADER_SIZE as u64);
+        app.write = WriteState::at(Some(&seg), SEGMENT_HEADER_SIZE as u64, 0);
         app.segment = Some(seg);
         Ok(())
+    }
+
+    /// Seal the active segment for rotation: its index footer written after
+    /// the last record (pre-written zeros cut first), then made durable with
+    /// the rest by [`Inner::seal`]. Returns whether the footer was written: a
+    /// failed write of it is cut off again and the segment sealed without
+    /// one (open then scans it). The footer bytes lie past the data end, so
+    /// if no successor follows, appends overwrite them (and sealing cuts
+    /// what is left).
+    fn seal_with_footer(&self, seg: &Segment, w: &mut WriteState) -> Result<bool> {
+        self.poison.check()?;
+        let footer = seg
+            .ends_in_memory(w.records)
+            .map(|ends| Trailer::encode_footer(seg.crc_seed(), seg.first_index(), &ends))
+            .unwrap_or_default();
+        let cut = w.file_len > w.end;
+        let mut written = false;
+        let mut sealed = || -> std::io::Result<()> {
+            if cut {
+                seg.truncate(w.end)?;
+            }
+            if !footer.is_empty() {
+                written = seg.write_at(&[IoSlice::new(&footer)], w.end).is_ok();
+                if !written {
+                    seg.truncate(w.end)?;
+                }
+            }
+            // A cut is made durable by fsync; the footer's growth of the
+            // length by fdatasync, as for the records (data to read back).
+            if cut {
+                seg.sync_all()
+            } else {
+                seg.sync_data()
+            }
+        };
+        if let Err(e) = sealed() {
+            let context = format!("syncing segment {} while sealing it", seg.id());
+            self.poison.set(context.clone(), &e);
+            return Err(WalError::io(context, e));
+        }
+        w.file_len = w.end + if written { footer.len() as u64 } else { 0 };
+        seg.mark_synced(w.end);
+        self.group_commit
+            .mark_durable((seg.id(), w.end), seg.first_index() + w.records - 1);
+        Ok(written)
     }
 
     /// Make the active segment end at its last record, durably: cut
@@ -91,7 +142,8 @@ impl Inner {
         }
         w.file_len = w.end;
         seg.mark_synced(w.end);
-        self.group_commit.mark_durable((seg.id(), w.end));
+        self.group_commit
+            .mark_durable((seg.id(), w.end), seg.first_index() + w.records - 1);
         Ok(())
     }
 

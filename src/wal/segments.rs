@@ -14,6 +14,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 #[derive(Debug)]
 pub(crate) struct Segments {
     map: ArcSwap<SegmentMap>,
+    /// The same segments in a vector, for lookups by index (ids and first
+    /// indexes both increase): replaced with the map, under the writer lock.
+    ordered: ArcSwap<Vec<Arc<Segment>>>,
     /// The id the next segment created gets; its mutex is the writer lock.
     next_id: Mutex<u64>,
 }
@@ -21,6 +24,7 @@ pub(crate) struct Segments {
 /// The writer lock of a [`Segments`]: the only way to change the map.
 pub(crate) struct SegmentsWriter<'a> {
     map: &'a ArcSwap<SegmentMap>,
+    ordered: &'a ArcSwap<Vec<Arc<Segment>>>,
     next_id: MutexGuard<'a, u64>,
 }
 
@@ -28,6 +32,7 @@ impl Segments {
     /// The segments recovery found, and the id the next one gets.
     pub fn new(map: SegmentMap, next_id: u64) -> Segments {
         Segments {
+            ordered: ArcSwap::from_pointee(map.values().cloned().collect()),
             map: ArcSwap::from_pointee(map),
             next_id: Mutex::new(next_id),
         }
@@ -46,6 +51,12 @@ impl Segments {
         self.map.load()
     }
 
+    /// The live segments now in log order, for a lookup by index.
+    #[inline]
+    pub fn ordered(&self) -> Guard<Arc<Vec<Arc<Segment>>>> {
+        self.ordered.load()
+    }
+
     /// The live segments now, as a map to keep (a replay walks it across
     /// calls).
     pub fn snapshot_arc(&self) -> Arc<SegmentMap> {
@@ -58,6 +69,7 @@ impl Segments {
     pub fn writer(&self) -> SegmentsWriter<'_> {
         SegmentsWriter {
             map: &self.map,
+            ordered: &self.ordered,
             next_id: self.next_id.lock().unwrap_or_else(|p| p.into_inner()),
         }
     }
@@ -76,7 +88,7 @@ impl SegmentsWriter<'_> {
         *self.next_id += 1;
         let mut map = SegmentMap::clone(&self.map.load());
         map.insert(seg.id(), seg);
-        self.map.store(Arc::new(map));
+        self.store(map);
     }
 
     /// Keep the segments for which `keep(id, segment)` is true (asked once
@@ -92,8 +104,16 @@ impl SegmentsWriter<'_> {
         }
         let left = kept.len();
         if left < current.len() {
-            self.map.store(Arc::new(kept));
+            self.store(kept);
         }
         left
+    }
+
+    /// Replace the map and its ordered copy (the vector first: a lookup by
+    /// index that finds a segment the map no longer has reads nothing).
+    fn store(&mut self, map: SegmentMap) {
+        self.ordered
+            .store(Arc::new(map.values().cloned().collect()));
+        self.map.store(Arc::new(map));
     }
 }

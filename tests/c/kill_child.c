@@ -47,8 +47,8 @@ int main(int argc, char **argv) {
       }
     }
     for (uint64_t k = 0; k < s.count; k++)
-      printf("%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", s.first + k,
-             refs[k].segment_id, refs[k].offset, refs[k].size);
+      printf("%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", s.first + k,
+             refs[k].segment_id, refs[k].offset, refs[k].size, refs[k].index);
     CHECK(fflush(stdout) == 0);
   }
   fprintf(stderr, "kill_child: never killed\n");

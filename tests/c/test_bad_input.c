@@ -85,7 +85,7 @@ static void bad_open(const char *dir) {
 }
 
 static void bad_append(void) {
-  nwal_entry_ref ref = {77, 77, 77};
+  nwal_entry_ref ref = {77, 77, 77, 77};
   const uint8_t *c = (const uint8_t *)"content";
   BAD(nwal_append(NULL, NULL, 0, c, 7, T, 0, &ref), NWAL_ERR_INVALID_ARGUMENT);
   BAD(nwal_append(w, NULL, 0, NULL, 7, T, 0, &ref), NWAL_ERR_INVALID_ARGUMENT);
@@ -103,7 +103,7 @@ static void bad_append(void) {
 }
 
 static void bad_batches(void) {
-  nwal_entry_ref refs[3] = {{77, 77, 77}, {77, 77, 77}, {77, 77, 77}};
+  nwal_entry_ref refs[3] = {{77, 77, 77, 77}, {77, 77, 77, 77}, {77, 77, 77, 77}};
   const uint8_t *c = (const uint8_t *)"content";
   nwal_write_entry ok = {NULL, 0, c, 7};
   BAD(nwal_append_batch(NULL, &ok, 1, T, 0, refs), NWAL_ERR_INVALID_ARGUMENT);
@@ -159,21 +159,24 @@ static void bad_reads(void) {
   BAD(nwal_read_batch(w, good, 3, recs, NULL), NWAL_ERR_INVALID_ARGUMENT);
   BAD(nwal_read_batch(w, NULL, 0, NULL, NULL), NWAL_ERR_INVALID_ARGUMENT);
 
-  /* Refs with a wrong segment, offset or size; one bad ref fails the call. */
+  /* Refs with a wrong segment, offset, size or index; one bad ref fails the call. */
   struct {
     nwal_entry_ref ref;
     nwal_status code;
   } cases[] = {
-      {{good[1].segment_id + 100, good[1].offset, good[1].size}, NWAL_ERR_NOT_FOUND},
-      {{good[1].segment_id, good[1].offset, 0}, NWAL_ERR_INVALID_ARGUMENT},
-      {{good[1].segment_id, good[2].offset + good[2].size, 30}, NWAL_ERR_INVALID_ARGUMENT},
-      {{good[1].segment_id, UINT64_MAX - 5, 30}, NWAL_ERR_INVALID_ARGUMENT},
-      {{good[1].segment_id, good[1].offset, UINT64_MAX}, NWAL_ERR_INVALID_ARGUMENT},
-      {{good[1].segment_id, good[1].offset + 1, good[1].size}, NWAL_ERR_CORRUPTED_DATA},
-      {{good[1].segment_id, good[1].offset - 1, good[1].size}, NWAL_ERR_CORRUPTED_DATA},
-      {{good[1].segment_id, good[1].offset, good[1].size - 1}, NWAL_ERR_CORRUPTED_DATA},
-      {{good[1].segment_id, good[1].offset, good[1].size + 1}, NWAL_ERR_CORRUPTED_DATA},
-      {{good[1].segment_id, 0, good[1].size}, NWAL_ERR_CORRUPTED_DATA},
+      {{good[1].segment_id + 100, good[1].offset, good[1].size, good[1].index}, NWAL_ERR_NOT_FOUND},
+      {{good[1].segment_id, good[1].offset, 0, good[1].index}, NWAL_ERR_INVALID_ARGUMENT},
+      {{good[1].segment_id, good[2].offset + good[2].size, 30, good[1].index}, NWAL_ERR_INVALID_ARGUMENT},
+      {{good[1].segment_id, UINT64_MAX - 5, 30, good[1].index}, NWAL_ERR_INVALID_ARGUMENT},
+      {{good[1].segment_id, good[1].offset, UINT64_MAX, good[1].index}, NWAL_ERR_INVALID_ARGUMENT},
+      {{good[1].segment_id, good[1].offset + 1, good[1].size, good[1].index}, NWAL_ERR_CORRUPTED_DATA},
+      {{good[1].segment_id, good[1].offset - 1, good[1].size, good[1].index}, NWAL_ERR_CORRUPTED_DATA},
+      {{good[1].segment_id, good[1].offset, good[1].size - 1, good[1].index}, NWAL_ERR_CORRUPTED_DATA},
+      {{good[1].segment_id, good[1].offset, good[1].size + 1, good[1].index}, NWAL_ERR_CORRUPTED_DATA},
+      {{good[1].segment_id, 0, good[1].size, good[1].index}, NWAL_ERR_CORRUPTED_DATA},
+      {{good[1].segment_id, good[1].offset, good[1].size, good[1].index + 1}, NWAL_ERR_CORRUPTED_DATA},
+      {{good[1].segment_id, good[1].offset, good[1].size, 0}, NWAL_ERR_NOT_FOUND},
+      {{good[1].segment_id, good[1].offset, good[1].size, UINT64_MAX}, NWAL_ERR_NOT_FOUND},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     nwal_entry_ref refs[3] = {good[0], cases[i].ref, good[2]};

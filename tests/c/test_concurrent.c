@@ -100,7 +100,7 @@ int main(void) {
   nwal_iter *it = NULL;
   CHECK_OK(nwal_iter_open(w, NULL, &it));
   nwal_record r;
-  nwal_entry_ref ref, prev = {0, 0, 0};
+  nwal_entry_ref ref, prev = {0, 0, 0, 0};
   int n = 0;
   nwal_status s;
   while ((s = nwal_iter_next(it, &r, &ref)) == NWAL_OK) {

@@ -169,7 +169,8 @@ static int cmp_ref(const nwal_entry_ref *x, const nwal_entry_ref *y) {
 }
 
 static int ref_eq(const nwal_entry_ref *x, const nwal_entry_ref *y) {
-  return x->segment_id == y->segment_id && x->offset == y->offset && x->size == y->size;
+  return x->segment_id == y->segment_id && x->offset == y->offset && x->size == y->size &&
+         x->index == y->index;
 }
 
 static int64_t exp_lower_bound(int64_t now_ms) {
@@ -408,7 +409,7 @@ static long replay_check(const nwal_entry_ref *from, int from_t, int from_i, uns
   int last[NSLOTS];
   for (int t = 0; t < NSLOTS; t++) last[t] = -1;
   nwal_record rec;
-  nwal_entry_ref ref, prev = {0, 0, 0};
+  nwal_entry_ref ref, prev = {0, 0, 0, 0};
   long n = 0;
   while ((s = nwal_iter_next(it, &rec, &ref)) == NWAL_OK) {
     int t, i;
@@ -544,7 +545,7 @@ static long final_check(const char *when, long long expect_deleted) {
   uint64_t overhead = 0;
   /* Segments in id order: walk all refs of all threads merged by ref. */
   int pos[NSLOTS] = {0};
-  nwal_entry_ref last_ref = {0, 0, 0};
+  nwal_entry_ref last_ref = {0, 0, 0, 0};
   for (;;) {
     int best = -1;
     for (int t = 0; t < NSLOTS; t++)
@@ -636,7 +637,7 @@ static long final_check(const char *when, long long expect_deleted) {
   nwal_iter *it = NULL;
   CHECK_OK(nwal_iter_open(w, NULL, &it));
   nwal_record rec;
-  nwal_entry_ref ref, prev = {0, 0, 0};
+  nwal_entry_ref ref, prev = {0, 0, 0, 0};
   long n = 0;
   nwal_status s;
   while ((s = nwal_iter_next(it, &rec, &ref)) == NWAL_OK) {

@@ -11,10 +11,14 @@
 /* C99 has no _Static_assert: a negative array size fails the build. */
 #define LAYOUT(name, cond) typedef char layout_##name[(cond) ? 1 : -1]
 
-LAYOUT(ref, sizeof(nwal_entry_ref) == 24);
+LAYOUT(ref, sizeof(nwal_entry_ref) == 32);
+LAYOUT(ref_index, offsetof(nwal_entry_ref, index) == 24);
 LAYOUT(options, sizeof(nwal_options) == 96);
 LAYOUT(options_flags, offsetof(nwal_options, flags) == 28);
-LAYOUT(options_reserved, offsetof(nwal_options, reserved) == 32);
+LAYOUT(options_first_index, offsetof(nwal_options, first_index) == 32);
+LAYOUT(options_reserved, offsetof(nwal_options, reserved) == 40);
+LAYOUT(log_state, sizeof(nwal_log_state) == 64);
+LAYOUT(log_state_durable, offsetof(nwal_log_state, durable_index) == 16);
 LAYOUT(span, sizeof(nwal_span) == 40);
 LAYOUT(record, sizeof(nwal_record) == 4 * sizeof(void *));
 LAYOUT(write_entry, sizeof(nwal_write_entry) == 4 * sizeof(void *));
@@ -33,6 +37,8 @@ int main(void) {
       (void (*)(void))nwal_read_batch,  (void (*)(void))nwal_read_buf_free,
       (void (*)(void))nwal_iter_open,   (void (*)(void))nwal_iter_next,
       (void (*)(void))nwal_iter_free,   (void (*)(void))nwal_sync,
+      (void (*)(void))nwal_log_state_get, (void (*)(void))nwal_read_range,
+      (void (*)(void))nwal_iter_open_at,
       (void (*)(void))nwal_cleanup,     (void (*)(void))nwal_shutdown,
       (void (*)(void))nwal_close,       (void (*)(void))nwal_status_name,
       (void (*)(void))nwal_last_error_message, (void (*)(void))nwal_last_os_error,

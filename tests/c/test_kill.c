@@ -79,9 +79,10 @@ static size_t run_point(int point, uint64_t seed, size_t kill_after) {
       exit(1);
     }
     acked_rec *a = &acked[n_acked];
-    CHECK(sscanf(line, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &a->index,
-                 &a->ref.segment_id, &a->ref.offset, &a->ref.size) == 4);
+    CHECK(sscanf(line, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &a->index,
+                 &a->ref.segment_id, &a->ref.offset, &a->ref.size, &a->ref.index) == 5);
     CHECK(a->index == n_acked);
+    CHECK(a->ref.index == n_acked + 1); /* dense log indexes from 1 */
     acked_refs[n_acked] = a->ref;
     n_acked++;
   }
@@ -116,7 +117,7 @@ static size_t run_point(int point, uint64_t seed, size_t kill_after) {
   nwal_iter *it = NULL;
   CHECK_OK(nwal_iter_open(w, NULL, &it));
   nwal_record rec;
-  nwal_entry_ref ref, prev = {0, 0, 0};
+  nwal_entry_ref ref, prev = {0, 0, 0, 0};
   uint64_t n = 0;
   nwal_status s;
   while ((s = nwal_iter_next(it, &rec, &ref)) == NWAL_OK) {

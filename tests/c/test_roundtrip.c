@@ -34,7 +34,8 @@ static void version_and_names(void) {
   CHECK(d.max_segment_bytes == 0);
   CHECK(d.file_mode == 0600);
   CHECK(d.flags == 0);
-  for (int i = 0; i < 8; i++) CHECK(d.reserved[i] == 0);
+  CHECK(d.first_index == 1);
+  for (int i = 0; i < 7; i++) CHECK(d.reserved[i] == 0);
 }
 
 int main(void) {

@@ -71,7 +71,7 @@ static void io_and_config(void) {
   o.file_mode = 0400;
   CHECK_STATUS(nwal_open(dir, "s", &o, &w), NWAL_ERR_INVALID_CONFIG);
   o = nwal_options_default();
-  o.reserved[7] = 1;
+  o.reserved[6] = 1;
   CHECK_STATUS(nwal_open(dir, "s", &o, &w), NWAL_ERR_INVALID_CONFIG);
   CHECK(strstr(nwal_last_error_message(), "reserved") != NULL);
   o = nwal_options_default();

@@ -277,9 +277,9 @@ pub fn finish_child(child: Child, mut out: BufReader<ChildStdout>, expect_succes
     );
 }
 
-/// Format a ref as `id:offset:size` for a child's stdout.
+/// Format a ref as `id:offset:size:index` for a child's stdout.
 pub fn fmt_ref(r: &EntryRef) -> String {
-    format!("{}:{}:{}", r.segment_id, r.offset, r.size)
+    format!("{}:{}:{}:{}", r.segment_id, r.offset, r.size, r.index)
 }
 
 pub fn parse_ref(s: &str) -> EntryRef {
@@ -288,5 +288,6 @@ pub fn parse_ref(s: &str) -> EntryRef {
         segment_id: it.next().unwrap(),
         offset: it.next().unwrap(),
         size: it.next().unwrap(),
+        index: it.next().unwrap(),
     }
 }

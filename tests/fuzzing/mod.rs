@@ -11,8 +11,8 @@
 #![allow(dead_code)]
 
 use nano_wal::format::{
-    decode_frame, encode_frame, verify_record, SegmentHeader, RECORD_FRAME_SIZE, RECORD_MAGIC,
-    SEGMENT_HEADER_SIZE,
+    decode_frame, encode_frame, verify_record, Position, SegmentHeader, Trailer, RECORD_FRAME_SIZE,
+    RECORD_MAGIC, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
 };
 use nano_wal::inspect::LogView;
 use nano_wal::{EntryRef, Record, Wal, WalError, WalOptions};
@@ -38,13 +38,15 @@ pub fn options(salvage: bool) -> WalOptions {
 }
 
 /// The header of segment `id` (1-based) as the engine writes it for the
-/// windows `T0`, `T0 + DUR`, ... of `options()`.
+/// windows `T0`, `T0 + DUR`, ... of `options()`, each segment starting at
+/// index `id` (as if each segment before it held one record).
 pub fn segment_header(id: u64) -> SegmentHeader {
     let window_start_ms = T0 + (id as i64 - 1) * DUR;
     SegmentHeader {
         segment_id: id,
         expiration_ms: window_start_ms + DUR + RET,
         window_start_ms,
+        first_index: id,
     }
 }
 
@@ -56,6 +58,7 @@ pub fn segment_file_name(id: u64) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefRecord {
     pub offset: u64,
+    pub index: u64,
     pub size: u64,
     pub header: Option<Vec<u8>>,
     pub content: Vec<u8>,
@@ -63,10 +66,11 @@ pub struct RefRecord {
     pub synced_end: u64,
 }
 
-/// The record of segment `seg_id` starting at `pos` of `file`, if one
-/// verifies there (its frame is valid, it fits, its CRC matches). Also
-/// checks that the decoder accepts only what the encoder writes.
-pub fn record_at(file: &[u8], pos: usize, seg_id: u64) -> Option<RefRecord> {
+/// The record of segment `seg_id` with index `index` starting at `pos` of
+/// `file`, if one verifies there (its frame is valid, it fits, its CRC
+/// matches). Also checks that the decoder accepts only what the encoder
+/// writes.
+pub fn record_at(file: &[u8], pos: usize, seg_id: u64, index: u64) -> Option<RefRecord> {
     let rest = file.get(pos..)?;
     let frame = decode_frame(rest).ok()?;
     let size = frame.total_size();
@@ -74,7 +78,11 @@ pub fn record_at(file: &[u8], pos: usize, seg_id: u64) -> Option<RefRecord> {
         return None;
     }
     let bytes = &rest[..size as usize];
-    let verified = verify_record(bytes, seg_id, pos as u64).ok()?;
+    let at = Position {
+        offset: pos as u64,
+        index,
+    };
+    let verified = verify_record(bytes, seg_id, at).ok()?;
     assert_eq!(verified, frame, "decode_frame and verify_record disagree");
     let body = RECORD_FRAME_SIZE + frame.header_len;
     let header = frame
@@ -85,6 +93,7 @@ pub fn record_at(file: &[u8], pos: usize, seg_id: u64) -> Option<RefRecord> {
     encode_frame(
         &mut again,
         seg_id,
+        at,
         frame.synced_end,
         header.as_deref(),
         &content,
@@ -97,6 +106,7 @@ pub fn record_at(file: &[u8], pos: usize, seg_id: u64) -> Option<RefRecord> {
     );
     Some(RefRecord {
         offset: pos as u64,
+        index,
         size,
         header,
         content,
@@ -105,13 +115,20 @@ pub fn record_at(file: &[u8], pos: usize, seg_id: u64) -> Option<RefRecord> {
     })
 }
 
-/// Every record from `start` up to the first place where none verifies;
-/// returns them and that place (`file.len()` when all of it verifies).
-pub fn walk(file: &[u8], start: usize, seg_id: u64) -> (Vec<RefRecord>, usize) {
+/// The header's first index of a segment file (1 if it has none).
+pub fn first_index(file: &[u8]) -> u64 {
+    SegmentHeader::decode(file).map_or(1, |h| h.first_index)
+}
+
+/// Every record from `start` (index `index`) up to the first place where
+/// none verifies; returns them and that place (`file.len()` when all of it
+/// verifies).
+pub fn walk(file: &[u8], start: usize, seg_id: u64, index: u64) -> (Vec<RefRecord>, usize) {
     let mut out = Vec::new();
     let mut pos = start;
     while pos < file.len() {
-        match record_at(file, pos, seg_id) {
+        let index = index + out.len() as u64;
+        match record_at(file, pos, seg_id, index) {
             Some(r) => {
                 pos += r.size as usize;
                 out.push(r);
@@ -135,25 +152,34 @@ pub fn committed(records: &[RefRecord], start: usize) -> (usize, usize) {
     (end, n)
 }
 
-/// The first offset after `from` where a whole record of `seg_id` verifies.
-pub fn valid_after(file: &[u8], from: usize, seg_id: u64) -> Option<usize> {
+/// The first offset after `from` (where a record of index `index` was
+/// expected) where a whole record of `seg_id` verifies, with its index: one
+/// of those a record there can have (at most one more per frame's length).
+pub fn valid_after(file: &[u8], from: usize, seg_id: u64, index: u64) -> Option<(usize, u64)> {
     (from + 1..file.len().saturating_sub(RECORD_FRAME_SIZE - 1))
         .filter(|&p| file[p..].starts_with(&RECORD_MAGIC))
-        .find(|&p| record_at(file, p, seg_id).is_some())
+        .find_map(|p| {
+            let more = ((p - from) / RECORD_FRAME_SIZE) as u64;
+            (index..=index + more)
+                .find(|&i| record_at(file, p, seg_id, i).is_some())
+                .map(|i| (p, i))
+        })
 }
 
 /// Does open cut damage at `stop` (followed by a valid record at `next`)?
 /// Only when no valid record after it says the segment was synced past
 /// `stop`, and some 512-byte-aligned sector ending by `next` is all zeros
 /// from `max(its start, stop)` on (a write lost before a machine crash).
-pub fn lost_unsynced_write(file: &[u8], stop: usize, next: usize, seg_id: u64) -> bool {
+pub fn lost_unsynced_write(file: &[u8], stop: usize, next: (usize, u64), seg_id: u64) -> bool {
     let mut proven = 0u64;
     let mut at = Some(next);
-    while let Some(p) = at {
-        let (recs, bad) = walk(file, p, seg_id);
+    let next = next.0;
+    while let Some((p, index)) = at {
+        let (recs, bad) = walk(file, p, seg_id, index);
         proven = recs.iter().map(|r| r.synced_end).fold(proven, u64::max);
+        let index = index + recs.len() as u64;
         at = (bad < file.len())
-            .then(|| valid_after(file, bad, seg_id))
+            .then(|| valid_after(file, bad, seg_id, index))
             .flatten();
     }
     proven <= stop as u64
@@ -189,12 +215,16 @@ pub fn segment(scratch: &Path, data: &[u8]) {
     }
     for i in 0..data.len().min(32) {
         let _ = decode_frame(&data[i..]);
-        let _ = verify_record(&data[i..], 1, (HDR + i) as u64);
+        let at = Position {
+            offset: (HDR + i) as u64,
+            index: 1,
+        };
+        let _ = verify_record(&data[i..], 1, at);
     }
 
     let mut file = segment_header(1).encode().to_vec();
     file.extend_from_slice(data);
-    let (records, stop) = walk(&file, HDR, 1);
+    let (records, stop) = walk(&file, HDR, 1, 1);
     let (end, n_committed) = committed(&records, HDR);
 
     fresh_dir(scratch);
@@ -222,15 +252,17 @@ pub fn segment(scratch: &Path, data: &[u8]) {
         Some(_) if zero_tail => panic!("a zero tail at {stop} reported as damage"),
         Some(p) => {
             assert_eq!(p.offset, stop as u64, "damage offset");
-            let next = valid_after(&file, stop, 1);
-            assert_eq!(p.next_valid, next.map(|x| x as u64), "next valid record");
+            let next = valid_after(&file, stop, 1, 1 + records.len() as u64);
+            assert_eq!(p.next_valid, next.map(|x| x.0 as u64), "next valid record");
+            assert_eq!(p.next_valid_index, next.map(|x| x.1), "its index");
             let cut = next.is_none_or(|n| lost_unsynced_write(&file, stop, n, 1));
             assert_eq!(p.torn_tail, cut, "damage at {stop} cut by open");
         }
     }
 
     // Replay yields every record the reference decoder finds, then an error
-    // at the damage (if any), with exactly the bytes on disk.
+    // at the damage (if any), with exactly the bytes on disk. Reads see what
+    // open would keep of it (the view counts its committed records).
     let mut it = view.replay(None).unwrap();
     for want in &records {
         let (r, rec) = it.next().expect("replay ended early").expect("replay");
@@ -257,20 +289,31 @@ pub fn segment(scratch: &Path, data: &[u8]) {
         }
     }
     assert!(it.next().is_none(), "replay goes on after an error");
-    let refs: Vec<EntryRef> = records.iter().map(|r| entry(1, r)).collect();
+    let committed_records = &records[..n_committed];
+    let refs: Vec<EntryRef> = committed_records.iter().map(|r| entry(1, r)).collect();
     let read = view.read_batch(&refs).unwrap();
-    for (rec, want) in read.iter().zip(&records) {
+    for (rec, want) in read.iter().zip(committed_records) {
         assert!(same(rec, want), "read returned other bytes");
     }
-    // A ref that is not exactly one record is refused, never misread.
-    for want in records.iter().take(4) {
+    // A ref that is not exactly one record, or names another index, is
+    // refused, never misread.
+    for want in committed_records.iter().take(4) {
         let bad = EntryRef {
-            segment_id: 1,
-            offset: want.offset,
             size: want.size + 1,
+            ..entry(1, want)
         };
         if want.offset + want.size < file.len() as u64 {
             assert!(view.read_batch(&[bad]).is_err(), "oversized ref read");
+        }
+        for index in [want.index - 1, want.index + 1] {
+            let bad = EntryRef {
+                index,
+                ..entry(1, want)
+            };
+            assert!(
+                view.read_batch(&[bad]).is_err(),
+                "ref of another index read"
+            );
         }
     }
 }
@@ -280,6 +323,7 @@ fn entry(seg: u64, r: &RefRecord) -> EntryRef {
         segment_id: seg,
         offset: r.offset,
         size: r.size,
+        index: r.index,
     }
 }
 
@@ -392,11 +436,25 @@ fn expect(files: &[Vec<u8>], salvage: bool) -> Expect {
             return Expect::Corrupted(i as u64 + 1, 0);
         }
     }
+    // A sealed segment holds the indexes up to its successor's first:
+    // indexes going backwards are corruption.
+    let live_ids: Vec<u64> = (0..k)
+        .filter(|&i| header_ok(&files[i], i as u64 + 1))
+        .map(|i| i as u64 + 1)
+        .chain(newest.map(|(id, _)| id))
+        .collect();
+    for w in live_ids.windows(2) {
+        let first = |id: u64| first_index(&files[id as usize - 1]);
+        if first(w[0]) > first(w[1]) {
+            return Expect::Corrupted(w[0], 0);
+        }
+    }
     if let Some((id, end)) = &mut newest {
         let f = &files[*id as usize - 1];
-        let (records, stop) = walk(f, HDR, *id);
+        let index = first_index(f);
+        let (records, stop) = walk(f, HDR, *id, index);
         let next = (stop < f.len())
-            .then(|| valid_after(f, stop, *id))
+            .then(|| valid_after(f, stop, *id, index + records.len() as u64))
             .flatten();
         if let Some(next) = next {
             if !salvage && !lost_unsynced_write(f, stop, next, *id) {
@@ -406,13 +464,34 @@ fn expect(files: &[Vec<u8>], salvage: bool) -> Expect {
         *end = committed(&records, HDR).0;
     }
     let mut records = Vec::new();
-    let live = (0..k)
+    let live: Vec<(u64, &[u8])> = (0..k)
         .filter(|&i| header_ok(&files[i], i as u64 + 1))
         .map(|i| (i as u64 + 1, &files[i][..]))
-        .chain(newest.map(|(id, end)| (id, &files[id as usize - 1][..end])));
-    for (id, f) in live {
-        let (recs, stop) = walk(f, HDR, id);
-        let error = replay_stop(&recs, stop, f.len());
+        .chain(newest.map(|(id, end)| (id, &files[id as usize - 1][..end])))
+        .collect();
+    for (n, &(id, f)) in live.iter().enumerate() {
+        let index = first_index(f);
+        let f = match live.get(n + 1) {
+            Some(&(_, next)) => sealed_data(f, id, first_index(next) - index),
+            None => f,
+        };
+        let (mut recs, stop) = walk(f, HDR, id, index);
+        let mut error = replay_stop(&recs, stop, f.len());
+        // A sealed segment holds the indexes below its successor's first: a
+        // record past them ends the replay; a successor right after it must
+        // start where its indexes end.
+        if let Some(&(next_id, next)) = live.get(n + 1) {
+            let next_first = first_index(next);
+            if let Some(k) = recs.iter().position(|r| r.index >= next_first) {
+                error = Some(recs[k].offset);
+                recs.truncate(k);
+            } else if error.is_none()
+                && next_id == id + 1
+                && index + recs.len() as u64 != next_first
+            {
+                error = Some(f.len() as u64);
+            }
+        }
         records.extend(recs.into_iter().map(|r| (id, r)));
         if let Some(offset) = error {
             return Expect::Opens {
@@ -424,6 +503,31 @@ fn expect(files: &[Vec<u8>], salvage: bool) -> Expect {
     Expect::Opens {
         records,
         error: None,
+    }
+}
+
+/// The part of sealed segment `id`'s file `f` that holds its `count`
+/// records as open sees it: up to its index footer when the footer's
+/// trailer verifies and counts them; else, when a scan finds them all, up
+/// to the last of them (the rest is a damaged footer); else the whole file.
+fn sealed_data(f: &[u8], id: u64, count: u64) -> &[u8] {
+    let (len, index) = (f.len() as u64, first_index(f));
+    let seed = nano_wal::format::crc_seed(id);
+    let trailer = f
+        .len()
+        .checked_sub(TRAILER_SIZE)
+        .filter(|&at| at >= HDR)
+        .and_then(|at| Trailer::decode(&f[at..], seed, index, len).ok())
+        .filter(|t| t.count == count);
+    if let Some(t) = trailer {
+        return &f[..t.data_end as usize];
+    }
+    let (recs, _) = walk(f, HDR, id, index);
+    let (_, n) = committed(&recs, HDR);
+    match count as usize {
+        0 => &f[..HDR],
+        c if n >= c => &f[..(recs[c - 1].offset + recs[c - 1].size) as usize],
+        _ => f,
     }
 }
 

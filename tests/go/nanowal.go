@@ -109,15 +109,15 @@ func flags(durable bool) C.uint32_t {
 	return 0
 }
 
-// Ref is where a record lives (nwal_entry_ref).
-type Ref struct{ SegmentID, Offset, Size uint64 }
+// Ref is where a record lives (nwal_entry_ref), with its index in the log.
+type Ref struct{ SegmentID, Offset, Size, Index uint64 }
 
 func refOf(r C.nwal_entry_ref) Ref {
-	return Ref{uint64(r.segment_id), uint64(r.offset), uint64(r.size)}
+	return Ref{uint64(r.segment_id), uint64(r.offset), uint64(r.size), uint64(r.index)}
 }
 
 func (r Ref) c() C.nwal_entry_ref {
-	return C.nwal_entry_ref{segment_id: C.uint64_t(r.SegmentID), offset: C.uint64_t(r.Offset), size: C.uint64_t(r.Size)}
+	return C.nwal_entry_ref{segment_id: C.uint64_t(r.SegmentID), offset: C.uint64_t(r.Offset), size: C.uint64_t(r.Size), index: C.uint64_t(r.Index)}
 }
 
 // Record is a record copied into Go memory. Header is nil when the record

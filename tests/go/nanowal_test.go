@@ -85,7 +85,8 @@ func TestAppendBatchReadReplay(t *testing.T) {
 	}
 	refs = append(refs, brefs...)
 	for i := 1; i < len(refs); i++ {
-		if refs[i].SegmentID != refs[0].SegmentID || refs[i].Offset <= refs[i-1].Offset {
+		if refs[i].SegmentID != refs[0].SegmentID || refs[i].Offset <= refs[i-1].Offset ||
+			refs[i].Index != refs[i-1].Index+1 {
 			t.Fatalf("refs out of order: %v", refs)
 		}
 	}
@@ -271,7 +272,8 @@ func TestGoroutinesShareOneHandle(t *testing.T) {
 	}
 	for i := range refs {
 		if i > 0 && !(refs[i].SegmentID > refs[i-1].SegmentID ||
-			refs[i].SegmentID == refs[i-1].SegmentID && refs[i].Offset > refs[i-1].Offset) {
+			refs[i].SegmentID == refs[i-1].SegmentID && refs[i].Offset > refs[i-1].Offset) ||
+			i > 0 && refs[i].Index != refs[i-1].Index+1 {
 			t.Fatalf("replay out of log order at %d", i)
 		}
 		if want, ok := byRef[refs[i]]; !ok || !sameRecord(recs[i], want) {

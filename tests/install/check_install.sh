@@ -22,7 +22,7 @@ DESTDIR="$destdir" cmake --install "$build" --prefix /opt/nwal >/dev/null
 for f in include/nano_wal.h bin/nwal share/man/man1/nwal.1 share/bash-completion/completions/nwal; do
   test -f "$destdir/opt/nwal/$f"
 done
-test "$(find "$destdir/opt/nwal" -name 'libnano_wal.so.0.1' -type l | wc -l)" = 1
+test "$(find "$destdir/opt/nwal" -name 'libnano_wal.so.0.2' -type l | wc -l)" = 1
 test ! -e /opt/nwal
 pc=$(find "$stage" -name nano_wal.pc)
 libdir=$(dirname "$(dirname "$pc")")
@@ -30,7 +30,7 @@ export PKG_CONFIG_PATH="$(dirname "$pc")"
 example="$src/examples-c/quickstart.c"
 
 test "$(pkg-config --modversion nano_wal)" = "$(sed -n 's/^version = "\(.*\)"/\1/p' "$src/Cargo.toml" | head -n1)"
-test -L "$libdir/libnano_wal.so" && test -L "$libdir/libnano_wal.so.0.1"
+test -L "$libdir/libnano_wal.so" && test -L "$libdir/libnano_wal.so.0.2"
 # The operator tool is installed in bin/ and runs; its man page and its
 # bash completion are installed with it, where man and bash-completion
 # look for them.
@@ -42,7 +42,7 @@ bash --norc --noprofile -c '. "$1" && complete -p nwal' bash "$stage/share/bash-
 
 # pkg-config, shared: found through its soname at run time.
 cc -std=c11 -Wall -Wextra -Werror "$example" $(pkg-config --cflags --libs nano_wal) -o "$work/q_shared"
-readelf -d "$work/q_shared" | grep -q 'NEEDED.*libnano_wal.so.0.1'
+readelf -d "$work/q_shared" | grep -q 'NEEDED.*libnano_wal.so.0.2'
 LD_LIBRARY_PATH="$libdir" "$work/q_shared" "$work/wal1" | grep -q "quickstart: OK"
 
 # C++17, pkg-config, shared: the RAII wrapper and its test.

@@ -218,7 +218,8 @@ static nwal_status status_of(F f, std::string *message = nullptr) {
 }
 
 static bool same(const nwal_entry_ref &a, const nwal_entry_ref &b) {
-  return a.segment_id == b.segment_id && a.offset == b.offset && a.size == b.size;
+  return a.segment_id == b.segment_id && a.offset == b.offset && a.size == b.size &&
+         a.index == b.index;
 }
 
 int main(int argc, char **argv) {
@@ -281,7 +282,7 @@ int main(int argc, char **argv) {
     const std::string huge(65536, 'h');
     EXPECT(status_of([&] { log.append(huge, "x", now_ms); }, &msg) == NWAL_ERR_HEADER_TOO_LARGE);
     EXPECT(contains(msg, "nwal_append") && contains(msg, "65536"));
-    const nwal_entry_ref missing{refs[0].segment_id + 1000, 0, refs[0].size};
+    const nwal_entry_ref missing{refs[0].segment_id + 1000, 0, refs[0].size, refs[0].index};
     EXPECT(status_of([&] { log.read({refs[0], missing}); }, &msg) == NWAL_ERR_NOT_FOUND);
     EXPECT(contains(msg, "not found"));
     // A failed batch appends nothing.

@@ -46,6 +46,7 @@ test "open, append, read, replay, close; errors" {
         try expectStatus(c.NWAL_OK, c.nwal_append(w, header.ptr, header.len, content.ptr, content.len, now_ms, flags, &refs[i]));
     }
     try std.testing.expect(refs[1].offset > refs[0].offset and refs[2].offset > refs[1].offset);
+    try std.testing.expect(refs[1].index == refs[0].index + 1 and refs[2].index == refs[1].index + 1);
 
     // Read back by ref: the records point into `buf` until it is freed.
     var recs: [3]c.nwal_record = undefined;
@@ -68,6 +69,7 @@ test "open, append, read, replay, close; errors" {
         if (s == c.NWAL_DONE) break;
         try expectStatus(c.NWAL_OK, s);
         try std.testing.expectEqual(refs[n].offset, ref.offset);
+        try std.testing.expectEqual(refs[n].index, ref.index);
         try std.testing.expectEqualStrings(contents[n], slice(rec.content, rec.content_len));
     }
     try std.testing.expectEqual(@as(usize, 3), n);

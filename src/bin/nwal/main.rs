@@ -19,9 +19,9 @@ const USAGE: &str = "\
 nwal - inspect, verify, dump and repair a nano_wal write-ahead log
 
 Usage:
-  nwal stat DIR [STREAM]          streams and segments: ids, windows, sizes, records
-  nwal verify DIR STREAM [--all]  check every record's CRC and framing
-  nwal dump DIR STREAM [--from SEG:OFFSET:SIZE] [--limit N] [--format text|json|hex]
+  nwal stat DIR [STREAM]          streams and segments: ids, windows, sizes, records, indexes
+  nwal verify DIR STREAM [--all]  check every record's CRC and framing, and the index footers
+  nwal dump DIR STREAM [--from SEG:OFFSET:SIZE:INDEX | --from-index N] [--to-index N] [--limit N] [--format text|json|hex]
                                   records in log order
   nwal repair DIR STREAM [--dry-run] [--force]
                                   cut a torn tail, as opening the log does
@@ -41,14 +41,17 @@ const STAT_HELP: &str = "\
 nwal stat DIR [STREAM]
 
 Lists the streams in DIR (or only STREAM) and each segment: id, window start,
-expiration (UTC), size, record count, first and last ref (SEG:OFFSET:SIZE),
-and totals. Segments are scanned fully, so this reads the whole log.
+expiration (UTC), size, record count, first and last index, first and last
+ref (SEG:OFFSET:SIZE:INDEX), and totals with the stream's first and last
+index. Segments are scanned fully, so this reads the whole log.
 ";
 
 const VERIFY_HELP: &str = "\
 nwal verify DIR STREAM [--all]
 
-Checks every segment header and every record's framing and CRC32C. Prints
+Checks every segment header, every record's framing and CRC32C, and the
+index footer of every sealed segment (its trailer, the checksum of its ends,
+every end against the records). Prints
 `ok` and exits 0 when everything verifies; otherwise names the segment and
 offset of the first problem and exits 1. With --all, lists every problem.
 A torn tail of the newest segment (what a crash leaves, and what opening the
@@ -56,12 +59,14 @@ log cuts off) is reported as such.
 ";
 
 const DUMP_HELP: &str = "\
-nwal dump DIR STREAM [--from SEG:OFFSET:SIZE] [--limit N] [--format text|json|hex]
+nwal dump DIR STREAM [--from SEG:OFFSET:SIZE:INDEX | --from-index N] [--to-index N]
+          [--limit N] [--format text|json|hex]
 
 Prints records in log order with their refs. --from starts at a ref
-(inclusive, as printed by dump or stat). --limit stops after N records.
+(inclusive, as printed by dump or stat), --from-index at a record index
+(inclusive); --to-index stops after that index. --limit stops after N records.
 Formats: text (header and content as text where printable, hex otherwise),
-json (one JSON object per line: segment_id, offset, size, header_hex or null,
+json (one JSON object per line: segment_id, offset, size, index, header_hex or null,
 content_hex, and header_text/content_text when printable), hex (hex only).
 Stops with an error at the first record that does not verify (exit 1).
 ";
@@ -247,7 +252,18 @@ fn run(args: &[String], out: &mut Out) -> CmdResult {
         "stat" => cmd_stat(&Args::parse(rest, 1, 2, &[])?, out),
         "verify" => cmd_verify(&Args::parse(rest, 2, 2, &["--all"])?, out),
         "dump" => cmd_dump(
-            &Args::parse(rest, 2, 2, &["--from=", "--limit=", "--format="])?,
+            &Args::parse(
+                rest,
+                2,
+                2,
+                &[
+                    "--from=",
+                    "--from-index=",
+                    "--to-index=",
+                    "--limit=",
+                    "--format=",
+                ],
+            )?,
             out,
         ),
         "repair" => cmd_repair(&Args::parse(rest, 2, 2, &["--dry-run", "--force"])?, out),
@@ -357,19 +373,20 @@ fn parse_ref(s: &str) -> Result<EntryRef, Failure> {
     let parts: Vec<&str> = s.split(':').collect();
     let nums: Option<Vec<u64>> = parts.iter().map(|p| p.parse().ok()).collect();
     match nums.as_deref() {
-        Some(&[segment_id, offset, size]) => Ok(EntryRef {
+        Some(&[segment_id, offset, size, index]) => Ok(EntryRef {
             segment_id,
             offset,
             size,
+            index,
         }),
         _ => Err(Failure::Usage(format!(
-            "a ref is SEG:OFFSET:SIZE, not {s:?}"
+            "a ref is SEG:OFFSET:SIZE:INDEX, not {s:?}"
         ))),
     }
 }
 
 fn show_ref(r: &EntryRef) -> String {
-    format!("{}:{}:{}", r.segment_id, r.offset, r.size)
+    format!("{}:{}:{}:{}", r.segment_id, r.offset, r.size, r.index)
 }
 
 fn describe(p: &Problem) -> String {
@@ -404,20 +421,36 @@ fn cmd_stat(a: &Args, out: &mut Out) -> CmdResult {
         writeln!(out, "stream {stream:?} in {}", dir.display())?;
         writeln!(
             out,
-            "  {:>6}  {:<24}  {:<24}  {:>10}  {:>9}  {:<22}  {:<22}",
-            "id", "window start", "expires", "size", "records", "first", "last"
+            "  {:>6}  {:<24}  {:<24}  {:>10}  {:>9}  {:>10}  {:>10}  {:<22}  {:<22}",
+            "id",
+            "window start",
+            "expires",
+            "size",
+            "records",
+            "first idx",
+            "last idx",
+            "first",
+            "last"
         )?;
         let (mut total_size, mut total_records) = (0u64, 0u64);
+        let mut stream_indexes: Option<(u64, u64)> = None;
         for info in view.segments() {
             if out.closed() {
                 return Ok(()); // nobody reads on: spare the scans
             }
             total_size += info.file_size;
+            let mut indexes = ("-".to_string(), "-".to_string());
             let (records, first, last) = match &info.header_problem {
                 Some(p) => (format!("bad header: {p}"), String::new(), String::new()),
                 None => {
                     let check = view.check_segment(info.id)?;
                     total_records += check.records;
+                    if let Some(first) = info.first_index {
+                        let last = first + check.records - 1;
+                        indexes = (first.to_string(), last.to_string());
+                        let (f, _) = stream_indexes.unwrap_or((first, last));
+                        stream_indexes = Some((f, last));
+                    }
                     let mut n = check.records.to_string();
                     if let Some(p) = &check.problem {
                         n.push_str(&format!(
@@ -443,7 +476,7 @@ fn cmd_stat(a: &Args, out: &mut Out) -> CmdResult {
             };
             writeln!(
                 out,
-                "  {:>6}  {:<24}  {:<24}  {:>10}  {:>9}  {:<22}  {:<22}",
+                "  {:>6}  {:<24}  {:<24}  {:>10}  {:>9}  {:>10}  {:>10}  {:<22}  {:<22}",
                 info.id,
                 info.window_start_ms
                     .map(text::iso_time)
@@ -451,17 +484,23 @@ fn cmd_stat(a: &Args, out: &mut Out) -> CmdResult {
                 text::iso_time(info.expiration_ms),
                 info.file_size,
                 records,
+                indexes.0,
+                indexes.1,
                 first,
                 last
             )?;
         }
         writeln!(
             out,
-            "  total: {} segment(s), {} ({} bytes), {} record(s)",
+            "  total: {} segment(s), {} ({} bytes), {} record(s), {}",
             view.segments().len(),
             text::bytes(total_size),
             total_size,
-            total_records
+            total_records,
+            match stream_indexes {
+                Some((f, l)) if l >= f => format!("indexes {f} to {l}"),
+                _ => "no index".to_string(),
+            }
         )?;
         out.flush()?; // a stream at a time: the scans are slow
     }
@@ -487,8 +526,9 @@ fn cmd_verify(a: &Args, out: &mut Out) -> CmdResult {
             continue;
         }
         let mut from = nano_wal::inspect::FIRST_RECORD_OFFSET;
+        let mut index = view.segment_first_index(info.id).unwrap_or(1);
         loop {
-            let check = view.check_segment_from(info.id, from)?;
+            let check = view.check_segment_from(info.id, from, index)?;
             records += check.records;
             let Some(p) = check.problem else { break };
             let line = match cut_kind(&p) {
@@ -505,9 +545,15 @@ fn cmd_verify(a: &Args, out: &mut Out) -> CmdResult {
             if !all {
                 break 'segments;
             }
-            match p.next_valid {
-                Some(next) => from = next,
+            match p.next_valid.zip(p.next_valid_index) {
+                Some((next, next_index)) => (from, index) = (next, next_index),
                 None => break,
+            }
+        }
+        if let Some(p) = view.check_footer(info.id)? {
+            problems.push(format!("segment {}: {p}", info.id));
+            if !all {
+                break;
             }
         }
     }
@@ -541,6 +587,16 @@ enum DumpFormat {
 
 fn cmd_dump(a: &Args, out: &mut Out) -> CmdResult {
     let from = a.value("--from").map(parse_ref).transpose()?;
+    let from_index = a
+        .value("--from-index")
+        .map(|_| a.number("--from-index", 0))
+        .transpose()?;
+    if from.is_some() && from_index.is_some() {
+        return Err(Failure::Usage(
+            "--from and --from-index cannot be given together".into(),
+        ));
+    }
+    let to_index = a.number("--to-index", u64::MAX)?;
     let limit = a.number("--limit", u64::MAX)?;
     let format = match a.value("--format").unwrap_or("text") {
         "text" => DumpFormat::Text,
@@ -562,7 +618,11 @@ fn cmd_dump(a: &Args, out: &mut Out) -> CmdResult {
             ));
         }
     }
-    for (n, item) in view.replay(from)?.enumerate() {
+    let replay = match from_index {
+        Some(index) => view.replay_from_index(index)?,
+        None => view.replay(from)?,
+    };
+    for (n, item) in replay.enumerate() {
         if n as u64 >= limit || out.closed() {
             break;
         }
@@ -570,6 +630,9 @@ fn cmd_dump(a: &Args, out: &mut Out) -> CmdResult {
             Ok(x) => x,
             Err(e) => return Err(Failure::Problems(format!("stopped: {e}"))),
         };
+        if r.index > to_index {
+            break;
+        }
         let header = rec.header.as_deref();
         let line = match format {
             DumpFormat::Text => format!(
@@ -586,10 +649,11 @@ fn cmd_dump(a: &Args, out: &mut Out) -> CmdResult {
             ),
             DumpFormat::Json => {
                 let mut j = format!(
-                    "{{\"segment_id\":{},\"offset\":{},\"size\":{},\"header_hex\":{}",
+                    "{{\"segment_id\":{},\"offset\":{},\"size\":{},\"index\":{},\"header_hex\":{}",
                     r.segment_id,
                     r.offset,
                     r.size,
+                    r.index,
                     header
                         .map(|h| text::json_str(&text::hex(h)))
                         .unwrap_or_else(|| "null".into())
