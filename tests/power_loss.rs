@@ -364,3 +364,104 @@ fn build_grown(dir: &Path, seed: u64) -> (Wal, Vec<Ack>) {
     }
     (wal, acks)
 }
+
+/// Sealing a segment for rotation, in the order of its system calls: cut
+/// the pre-written zeros, write the index footer after the last record,
+/// fsync the segment, then create the successor (header written, fsync, and
+/// the directory fsync that makes its entry durable). A crash between any
+/// two of them leaves one of these states: the segment ends in any prefix
+/// of its footer and the successor never appeared, or the footer is whole
+/// and the successor is missing or torn inside its header. In each, open
+/// must treat the sealed segment as the newest one (its footer is not a
+/// record: it is cut as the torn tail), keep every record with its index,
+/// and go on: the next append gets the next index, and the next rotation
+/// writes a footer that a later open trusts.
+#[test]
+fn a_crash_at_every_step_of_sealing_a_segment_with_its_footer_keeps_every_record() {
+    const RECORDS: u64 = 7;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let mut contents = Vec::new();
+    {
+        let wal = Wal::open(&src, "p", opts()).unwrap();
+        for i in 0..RECORDS {
+            let c = format!("record {i} of the sealed segment").into_bytes();
+            // Durable: the segment is pre-written with zeros, so the seal
+            // cuts them before it writes the footer.
+            assert_eq!(wal.append(None, &c, T0, true).unwrap().index, i + 1);
+            contents.push(c);
+        }
+        // The next window rotates: segment 1 is sealed with its footer.
+        let r = wal
+            .append(None, b"in segment 2", T0 + WINDOW, false)
+            .unwrap();
+        assert_eq!((r.segment_id, r.index), (2, RECORDS + 1));
+    }
+    let sealed = fs::read(seg_path(&src, "p", 1)).unwrap();
+    let successor = fs::read(seg_path(&src, "p", 2)).unwrap();
+    let footer_len = 8 * RECORDS as usize + 40;
+    let data_end = sealed.len() - footer_len;
+    let name = |id: u64| seg_path(&src, "p", id).file_name().unwrap().to_owned();
+
+    let mut states: Vec<(String, usize, Option<usize>)> = Vec::new();
+    for cut in data_end..=sealed.len() {
+        states.push((format!("footer cut at {cut}, no successor"), cut, None));
+    }
+    for torn in [0, 1, 20, 63] {
+        states.push((
+            format!("whole footer, successor torn at {torn} bytes"),
+            sealed.len(),
+            Some(torn),
+        ));
+    }
+    for (what, cut, torn) in states {
+        let dir = tmp.path().join("state");
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(name(1)), &sealed[..cut]).unwrap();
+        if let Some(torn) = torn {
+            fs::write(dir.join(name(2)), &successor[..torn]).unwrap();
+        }
+        {
+            let wal = Wal::open(&dir, "p", opts()).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let state = wal.log_state();
+            assert_eq!(
+                (state.first_index, state.last_index),
+                (1, RECORDS),
+                "{what}"
+            );
+            for (i, c) in contents.iter().enumerate() {
+                let got = wal.read_index(i as u64 + 1).unwrap();
+                assert_eq!(&got.content[..], &c[..], "{what}: record {}", i + 1);
+            }
+            assert_eq!(
+                wal.segments().len(),
+                1,
+                "{what}: the torn successor is removed"
+            );
+            assert_eq!(
+                wal.segment(1).unwrap().len(),
+                data_end as u64,
+                "{what}: the footer bytes are cut as the torn tail"
+            );
+            let r = wal.append(None, b"after", T0, false).unwrap();
+            assert_eq!((r.segment_id, r.index), (1, RECORDS + 1), "{what}");
+            let r = wal.append(None, b"later", T0 + WINDOW, false).unwrap();
+            assert_eq!(r.index, RECORDS + 2, "{what}");
+        }
+        // Segment 1, sealed again, has a footer the next open uses.
+        let wal = Wal::open(&dir, "p", opts()).unwrap();
+        assert_eq!(wal.log_state().last_index, RECORDS + 2, "{what}");
+        assert_eq!(&wal.read_index(RECORDS + 1).unwrap().content[..], b"after");
+        assert_eq!(
+            &wal.read_index(RECORDS).unwrap().content[..],
+            &contents[6][..]
+        );
+        let replayed: Vec<u64> = wal
+            .replay(None)
+            .unwrap()
+            .map(|r| r.unwrap().0.index)
+            .collect();
+        assert_eq!(replayed, (1..=RECORDS + 2).collect::<Vec<_>>(), "{what}");
+    }
+}
