@@ -7,7 +7,7 @@ use common::{flip_byte, seg_path};
 use nano_wal::{EntryRef, Wal, WalOptions, WriteEntry};
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -70,6 +70,20 @@ fn opts() -> WalOptions {
 
 /// A log with stream "s" of three segments (minutes 0, 1, 2), 5 records
 /// each, and a second stream "s_1" (whose name has "s" as a prefix).
+/// Cut the last 3 bytes of the newest segment of `make_log`'s log (a torn
+/// tail); returns its path and its length before the cut.
+fn tear_newest(dir: &Path, refs: &[(EntryRef, Vec<u8>)]) -> (PathBuf, u64) {
+    let newest = seg_path(dir, "s", refs.last().unwrap().0.segment_id);
+    let len = std::fs::metadata(&newest).unwrap().len();
+    OpenOptions::new()
+        .write(true)
+        .open(&newest)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+    (newest, len)
+}
+
 fn make_log(dir: &Path) -> Vec<(EntryRef, Vec<u8>)> {
     let wal = Wal::open(dir, "s", opts()).unwrap();
     let mut refs = Vec::new();
@@ -219,14 +233,7 @@ fn verify_reports_ok_torn_tails_and_corruption() {
     );
 
     // A torn tail in the newest segment: repairable.
-    let newest = seg_path(tmp.path(), "s", refs.last().unwrap().0.segment_id);
-    let len = std::fs::metadata(&newest).unwrap().len();
-    OpenOptions::new()
-        .write(true)
-        .open(&newest)
-        .unwrap()
-        .set_len(len - 3)
-        .unwrap();
+    tear_newest(tmp.path(), &refs);
     let o = nwal(&["verify", d(tmp.path()), "s"]);
     assert_eq!(code(&o), 1);
     let out = stdout(&o);
@@ -564,14 +571,7 @@ fn a_failed_write_outranks_problems_found() {
 fn repair_changes_nothing_when_its_plan_cannot_be_written() {
     let tmp = tempfile::tempdir().unwrap();
     let refs = make_log(tmp.path());
-    let newest = seg_path(tmp.path(), "s", refs.last().unwrap().0.segment_id);
-    let len = std::fs::metadata(&newest).unwrap().len();
-    OpenOptions::new()
-        .write(true)
-        .open(&newest)
-        .unwrap()
-        .set_len(len - 3)
-        .unwrap();
+    let (newest, len) = tear_newest(tmp.path(), &refs);
     let o = nwal_out(&["repair", d(tmp.path()), "s"], dev_full());
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(stderr(&o).contains("writing to standard output"));
