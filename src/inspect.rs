@@ -48,6 +48,9 @@ pub struct SegmentInfo {
     pub file_size: u64,
     /// Why the header does not verify, if it does not.
     pub header_problem: Option<String>,
+    /// A later truncation or reset dropped every record of it: open deletes
+    /// the file (a crash came before the truncation did).
+    pub dropped: bool,
 }
 
 /// What a full scan of one segment found.
@@ -120,6 +123,7 @@ impl LogView {
                 path: f.path.clone(),
                 file_size: 0,
                 header_problem: None,
+                dropped: false,
             };
             match check_header(&f, false)? {
                 HeaderCheck::Ok(file, header, len) => {
@@ -143,7 +147,11 @@ impl LogView {
             }
             infos.push(info);
         }
-        index_segments(&segments)?;
+        for id in index_segments(&mut segments)? {
+            if let Some(info) = infos.iter_mut().find(|i| i.id == id) {
+                info.dropped = true;
+            }
+        }
         Ok(LogView {
             dir,
             stream: stream.to_string(),
@@ -225,7 +233,8 @@ impl LogView {
             Ok(t) => t,
             Err(problem) => return Ok(Some(problem)),
         };
-        if t.count != seg.record_count() {
+        // More is right after a truncation dropped the segment's last records.
+        if t.count < seg.record_count() {
             return Ok(Some(format!(
                 "index footer counts {} records, the next segment's first index says {}",
                 t.count,
@@ -297,28 +306,32 @@ impl LogView {
 
 /// Give the view's segments their record counts: the sealed ones by the
 /// successor rule, the newest by a scan up to its first damage (the view
-/// reads what open would keep). Indexes that go backwards leave the counts
-/// of the segments before them at zero: `nwal verify` reports them.
-fn index_segments(segments: &SegmentMap) -> Result<()> {
+/// reads what open would keep). The segments a truncation or reset dropped
+/// leave the view; their ids are returned.
+fn index_segments(segments: &mut SegmentMap) -> Result<Vec<u64>> {
     let Some((&newest_id, newest)) = segments.iter().next_back() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
+    let newest = newest.clone();
     let sealed: SegmentMap = segments
         .range(..newest_id)
         .map(|(&id, s)| (id, s.clone()))
         .collect();
-    let _ = count_sealed(&sealed, Some(newest.first_index()));
-    for seg in sealed.values() {
+    let dropped = count_sealed(&sealed, Some((newest.first_index(), newest.resets_log())));
+    for seg in &dropped {
+        segments.remove(&seg.id());
+    }
+    for seg in segments.range(..newest_id).map(|(_, s)| s) {
         index_sealed(seg)?;
     }
     let start = (FIRST_RECORD_OFFSET, newest.first_index());
-    let plan = plan_tail(newest, start, newest.len(), true)?;
+    let plan = plan_tail(&newest, start, newest.len(), true)?;
     newest.track_ends();
     for (k, &end) in plan.ends.iter().enumerate() {
         newest.set_record_end(k as u64, end);
     }
     newest.publish_count(plan.records);
-    Ok(())
+    Ok(dropped.iter().map(|s| s.id()).collect())
 }
 
 fn file_len(path: &Path) -> u64 {

@@ -97,10 +97,11 @@ impl WalOptions {
                 self.file_mode
             )));
         }
-        if self.first_index == 0 {
-            return Err(WalError::InvalidConfig(
-                "first_index must be at least 1 (0 is the index before an empty log)".into(),
-            ));
+        if self.first_index == 0 || self.first_index > crate::format::MAX_FIRST_INDEX {
+            return Err(WalError::InvalidConfig(format!(
+                "first_index {} must be from 1 (0 is the index before an empty log) to 2^63",
+                self.first_index
+            )));
         }
         Ok(Config {
             first_index: self.first_index,

@@ -163,8 +163,12 @@ pub(crate) fn recover(
         }
     }
 
-    if let Some((_, _, header, _)) = &newest_found {
-        count_sealed(&segments, Some(header.first_index))?;
+    let newest_first = newest_found
+        .as_ref()
+        .map(|(_, _, h, _)| (h.first_index, h.resets_log));
+    let dropped = count_sealed(&segments, newest_first);
+    for seg in &dropped {
+        segments.remove(&seg.id());
     }
     for seg in segments.values() {
         index_sealed(seg)?;
@@ -176,6 +180,7 @@ pub(crate) fn recover(
         segments.insert(seg.id(), seg.clone());
         newest = Some(seg);
     }
+    remove_dropped(dir, dir_file, &dropped)?;
     for t in &torn {
         std::fs::remove_file(&t.path)
             .map_err(|e| WalError::io(format!("removing torn segment {}", t.path.display()), e))?;
@@ -192,26 +197,57 @@ pub(crate) fn recover(
 }
 
 /// Give each segment of `sealed` (every segment but the newest, in id
-/// order) its record count by the successor rule: a sealed segment holds
-/// the indexes up to its successor's first index (`newest_first` is the
-/// newest segment's). Indexes that go backwards are corruption.
-pub(crate) fn count_sealed(sealed: &SegmentMap, newest_first: Option<u64>) -> Result<()> {
-    let mut segs = sealed.values().peekable();
-    while let Some(seg) = segs.next() {
-        let Some(next_first) = segs.peek().map(|n| n.first_index()).or(newest_first) else {
-            break;
-        };
-        let Some(count) = next_first.checked_sub(seg.first_index()) else {
-            return Err(WalError::corrupted(
-                seg.id(),
-                0,
+/// order) its record count, and return the segments a truncation or reset
+/// dropped, oldest first. `newest` is the newest segment's first index and
+/// reset flag.
+///
+/// From the newest segment back: a segment holds the indexes from its
+/// first up to the lowest first index of the segments after it (a rotation
+/// starts a segment at the index after its predecessor's last, a
+/// truncation at the index after the last it keeps). A segment that holds
+/// none is dropped, as is every segment before one that resets the log.
+pub(crate) fn count_sealed(sealed: &SegmentMap, newest: Option<(u64, bool)>) -> Vec<Arc<Segment>> {
+    let Some((mut limit, mut reset)) = newest else {
+        return Vec::new();
+    };
+    let mut dropped = Vec::new();
+    for seg in sealed.values().rev() {
+        if reset || seg.first_index() >= limit {
+            dropped.push(seg.clone());
+        } else {
+            seg.publish_count(limit - seg.first_index());
+        }
+        limit = limit.min(seg.first_index());
+        reset |= seg.resets_log();
+    }
+    dropped.reverse();
+    dropped
+}
+
+/// Finish an interrupted truncation or reset: delete the files of the
+/// segments it dropped, oldest first (a segment that resets the log only
+/// once the deletions before it are durable), and fsync the directory.
+fn remove_dropped(dir: &Path, dir_file: &File, dropped: &[Arc<Segment>]) -> Result<()> {
+    let sync = || {
+        crate::sys::fsync(dir_file, dir)
+            .map_err(|e| WalError::io(format!("fsync of directory {}", dir.display()), e))
+    };
+    for (k, seg) in dropped.iter().enumerate() {
+        if k > 0 && seg.resets_log() {
+            sync()?;
+        }
+        crate::sys::remove_file(seg.path()).map_err(|e| {
+            WalError::io(
                 format!(
-                    "segment starts at index {} but the segment after it starts at {next_first}",
-                    seg.first_index()
+                    "removing segment {} (dropped by a truncation or reset)",
+                    seg.path().display()
                 ),
-            ));
-        };
-        seg.publish_count(count);
+                e,
+            )
+        })?;
+    }
+    if !dropped.is_empty() {
+        sync()?;
     }
     Ok(())
 }
@@ -228,16 +264,30 @@ pub(crate) fn count_sealed(sealed: &SegmentMap, newest_first: Option<u64>) -> Re
 pub(crate) fn index_sealed(seg: &Arc<Segment>) -> Result<Option<String>> {
     let len = seg.len();
     let io_err = |e| WalError::io(format!("reading segment {}", seg.path().display()), e);
+    let count = seg.record_count();
     let problem = match read_trailer(seg, len).map_err(io_err)? {
-        Ok(t) if t.count == seg.record_count() => {
-            seg.publish_end(t.data_end);
+        // A truncation may have dropped the last records the footer counts.
+        Ok(t) if t.count >= count => {
             seg.use_footer(t.data_end);
-            return Ok(None);
+            let end = match count {
+                0 => Some(SEGMENT_HEADER_SIZE as u64),
+                c if c == t.count => Some(t.data_end),
+                c => seg.end_of_record(c - 1).map_err(io_err)?,
+            };
+            match end.filter(|&e| e >= SEGMENT_HEADER_SIZE as u64 && e <= t.data_end) {
+                Some(end) => {
+                    seg.publish_end(end);
+                    return Ok(None);
+                }
+                None => format!(
+                    "index footer puts the end of record {} outside the data",
+                    count - 1
+                ),
+            }
         }
         Ok(t) => format!(
-            "index footer counts {} records, but the next segment starts {} indexes later",
+            "index footer counts {} records, but the next segment starts {count} indexes later",
             t.count,
-            seg.record_count()
         ),
         Err(problem) => problem,
     };
@@ -247,7 +297,7 @@ pub(crate) fn index_sealed(seg: &Arc<Segment>) -> Result<Option<String>> {
         len,
         false,
     )?;
-    let count = seg.record_count() as usize;
+    let count = count as usize;
     if plan.ends.len() >= count {
         let end = count
             .checked_sub(1)

@@ -309,6 +309,17 @@ impl Replay {
                              records of the batch follow): the rest of the batch is lost",
                         )));
                     }
+                    // A truncation or reset dropped records the replay was
+                    // at or had read (it reads ahead in chunks): it ends
+                    // rather than go on at another index.
+                    if let Some(next) = next.as_ref() {
+                        let at = scanner.index();
+                        if next.first_index() < at || next.resets_log() && next.first_index() != at
+                        {
+                            self.scanner = None;
+                            return Some(Err(dropped_under_replay(at, next)));
+                        }
+                    }
                     // Its successor (not one after segments cleanup deleted
                     // under the replay) starts where its indexes end.
                     if let Some(next) = next.as_ref().filter(|n| n.id() == seg_id + 1) {
@@ -386,6 +397,18 @@ impl Replay {
             first,
         ));
         Some(())
+    }
+}
+
+/// The error of a replay at index `at` whose records a truncation or reset
+/// dropped; the log goes on at `next`.
+#[cold]
+#[inline(never)]
+fn dropped_under_replay(at: u64, next: &Segment) -> WalError {
+    WalError::IndexNotFound {
+        index: at,
+        first: next.first_index(),
+        last: next.last_index(),
     }
 }
 

@@ -80,6 +80,9 @@ pub struct Segment {
     id: u64,
     /// Index of the segment's first record (from its header).
     first_index: u64,
+    /// The log restarts here: every earlier segment is dropped (from its
+    /// header).
+    resets_log: bool,
     /// Records in the segment readers may use: published after their ends
     /// and after the data end that covers them.
     count: AtomicU64,
@@ -162,6 +165,7 @@ impl Segment {
         Ok(Segment {
             id: header.segment_id,
             first_index: header.first_index,
+            resets_log: header.resets_log,
             count: AtomicU64::new(0),
             ends: ArcSwapOption::empty(),
             footer_at: AtomicU64::new(0),
@@ -187,6 +191,10 @@ impl Segment {
     /// Index of the segment's first record.
     pub fn first_index(&self) -> u64 {
         self.first_index
+    }
+    /// Does the log restart here (every earlier segment dropped)?
+    pub fn resets_log(&self) -> bool {
+        self.resets_log
     }
     /// Records in the segment (published: each of them readable).
     pub fn record_count(&self) -> u64 {
@@ -294,6 +302,31 @@ impl Segment {
             );
         }
         Ok(ends.windows(2).map(|w| (w[0], w[1])).collect())
+    }
+
+    /// Where record `k` of the segment ends, from memory or with one small
+    /// read of the index footer. `None` when neither knows it.
+    pub(crate) fn end_of_record(&self, k: u64) -> io::Result<Option<u64>> {
+        if let Some(mem) = &*self.ends.load() {
+            return Ok(mem.get(k));
+        }
+        let at = self.footer_at.load(Ordering::Acquire);
+        if at == 0 {
+            return Ok(None);
+        }
+        let mut b = [0u8; 8];
+        self.read_fd.read_exact_at(&mut b, at + k * 8)?;
+        Ok(Some(u64::from_le_bytes(b)))
+    }
+
+    /// Keep only the first `count` records, which end at `end` (a
+    /// truncation: the later ones are dropped by a successor segment that
+    /// starts at their index). The count is lowered before the end, so a
+    /// reader that sees the old end sees the new count and reports a
+    /// dropped record as not found.
+    pub(crate) fn cut(&self, count: u64, end: u64) {
+        self.count.store(count, Ordering::Release);
+        self.written_end.store(end, Ordering::Release);
     }
 
     /// Where the first `count` records end (published ones: their ends are

@@ -512,10 +512,18 @@ fn replay_refuses_a_segment_that_ends_inside_a_batch() {
 #[test]
 fn segment_header_with_reserved_bits_is_refused() {
     let mut h = segment_header(1).encode();
-    h[12] = 1; // flags
+    h[12] = 2; // flags: bit 0 (the log resets here) is the only one known
     let crc = crc32c::crc32c(&h[..60]);
     h[60..64].copy_from_slice(&crc.to_le_bytes());
     assert!(nano_wal::format::SegmentHeader::decode(&h).is_err());
+    h[12] = 1;
+    let crc = crc32c::crc32c(&h[..60]);
+    h[60..64].copy_from_slice(&crc.to_le_bytes());
+    assert!(
+        nano_wal::format::SegmentHeader::decode(&h)
+            .unwrap()
+            .resets_log
+    );
     let mut h = segment_header(1).encode();
     h[50] = 1; // reserved
     let crc = crc32c::crc32c(&h[..60]);

@@ -44,6 +44,11 @@ pub const MAX_CONTENT_LEN: u64 = 1 << 30;
 /// ends stay within 32 MiB.
 pub const MAX_SEGMENT_RECORDS: u64 = 1 << 22;
 
+/// Highest first index a log may start at (the `first_index` option, a
+/// reset): indexes above it are left for the records, so that no index
+/// overflows u64.
+pub const MAX_FIRST_INDEX: u64 = 1 << 63;
+
 /// Largest value of a frame's `synced_end` field (48 bits).
 pub const MAX_SYNCED_END: u64 = (1 << 48) - 1;
 

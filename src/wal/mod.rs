@@ -6,6 +6,7 @@ mod append;
 mod open;
 mod rotate;
 mod segments;
+mod truncate;
 
 pub(crate) use segments::Segments;
 
@@ -80,9 +81,10 @@ impl WriteState {
 /// What the threads using one stream share.
 ///
 /// Lock order: the appender lock, then the registry's writer lock (taken by
-/// rotation, and alone by cleanup), then the group-commit state; the stream
-/// lock's mutex (taken by shutdown under the appender lock) and the poison
-/// cause are taken last.
+/// rotation, truncation and reset, and alone by cleanup), then the
+/// graveyard, then the group-commit state; the stream lock's mutex (taken
+/// by shutdown under the appender lock) and the poison cause are taken
+/// last.
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub dir: PathBuf,
@@ -108,6 +110,9 @@ pub(crate) struct Inner {
     pub shut_down: AtomicBool,
     /// The advisory lock on the stream's lock file, released by shutdown.
     pub stream_lock: Mutex<Option<StreamLock>>,
+    /// Segments a truncation or reset dropped whose files could not be
+    /// deleted yet (see `Inner::remove_dropped`).
+    pub graveyard: Mutex<Vec<Arc<Segment>>>,
 }
 
 impl Wal {

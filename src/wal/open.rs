@@ -50,6 +50,7 @@ impl Wal {
             poison: Poison::default(),
             shut_down: AtomicBool::new(false),
             stream_lock: Mutex::new(Some(stream_lock)),
+            graveyard: Mutex::new(Vec::new()),
         };
         // Whatever recovery kept of the newest segment was fdatasync'ed by it.
         let durable_pos = recovered

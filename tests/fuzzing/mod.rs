@@ -47,6 +47,7 @@ pub fn segment_header(id: u64) -> SegmentHeader {
         expiration_ms: window_start_ms + DUR + RET,
         window_start_ms,
         first_index: id,
+        resets_log: false,
     }
 }
 
@@ -436,18 +437,26 @@ fn expect(files: &[Vec<u8>], salvage: bool) -> Expect {
             return Expect::Corrupted(i as u64 + 1, 0);
         }
     }
-    // A sealed segment holds the indexes up to its successor's first:
-    // indexes going backwards are corruption.
-    let live_ids: Vec<u64> = (0..k)
+    // From the newest back, a segment holds the indexes below the lowest
+    // first index after it: one that holds none is dropped (a truncation
+    // after it), as is every segment before one that resets the log.
+    let headers: Vec<u64> = (0..k)
         .filter(|&i| header_ok(&files[i], i as u64 + 1))
         .map(|i| i as u64 + 1)
-        .chain(newest.map(|(id, _)| id))
         .collect();
-    for w in live_ids.windows(2) {
-        let first = |id: u64| first_index(&files[id as usize - 1]);
-        if first(w[0]) > first(w[1]) {
-            return Expect::Corrupted(w[0], 0);
+    let mut kept = Vec::new();
+    if let Some((newest_id, _)) = newest {
+        let header = |id: u64| SegmentHeader::decode(&files[id as usize - 1]).unwrap();
+        let (mut limit, mut reset) = (header(newest_id).first_index, header(newest_id).resets_log);
+        for &id in headers.iter().rev() {
+            let h = header(id);
+            if !reset && h.first_index < limit {
+                kept.push(id);
+            }
+            limit = limit.min(h.first_index);
+            reset |= h.resets_log;
         }
+        kept.reverse();
     }
     if let Some((id, end)) = &mut newest {
         let f = &files[*id as usize - 1];
@@ -464,9 +473,9 @@ fn expect(files: &[Vec<u8>], salvage: bool) -> Expect {
         *end = committed(&records, HDR).0;
     }
     let mut records = Vec::new();
-    let live: Vec<(u64, &[u8])> = (0..k)
-        .filter(|&i| header_ok(&files[i], i as u64 + 1))
-        .map(|i| (i as u64 + 1, &files[i][..]))
+    let live: Vec<(u64, &[u8])> = kept
+        .iter()
+        .map(|&id| (id, &files[id as usize - 1][..]))
         .chain(newest.map(|(id, end)| (id, &files[id as usize - 1][..end])))
         .collect();
     for (n, &(id, f)) in live.iter().enumerate() {
@@ -508,7 +517,8 @@ fn expect(files: &[Vec<u8>], salvage: bool) -> Expect {
 
 /// The part of sealed segment `id`'s file `f` that holds its `count`
 /// records as open sees it: up to its index footer when the footer's
-/// trailer verifies and counts them; else, when a scan finds them all, up
+/// trailer verifies and counts them (or, when it counts more, up to the
+/// end it gives the last of them); else, when a scan finds them all, up
 /// to the last of them (the rest is a damaged footer); else the whole file.
 fn sealed_data(f: &[u8], id: u64, count: u64) -> &[u8] {
     let (len, index) = (f.len() as u64, first_index(f));
@@ -518,9 +528,20 @@ fn sealed_data(f: &[u8], id: u64, count: u64) -> &[u8] {
         .checked_sub(TRAILER_SIZE)
         .filter(|&at| at >= HDR)
         .and_then(|at| Trailer::decode(&f[at..], seed, index, len).ok())
-        .filter(|t| t.count == count);
-    if let Some(t) = trailer {
-        return &f[..t.data_end as usize];
+        .filter(|t| t.count >= count);
+    // A truncation may have dropped the last records the footer counts:
+    // the data ends where the footer says the last one kept ends.
+    let footer_end = trailer.and_then(|t| match count {
+        0 => Some(HDR as u64),
+        c if c == t.count => Some(t.data_end),
+        c => {
+            let at = (t.data_end + (c - 1) * 8) as usize;
+            let end = u64::from_le_bytes(f[at..at + 8].try_into().unwrap());
+            (HDR as u64..=t.data_end).contains(&end).then_some(end)
+        }
+    });
+    if let Some(end) = footer_end {
+        return &f[..end as usize];
     }
     let (recs, _) = walk(f, HDR, id, index);
     let (_, n) = committed(&recs, HDR);
