@@ -1,9 +1,10 @@
 /*
  * nano_wal: a concurrent write-ahead log with a C ABI.
  *
- * Contents: the constants and types, then the functions in six sections:
+ * Contents: the constants and types, then the functions in seven sections:
  * opening and closing a log; appending; reading records by ref; replaying
- * the log; durability and retention; errors and version.
+ * the log; truncation and reset; durability and retention; errors and
+ * version.
  *
  * Conventions (every function follows them unless its comment says otherwise):
  *
@@ -676,7 +677,10 @@ enum nwal_status nwal_append_batch_packed(struct nwal *w,
  *                                   past its segment's written end.
  * @retval NWAL_ERR_NOT_FOUND        a ref names a segment that does not
  *                                   exist (never did, or was deleted by
- *                                   `nwal_cleanup`).
+ *                                   `nwal_cleanup`, a truncation or a
+ *                                   reset), or an index its segment does
+ *                                   not hold (dropped by a truncation, or
+ *                                   cut by recovery as a torn tail).
  * @retval NWAL_ERR_CORRUPTED_DATA   a ref does not cover exactly one whole
  *                                   record, or the bytes fail their
  *                                   checksum.
@@ -814,7 +818,8 @@ void nwal_read_buf_free(struct nwal_read_buf *buf);
  *                                   size 0 or runs past its segment's
  *                                   written end.
  * @retval NWAL_ERR_NOT_FOUND        `from` names a segment that does not
- *                                   exist (never did, or was deleted).
+ *                                   exist (never did, or was deleted), or
+ *                                   an index its segment does not hold.
  * @retval NWAL_ERR_CORRUPTED_DATA   `from` cannot be a record (inside the
  *                                   segment header, or shorter than a
  *                                   record). A `from` that is not exactly a
@@ -882,13 +887,16 @@ enum nwal_status nwal_iter_open_at(struct nwal *w, uint64_t from_index, struct n
  *                                   last error message is unchanged).
  * @retval NWAL_ERR_CORRUPTED_DATA   a record does not verify (replay never
  *                                   skips one), or a batch is cut short.
+ * @retval NWAL_ERR_NOT_FOUND        a truncation or reset dropped the
+ *                                   records the iterator was at (it may
+ *                                   first return some it had read ahead).
  * @retval NWAL_ERR_IO               reading failed.
  * @retval NWAL_ERR_INVALID_ARGUMENT `it` or `out_rec` is NULL.
  * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
  *                                   call on `it` (the iterator is poisoned).
  *
- * After `NWAL_ERR_CORRUPTED_DATA` or `NWAL_ERR_IO` the iterator is
- * finished: later calls return `NWAL_DONE`.
+ * After `NWAL_ERR_CORRUPTED_DATA`, `NWAL_ERR_NOT_FOUND` or `NWAL_ERR_IO`
+ * the iterator is finished: later calls return `NWAL_DONE`.
  *
  * Not thread-safe on `it`: one thread at a time.
  *
@@ -915,6 +923,80 @@ enum nwal_status nwal_iter_next(struct nwal_iter *it,
  * - No other thread uses `it` or its last record during or after the call.
  */
 void nwal_iter_free(struct nwal_iter *it);
+
+/**
+ * Truncation and reset
+ * ====================
+ *
+ * Records are dropped from the tail after a Raft conflict
+ * (`nwal_truncate_after`) or all at once when a follower installs a
+ * snapshot (`nwal_reset`). Both are durable when they return OK, and a
+ * crash during either leaves the log as it was before or as it is after,
+ * never a mix. A dropped record never comes back, and every ref or index
+ * of one gives `NWAL_ERR_NOT_FOUND` afterwards, even once new records were
+ * appended at its index (they go to a new segment: no offset is reused).
+ * Reads running meanwhile see the log before or after; an iterator that
+ * was past the cut ends with `NWAL_ERR_NOT_FOUND` (it may first return
+ * records it had already read ahead), one before it goes on with the
+ * records appended after the cut.
+ *
+ * ---
+ *
+ * Drop every record with an index above `index`: the next append gets
+ * `index + 1`.
+ *
+ * @param[in] w     the log.
+ * @param[in] index the last index kept; from `first_index - 1` (empty the
+ *                  log) up. At or above `last_index` nothing changes.
+ *
+ * @retval NWAL_OK                   the records after `index` are gone,
+ *                                   durably (or there were none).
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL, or `index` is below
+ *                                   `first_index - 1`; nothing changed.
+ * @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+ * @retval NWAL_ERR_IO               sealing the active segment or creating
+ *                                   the next one failed; the log is as it
+ *                                   was (a failed sync poisons it).
+ * @retval NWAL_ERR_CORRUPTED_DATA   the index footer of the segment holding
+ *                                   `index` gives no end for it; nothing
+ *                                   changed.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe: waits for appends under way; appends wait for it.
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ */
+enum nwal_status nwal_truncate_after(struct nwal *w, uint64_t index);
+
+/**
+ * Drop every record: the log is empty with `first_index = next_index` and
+ * `last_index = next_index - 1`, and the next append gets `next_index`.
+ * The metadata is kept.
+ *
+ * @param[in] w          the log.
+ * @param[in] next_index the index of the next record, from 1 to 2^63
+ *                       (below, at or above the old indexes).
+ *
+ * @retval NWAL_OK                   the log is empty, durably.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL, or `next_index` is 0 or
+ *                                   above 2^63; nothing changed.
+ * @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+ * @retval NWAL_ERR_IO               sealing the active segment or creating
+ *                                   the next one failed; the log is as it
+ *                                   was (a failed sync poisons it).
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe: waits for appends under way; appends wait for it.
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ */
+enum nwal_status nwal_reset(struct nwal *w, uint64_t next_index);
 
 /**
  * Durability and retention

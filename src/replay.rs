@@ -150,7 +150,16 @@ impl Replay {
                 let seg = registry
                     .get(&r.segment_id)
                     .ok_or(WalError::SegmentNotFound(r.segment_id))?;
+                // The index first, as reads by ref check it: a truncation
+                // lowers the count before the end.
                 let end = seg.len();
+                if !seg.holds_index(r.index) {
+                    return Err(WalError::IndexNotFound {
+                        index: r.index,
+                        first: seg.first_index(),
+                        last: seg.last_index(),
+                    });
+                }
                 if r.size == 0 || r.offset.checked_add(r.size).is_none_or(|e| e > end) {
                     return Err(WalError::InvalidArgument(format!(
                         "replay start (segment {}, offset {}, size {}) is not inside the segment's written data (end {end})",
@@ -163,13 +172,6 @@ impl Replay {
                         r.offset,
                         "replay start cannot be a record (inside the segment header or shorter than a frame)",
                     ));
-                }
-                if !seg.holds_index(r.index) {
-                    return Err(WalError::IndexNotFound {
-                        index: r.index,
-                        first: seg.first_index(),
-                        last: seg.last_index(),
-                    });
                 }
                 (
                     Some(Scanner::new(seg.clone(), r.offset, end, r.index)),

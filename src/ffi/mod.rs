@@ -3,8 +3,9 @@
 //!
 //! The exports, one file per group of the header and in its order (cbindgen
 //! emits functions in source order): `log` (open, shutdown, close),
-//! `append`, `read` (reads by ref and replay), `maintenance` (sync,
-//! cleanup), `errors` (status names, last error, version).
+//! `append`, `read` (reads by ref and replay), `truncate` (truncation and
+//! reset), `maintenance` (sync, cleanup), `errors` (status names, last
+//! error, version).
 //!
 //! The helper layer they are written with: `boundary` (panic boundary,
 //! handles, last error, status mapping), `ptr` (C pointers into slices,
@@ -38,6 +39,8 @@ mod append;
 
 mod read;
 
+mod truncate;
+
 mod maintenance;
 
 mod errors;
@@ -53,6 +56,7 @@ pub use errors::*;
 pub use log::*;
 pub use maintenance::*;
 pub use read::*;
+pub use truncate::*;
 pub use types::*;
 
 /// Major version of the library this header belongs to.
