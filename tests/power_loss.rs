@@ -465,3 +465,202 @@ fn a_crash_at_every_step_of_sealing_a_segment_with_its_footer_keeps_every_record
         assert_eq!(replayed, (1..=RECORDS + 2).collect::<Vec<_>>(), "{what}");
     }
 }
+
+/// The segment files of a log directory by name.
+type Files = std::collections::BTreeMap<String, Vec<u8>>;
+
+fn read_files(dir: &Path) -> Files {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .filter(|(name, _)| name.ends_with(".seg"))
+        .collect()
+}
+
+fn write_files(dir: &Path, files: &Files) {
+    let _ = fs::remove_dir_all(dir);
+    fs::create_dir_all(dir).unwrap();
+    for (name, bytes) in files {
+        fs::write(dir.join(name), bytes).unwrap();
+    }
+}
+
+/// The log as it must be after reopen: its first index and records.
+#[derive(Debug, Clone, PartialEq)]
+struct LogModel {
+    first: u64,
+    records: Vec<Vec<u8>>,
+}
+
+/// Open `dir`, check it holds exactly `want` (bounds, reads by index,
+/// replay), that the files left are the live segments', and that the log
+/// goes on at the next index, also after another reopen.
+fn check_model(dir: &Path, want: &LogModel, what: &str) {
+    let check = |wal: &Wal, want: &LogModel, what: &str| {
+        let state = wal.log_state();
+        let last = want.first + want.records.len() as u64 - 1;
+        assert_eq!(
+            (state.first_index, state.last_index),
+            (want.first, last),
+            "{what}: bounds"
+        );
+        let replayed: Vec<(u64, Vec<u8>)> = wal
+            .replay(None)
+            .unwrap()
+            .map(|r| {
+                let (e, rec) = r.unwrap_or_else(|e| panic!("{what}: replay: {e}"));
+                (e.index, rec.content.to_vec())
+            })
+            .collect();
+        let expected: Vec<(u64, Vec<u8>)> =
+            (want.first..).zip(want.records.iter().cloned()).collect();
+        assert_eq!(replayed, expected, "{what}: replay");
+        for (index, content) in &expected {
+            assert_eq!(
+                &wal.read_index(*index).unwrap().content[..],
+                &content[..],
+                "{what}: index {index}"
+            );
+        }
+        let live: Vec<String> = wal
+            .segments()
+            .iter()
+            .map(|s| s.path().file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let files: Vec<String> = read_files(dir).into_keys().collect();
+        assert_eq!(
+            files, live,
+            "{what}: the dropped segments' files are deleted"
+        );
+    };
+    let wal = Wal::open(dir, "p", opts()).unwrap_or_else(|e| panic!("{what}: open: {e}"));
+    check(&wal, want, what);
+    let mut more = want.clone();
+    for (k, now) in [T0 + 5 * WINDOW, T0 + 6 * WINDOW].into_iter().enumerate() {
+        let c = format!("appended after the crash {k}").into_bytes();
+        let r = wal.append(None, &c, now, false).unwrap();
+        assert_eq!(r.index, more.first + more.records.len() as u64, "{what}");
+        more.records.push(c);
+    }
+    drop(wal);
+    let wal = Wal::open(dir, "p", opts()).unwrap();
+    check(&wal, &more, &format!("{what}, appended and reopened"));
+}
+
+/// A truncation or reset, in the order of its system calls
+/// (`Inner::restart`): seal the active segment (its index footer written
+/// after the last record, fsync), create the new segment (header written,
+/// fsync), fsync the directory, unlink the segments left without records,
+/// fsync the directory. The crash states between them: the footer torn at
+/// every byte, no new segment; the new segment missing or torn inside its
+/// header (the log before); the new segment whole with any subset of the
+/// dropped files still there (the log after). `op` runs on a log of three
+/// windows of records, all synced; returns the model after it, and the
+/// number of states checked.
+fn every_crash_state_of(what: &str, op: impl Fn(&Wal, &LogModel) -> LogModel) -> usize {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let wal = Wal::open(&src, "p", opts()).unwrap();
+    let mut before = LogModel {
+        first: 1,
+        records: Vec::new(),
+    };
+    for window in 0..3i64 {
+        for i in 0..4 {
+            let c = format!("record {i} of window {window}").into_bytes();
+            wal.append(None, &c, T0 + window * WINDOW, false).unwrap();
+            before.records.push(c);
+        }
+    }
+    wal.sync().unwrap();
+    let old = read_files(&src);
+    let active = wal.segments().last().unwrap().path().to_owned();
+    let active = active.file_name().unwrap().to_string_lossy().into_owned();
+    let after = op(&wal, &before);
+    let new = read_files(&src);
+    drop(wal);
+
+    let created: Vec<&String> = new.keys().filter(|n| !old.contains_key(*n)).collect();
+    assert_eq!(created.len(), 1, "{what}: one new segment");
+    let created = created[0].clone();
+    let dropped: Vec<&String> = old.keys().filter(|n| !new.contains_key(*n)).collect();
+    // The active segment as sealed: its old bytes and the footer the seal
+    // appended (not seen when the operation dropped and deleted it).
+    let sealed = new.get(&active).unwrap_or(&old[&active]).clone();
+    assert!(
+        sealed.starts_with(&old[&active]),
+        "{what}: the seal only appends"
+    );
+
+    let mut states = 0;
+    let mut check = |files: &Files, want: &LogModel, state: String| {
+        let dir = tmp.path().join("state");
+        write_files(&dir, files);
+        check_model(&dir, want, &format!("{what}: {state}"));
+        states += 1;
+    };
+    // The seal's footer, torn at every byte: no new segment yet.
+    let mut files = old.clone();
+    for cut in old[&active].len()..=sealed.len() {
+        files.insert(active.clone(), sealed[..cut].to_vec());
+        check(&files, &before, format!("footer cut at {cut}"));
+    }
+    // The new segment missing (above) or torn inside its header.
+    for torn in [0, 1, 20, 63] {
+        let mut f = files.clone();
+        f.insert(created.clone(), new[&created][..torn].to_vec());
+        check(&f, &before, format!("new segment torn at {torn} bytes"));
+    }
+    // From the directory fsync on: any subset of the dropped files left.
+    files.insert(created.clone(), new[&created].clone());
+    for mask in 0..1u32 << dropped.len() {
+        let mut f = files.clone();
+        for (k, name) in dropped.iter().enumerate() {
+            if mask & (1 << k) != 0 {
+                f.remove(*name);
+            }
+        }
+        check(
+            &f,
+            &after,
+            format!("committed, dropped files removed {mask:#b}"),
+        );
+    }
+    states
+}
+
+#[test]
+fn a_crash_at_every_step_of_a_truncation_or_reset_leaves_the_log_before_or_after() {
+    let truncate = |i: u64| {
+        move |wal: &Wal, before: &LogModel| {
+            wal.truncate_after(i).unwrap();
+            LogModel {
+                first: before.first,
+                records: before.records[..(i + 1 - before.first) as usize].to_vec(),
+            }
+        }
+    };
+    let reset = |n: u64| {
+        move |wal: &Wal, _: &LogModel| {
+            wal.reset(n).unwrap();
+            LogModel {
+                first: n,
+                records: Vec::new(),
+            }
+        }
+    };
+    let mut states = 0;
+    states += every_crash_state_of("truncate_after(10), in the active segment", truncate(10));
+    states += every_crash_state_of("truncate_after(2), in the first segment", truncate(2));
+    states += every_crash_state_of("truncate_after(0), the log emptied", truncate(0));
+    states += every_crash_state_of("reset(1000)", reset(1000));
+    states += every_crash_state_of("reset(6), inside the old indexes", reset(6));
+    eprintln!("{states} crash states of truncations and resets");
+    assert!(states >= 120, "{states} states");
+}
