@@ -61,6 +61,7 @@
 //! | `wal::open` | Opening a stream: directory, stream lock, recovery hand-off |
 //! | `wal::append` | Appends: checking, encoding (packed or framed) and placing records |
 //! | `wal::rotate` | Rotation to a new segment, sealing, pre-written zeros |
+//! | `wal::truncate` | Truncation of the tail and reset: a new segment whose first index drops records |
 //! | `wal::segments` | The registry of live segments and its writer lock |
 //! | `read` | Lock-free reads by ref, coalesced; `ReadBuf` |
 //! | `replay` | `Replay`: every record in log order |
