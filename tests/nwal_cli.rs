@@ -966,3 +966,36 @@ fn verify_checks_the_index_footers_of_sealed_segments() {
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
 }
+
+/// A truncation that a crash interrupted before it deleted the segments it
+/// dropped: `stat` marks them, `verify` finds the log sound, `dump` shows
+/// only the records left, and the next open deletes the files.
+#[test]
+fn stat_verify_and_dump_see_a_truncation_whose_dropped_files_are_still_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = make_log(tmp.path());
+    let newest = refs.last().unwrap().0.segment_id;
+    let saved = std::fs::read(seg_path(tmp.path(), "s", newest)).unwrap();
+    let saved_name = seg_path(tmp.path(), "s", newest);
+    let wal = Wal::open(tmp.path(), "s", opts()).unwrap();
+    wal.truncate_after(7).unwrap();
+    drop(wal);
+    std::fs::write(&saved_name, &saved).unwrap(); // the unlink never happened
+    let o = nwal(&["stat", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("dropped (a truncation or reset"), "{out}");
+    assert!(out.contains("indexes 1 to 7"), "{out}");
+    let o = nwal(&["verify", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let o = nwal(&["dump", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let lines: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 7, "{lines:?}");
+    for (line, (r, _)) in lines.iter().zip(&refs[..7]) {
+        let shown = format!("{}:{}:{}:{}", r.segment_id, r.offset, r.size, r.index);
+        assert!(line.starts_with(&shown), "{line} for {shown}");
+    }
+    drop(Wal::open(tmp.path(), "s", opts()).unwrap());
+    assert!(!saved_name.exists(), "open deletes the dropped segment");
+}

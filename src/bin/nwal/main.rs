@@ -442,6 +442,11 @@ fn cmd_stat(a: &Args, out: &mut Out) -> CmdResult {
             let mut indexes = ("-".to_string(), "-".to_string());
             let (records, first, last) = match &info.header_problem {
                 Some(p) => (format!("bad header: {p}"), String::new(), String::new()),
+                None if info.dropped => (
+                    "dropped (a truncation or reset; open deletes it)".into(),
+                    String::new(),
+                    String::new(),
+                ),
                 None => {
                     let check = view.check_segment(info.id)?;
                     total_records += check.records;
@@ -515,6 +520,10 @@ fn cmd_verify(a: &Args, out: &mut Out) -> CmdResult {
     let mut records = 0u64;
     let newest = view.segments().last().map(|s| s.id);
     'segments: for info in view.segments() {
+        // Not part of the log: a truncation or reset dropped it.
+        if info.dropped {
+            continue;
+        }
         if let Some(p) = &info.header_problem {
             problems.push(format!(
                 "segment {} offset 0: bad segment header: {p}",
