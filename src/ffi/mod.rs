@@ -4,7 +4,8 @@
 //! The exports, one file per group of the header and in its order (cbindgen
 //! emits functions in source order): `log` (open, shutdown, close),
 //! `append`, `read` (reads by ref and replay), `maintenance` (sync,
-//! cleanup), `errors` (status names, last error, version).
+//! cleanup), `meta` (the metadata slot), `errors` (status names, last
+//! error, version).
 //!
 //! The helper layer they are written with: `boundary` (panic boundary,
 //! handles, last error, status mapping), `ptr` (C pointers into slices,
@@ -40,6 +41,8 @@ mod read;
 
 mod maintenance;
 
+mod meta;
+
 mod errors;
 
 // The helper layer.
@@ -52,6 +55,7 @@ pub use append::*;
 pub use errors::*;
 pub use log::*;
 pub use maintenance::*;
+pub use meta::*;
 pub use read::*;
 pub use types::*;
 

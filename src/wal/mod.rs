@@ -3,6 +3,7 @@
 //! `open`, appends in `append`, rotation and sealing in `rotate`.
 
 mod append;
+mod meta;
 mod open;
 mod rotate;
 mod segments;
@@ -11,6 +12,7 @@ pub(crate) use segments::Segments;
 
 use crate::durability::{GroupCommit, Poison};
 use crate::error::Result;
+use crate::meta::MetaStore;
 use crate::options::{Config, WalOptions};
 use crate::record::LogState;
 use crate::segment::{RecordEnds, Segment};
@@ -82,7 +84,8 @@ impl WriteState {
 /// Lock order: the appender lock, then the registry's writer lock (taken by
 /// rotation, and alone by cleanup), then the group-commit state; the stream
 /// lock's mutex (taken by shutdown under the appender lock) and the poison
-/// cause are taken last.
+/// cause are taken last. The metadata store's lock (taken by shutdown under
+/// the appender lock) locks nothing under it.
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub dir: PathBuf,
@@ -108,6 +111,8 @@ pub(crate) struct Inner {
     pub shut_down: AtomicBool,
     /// The advisory lock on the stream's lock file, released by shutdown.
     pub stream_lock: Mutex<Option<StreamLock>>,
+    /// The stream's metadata (`{stream}.meta`), with its own lock.
+    pub meta: MetaStore,
 }
 
 impl Wal {
@@ -143,6 +148,8 @@ impl Wal {
             Some(seg) => inner.wait_durable((seg.id(), app.write.end)),
             None => Ok(()),
         };
+        // No metadata change after the stream lock is released.
+        inner.meta.close();
         inner
             .stream_lock
             .lock()
