@@ -315,3 +315,88 @@ impl MetaStore {
             .map_err(|e| WalError::io(format!("creating {}", self.path.display()), e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &Path) -> MetaStore {
+        let dir_file = File::open(dir).unwrap();
+        MetaStore::open(dir, &dir_file, "s", 0o600, false).unwrap()
+    }
+
+    #[test]
+    fn the_purge_point_is_durable_and_keeps_the_keys() {
+        let tmp = tempfile::tempdir().unwrap();
+        let point = PurgePoint {
+            before: 1000,
+            segment_id: 7,
+        };
+        {
+            let store = open(tmp.path());
+            assert_eq!(store.purge_point(), None);
+            store.put("vote", b"n1").unwrap();
+            store.set_purge_point(point).unwrap();
+            assert_eq!(store.purge_point(), Some(point));
+            assert_eq!(store.get("vote").unwrap().unwrap(), b"n1");
+            let zero = PurgePoint {
+                before: 0,
+                segment_id: 7,
+            };
+            assert!(matches!(
+                store.set_purge_point(zero),
+                Err(WalError::InvalidArgument(_))
+            ));
+            assert_eq!(store.purge_point(), Some(point));
+        }
+        let store = open(tmp.path());
+        assert_eq!(store.purge_point(), Some(point));
+        assert_eq!(store.get("vote").unwrap().unwrap(), b"n1");
+        // A put keeps the purge point; a later purge point replaces it.
+        store.put("term", b"3").unwrap();
+        let later = PurgePoint {
+            before: 2000,
+            segment_id: 9,
+        };
+        store.set_purge_point(later).unwrap();
+        drop(store);
+        let store = open(tmp.path());
+        assert_eq!(store.purge_point(), Some(later));
+        assert_eq!(store.entries().len(), 2);
+    }
+
+    #[test]
+    fn choose_takes_the_higher_generation_and_knows_a_torn_creation() {
+        use crate::format::meta::encode_slot;
+        let path = Path::new("s.meta");
+        let meta = |generation| MetaSlot {
+            generation,
+            ..MetaSlot::default()
+        };
+        let file = |a: &[u8], b: &[u8]| {
+            let mut f = a.to_vec();
+            if !b.is_empty() {
+                f.resize(SLOT_SIZE, 0);
+                f.extend_from_slice(b);
+            }
+            f
+        };
+        let (s0, s1) = (encode_slot(&meta(4), 0), encode_slot(&meta(5), 1));
+        let slot = |bytes: &[u8]| choose(bytes, path, false).map(|l| (l.slot, l.meta.generation));
+        assert_eq!(slot(&file(&s0, &s1)).unwrap(), (Some(1), 5));
+        let (s0, s1) = (encode_slot(&meta(6), 0), encode_slot(&meta(5), 1));
+        assert_eq!(slot(&file(&s0, &s1)).unwrap(), (Some(0), 6));
+        assert_eq!(slot(&file(&s0[..10], &s1)).unwrap(), (Some(1), 5));
+        assert_eq!(slot(&file(&s0, &s1[..10])).unwrap(), (Some(0), 6));
+        // Torn creation: nothing, a prefix of slot 0, zeros after it.
+        assert_eq!(slot(b"").unwrap(), (None, 0));
+        assert_eq!(slot(&s0[..30]).unwrap(), (None, 0));
+        assert_eq!(slot(&[0; 2 * SLOT_SIZE]).unwrap(), (None, 0));
+        // Slot 1 written but neither verifies: corruption.
+        assert!(slot(&file(&s0[..30], &s1[..30])).is_err());
+        assert!(choose(&file(&s0[..30], &s1[..30]), path, true).is_ok());
+        // Equal generations cannot be written: corruption.
+        let same = file(&encode_slot(&meta(5), 0), &encode_slot(&meta(5), 1));
+        assert!(slot(&same).is_err());
+    }
+}
