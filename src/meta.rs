@@ -288,7 +288,7 @@ impl MetaStore {
                     "fsync of the directory",
                     sys::fsync(&st.dir_file, &self.dir),
                 ),
-                Err(e) => ("fsync", Err(e)),
+                Err(e) => ("fsync of the file", Err(e)),
             }
         };
         match r {
@@ -297,7 +297,7 @@ impl MetaStore {
                 Ok(())
             }
             Err(e) => {
-                let context = format!("the {what} of {}", self.path.display());
+                let context = format!("the {what} after writing {}", self.path.display());
                 st.failed = Some((context.clone(), e.raw_os_error(), e.kind()));
                 Err(WalError::io(context, e))
             }
