@@ -101,7 +101,8 @@ typedef enum nwal_status {
   NWAL_ERR_INVALID_CONFIG = 2,
   /**
    * Bytes on disk do not verify (checksum, magic, lengths), or a ref inside
-   * a segment does not cover exactly one whole record.
+   * a segment does not cover exactly one whole record, or neither slot of
+   * the stream's metadata file verifies (on open).
    */
   NWAL_ERR_CORRUPTED_DATA = 3,
   /**
@@ -115,7 +116,8 @@ typedef enum nwal_status {
   /**
    * A ref names a segment that does not exist (never did, or was deleted by
    * `nwal_cleanup`), or an index no record has (outside the log's
-   * `[first_index, last_index]`, or outside the segment a ref names).
+   * `[first_index, last_index]`, or outside the segment a ref names), or a
+   * metadata key that has no value.
    */
   NWAL_ERR_NOT_FOUND = 6,
   /**
@@ -136,6 +138,11 @@ typedef enum nwal_status {
    * but `nwal_close` (`nwal_iter_free`) returns `NWAL_ERR_PANIC`.
    */
   NWAL_ERR_PANIC = 9,
+  /**
+   * `nwal_meta_get`: the caller's buffer is smaller than the value; nothing
+   * was copied and `*out_len` holds the value's length.
+   */
+  NWAL_ERR_BUFFER_TOO_SMALL = 10,
   /**
    * `nwal_iter_next` reached the end of the log. Not an error.
    */
@@ -1083,6 +1090,104 @@ enum nwal_status nwal_log_state_get(struct nwal *w, struct nwal_log_state *out);
  * - `out` is NULL or points to a writable `nwal_cleanup_result`.
  */
 enum nwal_status nwal_cleanup(struct nwal *w, int64_t now_ms, struct nwal_cleanup_result *out);
+
+/**
+ * Metadata
+ * ========
+ *
+ * Each stream keeps a few small values beside its log (a Raft term and
+ * vote, a snapshot's position): keys of 1-64 bytes of `[A-Za-z0-9._-]`,
+ * values of 0-4096 bytes, at most 64 keys. They live in the stream's
+ * metadata file, not in the log, so retention and the truncation, purge
+ * or reset of the log never touch them, and they survive reopening. A put
+ * does not sync the log and a durable append does not sync the metadata:
+ * after a crash every acknowledged put and every acknowledged durable
+ * append is there, in no promised order relative to each other.
+ *
+ * ---
+ *
+ * Set `key` to `value`, replacing any value it had: atomic (after a crash
+ * the key holds the old or the new value, never a mix) and durable once it
+ * returns `NWAL_OK` (one write, then an fdatasync of the metadata file).
+ *
+ * @param[in] w     the log.
+ * @param[in] key   NUL-terminated key, 1-64 bytes of `[A-Za-z0-9._-]`.
+ *                  Borrowed for the call.
+ * @param[in] value `len` bytes, copied; NULL only if `len` is 0 (an empty
+ *                  value).
+ * @param[in] len   length of `value`, at most 4096.
+ *
+ * @retval NWAL_OK                   the value is stored and durable.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` or `key` is NULL, `key` is empty,
+ *                                   longer than 64 bytes or outside the
+ *                                   alphabet, `len` is over 4096, `value`
+ *                                   is NULL with a non-zero `len`, or the
+ *                                   key is new and the stream already holds
+ *                                   64 keys. Nothing is written.
+ * @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+ * @retval NWAL_ERR_IO               the write or the sync failed; the key
+ *                                   keeps its old value in this handle.
+ *                                   After a failed sync the metadata is
+ *                                   read-only (every put returns
+ *                                   `NWAL_ERR_IO`) until the stream is
+ *                                   reopened; after a crash the key holds
+ *                                   the old or the new value. The log is
+ *                                   not affected.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe: puts serialise, gets do not wait for them.
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `key` is NULL or a NUL-terminated string.
+ * - `value` is NULL or points to `len` readable bytes.
+ */
+enum nwal_status nwal_meta_put(struct nwal *w, const char *key, const uint8_t *value, size_t len);
+
+/**
+ * Copy the value of `key` into `buf`.
+ *
+ * @param[in]  w       the log.
+ * @param[in]  key     NUL-terminated key, as for `nwal_meta_put`. Borrowed
+ *                     for the call.
+ * @param[out] buf     `cap` writable bytes; receives the value on `NWAL_OK`
+ *                     (bytes past it untouched). NULL only if `cap` is 0.
+ * @param[in]  cap     size of `buf`. To learn a value's length, pass 0 (and
+ *                     NULL): `NWAL_ERR_BUFFER_TOO_SMALL` (or `NWAL_OK` for
+ *                     an empty value) with `*out_len` set.
+ * @param[out] out_len receives the value's length on `NWAL_OK` and on
+ *                     `NWAL_ERR_BUFFER_TOO_SMALL`. Required.
+ *
+ * @retval NWAL_OK                   the value (`*out_len` bytes) is in
+ *                                   `buf`.
+ * @retval NWAL_ERR_BUFFER_TOO_SMALL `cap` is smaller than the value: nothing
+ *                                   is copied, `*out_len` is the value's
+ *                                   length.
+ * @retval NWAL_ERR_NOT_FOUND        the key has no value (`*out_len`
+ *                                   untouched).
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w`, `key` or `out_len` is NULL, `buf`
+ *                                   is NULL with a non-zero `cap`, or `key`
+ *                                   is not a valid key.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe and lock-free (never waits for a put); also after
+ * `nwal_shutdown`.
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `key` is NULL or a NUL-terminated string.
+ * - `buf` is NULL or points to `cap` writable bytes.
+ * - `out_len` is NULL or points to a writable `size_t`.
+ */
+enum nwal_status nwal_meta_get(struct nwal *w,
+                               const char *key,
+                               uint8_t *buf,
+                               size_t cap,
+                               size_t *out_len);
 
 /**
  * Errors and version

@@ -4,7 +4,8 @@
 //! appended at that moment may look like a torn tail).
 
 use crate::error::{Result, WalError};
-use crate::format::names::{lock_file_name, parse_file_name, validate_stream_name};
+use crate::format::meta::MetaSlot;
+use crate::format::names::{lock_file_name, meta_file_name, parse_file_name, validate_stream_name};
 use crate::format::SEGMENT_HEADER_SIZE;
 use crate::read::{read_refs, read_refs_into, ReadBuf};
 use crate::record::{EntryRef, Record};
@@ -16,7 +17,8 @@ use crate::segment::{Segment, SegmentMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The streams that have segment files (or a lock file) in `dir`, sorted.
+/// The streams that have segment files (or a lock or metadata file) in
+/// `dir`, sorted.
 pub fn list_streams(dir: &Path) -> Result<Vec<String>> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| WalError::io(format!("listing directory {}", dir.display()), e))?;
@@ -94,7 +96,8 @@ pub struct LogView {
 
 impl LogView {
     /// Open a read-only view of `stream` in `dir`. Fails with
-    /// `InvalidArgument` when the stream has no file in the directory.
+    /// `InvalidArgument` when the stream has no file (segment, lock or
+    /// metadata file) in the directory.
     pub fn open(dir: impl AsRef<Path>, stream: &str) -> Result<LogView> {
         let dir = dir.as_ref().to_path_buf();
         validate_stream_name(stream)?;
@@ -106,7 +109,8 @@ impl LogView {
         }
         let found = list_segments(&dir, stream)?;
         let has_lock = dir.join(lock_file_name(stream)).exists();
-        if found.is_empty() && !has_lock {
+        let has_meta = dir.join(meta_file_name(stream)).exists();
+        if found.is_empty() && !has_lock && !has_meta {
             return Err(WalError::InvalidArgument(format!(
                 "no stream {stream:?} in {}",
                 dir.display()
@@ -166,6 +170,16 @@ impl LogView {
 
     pub fn stream(&self) -> &str {
         &self.stream
+    }
+
+    /// The stream's metadata as open would find it (None: no metadata
+    /// file), read now, without the stream lock: while a writer holds the
+    /// stream, a put being written leaves its slot torn and this is the
+    /// value before it. A file neither of whose slots verifies is
+    /// `CorruptedFile`, as for open without salvage.
+    pub fn meta(&self) -> Result<Option<MetaSlot>> {
+        let path = self.dir.join(meta_file_name(&self.stream));
+        Ok(crate::meta::read_file(&path, false, false)?.map(|(_, loaded)| loaded.meta))
     }
 
     /// Every segment file of the stream, in id order.

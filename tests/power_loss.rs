@@ -663,4 +663,196 @@ fn a_crash_at_every_step_of_a_truncation_or_reset_leaves_the_log_before_or_after
     states += every_crash_state_of("reset(6), inside the old indexes", reset(6));
     eprintln!("{states} crash states of truncations and resets");
     assert!(states >= 120, "{states} states");
+
+/// One metadata put, as the files can be left by a crash at any point of
+/// its system calls: `old` is the metadata file before it (None: no file
+/// yet), `new` after it, and the put wrote the slot at `slot_offset`.
+struct MetaPut {
+    what: &'static str,
+    old: Option<Vec<u8>>,
+    new: Vec<u8>,
+    slot_offset: usize,
+    old_value: Option<Vec<u8>>,
+    new_value: Vec<u8>,
+}
+
+/// The file states of `put`: before its create (no file), after the
+/// create before the write (empty), the new slot torn at every cut (the
+/// rest of the file as before: the slot is overwritten in place), torn
+/// and followed by garbage, any subset of its 512-byte sectors lost (a
+/// lost sector reads as it was before), and the whole write (before and
+/// after its fdatasync: the same bytes). Returns (name, file, must be
+/// new): only the last state follows an acknowledged put.
+fn meta_put_states(put: &MetaPut, rng: &mut Rng) -> Vec<(String, Option<Vec<u8>>, bool)> {
+    let old = put.old.clone().unwrap_or_default();
+    // The new slot's bytes: its header, payload (length at byte 40) and CRC.
+    let at = put.slot_offset;
+    let payload = u32::from_le_bytes(put.new[at + 40..at + 44].try_into().unwrap()) as usize;
+    let new_slot = &put.new[at..at + 44 + payload + 4];
+    let overlay = |base: &[u8], at: usize, bytes: &[u8]| {
+        let mut f = base.to_vec();
+        if f.len() < at + bytes.len() {
+            f.resize(at + bytes.len(), 0);
+        }
+        f[at..at + bytes.len()].copy_from_slice(bytes);
+        f
+    };
+    let mut states = Vec::new();
+    if put.old.is_none() {
+        states.push(("before the create".to_string(), None, false));
+    }
+    for cut in 0..new_slot.len() {
+        if cut > 48 && cut < new_slot.len() - 8 && cut % 61 != 0 {
+            continue; // every cut of the header and the CRC, some between
+        }
+        let torn = overlay(&old, put.slot_offset, &new_slot[..cut]);
+        states.push((format!("slot torn at {cut}"), Some(torn.clone()), false));
+        if cut % 244 == 0 {
+            let garbage = rng.bytes((new_slot.len() - cut).min(300));
+            let f = overlay(&torn, put.slot_offset + cut, &garbage);
+            states.push((format!("slot torn at {cut} + garbage"), Some(f), false));
+        }
+    }
+    const SECTOR: usize = 512;
+    let sectors = new_slot.len().div_ceil(SECTOR);
+    for round in 0..24 {
+        let mut f = overlay(&old, put.slot_offset, new_slot);
+        let mut lost = 0;
+        for s in 0..sectors {
+            if rng.below(3) == 0 || (lost == 0 && s == sectors - 1) {
+                let from = put.slot_offset + s * SECTOR;
+                let to = (from + SECTOR).min(put.slot_offset + new_slot.len());
+                let was = |i: usize| old.get(i).copied().unwrap_or(0);
+                for (i, b) in f[from..to].iter_mut().enumerate() {
+                    *b = was(from + i);
+                }
+                lost += 1;
+            }
+        }
+        states.push((
+            format!("round {round}: {lost} sectors lost"),
+            Some(f),
+            false,
+        ));
+    }
+    states.push(("the whole slot".to_string(), Some(put.new.clone()), true));
+    states
+}
+
+/// A metadata put at every boundary of its system calls (docs/RELIABILITY.md,
+/// "Metadata"): the creation of the file and its first slot, then puts
+/// into slot 1, slot 0 and slot 1 again (values growing and shrinking, so
+/// a shorter slot leaves the end of an older one behind it). In every
+/// state open succeeds, the key holds the old or the new value and never
+/// anything else, the other key is untouched, the value of an
+/// acknowledged put is there, and puts go on.
+#[test]
+fn a_crash_at_every_step_of_a_metadata_put_leaves_the_old_or_the_new_value() {
+    use nano_wal::format::meta::SLOT_SIZE;
+    let tmp = tempfile::tempdir().unwrap();
+    let clean = tmp.path().join("clean");
+    let meta = clean.join("p.meta");
+    let mut rng = Rng::new(0x3E7A);
+    let values: Vec<Vec<u8>> = [1000usize, 2500, 3000, 100]
+        .iter()
+        .map(|&n| rng.bytes(n))
+        .collect();
+    let mut puts = Vec::new();
+    {
+        // No segment: its recovery at every open would fdatasync it, and
+        // the states are many.
+        let wal = Wal::open(&clean, "p", opts()).unwrap();
+        let mut old: Option<Vec<u8>> = None;
+        let mut old_value = None;
+        for (i, v) in values.iter().enumerate() {
+            wal.meta_put("k", v).unwrap();
+            if i == 0 {
+                wal.meta_put("other", b"untouched").unwrap();
+            }
+            let new = fs::read(&meta).unwrap();
+            // Put i went to slot i % 2 (the "other" put after the first
+            // flips it: the first put is checked alone, creating the file).
+            puts.push((old.clone(), new.clone(), old_value.clone(), v.clone()));
+            old = Some(new);
+            old_value = Some(v.clone());
+        }
+    }
+    // Rebuild each transition as a single put: the creation (no "other"
+    // key yet) and three puts over a file that has it.
+    let first = {
+        let dir = tmp.path().join("first");
+        let wal = Wal::open(&dir, "p", opts()).unwrap();
+        wal.meta_put("k", &values[0]).unwrap();
+        fs::read(dir.join("p.meta")).unwrap()
+    };
+    let mut transitions = vec![MetaPut {
+        what: "creation",
+        old: None,
+        new: first,
+        slot_offset: 0,
+        old_value: None,
+        new_value: values[0].clone(),
+    }];
+    for (i, (old, new, old_value, new_value)) in puts.into_iter().enumerate().skip(1) {
+        // After the first put and "other" (slots 0, 1): put 1 -> slot 0,
+        // put 2 -> slot 1, put 3 -> slot 0.
+        let slot_offset = if i % 2 == 1 { 0 } else { SLOT_SIZE };
+        transitions.push(MetaPut {
+            what: [
+                "",
+                "put into slot 0",
+                "put into slot 1",
+                "shorter put into slot 0",
+            ][i],
+            old,
+            new,
+            slot_offset,
+            old_value,
+            new_value,
+        });
+    }
+    let mut count = 0;
+    for put in &transitions {
+        for (state, file, acknowledged) in meta_put_states(put, &mut rng) {
+            let what = format!("{}: {state}", put.what);
+            let dir = tmp.path().join("state");
+            let _ = fs::remove_dir_all(&dir);
+            copy_dir(&clean, &dir);
+            match &file {
+                Some(f) => fs::write(dir.join("p.meta"), f).unwrap(),
+                None => fs::remove_file(dir.join("p.meta")).unwrap(),
+            }
+            let wal = Wal::open(&dir, "p", opts()).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let got = wal.meta_get("k").unwrap();
+            if acknowledged {
+                assert_eq!(
+                    got.as_ref(),
+                    Some(&put.new_value),
+                    "{what}: acknowledged put lost"
+                );
+            } else {
+                assert!(
+                    got == put.old_value || got.as_ref() == Some(&put.new_value),
+                    "{what}: neither the old nor the new value ({:?} bytes)",
+                    got.map(|g| g.len())
+                );
+            }
+            let other = wal.meta_get("other").unwrap();
+            if put.old.is_some() {
+                assert_eq!(other.as_deref(), Some(&b"untouched"[..]), "{what}");
+            }
+            assert!(wal.segments().is_empty(), "{what}: no segment made");
+            // Puts go on, and the next open sees them (in some states:
+            // each put is two fsyncs).
+            if count % 8 == 0 || acknowledged {
+                wal.meta_put("k", b"after").unwrap();
+                drop(wal);
+                let wal = Wal::open(&dir, "p", opts()).unwrap();
+                assert_eq!(wal.meta_get("k").unwrap().unwrap(), b"after", "{what}");
+            }
+            count += 1;
+        }
+    }
+    eprintln!("{count} metadata crash states checked");
+    assert!(count > 300, "{count} states");
 }

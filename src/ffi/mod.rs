@@ -4,8 +4,8 @@
 //! The exports, one file per group of the header and in its order (cbindgen
 //! emits functions in source order): `log` (open, shutdown, close),
 //! `append`, `read` (reads by ref and replay), `truncate` (truncation and
-//! reset), `maintenance` (sync, cleanup), `errors` (status names, last
-//! error, version).
+//! reset), `maintenance` (sync, cleanup), `meta` (the metadata slot),
+//! `errors` (status names, last error, version).
 //!
 //! The helper layer they are written with: `boundary` (panic boundary,
 //! handles, last error, status mapping), `ptr` (C pointers into slices,
@@ -43,6 +43,8 @@ mod truncate;
 
 mod maintenance;
 
+mod meta;
+
 mod errors;
 
 // The helper layer.
@@ -55,6 +57,7 @@ pub use append::*;
 pub use errors::*;
 pub use log::*;
 pub use maintenance::*;
+pub use meta::*;
 pub use read::*;
 pub use truncate::*;
 pub use types::*;

@@ -28,7 +28,8 @@ pub enum nwal_status {
     /// reserved fields or unknown option flags), or `dir` is not a directory.
     NWAL_ERR_INVALID_CONFIG = 2,
     /// Bytes on disk do not verify (checksum, magic, lengths), or a ref inside
-    /// a segment does not cover exactly one whole record.
+    /// a segment does not cover exactly one whole record, or neither slot of
+    /// the stream's metadata file verifies (on open).
     NWAL_ERR_CORRUPTED_DATA = 3,
     /// A record header is longer than 65,535 bytes.
     NWAL_ERR_HEADER_TOO_LARGE = 4,
@@ -36,7 +37,8 @@ pub enum nwal_status {
     NWAL_ERR_SHUTDOWN = 5,
     /// A ref names a segment that does not exist (never did, or was deleted by
     /// `nwal_cleanup`), or an index no record has (outside the log's
-    /// `[first_index, last_index]`, or outside the segment a ref names).
+    /// `[first_index, last_index]`, or outside the segment a ref names), or a
+    /// metadata key that has no value.
     NWAL_ERR_NOT_FOUND = 6,
     /// The stream is already open in another handle (this or another process).
     NWAL_ERR_LOCKED = 7,
@@ -50,6 +52,9 @@ pub enum nwal_status {
     /// handle or iterator it happened on is poisoned: every later call on it
     /// but `nwal_close` (`nwal_iter_free`) returns `NWAL_ERR_PANIC`.
     NWAL_ERR_PANIC = 9,
+    /// `nwal_meta_get`: the caller's buffer is smaller than the value; nothing
+    /// was copied and `*out_len` holds the value's length.
+    NWAL_ERR_BUFFER_TOO_SMALL = 10,
     /// `nwal_iter_next` reached the end of the log. Not an error.
     NWAL_DONE = 100,
 }
@@ -87,6 +92,7 @@ status_names!(
     NWAL_ERR_LOCKED,
     NWAL_ERR_INVALID_ARGUMENT,
     NWAL_ERR_PANIC,
+    NWAL_ERR_BUFFER_TOO_SMALL,
     NWAL_DONE,
 );
 

@@ -4,11 +4,13 @@
 //! Segment file = one 64-byte segment header (`header`), then records back
 //! to back. Record = 24-byte frame (`frame`), then the record header bytes,
 //! then the content. All integers are little-endian. The names of a
-//! stream's files in the log directory are built and parsed in `names`.
+//! stream's files in the log directory are built and parsed in `names`; the
+//! metadata file's two slots are encoded and decoded in `meta`.
 
 mod footer;
 mod frame;
 mod header;
+pub mod meta;
 pub(crate) mod names;
 
 pub use crate::crc::Position;

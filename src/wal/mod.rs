@@ -3,6 +3,7 @@
 //! `open`, appends in `append`, rotation and sealing in `rotate`.
 
 mod append;
+mod meta;
 mod open;
 mod rotate;
 mod segments;
@@ -12,6 +13,7 @@ pub(crate) use segments::Segments;
 
 use crate::durability::{GroupCommit, Poison};
 use crate::error::Result;
+use crate::meta::MetaStore;
 use crate::options::{Config, WalOptions};
 use crate::record::LogState;
 use crate::segment::{RecordEnds, Segment};
@@ -84,7 +86,9 @@ impl WriteState {
 /// rotation, truncation and reset, and alone by cleanup), then the
 /// graveyard, then the group-commit state; the stream lock's mutex (taken
 /// by shutdown under the appender lock) and the poison cause are taken
-/// last.
+/// last. The metadata store's lock (taken by shutdown under the appender
+/// lock, and by a purge under the registry's writer lock) locks nothing
+/// under it.
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub dir: PathBuf,
@@ -113,6 +117,8 @@ pub(crate) struct Inner {
     /// Segments a truncation or reset dropped whose files could not be
     /// deleted yet (see `Inner::remove_dropped`).
     pub graveyard: Mutex<Vec<Arc<Segment>>>,
+    /// The stream's metadata (`{stream}.meta`), with its own lock.
+    pub meta: MetaStore,
 }
 
 impl Wal {
@@ -148,6 +154,8 @@ impl Wal {
             Some(seg) => inner.wait_durable((seg.id(), app.write.end)),
             None => Ok(()),
         };
+        // No metadata change after the stream lock is released.
+        inner.meta.close();
         inner
             .stream_lock
             .lock()
