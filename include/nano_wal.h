@@ -936,10 +936,11 @@ void nwal_iter_free(struct nwal_iter *it);
  * ====================
  *
  * Records are dropped from the tail after a Raft conflict
- * (`nwal_truncate_after`) or all at once when a follower installs a
- * snapshot (`nwal_reset`). Both are durable when they return OK, and a
- * crash during either leaves the log as it was before or as it is after,
- * never a mix. A dropped record never comes back, and every ref or index
+ * (`nwal_truncate_after`), from the head once a snapshot or checkpoint
+ * covers them (`nwal_purge_before`), or all at once when a follower
+ * installs a snapshot (`nwal_reset`). Each is durable when it returns OK,
+ * and a crash during one leaves the log as it was before or as it is
+ * after, never a mix. A dropped record never comes back, and every ref or index
  * of one gives `NWAL_ERR_NOT_FOUND` afterwards, even once new records were
  * appended at its index (they go to a new segment: no offset is reused).
  * Reads running meanwhile see the log before or after; an iterator that
@@ -977,6 +978,41 @@ void nwal_iter_free(struct nwal_iter *it);
  *   `nwal_close`.
  */
 enum nwal_status nwal_truncate_after(struct nwal *w, uint64_t index);
+
+/**
+ * Drop every record with an index below `index`: `first_index` becomes
+ * `index` and the whole segments below it are deleted. The records below
+ * `index` are made durable first if they were not (a crash must not leave
+ * the log ending below its first index). The purge point is kept in the
+ * stream's metadata file; `nwal_cleanup` also raises `first_index`, past
+ * the segments it deletes.
+ *
+ * @param[in] w     the log.
+ * @param[in] index the new first index, up to `last_index + 1` (every
+ *                  record dropped: the next append gets `index`). At or
+ *                  below `first_index` nothing changes.
+ *
+ * @retval NWAL_OK                   the records below `index` are gone,
+ *                                   durably (or there were none).
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL, or `index` is above
+ *                                   `last_index + 1`; nothing changed.
+ * @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+ * @retval NWAL_ERR_IO               the sync of the records or the write
+ *                                   of the metadata failed; the log is as
+ *                                   it was (a failed sync poisons it; a
+ *                                   failed metadata write refuses later
+ *                                   ones until the log is reopened).
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe: waits for appends under way; appends wait for it. Reads
+ * and iterators already inside a deleted segment finish it.
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ */
+enum nwal_status nwal_purge_before(struct nwal *w, uint64_t index);
 
 /**
  * Drop every record: the log is empty with `first_index = next_index` and

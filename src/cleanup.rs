@@ -38,6 +38,9 @@ impl Wal {
         // Held to the end: no rotation changes the map or the active
         // segment meanwhile.
         let mut segments = inner.segments.writer();
+        // A purge point a reset superseded must be replaced before the
+        // reset's segment may go.
+        inner.settle_purge_point(&segments.current())?;
         // Deleting a later segment while a dropped one is left could make
         // the dropped one look live at the next open.
         inner

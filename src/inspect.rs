@@ -4,13 +4,14 @@
 //! appended at that moment may look like a torn tail).
 
 use crate::error::{Result, WalError};
-use crate::format::meta::MetaSlot;
+use crate::format::meta::{MetaSlot, PurgePoint};
 use crate::format::names::{lock_file_name, meta_file_name, parse_file_name, validate_stream_name};
 use crate::format::SEGMENT_HEADER_SIZE;
 use crate::read::{read_refs, read_refs_into, ReadBuf};
 use crate::record::{EntryRef, Record};
 use crate::recovery::{
-    check_header, count_sealed, index_sealed, list_segments, plan_tail, read_trailer, HeaderCheck,
+    apply_floor, check_header, count_sealed, index_sealed, list_segments, plan_tail, purge_floor,
+    read_trailer, HeaderCheck,
 };
 use crate::replay::{Replay, Source};
 use crate::segment::{Segment, SegmentMap};
@@ -50,8 +51,8 @@ pub struct SegmentInfo {
     pub file_size: u64,
     /// Why the header does not verify, if it does not.
     pub header_problem: Option<String>,
-    /// A later truncation or reset dropped every record of it: open deletes
-    /// the file (a crash came before the truncation did).
+    /// A later truncation or reset, or a purge, dropped every record of it:
+    /// open deletes the file (a crash came before the operation did).
     pub dropped: bool,
 }
 
@@ -151,7 +152,14 @@ impl LogView {
             }
             infos.push(info);
         }
-        for id in index_segments(&mut segments)? {
+        // The purge point as open would apply it; a metadata file that
+        // cannot be read leaves the view without it (`meta` reports why).
+        let meta_path = dir.join(meta_file_name(stream));
+        let purge = crate::meta::read_file(&meta_path, false, false)
+            .ok()
+            .flatten()
+            .and_then(|(_, loaded)| loaded.meta.purge);
+        for id in index_segments(&mut segments, purge)? {
             if let Some(info) = infos.iter_mut().find(|i| i.id == id) {
                 info.dropped = true;
             }
@@ -303,6 +311,13 @@ impl LogView {
 
     /// Records in log order, as [`crate::Wal::replay`] yields them.
     pub fn replay(&self, from: Option<EntryRef>) -> Result<Replay> {
+        // After a purge inside the first segment, start at the first index
+        // left, as the live log does.
+        if let (None, Some(first)) = (from, self.segments.values().next()) {
+            if first.first_live_index() > first.first_index() {
+                return self.replay_from_index(first.first_live_index());
+            }
+        }
         Replay::start(Source::Fixed(self.segments.clone()), from)
     }
 
@@ -320,9 +335,10 @@ impl LogView {
 
 /// Give the view's segments their record counts: the sealed ones by the
 /// successor rule, the newest by a scan up to its first damage (the view
-/// reads what open would keep). The segments a truncation or reset dropped
-/// leave the view; their ids are returned.
-fn index_segments(segments: &mut SegmentMap) -> Result<Vec<u64>> {
+/// reads what open would keep), the first index the purge point gives.
+/// The segments a truncation, reset or purge dropped leave the view; their
+/// ids are returned.
+fn index_segments(segments: &mut SegmentMap, purge: Option<PurgePoint>) -> Result<Vec<u64>> {
     let Some((&newest_id, newest)) = segments.iter().next_back() else {
         return Ok(Vec::new());
     };
@@ -331,7 +347,11 @@ fn index_segments(segments: &mut SegmentMap) -> Result<Vec<u64>> {
         .range(..newest_id)
         .map(|(&id, s)| (id, s.clone()))
         .collect();
-    let dropped = count_sealed(&sealed, Some((newest.first_index(), newest.resets_log())));
+    let mut dropped = count_sealed(&sealed, Some((newest.first_index(), newest.resets_log())));
+    let newest_reset = newest
+        .resets_log()
+        .then(|| (newest.id(), newest.first_index()));
+    let (floor, _) = purge_floor(purge, sealed.values(), newest_reset);
     for seg in &dropped {
         segments.remove(&seg.id());
     }
@@ -345,6 +365,9 @@ fn index_segments(segments: &mut SegmentMap) -> Result<Vec<u64>> {
         newest.set_record_end(k as u64, end);
     }
     newest.publish_count(plan.records);
+    if let Some(floor) = floor {
+        dropped.extend(apply_floor(segments, floor));
+    }
     Ok(dropped.iter().map(|s| s.id()).collect())
 }
 

@@ -35,7 +35,7 @@ const MAX_RECORD_SIZE: u64 = RECORD_FRAME_SIZE as u64 + MAX_HEADER_LEN as u64 + 
 /// Is `index` one of the `count` records of `seg` (the count read before)?
 #[inline]
 fn check_index(seg: &Segment, count: u64, index: u64) -> Result<()> {
-    if index >= seg.first_index() && index - seg.first_index() < count {
+    if index >= seg.first_live_index() && index - seg.first_index() < count {
         Ok(())
     } else {
         Err(index_error(seg, count, index))
@@ -47,7 +47,7 @@ fn check_index(seg: &Segment, count: u64, index: u64) -> Result<()> {
 fn index_error(seg: &Segment, count: u64, index: u64) -> WalError {
     WalError::IndexNotFound {
         index,
-        first: seg.first_index(),
+        first: seg.first_live_index(),
         last: seg.first_index() + count - 1,
     }
 }
@@ -501,7 +501,9 @@ fn read_append(seg: &Segment, buf: &mut Vec<u8>, start: u64, end: u64) -> Result
 /// The indexes `segments` (in log order) hold: `(first, last)`, with
 /// `first_if_empty` when there is no segment.
 pub(crate) fn index_bounds(segments: &[Arc<Segment>], first_if_empty: u64) -> (u64, u64) {
-    let first = segments.first().map_or(first_if_empty, |s| s.first_index());
+    let first = segments
+        .first()
+        .map_or(first_if_empty, |s| s.first_live_index());
     let last = segments.last().map_or(first - 1, |s| s.last_index());
     (first, last)
 }

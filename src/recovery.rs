@@ -2,6 +2,7 @@
 //! and bring the newest segment back to its last complete record (or batch).
 
 use crate::error::{Result, WalError};
+use crate::format::meta::PurgePoint;
 use crate::format::names::{parse_file_name, StreamFile};
 use crate::format::{
     SegmentHeader, Trailer, MAX_SEGMENT_RECORDS, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
@@ -23,6 +24,9 @@ pub(crate) struct Recovered {
     pub newest: Option<Arc<Segment>>,
     /// The id the next segment created gets.
     pub next_id: u64,
+    /// A purge point a reset superseded, and what replaces it (see
+    /// [`purge_floor`]): open writes it before anything else.
+    pub settle_purge: Option<PurgePoint>,
 }
 
 /// A segment file found in the directory, as its name says.
@@ -114,6 +118,7 @@ pub(crate) fn recover(
     dir_file: &File,
     stream: &str,
     cfg: &Config,
+    purge: Option<PurgePoint>,
 ) -> Result<Recovered> {
     let mut found = list_segments(dir, stream)?;
     let next_id = found.last().map_or(1, |f| f.id + 1);
@@ -167,6 +172,11 @@ pub(crate) fn recover(
         .as_ref()
         .map(|(_, _, h, _)| (h.first_index, h.resets_log));
     let dropped = count_sealed(&segments, newest_first);
+    let newest_reset = newest_found
+        .as_ref()
+        .filter(|(_, _, h, _)| h.resets_log)
+        .map(|(_, _, h, _)| (h.segment_id, h.first_index));
+    let (floor, settle_purge) = purge_floor(purge, segments.values(), newest_reset);
     for seg in &dropped {
         segments.remove(&seg.id());
     }
@@ -181,6 +191,9 @@ pub(crate) fn recover(
         newest = Some(seg);
     }
     remove_dropped(dir, dir_file, &dropped)?;
+    if let Some(floor) = floor {
+        remove_dropped(dir, dir_file, &apply_floor(&mut segments, floor))?;
+    }
     for t in &torn {
         std::fs::remove_file(&t.path)
             .map_err(|e| WalError::io(format!("removing torn segment {}", t.path.display()), e))?;
@@ -193,7 +206,60 @@ pub(crate) fn recover(
         segments,
         newest,
         next_id,
+        settle_purge,
     })
+}
+
+/// The floor a purge point puts under the log's indexes, given the sealed
+/// segments found (those a truncation dropped included) and the newest
+/// one's id and first index if it resets the log. A segment that resets
+/// the log with an id above the point's was created after the purge and
+/// supersedes it: then there is no floor, and the point to write instead
+/// (the newest such reset's first index) is returned too, to be written
+/// before that segment can be deleted.
+pub(crate) fn purge_floor<'a>(
+    point: Option<PurgePoint>,
+    sealed: impl DoubleEndedIterator<Item = &'a Arc<Segment>>,
+    newest_reset: Option<(u64, u64)>,
+) -> (Option<u64>, Option<PurgePoint>) {
+    let Some(point) = point else {
+        return (None, None);
+    };
+    let reset = newest_reset.or_else(|| {
+        sealed
+            .rev()
+            .find(|s| s.resets_log())
+            .map(|s| (s.id(), s.first_index()))
+    });
+    match reset {
+        Some((segment_id, before)) if segment_id > point.segment_id => {
+            (None, Some(PurgePoint { before, segment_id }))
+        }
+        _ => (Some(point.before), None),
+    }
+}
+
+/// Put `floor` under the indexes of `segments` (every live one, counted):
+/// the segments wholly below it but the newest leave the map and are
+/// returned, oldest first (to delete: a purge a crash interrupted), and the
+/// first one left reads nothing below `floor` (nor above its last index,
+/// should the point say more).
+pub(crate) fn apply_floor(segments: &mut SegmentMap, floor: u64) -> Vec<Arc<Segment>> {
+    let Some(newest) = segments.values().next_back().cloned() else {
+        return Vec::new();
+    };
+    let below: Vec<Arc<Segment>> = segments
+        .values()
+        .filter(|s| s.id() != newest.id() && s.first_index() + s.record_count() <= floor)
+        .cloned()
+        .collect();
+    for seg in &below {
+        segments.remove(&seg.id());
+    }
+    if let Some(first) = segments.values().next() {
+        first.purge_below(floor.min(newest.last_index() + 1));
+    }
+    below
 }
 
 /// Give each segment of `sealed` (every segment but the newest, in id
@@ -224,8 +290,8 @@ pub(crate) fn count_sealed(sealed: &SegmentMap, newest: Option<(u64, bool)>) -> 
     dropped
 }
 
-/// Finish an interrupted truncation or reset: delete the files of the
-/// segments it dropped, oldest first (a segment that resets the log only
+/// Finish an interrupted truncation, reset or purge: delete the files of
+/// the segments it dropped, oldest first (a segment that resets the log only
 /// once the deletions before it are durable), and fsync the directory.
 fn remove_dropped(dir: &Path, dir_file: &File, dropped: &[Arc<Segment>]) -> Result<()> {
     let sync = || {
@@ -239,7 +305,7 @@ fn remove_dropped(dir: &Path, dir_file: &File, dropped: &[Arc<Segment>]) -> Resu
         crate::sys::remove_file(seg.path()).map_err(|e| {
             WalError::io(
                 format!(
-                    "removing segment {} (dropped by a truncation or reset)",
+                    "removing segment {} (left without records by a truncation, reset or purge)",
                     seg.path().display()
                 ),
                 e,

@@ -107,7 +107,16 @@ impl Wal {
     /// deleted before the replay reaches them are passed over without an
     /// error (`nwal_iter_open` in include/nano_wal.h says the same).
     pub fn replay(&self, from: Option<EntryRef>) -> Result<Replay> {
-        Replay::start(Source::Live(self.inner.clone()), from)
+        // After a purge inside the first segment, its first records are
+        // not part of the log: start at the first index left.
+        let purged_first =
+            self.inner.segments.ordered().first().and_then(|s| {
+                (s.first_live_index() > s.first_index()).then(|| s.first_live_index())
+            });
+        match (from, purged_first) {
+            (None, Some(first)) => self.replay_from_index(first),
+            _ => Replay::start(Source::Live(self.inner.clone()), from),
+        }
     }
 }
 

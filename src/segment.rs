@@ -86,6 +86,9 @@ pub struct Segment {
     /// Records in the segment readers may use: published after their ends
     /// and after the data end that covers them.
     count: AtomicU64,
+    /// The lowest index readers may use: `first_index`, or above it once a
+    /// purge dropped the segment's first records.
+    floor: AtomicU64,
     /// The ends of the records, while the segment is written (and for the
     /// newest segment found by recovery, or a sealed one whose index footer
     /// could not be trusted); None for a sealed segment with a footer.
@@ -167,6 +170,7 @@ impl Segment {
             first_index: header.first_index,
             resets_log: header.resets_log,
             count: AtomicU64::new(0),
+            floor: AtomicU64::new(header.first_index),
             ends: ArcSwapOption::empty(),
             footer_at: AtomicU64::new(0),
             crc_seed: crate::format::crc_seed(header.segment_id),
@@ -204,10 +208,20 @@ impl Segment {
     pub fn last_index(&self) -> u64 {
         self.first_index + self.record_count() - 1
     }
-    /// Does the segment hold record `index`?
+    /// The lowest index of the segment readers may use: its first index,
+    /// or the first one a purge left.
+    #[inline]
+    pub fn first_live_index(&self) -> u64 {
+        self.floor.load(Ordering::Acquire)
+    }
+    /// Does the segment hold record `index` (and may it be read)?
     #[inline]
     pub(crate) fn holds_index(&self, index: u64) -> bool {
-        index >= self.first_index && index - self.first_index < self.record_count()
+        index >= self.first_live_index() && index - self.first_index < self.record_count()
+    }
+    /// Drop the records below `index` for readers (a purge).
+    pub(crate) fn purge_below(&self, index: u64) {
+        self.floor.fetch_max(index, Ordering::AcqRel);
     }
 
     /// Keep the ends of the records in memory from now on (a segment that

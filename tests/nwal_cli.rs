@@ -984,7 +984,7 @@ fn stat_verify_and_dump_see_a_truncation_whose_dropped_files_are_still_there() {
     let o = nwal(&["stat", d(tmp.path()), "s"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("dropped (a truncation or reset"), "{out}");
+    assert!(out.contains("dropped (no record left"), "{out}");
     assert!(out.contains("indexes 1 to 7"), "{out}");
     let o = nwal(&["verify", d(tmp.path()), "s"]);
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));

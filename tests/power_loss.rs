@@ -663,6 +663,7 @@ fn a_crash_at_every_step_of_a_truncation_or_reset_leaves_the_log_before_or_after
     states += every_crash_state_of("reset(6), inside the old indexes", reset(6));
     eprintln!("{states} crash states of truncations and resets");
     assert!(states >= 120, "{states} states");
+}
 
 /// One metadata put, as the files can be left by a crash at any point of
 /// its system calls: `old` is the metadata file before it (None: no file
@@ -855,4 +856,141 @@ fn a_crash_at_every_step_of_a_metadata_put_leaves_the_old_or_the_new_value() {
     }
     eprintln!("{count} metadata crash states checked");
     assert!(count > 300, "{count} states");
+}
+
+/// Every file of a log directory by name (segments and metadata).
+fn read_all_files(dir: &Path) -> Files {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .filter(|(name, _)| name.ends_with(".seg") || name.ends_with(".meta"))
+        .collect()
+}
+
+/// A purge, in the order of its system calls (`Inner::purge`): the purge
+/// point written to a metadata slot and fdatasync'ed (the first time: the
+/// file created and fsync'ed, and the directory fsync'ed), then the whole
+/// segments below it unlinked and the directory fsync'ed. Crash states: the
+/// metadata write missing or torn at several lengths (the log before: the
+/// other slot, or no metadata), and once it is whole, any subset of the
+/// segments below still there (the log after). Two purges in a row, so the
+/// second writes the other slot over a file that holds the first.
+#[test]
+fn a_crash_at_every_step_of_a_purge_never_lowers_the_first_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let wal = Wal::open(&src, "p", opts()).unwrap();
+    let mut log = LogModel {
+        first: 1,
+        records: Vec::new(),
+    };
+    for window in 0..4i64 {
+        for i in 0..3 {
+            let c = format!("record {i} of window {window}").into_bytes();
+            wal.append(None, &c, T0 + window * WINDOW, false).unwrap();
+            log.records.push(c);
+        }
+    }
+    let mut states = 0;
+    for index in [5, 11] {
+        let before = log.clone();
+        let old = read_all_files(&src);
+        wal.purge_before(index).unwrap();
+        log.records.drain(..(index - log.first) as usize);
+        log.first = index;
+        let new = read_all_files(&src);
+        let meta = new.keys().find(|n| n.ends_with(".meta")).unwrap().clone();
+        let deleted: Vec<&String> = old.keys().filter(|n| !new.contains_key(*n)).collect();
+        assert!(
+            !deleted.is_empty(),
+            "purge_before({index}) deletes a segment"
+        );
+        let old_meta = old.get(&meta).cloned().unwrap_or_default();
+        let new_meta = &new[&meta];
+        let mut check = |files: &Files, want: &LogModel, state: String| {
+            let dir = tmp.path().join("state");
+            write_files(&dir, files);
+            check_model(&dir, want, &format!("purge_before({index}): {state}"));
+            states += 1;
+        };
+        // The slot written: where it differs from the file before, cut
+        // anywhere in it (a torn write), or missing.
+        let start = new_meta
+            .iter()
+            .zip(old_meta.iter().chain(std::iter::repeat(&0)))
+            .position(|(a, b)| a != b)
+            .unwrap();
+        let end = new_meta.len();
+        let mut files = old.clone();
+        for cut in [start, start + 1, start + 8, (start + end) / 2, end - 1] {
+            let mut torn = old_meta.clone();
+            torn.resize(torn.len().max(cut), 0);
+            torn[start..cut].copy_from_slice(&new_meta[start..cut]);
+            files.insert(meta.clone(), torn);
+            check(&files, &before, format!("metadata torn at {cut}"));
+        }
+        if old_meta.is_empty() {
+            files.remove(&meta);
+            check(&files, &before, "metadata file missing".into());
+        }
+        files.insert(meta.clone(), new_meta.clone());
+        for mask in 0..1u32 << deleted.len() {
+            let mut f = files.clone();
+            for (k, name) in deleted.iter().enumerate() {
+                if mask & (1 << k) != 0 {
+                    f.remove(*name);
+                }
+            }
+            check(&f, &log, format!("committed, deleted segments {mask:#b}"));
+        }
+    }
+    drop(wal);
+    eprintln!("{states} crash states of purges");
+    assert!(states >= 14, "{states} states");
+}
+
+/// A reset after a purge, crashed before the purge point was replaced: the
+/// reset's segment says the point is out of force, open replaces it, and a
+/// later truncation that drops the reset's segment does not bring it back.
+#[test]
+fn a_reset_that_a_crash_cut_off_from_its_metadata_still_supersedes_the_purge_point() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let wal = Wal::open(&src, "p", opts()).unwrap();
+    for i in 0..10u64 {
+        wal.append(None, format!("old {i}").as_bytes(), T0, false)
+            .unwrap();
+    }
+    wal.purge_before(8).unwrap();
+    let meta_before_reset = read_all_files(&src)
+        .into_iter()
+        .find(|(n, _)| n.ends_with(".meta"))
+        .unwrap();
+    wal.reset(3).unwrap();
+    drop(wal);
+    // The crash: the metadata as it was before the reset replaced the point.
+    fs::write(src.join(&meta_before_reset.0), &meta_before_reset.1).unwrap();
+    let want = LogModel {
+        first: 3,
+        records: Vec::new(),
+    };
+    let dir = tmp.path().join("state");
+    write_files(&dir, &read_all_files(&src));
+    check_model(&dir, &want, "reset, metadata not updated");
+    let wal = Wal::open(&dir, "p", opts()).unwrap();
+    assert_eq!(wal.first_index(), 3);
+    wal.truncate_after(2).unwrap();
+    let r = wal.append(None, b"new", T0, false).unwrap();
+    assert_eq!(r.index, 3);
+    drop(wal);
+    let wal = Wal::open(&dir, "p", opts()).unwrap();
+    let state = wal.log_state();
+    assert_eq!((state.first_index, state.last_index), (3, 3));
+    assert_eq!(&wal.read_index(3).unwrap().content[..], b"new");
 }

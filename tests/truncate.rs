@@ -393,3 +393,146 @@ fn durable_index_after_truncation_counts_only_synced_records() {
     wal.sync().unwrap();
     assert_eq!(wal.durable_index(), 6);
 }
+
+#[test]
+fn purge_inside_a_segment_raises_the_first_index_and_deletes_the_segments_below() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let mut model = empty();
+    let mut refs = Vec::new();
+    for window in 0..3 {
+        refs.extend(append(&wal, &mut model, window, 4, "a"));
+    }
+    // No-ops, and an index past the end.
+    wal.purge_before(1).unwrap();
+    wal.purge_before(0).unwrap();
+    let err = wal.purge_before(14).unwrap_err();
+    assert!(matches!(err, WalError::InvalidArgument(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains("highest index to purge before is 13"),
+        "{err}"
+    );
+    check(&wal, &model, "refused purge changes nothing");
+    // Index 6 is the second record of the second segment.
+    wal.purge_before(6).unwrap();
+    model.records.drain(..5);
+    model.first = 6;
+    check(&wal, &model, "after purge_before(6)");
+    let ids: Vec<u64> = seg_files(tmp.path(), "t").iter().map(|f| f.0).collect();
+    assert_eq!(ids, vec![2, 3], "the first segment is deleted");
+    for r in &refs[..5] {
+        assert!(is_not_found(wal.read(*r)), "purged ref {r:?}");
+    }
+    assert!(matches!(
+        wal.replay(Some(refs[4])),
+        Err(WalError::IndexNotFound { .. })
+    ));
+    let purged = wal.replay(Some(refs[5])).unwrap().next().unwrap().unwrap();
+    assert_eq!(purged.0.index, 6);
+    drop(wal);
+    let wal = open(tmp.path());
+    check(&wal, &model, "purged, reopened");
+    // Lower again is a no-op; appends go on.
+    wal.purge_before(3).unwrap();
+    append(&wal, &mut model, 3, 2, "b");
+    check(&wal, &model, "appended after the purge");
+    // Retention moves the first index past what it deletes.
+    let r = wal.cleanup(T0 + 2 * DUR + common::RET).unwrap();
+    assert_eq!(r.deleted.len(), 1);
+    model.records.drain(..3);
+    model.first = 9;
+    check(&wal, &model, "after cleanup");
+    drop(wal);
+    check(&open(tmp.path()), &model, "after cleanup, reopened");
+}
+
+#[test]
+fn purge_of_every_record_leaves_an_empty_log_that_goes_on_at_that_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let mut model = empty();
+    append(&wal, &mut model, 0, 3, "a");
+    append(&wal, &mut model, 1, 3, "a");
+    assert_eq!(
+        wal.durable_index(),
+        3,
+        "the rotation synced the first window only"
+    );
+    wal.purge_before(7).unwrap();
+    assert_eq!(
+        wal.durable_index(),
+        6,
+        "the purged records were synced first"
+    );
+    model = Model {
+        first: 7,
+        records: Vec::new(),
+    };
+    check(&wal, &model, "everything purged");
+    drop(wal);
+    let wal = open(tmp.path());
+    check(&wal, &model, "everything purged, reopened");
+    append(&wal, &mut model, 1, 2, "b");
+    drop(wal);
+    check(&open(tmp.path()), &model, "appended, reopened");
+}
+
+/// A reset after a purge supersedes the purge point, also once the reset's
+/// own segment is gone (a truncation dropped it): the old point never comes
+/// back to hide the records appended since.
+#[test]
+fn a_reset_below_a_purge_point_outlives_the_purge_point() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let mut model = empty();
+    append(&wal, &mut model, 0, 10, "a");
+    wal.purge_before(8).unwrap();
+    wal.reset(3).unwrap();
+    model = Model {
+        first: 3,
+        records: Vec::new(),
+    };
+    check(&wal, &model, "reset below the purge point");
+    drop(wal);
+    let wal = open(tmp.path());
+    check(&wal, &model, "reset, reopened");
+    append(&wal, &mut model, 0, 3, "b");
+    wal.truncate_after(2).unwrap();
+    model.records.clear();
+    append(&wal, &mut model, 1, 4, "c");
+    drop(wal);
+    let wal = open(tmp.path());
+    check(&wal, &model, "the reset's segment dropped, reopened");
+    // A purge after the reset is in force again.
+    wal.purge_before(5).unwrap();
+    model.records.drain(..2);
+    model.first = 5;
+    drop(wal);
+    check(
+        &open(tmp.path()),
+        &model,
+        "purged after the reset, reopened",
+    );
+}
+
+#[test]
+fn metadata_outlives_truncation_purge_and_reset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let mut model = empty();
+    append(&wal, &mut model, 0, 6, "a");
+    wal.meta_put("vote", b"term 7, node 2").unwrap();
+    wal.truncate_after(4).unwrap();
+    wal.purge_before(3).unwrap();
+    wal.meta_put("commit", b"4").unwrap();
+    wal.reset(100).unwrap();
+    drop(wal);
+    let wal = open(tmp.path());
+    assert_eq!(
+        wal.meta_get("vote").unwrap().as_deref(),
+        Some(&b"term 7, node 2"[..])
+    );
+    assert_eq!(wal.meta_get("commit").unwrap().as_deref(), Some(&b"4"[..]));
+    assert_eq!(wal.first_index(), 100);
+}

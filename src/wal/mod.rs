@@ -172,7 +172,7 @@ impl Wal {
         let first_index = segments
             .values()
             .next()
-            .map_or(inner.config.first_index, |s| s.first_index());
+            .map_or(inner.config.first_index, |s| s.first_live_index());
         let last_index = segments
             .values()
             .next_back()

@@ -27,7 +27,12 @@ impl Wal {
         let dir_file = open_directory(&dir)?;
         let stream_lock = lock_stream(&dir, stream, config.file_mode)?;
         let meta = MetaStore::open(&dir, &dir_file, stream, config.file_mode, config.salvage)?;
-        let recovered = recovery::recover(&dir, &dir_file, stream, &config)?;
+        let recovered = recovery::recover(&dir, &dir_file, stream, &config, meta.purge_point())?;
+        if let Some(point) = recovered.settle_purge {
+            // A reset superseded the purge point: replace it before that
+            // reset's segment can ever be deleted (`purge_floor`).
+            meta.set_purge_point(point)?;
+        }
         let newest = recovered.newest.as_ref();
         let next_index = newest.map_or(config.first_index, |s| s.last_index() + 1);
         let appender = Appender {

@@ -1,11 +1,15 @@
-//! Truncation of the log's tail and reset: the log goes on in a new segment
-//! whose first index says which records are left, and the segments it
-//! leaves without records are deleted. No byte of an existing segment is
-//! rewritten, so a ref handed out before can never read a record appended
-//! later at the same offset (docs/FORMAT.md, "Truncation and reset").
+//! Truncation at both ends. The tail (`truncate_after`) and everything
+//! (`reset`): the log goes on in a new segment whose first index says which
+//! records are left, and the segments it leaves without records are
+//! deleted. No byte of an existing segment is rewritten, so a ref handed
+//! out before can never read a record appended later at the same offset
+//! (docs/FORMAT.md, "Truncation and reset"). The head (`purge_before`): a
+//! purge point in the stream's metadata, and the whole segments below it
+//! deleted.
 
 use super::{Appender, Inner, Wal, WriteState};
 use crate::error::{Result, WalError};
+use crate::format::meta::PurgePoint;
 use crate::format::{MAX_FIRST_INDEX, SEGMENT_HEADER_SIZE};
 use crate::segment::Segment;
 use std::sync::atomic::Ordering;
@@ -49,7 +53,43 @@ impl Wal {
         let inner = &*self.inner;
         let mut app = inner.lock_appender();
         inner.check_writable()?;
-        inner.restart(&mut app, next_index, true)
+        inner.restart(&mut app, next_index, true)?;
+        // The reset is durable already; a failure here is settled by the
+        // next truncation, purge or cleanup, or by open.
+        let _ = inner.settle_purge_point(&inner.segments.ordered());
+        Ok(())
+    }
+
+    /// Drop every record with an index below `index`: `first_index`
+    /// becomes `index`, and the whole segments below it are deleted.
+    /// `index <= first_index` changes nothing; `index` may be
+    /// `last_index + 1` (every record dropped, the next append gets it),
+    /// higher is `InvalidArgument`. Durable when it returns: after a crash
+    /// the first index is never lower. The records below `index` are made
+    /// durable first (an fdatasync if they were not), so a crash cannot
+    /// leave the log ending below its first index. Refs and indexes of
+    /// dropped records are `IndexNotFound` (or `SegmentNotFound`); a replay
+    /// already reading a deleted segment finishes it. Waits for appends
+    /// under way.
+    pub fn purge_before(&self, index: u64) -> Result<()> {
+        let inner = &*self.inner;
+        let app = inner.lock_appender();
+        inner.check_writable()?;
+        let state = self.log_state();
+        if index <= state.first_index {
+            return Ok(());
+        }
+        if index > state.last_index + 1 {
+            return Err(WalError::InvalidArgument(format!(
+                "purge_before({index}): the last index is {}, so the highest index to purge before is {}",
+                state.last_index,
+                state.last_index + 1
+            )));
+        }
+        if index - 1 > state.durable_index {
+            self.sync()?;
+        }
+        inner.purge(&app, index)
     }
 }
 
@@ -84,6 +124,7 @@ impl Inner {
         let mut segments = self.segments.writer();
         self.poison.check()?;
         let live = segments.current();
+        self.settle_purge_point(&live)?;
         let mut dropped = Vec::new();
         let mut cut = None;
         for seg in live.iter() {
@@ -124,6 +165,59 @@ impl Inner {
         // Not an error of the truncation (see `remove_dropped`).
         let _ = self.remove_dropped(&mut graveyard);
         Ok(())
+    }
+
+    /// Put the purge point `index` in the metadata (the commit point), then
+    /// drop the records below it for readers and delete the whole segments
+    /// below it (appender lock held). The system calls: the metadata slot
+    /// written and fdatasync'ed (the file created, fsync'ed and the
+    /// directory fsync'ed first if it did not exist), then the segments
+    /// unlinked, oldest first, and the directory fsync'ed. A crash before
+    /// the metadata is durable leaves the log as it was; after it, open
+    /// applies the point and deletes what is left below it.
+    fn purge(&self, app: &Appender, index: u64) -> Result<()> {
+        let mut segments = self.segments.writer();
+        self.poison.check()?;
+        let live = segments.current();
+        self.settle_purge_point(&live)?;
+        let newest = live.last().map_or(0, |s| s.id());
+        self.meta.set_purge_point(PurgePoint {
+            before: index,
+            segment_id: newest,
+        })?;
+        let active = app.segment.as_ref().map(|s| s.id());
+        let below: Vec<Arc<Segment>> = live
+            .iter()
+            .filter(|s| Some(s.id()) != active && s.first_index() + s.record_count() <= index)
+            .cloned()
+            .collect();
+        // The floor first: a reader never sees the first index go down.
+        if let Some(first) = live.get(below.len()) {
+            first.purge_below(index);
+        }
+        segments.retain(|id, _| !below.iter().any(|s| s.id() == id));
+        let mut graveyard = self.lock_graveyard();
+        graveyard.extend(below);
+        // Not an error of the purge (see `remove_dropped`).
+        let _ = self.remove_dropped(&mut graveyard);
+        Ok(())
+    }
+
+    /// Replace a purge point that a reset superseded (a segment of `live`
+    /// that resets the log, with an id above the point's) by that reset's
+    /// first index. Done before anything may delete the reset's segment:
+    /// once it is gone, nothing would say the point is out of force.
+    pub(crate) fn settle_purge_point(&self, live: &[Arc<Segment>]) -> Result<()> {
+        let Some(point) = self.meta.purge_point() else {
+            return Ok(());
+        };
+        match live.iter().rev().find(|s| s.resets_log()) {
+            Some(r) if r.id() > point.segment_id => self.meta.set_purge_point(PurgePoint {
+                before: r.first_index(),
+                segment_id: r.id(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The segments a truncation or reset dropped whose files are not

@@ -443,7 +443,7 @@ fn cmd_stat(a: &Args, out: &mut Out) -> CmdResult {
             let (records, first, last) = match &info.header_problem {
                 Some(p) => (format!("bad header: {p}"), String::new(), String::new()),
                 None if info.dropped => (
-                    "dropped (a truncation or reset; open deletes it)".into(),
+                    "dropped (no record left; open deletes it)".into(),
                     String::new(),
                     String::new(),
                 ),
@@ -520,7 +520,7 @@ fn cmd_verify(a: &Args, out: &mut Out) -> CmdResult {
     let mut records = 0u64;
     let newest = view.segments().last().map(|s| s.id);
     'segments: for info in view.segments() {
-        // Not part of the log: a truncation or reset dropped it.
+        // Not part of the log: a truncation, reset or purge dropped it.
         if info.dropped {
             continue;
         }
