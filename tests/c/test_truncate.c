@@ -122,6 +122,35 @@ int main(void) {
   CHECK_STATUS(nwal_truncate_after(w, 998), NWAL_ERR_INVALID_ARGUMENT);
   CHECK(strstr(nwal_last_error_message(), "999") != NULL);
 
+  /* Purge: no-ops, past the end, then the head dropped inside a segment
+   * and everything. */
+  for (int i = 0; i < 4; i++) put(w, (char)('t' + i), T + 3 * HOUR); /* 1001..1004 */
+  check_bounds(w, 1000, 1004);
+  CHECK_STATUS(nwal_purge_before(NULL, 1002), NWAL_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(nwal_purge_before(w, 1006), NWAL_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(nwal_last_error_message(), "1005") != NULL);
+  CHECK_OK(nwal_purge_before(w, 1000));
+  CHECK_OK(nwal_purge_before(w, 7));
+  check_bounds(w, 1000, 1004);
+  CHECK_OK(nwal_purge_before(w, 1002));
+  check_bounds(w, 1002, 1004);
+  nwal_record rec1;
+  size_t n1 = 0;
+  nwal_read_buf *b1 = NULL;
+  CHECK_STATUS(nwal_read_range(w, 1001, 1, 0, &rec1, NULL, &n1, &b1), NWAL_ERR_NOT_FOUND);
+  CHECK_STATUS(nwal_iter_open_at(w, 1001, &it), NWAL_ERR_NOT_FOUND);
+  CHECK_OK(nwal_iter_open(w, NULL, &it)); /* from the start: the first index left */
+  CHECK_OK(nwal_iter_next(it, &rec, &ref));
+  CHECK(ref.index == 1002 && rec.content[0] == 'u');
+  nwal_iter_free(it);
+  nwal_close(w);
+  CHECK_OK(nwal_open(dir, "s", &o, &w));
+  check_bounds(w, 1002, 1004);
+  check_byte(w, 1003, 'v');
+  CHECK_OK(nwal_purge_before(w, 1005));
+  check_bounds(w, 1005, 1004);
+  CHECK(put(w, 'p', T + 3 * HOUR).index == 1005);
+
   /* Reset back below the first index. */
   CHECK_OK(nwal_reset(w, 10));
   check_bounds(w, 10, 9);
