@@ -1023,8 +1023,8 @@ enum nwal_status nwal_cleanup(struct nwal *w, int64_t now_ms, struct nwal_cleanu
  * Each stream keeps a few small values beside its log (a Raft term and
  * vote, a snapshot's position): keys of 1-64 bytes of `[A-Za-z0-9._-]`,
  * values of 0-4096 bytes, at most 64 keys. They live in the stream's
- * metadata file, not in the log, so retention and the truncation, purge
- * or reset of the log never touch them, and they survive reopening. A put
+ * metadata file, not in the log, so nothing that removes records
+ * (`nwal_cleanup`) touches them, and they survive reopening. A put
  * does not sync the log and a durable append does not sync the metadata:
  * after a crash every acknowledged put and every acknowledged durable
  * append is there, in no promised order relative to each other.

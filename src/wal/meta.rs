@@ -1,6 +1,6 @@
 //! The stream's metadata slot on the [`Wal`] handle: a few small values
 //! (a Raft vote and term, a snapshot's position) kept beside the log,
-//! durable on `Ok` and untouched by truncation, purge, reset and retention.
+//! durable on `Ok` and untouched by whatever removes records (retention).
 
 use super::Wal;
 use crate::error::Result;
