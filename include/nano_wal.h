@@ -72,7 +72,8 @@
  * `nwal_options.flags` bit: salvage mode for `nwal_open`. When the newest
  * segment holds a corrupted record followed by valid ones, cut the segment
  * at the corruption (losing what follows) instead of failing with
- * `NWAL_ERR_CORRUPTED_DATA`.
+ * `NWAL_ERR_CORRUPTED_DATA`; when neither slot of the stream's metadata
+ * file verifies, start from empty metadata instead.
  */
 #define NWAL_OPT_SALVAGE 1
 
@@ -91,7 +92,9 @@ typedef enum nwal_status {
    * An operating-system call failed; `nwal_last_os_error()` gives its errno.
    * Also returned by appends, `nwal_sync` and `nwal_shutdown` on a log
    * poisoned by an earlier failed fsync or truncate (reads, replay and
-   * cleanup still work; reopen the log to append again).
+   * cleanup still work; reopen the log to append again), and by
+   * `nwal_meta_put` after an earlier failed sync of the metadata file
+   * (reopen to put again).
    */
   NWAL_ERR_IO = 1,
   /**
@@ -110,7 +113,8 @@ typedef enum nwal_status {
    */
   NWAL_ERR_HEADER_TOO_LARGE = 4,
   /**
-   * The log was shut down (`nwal_shutdown`); no new appends or cleanups.
+   * The log was shut down (`nwal_shutdown`); no new appends, cleanups or
+   * metadata puts.
    */
   NWAL_ERR_SHUTDOWN = 5,
   /**
@@ -411,7 +415,9 @@ struct nwal_options nwal_options_default(void);
  * @retval NWAL_ERR_LOCKED           the stream is open in another handle
  *                                   (this or another process).
  * @retval NWAL_ERR_CORRUPTED_DATA   recovery found corruption it may not
- *                                   cut (see `NWAL_OPT_SALVAGE`).
+ *                                   cut, or neither slot of the stream's
+ *                                   metadata file verifies (see
+ *                                   `NWAL_OPT_SALVAGE`).
  * @retval NWAL_ERR_IO               creating, reading or locking the files
  *                                   failed (`nwal_last_os_error()`).
  * @retval NWAL_ERR_PANIC            internal error; nothing is left open.
@@ -435,8 +441,9 @@ enum nwal_status nwal_open(const char *dir,
  * Waits for the append being written, syncs (cutting the zeros that
  * durable appends pre-write after the last record, so the files end at
  * their last record), and releases the stream lock, so the stream can be
- * reopened. Later appends and cleanups return `NWAL_ERR_SHUTDOWN`; reads,
- * replay and `nwal_sync` still work. Calling it again does nothing. The
+ * reopened. Later appends, cleanups and metadata puts return
+ * `NWAL_ERR_SHUTDOWN`; reads, replay, `nwal_meta_get` and `nwal_sync` still
+ * work. Calling it again does nothing. The
  * handle must still be released with `nwal_close`.
  *
  * Use it to stop a log that other threads are still using: shut down,
@@ -1134,8 +1141,8 @@ enum nwal_status nwal_cleanup(struct nwal *w, int64_t now_ms, struct nwal_cleanu
  * Each stream keeps a few small values beside its log (a Raft term and
  * vote, a snapshot's position): keys of 1-64 bytes of `[A-Za-z0-9._-]`,
  * values of 0-4096 bytes, at most 64 keys. They live in the stream's
- * metadata file, not in the log, so retention and the truncation, purge
- * or reset of the log never touch them, and they survive reopening. A put
+ * metadata file, not in the log, so nothing that removes records
+ * (`nwal_cleanup`, a truncation, a purge, a reset) touches them, and they survive reopening. A put
  * does not sync the log and a durable append does not sync the metadata:
  * after a crash every acknowledged put and every acknowledged durable
  * append is there, in no promised order relative to each other.

@@ -30,7 +30,8 @@ pub enum WalError {
     },
     /// A record header longer than the format's u16 length field allows.
     HeaderTooLarge { size: usize, max: usize },
-    /// The log was shut down (or dropped); no new appends are taken.
+    /// The log was shut down (or dropped); no new appends or metadata puts
+    /// are taken.
     Shutdown,
     /// The ref names a segment that does not exist (never did, or was deleted
     /// by `cleanup`).

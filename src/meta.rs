@@ -1,6 +1,6 @@
 //! The metadata store of a stream: a small map of keys to values (and the
 //! log's purge point) kept in `{stream}.meta`, beside the segments, so
-//! truncating, purging or resetting the log never touches it. The bytes are
+//! nothing that removes records from the log touches it. The bytes are
 //! `format::meta`'s; this module reads the file at open, picks the current
 //! slot, and writes each change into the other slot (docs/FORMAT.md,
 //! "Metadata file"; the crash states in docs/RELIABILITY.md).

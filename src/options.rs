@@ -22,13 +22,15 @@ pub struct WalOptions {
     /// bytes (a record is never split; a single record larger than the cap
     /// gets a segment of its own). 0 = no size cap. Otherwise at least 64 KiB.
     pub max_segment_bytes: u64,
-    /// Permission bits of new segment and lock files. Must include owner
+    /// Permission bits of new segment, lock and metadata files. Must include owner
     /// read and write (0o600). Default: 0o600.
     pub file_mode: u32,
     /// Salvage mode for `open`: when the newest segment holds a corrupted
     /// record followed by valid ones, cut the segment at the corruption
     /// (point-in-time recovery, losing what follows) instead of failing with
-    /// `CorruptedData`. Default: false.
+    /// `CorruptedData`; when neither slot of the stream's metadata file
+    /// verifies, start from empty metadata instead of failing with
+    /// `CorruptedFile`. Default: false.
     pub salvage: bool,
     /// Index of the first record of a new stream (at least 1). Applies only
     /// when the stream is created (its first segment file); a reopened

@@ -16,8 +16,8 @@ use std::ffi::c_char;
 /// Each stream keeps a few small values beside its log (a Raft term and
 /// vote, a snapshot's position): keys of 1-64 bytes of `[A-Za-z0-9._-]`,
 /// values of 0-4096 bytes, at most 64 keys. They live in the stream's
-/// metadata file, not in the log, so retention and the truncation, purge
-/// or reset of the log never touch them, and they survive reopening. A put
+/// metadata file, not in the log, so nothing that removes records
+/// (`nwal_cleanup`, a truncation, a purge, a reset) touches them, and they survive reopening. A put
 /// does not sync the log and a durable append does not sync the metadata:
 /// after a crash every acknowledged put and every acknowledged durable
 /// append is there, in no promised order relative to each other.

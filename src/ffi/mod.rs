@@ -76,7 +76,8 @@ pub const NWAL_DURABLE: u32 = 1;
 /// `nwal_options.flags` bit: salvage mode for `nwal_open`. When the newest
 /// segment holds a corrupted record followed by valid ones, cut the segment
 /// at the corruption (losing what follows) instead of failing with
-/// `NWAL_ERR_CORRUPTED_DATA`.
+/// `NWAL_ERR_CORRUPTED_DATA`; when neither slot of the stream's metadata
+/// file verifies, start from empty metadata instead.
 pub const NWAL_OPT_SALVAGE: u32 = 1;
 
 #[cfg(test)]

@@ -22,7 +22,9 @@ pub enum nwal_status {
     /// An operating-system call failed; `nwal_last_os_error()` gives its errno.
     /// Also returned by appends, `nwal_sync` and `nwal_shutdown` on a log
     /// poisoned by an earlier failed fsync or truncate (reads, replay and
-    /// cleanup still work; reopen the log to append again).
+    /// cleanup still work; reopen the log to append again), and by
+    /// `nwal_meta_put` after an earlier failed sync of the metadata file
+    /// (reopen to put again).
     NWAL_ERR_IO = 1,
     /// The options are invalid (durations, size cap, file mode, non-zero
     /// reserved fields or unknown option flags), or `dir` is not a directory.
@@ -33,7 +35,8 @@ pub enum nwal_status {
     NWAL_ERR_CORRUPTED_DATA = 3,
     /// A record header is longer than 65,535 bytes.
     NWAL_ERR_HEADER_TOO_LARGE = 4,
-    /// The log was shut down (`nwal_shutdown`); no new appends or cleanups.
+    /// The log was shut down (`nwal_shutdown`); no new appends, cleanups or
+    /// metadata puts.
     NWAL_ERR_SHUTDOWN = 5,
     /// A ref names a segment that does not exist (never did, or was deleted by
     /// `nwal_cleanup`), or an index no record has (outside the log's

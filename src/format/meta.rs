@@ -325,7 +325,8 @@ mod tests {
             b
         };
         let good = encode_slot(&sample(), 0);
-        let cases: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+        type Change = Box<dyn Fn(&mut Vec<u8>)>;
+        let cases: Vec<(&str, Change)> = vec![
             ("version", Box::new(|b| b[8] = 2)),
             ("flags", Box::new(|b| b[10] = 1)),
             ("count high", Box::new(|b| b[12] = 4)),

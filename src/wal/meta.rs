@@ -1,10 +1,10 @@
 //! The stream's metadata slot on the [`Wal`] handle: a few small values
 //! (a Raft vote and term, a snapshot's position) kept beside the log,
-//! durable on `Ok` and untouched by truncation, purge, reset and retention.
+//! durable on `Ok` and untouched by whatever removes records (retention,
+//! truncation, purge, reset).
 
 use super::Wal;
 use crate::error::Result;
-use crate::format::meta::PurgePoint;
 
 impl Wal {
     /// Set `key` to `value`, replacing any value it had: atomic (a crash
@@ -40,18 +40,5 @@ impl Wal {
     /// Every key with its value, sorted by key.
     pub fn meta_entries(&self) -> Vec<(String, Vec<u8>)> {
         self.inner.meta.entries()
-    }
-
-    /// The durable purge point of the log (None until one is set).
-    #[allow(dead_code)]
-    pub(crate) fn purge_point(&self) -> Option<PurgePoint> {
-        self.inner.meta.purge_point()
-    }
-
-    /// Set the purge point, atomically and durably like [`Wal::meta_put`],
-    /// keeping every key.
-    #[allow(dead_code)]
-    pub(crate) fn set_purge_point(&self, point: PurgePoint) -> Result<()> {
-        self.inner.meta.set_purge_point(point)
     }
 }
