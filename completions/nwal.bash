@@ -7,8 +7,9 @@
 # Needs nothing from bash-completion.
 
 # _nwal_streams DIR: the streams of the log directory DIR, one a line. A
-# stream's files are {stream}.lock and {stream}_{expiration}_{id}.seg; a
-# segment name is parsed from the right (the stream name may hold '_').
+# stream's files are {stream}.lock, {stream}.meta and
+# {stream}_{expiration}_{id}.seg; a segment name is parsed from the right
+# (the stream name may hold '_').
 _nwal_streams() {
   local dir=$1 f name restore
   local -A seen=()
@@ -17,11 +18,11 @@ _nwal_streams() {
   restore=$(shopt -p nullglob failglob)
   shopt -s nullglob
   shopt -u failglob
-  for f in "$dir"/*.lock "$dir"/*.seg; do
+  for f in "$dir"/*.lock "$dir"/*.meta "$dir"/*.seg; do
     name=${f##*/}
     if [[ $name =~ ^(.+)_-?[0-9]+_[0-9]+\.seg$ ]]; then
       name=${BASH_REMATCH[1]}
-    elif [[ $name =~ ^(.+)\.lock$ ]]; then
+    elif [[ $name =~ ^(.+)\.(lock|meta)$ ]]; then
       name=${BASH_REMATCH[1]}
     else
       continue
@@ -46,7 +47,7 @@ _nwal_options() {
 
 _nwal() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev="" opt
-  local commands="stat verify dump repair bench help"
+  local commands="stat verify dump repair meta bench help"
   COMPREPLY=()
   ((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
 
@@ -104,7 +105,7 @@ _nwal() {
     help)
       ((npos == 0)) && mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur")
       ;;
-    stat | verify | dump | repair | bench)
+    stat | verify | dump | repair | meta | bench)
       if ((npos == 0)); then
         compopt -o filenames 2>/dev/null
         mapfile -t COMPREPLY < <(compgen -d -- "$cur")

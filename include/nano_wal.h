@@ -1,9 +1,10 @@
 /*
  * nano_wal: a concurrent write-ahead log with a C ABI.
  *
- * Contents: the constants and types, then the functions in six sections:
+ * Contents: the constants and types, then the functions in seven sections:
  * opening and closing a log; appending; reading records by ref; replaying
- * the log; durability and retention; errors and version.
+ * the log; truncation and reset; durability and retention; errors and
+ * version.
  *
  * Conventions (every function follows them unless its comment says otherwise):
  *
@@ -71,7 +72,8 @@
  * `nwal_options.flags` bit: salvage mode for `nwal_open`. When the newest
  * segment holds a corrupted record followed by valid ones, cut the segment
  * at the corruption (losing what follows) instead of failing with
- * `NWAL_ERR_CORRUPTED_DATA`.
+ * `NWAL_ERR_CORRUPTED_DATA`; when neither slot of the stream's metadata
+ * file verifies, start from empty metadata instead.
  */
 #define NWAL_OPT_SALVAGE 1
 
@@ -90,7 +92,9 @@ typedef enum nwal_status {
    * An operating-system call failed; `nwal_last_os_error()` gives its errno.
    * Also returned by appends, `nwal_sync` and `nwal_shutdown` on a log
    * poisoned by an earlier failed fsync or truncate (reads, replay and
-   * cleanup still work; reopen the log to append again).
+   * cleanup still work; reopen the log to append again), and by
+   * `nwal_meta_put` after an earlier failed sync of the metadata file
+   * (reopen to put again).
    */
   NWAL_ERR_IO = 1,
   /**
@@ -100,7 +104,8 @@ typedef enum nwal_status {
   NWAL_ERR_INVALID_CONFIG = 2,
   /**
    * Bytes on disk do not verify (checksum, magic, lengths), or a ref inside
-   * a segment does not cover exactly one whole record.
+   * a segment does not cover exactly one whole record, or neither slot of
+   * the stream's metadata file verifies (on open).
    */
   NWAL_ERR_CORRUPTED_DATA = 3,
   /**
@@ -108,13 +113,15 @@ typedef enum nwal_status {
    */
   NWAL_ERR_HEADER_TOO_LARGE = 4,
   /**
-   * The log was shut down (`nwal_shutdown`); no new appends or cleanups.
+   * The log was shut down (`nwal_shutdown`); no new appends, cleanups or
+   * metadata puts.
    */
   NWAL_ERR_SHUTDOWN = 5,
   /**
    * A ref names a segment that does not exist (never did, or was deleted by
    * `nwal_cleanup`), or an index no record has (outside the log's
-   * `[first_index, last_index]`, or outside the segment a ref names).
+   * `[first_index, last_index]`, or outside the segment a ref names), or a
+   * metadata key that has no value.
    */
   NWAL_ERR_NOT_FOUND = 6,
   /**
@@ -135,6 +142,11 @@ typedef enum nwal_status {
    * but `nwal_close` (`nwal_iter_free`) returns `NWAL_ERR_PANIC`.
    */
   NWAL_ERR_PANIC = 9,
+  /**
+   * `nwal_meta_get`: the caller's buffer is smaller than the value; nothing
+   * was copied and `*out_len` holds the value's length.
+   */
+  NWAL_ERR_BUFFER_TOO_SMALL = 10,
   /**
    * `nwal_iter_next` reached the end of the log. Not an error.
    */
@@ -403,7 +415,9 @@ struct nwal_options nwal_options_default(void);
  * @retval NWAL_ERR_LOCKED           the stream is open in another handle
  *                                   (this or another process).
  * @retval NWAL_ERR_CORRUPTED_DATA   recovery found corruption it may not
- *                                   cut (see `NWAL_OPT_SALVAGE`).
+ *                                   cut, or neither slot of the stream's
+ *                                   metadata file verifies (see
+ *                                   `NWAL_OPT_SALVAGE`).
  * @retval NWAL_ERR_IO               creating, reading or locking the files
  *                                   failed (`nwal_last_os_error()`).
  * @retval NWAL_ERR_PANIC            internal error; nothing is left open.
@@ -427,8 +441,9 @@ enum nwal_status nwal_open(const char *dir,
  * Waits for the append being written, syncs (cutting the zeros that
  * durable appends pre-write after the last record, so the files end at
  * their last record), and releases the stream lock, so the stream can be
- * reopened. Later appends and cleanups return `NWAL_ERR_SHUTDOWN`; reads,
- * replay and `nwal_sync` still work. Calling it again does nothing. The
+ * reopened. Later appends, cleanups and metadata puts return
+ * `NWAL_ERR_SHUTDOWN`; reads, replay, `nwal_meta_get` and `nwal_sync` still
+ * work. Calling it again does nothing. The
  * handle must still be released with `nwal_close`.
  *
  * Use it to stop a log that other threads are still using: shut down,
@@ -676,7 +691,10 @@ enum nwal_status nwal_append_batch_packed(struct nwal *w,
  *                                   past its segment's written end.
  * @retval NWAL_ERR_NOT_FOUND        a ref names a segment that does not
  *                                   exist (never did, or was deleted by
- *                                   `nwal_cleanup`).
+ *                                   `nwal_cleanup`, a truncation or a
+ *                                   reset), or an index its segment does
+ *                                   not hold (dropped by a truncation, or
+ *                                   cut by recovery as a torn tail).
  * @retval NWAL_ERR_CORRUPTED_DATA   a ref does not cover exactly one whole
  *                                   record, or the bytes fail their
  *                                   checksum.
@@ -814,7 +832,8 @@ void nwal_read_buf_free(struct nwal_read_buf *buf);
  *                                   size 0 or runs past its segment's
  *                                   written end.
  * @retval NWAL_ERR_NOT_FOUND        `from` names a segment that does not
- *                                   exist (never did, or was deleted).
+ *                                   exist (never did, or was deleted), or
+ *                                   an index its segment does not hold.
  * @retval NWAL_ERR_CORRUPTED_DATA   `from` cannot be a record (inside the
  *                                   segment header, or shorter than a
  *                                   record). A `from` that is not exactly a
@@ -882,13 +901,16 @@ enum nwal_status nwal_iter_open_at(struct nwal *w, uint64_t from_index, struct n
  *                                   last error message is unchanged).
  * @retval NWAL_ERR_CORRUPTED_DATA   a record does not verify (replay never
  *                                   skips one), or a batch is cut short.
+ * @retval NWAL_ERR_NOT_FOUND        a truncation or reset dropped the
+ *                                   records the iterator was at (it may
+ *                                   first return some it had read ahead).
  * @retval NWAL_ERR_IO               reading failed.
  * @retval NWAL_ERR_INVALID_ARGUMENT `it` or `out_rec` is NULL.
  * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
  *                                   call on `it` (the iterator is poisoned).
  *
- * After `NWAL_ERR_CORRUPTED_DATA` or `NWAL_ERR_IO` the iterator is
- * finished: later calls return `NWAL_DONE`.
+ * After `NWAL_ERR_CORRUPTED_DATA`, `NWAL_ERR_NOT_FOUND` or `NWAL_ERR_IO`
+ * the iterator is finished: later calls return `NWAL_DONE`.
  *
  * Not thread-safe on `it`: one thread at a time.
  *
@@ -915,6 +937,116 @@ enum nwal_status nwal_iter_next(struct nwal_iter *it,
  * - No other thread uses `it` or its last record during or after the call.
  */
 void nwal_iter_free(struct nwal_iter *it);
+
+/**
+ * Truncation and reset
+ * ====================
+ *
+ * Records are dropped from the tail after a Raft conflict
+ * (`nwal_truncate_after`), from the head once a snapshot or checkpoint
+ * covers them (`nwal_purge_before`), or all at once when a follower
+ * installs a snapshot (`nwal_reset`). Each is durable when it returns OK,
+ * and a crash during one leaves the log as it was before or as it is
+ * after, never a mix. A dropped record never comes back, and every ref or index
+ * of one gives `NWAL_ERR_NOT_FOUND` afterwards, even once new records were
+ * appended at its index (they go to a new segment: no offset is reused).
+ * Reads running meanwhile see the log before or after; an iterator that
+ * was past the cut ends with `NWAL_ERR_NOT_FOUND` (it may first return
+ * records it had already read ahead), one before it goes on with the
+ * records appended after the cut.
+ *
+ * ---
+ *
+ * Drop every record with an index above `index`: the next append gets
+ * `index + 1`.
+ *
+ * @param[in] w     the log.
+ * @param[in] index the last index kept; from `first_index - 1` (empty the
+ *                  log) up. At or above `last_index` nothing changes.
+ *
+ * @retval NWAL_OK                   the records after `index` are gone,
+ *                                   durably (or there were none).
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL, or `index` is below
+ *                                   `first_index - 1`; nothing changed.
+ * @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+ * @retval NWAL_ERR_IO               sealing the active segment or creating
+ *                                   the next one failed; the log is as it
+ *                                   was (a failed sync poisons it).
+ * @retval NWAL_ERR_CORRUPTED_DATA   the index footer of the segment holding
+ *                                   `index` gives no end for it; nothing
+ *                                   changed.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe: waits for appends under way; appends wait for it.
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ */
+enum nwal_status nwal_truncate_after(struct nwal *w, uint64_t index);
+
+/**
+ * Drop every record with an index below `index`: `first_index` becomes
+ * `index` and the whole segments below it are deleted. The records below
+ * `index` are made durable first if they were not (a crash must not leave
+ * the log ending below its first index). The purge point is kept in the
+ * stream's metadata file; `nwal_cleanup` also raises `first_index`, past
+ * the segments it deletes.
+ *
+ * @param[in] w     the log.
+ * @param[in] index the new first index, up to `last_index + 1` (every
+ *                  record dropped: the next append gets `index`). At or
+ *                  below `first_index` nothing changes.
+ *
+ * @retval NWAL_OK                   the records below `index` are gone,
+ *                                   durably (or there were none).
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL, or `index` is above
+ *                                   `last_index + 1`; nothing changed.
+ * @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+ * @retval NWAL_ERR_IO               the sync of the records or the write
+ *                                   of the metadata failed; the log is as
+ *                                   it was (a failed sync poisons it; a
+ *                                   failed metadata write refuses later
+ *                                   ones until the log is reopened).
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe: waits for appends under way; appends wait for it. Reads
+ * and iterators already inside a deleted segment finish it.
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ */
+enum nwal_status nwal_purge_before(struct nwal *w, uint64_t index);
+
+/**
+ * Drop every record: the log is empty with `first_index = next_index` and
+ * `last_index = next_index - 1`, and the next append gets `next_index`.
+ * The metadata is kept.
+ *
+ * @param[in] w          the log.
+ * @param[in] next_index the index of the next record, from 1 to 2^63
+ *                       (below, at or above the old indexes).
+ *
+ * @retval NWAL_OK                   the log is empty, durably.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL, or `next_index` is 0 or
+ *                                   above 2^63; nothing changed.
+ * @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+ * @retval NWAL_ERR_IO               sealing the active segment or creating
+ *                                   the next one failed; the log is as it
+ *                                   was (a failed sync poisons it).
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe: waits for appends under way; appends wait for it.
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ */
+enum nwal_status nwal_reset(struct nwal *w, uint64_t next_index);
 
 /**
  * Durability and retention
@@ -1001,6 +1133,104 @@ enum nwal_status nwal_log_state_get(struct nwal *w, struct nwal_log_state *out);
  * - `out` is NULL or points to a writable `nwal_cleanup_result`.
  */
 enum nwal_status nwal_cleanup(struct nwal *w, int64_t now_ms, struct nwal_cleanup_result *out);
+
+/**
+ * Metadata
+ * ========
+ *
+ * Each stream keeps a few small values beside its log (a Raft term and
+ * vote, a snapshot's position): keys of 1-64 bytes of `[A-Za-z0-9._-]`,
+ * values of 0-4096 bytes, at most 64 keys. They live in the stream's
+ * metadata file, not in the log, so nothing that removes records
+ * (`nwal_cleanup`, a truncation, a purge, a reset) touches them, and they survive reopening. A put
+ * does not sync the log and a durable append does not sync the metadata:
+ * after a crash every acknowledged put and every acknowledged durable
+ * append is there, in no promised order relative to each other.
+ *
+ * ---
+ *
+ * Set `key` to `value`, replacing any value it had: atomic (after a crash
+ * the key holds the old or the new value, never a mix) and durable once it
+ * returns `NWAL_OK` (one write, then an fdatasync of the metadata file).
+ *
+ * @param[in] w     the log.
+ * @param[in] key   NUL-terminated key, 1-64 bytes of `[A-Za-z0-9._-]`.
+ *                  Borrowed for the call.
+ * @param[in] value `len` bytes, copied; NULL only if `len` is 0 (an empty
+ *                  value).
+ * @param[in] len   length of `value`, at most 4096.
+ *
+ * @retval NWAL_OK                   the value is stored and durable.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` or `key` is NULL, `key` is empty,
+ *                                   longer than 64 bytes or outside the
+ *                                   alphabet, `len` is over 4096, `value`
+ *                                   is NULL with a non-zero `len`, or the
+ *                                   key is new and the stream already holds
+ *                                   64 keys. Nothing is written.
+ * @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+ * @retval NWAL_ERR_IO               the write or the sync failed; the key
+ *                                   keeps its old value in this handle.
+ *                                   After a failed sync the metadata is
+ *                                   read-only (every put returns
+ *                                   `NWAL_ERR_IO`) until the stream is
+ *                                   reopened; after a crash the key holds
+ *                                   the old or the new value. The log is
+ *                                   not affected.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe: puts serialise, gets do not wait for them.
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `key` is NULL or a NUL-terminated string.
+ * - `value` is NULL or points to `len` readable bytes.
+ */
+enum nwal_status nwal_meta_put(struct nwal *w, const char *key, const uint8_t *value, size_t len);
+
+/**
+ * Copy the value of `key` into `buf`.
+ *
+ * @param[in]  w       the log.
+ * @param[in]  key     NUL-terminated key, as for `nwal_meta_put`. Borrowed
+ *                     for the call.
+ * @param[out] buf     `cap` writable bytes; receives the value on `NWAL_OK`
+ *                     (bytes past it untouched). NULL only if `cap` is 0.
+ * @param[in]  cap     size of `buf`. To learn a value's length, pass 0 (and
+ *                     NULL): `NWAL_ERR_BUFFER_TOO_SMALL` (or `NWAL_OK` for
+ *                     an empty value) with `*out_len` set.
+ * @param[out] out_len receives the value's length on `NWAL_OK` and on
+ *                     `NWAL_ERR_BUFFER_TOO_SMALL`. Required.
+ *
+ * @retval NWAL_OK                   the value (`*out_len` bytes) is in
+ *                                   `buf`.
+ * @retval NWAL_ERR_BUFFER_TOO_SMALL `cap` is smaller than the value: nothing
+ *                                   is copied, `*out_len` is the value's
+ *                                   length.
+ * @retval NWAL_ERR_NOT_FOUND        the key has no value (`*out_len`
+ *                                   untouched).
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w`, `key` or `out_len` is NULL, `buf`
+ *                                   is NULL with a non-zero `cap`, or `key`
+ *                                   is not a valid key.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe and lock-free (never waits for a put); also after
+ * `nwal_shutdown`.
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `key` is NULL or a NUL-terminated string.
+ * - `buf` is NULL or points to `cap` writable bytes.
+ * - `out_len` is NULL or points to a writable `size_t`.
+ */
+enum nwal_status nwal_meta_get(struct nwal *w,
+                               const char *key,
+                               uint8_t *buf,
+                               size_t cap,
+                               size_t *out_len);
 
 /**
  * Errors and version

@@ -8,8 +8,8 @@
 # rust-src component, added here when missing). These are nightly flags;
 # RUSTC_BOOTSTRAP=1 lets the stable toolchain take them.
 #
-# 1. Rust: the multi-threaded test suites (stress, api, flaws and the unit
-#    tests) without fault injection, then faults.rs with it. Apart because
+# 1. Rust: the multi-threaded test suites (stress, api, flaws, meta and the
+#    unit tests) without fault injection, then faults.rs with it. Apart because
 #    the fault table is a global Mutex taken on every write and sync: it
 #    would order the writers for TSan and hide races.
 # 2. C: libnano_wal.a built the same way; every tests/c/test_concurrent*.c
@@ -39,8 +39,8 @@ export RUSTFLAGS="-Zsanitizer=thread"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 cargo_tsan=(-Zbuild-std --target "$target" --target-dir "$build/cargo" --locked)
 
-section "TSan: Rust concurrency tests (stress, api, flaws, unit tests)"
-cargo test "${cargo_tsan[@]}" --lib --test stress --test api --test flaws
+section "TSan: Rust concurrency tests (stress, api, flaws, meta, unit tests)"
+cargo test "${cargo_tsan[@]}" --lib --test stress --test api --test flaws --test meta
 
 section "TSan: Rust fault-injection tests (faults)"
 cargo test "${cargo_tsan[@]}" --features fault-injection --test faults

@@ -38,6 +38,20 @@ impl Wal {
         // Held to the end: no rotation changes the map or the active
         // segment meanwhile.
         let mut segments = inner.segments.writer();
+        // A purge point a reset superseded must be replaced before the
+        // reset's segment may go.
+        inner.settle_purge_point(&segments.current())?;
+        // Deleting a later segment while a dropped one is left could make
+        // the dropped one look live at the next open.
+        inner
+            .remove_dropped(&mut inner.lock_graveyard())
+            .map_err(|e| {
+                WalError::io(
+                    "deleting the segments a truncation or reset dropped (cleanup deletes nothing \
+                 until they are gone)",
+                    e,
+                )
+            })?;
         let active_id = inner.active.load().as_ref().map(|s| s.id());
         let mut deleted = Vec::new();
         let mut result = Ok(());
@@ -50,7 +64,7 @@ impl Wal {
                 .file_size()
                 .map_err(|e| WalError::io(format!("stat of segment {}", seg.path().display()), e));
             let removed = file_size.and_then(|size| {
-                std::fs::remove_file(seg.path())
+                crate::sys::remove_file(seg.path())
                     .map(|()| size)
                     .map_err(|e| {
                         WalError::io(format!("deleting segment {}", seg.path().display()), e)

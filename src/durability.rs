@@ -57,6 +57,9 @@ pub(crate) type LogPos = (u64, u64);
 struct CommitState {
     durable: LogPos,
     leader_running: bool,
+    /// Raised by each truncation or reset: a sync that started before one
+    /// counted records that may be gone, so its index is not taken.
+    restarts: u64,
 }
 
 /// Group commit: a durable appender waits until the durable position covers
@@ -164,6 +167,7 @@ impl GroupCommit {
                 continue;
             }
             st.leader_running = true;
+            let restarts = st.restarts;
             drop(st);
             let group = self.gather();
             let outcome = match active() {
@@ -193,7 +197,9 @@ impl GroupCommit {
                 match outcome {
                     Ok((pos, index)) => {
                         st.durable = st.durable.max(pos);
-                        self.durable_index.fetch_max(index, Ordering::AcqRel);
+                        if st.restarts == restarts {
+                            self.durable_index.fetch_max(index, Ordering::AcqRel);
+                        }
                     }
                     Err((id, e)) => poison.set(format!("fdatasync of segment {id}"), &e),
                 }
@@ -213,6 +219,17 @@ impl GroupCommit {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.durable = st.durable.max(pos);
         self.durable_index.fetch_max(index, Ordering::AcqRel);
+    }
+
+    /// The log goes on from `pos` (the header end of a new segment) with
+    /// every record up to `index` durable and none after it: a truncation
+    /// or reset, appender lock held. The durable index goes down to
+    /// `index`, and a sync already running does not raise it again.
+    pub fn restart(&self, pos: LogPos, index: u64) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.durable = st.durable.max(pos);
+        st.restarts += 1;
+        self.durable_index.store(index, Ordering::Release);
     }
 
     /// The highest record index known durable (0 before anything is).

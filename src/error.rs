@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 
 /// Errors returned by every fallible operation of the engine.
 #[derive(Debug)]
@@ -29,7 +30,8 @@ pub enum WalError {
     },
     /// A record header longer than the format's u16 length field allows.
     HeaderTooLarge { size: usize, max: usize },
-    /// The log was shut down (or dropped); no new appends are taken.
+    /// The log was shut down (or dropped); no new appends or metadata puts
+    /// are taken.
     Shutdown,
     /// The ref names a segment that does not exist (never did, or was deleted
     /// by `cleanup`).
@@ -40,6 +42,14 @@ pub enum WalError {
     /// indexes the log holds (`last` is `first - 1` when it holds none), or
     /// outside the segment a ref names.
     IndexNotFound { index: u64, first: u64, last: u64 },
+    /// A file of the stream other than a segment does not verify (its
+    /// metadata file: neither slot checks out); `path` names it.
+    CorruptedFile { path: PathBuf, detail: String },
+    /// The stream's metadata has no such key.
+    MetaKeyNotFound(String),
+    /// The caller's buffer holds `capacity` bytes, the value `needed`;
+    /// nothing was copied.
+    BufferTooSmall { needed: usize, capacity: usize },
 }
 
 /// Result alias used throughout the crate.
@@ -114,6 +124,14 @@ impl fmt::Display for WalError {
                     "index {index} not found (records hold {first} to {last})"
                 )
             }
+            WalError::CorruptedFile { path, detail } => {
+                write!(f, "corrupted file {}: {detail}", path.display())
+            }
+            WalError::MetaKeyNotFound(key) => write!(f, "no metadata key {key:?}"),
+            WalError::BufferTooSmall { needed, capacity } => write!(
+                f,
+                "buffer of {capacity} bytes is too small for the {needed}-byte value (nothing copied)"
+            ),
         }
     }
 }

@@ -4,19 +4,22 @@
 //! appended at that moment may look like a torn tail).
 
 use crate::error::{Result, WalError};
-use crate::format::names::{lock_file_name, parse_file_name, validate_stream_name};
+use crate::format::meta::{MetaSlot, PurgePoint};
+use crate::format::names::{lock_file_name, meta_file_name, parse_file_name, validate_stream_name};
 use crate::format::SEGMENT_HEADER_SIZE;
 use crate::read::{read_refs, read_refs_into, ReadBuf};
 use crate::record::{EntryRef, Record};
 use crate::recovery::{
-    check_header, count_sealed, index_sealed, list_segments, plan_tail, read_trailer, HeaderCheck,
+    apply_floor, check_header, count_sealed, index_sealed, list_segments, plan_tail, purge_floor,
+    read_trailer, HeaderCheck,
 };
 use crate::replay::{Replay, Source};
 use crate::segment::{Segment, SegmentMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The streams that have segment files (or a lock file) in `dir`, sorted.
+/// The streams that have segment files (or a lock or metadata file) in
+/// `dir`, sorted.
 pub fn list_streams(dir: &Path) -> Result<Vec<String>> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| WalError::io(format!("listing directory {}", dir.display()), e))?;
@@ -48,6 +51,9 @@ pub struct SegmentInfo {
     pub file_size: u64,
     /// Why the header does not verify, if it does not.
     pub header_problem: Option<String>,
+    /// A later truncation or reset, or a purge, dropped every record of it:
+    /// open deletes the file (a crash came before the operation did).
+    pub dropped: bool,
 }
 
 /// What a full scan of one segment found.
@@ -91,7 +97,8 @@ pub struct LogView {
 
 impl LogView {
     /// Open a read-only view of `stream` in `dir`. Fails with
-    /// `InvalidArgument` when the stream has no file in the directory.
+    /// `InvalidArgument` when the stream has no file (segment, lock or
+    /// metadata file) in the directory.
     pub fn open(dir: impl AsRef<Path>, stream: &str) -> Result<LogView> {
         let dir = dir.as_ref().to_path_buf();
         validate_stream_name(stream)?;
@@ -103,7 +110,8 @@ impl LogView {
         }
         let found = list_segments(&dir, stream)?;
         let has_lock = dir.join(lock_file_name(stream)).exists();
-        if found.is_empty() && !has_lock {
+        let has_meta = dir.join(meta_file_name(stream)).exists();
+        if found.is_empty() && !has_lock && !has_meta {
             return Err(WalError::InvalidArgument(format!(
                 "no stream {stream:?} in {}",
                 dir.display()
@@ -120,6 +128,7 @@ impl LogView {
                 path: f.path.clone(),
                 file_size: 0,
                 header_problem: None,
+                dropped: false,
             };
             match check_header(&f, false)? {
                 HeaderCheck::Ok(file, header, len) => {
@@ -143,7 +152,18 @@ impl LogView {
             }
             infos.push(info);
         }
-        index_segments(&segments)?;
+        // The purge point as open would apply it; a metadata file that
+        // cannot be read leaves the view without it (`meta` reports why).
+        let meta_path = dir.join(meta_file_name(stream));
+        let purge = crate::meta::read_file(&meta_path, false, false)
+            .ok()
+            .flatten()
+            .and_then(|(_, loaded)| loaded.meta.purge);
+        for id in index_segments(&mut segments, purge)? {
+            if let Some(info) = infos.iter_mut().find(|i| i.id == id) {
+                info.dropped = true;
+            }
+        }
         Ok(LogView {
             dir,
             stream: stream.to_string(),
@@ -158,6 +178,16 @@ impl LogView {
 
     pub fn stream(&self) -> &str {
         &self.stream
+    }
+
+    /// The stream's metadata as open would find it (None: no metadata
+    /// file), read now, without the stream lock: while a writer holds the
+    /// stream, a put being written leaves its slot torn and this is the
+    /// value before it. A file neither of whose slots verifies is
+    /// `CorruptedFile`, as for open without salvage.
+    pub fn meta(&self) -> Result<Option<MetaSlot>> {
+        let path = self.dir.join(meta_file_name(&self.stream));
+        Ok(crate::meta::read_file(&path, false, false)?.map(|(_, loaded)| loaded.meta))
     }
 
     /// Every segment file of the stream, in id order.
@@ -225,7 +255,8 @@ impl LogView {
             Ok(t) => t,
             Err(problem) => return Ok(Some(problem)),
         };
-        if t.count != seg.record_count() {
+        // More is right after a truncation dropped the segment's last records.
+        if t.count < seg.record_count() {
             return Ok(Some(format!(
                 "index footer counts {} records, the next segment's first index says {}",
                 t.count,
@@ -280,6 +311,13 @@ impl LogView {
 
     /// Records in log order, as [`crate::Wal::replay`] yields them.
     pub fn replay(&self, from: Option<EntryRef>) -> Result<Replay> {
+        // After a purge inside the first segment, start at the first index
+        // left, as the live log does.
+        if let (None, Some(first)) = (from, self.segments.values().next()) {
+            if first.first_live_index() > first.first_index() {
+                return self.replay_from_index(first.first_live_index());
+            }
+        }
         Replay::start(Source::Fixed(self.segments.clone()), from)
     }
 
@@ -297,28 +335,40 @@ impl LogView {
 
 /// Give the view's segments their record counts: the sealed ones by the
 /// successor rule, the newest by a scan up to its first damage (the view
-/// reads what open would keep). Indexes that go backwards leave the counts
-/// of the segments before them at zero: `nwal verify` reports them.
-fn index_segments(segments: &SegmentMap) -> Result<()> {
+/// reads what open would keep), the first index the purge point gives.
+/// The segments a truncation, reset or purge dropped leave the view; their
+/// ids are returned.
+fn index_segments(segments: &mut SegmentMap, purge: Option<PurgePoint>) -> Result<Vec<u64>> {
     let Some((&newest_id, newest)) = segments.iter().next_back() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
+    let newest = newest.clone();
     let sealed: SegmentMap = segments
         .range(..newest_id)
         .map(|(&id, s)| (id, s.clone()))
         .collect();
-    let _ = count_sealed(&sealed, Some(newest.first_index()));
-    for seg in sealed.values() {
+    let mut dropped = count_sealed(&sealed, Some((newest.first_index(), newest.resets_log())));
+    let newest_reset = newest
+        .resets_log()
+        .then(|| (newest.id(), newest.first_index()));
+    let (floor, _) = purge_floor(purge, sealed.values(), newest_reset);
+    for seg in &dropped {
+        segments.remove(&seg.id());
+    }
+    for seg in segments.range(..newest_id).map(|(_, s)| s) {
         index_sealed(seg)?;
     }
     let start = (FIRST_RECORD_OFFSET, newest.first_index());
-    let plan = plan_tail(newest, start, newest.len(), true)?;
+    let plan = plan_tail(&newest, start, newest.len(), true)?;
     newest.track_ends();
     for (k, &end) in plan.ends.iter().enumerate() {
         newest.set_record_end(k as u64, end);
     }
     newest.publish_count(plan.records);
-    Ok(())
+    if let Some(floor) = floor {
+        dropped.extend(apply_floor(segments, floor));
+    }
+    Ok(dropped.iter().map(|s| s.id()).collect())
 }
 
 fn file_len(path: &Path) -> u64 {

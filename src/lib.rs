@@ -51,17 +51,21 @@
 //! | `format` | The on-disk format: constants, record size, CRC seed |
 //! | `format::header` | The 48-byte segment header |
 //! | `format::frame` | The 24-byte record frame: encoding, packing, every check of a record |
-//! | `format::names` | Stream names and the segment and lock file names (built and parsed) |
+//! | `format::names` | Stream names and the segment, lock and metadata file names (built and parsed) |
+//! | `format::meta` | The two slots of the metadata file: encoding, decoding, key and value limits |
 //! | `options` | `WalOptions`, their validation, and the arithmetic of windows |
 //! | `segment` | One segment file: its fds, published end and durable watermark |
 //! | `scan` | Reading a segment's records in order, in large chunks |
 //! | `recovery` | Open's recovery: list the segments, check headers, cut the newest's torn tail |
+//! | `meta` | The metadata store: `{stream}.meta` read at open, each change written to the other slot and synced |
 //! | `durability` | Group commit and fail-stop poisoning |
 //! | `wal` | The `Wal` handle and its shared state; sync, shutdown |
 //! | `wal::open` | Opening a stream: directory, stream lock, recovery hand-off |
 //! | `wal::append` | Appends: checking, encoding (packed or framed) and placing records |
 //! | `wal::rotate` | Rotation to a new segment, sealing, pre-written zeros |
+//! | `wal::truncate` | Truncation of the tail and reset: a new segment whose first index drops records |
 //! | `wal::segments` | The registry of live segments and its writer lock |
+//! | `wal::meta` | `Wal::meta_put`, `meta_get` and the purge point, over `meta` |
 //! | `read` | Lock-free reads by ref, coalesced; `ReadBuf` |
 //! | `replay` | `Replay`: every record in log order |
 //! | `cleanup` | Retention: deleting expired segments |
@@ -75,6 +79,7 @@ mod error;
 pub mod ffi;
 pub mod format;
 pub mod inspect;
+mod meta;
 mod options;
 mod read;
 mod record;

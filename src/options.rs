@@ -22,13 +22,15 @@ pub struct WalOptions {
     /// bytes (a record is never split; a single record larger than the cap
     /// gets a segment of its own). 0 = no size cap. Otherwise at least 64 KiB.
     pub max_segment_bytes: u64,
-    /// Permission bits of new segment and lock files. Must include owner
+    /// Permission bits of new segment, lock and metadata files. Must include owner
     /// read and write (0o600). Default: 0o600.
     pub file_mode: u32,
     /// Salvage mode for `open`: when the newest segment holds a corrupted
     /// record followed by valid ones, cut the segment at the corruption
     /// (point-in-time recovery, losing what follows) instead of failing with
-    /// `CorruptedData`. Default: false.
+    /// `CorruptedData`; when neither slot of the stream's metadata file
+    /// verifies, start from empty metadata instead of failing with
+    /// `CorruptedFile`. Default: false.
     pub salvage: bool,
     /// Index of the first record of a new stream (at least 1). Applies only
     /// when the stream is created (its first segment file); a reopened
@@ -97,10 +99,11 @@ impl WalOptions {
                 self.file_mode
             )));
         }
-        if self.first_index == 0 {
-            return Err(WalError::InvalidConfig(
-                "first_index must be at least 1 (0 is the index before an empty log)".into(),
-            ));
+        if self.first_index == 0 || self.first_index > crate::format::MAX_FIRST_INDEX {
+            return Err(WalError::InvalidConfig(format!(
+                "first_index {} must be from 1 (0 is the index before an empty log) to 2^63",
+                self.first_index
+            )));
         }
         Ok(Config {
             first_index: self.first_index,

@@ -32,14 +32,10 @@ pub struct ReadDescriptor {
 
 const MAX_RECORD_SIZE: u64 = RECORD_FRAME_SIZE as u64 + MAX_HEADER_LEN as u64 + MAX_CONTENT_LEN;
 
-fn check_range(seg: &Segment, offset: u64, size: u64) -> Result<()> {
-    check_range_to(seg, seg.len(), offset, size)
-}
-
 /// Is `index` one of the `count` records of `seg` (the count read before)?
 #[inline]
 fn check_index(seg: &Segment, count: u64, index: u64) -> Result<()> {
-    if index >= seg.first_index() && index - seg.first_index() < count {
+    if index >= seg.first_live_index() && index - seg.first_index() < count {
         Ok(())
     } else {
         Err(index_error(seg, count, index))
@@ -51,12 +47,13 @@ fn check_index(seg: &Segment, count: u64, index: u64) -> Result<()> {
 fn index_error(seg: &Segment, count: u64, index: u64) -> WalError {
     WalError::IndexNotFound {
         index,
-        first: seg.first_index(),
+        first: seg.first_live_index(),
         last: seg.first_index() + count - 1,
     }
 }
 
-/// [`check_range`] against the end `end` of `seg` read before. The checks
+/// Is `(offset, size)` a whole record's place inside the end `end` of
+/// `seg` read before? The checks
 /// run on every ref of a read; their errors are built out of line.
 #[inline]
 fn check_range_to(seg: &Segment, end: u64, offset: u64, size: u64) -> Result<()> {
@@ -291,8 +288,9 @@ fn fill_inner<R: Refs + ?Sized>(refs: &R, buf: &mut ReadBuf) -> Result<()> {
     // ref does not depend on where it lies.
     let mut sorted = true;
     let mut prev = (0, 0);
-    // Each segment's end is read once: it only grows, so a ref within it
-    // is within the end read later too.
+    // Each segment's end and count are read once, the end first: a
+    // truncation lowers the count before the end, so a ref to a record it
+    // dropped fails the index check (not found) even with the old end.
     let mut last: Option<(usize, &Segment, u64, u64)> = None;
     for i in 0..n {
         let (id, offset, size) = refs.key(i);
@@ -304,8 +302,8 @@ fn fill_inner<R: Refs + ?Sized>(refs: &R, buf: &mut ReadBuf) -> Result<()> {
             }
         };
         last = Some((i, seg, end, count));
-        check_range_to(seg, end, offset, size)?;
         check_index(seg, count, refs.index(i))?;
+        check_range_to(seg, end, offset, size)?;
         sorted &= i == 0 || prev <= (id, offset);
         prev = (id, offset);
     }
@@ -431,8 +429,10 @@ pub(crate) fn read_one(segments: &SegmentMap, r: EntryRef) -> Result<Record> {
     let seg = segments
         .get(&r.segment_id)
         .ok_or(WalError::SegmentNotFound(r.segment_id))?;
-    check_range(seg, r.offset, r.size)?;
+    // The end before the count, as in `fill_inner`.
+    let end = seg.len();
     check_index(seg, seg.record_count(), r.index)?;
+    check_range_to(seg, end, r.offset, r.size)?;
     let mut buf = Vec::new();
     read_append(seg, &mut buf, r.offset, r.offset + r.size)?;
     let at = Position {
@@ -501,7 +501,9 @@ fn read_append(seg: &Segment, buf: &mut Vec<u8>, start: u64, end: u64) -> Result
 /// The indexes `segments` (in log order) hold: `(first, last)`, with
 /// `first_if_empty` when there is no segment.
 pub(crate) fn index_bounds(segments: &[Arc<Segment>], first_if_empty: u64) -> (u64, u64) {
-    let first = segments.first().map_or(first_if_empty, |s| s.first_index());
+    let first = segments
+        .first()
+        .map_or(first_if_empty, |s| s.first_live_index());
     let last = segments.last().map_or(first - 1, |s| s.last_index());
     (first, last)
 }

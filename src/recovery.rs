@@ -2,6 +2,7 @@
 //! and bring the newest segment back to its last complete record (or batch).
 
 use crate::error::{Result, WalError};
+use crate::format::meta::PurgePoint;
 use crate::format::names::{parse_file_name, StreamFile};
 use crate::format::{
     SegmentHeader, Trailer, MAX_SEGMENT_RECORDS, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
@@ -23,6 +24,9 @@ pub(crate) struct Recovered {
     pub newest: Option<Arc<Segment>>,
     /// The id the next segment created gets.
     pub next_id: u64,
+    /// A purge point a reset superseded, and what replaces it (see
+    /// [`purge_floor`]): open writes it before anything else.
+    pub settle_purge: Option<PurgePoint>,
 }
 
 /// A segment file found in the directory, as its name says.
@@ -114,6 +118,7 @@ pub(crate) fn recover(
     dir_file: &File,
     stream: &str,
     cfg: &Config,
+    purge: Option<PurgePoint>,
 ) -> Result<Recovered> {
     let mut found = list_segments(dir, stream)?;
     let next_id = found.last().map_or(1, |f| f.id + 1);
@@ -163,8 +168,17 @@ pub(crate) fn recover(
         }
     }
 
-    if let Some((_, _, header, _)) = &newest_found {
-        count_sealed(&segments, Some(header.first_index))?;
+    let newest_first = newest_found
+        .as_ref()
+        .map(|(_, _, h, _)| (h.first_index, h.resets_log));
+    let dropped = count_sealed(&segments, newest_first);
+    let newest_reset = newest_found
+        .as_ref()
+        .filter(|(_, _, h, _)| h.resets_log)
+        .map(|(_, _, h, _)| (h.segment_id, h.first_index));
+    let (floor, settle_purge) = purge_floor(purge, segments.values(), newest_reset);
+    for seg in &dropped {
+        segments.remove(&seg.id());
     }
     for seg in segments.values() {
         index_sealed(seg)?;
@@ -175,6 +189,10 @@ pub(crate) fn recover(
         let seg = recover_tail(path, file, header, len, cfg.salvage)?;
         segments.insert(seg.id(), seg.clone());
         newest = Some(seg);
+    }
+    remove_dropped(dir, dir_file, &dropped)?;
+    if let Some(floor) = floor {
+        remove_dropped(dir, dir_file, &apply_floor(&mut segments, floor))?;
     }
     for t in &torn {
         std::fs::remove_file(&t.path)
@@ -188,30 +206,114 @@ pub(crate) fn recover(
         segments,
         newest,
         next_id,
+        settle_purge,
     })
 }
 
+/// The floor a purge point puts under the log's indexes, given the sealed
+/// segments found (those a truncation dropped included) and the newest
+/// one's id and first index if it resets the log. A segment that resets
+/// the log with an id above the point's was created after the purge and
+/// supersedes it: then there is no floor, and the point to write instead
+/// (the newest such reset's first index) is returned too, to be written
+/// before that segment can be deleted.
+pub(crate) fn purge_floor<'a>(
+    point: Option<PurgePoint>,
+    sealed: impl DoubleEndedIterator<Item = &'a Arc<Segment>>,
+    newest_reset: Option<(u64, u64)>,
+) -> (Option<u64>, Option<PurgePoint>) {
+    let Some(point) = point else {
+        return (None, None);
+    };
+    let reset = newest_reset.or_else(|| {
+        sealed
+            .rev()
+            .find(|s| s.resets_log())
+            .map(|s| (s.id(), s.first_index()))
+    });
+    match reset {
+        Some((segment_id, before)) if segment_id > point.segment_id => {
+            (None, Some(PurgePoint { before, segment_id }))
+        }
+        _ => (Some(point.before), None),
+    }
+}
+
+/// Put `floor` under the indexes of `segments` (every live one, counted):
+/// the segments wholly below it but the newest leave the map and are
+/// returned, oldest first (to delete: a purge a crash interrupted), and the
+/// first one left reads nothing below `floor` (nor above its last index,
+/// should the point say more).
+pub(crate) fn apply_floor(segments: &mut SegmentMap, floor: u64) -> Vec<Arc<Segment>> {
+    let Some(newest) = segments.values().next_back().cloned() else {
+        return Vec::new();
+    };
+    let below: Vec<Arc<Segment>> = segments
+        .values()
+        .filter(|s| s.id() != newest.id() && s.first_index() + s.record_count() <= floor)
+        .cloned()
+        .collect();
+    for seg in &below {
+        segments.remove(&seg.id());
+    }
+    if let Some(first) = segments.values().next() {
+        first.purge_below(floor.min(newest.last_index() + 1));
+    }
+    below
+}
+
 /// Give each segment of `sealed` (every segment but the newest, in id
-/// order) its record count by the successor rule: a sealed segment holds
-/// the indexes up to its successor's first index (`newest_first` is the
-/// newest segment's). Indexes that go backwards are corruption.
-pub(crate) fn count_sealed(sealed: &SegmentMap, newest_first: Option<u64>) -> Result<()> {
-    let mut segs = sealed.values().peekable();
-    while let Some(seg) = segs.next() {
-        let Some(next_first) = segs.peek().map(|n| n.first_index()).or(newest_first) else {
-            break;
-        };
-        let Some(count) = next_first.checked_sub(seg.first_index()) else {
-            return Err(WalError::corrupted(
-                seg.id(),
-                0,
+/// order) its record count, and return the segments a truncation or reset
+/// dropped, oldest first. `newest` is the newest segment's first index and
+/// reset flag.
+///
+/// From the newest segment back: a segment holds the indexes from its
+/// first up to the lowest first index of the segments after it (a rotation
+/// starts a segment at the index after its predecessor's last, a
+/// truncation at the index after the last it keeps). A segment that holds
+/// none is dropped, as is every segment before one that resets the log.
+pub(crate) fn count_sealed(sealed: &SegmentMap, newest: Option<(u64, bool)>) -> Vec<Arc<Segment>> {
+    let Some((mut limit, mut reset)) = newest else {
+        return Vec::new();
+    };
+    let mut dropped = Vec::new();
+    for seg in sealed.values().rev() {
+        if reset || seg.first_index() >= limit {
+            dropped.push(seg.clone());
+        } else {
+            seg.publish_count(limit - seg.first_index());
+        }
+        limit = limit.min(seg.first_index());
+        reset |= seg.resets_log();
+    }
+    dropped.reverse();
+    dropped
+}
+
+/// Finish an interrupted truncation, reset or purge: delete the files of
+/// the segments it dropped, oldest first (a segment that resets the log only
+/// once the deletions before it are durable), and fsync the directory.
+fn remove_dropped(dir: &Path, dir_file: &File, dropped: &[Arc<Segment>]) -> Result<()> {
+    let sync = || {
+        crate::sys::fsync(dir_file, dir)
+            .map_err(|e| WalError::io(format!("fsync of directory {}", dir.display()), e))
+    };
+    for (k, seg) in dropped.iter().enumerate() {
+        if k > 0 && seg.resets_log() {
+            sync()?;
+        }
+        crate::sys::remove_file(seg.path()).map_err(|e| {
+            WalError::io(
                 format!(
-                    "segment starts at index {} but the segment after it starts at {next_first}",
-                    seg.first_index()
+                    "removing segment {} (left without records by a truncation, reset or purge)",
+                    seg.path().display()
                 ),
-            ));
-        };
-        seg.publish_count(count);
+                e,
+            )
+        })?;
+    }
+    if !dropped.is_empty() {
+        sync()?;
     }
     Ok(())
 }
@@ -228,16 +330,30 @@ pub(crate) fn count_sealed(sealed: &SegmentMap, newest_first: Option<u64>) -> Re
 pub(crate) fn index_sealed(seg: &Arc<Segment>) -> Result<Option<String>> {
     let len = seg.len();
     let io_err = |e| WalError::io(format!("reading segment {}", seg.path().display()), e);
+    let count = seg.record_count();
     let problem = match read_trailer(seg, len).map_err(io_err)? {
-        Ok(t) if t.count == seg.record_count() => {
-            seg.publish_end(t.data_end);
+        // A truncation may have dropped the last records the footer counts.
+        Ok(t) if t.count >= count => {
             seg.use_footer(t.data_end);
-            return Ok(None);
+            let end = match count {
+                0 => Some(SEGMENT_HEADER_SIZE as u64),
+                c if c == t.count => Some(t.data_end),
+                c => seg.end_of_record(c - 1).map_err(io_err)?,
+            };
+            match end.filter(|&e| e >= SEGMENT_HEADER_SIZE as u64 && e <= t.data_end) {
+                Some(end) => {
+                    seg.publish_end(end);
+                    return Ok(None);
+                }
+                None => format!(
+                    "index footer puts the end of record {} outside the data",
+                    count - 1
+                ),
+            }
         }
         Ok(t) => format!(
-            "index footer counts {} records, but the next segment starts {} indexes later",
+            "index footer counts {} records, but the next segment starts {count} indexes later",
             t.count,
-            seg.record_count()
         ),
         Err(problem) => problem,
     };
@@ -247,7 +363,7 @@ pub(crate) fn index_sealed(seg: &Arc<Segment>) -> Result<Option<String>> {
         len,
         false,
     )?;
-    let count = seg.record_count() as usize;
+    let count = count as usize;
     if plan.ends.len() >= count {
         let end = count
             .checked_sub(1)

@@ -107,7 +107,16 @@ impl Wal {
     /// deleted before the replay reaches them are passed over without an
     /// error (`nwal_iter_open` in include/nano_wal.h says the same).
     pub fn replay(&self, from: Option<EntryRef>) -> Result<Replay> {
-        Replay::start(Source::Live(self.inner.clone()), from)
+        // After a purge inside the first segment, its first records are
+        // not part of the log: start at the first index left.
+        let purged_first =
+            self.inner.segments.ordered().first().and_then(|s| {
+                (s.first_live_index() > s.first_index()).then(|| s.first_live_index())
+            });
+        match (from, purged_first) {
+            (None, Some(first)) => self.replay_from_index(first),
+            _ => Replay::start(Source::Live(self.inner.clone()), from),
+        }
     }
 }
 
@@ -150,7 +159,16 @@ impl Replay {
                 let seg = registry
                     .get(&r.segment_id)
                     .ok_or(WalError::SegmentNotFound(r.segment_id))?;
+                // The index first, as reads by ref check it: a truncation
+                // lowers the count before the end.
                 let end = seg.len();
+                if !seg.holds_index(r.index) {
+                    return Err(WalError::IndexNotFound {
+                        index: r.index,
+                        first: seg.first_index(),
+                        last: seg.last_index(),
+                    });
+                }
                 if r.size == 0 || r.offset.checked_add(r.size).is_none_or(|e| e > end) {
                     return Err(WalError::InvalidArgument(format!(
                         "replay start (segment {}, offset {}, size {}) is not inside the segment's written data (end {end})",
@@ -163,13 +181,6 @@ impl Replay {
                         r.offset,
                         "replay start cannot be a record (inside the segment header or shorter than a frame)",
                     ));
-                }
-                if !seg.holds_index(r.index) {
-                    return Err(WalError::IndexNotFound {
-                        index: r.index,
-                        first: seg.first_index(),
-                        last: seg.last_index(),
-                    });
                 }
                 (
                     Some(Scanner::new(seg.clone(), r.offset, end, r.index)),
@@ -309,6 +320,17 @@ impl Replay {
                              records of the batch follow): the rest of the batch is lost",
                         )));
                     }
+                    // A truncation or reset dropped records the replay was
+                    // at or had read (it reads ahead in chunks): it ends
+                    // rather than go on at another index.
+                    if let Some(next) = next.as_ref() {
+                        let at = scanner.index();
+                        if next.first_index() < at || next.resets_log() && next.first_index() != at
+                        {
+                            self.scanner = None;
+                            return Some(Err(dropped_under_replay(at, next)));
+                        }
+                    }
                     // Its successor (not one after segments cleanup deleted
                     // under the replay) starts where its indexes end.
                     if let Some(next) = next.as_ref().filter(|n| n.id() == seg_id + 1) {
@@ -386,6 +408,18 @@ impl Replay {
             first,
         ));
         Some(())
+    }
+}
+
+/// The error of a replay at index `at` whose records a truncation or reset
+/// dropped; the log goes on at `next`.
+#[cold]
+#[inline(never)]
+fn dropped_under_replay(at: u64, next: &Segment) -> WalError {
+    WalError::IndexNotFound {
+        index: at,
+        first: next.first_index(),
+        last: next.last_index(),
     }
 }
 

@@ -80,9 +80,15 @@ pub struct Segment {
     id: u64,
     /// Index of the segment's first record (from its header).
     first_index: u64,
+    /// The log restarts here: every earlier segment is dropped (from its
+    /// header).
+    resets_log: bool,
     /// Records in the segment readers may use: published after their ends
     /// and after the data end that covers them.
     count: AtomicU64,
+    /// The lowest index readers may use: `first_index`, or above it once a
+    /// purge dropped the segment's first records.
+    floor: AtomicU64,
     /// The ends of the records, while the segment is written (and for the
     /// newest segment found by recovery, or a sealed one whose index footer
     /// could not be trusted); None for a sealed segment with a footer.
@@ -162,7 +168,9 @@ impl Segment {
         Ok(Segment {
             id: header.segment_id,
             first_index: header.first_index,
+            resets_log: header.resets_log,
             count: AtomicU64::new(0),
+            floor: AtomicU64::new(header.first_index),
             ends: ArcSwapOption::empty(),
             footer_at: AtomicU64::new(0),
             crc_seed: crate::format::crc_seed(header.segment_id),
@@ -188,6 +196,10 @@ impl Segment {
     pub fn first_index(&self) -> u64 {
         self.first_index
     }
+    /// Does the log restart here (every earlier segment dropped)?
+    pub fn resets_log(&self) -> bool {
+        self.resets_log
+    }
     /// Records in the segment (published: each of them readable).
     pub fn record_count(&self) -> u64 {
         self.count.load(Ordering::Acquire)
@@ -196,10 +208,20 @@ impl Segment {
     pub fn last_index(&self) -> u64 {
         self.first_index + self.record_count() - 1
     }
-    /// Does the segment hold record `index`?
+    /// The lowest index of the segment readers may use: its first index,
+    /// or the first one a purge left.
+    #[inline]
+    pub fn first_live_index(&self) -> u64 {
+        self.floor.load(Ordering::Acquire)
+    }
+    /// Does the segment hold record `index` (and may it be read)?
     #[inline]
     pub(crate) fn holds_index(&self, index: u64) -> bool {
-        index >= self.first_index && index - self.first_index < self.record_count()
+        index >= self.first_live_index() && index - self.first_index < self.record_count()
+    }
+    /// Drop the records below `index` for readers (a purge).
+    pub(crate) fn purge_below(&self, index: u64) {
+        self.floor.fetch_max(index, Ordering::AcqRel);
     }
 
     /// Keep the ends of the records in memory from now on (a segment that
@@ -294,6 +316,31 @@ impl Segment {
             );
         }
         Ok(ends.windows(2).map(|w| (w[0], w[1])).collect())
+    }
+
+    /// Where record `k` of the segment ends, from memory or with one small
+    /// read of the index footer. `None` when neither knows it.
+    pub(crate) fn end_of_record(&self, k: u64) -> io::Result<Option<u64>> {
+        if let Some(mem) = &*self.ends.load() {
+            return Ok(mem.get(k));
+        }
+        let at = self.footer_at.load(Ordering::Acquire);
+        if at == 0 {
+            return Ok(None);
+        }
+        let mut b = [0u8; 8];
+        self.read_fd.read_exact_at(&mut b, at + k * 8)?;
+        Ok(Some(u64::from_le_bytes(b)))
+    }
+
+    /// Keep only the first `count` records, which end at `end` (a
+    /// truncation: the later ones are dropped by a successor segment that
+    /// starts at their index). The count is lowered before the end, so a
+    /// reader that sees the old end sees the new count and reports a
+    /// dropped record as not found.
+    pub(crate) fn cut(&self, count: u64, end: u64) {
+        self.count.store(count, Ordering::Release);
+        self.written_end.store(end, Ordering::Release);
     }
 
     /// Where the first `count` records end (published ones: their ends are

@@ -117,6 +117,12 @@ pub fn truncate(file: &File, path: &Path, len: u64) -> io::Result<()> {
     file.set_len(len)
 }
 
+/// unlink the file at `path` (a segment cleanup or a truncation deletes).
+pub fn remove_file(path: &Path) -> io::Result<()> {
+    check(FaultOpKind::Unlink, path)?;
+    std::fs::remove_file(path)
+}
+
 #[cfg(feature = "fault-injection")]
 use fault::FaultOp as FaultOpKind;
 
@@ -125,6 +131,7 @@ enum FaultOpKind {
     Fdatasync,
     Fsync,
     Truncate,
+    Unlink,
 }
 
 #[cfg(not(feature = "fault-injection"))]
@@ -157,6 +164,8 @@ mod fault {
         /// fsync of a new segment file or of the directory.
         Fsync,
         Truncate,
+        /// Deleting a segment file (cleanup, truncation, reset, open).
+        Unlink,
     }
 
     /// One injected fault.

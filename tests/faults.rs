@@ -1,6 +1,8 @@
 //! I/O failures injected into the engine's writes and syncs (cargo feature
 //! `fault-injection`): a failed write is cut off and loses nothing that was
-//! acknowledged; a failed fdatasync poisons the log (fail-stop).
+//! acknowledged; a failed fdatasync poisons the log (fail-stop). A failed
+//! metadata write keeps the old value; a failed metadata sync also makes
+//! the metadata fail-stop until reopen, without poisoning the log.
 #![cfg(feature = "fault-injection")]
 
 use nano_wal::fault::{clear_faults, inject_fault, Fault, FaultOp};
@@ -418,4 +420,88 @@ fn shutdown_cuts_prewritten_zeros_and_reports_a_failed_fsync() {
         replay_all(&wal),
         vec![(a, b"durable".to_vec()), (b, b"grows the file".to_vec())]
     );
+}
+
+/// A metadata put whose write fails part-way: the error carries the errno,
+/// the key keeps its old value (in this handle and after reopen: the torn
+/// slot does not verify), and the next put works (a failed write is not a
+/// failed sync: nothing unknown reached the disk).
+#[test]
+fn failed_metadata_write_keeps_the_old_value_and_puts_go_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let meta = dir.join("s.meta");
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    wal.meta_put("k", b"old").unwrap();
+    wal.meta_put("k", b"older than new").unwrap();
+    wal.meta_put("k", b"old").unwrap();
+    for keep in [0, 1, 30, 60] {
+        inject_fault(Fault {
+            keep_bytes: keep,
+            ..fault(FaultOp::Write, &meta, libc::ENOSPC, 0, 1)
+        });
+        let e = expect_io(wal.meta_put("k", &[7; 3000]), libc::ENOSPC);
+        assert!(e.to_string().contains("s.meta"), "{e}");
+        assert_eq!(wal.meta_get("k").unwrap().unwrap(), b"old", "keep {keep}");
+    }
+    clear_faults(&meta);
+    drop(wal);
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    assert_eq!(wal.meta_get("k").unwrap().unwrap(), b"old");
+    wal.meta_put("k", b"new").unwrap();
+    drop(wal);
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    assert_eq!(wal.meta_get("k").unwrap().unwrap(), b"new");
+}
+
+/// A failed sync of a metadata put (the fsync of the first put of a
+/// handle, the directory fsync after it, or a later put's fdatasync):
+/// `Io`, the old value kept in this handle, and every later put refused
+/// (fail-stop) until the stream is reopened, while gets and the log go on.
+/// After reopen the key holds the old or the new value, and puts work.
+#[test]
+fn failed_metadata_sync_keeps_the_old_value_and_refuses_puts_until_reopen() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (what, op, on_dir, skip_puts) in [
+        ("fsync of the file", FaultOp::Fsync, false, 0),
+        ("fsync of the directory", FaultOp::Fsync, true, 0),
+        ("fdatasync", FaultOp::Fdatasync, false, 1),
+    ] {
+        let dir = tmp.path().join(what.replace(' ', "-"));
+        let meta = dir.join("s.meta");
+        {
+            let wal = Wal::open(&dir, "s", opts()).unwrap();
+            wal.meta_put("k", b"first").unwrap();
+        }
+        let wal = Wal::open(&dir, "s", opts()).unwrap();
+        for i in 0..skip_puts {
+            wal.meta_put("k", format!("put {i}").as_bytes()).unwrap();
+        }
+        let old = wal.meta_get("k").unwrap().unwrap();
+        // Under the directory, the file's fsync comes first: let it pass.
+        let (under, skip) = if on_dir {
+            (dir.clone(), 1)
+        } else {
+            (meta.clone(), 0)
+        };
+        inject_fault(fault(op, &under, libc::EIO, skip, 1));
+        let e = expect_io(wal.meta_put("k", b"lost?"), libc::EIO);
+        assert!(e.to_string().contains(what), "{what}: {e}");
+        clear_faults(&under);
+        assert_eq!(wal.meta_get("k").unwrap().unwrap(), old, "{what}");
+        let refused = expect_io(wal.meta_put("other", b"x"), libc::EIO);
+        assert!(refused.to_string().contains("reopen"), "{what}: {refused}");
+        assert_eq!(wal.meta_get("other").unwrap(), None, "{what}");
+        // The log is not poisoned by the metadata.
+        let r = wal.append(None, b"durable", T0, true).unwrap();
+        assert_eq!(&wal.read(r).unwrap().content[..], b"durable");
+        wal.sync().unwrap();
+        drop(wal);
+        let wal = Wal::open(&dir, "s", opts()).unwrap();
+        let got = wal.meta_get("k").unwrap().unwrap();
+        assert!(got == old || got == b"lost?", "{what}: {got:?}");
+        assert_eq!(wal.meta_get("other").unwrap(), None, "{what}");
+        wal.meta_put("other", b"after reopen").unwrap();
+        assert_eq!(wal.last_index(), 1, "{what}");
+    }
 }

@@ -840,6 +840,7 @@ fn bash_completion_offers_commands_options_formats_dirs_and_streams() {
     }
     for f in [
         "lonely.lock",
+        "only-meta.meta",
         "notes.txt",
         "x_y.seg",
         ".hidden.lock",
@@ -866,7 +867,7 @@ fn bash_completion_offers_commands_options_formats_dirs_and_streams() {
     let dirs = complete(&["nwal", "stat", &prefix]);
     assert_eq!(dirs, v(&[&prefix, &format!("{prefix}s-old")]));
     // STREAM: the streams of DIR.
-    let streams = v(&["lonely", "s", "s_1"]);
+    let streams = v(&["lonely", "only-meta", "s", "s_1"]);
     assert_eq!(complete(&["nwal", "dump", l, ""]), streams);
     assert_eq!(complete(&["nwal", "verify", l, "s_"]), v(&["s_1"]));
     assert_eq!(complete(&["nwal", "dump", "--limit", "5", l, ""]), streams);
@@ -965,4 +966,97 @@ fn verify_checks_the_index_footers_of_sealed_segments() {
         let o = nwal(&["dump", d(tmp.path()), "s"]);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
+}
+
+/// A truncation that a crash interrupted before it deleted the segments it
+/// dropped: `stat` marks them, `verify` finds the log sound, `dump` shows
+/// only the records left, and the next open deletes the files.
+#[test]
+fn stat_verify_and_dump_see_a_truncation_whose_dropped_files_are_still_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = make_log(tmp.path());
+    let newest = refs.last().unwrap().0.segment_id;
+    let saved = std::fs::read(seg_path(tmp.path(), "s", newest)).unwrap();
+    let saved_name = seg_path(tmp.path(), "s", newest);
+    let wal = Wal::open(tmp.path(), "s", opts()).unwrap();
+    wal.truncate_after(7).unwrap();
+    drop(wal);
+    std::fs::write(&saved_name, &saved).unwrap(); // the unlink never happened
+    let o = nwal(&["stat", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("dropped (no record left"), "{out}");
+    assert!(out.contains("indexes 1 to 7"), "{out}");
+    let o = nwal(&["verify", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let o = nwal(&["dump", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let lines: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 7, "{lines:?}");
+    for (line, (r, _)) in lines.iter().zip(&refs[..7]) {
+        let shown = format!("{}:{}:{}:{}", r.segment_id, r.offset, r.size, r.index);
+        assert!(line.starts_with(&shown), "{line} for {shown}");
+    }
+    drop(Wal::open(tmp.path(), "s", opts()).unwrap());
+    assert!(!saved_name.exists(), "open deletes the dropped segment");
+}
+
+#[test]
+fn meta_lists_keys_and_prints_a_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = d(tmp.path());
+    let long: Vec<u8> = (0..100u8).collect();
+    let wal = Wal::open(tmp.path(), "s", opts()).unwrap();
+    wal.meta_put("raft.vote", b"node-1").unwrap();
+    wal.meta_put("raft.term", &long).unwrap();
+    wal.meta_put("empty", b"").unwrap();
+    // Read while the writer holds the stream.
+    let o = nwal(&["meta", dir, "s"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("3 metadata key(s), generation 3"), "{out}");
+    assert!(out.contains("purge point: none"), "{out}");
+    let keys: Vec<&str> = out
+        .lines()
+        .skip(3)
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(keys, ["empty", "raft.term", "raft.vote"], "{out}");
+    let vote = out.lines().find(|l| l.contains("raft.vote")).unwrap();
+    assert!(vote.contains(" 6  \"node-1\""), "{vote}");
+    let term = out.lines().find(|l| l.contains("raft.term")).unwrap();
+    assert!(term.contains("100  0x000102"), "{term}");
+    assert!(term.ends_with("1e1f ..."), "{term}");
+
+    let o = nwal(&["meta", dir, "s", "raft.term"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(o.stdout, long, "the value's bytes, exactly");
+    let o = nwal(&["meta", dir, "s", "empty"]);
+    assert_eq!((code(&o), o.stdout.len()), (0, 0));
+    let o = nwal(&["meta", dir, "s", "absent"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("no metadata key \"absent\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = nwal(&["meta", dir, "s", "bad/key"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let o = nwal(&["meta", dir, "nope"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    drop(wal);
+
+    // A stream without metadata has none; a metadata file neither of whose
+    // slots verifies is an error naming it.
+    Wal::open(tmp.path(), "bare", opts()).unwrap();
+    let o = nwal(&["meta", dir, "bare"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("0 metadata key(s)"), "{}", stdout(&o));
+    let meta = tmp.path().join("s.meta");
+    let slot_size = nano_wal::format::meta::SLOT_SIZE as u64;
+    flip_byte(&meta, 0);
+    flip_byte(&meta, slot_size);
+    let o = nwal(&["meta", dir, "s"]);
+    assert_eq!(code(&o), 3, "{}", stdout(&o));
+    assert!(stderr(&o).contains("s.meta"), "{}", stderr(&o));
 }

@@ -465,3 +465,532 @@ fn a_crash_at_every_step_of_sealing_a_segment_with_its_footer_keeps_every_record
         assert_eq!(replayed, (1..=RECORDS + 2).collect::<Vec<_>>(), "{what}");
     }
 }
+
+/// The segment files of a log directory by name.
+type Files = std::collections::BTreeMap<String, Vec<u8>>;
+
+fn read_files(dir: &Path) -> Files {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .filter(|(name, _)| name.ends_with(".seg"))
+        .collect()
+}
+
+fn write_files(dir: &Path, files: &Files) {
+    let _ = fs::remove_dir_all(dir);
+    fs::create_dir_all(dir).unwrap();
+    for (name, bytes) in files {
+        fs::write(dir.join(name), bytes).unwrap();
+    }
+}
+
+/// The log as it must be after reopen: its first index and records.
+#[derive(Debug, Clone, PartialEq)]
+struct LogModel {
+    first: u64,
+    records: Vec<Vec<u8>>,
+}
+
+/// Open `dir`, check it holds exactly `want` (bounds, reads by index,
+/// replay), that the files left are the live segments', and that the log
+/// goes on at the next index, also after another reopen.
+fn check_model(dir: &Path, want: &LogModel, what: &str) {
+    let check = |wal: &Wal, want: &LogModel, what: &str| {
+        let state = wal.log_state();
+        let last = want.first + want.records.len() as u64 - 1;
+        assert_eq!(
+            (state.first_index, state.last_index),
+            (want.first, last),
+            "{what}: bounds"
+        );
+        let replayed: Vec<(u64, Vec<u8>)> = wal
+            .replay(None)
+            .unwrap()
+            .map(|r| {
+                let (e, rec) = r.unwrap_or_else(|e| panic!("{what}: replay: {e}"));
+                (e.index, rec.content.to_vec())
+            })
+            .collect();
+        let expected: Vec<(u64, Vec<u8>)> =
+            (want.first..).zip(want.records.iter().cloned()).collect();
+        assert_eq!(replayed, expected, "{what}: replay");
+        for (index, content) in &expected {
+            assert_eq!(
+                &wal.read_index(*index).unwrap().content[..],
+                &content[..],
+                "{what}: index {index}"
+            );
+        }
+        let live: Vec<String> = wal
+            .segments()
+            .iter()
+            .map(|s| s.path().file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let files: Vec<String> = read_files(dir).into_keys().collect();
+        assert_eq!(
+            files, live,
+            "{what}: the dropped segments' files are deleted"
+        );
+    };
+    let wal = Wal::open(dir, "p", opts()).unwrap_or_else(|e| panic!("{what}: open: {e}"));
+    check(&wal, want, what);
+    let mut more = want.clone();
+    for (k, now) in [T0 + 5 * WINDOW, T0 + 6 * WINDOW].into_iter().enumerate() {
+        let c = format!("appended after the crash {k}").into_bytes();
+        let r = wal.append(None, &c, now, false).unwrap();
+        assert_eq!(r.index, more.first + more.records.len() as u64, "{what}");
+        more.records.push(c);
+    }
+    drop(wal);
+    let wal = Wal::open(dir, "p", opts()).unwrap();
+    check(&wal, &more, &format!("{what}, appended and reopened"));
+}
+
+/// A truncation or reset, in the order of its system calls
+/// (`Inner::restart`): seal the active segment (its index footer written
+/// after the last record, fsync), create the new segment (header written,
+/// fsync), fsync the directory, unlink the segments left without records,
+/// fsync the directory. The crash states between them: the footer torn at
+/// every byte, no new segment; the new segment missing or torn inside its
+/// header (the log before); the new segment whole with any subset of the
+/// dropped files still there (the log after). `op` runs on a log of three
+/// windows of records, all synced; returns the model after it, and the
+/// number of states checked.
+fn every_crash_state_of(what: &str, op: impl Fn(&Wal, &LogModel) -> LogModel) -> usize {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let wal = Wal::open(&src, "p", opts()).unwrap();
+    let mut before = LogModel {
+        first: 1,
+        records: Vec::new(),
+    };
+    for window in 0..3i64 {
+        for i in 0..4 {
+            let c = format!("record {i} of window {window}").into_bytes();
+            wal.append(None, &c, T0 + window * WINDOW, false).unwrap();
+            before.records.push(c);
+        }
+    }
+    wal.sync().unwrap();
+    let old = read_files(&src);
+    let active = wal.segments().last().unwrap().path().to_owned();
+    let active = active.file_name().unwrap().to_string_lossy().into_owned();
+    let after = op(&wal, &before);
+    let new = read_files(&src);
+    drop(wal);
+
+    let created: Vec<&String> = new.keys().filter(|n| !old.contains_key(*n)).collect();
+    assert_eq!(created.len(), 1, "{what}: one new segment");
+    let created = created[0].clone();
+    let dropped: Vec<&String> = old.keys().filter(|n| !new.contains_key(*n)).collect();
+    // The active segment as sealed: its old bytes and the footer the seal
+    // appended (not seen when the operation dropped and deleted it).
+    let sealed = new.get(&active).unwrap_or(&old[&active]).clone();
+    assert!(
+        sealed.starts_with(&old[&active]),
+        "{what}: the seal only appends"
+    );
+
+    let mut states = 0;
+    let mut check = |files: &Files, want: &LogModel, state: String| {
+        let dir = tmp.path().join("state");
+        write_files(&dir, files);
+        check_model(&dir, want, &format!("{what}: {state}"));
+        states += 1;
+    };
+    // The seal's footer, torn at every byte: no new segment yet.
+    let mut files = old.clone();
+    for cut in old[&active].len()..=sealed.len() {
+        files.insert(active.clone(), sealed[..cut].to_vec());
+        check(&files, &before, format!("footer cut at {cut}"));
+    }
+    // The new segment missing (above) or torn inside its header.
+    for torn in [0, 1, 20, 63] {
+        let mut f = files.clone();
+        f.insert(created.clone(), new[&created][..torn].to_vec());
+        check(&f, &before, format!("new segment torn at {torn} bytes"));
+    }
+    // From the directory fsync on: any subset of the dropped files left.
+    files.insert(created.clone(), new[&created].clone());
+    for mask in 0..1u32 << dropped.len() {
+        let mut f = files.clone();
+        for (k, name) in dropped.iter().enumerate() {
+            if mask & (1 << k) != 0 {
+                f.remove(*name);
+            }
+        }
+        check(
+            &f,
+            &after,
+            format!("committed, dropped files removed {mask:#b}"),
+        );
+    }
+    states
+}
+
+#[test]
+fn a_crash_at_every_step_of_a_truncation_or_reset_leaves_the_log_before_or_after() {
+    let truncate = |i: u64| {
+        move |wal: &Wal, before: &LogModel| {
+            wal.truncate_after(i).unwrap();
+            LogModel {
+                first: before.first,
+                records: before.records[..(i + 1 - before.first) as usize].to_vec(),
+            }
+        }
+    };
+    let reset = |n: u64| {
+        move |wal: &Wal, _: &LogModel| {
+            wal.reset(n).unwrap();
+            LogModel {
+                first: n,
+                records: Vec::new(),
+            }
+        }
+    };
+    let mut states = 0;
+    states += every_crash_state_of("truncate_after(10), in the active segment", truncate(10));
+    states += every_crash_state_of("truncate_after(2), in the first segment", truncate(2));
+    states += every_crash_state_of("truncate_after(0), the log emptied", truncate(0));
+    states += every_crash_state_of("reset(1000)", reset(1000));
+    states += every_crash_state_of("reset(6), inside the old indexes", reset(6));
+    eprintln!("{states} crash states of truncations and resets");
+    assert!(states >= 120, "{states} states");
+}
+
+/// One metadata put, as the files can be left by a crash at any point of
+/// its system calls: `old` is the metadata file before it (None: no file
+/// yet), `new` after it, and the put wrote the slot at `slot_offset`.
+struct MetaPut {
+    what: &'static str,
+    old: Option<Vec<u8>>,
+    new: Vec<u8>,
+    slot_offset: usize,
+    old_value: Option<Vec<u8>>,
+    new_value: Vec<u8>,
+}
+
+/// The file states of `put`: before its create (no file), after the
+/// create before the write (empty), the new slot torn at every cut (the
+/// rest of the file as before: the slot is overwritten in place), torn
+/// and followed by garbage, any subset of its 512-byte sectors lost (a
+/// lost sector reads as it was before), and the whole write (before and
+/// after its fdatasync: the same bytes). Returns (name, file, must be
+/// new): only the last state follows an acknowledged put.
+fn meta_put_states(put: &MetaPut, rng: &mut Rng) -> Vec<(String, Option<Vec<u8>>, bool)> {
+    let old = put.old.clone().unwrap_or_default();
+    // The new slot's bytes: its header, payload (length at byte 40) and CRC.
+    let at = put.slot_offset;
+    let payload = u32::from_le_bytes(put.new[at + 40..at + 44].try_into().unwrap()) as usize;
+    let new_slot = &put.new[at..at + 44 + payload + 4];
+    let overlay = |base: &[u8], at: usize, bytes: &[u8]| {
+        let mut f = base.to_vec();
+        if f.len() < at + bytes.len() {
+            f.resize(at + bytes.len(), 0);
+        }
+        f[at..at + bytes.len()].copy_from_slice(bytes);
+        f
+    };
+    let mut states = Vec::new();
+    if put.old.is_none() {
+        states.push(("before the create".to_string(), None, false));
+    }
+    for cut in 0..new_slot.len() {
+        if cut > 48 && cut < new_slot.len() - 8 && cut % 61 != 0 {
+            continue; // every cut of the header and the CRC, some between
+        }
+        let torn = overlay(&old, put.slot_offset, &new_slot[..cut]);
+        states.push((format!("slot torn at {cut}"), Some(torn.clone()), false));
+        if cut % 244 == 0 {
+            let garbage = rng.bytes((new_slot.len() - cut).min(300));
+            let f = overlay(&torn, put.slot_offset + cut, &garbage);
+            states.push((format!("slot torn at {cut} + garbage"), Some(f), false));
+        }
+    }
+    const SECTOR: usize = 512;
+    let sectors = new_slot.len().div_ceil(SECTOR);
+    for round in 0..24 {
+        let mut f = overlay(&old, put.slot_offset, new_slot);
+        let mut lost = 0;
+        for s in 0..sectors {
+            if rng.below(3) == 0 || (lost == 0 && s == sectors - 1) {
+                let from = put.slot_offset + s * SECTOR;
+                let to = (from + SECTOR).min(put.slot_offset + new_slot.len());
+                let was = |i: usize| old.get(i).copied().unwrap_or(0);
+                for (i, b) in f[from..to].iter_mut().enumerate() {
+                    *b = was(from + i);
+                }
+                lost += 1;
+            }
+        }
+        states.push((
+            format!("round {round}: {lost} sectors lost"),
+            Some(f),
+            false,
+        ));
+    }
+    states.push(("the whole slot".to_string(), Some(put.new.clone()), true));
+    states
+}
+
+/// A metadata put at every boundary of its system calls (docs/RELIABILITY.md,
+/// "Metadata"): the creation of the file and its first slot, then puts
+/// into slot 1, slot 0 and slot 1 again (values growing and shrinking, so
+/// a shorter slot leaves the end of an older one behind it). In every
+/// state open succeeds, the key holds the old or the new value and never
+/// anything else, the other key is untouched, the value of an
+/// acknowledged put is there, and puts go on.
+#[test]
+fn a_crash_at_every_step_of_a_metadata_put_leaves_the_old_or_the_new_value() {
+    use nano_wal::format::meta::SLOT_SIZE;
+    let tmp = tempfile::tempdir().unwrap();
+    let clean = tmp.path().join("clean");
+    let meta = clean.join("p.meta");
+    let mut rng = Rng::new(0x3E7A);
+    let values: Vec<Vec<u8>> = [1000usize, 2500, 3000, 100]
+        .iter()
+        .map(|&n| rng.bytes(n))
+        .collect();
+    let mut puts = Vec::new();
+    {
+        // No segment: its recovery at every open would fdatasync it, and
+        // the states are many.
+        let wal = Wal::open(&clean, "p", opts()).unwrap();
+        let mut old: Option<Vec<u8>> = None;
+        let mut old_value = None;
+        for (i, v) in values.iter().enumerate() {
+            wal.meta_put("k", v).unwrap();
+            if i == 0 {
+                wal.meta_put("other", b"untouched").unwrap();
+            }
+            let new = fs::read(&meta).unwrap();
+            // Put i went to slot i % 2 (the "other" put after the first
+            // flips it: the first put is checked alone, creating the file).
+            puts.push((old.clone(), new.clone(), old_value.clone(), v.clone()));
+            old = Some(new);
+            old_value = Some(v.clone());
+        }
+    }
+    // Rebuild each transition as a single put: the creation (no "other"
+    // key yet) and three puts over a file that has it.
+    let first = {
+        let dir = tmp.path().join("first");
+        let wal = Wal::open(&dir, "p", opts()).unwrap();
+        wal.meta_put("k", &values[0]).unwrap();
+        fs::read(dir.join("p.meta")).unwrap()
+    };
+    let mut transitions = vec![MetaPut {
+        what: "creation",
+        old: None,
+        new: first,
+        slot_offset: 0,
+        old_value: None,
+        new_value: values[0].clone(),
+    }];
+    for (i, (old, new, old_value, new_value)) in puts.into_iter().enumerate().skip(1) {
+        // After the first put and "other" (slots 0, 1): put 1 -> slot 0,
+        // put 2 -> slot 1, put 3 -> slot 0.
+        let slot_offset = if i % 2 == 1 { 0 } else { SLOT_SIZE };
+        transitions.push(MetaPut {
+            what: [
+                "",
+                "put into slot 0",
+                "put into slot 1",
+                "shorter put into slot 0",
+            ][i],
+            old,
+            new,
+            slot_offset,
+            old_value,
+            new_value,
+        });
+    }
+    let mut count = 0;
+    for put in &transitions {
+        for (state, file, acknowledged) in meta_put_states(put, &mut rng) {
+            let what = format!("{}: {state}", put.what);
+            let dir = tmp.path().join("state");
+            let _ = fs::remove_dir_all(&dir);
+            copy_dir(&clean, &dir);
+            match &file {
+                Some(f) => fs::write(dir.join("p.meta"), f).unwrap(),
+                None => fs::remove_file(dir.join("p.meta")).unwrap(),
+            }
+            let wal = Wal::open(&dir, "p", opts()).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let got = wal.meta_get("k").unwrap();
+            if acknowledged {
+                assert_eq!(
+                    got.as_ref(),
+                    Some(&put.new_value),
+                    "{what}: acknowledged put lost"
+                );
+            } else {
+                assert!(
+                    got == put.old_value || got.as_ref() == Some(&put.new_value),
+                    "{what}: neither the old nor the new value ({:?} bytes)",
+                    got.map(|g| g.len())
+                );
+            }
+            let other = wal.meta_get("other").unwrap();
+            if put.old.is_some() {
+                assert_eq!(other.as_deref(), Some(&b"untouched"[..]), "{what}");
+            }
+            assert!(wal.segments().is_empty(), "{what}: no segment made");
+            // Puts go on, and the next open sees them (in some states:
+            // each put is two fsyncs).
+            if count % 8 == 0 || acknowledged {
+                wal.meta_put("k", b"after").unwrap();
+                drop(wal);
+                let wal = Wal::open(&dir, "p", opts()).unwrap();
+                assert_eq!(wal.meta_get("k").unwrap().unwrap(), b"after", "{what}");
+            }
+            count += 1;
+        }
+    }
+    eprintln!("{count} metadata crash states checked");
+    assert!(count > 300, "{count} states");
+}
+
+/// Every file of a log directory by name (segments and metadata).
+fn read_all_files(dir: &Path) -> Files {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .filter(|(name, _)| name.ends_with(".seg") || name.ends_with(".meta"))
+        .collect()
+}
+
+/// A purge, in the order of its system calls (`Inner::purge`): the purge
+/// point written to a metadata slot and fdatasync'ed (the first time: the
+/// file created and fsync'ed, and the directory fsync'ed), then the whole
+/// segments below it unlinked and the directory fsync'ed. Crash states: the
+/// metadata write missing or torn at several lengths (the log before: the
+/// other slot, or no metadata), and once it is whole, any subset of the
+/// segments below still there (the log after). Two purges in a row, so the
+/// second writes the other slot over a file that holds the first.
+#[test]
+fn a_crash_at_every_step_of_a_purge_never_lowers_the_first_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let wal = Wal::open(&src, "p", opts()).unwrap();
+    let mut log = LogModel {
+        first: 1,
+        records: Vec::new(),
+    };
+    for window in 0..4i64 {
+        for i in 0..3 {
+            let c = format!("record {i} of window {window}").into_bytes();
+            wal.append(None, &c, T0 + window * WINDOW, false).unwrap();
+            log.records.push(c);
+        }
+    }
+    let mut states = 0;
+    for index in [5, 11] {
+        let before = log.clone();
+        let old = read_all_files(&src);
+        wal.purge_before(index).unwrap();
+        log.records.drain(..(index - log.first) as usize);
+        log.first = index;
+        let new = read_all_files(&src);
+        let meta = new.keys().find(|n| n.ends_with(".meta")).unwrap().clone();
+        let deleted: Vec<&String> = old.keys().filter(|n| !new.contains_key(*n)).collect();
+        assert!(
+            !deleted.is_empty(),
+            "purge_before({index}) deletes a segment"
+        );
+        let old_meta = old.get(&meta).cloned().unwrap_or_default();
+        let new_meta = &new[&meta];
+        let mut check = |files: &Files, want: &LogModel, state: String| {
+            let dir = tmp.path().join("state");
+            write_files(&dir, files);
+            check_model(&dir, want, &format!("purge_before({index}): {state}"));
+            states += 1;
+        };
+        // The slot written: where it differs from the file before, cut
+        // anywhere in it (a torn write), or missing.
+        let start = new_meta
+            .iter()
+            .zip(old_meta.iter().chain(std::iter::repeat(&0)))
+            .position(|(a, b)| a != b)
+            .unwrap();
+        let end = new_meta.len();
+        let mut files = old.clone();
+        for cut in [start, start + 1, start + 8, (start + end) / 2, end - 1] {
+            let mut torn = old_meta.clone();
+            torn.resize(torn.len().max(cut), 0);
+            torn[start..cut].copy_from_slice(&new_meta[start..cut]);
+            files.insert(meta.clone(), torn);
+            check(&files, &before, format!("metadata torn at {cut}"));
+        }
+        if old_meta.is_empty() {
+            files.remove(&meta);
+            check(&files, &before, "metadata file missing".into());
+        }
+        files.insert(meta.clone(), new_meta.clone());
+        for mask in 0..1u32 << deleted.len() {
+            let mut f = files.clone();
+            for (k, name) in deleted.iter().enumerate() {
+                if mask & (1 << k) != 0 {
+                    f.remove(*name);
+                }
+            }
+            check(&f, &log, format!("committed, deleted segments {mask:#b}"));
+        }
+    }
+    drop(wal);
+    eprintln!("{states} crash states of purges");
+    assert!(states >= 14, "{states} states");
+}
+
+/// A reset after a purge, crashed before the purge point was replaced: the
+/// reset's segment says the point is out of force, open replaces it, and a
+/// later truncation that drops the reset's segment does not bring it back.
+#[test]
+fn a_reset_that_a_crash_cut_off_from_its_metadata_still_supersedes_the_purge_point() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let wal = Wal::open(&src, "p", opts()).unwrap();
+    for i in 0..10u64 {
+        wal.append(None, format!("old {i}").as_bytes(), T0, false)
+            .unwrap();
+    }
+    wal.purge_before(8).unwrap();
+    let meta_before_reset = read_all_files(&src)
+        .into_iter()
+        .find(|(n, _)| n.ends_with(".meta"))
+        .unwrap();
+    wal.reset(3).unwrap();
+    drop(wal);
+    // The crash: the metadata as it was before the reset replaced the point.
+    fs::write(src.join(&meta_before_reset.0), &meta_before_reset.1).unwrap();
+    let want = LogModel {
+        first: 3,
+        records: Vec::new(),
+    };
+    let dir = tmp.path().join("state");
+    write_files(&dir, &read_all_files(&src));
+    check_model(&dir, &want, "reset, metadata not updated");
+    let wal = Wal::open(&dir, "p", opts()).unwrap();
+    assert_eq!(wal.first_index(), 3);
+    wal.truncate_after(2).unwrap();
+    let r = wal.append(None, b"new", T0, false).unwrap();
+    assert_eq!(r.index, 3);
+    drop(wal);
+    let wal = Wal::open(&dir, "p", opts()).unwrap();
+    let state = wal.log_state();
+    assert_eq!((state.first_index, state.last_index), (3, 3));
+    assert_eq!(&wal.read_index(3).unwrap().content[..], b"new");
+}

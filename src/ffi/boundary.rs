@@ -76,10 +76,12 @@ pub(crate) fn status_of(e: &WalError) -> nwal_status {
         WalError::CorruptedData { .. } => nwal_status::NWAL_ERR_CORRUPTED_DATA,
         WalError::HeaderTooLarge { .. } => nwal_status::NWAL_ERR_HEADER_TOO_LARGE,
         WalError::Shutdown => nwal_status::NWAL_ERR_SHUTDOWN,
-        WalError::SegmentNotFound(_) | WalError::IndexNotFound { .. } => {
-            nwal_status::NWAL_ERR_NOT_FOUND
-        }
+        WalError::SegmentNotFound(_)
+        | WalError::IndexNotFound { .. }
+        | WalError::MetaKeyNotFound(_) => nwal_status::NWAL_ERR_NOT_FOUND,
         WalError::Locked(_) => nwal_status::NWAL_ERR_LOCKED,
+        WalError::CorruptedFile { .. } => nwal_status::NWAL_ERR_CORRUPTED_DATA,
+        WalError::BufferTooSmall { .. } => nwal_status::NWAL_ERR_BUFFER_TOO_SMALL,
         // `WalError` is #[non_exhaustive]: see the comment above.
         #[allow(unreachable_patterns)]
         _ => nwal_status::NWAL_ERR_IO,
@@ -346,6 +348,21 @@ mod tests {
                 NWAL_ERR_NOT_FOUND,
             ),
             (WalError::Locked("x".into()), NWAL_ERR_LOCKED),
+            (
+                WalError::CorruptedFile {
+                    path: "s.meta".into(),
+                    detail: "x".into(),
+                },
+                NWAL_ERR_CORRUPTED_DATA,
+            ),
+            (WalError::MetaKeyNotFound("k".into()), NWAL_ERR_NOT_FOUND),
+            (
+                WalError::BufferTooSmall {
+                    needed: 5,
+                    capacity: 4,
+                },
+                NWAL_ERR_BUFFER_TOO_SMALL,
+            ),
         ];
         for (e, status) in cases {
             assert_eq!(status_of(&e), status, "{e:?}");

@@ -1,5 +1,5 @@
 //! Conversions between the C types and the engine's: options both ways,
-//! append flags, stream names, write entries and packed spans into
+//! append flags, stream names and metadata keys, write entries and packed spans into
 //! `WriteEntry`s, refs both ways, records, cleanup results, and the
 //! objects handed to C.
 //!
@@ -7,8 +7,8 @@
 //! `NWAL_ERR_INVALID_ARGUMENT` (`NWAL_ERR_INVALID_CONFIG` for options);
 //! the messages name the argument and are built only on failure.
 
-use super::boundary::{Failure, FfiResult};
-use super::ptr::{bytes, header};
+use super::boundary::{engine, Failure, FfiResult};
+use super::ptr::{bytes, header, Out};
 use super::types::{
     nwal, nwal_cleanup_result, nwal_entry_ref, nwal_iter, nwal_log_state, nwal_options,
     nwal_read_buf, nwal_record, nwal_span, nwal_status, nwal_write_entry, ReadBytes,
@@ -86,6 +86,39 @@ pub(crate) fn stream_name(name: &CStr) -> FfiResult<&str> {
         other => Failure::invalid(format!("nwal_open: {other}")),
     })?;
     Ok(name)
+}
+
+/// A metadata key from C: `validate_meta_key` checks it in the engine;
+/// here only that it is text at all.
+pub(crate) fn meta_key<'a>(key: &'a CStr, function: &str) -> FfiResult<&'a str> {
+    key.to_str().map_err(|_| {
+        Failure::invalid(format!(
+            "{function}: invalid metadata key {key:?}: must be 1-64 bytes of [A-Za-z0-9._-]"
+        ))
+    })
+}
+
+/// The outcome of `Wal::meta_get_into` for C: the value's length goes to
+/// `out_len` on success and, with `NWAL_ERR_BUFFER_TOO_SMALL`, on that
+/// failure too (so the caller can size its buffer); other failures write
+/// nothing.
+pub(crate) fn meta_len(
+    result: crate::Result<usize>,
+    out_len: Out<'_, usize>,
+    function: &str,
+) -> FfiResult {
+    match result {
+        Ok(len) => {
+            out_len.write(len);
+            Ok(())
+        }
+        Err(e) => {
+            if let WalError::BufferTooSmall { needed, .. } = e {
+                out_len.write(needed);
+            }
+            Err(engine(function)(e))
+        }
+    }
 }
 
 /// `NWAL_DURABLE` from an append's flags; any other bit is an error.

@@ -62,7 +62,9 @@ pub extern "C" fn nwal_options_default() -> nwal_options {
 /// @retval NWAL_ERR_LOCKED           the stream is open in another handle
 ///                                   (this or another process).
 /// @retval NWAL_ERR_CORRUPTED_DATA   recovery found corruption it may not
-///                                   cut (see `NWAL_OPT_SALVAGE`).
+///                                   cut, or neither slot of the stream's
+///                                   metadata file verifies (see
+///                                   `NWAL_OPT_SALVAGE`).
 /// @retval NWAL_ERR_IO               creating, reading or locking the files
 ///                                   failed (`nwal_last_os_error()`).
 /// @retval NWAL_ERR_PANIC            internal error; nothing is left open.
@@ -104,8 +106,9 @@ pub unsafe extern "C" fn nwal_open(
 /// Waits for the append being written, syncs (cutting the zeros that
 /// durable appends pre-write after the last record, so the files end at
 /// their last record), and releases the stream lock, so the stream can be
-/// reopened. Later appends and cleanups return `NWAL_ERR_SHUTDOWN`; reads,
-/// replay and `nwal_sync` still work. Calling it again does nothing. The
+/// reopened. Later appends, cleanups and metadata puts return
+/// `NWAL_ERR_SHUTDOWN`; reads, replay, `nwal_meta_get` and `nwal_sync` still
+/// work. Calling it again does nothing. The
 /// handle must still be released with `nwal_close`.
 ///
 /// Use it to stop a log that other threads are still using: shut down,

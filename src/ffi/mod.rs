@@ -3,8 +3,9 @@
 //!
 //! The exports, one file per group of the header and in its order (cbindgen
 //! emits functions in source order): `log` (open, shutdown, close),
-//! `append`, `read` (reads by ref and replay), `maintenance` (sync,
-//! cleanup), `errors` (status names, last error, version).
+//! `append`, `read` (reads by ref and replay), `truncate` (truncation and
+//! reset), `maintenance` (sync, cleanup), `meta` (the metadata slot),
+//! `errors` (status names, last error, version).
 //!
 //! The helper layer they are written with: `boundary` (panic boundary,
 //! handles, last error, status mapping), `ptr` (C pointers into slices,
@@ -38,7 +39,11 @@ mod append;
 
 mod read;
 
+mod truncate;
+
 mod maintenance;
+
+mod meta;
 
 mod errors;
 
@@ -52,7 +57,9 @@ pub use append::*;
 pub use errors::*;
 pub use log::*;
 pub use maintenance::*;
+pub use meta::*;
 pub use read::*;
+pub use truncate::*;
 pub use types::*;
 
 /// Major version of the library this header belongs to.
@@ -69,7 +76,8 @@ pub const NWAL_DURABLE: u32 = 1;
 /// `nwal_options.flags` bit: salvage mode for `nwal_open`. When the newest
 /// segment holds a corrupted record followed by valid ones, cut the segment
 /// at the corruption (losing what follows) instead of failing with
-/// `NWAL_ERR_CORRUPTED_DATA`.
+/// `NWAL_ERR_CORRUPTED_DATA`; when neither slot of the stream's metadata
+/// file verifies, start from empty metadata instead.
 pub const NWAL_OPT_SALVAGE: u32 = 1;
 
 #[cfg(test)]

@@ -37,6 +37,32 @@ pub(crate) unsafe fn bytes<'a>(
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
+/// `len` writable bytes at `ptr` (a caller's output buffer); NULL is
+/// allowed only when `len` is 0.
+///
+/// # Safety
+/// If `ptr` is not NULL it must point to `len` writable bytes that nothing
+/// else reads or writes during `'a`.
+#[inline]
+pub(crate) unsafe fn bytes_mut<'a>(
+    ptr: *mut u8,
+    len: usize,
+    what: impl Display,
+) -> FfiResult<&'a mut [u8]> {
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    if ptr.is_null() {
+        return Err(null_with_length(what, len));
+    }
+    if len > isize::MAX as usize {
+        return Err(too_large(what, "length", len));
+    }
+    // SAFETY: non-NULL, length checked above, writability and exclusive
+    // access promised by the caller.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
+}
+
 /// An optional record header: NULL with length 0 is "no header".
 ///
 /// # Safety
@@ -238,6 +264,8 @@ mod tests {
         unsafe {
             assert_eq!(bytes(std::ptr::null(), 0, "b").unwrap(), &[] as &[u8]);
             assert!(bytes(std::ptr::null(), 1, "b").is_err());
+            assert!(bytes_mut(std::ptr::null_mut(), 0, "b").unwrap().is_empty());
+            assert!(bytes_mut(std::ptr::null_mut(), 1, "b").is_err());
             assert_eq!(header(std::ptr::null(), 0, "h").unwrap(), None);
             assert_eq!(header(b"x".as_ptr(), 0, "h").unwrap(), Some(&[][..]));
             assert!(array::<u64>(std::ptr::null(), 2, "a").is_err());

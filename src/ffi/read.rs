@@ -47,7 +47,10 @@ use crate::{Replay, Wal};
 ///                                   past its segment's written end.
 /// @retval NWAL_ERR_NOT_FOUND        a ref names a segment that does not
 ///                                   exist (never did, or was deleted by
-///                                   `nwal_cleanup`).
+///                                   `nwal_cleanup`, a truncation or a
+///                                   reset), or an index its segment does
+///                                   not hold (dropped by a truncation, or
+///                                   cut by recovery as a torn tail).
 /// @retval NWAL_ERR_CORRUPTED_DATA   a ref does not cover exactly one whole
 ///                                   record, or the bytes fail their
 ///                                   checksum.
@@ -226,7 +229,8 @@ pub unsafe extern "C" fn nwal_read_buf_free(buf: *mut nwal_read_buf) {
 ///                                   size 0 or runs past its segment's
 ///                                   written end.
 /// @retval NWAL_ERR_NOT_FOUND        `from` names a segment that does not
-///                                   exist (never did, or was deleted).
+///                                   exist (never did, or was deleted), or
+///                                   an index its segment does not hold.
 /// @retval NWAL_ERR_CORRUPTED_DATA   `from` cannot be a record (inside the
 ///                                   segment header, or shorter than a
 ///                                   record). A `from` that is not exactly a
@@ -318,13 +322,16 @@ pub unsafe extern "C" fn nwal_iter_open_at(
 ///                                   last error message is unchanged).
 /// @retval NWAL_ERR_CORRUPTED_DATA   a record does not verify (replay never
 ///                                   skips one), or a batch is cut short.
+/// @retval NWAL_ERR_NOT_FOUND        a truncation or reset dropped the
+///                                   records the iterator was at (it may
+///                                   first return some it had read ahead).
 /// @retval NWAL_ERR_IO               reading failed.
 /// @retval NWAL_ERR_INVALID_ARGUMENT `it` or `out_rec` is NULL.
 /// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
 ///                                   call on `it` (the iterator is poisoned).
 ///
-/// After `NWAL_ERR_CORRUPTED_DATA` or `NWAL_ERR_IO` the iterator is
-/// finished: later calls return `NWAL_DONE`.
+/// After `NWAL_ERR_CORRUPTED_DATA`, `NWAL_ERR_NOT_FOUND` or `NWAL_ERR_IO`
+/// the iterator is finished: later calls return `NWAL_DONE`.
 ///
 /// Not thread-safe on `it`: one thread at a time.
 ///

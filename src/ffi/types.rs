@@ -22,21 +22,26 @@ pub enum nwal_status {
     /// An operating-system call failed; `nwal_last_os_error()` gives its errno.
     /// Also returned by appends, `nwal_sync` and `nwal_shutdown` on a log
     /// poisoned by an earlier failed fsync or truncate (reads, replay and
-    /// cleanup still work; reopen the log to append again).
+    /// cleanup still work; reopen the log to append again), and by
+    /// `nwal_meta_put` after an earlier failed sync of the metadata file
+    /// (reopen to put again).
     NWAL_ERR_IO = 1,
     /// The options are invalid (durations, size cap, file mode, non-zero
     /// reserved fields or unknown option flags), or `dir` is not a directory.
     NWAL_ERR_INVALID_CONFIG = 2,
     /// Bytes on disk do not verify (checksum, magic, lengths), or a ref inside
-    /// a segment does not cover exactly one whole record.
+    /// a segment does not cover exactly one whole record, or neither slot of
+    /// the stream's metadata file verifies (on open).
     NWAL_ERR_CORRUPTED_DATA = 3,
     /// A record header is longer than 65,535 bytes.
     NWAL_ERR_HEADER_TOO_LARGE = 4,
-    /// The log was shut down (`nwal_shutdown`); no new appends or cleanups.
+    /// The log was shut down (`nwal_shutdown`); no new appends, cleanups or
+    /// metadata puts.
     NWAL_ERR_SHUTDOWN = 5,
     /// A ref names a segment that does not exist (never did, or was deleted by
     /// `nwal_cleanup`), or an index no record has (outside the log's
-    /// `[first_index, last_index]`, or outside the segment a ref names).
+    /// `[first_index, last_index]`, or outside the segment a ref names), or a
+    /// metadata key that has no value.
     NWAL_ERR_NOT_FOUND = 6,
     /// The stream is already open in another handle (this or another process).
     NWAL_ERR_LOCKED = 7,
@@ -50,6 +55,9 @@ pub enum nwal_status {
     /// handle or iterator it happened on is poisoned: every later call on it
     /// but `nwal_close` (`nwal_iter_free`) returns `NWAL_ERR_PANIC`.
     NWAL_ERR_PANIC = 9,
+    /// `nwal_meta_get`: the caller's buffer is smaller than the value; nothing
+    /// was copied and `*out_len` holds the value's length.
+    NWAL_ERR_BUFFER_TOO_SMALL = 10,
     /// `nwal_iter_next` reached the end of the log. Not an error.
     NWAL_DONE = 100,
 }
@@ -87,6 +95,7 @@ status_names!(
     NWAL_ERR_LOCKED,
     NWAL_ERR_INVALID_ARGUMENT,
     NWAL_ERR_PANIC,
+    NWAL_ERR_BUFFER_TOO_SMALL,
     NWAL_DONE,
 );
 

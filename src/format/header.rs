@@ -12,7 +12,13 @@ pub struct SegmentHeader {
     /// Index of the segment's first record: the log's next index when the
     /// segment was created.
     pub first_index: u64,
+    /// The log restarts here (`reset`): every segment before this one is
+    /// dropped, whatever its indexes.
+    pub resets_log: bool,
 }
+
+/// Header flag bit 0: [`SegmentHeader::resets_log`].
+const FLAG_RESETS_LOG: u32 = 1;
 
 /// Where the header CRC sits.
 const CRC_AT: usize = SEGMENT_HEADER_SIZE - 4;
@@ -23,7 +29,8 @@ impl SegmentHeader {
         b[0..8].copy_from_slice(&SEGMENT_MAGIC);
         b[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
         b[10..12].copy_from_slice(&(SEGMENT_HEADER_SIZE as u16).to_le_bytes());
-        // 12..16 flags, reserved (0)
+        let flags = if self.resets_log { FLAG_RESETS_LOG } else { 0 };
+        b[12..16].copy_from_slice(&flags.to_le_bytes());
         b[16..24].copy_from_slice(&self.segment_id.to_le_bytes());
         b[24..32].copy_from_slice(&self.expiration_ms.to_le_bytes());
         b[32..40].copy_from_slice(&self.window_start_ms.to_le_bytes());
@@ -66,14 +73,14 @@ impl SegmentHeader {
         if header_size as usize != SEGMENT_HEADER_SIZE {
             return Err(format!("unexpected segment header size {header_size}"));
         }
-        // The flags and reserved fields are written as 0. A header that
-        // verifies with other values was written by something that meant
-        // them (a later format): refuse instead of guessing, as for record
-        // flags. (The decoder used to accept them: the fuzz oracle checks
-        // that the decoders accept only what the encoders write.)
+        // Unknown flags and the reserved bytes are written as 0. A header
+        // that verifies with other values was written by something that
+        // meant them (a later format): refuse instead of guessing, as for
+        // record flags. (The decoder used to accept them: the fuzz oracle
+        // checks that the decoders accept only what the encoders write.)
         let flags = u32::from_le_bytes(b[12..16].try_into().unwrap());
         let reserved_zero = b[48..CRC_AT].iter().all(|&x| x == 0);
-        if flags != 0 || !reserved_zero {
+        if flags & !FLAG_RESETS_LOG != 0 || !reserved_zero {
             return Err(format!(
                 "unknown segment header flags {flags:#x} / reserved bytes 48..60 {:02x?} (must be 0)",
                 &b[48..CRC_AT]
@@ -91,6 +98,7 @@ impl SegmentHeader {
             expiration_ms: i64::from_le_bytes(b[24..32].try_into().unwrap()),
             window_start_ms: i64::from_le_bytes(b[32..40].try_into().unwrap()),
             first_index,
+            resets_log: flags & FLAG_RESETS_LOG != 0,
         })
     }
 }
@@ -106,7 +114,13 @@ mod tests {
             expiration_ms: -5,
             window_start_ms: -600_000,
             first_index: 1 << 40,
+            resets_log: false,
         };
+        let reset = SegmentHeader {
+            resets_log: true,
+            ..h
+        };
+        assert_eq!(SegmentHeader::decode(&reset.encode()).unwrap(), reset);
         let mut b = h.encode();
         assert_eq!(SegmentHeader::decode(&b).unwrap(), h);
         b[20] ^= 1;

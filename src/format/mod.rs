@@ -4,11 +4,13 @@
 //! Segment file = one 64-byte segment header (`header`), then records back
 //! to back. Record = 24-byte frame (`frame`), then the record header bytes,
 //! then the content. All integers are little-endian. The names of a
-//! stream's files in the log directory are built and parsed in `names`.
+//! stream's files in the log directory are built and parsed in `names`; the
+//! metadata file's two slots are encoded and decoded in `meta`.
 
 mod footer;
 mod frame;
 mod header;
+pub mod meta;
 pub(crate) mod names;
 
 pub use crate::crc::Position;
@@ -43,6 +45,11 @@ pub const MAX_CONTENT_LEN: u64 = 1 << 30;
 /// log, as the size cap does, so the active segment's in-memory record
 /// ends stay within 32 MiB.
 pub const MAX_SEGMENT_RECORDS: u64 = 1 << 22;
+
+/// Highest first index a log may start at (the `first_index` option, a
+/// reset): indexes above it are left for the records, so that no index
+/// overflows u64.
+pub const MAX_FIRST_INDEX: u64 = 1 << 63;
 
 /// Largest value of a frame's `synced_end` field (48 bits).
 pub const MAX_SYNCED_END: u64 = (1 << 48) - 1;

@@ -1,6 +1,7 @@
 //! Stream names, and the names of a stream's files in the log directory:
 //! `{stream}_{expiration_ms}_{segment_id}.seg` for each segment and
-//! `{stream}.lock` for the advisory lock. Built and parsed only here, so
+//! `{stream}.lock` for the advisory lock, `{stream}.meta` for its metadata.
+//! Built and parsed only here, so
 //! recovery and the read-only inspection agree on which files are whose.
 
 use crate::error::{Result, WalError};
@@ -37,6 +38,11 @@ pub(crate) fn lock_file_name(stream: &str) -> String {
     format!("{stream}.lock")
 }
 
+/// Name of the metadata file of a stream.
+pub(crate) fn meta_file_name(stream: &str) -> String {
+    format!("{stream}.meta")
+}
+
 /// A file of a stream in a log directory, as its name says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StreamFile<'a> {
@@ -48,27 +54,35 @@ pub(crate) enum StreamFile<'a> {
     Lock {
         stream: &'a str,
     },
+    Meta {
+        stream: &'a str,
+    },
 }
 
 impl StreamFile<'_> {
     /// The stream the file belongs to.
     pub fn stream(&self) -> &str {
         match self {
-            StreamFile::Segment { stream, .. } | StreamFile::Lock { stream } => stream,
+            StreamFile::Segment { stream, .. }
+            | StreamFile::Lock { stream }
+            | StreamFile::Meta { stream } => stream,
         }
     }
 }
 
-/// The stream file named `file_name`, if it is one: a segment or lock file
-/// name of a valid stream name. A segment name is parsed from the right, so
+/// The stream file named `file_name`, if it is one: a segment, lock or
+/// metadata file name of a valid stream name (the suffix says which). A segment name is parsed from the right, so
 /// the files of a stream whose name is a prefix of another's (`a` and
 /// `a_1`) are never taken for the other's.
 pub(crate) fn parse_file_name(file_name: &str) -> Option<StreamFile<'_>> {
-    let file = match file_name.strip_suffix(".seg") {
-        Some(rest) => parse_segment_name(rest)?,
-        None => StreamFile::Lock {
+    let file = if let Some(rest) = file_name.strip_suffix(".seg") {
+        parse_segment_name(rest)?
+    } else if let Some(stream) = file_name.strip_suffix(".meta") {
+        StreamFile::Meta { stream }
+    } else {
+        StreamFile::Lock {
             stream: file_name.strip_suffix(".lock")?,
-        },
+        }
     };
     is_stream_name(file.stream()).then_some(file)
 }
@@ -143,6 +157,17 @@ mod tests {
             Some(StreamFile::Lock { stream: "a_1" })
         );
         assert_eq!(parse_file_name(".lock"), None);
+        assert_eq!(meta_file_name("a_1"), "a_1.meta");
+        assert_eq!(
+            parse_file_name(&meta_file_name("a.meta")),
+            Some(StreamFile::Meta { stream: "a.meta" })
+        );
+        assert_eq!(
+            parse_file_name("a.lock.meta"),
+            Some(StreamFile::Meta { stream: "a.lock" })
+        );
+        assert_eq!(parse_file_name(".meta"), None);
+        assert_eq!(parse_file_name(".x.meta"), None);
         assert_eq!(parse_file_name("a"), None);
     }
 }

@@ -3,14 +3,17 @@
 //! `open`, appends in `append`, rotation and sealing in `rotate`.
 
 mod append;
+mod meta;
 mod open;
 mod rotate;
 mod segments;
+mod truncate;
 
 pub(crate) use segments::Segments;
 
 use crate::durability::{GroupCommit, Poison};
 use crate::error::Result;
+use crate::meta::MetaStore;
 use crate::options::{Config, WalOptions};
 use crate::record::LogState;
 use crate::segment::{RecordEnds, Segment};
@@ -80,9 +83,12 @@ impl WriteState {
 /// What the threads using one stream share.
 ///
 /// Lock order: the appender lock, then the registry's writer lock (taken by
-/// rotation, and alone by cleanup), then the group-commit state; the stream
-/// lock's mutex (taken by shutdown under the appender lock) and the poison
-/// cause are taken last.
+/// rotation, truncation and reset, and alone by cleanup), then the
+/// graveyard, then the group-commit state; the stream lock's mutex (taken
+/// by shutdown under the appender lock) and the poison cause are taken
+/// last. The metadata store's lock (taken by shutdown under the appender
+/// lock, and by a purge under the registry's writer lock) locks nothing
+/// under it.
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub dir: PathBuf,
@@ -108,6 +114,11 @@ pub(crate) struct Inner {
     pub shut_down: AtomicBool,
     /// The advisory lock on the stream's lock file, released by shutdown.
     pub stream_lock: Mutex<Option<StreamLock>>,
+    /// Segments a truncation or reset dropped whose files could not be
+    /// deleted yet (see `Inner::remove_dropped`).
+    pub graveyard: Mutex<Vec<Arc<Segment>>>,
+    /// The stream's metadata (`{stream}.meta`), with its own lock.
+    pub meta: MetaStore,
 }
 
 impl Wal {
@@ -143,6 +154,8 @@ impl Wal {
             Some(seg) => inner.wait_durable((seg.id(), app.write.end)),
             None => Ok(()),
         };
+        // No metadata change after the stream lock is released.
+        inner.meta.close();
         inner
             .stream_lock
             .lock()
@@ -159,7 +172,7 @@ impl Wal {
         let first_index = segments
             .values()
             .next()
-            .map_or(inner.config.first_index, |s| s.first_index());
+            .map_or(inner.config.first_index, |s| s.first_live_index());
         let last_index = segments
             .values()
             .next_back()

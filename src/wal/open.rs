@@ -5,6 +5,7 @@ use super::{Appender, Inner, Segments, Wal, WriteState};
 use crate::durability::{GroupCommit, Poison};
 use crate::error::{Result, WalError};
 use crate::format::names::{lock_file_name, validate_stream_name};
+use crate::meta::MetaStore;
 use crate::options::WalOptions;
 use crate::recovery;
 use crate::sys::{self, LockAttempt, StreamLock};
@@ -25,7 +26,13 @@ impl Wal {
         let dir = dir.as_ref().to_path_buf();
         let dir_file = open_directory(&dir)?;
         let stream_lock = lock_stream(&dir, stream, config.file_mode)?;
-        let recovered = recovery::recover(&dir, &dir_file, stream, &config)?;
+        let meta = MetaStore::open(&dir, &dir_file, stream, config.file_mode, config.salvage)?;
+        let recovered = recovery::recover(&dir, &dir_file, stream, &config, meta.purge_point())?;
+        if let Some(point) = recovered.settle_purge {
+            // A reset superseded the purge point: replace it before that
+            // reset's segment can ever be deleted (`purge_floor`).
+            meta.set_purge_point(point)?;
+        }
         let newest = recovered.newest.as_ref();
         let next_index = newest.map_or(config.first_index, |s| s.last_index() + 1);
         let appender = Appender {
@@ -50,6 +57,8 @@ impl Wal {
             poison: Poison::default(),
             shut_down: AtomicBool::new(false),
             stream_lock: Mutex::new(Some(stream_lock)),
+            graveyard: Mutex::new(Vec::new()),
+            meta,
         };
         // Whatever recovery kept of the newest segment was fdatasync'ed by it.
         let durable_pos = recovered

@@ -2,6 +2,7 @@
 //! pre-written ahead of durable appends: the writes that change which
 //! segment appends go to or how long its file is, appender lock held.
 
+use super::segments::SegmentsWriter;
 use super::{Appender, Inner, WriteState};
 use crate::error::{Result, WalError};
 use crate::format::{SegmentHeader, Trailer, SEGMENT_HEADER_SIZE};
@@ -40,32 +41,14 @@ impl Inner {
             Some(seg) => window.max(seg.window_start_ms()),
             None => window,
         };
-        let expiration = self.config.expiration(window)?;
+        // Checked before sealing: a window whose expiration overflows is
+        // refused with the log unchanged.
+        self.config.expiration(window)?;
         let footer = match &app.segment {
             Some(seg) => self.seal_with_footer(seg, &mut app.write)?,
             None => false,
         };
-        let header = SegmentHeader {
-            segment_id: segments.next_id(),
-            expiration_ms: expiration,
-            window_start_ms: window,
-            first_index: app.next_index,
-        };
-        let seg = Segment::create(&self.dir, &self.stream, header, self.config.file_mode)
-            .and_then(|seg| match sys::fsync(&self.dir_file, &self.dir) {
-                Ok(()) => Ok(Arc::new(seg)),
-                Err(e) => {
-                    // The segment is not published and holds nothing. Remove it,
-                    // as `Segment::create` does when its own fsync fails: left
-                    // behind, it would make every later rotation to this id fail
-                    // on `create_new` (EEXIST) until the log is reopened.
-                    let _ = std::fs::remove_file(seg.path());
-                    Err(WalError::io(
-                        format!("fsync of directory {}", self.dir.display()),
-                        e,
-                    ))
-                }
-            })?;
+        let seg = self.create_segment(&segments, window, app.next_index, false)?;
         segments.publish(seg.clone());
         if let (Some(old), true) = (&app.segment, footer) {
             // Sealed for good now that a successor exists.
@@ -77,6 +60,40 @@ impl Inner {
         Ok(())
     }
 
+    /// Create the segment [`SegmentsWriter::next_id`] names, for `window`,
+    /// its first record `first_index`, and make its directory entry durable
+    /// (the caller publishes it). If that fails, the file is removed again.
+    pub(super) fn create_segment(
+        &self,
+        segments: &SegmentsWriter<'_>,
+        window: i64,
+        first_index: u64,
+        resets_log: bool,
+    ) -> Result<Arc<Segment>> {
+        let header = SegmentHeader {
+            segment_id: segments.next_id(),
+            expiration_ms: self.config.expiration(window)?,
+            window_start_ms: window,
+            first_index,
+            resets_log,
+        };
+        let seg = Segment::create(&self.dir, &self.stream, header, self.config.file_mode)?;
+        match sys::fsync(&self.dir_file, &self.dir) {
+            Ok(()) => Ok(Arc::new(seg)),
+            Err(e) => {
+                // The segment is not published and holds nothing. Remove it,
+                // as `Segment::create` does when its own fsync fails: left
+                // behind, it would make every later rotation to this id fail
+                // on `create_new` (EEXIST) until the log is reopened.
+                let _ = std::fs::remove_file(seg.path());
+                Err(WalError::io(
+                    format!("fsync of directory {}", self.dir.display()),
+                    e,
+                ))
+            }
+        }
+    }
+
     /// Seal the active segment for rotation: its index footer written after
     /// the last record (pre-written zeros cut first), then made durable with
     /// the rest by [`Inner::seal`]. Returns whether the footer was written: a
@@ -84,7 +101,7 @@ impl Inner {
     /// one (open then scans it). The footer bytes lie past the data end, so
     /// if no successor follows, appends overwrite them (and sealing cuts
     /// what is left).
-    fn seal_with_footer(&self, seg: &Segment, w: &mut WriteState) -> Result<bool> {
+    pub(super) fn seal_with_footer(&self, seg: &Segment, w: &mut WriteState) -> Result<bool> {
         self.poison.check()?;
         let footer = seg
             .ends_in_memory(w.records)

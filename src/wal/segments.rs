@@ -91,6 +91,25 @@ impl SegmentsWriter<'_> {
         self.store(map);
     }
 
+    /// Drop the segments `dead` and add `seg` (created with
+    /// [`SegmentsWriter::next_id`]) in one replacement of the map: a
+    /// truncation or reset, which readers see whole or not at all.
+    pub fn supersede(&mut self, dead: &[Arc<Segment>], seg: Arc<Segment>) {
+        debug_assert_eq!(seg.id(), *self.next_id);
+        *self.next_id += 1;
+        let mut map = SegmentMap::clone(&self.map.load());
+        for d in dead {
+            map.remove(&d.id());
+        }
+        map.insert(seg.id(), seg);
+        self.store(map);
+    }
+
+    /// The live segments now, in log order (for the writer to plan a change).
+    pub fn current(&self) -> Arc<Vec<Arc<Segment>>> {
+        self.ordered.load_full()
+    }
+
     /// Keep the segments for which `keep(id, segment)` is true (asked once
     /// for each, in id order); the map is replaced only when some segment
     /// is dropped. Returns how many are left.

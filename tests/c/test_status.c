@@ -1,7 +1,8 @@
 /* Every status code is reachable from C, each with a non-empty message:
  * IO (with its errno), INVALID_CONFIG, CORRUPTED_DATA (on open, on read, on
  * replay; salvage opens anyway), HEADER_TOO_LARGE, SHUTDOWN, NOT_FOUND,
- * LOCKED, INVALID_ARGUMENT, DONE. (PANIC: test_panic.c.) */
+ * LOCKED, INVALID_ARGUMENT, BUFFER_TOO_SMALL, DONE; CORRUPTED_DATA also for
+ * a metadata file neither of whose slots verifies. (PANIC: test_panic.c.) */
 #include "check.h"
 
 #include <dirent.h>
@@ -200,12 +201,40 @@ static void corrupted(void) {
   CHECK_OK(nwal_read_batch(w, &newer[0], 1, &r, &buf));
   CHECK(record_is(&r, NULL, "new-record"));
   nwal_read_buf_free(buf);
-  CHECK_STATUS(nwal_read_batch(w, &newer[2], 1, &r, &buf), NWAL_ERR_INVALID_ARGUMENT); /* cut off */
+  CHECK_STATUS(nwal_read_batch(w, &newer[2], 1, &r, &buf), NWAL_ERR_NOT_FOUND); /* cut off */
+  CHECK_OK(nwal_close(w));
+}
+
+/* BUFFER_TOO_SMALL from nwal_meta_get, and CORRUPTED_DATA from a metadata
+ * file whose two slots are both damaged (salvage opens it empty). */
+static void metadata(void) {
+  char dir[300], path[400];
+  test_path(dir, sizeof dir, "meta");
+  nwal *w = NULL;
+  CHECK_OK(nwal_open(dir, "m", NULL, &w));
+  CHECK_OK(nwal_meta_put(w, "k", (const uint8_t *)"value", 5));
+  CHECK_OK(nwal_meta_put(w, "k", (const uint8_t *)"value 2", 7));
+  size_t len = 0;
+  CHECK_STATUS(nwal_meta_get(w, "k", NULL, 0, &len), NWAL_ERR_BUFFER_TOO_SMALL);
+  CHECK(len == 7);
+  CHECK_OK(nwal_close(w));
+  snprintf(path, sizeof path, "%s/m.meta", dir);
+  flip_byte(path, 0);           /* slot 0's magic */
+  flip_byte(path, 270336 + 20); /* slot 1 (at SLOT_SIZE), in its generation */
+  w = NULL;
+  CHECK_STATUS(nwal_open(dir, "m", NULL, &w), NWAL_ERR_CORRUPTED_DATA);
+  CHECK(strstr(nwal_last_error_message(), "m.meta") != NULL);
+  CHECK(w == NULL);
+  nwal_options o = nwal_options_default();
+  o.flags = NWAL_OPT_SALVAGE;
+  CHECK_OK(nwal_open(dir, "m", &o, &w));
+  CHECK_STATUS(nwal_meta_get(w, "k", NULL, 0, &len), NWAL_ERR_NOT_FOUND);
   CHECK_OK(nwal_close(w));
 }
 
 int main(void) {
   io_and_config();
+  metadata();
   locked_shutdown_not_found_header();
   corrupted();
 

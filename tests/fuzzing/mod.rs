@@ -47,6 +47,7 @@ pub fn segment_header(id: u64) -> SegmentHeader {
         expiration_ms: window_start_ms + DUR + RET,
         window_start_ms,
         first_index: id,
+        resets_log: false,
     }
 }
 
@@ -436,18 +437,26 @@ fn expect(files: &[Vec<u8>], salvage: bool) -> Expect {
             return Expect::Corrupted(i as u64 + 1, 0);
         }
     }
-    // A sealed segment holds the indexes up to its successor's first:
-    // indexes going backwards are corruption.
-    let live_ids: Vec<u64> = (0..k)
+    // From the newest back, a segment holds the indexes below the lowest
+    // first index after it: one that holds none is dropped (a truncation
+    // after it), as is every segment before one that resets the log.
+    let headers: Vec<u64> = (0..k)
         .filter(|&i| header_ok(&files[i], i as u64 + 1))
         .map(|i| i as u64 + 1)
-        .chain(newest.map(|(id, _)| id))
         .collect();
-    for w in live_ids.windows(2) {
-        let first = |id: u64| first_index(&files[id as usize - 1]);
-        if first(w[0]) > first(w[1]) {
-            return Expect::Corrupted(w[0], 0);
+    let mut kept = Vec::new();
+    if let Some((newest_id, _)) = newest {
+        let header = |id: u64| SegmentHeader::decode(&files[id as usize - 1]).unwrap();
+        let (mut limit, mut reset) = (header(newest_id).first_index, header(newest_id).resets_log);
+        for &id in headers.iter().rev() {
+            let h = header(id);
+            if !reset && h.first_index < limit {
+                kept.push(id);
+            }
+            limit = limit.min(h.first_index);
+            reset |= h.resets_log;
         }
+        kept.reverse();
     }
     if let Some((id, end)) = &mut newest {
         let f = &files[*id as usize - 1];
@@ -464,9 +473,9 @@ fn expect(files: &[Vec<u8>], salvage: bool) -> Expect {
         *end = committed(&records, HDR).0;
     }
     let mut records = Vec::new();
-    let live: Vec<(u64, &[u8])> = (0..k)
-        .filter(|&i| header_ok(&files[i], i as u64 + 1))
-        .map(|i| (i as u64 + 1, &files[i][..]))
+    let live: Vec<(u64, &[u8])> = kept
+        .iter()
+        .map(|&id| (id, &files[id as usize - 1][..]))
         .chain(newest.map(|(id, end)| (id, &files[id as usize - 1][..end])))
         .collect();
     for (n, &(id, f)) in live.iter().enumerate() {
@@ -508,7 +517,8 @@ fn expect(files: &[Vec<u8>], salvage: bool) -> Expect {
 
 /// The part of sealed segment `id`'s file `f` that holds its `count`
 /// records as open sees it: up to its index footer when the footer's
-/// trailer verifies and counts them; else, when a scan finds them all, up
+/// trailer verifies and counts them (or, when it counts more, up to the
+/// end it gives the last of them); else, when a scan finds them all, up
 /// to the last of them (the rest is a damaged footer); else the whole file.
 fn sealed_data(f: &[u8], id: u64, count: u64) -> &[u8] {
     let (len, index) = (f.len() as u64, first_index(f));
@@ -518,9 +528,20 @@ fn sealed_data(f: &[u8], id: u64, count: u64) -> &[u8] {
         .checked_sub(TRAILER_SIZE)
         .filter(|&at| at >= HDR)
         .and_then(|at| Trailer::decode(&f[at..], seed, index, len).ok())
-        .filter(|t| t.count == count);
-    if let Some(t) = trailer {
-        return &f[..t.data_end as usize];
+        .filter(|t| t.count >= count);
+    // A truncation may have dropped the last records the footer counts:
+    // the data ends where the footer says the last one kept ends.
+    let footer_end = trailer.and_then(|t| match count {
+        0 => Some(HDR as u64),
+        c if c == t.count => Some(t.data_end),
+        c => {
+            let at = (t.data_end + (c - 1) * 8) as usize;
+            let end = u64::from_le_bytes(f[at..at + 8].try_into().unwrap());
+            (HDR as u64..=t.data_end).contains(&end).then_some(end)
+        }
+    });
+    if let Some(end) = footer_end {
+        return &f[..end as usize];
     }
     let (recs, _) = walk(f, HDR, id, index);
     let (_, n) = committed(&recs, HDR);
@@ -661,4 +682,195 @@ pub fn recover_dir(scratch: &Path, data: &[u8]) {
         (got, want) => panic!("open gave {:?}, expected {want:?}", got.map(|_| ())),
     };
     drop(wal);
+}
+
+/// A metadata slot as the reference decoder reads it: generation, purge
+/// point (`purged_before`, `purge_segment_id`), entries in file order.
+pub type RefMeta = (u64, (u64, u64), Vec<(Vec<u8>, Vec<u8>)>);
+
+/// The plainest reading of docs/FORMAT.md, "Metadata file": slot `slot`
+/// at the start of `b` (bytes after its CRC ignored), if it verifies.
+pub fn meta_slot_at(b: &[u8], slot: u8) -> Option<RefMeta> {
+    use nano_wal::format::meta::slot_crc;
+    let u16_at = |i: usize| u16::from_le_bytes(b[i..i + 2].try_into().unwrap());
+    let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+    let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+    if b.len() < 48 || &b[..8] != b"NANOMETA" {
+        return None;
+    }
+    let payload = u32_at(40) as usize;
+    if payload > 64 * (3 + 64 + 4096) || b.len() < 44 + payload + 4 {
+        return None;
+    }
+    let end = 44 + payload;
+    if slot_crc(slot, &b[..end]) != u32_at(end) || u16_at(8) != 1 || u16_at(10) != 0 {
+        return None;
+    }
+    let count = u32_at(12) as usize;
+    let purge = (u64_at(24), u64_at(32));
+    if count > 64 || (purge.0 == 0 && purge.1 != 0) {
+        return None;
+    }
+    let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut p = 44;
+    for _ in 0..count {
+        let klen = *b[..end].get(p)? as usize;
+        let key = b[..end].get(p + 1..p + 1 + klen)?.to_vec();
+        let ok_key = (1..=64).contains(&klen)
+            && key
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c));
+        if !ok_key || entries.last().is_some_and(|(k, _)| *k >= key) {
+            return None;
+        }
+        let at = p + 1 + klen;
+        let vlen = u16::from_le_bytes(b[..end].get(at..at + 2)?.try_into().unwrap()) as usize;
+        let value = b[..end].get(at + 2..at + 2 + vlen)?.to_vec();
+        if vlen > 4096 {
+            return None;
+        }
+        entries.push((key, value));
+        p = at + 2 + vlen;
+    }
+    (p == end).then_some((u64_at(16), purge, entries))
+}
+
+/// The input of the `meta_file` target: byte 0 (bit 0: open with salvage;
+/// bit 1: the file reaches slot 1), bytes 1-2 the length of slot 0's part
+/// (u16 LE), then slot 0's bytes and slot 1's.
+pub struct MetaInput {
+    pub salvage: bool,
+    pub slot0: Vec<u8>,
+    /// None: the file ends within slot 0's region.
+    pub slot1: Option<Vec<u8>>,
+}
+
+impl MetaInput {
+    pub fn parse(data: &[u8]) -> MetaInput {
+        let flags = data.first().copied().unwrap_or(0);
+        let len = data
+            .get(1..3)
+            .map_or(0, |l| u16::from_le_bytes([l[0], l[1]])) as usize;
+        let rest = data.get(3..).unwrap_or(&[]);
+        let (a, b) = rest.split_at(len.min(rest.len()));
+        MetaInput {
+            salvage: flags & 1 != 0,
+            slot0: a.to_vec(),
+            slot1: (flags & 2 != 0).then(|| b.to_vec()),
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let flags = u8::from(self.salvage) | (u8::from(self.slot1.is_some()) << 1);
+        let mut out = vec![flags];
+        out.extend_from_slice(&(self.slot0.len() as u16).to_le_bytes());
+        out.extend_from_slice(&self.slot0);
+        out.extend_from_slice(self.slot1.as_deref().unwrap_or(&[]));
+        out
+    }
+
+    /// The metadata file: slot 0's bytes, then (if present) zeros up to
+    /// `SLOT_SIZE` and slot 1's bytes.
+    pub fn file(&self) -> Vec<u8> {
+        let mut f = self.slot0.clone();
+        if let Some(s1) = &self.slot1 {
+            f.resize(nano_wal::format::meta::SLOT_SIZE, 0);
+            f.extend_from_slice(s1);
+        }
+        f
+    }
+}
+
+/// Target 3, the metadata file. `decode_slot` must accept exactly what the
+/// reference decoder accepts, with the same content, and exactly what
+/// `encode_slot` writes; `Wal::open` must take the verifying slot with the
+/// higher generation, start empty from a torn creation (nothing verifies,
+/// slot 1 never written) and refuse anything else with `CorruptedFile`
+/// (unless salvaging); then a put must be what the next open reads.
+pub fn meta_file(scratch: &Path, data: &[u8]) {
+    use nano_wal::format::meta::SLOT_SIZE;
+    use nano_wal::format::meta::{decode_slot, encode_slot};
+    let input = MetaInput::parse(data);
+    let file = input.file();
+    let mut slots = Vec::new();
+    for n in 0..2u8 {
+        // The slot's region of the file, as open reads it.
+        let from = (n as usize * SLOT_SIZE).min(file.len());
+        let bytes = &file[from..file.len().min(from + SLOT_SIZE)];
+        let want = meta_slot_at(bytes, n);
+        match decode_slot(bytes, n) {
+            Ok(m) => {
+                let enc = encode_slot(&m, n);
+                assert_eq!(&enc[..], &bytes[..enc.len()], "decoded, not as encoded");
+                let purge = m.purge.map_or((0, 0), |p| (p.before, p.segment_id));
+                let entries = m
+                    .entries
+                    .iter()
+                    .map(|(k, v)| (k.as_bytes().to_vec(), v.clone()))
+                    .collect();
+                assert_eq!(Some((m.generation, purge, entries)), want, "slot {n}");
+                slots.push(Some(m));
+            }
+            Err(_) => {
+                assert_eq!(want, None, "slot {n}: the reference decoder accepts it");
+                slots.push(None);
+            }
+        }
+    }
+    fresh_dir(scratch);
+    let path = scratch.join(format!("{STREAM}.meta"));
+    std::fs::write(&path, &file).unwrap();
+    let expect = match (&slots[0], &slots[1]) {
+        (Some(a), Some(b)) if a.generation > b.generation => Some(a),
+        (Some(a), Some(b)) if b.generation > a.generation => Some(b),
+        (Some(a), Some(_)) => input.salvage.then_some(a),
+        (Some(a), None) => Some(a),
+        (None, Some(b)) => Some(b),
+        (None, None) => None,
+    };
+    let never_written = input
+        .slot1
+        .as_ref()
+        .is_none_or(|s| s.iter().all(|&b| b == 0));
+    let both_bad = slots.iter().all(Option::is_none);
+    let opts = options(input.salvage);
+    let wal = match Wal::open(scratch, STREAM, opts.clone()) {
+        Ok(wal) => wal,
+        Err(WalError::CorruptedFile { path: p, .. }) => {
+            assert_eq!(p, path);
+            assert!(expect.is_none() && !input.salvage, "refused a valid file");
+            assert!(!(both_bad && never_written), "refused a torn creation");
+            return;
+        }
+        Err(e) => panic!("open failed: {e}"),
+    };
+    assert!(
+        expect.is_some() || input.salvage || (both_bad && never_written),
+        "opened a corrupt metadata file"
+    );
+    let mut entries: Vec<(String, Vec<u8>)> = expect
+        .map(|m| m.entries.clone().into_iter().collect())
+        .unwrap_or_default();
+    assert_eq!(wal.meta_entries(), entries, "not the current slot's map");
+    // A put replaces whichever slot is not current; the next open reads it.
+    let key = if entries.len() < 64 {
+        "fuzz-key".to_string()
+    } else {
+        entries[0].0.clone()
+    };
+    wal.meta_put(&key, b"put").unwrap();
+    drop(wal);
+    match entries.iter_mut().find(|(k, _)| *k == key) {
+        Some(e) => e.1 = b"put".to_vec(),
+        None => {
+            entries.push((key, b"put".to_vec()));
+            entries.sort();
+        }
+    }
+    let wal = Wal::open(scratch, STREAM, options(false)).expect("reopen after a put");
+    assert_eq!(
+        wal.meta_entries(),
+        entries,
+        "the put is not what open reads"
+    );
 }

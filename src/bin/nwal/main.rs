@@ -25,12 +25,13 @@ Usage:
                                   records in log order
   nwal repair DIR STREAM [--dry-run] [--force]
                                   cut a torn tail, as opening the log does
+  nwal meta DIR STREAM [KEY]      the stream's metadata: keys and value lengths, or one value
   nwal bench DIR [--records N] [--size BYTES]
                                   quick append/read benchmark of this disk
   nwal help [COMMAND]             this text, or a command's help
   nwal --version
 
-Read-only commands (stat, verify, dump) work while a writer holds the stream.
+Read-only commands (stat, verify, dump, meta) work while a writer holds the stream.
 Exit status: 0 ok, 1 problems found or repair refused, 2 usage error,
 3 the command could not run (missing directory, unknown or locked stream, I/O,
 a failed write of the output). When standard output is a closed pipe (as
@@ -81,6 +82,18 @@ newest segment at the corruption, losing the records after it. --dry-run
 says what would be done and changes nothing. Needs the stream lock: fails
 (exit 3) while a writer holds the stream. Corruption inside older segments
 is reported, never changed.
+";
+
+const META_HELP: &str = "\
+nwal meta DIR STREAM [KEY]
+
+Without KEY, lists the stream's metadata: its generation and purge point,
+then each key (sorted) with its value's length and a preview (text where
+printable, hex otherwise, the first 32 bytes). With KEY, writes that value's
+bytes to standard output exactly as stored (no newline); a key without a
+value exits 1. Reads the metadata file as opening the log would (the newer
+slot that verifies); neither slot verifying exits 3. Takes no lock: while a
+writer holds the stream, a put being written shows as the value before it.
 ";
 
 const BENCH_HELP: &str = "\
@@ -193,6 +206,15 @@ impl Out {
         self.check(r)
     }
 
+    /// Raw bytes (errors as for `write_fmt`).
+    fn write_bytes(&mut self, bytes: &[u8]) -> CmdResult {
+        if self.state != OutState::Open {
+            return Ok(());
+        }
+        let r = self.w.write_all(bytes);
+        self.check(r)
+    }
+
     /// Pushes what is buffered to stdout (errors as for writes).
     fn flush(&mut self) -> CmdResult {
         if self.state != OutState::Open {
@@ -267,6 +289,7 @@ fn run(args: &[String], out: &mut Out) -> CmdResult {
             out,
         ),
         "repair" => cmd_repair(&Args::parse(rest, 2, 2, &["--dry-run", "--force"])?, out),
+        "meta" => cmd_meta(&Args::parse(rest, 2, 3, &[])?, out),
         "bench" => cmd_bench(&Args::parse(rest, 1, 1, &["--records=", "--size="])?, out),
         other => Err(Failure::Usage(format!("unknown command {other:?}"))),
     }
@@ -278,6 +301,7 @@ fn help_for(cmd: &str) -> Option<&'static str> {
         "verify" => VERIFY_HELP,
         "dump" => DUMP_HELP,
         "repair" => REPAIR_HELP,
+        "meta" => META_HELP,
         "bench" => BENCH_HELP,
         _ => return None,
     })
@@ -442,6 +466,11 @@ fn cmd_stat(a: &Args, out: &mut Out) -> CmdResult {
             let mut indexes = ("-".to_string(), "-".to_string());
             let (records, first, last) = match &info.header_problem {
                 Some(p) => (format!("bad header: {p}"), String::new(), String::new()),
+                None if info.dropped => (
+                    "dropped (no record left; open deletes it)".into(),
+                    String::new(),
+                    String::new(),
+                ),
                 None => {
                     let check = view.check_segment(info.id)?;
                     total_records += check.records;
@@ -515,6 +544,10 @@ fn cmd_verify(a: &Args, out: &mut Out) -> CmdResult {
     let mut records = 0u64;
     let newest = view.segments().last().map(|s| s.id);
     'segments: for info in view.segments() {
+        // Not part of the log: a truncation, reset or purge dropped it.
+        if info.dropped {
+            continue;
+        }
         if let Some(p) = &info.header_problem {
             problems.push(format!(
                 "segment {} offset 0: bad segment header: {p}",
@@ -768,6 +801,45 @@ fn cmd_repair(a: &Args, out: &mut Out) -> CmdResult {
     let wal = Wal::open(&dir, stream, options)?;
     wal.shutdown()?;
     writeln!(out, "done")
+}
+
+fn cmd_meta(a: &Args, out: &mut Out) -> CmdResult {
+    let dir = a.dir()?;
+    let stream = &a.positional[1];
+    let view = LogView::open(&dir, stream)?;
+    let meta = view.meta()?.unwrap_or_default();
+    if let Some(key) = a.positional.get(2) {
+        nano_wal::format::meta::validate_meta_key(key)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+        let value = meta.entries.get(key.as_str()).ok_or_else(|| {
+            Failure::Problems(format!("no metadata key {key:?} in stream {stream:?}"))
+        })?;
+        return out.write_bytes(value);
+    }
+    writeln!(
+        out,
+        "stream {stream:?} in {}: {} metadata key(s), generation {}",
+        dir.display(),
+        meta.entries.len(),
+        meta.generation
+    )?;
+    match meta.purge {
+        Some(p) => writeln!(
+            out,
+            "  purge point: indexes before {} are purged (segment {})",
+            p.before, p.segment_id
+        )?,
+        None => writeln!(out, "  purge point: none")?,
+    }
+    if !meta.entries.is_empty() {
+        writeln!(out, "  {:<64}  {:>6}  value", "key", "bytes")?;
+    }
+    for (key, value) in &meta.entries {
+        let preview = text::show(&value[..value.len().min(32)]);
+        let more = if value.len() > 32 { " ..." } else { "" };
+        writeln!(out, "  {key:<64}  {:>6}  {preview}{more}", value.len())?;
+    }
+    Ok(())
 }
 
 fn cmd_bench(a: &Args, out: &mut Out) -> CmdResult {

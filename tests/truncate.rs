@@ -1,0 +1,538 @@
+//! Truncation of the tail (`truncate_after`) and reset: what is left, what
+//! is gone for good, across sealed segment boundaries and reopens, and the
+//! failures on the way (the crash states are in tests/power_loss.rs).
+
+mod common;
+
+use common::{seg_files, test_opts, DUR, T0};
+use nano_wal::{EntryRef, Wal, WalError};
+use std::path::Path;
+
+/// The log as it should be: the first index and the records from it on.
+#[derive(Debug, Clone)]
+struct Model {
+    first: u64,
+    records: Vec<Vec<u8>>,
+}
+
+impl Model {
+    fn last(&self) -> u64 {
+        self.first + self.records.len() as u64 - 1
+    }
+}
+
+/// Append `n` records to window `window`, `durable` or not, into `wal` and
+/// `model`; returns their refs.
+fn append(wal: &Wal, model: &mut Model, window: i64, n: usize, tag: &str) -> Vec<EntryRef> {
+    (0..n)
+        .map(|i| {
+            let content = format!("{tag} record {i} of window {window}").into_bytes();
+            let r = wal
+                .append(None, &content, T0 + window * DUR, false)
+                .unwrap();
+            assert_eq!(r.index, model.last() + 1, "{tag}: dense indexes");
+            model.records.push(content);
+            r
+        })
+        .collect()
+}
+
+/// Everything a reader can see agrees with `model`.
+fn check(wal: &Wal, model: &Model, what: &str) {
+    let state = wal.log_state();
+    assert_eq!(
+        (state.first_index, state.last_index),
+        (model.first, model.last()),
+        "{what}: bounds"
+    );
+    let replayed: Vec<(u64, Vec<u8>)> = wal
+        .replay(None)
+        .unwrap()
+        .map(|r| {
+            let (e, rec) = r.unwrap_or_else(|e| panic!("{what}: replay: {e}"));
+            (e.index, rec.content.to_vec())
+        })
+        .collect();
+    let expected: Vec<(u64, Vec<u8>)> = model
+        .records
+        .iter()
+        .enumerate()
+        .map(|(k, c)| (model.first + k as u64, c.clone()))
+        .collect();
+    assert_eq!(replayed, expected, "{what}: replay");
+    for (index, content) in &expected {
+        let got = wal.read_index(*index).unwrap();
+        assert_eq!(
+            &got.content[..],
+            &content[..],
+            "{what}: read_index({index})"
+        );
+    }
+    for beyond in [model.first.wrapping_sub(1), model.last() + 1] {
+        assert!(
+            matches!(wal.read_index(beyond), Err(WalError::IndexNotFound { .. })),
+            "{what}: index {beyond} is not found"
+        );
+    }
+}
+
+fn is_not_found(r: Result<nano_wal::Record, WalError>) -> bool {
+    matches!(
+        r,
+        Err(WalError::IndexNotFound { .. } | WalError::SegmentNotFound(_))
+    )
+}
+
+fn open(dir: &Path) -> Wal {
+    Wal::open(dir, "t", test_opts()).unwrap()
+}
+
+fn empty() -> Model {
+    Model {
+        first: 1,
+        records: Vec::new(),
+    }
+}
+
+#[test]
+fn truncation_inside_the_active_segment_drops_the_tail_and_the_next_append_follows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let mut model = empty();
+    let refs = append(&wal, &mut model, 0, 10, "a");
+    wal.truncate_after(6).unwrap();
+    model.records.truncate(6);
+    check(&wal, &model, "after truncate_after(6)");
+    assert_eq!(
+        wal.log_state().durable_index,
+        6,
+        "the records kept are durable"
+    );
+    for r in &refs[6..] {
+        assert!(is_not_found(wal.read(*r)), "dropped ref {r:?}");
+    }
+    let again = append(&wal, &mut model, 0, 5, "b");
+    assert_eq!(again[0].index, 7);
+    for (old, new) in refs[6..].iter().zip(&again) {
+        assert_eq!(old.index, new.index);
+        assert_ne!(
+            old.segment_id, new.segment_id,
+            "offsets are never rewritten"
+        );
+        assert!(
+            is_not_found(wal.read(*old)),
+            "stale ref {old:?} after re-append"
+        );
+    }
+    check(&wal, &model, "after re-append");
+    drop(wal);
+    check(&open(tmp.path()), &model, "after reopen");
+}
+
+#[test]
+fn truncation_into_an_earlier_segment_deletes_the_later_ones_and_never_resurrects() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let mut model = empty();
+    let mut refs = Vec::new();
+    for window in 0..4 {
+        refs.extend(append(&wal, &mut model, window, 5, "a"));
+    }
+    assert_eq!(seg_files(tmp.path(), "t").len(), 4);
+    // Index 7 is in the second segment: the third and fourth are dropped.
+    wal.truncate_after(7).unwrap();
+    model.records.truncate(7);
+    check(&wal, &model, "after truncate_after(7)");
+    let ids: Vec<u64> = seg_files(tmp.path(), "t").iter().map(|f| f.0).collect();
+    assert_eq!(
+        ids,
+        vec![1, 2, 5],
+        "the segments left without records are deleted"
+    );
+    for r in &refs[7..] {
+        assert!(is_not_found(wal.read(*r)), "dropped ref {r:?}");
+    }
+    // Appends go on in the window of the segment that was active, then
+    // across a new sealed boundary; reopen after each step.
+    append(&wal, &mut model, 3, 3, "b");
+    drop(wal);
+    let wal = open(tmp.path());
+    check(&wal, &model, "reopened after the truncation");
+    append(&wal, &mut model, 4, 3, "c");
+    append(&wal, &mut model, 5, 2, "d");
+    drop(wal);
+    let wal = open(tmp.path());
+    check(&wal, &model, "reopened across later boundaries");
+    // The segment that held index 7 keeps its whole footer (it counts the
+    // dropped records too) and is not scanned.
+    assert_eq!(wal.segment(2).unwrap().record_count(), 2);
+    for r in &refs[7..] {
+        assert!(is_not_found(wal.read(*r)), "dropped ref {r:?} after reopen");
+    }
+}
+
+#[test]
+fn truncation_to_the_index_before_the_first_empties_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = Wal::open(
+        tmp.path(),
+        "t",
+        nano_wal::WalOptions {
+            first_index: 100,
+            ..test_opts()
+        },
+    )
+    .unwrap();
+    let mut model = Model {
+        first: 100,
+        records: Vec::new(),
+    };
+    append(&wal, &mut model, 0, 4, "a");
+    append(&wal, &mut model, 1, 4, "a");
+    let err = wal.truncate_after(98).unwrap_err();
+    assert!(matches!(err, WalError::InvalidArgument(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains("lowest index to truncate after is 99"),
+        "{err}"
+    );
+    check(&wal, &model, "refused truncation changes nothing");
+    wal.truncate_after(107).unwrap();
+    wal.truncate_after(u64::MAX).unwrap();
+    check(
+        &wal,
+        &model,
+        "truncation at or past the last index changes nothing",
+    );
+    assert_eq!(seg_files(tmp.path(), "t").len(), 2, "no segment created");
+    wal.truncate_after(99).unwrap();
+    model.records.clear();
+    check(&wal, &model, "emptied");
+    assert_eq!(wal.log_state().durable_index, 99);
+    drop(wal);
+    let wal = open(tmp.path());
+    check(&wal, &model, "emptied, reopened");
+    append(&wal, &mut model, 1, 2, "b");
+    assert_eq!(wal.first_index(), 100);
+    drop(wal);
+    check(&open(tmp.path()), &model, "refilled, reopened");
+}
+
+#[test]
+fn reset_drops_every_record_and_the_log_goes_on_at_the_index_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let mut model = empty();
+    let mut refs = Vec::new();
+    for window in 0..3 {
+        refs.extend(append(&wal, &mut model, window, 3, "a"));
+    }
+    for bad in [0, (1 << 63) + 1, u64::MAX] {
+        let err = wal.reset(bad).unwrap_err();
+        assert!(
+            matches!(err, WalError::InvalidArgument(_)),
+            "reset({bad}): {err}"
+        );
+    }
+    check(&wal, &model, "a refused reset changes nothing");
+    // Forward past the end (a snapshot ahead of the log), back below the
+    // first index, and into the middle of what was there.
+    let mut wal = wal;
+    for (n, what) in [(1000, "ahead"), (1, "back to 1"), (5, "into the middle")] {
+        wal.reset(n).unwrap();
+        model = Model {
+            first: n,
+            records: Vec::new(),
+        };
+        check(&wal, &model, what);
+        assert_eq!(wal.log_state().durable_index, n - 1, "{what}");
+        for r in &refs {
+            assert!(is_not_found(wal.read(*r)), "{what}: dropped ref {r:?}");
+        }
+        refs = append(&wal, &mut model, 3, 2, what);
+        let files: Vec<u64> = seg_files(tmp.path(), "t").iter().map(|f| f.0).collect();
+        let live: Vec<u64> = wal.segments().iter().map(|s| s.id()).collect();
+        assert_eq!(files, live, "{what}: the dropped segments' files are gone");
+        drop(wal);
+        wal = open(tmp.path());
+        check(&wal, &model, &format!("{what}, reopened"));
+    }
+    // Keep going: more windows, a truncation, a reopen.
+    append(&wal, &mut model, 4, 2, "later");
+    wal.truncate_after(model.first).unwrap();
+    model.records.truncate(1);
+    append(&wal, &mut model, 5, 1, "later");
+    drop(wal);
+    check(&open(tmp.path()), &model, "truncated after the resets");
+}
+
+#[test]
+fn every_reset_target_survives_reopen() {
+    for n in [1000, 1, 5] {
+        let tmp = tempfile::tempdir().unwrap();
+        let wal = open(tmp.path());
+        let mut model = empty();
+        for window in 0..3 {
+            append(&wal, &mut model, window, 3, "a");
+        }
+        wal.reset(n).unwrap();
+        model = Model {
+            first: n,
+            records: Vec::new(),
+        };
+        drop(wal);
+        let wal = open(tmp.path());
+        check(&wal, &model, &format!("reset({n}), reopened"));
+        append(&wal, &mut model, 3, 2, "b");
+        drop(wal);
+        check(
+            &open(tmp.path()),
+            &model,
+            &format!("reset({n}), appended, reopened"),
+        );
+    }
+}
+
+#[test]
+fn a_reset_of_a_new_stream_sets_its_first_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    wal.reset(42).unwrap();
+    let mut model = Model {
+        first: 42,
+        records: Vec::new(),
+    };
+    check(&wal, &model, "reset of a new stream");
+    drop(wal);
+    let wal = open(tmp.path());
+    check(&wal, &model, "reopened");
+    append(&wal, &mut model, 0, 3, "a");
+    check(&wal, &model, "appended");
+}
+
+#[test]
+fn after_shutdown_truncation_and_reset_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let mut model = empty();
+    append(&wal, &mut model, 0, 3, "a");
+    wal.shutdown().unwrap();
+    assert!(matches!(wal.truncate_after(1), Err(WalError::Shutdown)));
+    assert!(matches!(wal.reset(1), Err(WalError::Shutdown)));
+    drop(wal);
+    check(&open(tmp.path()), &model, "nothing changed");
+}
+
+#[test]
+fn a_replay_past_the_truncation_ends_with_not_found_and_one_before_it_follows_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let mut model = empty();
+    append(&wal, &mut model, 0, 6, "a");
+    append(&wal, &mut model, 1, 6, "a");
+    // One replay at the end (a follower), one that has read up to index 3.
+    let mut follower = wal.replay_from_index(13).unwrap();
+    assert!(follower.next().is_none());
+    let mut early = wal.replay(None).unwrap();
+    for i in 1..=3 {
+        assert_eq!(early.next().unwrap().unwrap().0.index, i);
+    }
+    wal.truncate_after(4).unwrap();
+    model.records.truncate(4);
+    append(&wal, &mut model, 1, 2, "b");
+    match follower.next() {
+        Some(Err(WalError::IndexNotFound { index: 13, .. })) => {}
+        other => panic!("the follower past the cut must fail, got {other:?}"),
+    }
+    assert!(follower.next().is_none(), "and end");
+    // The early replay may still yield what it had read ahead of the cut;
+    // once it reaches the cut it either goes on at 5 with the new records
+    // or ends with not found: never a mix of old and new.
+    let mut seen = Vec::new();
+    let mut ended_not_found = false;
+    for item in early.by_ref() {
+        match item {
+            Ok((e, rec)) => seen.push((e.index, rec.content.to_vec())),
+            Err(WalError::IndexNotFound { .. }) => {
+                ended_not_found = true;
+                break;
+            }
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    let indexes: Vec<u64> = seen.iter().map(|s| s.0).collect();
+    let expected: Vec<u64> = (4..=indexes.last().copied().unwrap_or(3)).collect();
+    assert_eq!(indexes, expected, "dense, no going back");
+    if !ended_not_found {
+        assert_eq!(
+            seen[..2],
+            [(4, model.records[3].clone()), (5, model.records[4].clone())]
+        );
+        assert_eq!(indexes.last(), Some(&6));
+    }
+}
+
+#[test]
+fn durable_index_after_truncation_counts_only_synced_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let mut model = empty();
+    append(&wal, &mut model, 0, 5, "a");
+    wal.sync().unwrap();
+    assert_eq!(wal.durable_index(), 5);
+    wal.truncate_after(2).unwrap();
+    assert_eq!(wal.durable_index(), 2);
+    append(&wal, &mut model, 0, 0, "x");
+    model.records.truncate(2);
+    append(&wal, &mut model, 0, 4, "b");
+    assert_eq!(
+        wal.durable_index(),
+        2,
+        "the records appended after the truncation are not durable yet"
+    );
+    wal.sync().unwrap();
+    assert_eq!(wal.durable_index(), 6);
+}
+
+#[test]
+fn purge_inside_a_segment_raises_the_first_index_and_deletes_the_segments_below() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let mut model = empty();
+    let mut refs = Vec::new();
+    for window in 0..3 {
+        refs.extend(append(&wal, &mut model, window, 4, "a"));
+    }
+    // No-ops, and an index past the end.
+    wal.purge_before(1).unwrap();
+    wal.purge_before(0).unwrap();
+    let err = wal.purge_before(14).unwrap_err();
+    assert!(matches!(err, WalError::InvalidArgument(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains("highest index to purge before is 13"),
+        "{err}"
+    );
+    check(&wal, &model, "refused purge changes nothing");
+    // Index 6 is the second record of the second segment.
+    wal.purge_before(6).unwrap();
+    model.records.drain(..5);
+    model.first = 6;
+    check(&wal, &model, "after purge_before(6)");
+    let ids: Vec<u64> = seg_files(tmp.path(), "t").iter().map(|f| f.0).collect();
+    assert_eq!(ids, vec![2, 3], "the first segment is deleted");
+    for r in &refs[..5] {
+        assert!(is_not_found(wal.read(*r)), "purged ref {r:?}");
+    }
+    assert!(matches!(
+        wal.replay(Some(refs[4])),
+        Err(WalError::IndexNotFound { .. })
+    ));
+    let purged = wal.replay(Some(refs[5])).unwrap().next().unwrap().unwrap();
+    assert_eq!(purged.0.index, 6);
+    drop(wal);
+    let wal = open(tmp.path());
+    check(&wal, &model, "purged, reopened");
+    // Lower again is a no-op; appends go on.
+    wal.purge_before(3).unwrap();
+    append(&wal, &mut model, 3, 2, "b");
+    check(&wal, &model, "appended after the purge");
+    // Retention moves the first index past what it deletes.
+    let r = wal.cleanup(T0 + 2 * DUR + common::RET).unwrap();
+    assert_eq!(r.deleted.len(), 1);
+    model.records.drain(..3);
+    model.first = 9;
+    check(&wal, &model, "after cleanup");
+    drop(wal);
+    check(&open(tmp.path()), &model, "after cleanup, reopened");
+}
+
+#[test]
+fn purge_of_every_record_leaves_an_empty_log_that_goes_on_at_that_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let mut model = empty();
+    append(&wal, &mut model, 0, 3, "a");
+    append(&wal, &mut model, 1, 3, "a");
+    assert_eq!(
+        wal.durable_index(),
+        3,
+        "the rotation synced the first window only"
+    );
+    wal.purge_before(7).unwrap();
+    assert_eq!(
+        wal.durable_index(),
+        6,
+        "the purged records were synced first"
+    );
+    model = Model {
+        first: 7,
+        records: Vec::new(),
+    };
+    check(&wal, &model, "everything purged");
+    drop(wal);
+    let wal = open(tmp.path());
+    check(&wal, &model, "everything purged, reopened");
+    append(&wal, &mut model, 1, 2, "b");
+    drop(wal);
+    check(&open(tmp.path()), &model, "appended, reopened");
+}
+
+/// A reset after a purge supersedes the purge point, also once the reset's
+/// own segment is gone (a truncation dropped it): the old point never comes
+/// back to hide the records appended since.
+#[test]
+fn a_reset_below_a_purge_point_outlives_the_purge_point() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let mut model = empty();
+    append(&wal, &mut model, 0, 10, "a");
+    wal.purge_before(8).unwrap();
+    wal.reset(3).unwrap();
+    model = Model {
+        first: 3,
+        records: Vec::new(),
+    };
+    check(&wal, &model, "reset below the purge point");
+    drop(wal);
+    let wal = open(tmp.path());
+    check(&wal, &model, "reset, reopened");
+    append(&wal, &mut model, 0, 3, "b");
+    wal.truncate_after(2).unwrap();
+    model.records.clear();
+    append(&wal, &mut model, 1, 4, "c");
+    drop(wal);
+    let wal = open(tmp.path());
+    check(&wal, &model, "the reset's segment dropped, reopened");
+    // A purge after the reset is in force again.
+    wal.purge_before(5).unwrap();
+    model.records.drain(..2);
+    model.first = 5;
+    drop(wal);
+    check(
+        &open(tmp.path()),
+        &model,
+        "purged after the reset, reopened",
+    );
+}
+
+#[test]
+fn metadata_outlives_truncation_purge_and_reset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let mut model = empty();
+    append(&wal, &mut model, 0, 6, "a");
+    wal.meta_put("vote", b"term 7, node 2").unwrap();
+    wal.truncate_after(4).unwrap();
+    wal.purge_before(3).unwrap();
+    wal.meta_put("commit", b"4").unwrap();
+    wal.reset(100).unwrap();
+    drop(wal);
+    let wal = open(tmp.path());
+    assert_eq!(
+        wal.meta_get("vote").unwrap().as_deref(),
+        Some(&b"term 7, node 2"[..])
+    );
+    assert_eq!(wal.meta_get("commit").unwrap().as_deref(), Some(&b"4"[..]));
+    assert_eq!(wal.first_index(), 100);
+}
