@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * nano_wal: a concurrent write-ahead log with a C ABI.
  *
