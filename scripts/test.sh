@@ -18,6 +18,8 @@
 #   panic      the FFI panic boundary (cargo test --features test-panic)
 #   c          C tests, examples and install consumers through CTest (build/release)
 #   consumers  Go and Zig programs against an installed build/release
+#   packaging  what a distribution needs: the install layouts (absolute,
+#              relative and multiarch libdir, DESTDIR, the .pc under /usr)
 #   abi        abidiff against the baseline abi/libnano_wal.abi
 #   asan       C tests under AddressSanitizer + UBSan (build/asan)
 #   valgrind   C tests under valgrind memcheck (build/valgrind)
@@ -33,7 +35,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-SECTIONS=(fmt clippy structure msrv rust faults panic c consumers abi asan valgrind tsan bench)
+SECTIONS=(fmt clippy structure msrv rust faults panic c consumers packaging abi asan valgrind tsan bench)
 
 usage() {
   echo "usage: scripts/test.sh [--list | SECTION...]"
@@ -138,6 +140,16 @@ run_consumers() {
   section "[consumers] Installed library used from Go (cgo) and Zig (tests/install/check_consumers.sh)"
   build_release
   tests/install/check_consumers.sh build/release .
+}
+
+# The layouts and checks a distribution relies on (docs/PACKAGING.md). The
+# install matrix reuses build/release's cargo target directory: cargo has
+# nothing to rebuild, each layout costs a configure and the links (~5 s in
+# all).
+run_packaging() {
+  section "[packaging] install layouts (tests/install/check_matrix.sh)"
+  build_release
+  tests/install/check_matrix.sh . build/packaging/matrix "$PWD/build/release/cargo"
 }
 
 run_abi() {
