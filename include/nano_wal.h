@@ -373,6 +373,8 @@ extern "C" {
  * @return the defaults, by value.
  *
  * Thread-safe.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  */
 struct nwal_options nwal_options_default(void);
 
@@ -412,6 +414,8 @@ struct nwal_options nwal_options_default(void);
  * Thread-safe. The handle may be shared by any number of threads: every
  * function on it is thread-safe except `nwal_close`.
  *
+ * @since 0.1 (symbol version NWAL_0.1)
+ *
  * # Safety
  * - `dir` and `stream` are NULL or NUL-terminated strings.
  * - `opts` is NULL or points to an `nwal_options`.
@@ -448,6 +452,8 @@ enum nwal_status nwal_open(const char *dir,
  * Thread-safe: concurrent appends either complete before it or return
  * `NWAL_ERR_SHUTDOWN`.
  *
+ * @since 0.1 (symbol version NWAL_0.1)
+ *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
  *   `nwal_close`.
@@ -473,6 +479,8 @@ enum nwal_status nwal_shutdown(struct nwal *w);
  *
  * Not thread-safe on `w`: no other call on it may run concurrently or
  * after. Join the threads that use it first (`nwal_shutdown` stops them).
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
@@ -532,6 +540,8 @@ enum nwal_status nwal_close(struct nwal *w);
  * Thread-safe: concurrent appends on one handle are serialised in the log
  * and share their fdatasyncs (group commit).
  *
+ * @since 0.1 (symbol version NWAL_0.1)
+ *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
  *   `nwal_close`.
@@ -575,6 +585,8 @@ enum nwal_status nwal_append(struct nwal *w,
  *                                   call on `w` (the handle is poisoned).
  *
  * Thread-safe, as `nwal_append`.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
@@ -621,6 +633,8 @@ enum nwal_status nwal_append_batch(struct nwal *w,
  *                                   call on `w` (the handle is poisoned).
  *
  * Thread-safe, as `nwal_append`.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
@@ -690,6 +704,8 @@ enum nwal_status nwal_append_batch_packed(struct nwal *w,
  *
  * Thread-safe.
  *
+ * @since 0.1 (symbol version NWAL_0.1)
+ *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
  *   `nwal_close`.
@@ -741,6 +757,8 @@ enum nwal_status nwal_read_batch(struct nwal *w,
  *
  * Thread-safe.
  *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
  *   `nwal_close`.
@@ -768,6 +786,8 @@ enum nwal_status nwal_read_range(struct nwal *w,
  *
  * Thread-safe: any thread may release it, once no thread reads its
  * records any more.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  *
  * # Safety
  * - `buf` is NULL or a buffer returned by `nwal_read_batch` and not yet
@@ -826,6 +846,8 @@ void nwal_read_buf_free(struct nwal_read_buf *buf);
  *
  * Thread-safe on `w`. The iterator is used by one thread at a time.
  *
+ * @since 0.1 (symbol version NWAL_0.1)
+ *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
  *   `nwal_close`.
@@ -861,6 +883,8 @@ enum nwal_status nwal_iter_open(struct nwal *w,
  *
  * Thread-safe on `w`. The iterator is used by one thread at a time.
  *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
  *   `nwal_close`.
@@ -893,6 +917,8 @@ enum nwal_status nwal_iter_open_at(struct nwal *w, uint64_t from_index, struct n
  *
  * Not thread-safe on `it`: one thread at a time.
  *
+ * @since 0.1 (symbol version NWAL_0.1)
+ *
  * # Safety
  * - `it` is NULL or an iterator returned by `nwal_iter_open` and not yet
  *   passed to `nwal_iter_free`, used by no other thread during the call.
@@ -909,6 +935,8 @@ enum nwal_status nwal_iter_next(struct nwal_iter *it,
  * @param[in] it an iterator from `nwal_iter_open`, or NULL (nothing to
  *               do). Invalid after the call. It may be released before or
  *               after `nwal_close` of its log.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  *
  * # Safety
  * - `it` is NULL or an iterator returned by `nwal_iter_open` and not yet
@@ -945,6 +973,8 @@ void nwal_iter_free(struct nwal_iter *it);
  *
  * Thread-safe.
  *
+ * @since 0.1 (symbol version NWAL_0.1)
+ *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
  *   `nwal_close`.
@@ -964,6 +994,8 @@ enum nwal_status nwal_sync(struct nwal *w);
  *                                   call on `w` (the handle is poisoned).
  *
  * Thread-safe; also after `nwal_shutdown`.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
  *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
@@ -996,6 +1028,8 @@ enum nwal_status nwal_log_state_get(struct nwal *w, struct nwal_log_state *out);
  *
  * Thread-safe.
  *
+ * @since 0.1 (symbol version NWAL_0.1)
+ *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
  *   `nwal_close`.
@@ -1022,6 +1056,8 @@ enum nwal_status nwal_cleanup(struct nwal *w, int64_t now_ms, struct nwal_cleanu
  *         an `nwal_status` give `"NWAL_UNKNOWN_STATUS"`. Never free it.
  *
  * Thread-safe.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  */
 const char *nwal_status_name(int status);
 
@@ -1035,6 +1071,8 @@ const char *nwal_status_name(int status);
  *         free it; copy it to keep it.
  *
  * Thread-safe: each thread has its own.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  */
 const char *nwal_last_error_message(void);
 
@@ -1045,6 +1083,8 @@ const char *nwal_last_error_message(void);
  * @return the errno, or 0.
  *
  * Thread-safe: each thread has its own.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  */
 int nwal_last_os_error(void);
 
@@ -1055,6 +1095,8 @@ int nwal_last_os_error(void);
  * @return a static NUL-terminated string. Never free it.
  *
  * Thread-safe.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  */
 const char *nwal_version(void);
 

@@ -59,6 +59,8 @@ use crate::Wal;
 /// Thread-safe: concurrent appends on one handle are serialised in the log
 /// and share their fdatasyncs (group commit).
 ///
+/// @since 0.1 (symbol version NWAL_0.1)
+///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
 ///   `nwal_close`.
@@ -118,6 +120,8 @@ pub unsafe extern "C" fn nwal_append(
 ///                                   call on `w` (the handle is poisoned).
 ///
 /// Thread-safe, as `nwal_append`.
+///
+/// @since 0.1 (symbol version NWAL_0.1)
 ///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
@@ -181,6 +185,8 @@ pub unsafe extern "C" fn nwal_append_batch(
 ///                                   call on `w` (the handle is poisoned).
 ///
 /// Thread-safe, as `nwal_append`.
+///
+/// @since 0.1 (symbol version NWAL_0.1)
 ///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to

@@ -60,6 +60,8 @@ use crate::{Replay, Wal};
 ///
 /// Thread-safe.
 ///
+/// @since 0.1 (symbol version NWAL_0.1)
+///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
 ///   `nwal_close`.
@@ -130,6 +132,8 @@ pub unsafe extern "C" fn nwal_read_batch(
 ///
 /// Thread-safe.
 ///
+/// @since 0.2 (symbol version NWAL_0.2)
+///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
 ///   `nwal_close`.
@@ -178,6 +182,8 @@ pub unsafe extern "C" fn nwal_read_range(
 ///
 /// Thread-safe: any thread may release it, once no thread reads its
 /// records any more.
+///
+/// @since 0.1 (symbol version NWAL_0.1)
 ///
 /// # Safety
 /// - `buf` is NULL or a buffer returned by `nwal_read_batch` and not yet
@@ -237,6 +243,8 @@ pub unsafe extern "C" fn nwal_read_buf_free(buf: *mut nwal_read_buf) {
 ///
 /// Thread-safe on `w`. The iterator is used by one thread at a time.
 ///
+/// @since 0.1 (symbol version NWAL_0.1)
+///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
 ///   `nwal_close`.
@@ -283,6 +291,8 @@ pub unsafe extern "C" fn nwal_iter_open(
 ///
 /// Thread-safe on `w`. The iterator is used by one thread at a time.
 ///
+/// @since 0.2 (symbol version NWAL_0.2)
+///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
 ///   `nwal_close`.
@@ -328,6 +338,8 @@ pub unsafe extern "C" fn nwal_iter_open_at(
 ///
 /// Not thread-safe on `it`: one thread at a time.
 ///
+/// @since 0.1 (symbol version NWAL_0.1)
+///
 /// # Safety
 /// - `it` is NULL or an iterator returned by `nwal_iter_open` and not yet
 ///   passed to `nwal_iter_free`, used by no other thread during the call.
@@ -361,6 +373,8 @@ pub unsafe extern "C" fn nwal_iter_next(
 /// @param[in] it an iterator from `nwal_iter_open`, or NULL (nothing to
 ///               do). Invalid after the call. It may be released before or
 ///               after `nwal_close` of its log.
+///
+/// @since 0.1 (symbol version NWAL_0.1)
 ///
 /// # Safety
 /// - `it` is NULL or an iterator returned by `nwal_iter_open` and not yet
