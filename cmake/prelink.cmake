@@ -1,7 +1,9 @@
 # Turns cargo's staticlib (the crate, its dependencies and Rust's std) into
 # one relocatable object whose only global symbols are the C API's
-# functions: `cc -r` with the exports as roots of --gc-sections, then
-# objcopy keeps those global and makes every other definition local. The
+# functions: `cc -r` of the whole archive, then objcopy keeps those global
+# and makes every other definition local. (No --gc-sections with -r: GNU ld
+# 2.40 then turns weak undefined references, such as std's to
+# pidfd_spawnp, into local undefined ones, which objcopy makes strong.) The
 # shared library is linked from this object with the version script, and
 # the installed static archive holds it alone, so a program can link
 # libnano_wal.a beside another Rust static library (two copies of std, each
@@ -32,13 +34,9 @@ endforeach()
 list(REMOVE_DUPLICATES _syms)
 string(REPLACE ";" "\n" _list "${_syms}")
 file(WRITE "${OUT}.syms" "${_list}\n")
-set(_roots "")
-foreach(s IN LISTS _syms)
-  list(APPEND _roots "-Wl,-u,${s}")
-endforeach()
 
 execute_process(
-  COMMAND "${CC}" -r -nostdlib -o "${OUT}.all" ${_roots} -Wl,--gc-sections
+  COMMAND "${CC}" -r -nostdlib -o "${OUT}.all"
           -Wl,--whole-archive "${ARCHIVE}" -Wl,--no-whole-archive
   RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)

@@ -19,7 +19,8 @@
 #   c          C tests, examples and install consumers through CTest (build/release)
 #   consumers  Go and Zig programs against an installed build/release
 #   packaging  what a distribution needs: the install layouts (absolute,
-#              relative and multiarch libdir, DESTDIR, the .pc under /usr)
+#              relative and multiarch libdir, DESTDIR, the .pc under /usr),
+#              the static archive beside another Rust staticlib
 #   abi        abidiff against the baseline abi/libnano_wal.abi
 #   asan       C tests under AddressSanitizer + UBSan (build/asan)
 #   valgrind   C tests under valgrind memcheck (build/valgrind)
@@ -150,6 +151,11 @@ run_packaging() {
   section "[packaging] install layouts (tests/install/check_matrix.sh)"
   build_release
   tests/install/check_matrix.sh . build/packaging/matrix "$PWD/build/release/cargo"
+  section "[packaging] libnano_wal.a beside a Rust staticlib of another toolchain (tests/install/check_static_mix.sh)"
+  local msrv
+  msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+  need_rust_toolchain "$msrv"
+  tests/install/check_static_mix.sh build/release . build/packaging/static-mix "$msrv"
 }
 
 run_abi() {
