@@ -20,7 +20,8 @@
 #   consumers  Go and Zig programs against an installed build/release
 #   packaging  what a distribution needs: the install layouts (absolute,
 #              relative and multiarch libdir, DESTDIR, the .pc under /usr),
-#              the static archive beside another Rust staticlib
+#              the static archive beside another Rust staticlib, how
+#              cargo and rustc are found, a Rust target triple
 #   abi        abidiff against the baseline abi/libnano_wal.abi
 #   asan       C tests under AddressSanitizer + UBSan (build/asan)
 #   valgrind   C tests under valgrind memcheck (build/valgrind)
@@ -151,6 +152,8 @@ run_packaging() {
   section "[packaging] install layouts (tests/install/check_matrix.sh)"
   build_release
   tests/install/check_matrix.sh . build/packaging/matrix "$PWD/build/release/cargo"
+  section "[packaging] cargo and rustc found on PATH first; NWAL_RUST_TARGET (tests/install/check_toolchain.sh)"
+  tests/install/check_toolchain.sh . build/packaging/toolchain "$PWD/build/release/cargo"
   section "[packaging] libnano_wal.a beside a Rust staticlib of another toolchain (tests/install/check_static_mix.sh)"
   local msrv
   msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
