@@ -22,6 +22,8 @@
 #              relative and multiarch libdir, DESTDIR, the .pc under /usr),
 #              the static archive beside another Rust staticlib, how
 #              cargo and rustc are found, a Rust target triple
+#   repro      reproducible builds: two release builds from two directories
+#              give identical libraries and tool (~2.5 min)
 #   abi        abidiff against the baseline abi/libnano_wal.abi
 #   asan       C tests under AddressSanitizer + UBSan (build/asan)
 #   valgrind   C tests under valgrind memcheck (build/valgrind)
@@ -37,7 +39,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-SECTIONS=(fmt clippy structure msrv rust faults panic c consumers packaging abi asan valgrind tsan bench)
+SECTIONS=(fmt clippy structure msrv rust faults panic c consumers packaging repro abi asan valgrind tsan bench)
 
 usage() {
   echo "usage: scripts/test.sh [--list | SECTION...]"
@@ -85,7 +87,7 @@ need_c_tools() {
 # The plain release build of the library, C tests and examples (build/release).
 build_release() {
   need_c_tools
-  cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release
+  cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DNWAL_WERROR=ON
   cmake --build build/release -j2
 }
 
@@ -161,6 +163,13 @@ run_packaging() {
   tests/install/check_static_mix.sh build/release . build/packaging/static-mix "$msrv"
 }
 
+# Two release builds from scratch in two directories (tests/install/check_repro.sh).
+run_repro() {
+  section "[repro] reproducible builds: two directories, identical libraries and tool (~2.5 min)"
+  need_c_tools
+  tests/install/check_repro.sh . build/repro
+}
+
 run_abi() {
   section "[abi] ABI check: abidiff against the baseline abi/libnano_wal.abi"
   scripts/check-abi.sh
@@ -169,7 +178,7 @@ run_abi() {
 run_asan() {
   section "[asan] C ABI: C tests and examples under AddressSanitizer + UBSan"
   need_c_tools
-  cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DNWAL_SANITIZE=ON \
+  cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DNWAL_SANITIZE=ON -DNWAL_WERROR=ON \
     -DNWAL_CARGO_PROFILE=dev -DNWAL_CARGO_FEATURES=test-panic
   cmake --build build/asan -j2
   ctest --test-dir build/asan --output-on-failure -j2
@@ -179,7 +188,7 @@ run_valgrind() {
   section "[valgrind] C ABI: C tests and examples under valgrind memcheck"
   need_c_tools
   need_apt valgrind valgrind
-  cmake -S . -B build/valgrind -DCMAKE_BUILD_TYPE=Release -DNWAL_VALGRIND_TESTS=ON \
+  cmake -S . -B build/valgrind -DCMAKE_BUILD_TYPE=Release -DNWAL_VALGRIND_TESTS=ON -DNWAL_WERROR=ON \
     -DNWAL_CARGO_PROFILE=dev -DNWAL_CARGO_FEATURES=test-panic \
     -DNWAL_CARGO_TARGET_DIR="$PWD/build/asan/cargo"
   cmake --build build/valgrind -j2

@@ -11,7 +11,12 @@
 #     DESTDIR: the library, its links, the .pc and the CMake package are in
 #     that directory, no path joins the prefix to it;
 #   - a relative libdir, `cmake --install --prefix P` into another prefix
-#     than configured: the .pc names P, and a C program built with it runs.
+#     than configured: the .pc names P, and a C program built with it runs;
+#   - NWAL_INSTALL_STATIC/TOOL=OFF and NWAL_INSTALL_EXAMPLES=ON install
+#     what they say; at configure (no build): RUSTFLAGS reach cargo (before
+#     the path remapping), CMAKE_BUILD_TYPE picks the cargo profile, -Werror
+#     only with NWAL_WERROR, no RUSTFLAGS at all when there is nothing to
+#     pass.
 # The shared library's mode is CMake's for SHARED targets: 0755, or 0644
 # with CMAKE_INSTALL_SO_NO_EXE (Debian policy; CMake's default where
 # /etc/debian_version exists): set both ways here. Every case checks the
@@ -134,4 +139,42 @@ cc -std=c11 -Wall -Wextra -Werror "$src/examples-c/quickstart.c" \
 LD_LIBRARY_PATH="$stage/lib64" "$work/q" "$work/wal" | grep -q "quickstart: OK" || fail "quickstart failed"
 find_package_ok "$stage/lib64"
 
-echo "check_matrix: OK (/usr multiarch + DESTDIR, absolute libdir, relative libdir + --prefix)"
+echo "--- options: no static library, no tool, the examples' sources"
+configure opts -DCMAKE_INSTALL_PREFIX=/usr -DNWAL_INSTALL_STATIC=OFF -DNWAL_INSTALL_TOOL=OFF \
+  -DNWAL_INSTALL_EXAMPLES=ON
+dest="$work/opts-dest"
+DESTDIR="$dest" cmake --install "$work/opts" >/dev/null
+libdir=$(dirname "$(find "$dest" -name nano_wal.pc)")/..
+[ -f "$libdir/libnano_wal.so.$version" ] || fail "opts: no shared library"
+[ ! -e "$libdir/libnano_wal.a" ] || fail "opts: libnano_wal.a installed with NWAL_INSTALL_STATIC=OFF"
+if grep -q 'nano_wal::static' "$libdir/cmake/nano_wal/nano_walTargets.cmake"; then
+  fail "opts: the CMake package names nano_wal::static"
+fi
+[ ! -e "$dest/usr/bin/nwal" ] && [ ! -e "$dest/usr/share/man/man1/nwal.1" ] ||
+  fail "opts: nwal or its man page installed with NWAL_INSTALL_TOOL=OFF"
+cmp "$dest/usr/share/doc/nano_wal/examples/quickstart.c" "$src/examples-c/quickstart.c" ||
+  fail "opts: the examples are not in share/doc/nano_wal/examples"
+
+echo "--- options at configure: RUSTFLAGS, the profile of CMAKE_BUILD_TYPE, -Werror"
+# configure_only NAME ARGS...: configure (no build) with the examples on.
+configure_only() {
+  name=$1; shift
+  cmake -S "$src" -B "$work/$name" -DBUILD_TESTING=OFF -DNWAL_CARGO_TARGET_DIR="$cargo_dir" "$@" \
+    >"$work/$name.log" 2>&1 || { cat "$work/$name.log" >&2; fail "$name: configure failed"; }
+}
+cargo_rule="CMakeFiles/nano_wal_cargo.dir/build.make"
+RUSTFLAGS="--cfg nwal_probe" configure_only flags-debug -DCMAKE_BUILD_TYPE=Debug
+grep -q 'RUSTFLAGS=--cfg\\ nwal_probe\\ --remap-path-prefix=' "$work/flags-debug/$cargo_rule" ||
+  fail "RUSTFLAGS of the environment not handed to cargo before the path remapping"
+grep -q -- '--profile dev' "$work/flags-debug/$cargo_rule" || fail "CMAKE_BUILD_TYPE=Debug does not build the dev profile"
+grep -q -- '-Werror' "$work/flags-debug/examples-c/CMakeFiles/quickstart.dir/flags.make" &&
+  fail "-Werror without NWAL_WERROR"
+configure_only flags-werror -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNWAL_WERROR=ON -DNWAL_REPRODUCIBLE=OFF
+grep -q -- '--profile release' "$work/flags-werror/$cargo_rule" || fail "RelWithDebInfo does not build the release profile"
+grep -q -- '-Werror' "$work/flags-werror/examples-c/CMakeFiles/quickstart.dir/flags.make" ||
+  fail "NWAL_WERROR=ON does not add -Werror"
+if grep -q 'RUSTFLAGS' "$work/flags-werror/$cargo_rule"; then
+  fail "RUSTFLAGS set with nothing to say (cargo's build.rustflags would be ignored)"
+fi
+
+echo "check_matrix: OK (/usr multiarch + DESTDIR, absolute libdir, relative libdir + --prefix, options)"
