@@ -24,6 +24,8 @@
 #              cargo and rustc are found, a Rust target triple
 #   repro      reproducible builds: two release builds from two directories
 #              give identical libraries and tool (~2.5 min)
+#   offline    an offline CMake build from the vendored runtime crates, and
+#              the release tarballs (~1.5 min)
 #   abi        abidiff against the baseline abi/libnano_wal.abi
 #   asan       C tests under AddressSanitizer + UBSan (build/asan)
 #   valgrind   C tests under valgrind memcheck (build/valgrind)
@@ -39,7 +41,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-SECTIONS=(fmt clippy structure msrv rust faults panic c consumers packaging repro abi asan valgrind tsan bench)
+SECTIONS=(fmt clippy structure msrv rust faults panic c consumers packaging repro offline abi asan valgrind tsan bench)
 
 usage() {
   echo "usage: scripts/test.sh [--list | SECTION...]"
@@ -94,12 +96,19 @@ build_release() {
 run_fmt() {
   section "[fmt] cargo fmt --check"
   cargo fmt --all -- --check
+  # The crates outside the workspace: the xtask and the install test's
+  # second Rust library.
+  cargo fmt --manifest-path xtask/Cargo.toml -- --check
+  cargo fmt --manifest-path tests/install/other_rust/Cargo.toml -- --check
 }
 
 run_clippy() {
   section "[clippy] cargo clippy"
   cargo clippy --all-targets -- -D warnings
   cargo clippy --all-targets --all-features -- -D warnings
+  cargo clippy --manifest-path xtask/Cargo.toml --all-targets -- -D warnings
+  cargo clippy --manifest-path tests/install/other_rust/Cargo.toml --target-dir target/other_rust \
+    --all-targets -- -D warnings
 }
 
 run_structure() {
@@ -168,6 +177,14 @@ run_repro() {
   section "[repro] reproducible builds: two directories, identical libraries and tool (~2.5 min)"
   need_c_tools
   tests/install/check_repro.sh . build/repro
+}
+
+# scripts/vendor.sh --runtime-only and scripts/release-tarball.sh
+# (tests/install/check_offline.sh): one release build from scratch.
+run_offline() {
+  section "[offline] offline build from vendored runtime crates; release tarballs (~1.5 min)"
+  need_c_tools
+  tests/install/check_offline.sh . build/offline
 }
 
 run_abi() {
