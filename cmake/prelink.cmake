@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Turns cargo's staticlib (the crate, its dependencies and Rust's std) into
 # one relocatable object whose only global symbols are the C API's
 # functions: `cc -r` of the whole archive, then objcopy keeps those global

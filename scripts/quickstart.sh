@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds libnano_wal with CMake (release) and runs examples-c/quickstart on a
 # fresh temporary directory. Installs cmake and a C compiler if missing.
 # Usage: scripts/quickstart.sh

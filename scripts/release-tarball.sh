@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Makes the release tarballs of the commit checked out:
 #   OUT_DIR/nano_wal-X.Y.Z.tar.gz         the source (git archive of HEAD)
 #   OUT_DIR/nano_wal-X.Y.Z-vendor.tar.gz  every crate of Cargo.lock, as

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs the test suites of nano_wal: all of them, or the sections named.
 # Installs what this machine lacks (idempotently: `apt-get update` at most
 # once, then `apt-get install`); each section installs what it needs, so any
@@ -9,7 +10,7 @@
 #
 # Named sections run in the order below, whatever the order given
 # (`scripts/test.sh asan c` runs c, then asan). The sections:
-#   fmt        cargo fmt --check
+#   fmt        cargo fmt --check; the SPDX line of every source file
 #   clippy     cargo clippy -D warnings, without and with all features
 #   structure  tests/structure.rs alone: no module import cycle, thin C exports
 #   msrv       cargo check of every target with the rust-version toolchain
@@ -94,7 +95,8 @@ build_release() {
 }
 
 run_fmt() {
-  section "[fmt] cargo fmt --check"
+  section "[fmt] every source file's SPDX line (scripts/spdx.sh); cargo fmt --check"
+  scripts/spdx.sh
   cargo fmt --all -- --check
   # The crates outside the workspace: the xtask and the install test's
   # second Rust library.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Vendors the crates the library and the tool need, for an offline build.
 #
 # usage: scripts/vendor.sh [--runtime-only] SOURCE_DIR

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The committed `include/nano_wal.h` must be exactly what cbindgen
 //! generates from the current Rust source with `cbindgen.toml`. The
 //! generator is the `xtask` crate (`xtask/`, its own workspace: cbindgen is

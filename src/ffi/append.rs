@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Appending: `nwal_append`, `nwal_append_batch`, `nwal_append_batch_packed`.
 
 // Doxygen's `@param[in]` is not an intra-doc link.

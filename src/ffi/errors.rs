@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Errors and version: `nwal_status_name`, `nwal_last_error_message`,
 //! `nwal_last_os_error`, `nwal_version` (and the test-only `nwal_test_panic`).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Opening and closing a log: `nwal_options_default`, `nwal_open`,
 //! `nwal_shutdown`, `nwal_close`.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Durability and retention: `nwal_sync`, `nwal_log_state_get`, `nwal_cleanup`.
 
 // Doxygen's `@param[in]` is not an intra-doc link.

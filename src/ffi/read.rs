@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Reading by ref (`nwal_read_batch`, `nwal_read_buf_free`), by index
 //! (`nwal_read_range`) and replay (`nwal_iter_open`, `nwal_iter_open_at`,
 //! `nwal_iter_next`, `nwal_iter_free`).

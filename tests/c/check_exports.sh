@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The shared library exports exactly the functions the header declares (plus
 # the test-only names given as extra arguments): nothing more, nothing less.
 # usage: check_exports.sh LIBRARY HEADER [EXTRA_SYMBOL...]

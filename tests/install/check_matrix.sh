@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The install layouts a distribution uses, each configured, built and
 # installed from one cargo build (every configuration points
 # NWAL_CARGO_TARGET_DIR at the same directory with the same flags, so cargo

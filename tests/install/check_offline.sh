@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Offline builds from vendored crates:
 #   - scripts/vendor.sh --runtime-only on a copy of the source: only the
 #     crates the library and the tool are built from (no test crate, no

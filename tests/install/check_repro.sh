@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Reproducible builds: the same source copied into two directories of
 # different names and depths, each configured and built (release, the
 # libraries and the tool only) in its own build directory with its own

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The installed static archive can be linked beside another Rust static
 # library: its only global symbols are the nwal_* functions (the rest of the
 # crate, its dependencies and its std are local to its one pre-linked

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Symbol versions of the shared library, against abi/nano_wal.map, the
 header and the changelog:
 

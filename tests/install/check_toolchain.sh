@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # How the CMake build finds and drives the Rust toolchain:
 #   - cargo and rustc on PATH win over CARGO_HOME/bin (stand-ins that only
 #     print a version: configure only), CARGO_HOME/bin is next when PATH has

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Development tasks of nano_wal.
 //!
 //! `header`: generates `include/nano_wal.h` from `src/ffi/` with

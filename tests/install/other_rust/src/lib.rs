@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! A stand-in for another Rust component of a C program: it uses std
 //! (allocation, formatting) and unwinds (a panic caught inside), so its std
 //! and its personality routine are really linked in.
