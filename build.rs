@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Gives the shared library a versioned soname (`libnano_wal.so.0.<minor>`
 //! while the version is 0.x, `libnano_wal.so.<major>` from 1.0), so programs
 //! linked against one ABI never load an incompatible one. The CMake build

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bash completion for nwal, the operator tool of nano_wal.
 #
 # Installed as bash-completion/completions/nwal (loaded on demand by the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kvstore: a tiny durable key-value store. Every change is a record in the
  * WAL (header "set" or "del", content "key\0value"); on start the store
  * rebuilds its in-memory table by replaying the log. A write is acknowledged

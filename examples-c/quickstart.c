@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* quickstart: open a log, append records, read them back by ref, replay the
  * whole log, close. Every call's status is checked; on failure the program
  * prints the status name, the library's message and errno, and cleans up.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * nano_wal: a concurrent write-ahead log with a C ABI.
  *
@@ -384,6 +385,8 @@ extern "C" {
  * @return the defaults, by value.
  *
  * Thread-safe.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  */
 struct nwal_options nwal_options_default(void);
 
@@ -425,6 +428,8 @@ struct nwal_options nwal_options_default(void);
  * Thread-safe. The handle may be shared by any number of threads: every
  * function on it is thread-safe except `nwal_close`.
  *
+ * @since 0.1 (symbol version NWAL_0.1)
+ *
  * # Safety
  * - `dir` and `stream` are NULL or NUL-terminated strings.
  * - `opts` is NULL or points to an `nwal_options`.
@@ -462,6 +467,8 @@ enum nwal_status nwal_open(const char *dir,
  * Thread-safe: concurrent appends either complete before it or return
  * `NWAL_ERR_SHUTDOWN`.
  *
+ * @since 0.1 (symbol version NWAL_0.1)
+ *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
  *   `nwal_close`.
@@ -487,6 +494,8 @@ enum nwal_status nwal_shutdown(struct nwal *w);
  *
  * Not thread-safe on `w`: no other call on it may run concurrently or
  * after. Join the threads that use it first (`nwal_shutdown` stops them).
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
@@ -546,6 +555,8 @@ enum nwal_status nwal_close(struct nwal *w);
  * Thread-safe: concurrent appends on one handle are serialised in the log
  * and share their fdatasyncs (group commit).
  *
+ * @since 0.1 (symbol version NWAL_0.1)
+ *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
  *   `nwal_close`.
@@ -589,6 +600,8 @@ enum nwal_status nwal_append(struct nwal *w,
  *                                   call on `w` (the handle is poisoned).
  *
  * Thread-safe, as `nwal_append`.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
@@ -635,6 +648,8 @@ enum nwal_status nwal_append_batch(struct nwal *w,
  *                                   call on `w` (the handle is poisoned).
  *
  * Thread-safe, as `nwal_append`.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
@@ -707,6 +722,8 @@ enum nwal_status nwal_append_batch_packed(struct nwal *w,
  *
  * Thread-safe.
  *
+ * @since 0.1 (symbol version NWAL_0.1)
+ *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
  *   `nwal_close`.
@@ -758,6 +775,8 @@ enum nwal_status nwal_read_batch(struct nwal *w,
  *
  * Thread-safe.
  *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
  *   `nwal_close`.
@@ -785,6 +804,8 @@ enum nwal_status nwal_read_range(struct nwal *w,
  *
  * Thread-safe: any thread may release it, once no thread reads its
  * records any more.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  *
  * # Safety
  * - `buf` is NULL or a buffer returned by `nwal_read_batch` and not yet
@@ -844,6 +865,8 @@ void nwal_read_buf_free(struct nwal_read_buf *buf);
  *
  * Thread-safe on `w`. The iterator is used by one thread at a time.
  *
+ * @since 0.1 (symbol version NWAL_0.1)
+ *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
  *   `nwal_close`.
@@ -878,6 +901,8 @@ enum nwal_status nwal_iter_open(struct nwal *w,
  *                                   call on `w` (the handle is poisoned).
  *
  * Thread-safe on `w`. The iterator is used by one thread at a time.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
  *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
@@ -914,6 +939,8 @@ enum nwal_status nwal_iter_open_at(struct nwal *w, uint64_t from_index, struct n
  *
  * Not thread-safe on `it`: one thread at a time.
  *
+ * @since 0.1 (symbol version NWAL_0.1)
+ *
  * # Safety
  * - `it` is NULL or an iterator returned by `nwal_iter_open` and not yet
  *   passed to `nwal_iter_free`, used by no other thread during the call.
@@ -930,6 +957,8 @@ enum nwal_status nwal_iter_next(struct nwal_iter *it,
  * @param[in] it an iterator from `nwal_iter_open`, or NULL (nothing to
  *               do). Invalid after the call. It may be released before or
  *               after `nwal_close` of its log.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  *
  * # Safety
  * - `it` is NULL or an iterator returned by `nwal_iter_open` and not yet
@@ -1076,6 +1105,8 @@ enum nwal_status nwal_reset(struct nwal *w, uint64_t next_index);
  *
  * Thread-safe.
  *
+ * @since 0.1 (symbol version NWAL_0.1)
+ *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
  *   `nwal_close`.
@@ -1095,6 +1126,8 @@ enum nwal_status nwal_sync(struct nwal *w);
  *                                   call on `w` (the handle is poisoned).
  *
  * Thread-safe; also after `nwal_shutdown`.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
  *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
@@ -1126,6 +1159,8 @@ enum nwal_status nwal_log_state_get(struct nwal *w, struct nwal_log_state *out);
  *                                   call on `w` (the handle is poisoned).
  *
  * Thread-safe.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
@@ -1251,6 +1286,8 @@ enum nwal_status nwal_meta_get(struct nwal *w,
  *         an `nwal_status` give `"NWAL_UNKNOWN_STATUS"`. Never free it.
  *
  * Thread-safe.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  */
 const char *nwal_status_name(int status);
 
@@ -1264,6 +1301,8 @@ const char *nwal_status_name(int status);
  *         free it; copy it to keep it.
  *
  * Thread-safe: each thread has its own.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  */
 const char *nwal_last_error_message(void);
 
@@ -1274,6 +1313,8 @@ const char *nwal_last_error_message(void);
  * @return the errno, or 0.
  *
  * Thread-safe: each thread has its own.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  */
 int nwal_last_os_error(void);
 
@@ -1284,6 +1325,8 @@ int nwal_last_os_error(void);
  * @return a static NUL-terminated string. Never free it.
  *
  * Thread-safe.
+ *
+ * @since 0.1 (symbol version NWAL_0.1)
  */
 const char *nwal_version(void);
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ABI check: compares libnano_wal.so with the committed baseline
 # abi/libnano_wal.abi (an `abidw` dump) using `abidiff` (Debian
 # abigail-tools, installed if missing).

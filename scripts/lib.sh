@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Helpers shared by the scripts in this directory (sourced, not run).
 
 section() { printf '\n==== %s ====\n' "$*"; }

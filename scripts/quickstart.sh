@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds libnano_wal with CMake (release) and runs examples-c/quickstart on a
 # fresh temporary directory. Installs cmake and a C compiler if missing.
 # Usage: scripts/quickstart.sh
-# The library ends up in build/release/cargo/release/ (libnano_wal.so, .a),
+# The library ends up in build/release/ (libnano_wal.so, libnano_wal.a),
 # the header is include/nano_wal.h.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs the test suites of nano_wal: all of them, or the sections named.
 # Installs what this machine lacks (idempotently: `apt-get update` at most
 # once, then `apt-get install`); each section installs what it needs, so any
@@ -9,7 +10,7 @@
 #
 # Named sections run in the order below, whatever the order given
 # (`scripts/test.sh asan c` runs c, then asan). The sections:
-#   fmt        cargo fmt --check
+#   fmt        cargo fmt --check; the SPDX line of every source file
 #   clippy     cargo clippy -D warnings, without and with all features
 #   structure  tests/structure.rs alone: no module import cycle, thin C exports
 #   msrv       cargo check of every target with the rust-version toolchain
@@ -18,6 +19,14 @@
 #   panic      the FFI panic boundary (cargo test --features test-panic)
 #   c          C tests, examples and install consumers through CTest (build/release)
 #   consumers  Go and Zig programs against an installed build/release
+#   packaging  what a distribution needs: the install layouts (absolute,
+#              relative and multiarch libdir, DESTDIR, the .pc under /usr),
+#              the static archive beside another Rust staticlib, how
+#              cargo and rustc are found, a Rust target triple
+#   repro      reproducible builds: two release builds from two directories
+#              give identical libraries and tool (~2.5 min)
+#   offline    an offline CMake build from the vendored runtime crates, and
+#              the release tarballs (~1.5 min)
 #   abi        abidiff against the baseline abi/libnano_wal.abi
 #   asan       C tests under AddressSanitizer + UBSan (build/asan)
 #   valgrind   C tests under valgrind memcheck (build/valgrind)
@@ -33,7 +42,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-SECTIONS=(fmt clippy structure msrv rust faults panic c consumers abi asan valgrind tsan bench)
+SECTIONS=(fmt clippy structure msrv rust faults panic c consumers packaging repro offline abi asan valgrind tsan bench)
 
 usage() {
   echo "usage: scripts/test.sh [--list | SECTION...]"
@@ -81,19 +90,27 @@ need_c_tools() {
 # The plain release build of the library, C tests and examples (build/release).
 build_release() {
   need_c_tools
-  cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release
+  cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DNWAL_WERROR=ON
   cmake --build build/release -j2
 }
 
 run_fmt() {
-  section "[fmt] cargo fmt --check"
+  section "[fmt] every source file's SPDX line (scripts/spdx.sh); cargo fmt --check"
+  scripts/spdx.sh
   cargo fmt --all -- --check
+  # The crates outside the workspace: the xtask and the install test's
+  # second Rust library.
+  cargo fmt --manifest-path xtask/Cargo.toml -- --check
+  cargo fmt --manifest-path tests/install/other_rust/Cargo.toml -- --check
 }
 
 run_clippy() {
   section "[clippy] cargo clippy"
   cargo clippy --all-targets -- -D warnings
   cargo clippy --all-targets --all-features -- -D warnings
+  cargo clippy --manifest-path xtask/Cargo.toml --all-targets -- -D warnings
+  cargo clippy --manifest-path tests/install/other_rust/Cargo.toml --target-dir target/other_rust \
+    --all-targets -- -D warnings
 }
 
 run_structure() {
@@ -140,6 +157,38 @@ run_consumers() {
   tests/install/check_consumers.sh build/release .
 }
 
+# The layouts and checks a distribution relies on (docs/PACKAGING.md). The
+# install matrix reuses build/release's cargo target directory: cargo has
+# nothing to rebuild, each layout costs a configure and the links (~5 s in
+# all).
+run_packaging() {
+  section "[packaging] install layouts (tests/install/check_matrix.sh)"
+  build_release
+  tests/install/check_matrix.sh . build/packaging/matrix "$PWD/build/release/cargo"
+  section "[packaging] cargo and rustc found on PATH first; NWAL_RUST_TARGET (tests/install/check_toolchain.sh)"
+  tests/install/check_toolchain.sh . build/packaging/toolchain "$PWD/build/release/cargo"
+  section "[packaging] libnano_wal.a beside a Rust staticlib of another toolchain (tests/install/check_static_mix.sh)"
+  local msrv
+  msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+  need_rust_toolchain "$msrv"
+  tests/install/check_static_mix.sh build/release . build/packaging/static-mix "$msrv"
+}
+
+# Two release builds from scratch in two directories (tests/install/check_repro.sh).
+run_repro() {
+  section "[repro] reproducible builds: two directories, identical libraries and tool (~2.5 min)"
+  need_c_tools
+  tests/install/check_repro.sh . build/repro
+}
+
+# scripts/vendor.sh --runtime-only and scripts/release-tarball.sh
+# (tests/install/check_offline.sh): one release build from scratch.
+run_offline() {
+  section "[offline] offline build from vendored runtime crates; release tarballs (~1.5 min)"
+  need_c_tools
+  tests/install/check_offline.sh . build/offline
+}
+
 run_abi() {
   section "[abi] ABI check: abidiff against the baseline abi/libnano_wal.abi"
   scripts/check-abi.sh
@@ -148,7 +197,7 @@ run_abi() {
 run_asan() {
   section "[asan] C ABI: C tests and examples under AddressSanitizer + UBSan"
   need_c_tools
-  cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DNWAL_SANITIZE=ON \
+  cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DNWAL_SANITIZE=ON -DNWAL_WERROR=ON \
     -DNWAL_CARGO_PROFILE=dev -DNWAL_CARGO_FEATURES=test-panic
   cmake --build build/asan -j2
   ctest --test-dir build/asan --output-on-failure -j2
@@ -158,7 +207,7 @@ run_valgrind() {
   section "[valgrind] C ABI: C tests and examples under valgrind memcheck"
   need_c_tools
   need_apt valgrind valgrind
-  cmake -S . -B build/valgrind -DCMAKE_BUILD_TYPE=Release -DNWAL_VALGRIND_TESTS=ON \
+  cmake -S . -B build/valgrind -DCMAKE_BUILD_TYPE=Release -DNWAL_VALGRIND_TESTS=ON -DNWAL_WERROR=ON \
     -DNWAL_CARGO_PROFILE=dev -DNWAL_CARGO_FEATURES=test-panic \
     -DNWAL_CARGO_TARGET_DIR="$PWD/build/asan/cargo"
   cmake --build build/valgrind -j2

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ThreadSanitizer on the engine's own synchronisation, from Rust and through
 # the C API. Any report fails the run (halt_on_error=1, exit status 66).
 # No suppressions.

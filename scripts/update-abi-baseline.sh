@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Rewrites the ABI baseline abi/libnano_wal.abi (and the version it was made
 # from, abi/libnano_wal.abi.version) from the current source. Run it in the
 # commit that changes the ABI together with a soname bump, or after adding

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Retention: delete expired segments, judged by the caller's clock.
 
 use crate::error::{Result, WalError};

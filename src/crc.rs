@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! CRC32C (Castagnoli) of records, as docs/FORMAT.md defines it: from the
 //! segment's seed, over the record's position (offset and index, u64 LE
 //! each), then the whole record with its CRC field (bytes 20..24) taken as

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Fail-stop poisoning and group commit.
 //!
 //! The durable position is a log position `(segment_id, offset)` below which

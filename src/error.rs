@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The one error type of the engine. Every variant maps to exactly one C status
 //! code (`nwal_status`), so the variants are chosen by what a caller must do
 //! differently, not by where the failure happened.

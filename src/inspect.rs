@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Read-only inspection of a log without taking the stream lock: the base
 //! of the `nwal` operator tool. Safe while a writer holds the stream; it
 //! sees each segment as it was when the view was opened (a record being

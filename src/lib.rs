@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! nano_wal: a concurrent write-ahead log engine.
 //!
 //! A log lives in a directory; a *stream* names one log in it. Records are

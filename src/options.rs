@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Options, their validation, and the pure arithmetic of windows.
 
 use crate::error::{Result, WalError};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Lock-free reads of records by ref: positional reads on each segment's
 //! dup'd fd, with nearby refs of one segment coalesced into one read. A
 //! single read owns its one allocation; a batch reads into one buffer that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The words every layer uses for records: a record to write
 //! ([`WriteEntry`]), where a record lives ([`EntryRef`]), and a record read
 //! back, owned ([`Record`]) or borrowed ([`RecordView`]). Plain data with no

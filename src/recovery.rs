@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Recovery on open: find every segment of the stream, check the headers,
 //! and bring the newest segment back to its last complete record (or batch).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Replay: every record of the stream in log order, read in large chunks.
 
 use crate::error::{Result, WalError};

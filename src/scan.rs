@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Sequential reading of a segment's records in large chunks: shared by
 //! recovery (find the valid end of the newest segment) and replay.
 

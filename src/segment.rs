@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! One segment file: its identity, its write fd (written only under the
 //! stream's appender lock, see `wal::Appender`), a dup'd read fd for
 //! lock-free positional reads, the published end of its data, and its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Thin wrappers over the system calls the engine writes and syncs with:
 //! positional vectored writes that never stop half-way silently, fdatasync,
 //! fsync, truncation, and the advisory stream lock. Everything here retries

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The engine's public behaviours: open, options, names, appends, windows and
 //! rotation, reads and their errors, replay, cleanup, locks, shutdown, errors.
 

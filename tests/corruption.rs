@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Corruption: flip every byte of every segment of a small log, one at a
 //! time, and check that nano_wal never hands back wrong bytes, never panics,
 //! and reports `CorruptedData` naming the segment and offset.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! I/O failures injected into the engine's writes and syncs (cargo feature
 //! `fault-injection`): a failed write is cut off and loses nothing that was
 //! acknowledged; a failed fdatasync poisons the log (fail-stop). A failed

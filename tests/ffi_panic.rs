@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! With the cargo feature `test-panic`: a panic inside an exported function
 //! returns NWAL_ERR_PANIC (the process goes on) and poisons the handle; only
 //! nwal_close is still accepted. Run: cargo test --features test-panic --test ffi_panic

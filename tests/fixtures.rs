@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The committed stream of format version 2 under `tests/fixtures/v2`
 //! (three segments sealed by rotation, with index footers, and a newest
 //! one; single records with and without headers, empty headers, batches,

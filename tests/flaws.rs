@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! One regression test per flaw of the original crate, `nano-wal` 1.0.0
 //! (bench/ measures it as a peer), each named after its flaw: `flawN_...`
 //! for flaw N (flaw 7, what the original lacked for crash safety, has seven

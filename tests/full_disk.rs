@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! A full disk, for real: a file-size limit (RLIMIT_FSIZE gives EFBIG) and a
 //! tiny tmpfs (ENOSPC), each in a child process so the limit or the mount
 //! namespace does not touch the other tests. The append that does not fit

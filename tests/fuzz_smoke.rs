@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! A bounded, seeded fuzz run of the targets in tests/fuzzing/mod.rs (the
 //! ones fuzz/ runs under libFuzzer), on the stable toolchain with no extra
 //! tools: a corpus of real logs written by the engine, mutated with bit

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Kill tests: a child process appends (single and batch, durable and not,
 //! across rotations) and reports each acknowledged ref on stdout; the parent
 //! kills it with SIGKILL at a seeded random moment, reopens the log and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Property test: random sequences of appends, batches, reads, replays,
 //! cleanups, time jumps and reopens, checked after every step against a
 //! simple in-memory model of the log.

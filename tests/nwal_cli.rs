@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The `nwal` operator tool, run as a child process on logs made by the
 //! library (clean, torn, corrupted, and held by a live writer).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Power-loss simulation: the file states a machine crash can leave behind,
 //! generated deterministically from a real log, each opened and checked.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Every read path (`Wal::read`, `Wal::read_batch` with one ref and with
 //! many, `Wal::read_batch_into` with a `ReadBuf`, `nwal_read_batch` with one
 //! ref and with many) returns the same records for good refs, and the same

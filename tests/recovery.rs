@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Recovery on open: torn tails (cut at every byte offset), torn batches,
 //! garbage, corruption before the tail, salvage, torn segment headers, and
 //! damage in older (sealed) segments.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Concurrency stress: writers (one durable, one of batches, plain ones)
 //! with time advancing (rotation by time and by size), late timestamps,
 //! readers, replays, sync and cleanup all at once. Afterwards every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The shape of the source tree, checked from the text of `src/`:
 //!
 //! - No import cycle among the top-level modules of `src/`. The code then

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Facts about the machine the numbers came from, for the report header.
 
 use std::path::Path;

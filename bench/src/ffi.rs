@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! nano_wal through its C API: the `nwal_*` functions declared here as a C
 //! program would see them (include/nano_wal.h), resolved at link time from
 //! the nano_wal rlib where they are `#[no_mangle]`. This column shows what the

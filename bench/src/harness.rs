@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! What every system implements, what a measurement returns, and the small
 //! tools (fresh directories, payloads, thread fan-out) they share.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The physical limits: what the bare syscalls do on this machine, on this
 //! filesystem, in the same run as the engines. A WAL can at best match them
 //! (or, for durable appends, beat the per-record fsync by sharing fsyncs).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! nano_wal's measuring stick: the physical limits, the peers and
 //! nano_wal (Rust API and C API) measured in one process run, systems
 //! interleaved within each repetition, medians of the repetitions, written

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Peak memory: each system opens the recovery stream and reads it all
 //! (through replay where its API has one) in a child process of its own, a
 //! re-exec of this binary, which reports its VmHWM (peak resident set). A

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! nano_wal through its Rust API.
 
 use crate::harness::{fail, fan_out, now_ms, payload, sample, time, Cell, Missing, Reader, System};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The workloads, their counts, and the loop that runs them: for each row,
 //! for each repetition, the row's raw limit and then every system, so slow
 //! drifts of the machine (page cache, other load) hit every column alike.

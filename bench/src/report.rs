@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! BENCHMARKS.md and the durable-appends plot, written from the results of
 //! this run, so that one command regenerates both.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! libFuzzer target: recovery of a directory of arbitrary bytes
 //! (`fuzzing::recover_dir`: the input is one to three segment files).
 #![no_main]

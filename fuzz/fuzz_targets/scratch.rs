@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! A scratch directory per fuzzing process, on tmpfs when there is one (the
 //! targets write segment files and fsync them on every input).
 use std::path::{Path, PathBuf};

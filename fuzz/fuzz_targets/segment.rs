@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! libFuzzer target: the record decoder and the segment scanner
 //! (`fuzzing::segment`: the input is the body of a segment).
 #![no_main]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Appending: `nwal_append`, `nwal_append_batch`, `nwal_append_batch_packed`.
 
 // Doxygen's `@param[in]` is not an intra-doc link.
@@ -59,6 +60,8 @@ use crate::Wal;
 /// Thread-safe: concurrent appends on one handle are serialised in the log
 /// and share their fdatasyncs (group commit).
 ///
+/// @since 0.1 (symbol version NWAL_0.1)
+///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
 ///   `nwal_close`.
@@ -118,6 +121,8 @@ pub unsafe extern "C" fn nwal_append(
 ///                                   call on `w` (the handle is poisoned).
 ///
 /// Thread-safe, as `nwal_append`.
+///
+/// @since 0.1 (symbol version NWAL_0.1)
 ///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
@@ -181,6 +186,8 @@ pub unsafe extern "C" fn nwal_append_batch(
 ///                                   call on `w` (the handle is poisoned).
 ///
 /// Thread-safe, as `nwal_append`.
+///
+/// @since 0.1 (symbol version NWAL_0.1)
 ///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The panic boundary every exported function runs behind: `call` for
 //! functions without a handle, `with_handle` for those on an `nwal` or an
 //! `nwal_iter` (NULL check and poisoning), `release` for those that free

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Conversions between the C types and the engine's: options both ways,
 //! append flags, stream names and metadata keys, write entries and packed spans into
 //! `WriteEntry`s, refs both ways, records, cleanup results, and the

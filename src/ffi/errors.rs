@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Errors and version: `nwal_status_name`, `nwal_last_error_message`,
 //! `nwal_last_os_error`, `nwal_version` (and the test-only `nwal_test_panic`).
 
@@ -28,6 +29,8 @@ use {super::boundary::with_handle, super::types::nwal, crate::Wal};
 ///         an `nwal_status` give `"NWAL_UNKNOWN_STATUS"`. Never free it.
 ///
 /// Thread-safe.
+///
+/// @since 0.1 (symbol version NWAL_0.1)
 #[no_mangle]
 pub extern "C" fn nwal_status_name(status: c_int) -> *const c_char {
     nwal_status::from_c_int(status)
@@ -44,6 +47,8 @@ pub extern "C" fn nwal_status_name(status: c_int) -> *const c_char {
 ///         free it; copy it to keep it.
 ///
 /// Thread-safe: each thread has its own.
+///
+/// @since 0.1 (symbol version NWAL_0.1)
 #[no_mangle]
 pub extern "C" fn nwal_last_error_message() -> *const c_char {
     boundary::value(c"".as_ptr(), boundary::last_error_message)
@@ -55,6 +60,8 @@ pub extern "C" fn nwal_last_error_message() -> *const c_char {
 /// @return the errno, or 0.
 ///
 /// Thread-safe: each thread has its own.
+///
+/// @since 0.1 (symbol version NWAL_0.1)
 #[no_mangle]
 pub extern "C" fn nwal_last_os_error() -> c_int {
     boundary::value(0, boundary::last_os_error)
@@ -66,6 +73,8 @@ pub extern "C" fn nwal_last_os_error() -> c_int {
 /// @return a static NUL-terminated string. Never free it.
 ///
 /// Thread-safe.
+///
+/// @since 0.1 (symbol version NWAL_0.1)
 #[no_mangle]
 pub extern "C" fn nwal_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Opening and closing a log: `nwal_options_default`, `nwal_open`,
 //! `nwal_shutdown`, `nwal_close`.
 
@@ -28,6 +29,8 @@ use std::os::unix::ffi::OsStrExt;
 /// @return the defaults, by value.
 ///
 /// Thread-safe.
+///
+/// @since 0.1 (symbol version NWAL_0.1)
 #[no_mangle]
 pub extern "C" fn nwal_options_default() -> nwal_options {
     // No panic boundary: neither the engine's defaults (constants) nor the
@@ -71,6 +74,8 @@ pub extern "C" fn nwal_options_default() -> nwal_options {
 ///
 /// Thread-safe. The handle may be shared by any number of threads: every
 /// function on it is thread-safe except `nwal_close`.
+///
+/// @since 0.1 (symbol version NWAL_0.1)
 ///
 /// # Safety
 /// - `dir` and `stream` are NULL or NUL-terminated strings.
@@ -127,6 +132,8 @@ pub unsafe extern "C" fn nwal_open(
 /// Thread-safe: concurrent appends either complete before it or return
 /// `NWAL_ERR_SHUTDOWN`.
 ///
+/// @since 0.1 (symbol version NWAL_0.1)
+///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
 ///   `nwal_close`.
@@ -155,6 +162,8 @@ pub unsafe extern "C" fn nwal_shutdown(w: *mut nwal) -> nwal_status {
 ///
 /// Not thread-safe on `w`: no other call on it may run concurrently or
 /// after. Join the threads that use it first (`nwal_shutdown` stops them).
+///
+/// @since 0.1 (symbol version NWAL_0.1)
 ///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Durability and retention: `nwal_sync`, `nwal_log_state_get`, `nwal_cleanup`.
 
 // Doxygen's `@param[in]` is not an intra-doc link.
@@ -35,6 +36,8 @@ use crate::Wal;
 ///
 /// Thread-safe.
 ///
+/// @since 0.1 (symbol version NWAL_0.1)
+///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
 ///   `nwal_close`.
@@ -57,6 +60,8 @@ pub unsafe extern "C" fn nwal_sync(w: *mut nwal) -> nwal_status {
 ///                                   call on `w` (the handle is poisoned).
 ///
 /// Thread-safe; also after `nwal_shutdown`.
+///
+/// @since 0.2 (symbol version NWAL_0.2)
 ///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
@@ -94,6 +99,8 @@ pub unsafe extern "C" fn nwal_log_state_get(w: *mut nwal, out: *mut nwal_log_sta
 ///                                   call on `w` (the handle is poisoned).
 ///
 /// Thread-safe.
+///
+/// @since 0.1 (symbol version NWAL_0.1)
 ///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to

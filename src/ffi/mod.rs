@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The C ABI: `include/nano_wal.h` is generated from this module by cbindgen
 //! (see `cbindgen.toml` and `tests/header_fresh.rs`).
 //!

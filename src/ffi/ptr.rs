@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! C pointers into Rust: input pointers become slices, strings and
 //! references (checked for NULL and size), output pointers become `Out`,
 //! `OptionalOut` and `OutSlots`, whose writes are safe calls.

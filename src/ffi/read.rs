@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Reading by ref (`nwal_read_batch`, `nwal_read_buf_free`), by index
 //! (`nwal_read_range`) and replay (`nwal_iter_open`, `nwal_iter_open_at`,
 //! `nwal_iter_next`, `nwal_iter_free`).
@@ -62,6 +63,8 @@ use crate::{Replay, Wal};
 /// On failure nothing is written and nothing needs releasing.
 ///
 /// Thread-safe.
+///
+/// @since 0.1 (symbol version NWAL_0.1)
 ///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
@@ -133,6 +136,8 @@ pub unsafe extern "C" fn nwal_read_batch(
 ///
 /// Thread-safe.
 ///
+/// @since 0.2 (symbol version NWAL_0.2)
+///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
 ///   `nwal_close`.
@@ -181,6 +186,8 @@ pub unsafe extern "C" fn nwal_read_range(
 ///
 /// Thread-safe: any thread may release it, once no thread reads its
 /// records any more.
+///
+/// @since 0.1 (symbol version NWAL_0.1)
 ///
 /// # Safety
 /// - `buf` is NULL or a buffer returned by `nwal_read_batch` and not yet
@@ -241,6 +248,8 @@ pub unsafe extern "C" fn nwal_read_buf_free(buf: *mut nwal_read_buf) {
 ///
 /// Thread-safe on `w`. The iterator is used by one thread at a time.
 ///
+/// @since 0.1 (symbol version NWAL_0.1)
+///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
 ///   `nwal_close`.
@@ -286,6 +295,8 @@ pub unsafe extern "C" fn nwal_iter_open(
 ///                                   call on `w` (the handle is poisoned).
 ///
 /// Thread-safe on `w`. The iterator is used by one thread at a time.
+///
+/// @since 0.2 (symbol version NWAL_0.2)
 ///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
@@ -335,6 +346,8 @@ pub unsafe extern "C" fn nwal_iter_open_at(
 ///
 /// Not thread-safe on `it`: one thread at a time.
 ///
+/// @since 0.1 (symbol version NWAL_0.1)
+///
 /// # Safety
 /// - `it` is NULL or an iterator returned by `nwal_iter_open` and not yet
 ///   passed to `nwal_iter_free`, used by no other thread during the call.
@@ -368,6 +381,8 @@ pub unsafe extern "C" fn nwal_iter_next(
 /// @param[in] it an iterator from `nwal_iter_open`, or NULL (nothing to
 ///               do). Invalid after the call. It may be released before or
 ///               after `nwal_close` of its log.
+///
+/// @since 0.1 (symbol version NWAL_0.1)
 ///
 /// # Safety
 /// - `it` is NULL or an iterator returned by `nwal_iter_open` and not yet

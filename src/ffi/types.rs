@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The C-visible types: status codes, option and ref structs, record views,
 //! and the opaque handles (non-`repr(C)` structs, which cbindgen declares as
 //! `typedef struct X X;`).

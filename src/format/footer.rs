@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The index footer of a sealed segment: the end offset of every record,
 //! then a 40-byte trailer, written after the last record when rotation
 //! seals the segment. Open reads the trailer only; a lookup by index reads

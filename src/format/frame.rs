@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The fixed frame in front of every record: encoding it (one record, or
 //! the records of a packed append) and every check of a record read back.
 

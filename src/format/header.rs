@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The segment header: the 64 bytes at the start of every segment file.
 
 use super::{FORMAT_VERSION, SEGMENT_HEADER_SIZE, SEGMENT_MAGIC};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The on-disk format, byte by byte (docs/FORMAT.md is the prose version of
 //! this module; keep the two in step).
 //!

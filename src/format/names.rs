@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Stream names, and the names of a stream's files in the log directory:
 //! `{stream}_{expiration_ms}_{segment_id}.seg` for each segment and
 //! `{stream}.lock` for the advisory lock, `{stream}.meta` for its metadata.

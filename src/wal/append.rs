@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Appends: the records checked, encoded (packed into one buffer, or framed
 //! apart from the caller's buffers) and placed at the end of the active
 //! segment under the appender lock.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The write side of a stream: the [`Wal`] handle and the state its threads
 //! share ([`Inner`]), sync and shutdown. Opening (with recovery) is in
 //! `open`, appends in `append`, rotation and sealing in `rotate`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Opening a stream: its directory, its advisory lock, and the hand-off of
 //! the segments recovery found to a new [`Wal`].
 

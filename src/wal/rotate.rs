@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Rotation to a new segment, sealing of the old one, and the zeros
 //! pre-written ahead of durable appends: the writes that change which
 //! segment appends go to or how long its file is, appender lock held.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The registry of a stream's live segments: a map by id that readers load
 //! without locking, and that only the holder of its writer lock replaces.
 

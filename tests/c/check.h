@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tiny test helpers for the C tests: CHECK macros that print the failing
  * expression with the library's status name and message, and a scratch
  * directory removed at exit. Uses only the public header. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Child of the C kill test (test_kill.c): opens the log in argv[1] through
  * the C API and appends the plan of seed argv[2] (kill_plan.h) until it is
  * killed, printing "index segment offset size" for every acknowledged record

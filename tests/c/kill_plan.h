@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The deterministic append plan shared by the C kill test's child
  * (kill_child.c) and parent (test_kill.c): both derive, from the seed alone,
  * the sequence of appends (singles and batches, which C entry point, durable

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bad-input matrix: every NULL argument of every function, NULL buffers
  * with non-zero lengths, oversized headers, zero-count batches, bad refs,
  * bad packed spans, unknown flags, stream names that could escape the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Batches: 10,000 records in one nwal_append_batch (far beyond IOV_MAX, the
  * original crate's flaw 2 in tests/flaws.rs), read back in one
  * nwal_read_batch; the packed (pointer-free) variant; zero-count batches. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Retention: nwal_cleanup deletes expired segments by the caller's clock,
  * never the active one, reports counts and bytes; refs into deleted
  * segments give NWAL_ERR_NOT_FOUND; read buffers taken before stay valid. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Concurrent appenders on pthreads sharing one handle (half of them durable,
  * exercising group commit), with a concurrent reader; then every ref reads
  * back its own bytes and the refs are totally ordered. */

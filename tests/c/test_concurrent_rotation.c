@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Rotation and cleanup under concurrency, through the C API from pthreads
  * sharing one handle:
  *

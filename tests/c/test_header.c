@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Header hygiene: nano_wal.h compiles alone under strict C99 (-Wpedantic),
  * twice in a row (include guard), and the struct layouts are the documented
  * fixed-width ones (what bindings in other languages rely on). */

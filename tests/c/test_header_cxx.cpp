@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // The header compiles as C++ (extern "C", no C-only constructs) and links.
 #include <nano_wal.h>
 

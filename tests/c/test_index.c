@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Record indexes through the C API: dense indexes in refs, the first_index
  * option, nwal_log_state_get after appends, sync, durable appends and a
  * reopen, reads by index (nwal_read_range) and replay from an index

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Iteration and replay: the whole log in order across segments, replay
  * from a ref (inclusive), an iterator that follows appends made after it was
  * opened, record memory kept until the next call, and an iterator that

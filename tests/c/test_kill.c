@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Kill test through the C API. For each of 100 kill points (NWAL_KILL_POINTS
  * to change it): start kill_child (argv[1]) on a fresh log with a seeded
  * plan (kill_plan.h: singles, batches and packed batches, 1 in 8 durable,

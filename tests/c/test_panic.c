@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A panic inside the library becomes NWAL_ERR_PANIC (the process goes on)
  * and poisons that handle: every later call on it but nwal_close returns
  * NWAL_ERR_PANIC. Other handles are unaffected; the data is intact.

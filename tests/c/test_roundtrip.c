@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Open, append (with and without headers), read back, close, reopen: the
  * basic round trip, plus the version and status-name functions. */
 #include "check.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Every status code is reachable from C, each with a non-empty message:
  * IO (with its errno), INVALID_CONFIG, CORRUPTED_DATA (on open, on read, on
  * replay; salvage opens anyway), HEADER_TOO_LARGE, SHUTDOWN, NOT_FOUND,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Helpers shared by the integration tests: a seeded PRNG, options, record
 //! payloads that verify themselves, directory listings, and child processes.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Fuzz targets, shared by `tests/fuzz_smoke.rs` (a bounded, seeded run in
 //! the test command, stable toolchain, no extra tools) and `fuzz/`
 //! (cargo-fuzz / libFuzzer, coverage-guided, for long runs), which includes

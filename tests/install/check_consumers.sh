@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Go and Zig consumers of a staged install (the C and C++ ones are in
 # check_install.sh):
 #   - tests/go: a cgo binding (`#cgo pkg-config: nano_wal`) and its `go test`,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs the build into a staging prefix, then builds and runs
 # examples-c/quickstart.c as an outside consumer would: with pkg-config
 # (shared, and --static), and with CMake's find_package (both targets); the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Checks that README.md's code blocks marked with
 `<!-- verbatim: PATH -->` (the line right before the opening fence) appear
 character for character in PATH (relative to the repository root), so the

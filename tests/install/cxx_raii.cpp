@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // A C++17 consumer of the installed library: a small RAII wrapper (the log
 // handle, read buffers and iterators each owned by one object; a failed
 // status becomes an exception, or an expected-like result where failure is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! commitlog 0.2: Kafka-style segments plus an mmap'ed offset index,
 //! `&mut self` appends (one writer), and no fsync of segment data at all
 //! (`flush` only flushes the index), so no durable rows.

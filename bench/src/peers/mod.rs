@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The peers, each through its public API, one module per crate.
 
 pub mod commitlog;

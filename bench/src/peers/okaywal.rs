@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! okaywal 0.3: entries of chunks, every `commit` fsyncs (group commit
 //! across threads). It has no non-durable append, so those rows are n/a.
 

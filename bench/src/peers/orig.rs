@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The original crate, `nano-wal` 1.0.0 (renamed `nano_wal_orig`): one mutex
 //! per segment held across writev and fdatasync, no checksums, no replay API.
 

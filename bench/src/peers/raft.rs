@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! raft-engine 0.4 (TiKV's log): a write group's leader writes every
 //! writer's `LogBatch` and does one fdatasync (group commit). Its entry API
 //! needs protobuf messages; the bench uses its key-value puts, whose values

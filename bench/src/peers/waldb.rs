@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! wal-db 1.1: lock-free reservation of a byte range per append, group
 //! commit in `append_and_sync`, LSN = byte offset, reads by iterating from
 //! an LSN. No batch append.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! walrus-rust 0.2: topic-based, 1 GB preallocated files, consuming reads
 //! from a per-topic cursor (no read by position), FD backend (pwrite;
 //! io_uring for batches on Linux).

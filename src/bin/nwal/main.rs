@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! `nwal`: inspect, verify, dump and repair a nano_wal log from the shell.
 //!
 //! Exit status: 0 success; 1 problems found (verify) or repair refused;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Output helpers: dates, hex, printable text, JSON strings.
 
 /// `ms` since the Unix epoch as an ISO-8601 UTC time, e.g.
