@@ -1009,6 +1009,8 @@ void nwal_iter_free(struct nwal_iter *it);
  *
  * Thread-safe: waits for appends under way; appends wait for it.
  *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
  *   `nwal_close`.
@@ -1044,6 +1046,8 @@ enum nwal_status nwal_truncate_after(struct nwal *w, uint64_t index);
  * Thread-safe: waits for appends under way; appends wait for it. Reads
  * and iterators already inside a deleted segment finish it.
  *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
  *   `nwal_close`.
@@ -1070,6 +1074,8 @@ enum nwal_status nwal_purge_before(struct nwal *w, uint64_t index);
  *                                   call on `w` (the handle is poisoned).
  *
  * Thread-safe: waits for appends under way; appends wait for it.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
  *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
@@ -1216,6 +1222,8 @@ enum nwal_status nwal_cleanup(struct nwal *w, int64_t now_ms, struct nwal_cleanu
  *
  * Thread-safe: puts serialise, gets do not wait for them.
  *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
  *   `nwal_close`.
@@ -1253,6 +1261,8 @@ enum nwal_status nwal_meta_put(struct nwal *w, const char *key, const uint8_t *v
  *
  * Thread-safe and lock-free (never waits for a put); also after
  * `nwal_shutdown`.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
  *
  * # Safety
  * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to

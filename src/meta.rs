@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The metadata store of a stream: a small map of keys to values (and the
 //! log's purge point) kept in `{stream}.meta`, beside the segments, so
 //! nothing that removes records from the log touches it. The bytes are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The metadata slot through the Rust API: put, get and replace, the key,
 //! value and key-count limits (each bad input refused with nothing
 //! written), `meta_get_into` and its buffer-too-small error, survival of

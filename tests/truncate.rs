@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Truncation of the tail (`truncate_after`) and reset: what is left, what
 //! is gone for good, across sealed segment boundaries and reopens, and the
 //! failures on the way (the crash states are in tests/power_loss.rs).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! libFuzzer target: the metadata file's slot decoder and the choice of
 //! its current slot at open (`fuzzing::meta_file`: the input is the two
 //! slots' bytes).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The stream's metadata slot: `nwal_meta_put`, `nwal_meta_get`.
 
 // Doxygen's `@param[in]` is not an intra-doc link.
@@ -56,6 +57,8 @@ use std::ffi::c_char;
 ///
 /// Thread-safe: puts serialise, gets do not wait for them.
 ///
+/// @since 0.2 (symbol version NWAL_0.2)
+///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
 ///   `nwal_close`.
@@ -108,6 +111,8 @@ pub unsafe extern "C" fn nwal_meta_put(
 ///
 /// Thread-safe and lock-free (never waits for a put); also after
 /// `nwal_shutdown`.
+///
+/// @since 0.2 (symbol version NWAL_0.2)
 ///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Truncation at both ends and reset: `nwal_truncate_after`,
 //! `nwal_purge_before`, `nwal_reset`.
 
@@ -49,6 +50,8 @@ use crate::Wal;
 ///
 /// Thread-safe: waits for appends under way; appends wait for it.
 ///
+/// @since 0.2 (symbol version NWAL_0.2)
+///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
 ///   `nwal_close`.
@@ -88,6 +91,8 @@ pub unsafe extern "C" fn nwal_truncate_after(w: *mut nwal, index: u64) -> nwal_s
 /// Thread-safe: waits for appends under way; appends wait for it. Reads
 /// and iterators already inside a deleted segment finish it.
 ///
+/// @since 0.2 (symbol version NWAL_0.2)
+///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
 ///   `nwal_close`.
@@ -117,6 +122,8 @@ pub unsafe extern "C" fn nwal_purge_before(w: *mut nwal, index: u64) -> nwal_sta
 ///                                   call on `w` (the handle is poisoned).
 ///
 /// Thread-safe: waits for appends under way; appends wait for it.
+///
+/// @since 0.2 (symbol version NWAL_0.2)
 ///
 /// # Safety
 /// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The metadata file of a stream (`{stream}.meta`), byte by byte: two
 //! fixed slots, each holding the whole map (docs/FORMAT.md, "Metadata
 //! file"). Pure encoding and decoding; the file I/O is in `crate::meta`.

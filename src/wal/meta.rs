@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The stream's metadata slot on the [`Wal`] handle: a few small values
 //! (a Raft vote and term, a snapshot's position) kept beside the log,
 //! durable on `Ok` and untouched by whatever removes records (retention,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Truncation at both ends. The tail (`truncate_after`) and everything
 //! (`reset`): the log goes on in a new segment whose first index says which
 //! records are left, and the segments it leaves without records are

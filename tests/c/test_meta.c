@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The metadata slot through the C API: nwal_meta_put and nwal_meta_get
  * round trip, replace, empty values, 64 keys and the 65th refused, survival
  * of close and reopen, and every status of both functions: NOT_FOUND for an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Truncation and reset through the C API: nwal_truncate_after inside the
  * active segment and across sealed ones, nwal_reset forward and back, what
  * refs, indexes and iterators see afterwards, a reopen, and every bad

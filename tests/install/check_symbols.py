@@ -67,7 +67,7 @@ for name, version in sorted(exported.items()):
         problems.append(f"{lib}: {name}@@{version}, the map says {want}")
 pending = sorted(n for n in node_of if n not in exported and n not in extra)
 if pending:
-    print("check_symbols: in abi/nano_wal.map, not defined yet: " + ", ".join(pending))
+    problems.append("in abi/nano_wal.map but not exported: " + ", ".join(pending))
 
 # Version definitions (readelf -V): the nodes in use, with their parents.
 verdefs = subprocess.run(["readelf", "-W", "-V", lib], check=True,
