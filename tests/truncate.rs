@@ -393,3 +393,27 @@ fn durable_index_after_truncation_counts_only_synced_records() {
     wal.sync().unwrap();
     assert_eq!(wal.durable_index(), 6);
 }
+
+#[test]
+fn truncation_inside_a_batch_keeps_the_records_before_the_cut_readable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let contents: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 10]).collect();
+    let entries: Vec<nano_wal::WriteEntry<'_>> = contents
+        .iter()
+        .map(|c| nano_wal::WriteEntry {
+            header: None,
+            content: c,
+        })
+        .collect();
+    wal.append_batch(&entries, T0, false).unwrap();
+    // Index 2 is inside the batch: records 1 and 2 are kept.
+    wal.truncate_after(2).unwrap();
+    let model = Model {
+        first: 1,
+        records: contents[..2].to_vec(),
+    };
+    check(&wal, &model, "cut inside a batch");
+    drop(wal);
+    check(&open(tmp.path()), &model, "cut inside a batch, reopened");
+}
