@@ -173,7 +173,7 @@ impl Model {
                     None => self.index_at(pos) - 1,
                 }
             }
-            3 if pos % 4 == 0 => u64::MAX,
+            3 if pos.is_multiple_of(4) => u64::MAX,
             3 => self.next_index - 1 + (pos % 3) as u64,
             4 if first >= 2 => (pos as u64) % (first - 1),
             _ => self.index_at(pos) - 1,
@@ -185,11 +185,11 @@ impl Model {
     /// the first; 2: into the middle of the live records; 3: out of range).
     fn reset_target(&self, kind: u8, pos: usize) -> u64 {
         match kind {
-            0 if pos % 8 == 0 => 1 << 63,
+            0 if pos.is_multiple_of(8) => 1 << 63,
             0 => self.next_index.min(1 << 62) + (pos % 500) as u64,
             1 => 1 + (pos as u64) % self.first(),
             2 => self.index_at(pos),
-            _ if pos % 2 == 0 => 0,
+            _ if pos.is_multiple_of(2) => 0,
             _ => (1 << 63) + 1 + (pos as u64 >> 2),
         }
     }
