@@ -361,6 +361,7 @@ fn sigkill_at_100_points_loses_nothing_acknowledged() {
         drop(wal);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+    println!("{total_acked} acknowledged records, {total_restarts} truncations and resets");
     assert!(
         total_acked > 1000,
         "{total_acked} acknowledged records checked"
