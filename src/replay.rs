@@ -311,7 +311,10 @@ impl Replay {
                     if next.is_none() && self.follow {
                         return None;
                     }
-                    if self.in_batch {
+                    // A truncation may cut a batch: the segment then holds
+                    // no index past the last record read, and its end is
+                    // where its records end.
+                    if self.in_batch && scanner.index() <= scanner.segment().last_index() {
                         let offset = scanner.position();
                         self.scanner = None;
                         return Some(Err(WalError::corrupted(

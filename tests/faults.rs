@@ -506,3 +506,236 @@ fn failed_metadata_sync_keeps_the_old_value_and_refuses_puts_until_reopen() {
         assert_eq!(wal.last_index(), 1, "{what}");
     }
 }
+
+/// The log as the tests of truncation see it: every record's index and bytes.
+fn indexed(wal: &Wal) -> Vec<(u64, Vec<u8>)> {
+    replay_all(wal)
+        .into_iter()
+        .map(|(e, c)| (e.index, c))
+        .collect()
+}
+
+/// Three segments (windows T0, +60 s, +120 s) of four records each.
+fn three_segments(wal: &Wal) -> Vec<EntryRef> {
+    (0..12u64)
+        .map(|i| {
+            let content = format!("record {i}");
+            let now = T0 + (i / 4) as i64 * 60_000;
+            wal.append(None, content.as_bytes(), now, false).unwrap()
+        })
+        .collect()
+}
+
+/// The file the next segment gets: the active one's window, the next id.
+fn next_segment_path(wal: &Wal) -> std::path::PathBuf {
+    let active = wal.segments().last().unwrap().clone();
+    wal.dir().join(format!(
+        "s_{}_{}.seg",
+        active.expiration_ms(),
+        active.id() + 1
+    ))
+}
+
+fn seg_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".seg")
+        })
+        .count()
+}
+
+/// A change that restarts the log: its name, the call, the indexes it keeps.
+type Restart = (&'static str, fn(&Wal) -> Result<(), WalError>, Vec<u64>);
+
+/// The two changes that restart the log.
+fn restarts() -> [Restart; 2] {
+    [
+        (
+            "truncate_after(6)",
+            |w| w.truncate_after(6),
+            (1..=6).collect(),
+        ),
+        ("reset(100)", |w| w.reset(100), Vec::new()),
+    ]
+}
+
+#[test]
+fn failed_seal_during_a_truncation_or_reset_poisons_and_reopen_shows_the_log_before() {
+    for (what, restart, _) in restarts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let wal = Wal::open(dir, "s", opts()).unwrap();
+        three_segments(&wal);
+        let before = indexed(&wal);
+        // The seal syncs the active segment: fdatasync, or fsync when it cuts
+        // pre-written zeros. Either fails.
+        let active = wal.segments().last().unwrap().path().to_path_buf();
+        inject_fault(fault(FaultOp::Fdatasync, &active, libc::EIO, 0, 1));
+        inject_fault(fault(FaultOp::Fsync, &active, libc::EIO, 0, 1));
+        let e = expect_io(restart(&wal), libc::EIO);
+        assert!(e.to_string().contains("sealing"), "{what}: {e}");
+        clear_faults(&active);
+        // Fail-stop: nothing is written any more, not even a retry.
+        let e = expect_io(restart(&wal), libc::EIO);
+        assert!(e.to_string().contains("poisoned"), "{what}: {e}");
+        let e = expect_io(wal.append(None, b"x", T0 + 120_000, false), libc::EIO);
+        assert!(e.to_string().contains("poisoned"), "{what}: {e}");
+        assert_eq!(seg_count(dir), 3, "{what}: no segment created");
+        drop(wal);
+        let wal = Wal::open(dir, "s", opts()).unwrap();
+        assert_eq!(indexed(&wal), before, "{what}: reopened, the log before");
+        restart(&wal).unwrap();
+    }
+}
+
+#[test]
+fn failed_creation_of_the_new_segment_leaves_the_log_as_it_was_and_a_retry_works() {
+    for (what, restart, kept) in restarts() {
+        for dir_fsync in [false, true] {
+            let what = format!(
+                "{what}, {}",
+                if dir_fsync {
+                    "directory fsync"
+                } else {
+                    "header fsync"
+                }
+            );
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path();
+            let wal = Wal::open(dir, "s", opts()).unwrap();
+            let refs = three_segments(&wal);
+            let before = indexed(&wal);
+            let state = wal.log_state();
+            let new_path = next_segment_path(&wal);
+            if dir_fsync {
+                // Every fsync under the directory before its own is let
+                // through: the seal's (when it cuts pre-written zeros) and
+                // the new segment's header.
+                let active = wal.segments().last().unwrap().clone();
+                let cuts = std::fs::metadata(active.path()).unwrap().len() > active.len();
+                inject_fault(fault(FaultOp::Fsync, dir, libc::ENOSPC, 1 + cuts as u32, 1));
+            } else {
+                inject_fault(fault(FaultOp::Fsync, &new_path, libc::ENOSPC, 0, 1));
+            }
+            let e = expect_io(restart(&wal), libc::ENOSPC);
+            let expected = if dir_fsync { "directory" } else { "header" };
+            assert!(e.to_string().contains(expected), "{what}: {e}");
+            clear_faults(dir);
+            clear_faults(&new_path);
+            assert!(
+                !new_path.exists(),
+                "{what}: the new segment's file is removed"
+            );
+            assert_eq!(seg_count(dir), 3, "{what}");
+            assert_eq!(indexed(&wal), before, "{what}: unchanged in memory");
+            let now = wal.log_state();
+            assert_eq!(
+                (now.first_index, now.last_index),
+                (state.first_index, state.last_index),
+                "{what}: the same bounds"
+            );
+            // The seal made the active segment durable before the failure.
+            assert!(now.durable_index >= state.durable_index, "{what}");
+            for (r, (_, c)) in refs.iter().zip(&before) {
+                assert_eq!(&wal.read(*r).unwrap().content[..], &c[..], "{what}");
+            }
+            drop(wal);
+            let wal = Wal::open(dir, "s", opts()).unwrap();
+            assert_eq!(indexed(&wal), before, "{what}: unchanged after reopen");
+            restart(&wal).unwrap();
+            let after: Vec<u64> = indexed(&wal).iter().map(|r| r.0).collect();
+            assert_eq!(after, kept, "{what}: the retry");
+            drop(wal);
+            let wal = Wal::open(dir, "s", opts()).unwrap();
+            let after: Vec<u64> = indexed(&wal).iter().map(|r| r.0).collect();
+            assert_eq!(after, kept, "{what}: the retry, reopened");
+        }
+    }
+}
+
+#[test]
+fn failed_creation_of_the_new_segment_lets_appends_go_on_in_the_active_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    three_segments(&wal);
+    let new_path = next_segment_path(&wal);
+    inject_fault(fault(FaultOp::Fsync, &new_path, libc::ENOSPC, 0, 1));
+    expect_io(wal.truncate_after(6), libc::ENOSPC);
+    clear_faults(&new_path);
+    let r = wal.append(None, b"after", T0 + 120_000, true).unwrap();
+    assert_eq!(r.index, 13);
+    assert_eq!(&wal.read(r).unwrap().content[..], b"after");
+    assert_eq!(indexed(&wal).len(), 13);
+    drop(wal);
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    assert_eq!(indexed(&wal).last().unwrap(), &(13, b"after".to_vec()));
+}
+
+#[test]
+fn failed_unlink_of_a_dropped_segment_keeps_the_truncation_and_blocks_cleanup_until_it_is_gone() {
+    for (what, restart, kept) in restarts() {
+        for reopen in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path();
+            let wal = Wal::open(dir, "s", opts()).unwrap();
+            let refs = three_segments(&wal);
+            inject_fault(fault(FaultOp::Unlink, dir, libc::EACCES, 0, u32::MAX));
+            // Durable already: the failed unlinks are not its error.
+            restart(&wal).unwrap();
+            let check = |wal: &Wal, when: &str| {
+                let got: Vec<u64> = indexed(wal).iter().map(|r| r.0).collect();
+                assert_eq!(got, kept, "{what}, {when}");
+                for r in &refs[kept.len()..] {
+                    assert!(
+                        matches!(
+                            wal.read(*r),
+                            Err(WalError::IndexNotFound { .. } | WalError::SegmentNotFound(_))
+                        ),
+                        "{what}, {when}: dropped ref {r:?}"
+                    );
+                }
+            };
+            check(&wal, "with the files left");
+            // truncate_after(6) drops segment 3, reset every one: they stay.
+            let left = seg_count(dir);
+            assert_eq!(left, 4, "{what}: the dropped files stay");
+            if reopen {
+                drop(wal);
+                clear_faults(dir);
+                let wal = Wal::open(dir, "s", opts()).unwrap();
+                check(&wal, "reopened");
+                assert_eq!(
+                    seg_count(dir),
+                    wal.segments().len(),
+                    "{what}: leftovers deleted"
+                );
+                drop(wal);
+                check(&Wal::open(dir, "s", opts()).unwrap(), "reopened twice");
+                continue;
+            }
+            // Far in the future, every segment but the active one expired.
+            let far = T0 + 100_000_000;
+            let e = expect_io(wal.cleanup(far), libc::EACCES);
+            assert!(e.to_string().contains("truncation or reset"), "{e}");
+            assert_eq!(seg_count(dir), left, "{what}: cleanup deleted nothing");
+            check(&wal, "after a refused cleanup");
+            clear_faults(dir);
+            let done = wal.cleanup(far).unwrap();
+            assert_eq!(seg_count(dir), 1, "{what}: {done:?}");
+            assert_eq!(done.live_count, 1);
+            drop(wal);
+            let wal = Wal::open(dir, "s", opts()).unwrap();
+            assert_eq!(
+                wal.log_state().last_index,
+                kept.last().copied().unwrap_or(99),
+                "{what}"
+            );
+        }
+    }
+}

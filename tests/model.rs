@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 //! Property test: random sequences of appends, batches, reads, replays,
-//! cleanups, time jumps and reopens, checked after every step against a
-//! simple in-memory model of the log.
+//! cleanups, time jumps, truncations, resets and reopens, checked after
+//! every step against a simple in-memory model of the log (indexes to
+//! bytes, and the segments that hold them). Every ref ever handed out is
+//! kept: one whose record a truncation, reset or cleanup dropped must be
+//! refused as not found, never read as other bytes.
 
 use nano_wal::{EntryRef, Wal, WalError, WalOptions, WriteEntry};
 use proptest::prelude::*;
@@ -44,6 +47,10 @@ enum Op {
     /// Replay from the index of this position (past the live ones: the
     /// index after the last).
     ReplayFromIndex(usize),
+    /// `truncate_after` of an index chosen by the kind (see `truncate_target`).
+    Truncate(u8, usize),
+    /// `reset` to an index chosen by the kind (see `reset_target`).
+    Reset(u8, usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -61,6 +68,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::ReadIndex),
         1 => (any::<usize>(), 1usize..50, 0u64..20_000).prop_map(|(i, n, b)| Op::ReadRange(i, n, b)),
         1 => any::<usize>().prop_map(Op::ReplayFromIndex),
+        2 => (0u8..5, any::<usize>()).prop_map(|(k, i)| Op::Truncate(k, i)),
+        1 => (0u8..4, any::<usize>()).prop_map(|(k, i)| Op::Reset(k, i)),
     ]
 }
 
@@ -68,6 +77,8 @@ fn op() -> impl Strategy<Value = Op> {
 #[derive(Debug)]
 struct ModelSegment {
     window: i64,
+    /// The index of its first record (the one it was created for).
+    first: u64,
 }
 
 #[derive(Default)]
@@ -75,7 +86,10 @@ struct Model {
     records: Vec<(EntryRef, Option<Vec<u8>>, Vec<u8>)>,
     segments: BTreeMap<u64, ModelSegment>,
     active: Option<u64>,
+    /// Refs of the records cleanup deleted (their segments are gone).
     deleted: Vec<EntryRef>,
+    /// Refs of the records a truncation or reset dropped.
+    dropped: Vec<EntryRef>,
     /// The index the next record gets.
     next_index: u64,
     /// Every index up to this one is known durable.
@@ -101,8 +115,13 @@ impl Model {
             // A new segment: ids increase, windows never go back.
             assert!(self.active.is_none_or(|a| first.segment_id > a));
             let window = active_window.map_or(Self::window(now), |w| w.max(Self::window(now)));
-            self.segments
-                .insert(first.segment_id, ModelSegment { window });
+            self.segments.insert(
+                first.segment_id,
+                ModelSegment {
+                    window,
+                    first: first.index,
+                },
+            );
             self.active = Some(first.segment_id);
         } else {
             // Same segment: only when the record's window is not later.
@@ -128,6 +147,93 @@ impl Model {
         self.records
             .get(i % n)
             .map_or(self.next_index, |r| r.0.index)
+    }
+
+    /// The first index of the log: its first record's, or the next one's
+    /// when it is empty.
+    fn first(&self) -> u64 {
+        self.records.first().map_or(self.next_index, |r| r.0.index)
+    }
+
+    /// The index `truncate_after` is given for kind `kind` (0: the one
+    /// before the first, emptying the log; 1: any from there to the last;
+    /// 2: one in an earlier, sealed segment; 3: the last or beyond, a no-op;
+    /// 4: below the first minus one, refused when there is such an index).
+    fn truncate_target(&self, kind: u8, pos: usize) -> u64 {
+        let first = self.first();
+        match kind {
+            0 => first - 1,
+            2 => {
+                let sealed: Vec<&(EntryRef, _, _)> = self
+                    .records
+                    .iter()
+                    .filter(|r| Some(r.0.segment_id) != self.active)
+                    .collect();
+                match sealed.get(pos % sealed.len().max(1)) {
+                    Some(r) => r.0.index,
+                    None => self.index_at(pos) - 1,
+                }
+            }
+            3 if pos.is_multiple_of(4) => u64::MAX,
+            3 => self.next_index - 1 + (pos % 3) as u64,
+            4 if first >= 2 => (pos as u64) % (first - 1),
+            _ => self.index_at(pos) - 1,
+        }
+    }
+
+    /// The index `reset` is given for kind `kind` (0: forward, at or past
+    /// the next index, sometimes the highest allowed; 1: back, from 1 to
+    /// the first; 2: into the middle of the live records; 3: out of range).
+    fn reset_target(&self, kind: u8, pos: usize) -> u64 {
+        match kind {
+            0 if pos.is_multiple_of(8) => 1 << 63,
+            0 => self.next_index.min(1 << 62) + (pos % 500) as u64,
+            1 => 1 + (pos as u64) % self.first(),
+            2 => self.index_at(pos),
+            _ if pos.is_multiple_of(2) => 0,
+            _ => (1 << 63) + 1 + (pos as u64 >> 2),
+        }
+    }
+
+    /// A truncation (`resets`: a reset) that goes on at index `next` in the
+    /// new segment `id`: the records from `next` on (with `resets`, every
+    /// one) and the segments left without records are dropped.
+    fn restart(&mut self, next: u64, resets: bool, id: u64) {
+        let (gone, kept) = self
+            .records
+            .drain(..)
+            .partition(|r| resets || r.0.index >= next);
+        self.records = kept;
+        self.dropped
+            .extend(gone.into_iter().map(|r: (EntryRef, _, _)| r.0));
+        let window = self.active.map_or(0, |a| self.segments[&a].window);
+        self.segments.retain(|_, s| !resets && s.first < next);
+        assert!(
+            self.segments.keys().all(|&k| k < id),
+            "a truncation's segment {id} is newer than every other"
+        );
+        self.segments.insert(
+            id,
+            ModelSegment {
+                window,
+                first: next,
+            },
+        );
+        self.active = Some(id);
+        self.next_index = next;
+        self.durable = next - 1;
+    }
+
+    /// What a reopen changes: every record is durable, and a sealed segment
+    /// left without records (a truncation's, rolled before any append) is
+    /// dropped.
+    fn reopened(&mut self) {
+        self.durable = self.next_index - 1;
+        let holding: std::collections::BTreeSet<u64> =
+            self.records.iter().map(|r| r.0.segment_id).collect();
+        let active = self.active;
+        self.segments
+            .retain(|id, _| Some(*id) == active || holding.contains(id));
     }
 
     fn cleanup(&mut self, now: i64) -> Vec<u64> {
@@ -160,14 +266,34 @@ fn check(wal: &Wal, model: &Model) {
     }
     let replayed: Vec<EntryRef> = wal.replay(None).unwrap().map(|x| x.unwrap().0).collect();
     assert_eq!(replayed, refs);
-    for r in model.deleted.iter().take(3) {
+    for r in &model.deleted {
         assert!(matches!(wal.read(*r), Err(WalError::SegmentNotFound(id)) if id == r.segment_id));
     }
+    for r in &model.dropped {
+        match wal.read(*r) {
+            Err(WalError::IndexNotFound { .. }) => {}
+            Err(WalError::SegmentNotFound(id)) if id == r.segment_id => {}
+            other => panic!("dropped ref {r:?}: expected not found, got {other:?}"),
+        }
+    }
+    // Reads by index: the whole log in one range, and not found around it.
+    let first = model.first();
+    if !model.records.is_empty() {
+        let by_index = wal.read_range(first, usize::MAX, u64::MAX).unwrap();
+        assert_eq!(by_index.len(), model.records.len());
+        for ((r, rec), (want, h, c)) in by_index.iter().zip(&model.records) {
+            assert_eq!(r, want);
+            assert_eq!(rec.header.as_deref(), h.as_deref(), "{r:?}");
+            assert_eq!(&rec.content[..], &c[..], "{r:?}");
+        }
+    }
+    for outside in [first.wrapping_sub(1), model.next_index] {
+        assert!(
+            matches!(wal.read_index(outside), Err(WalError::IndexNotFound { .. })),
+            "index {outside} is outside the log"
+        );
+    }
     let state = wal.log_state();
-    let first = model
-        .records
-        .first()
-        .map_or(model.next_index, |r| r.0.index);
     assert_eq!(state.first_index, first);
     assert_eq!(state.last_index, model.next_index - 1);
     assert!(
@@ -179,6 +305,7 @@ fn check(wal: &Wal, model: &Model) {
     assert_eq!(live, model.segments.keys().copied().collect::<Vec<_>>());
     for s in wal.segments() {
         assert_eq!(s.window_start_ms(), model.segments[&s.id()].window);
+        assert_eq!(s.first_index(), model.segments[&s.id()].first);
         assert_eq!(
             s.expiration_ms(),
             model.segments[&s.id()].window + DUR + RET
@@ -234,7 +361,33 @@ proptest! {
                 Op::Reopen => {
                     drop(wal);
                     wal = Wal::open(tmp.path(), "m", opts()).unwrap();
-                    model.durable = model.next_index - 1;
+                    model.reopened();
+                }
+                Op::Truncate(kind, pos) => {
+                    let index = model.truncate_target(kind, pos);
+                    let result = wal.truncate_after(index);
+                    if index < model.first() - 1 {
+                        let refused = matches!(result, Err(WalError::InvalidArgument(_)));
+                        prop_assert!(refused, "truncate_after({}) below the first: {:?}", index, result);
+                    } else {
+                        result.unwrap();
+                        if index < model.next_index - 1 {
+                            let id = wal.segments().last().unwrap().id();
+                            model.restart(index + 1, false, id);
+                        }
+                    }
+                }
+                Op::Reset(kind, pos) => {
+                    let next = model.reset_target(kind, pos);
+                    let result = wal.reset(next);
+                    if next == 0 || next > 1 << 63 {
+                        let refused = matches!(result, Err(WalError::InvalidArgument(_)));
+                        prop_assert!(refused, "reset({}) out of range: {:?}", next, result);
+                    } else {
+                        result.unwrap();
+                        let id = wal.segments().last().unwrap().id();
+                        model.restart(next, true, id);
+                    }
                 }
                 Op::ReplayFrom(i) => {
                     if !model.records.is_empty() {

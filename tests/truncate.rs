@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{seg_files, test_opts, DUR, T0};
+use common::{copy_dir, seg_files, test_opts, Rng, DUR, SEG_HDR, T0};
 use nano_wal::{EntryRef, Wal, WalError};
 use std::path::Path;
 
@@ -536,4 +536,162 @@ fn metadata_outlives_truncation_purge_and_reset() {
     );
     assert_eq!(wal.meta_get("commit").unwrap().as_deref(), Some(&b"4"[..]));
     assert_eq!(wal.first_index(), 100);
+}
+
+#[test]
+fn truncation_inside_a_batch_keeps_the_records_before_the_cut_readable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let contents: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 10]).collect();
+    let entries: Vec<nano_wal::WriteEntry<'_>> = contents
+        .iter()
+        .map(|c| nano_wal::WriteEntry {
+            header: None,
+            content: c,
+        })
+        .collect();
+    wal.append_batch(&entries, T0, false).unwrap();
+    // Index 2 is inside the batch: records 1 and 2 are kept.
+    wal.truncate_after(2).unwrap();
+    let model = Model {
+        first: 1,
+        records: contents[..2].to_vec(),
+    };
+    check(&wal, &model, "cut inside a batch");
+    drop(wal);
+    check(&open(tmp.path()), &model, "cut inside a batch, reopened");
+}
+
+/// Truncate at a seeded index of a seeded layout (segments of 1 to 6
+/// records), reopen, append across a new sealed boundary, reopen: the log
+/// is the model's after every step, and no dropped ref reads.
+#[test]
+fn truncate_reopen_append_across_a_boundary_never_resurrects_or_loses() {
+    for seed in 0..12u64 {
+        let mut rng = Rng::new(0x7E57 + seed);
+        let tmp = tempfile::tempdir().unwrap();
+        let wal = open(tmp.path());
+        let mut model = empty();
+        let mut refs = Vec::new();
+        let windows = 1 + rng.below(4) as i64;
+        for window in 0..windows {
+            let n = 1 + rng.below(6) as usize;
+            refs.extend(append(&wal, &mut model, window, n, "a"));
+        }
+        let at = rng.below(model.last() + 1);
+        let what = format!("seed {seed}: {windows} windows, truncate_after({at})");
+        wal.truncate_after(at).unwrap();
+        model.records.truncate(at as usize);
+        check(&wal, &model, &what);
+        drop(wal);
+        let wal = open(tmp.path());
+        check(&wal, &model, &format!("{what}, reopened"));
+        // The same window as the last one, then a later one (a new sealed
+        // boundary), then reopen.
+        let tag = format!("b{seed}");
+        let new = append(
+            &wal,
+            &mut model,
+            windows - 1,
+            1 + rng.below(3) as usize,
+            &tag,
+        );
+        assert_eq!(new[0].index, at + 1, "{what}: the next index");
+        append(
+            &wal,
+            &mut model,
+            windows + 1,
+            1 + rng.below(3) as usize,
+            &tag,
+        );
+        check(&wal, &model, &format!("{what}, appended"));
+        drop(wal);
+        let wal = open(tmp.path());
+        check(&wal, &model, &format!("{what}, appended, reopened"));
+        for r in &refs[at as usize..] {
+            assert!(is_not_found(wal.read(*r)), "{what}: dropped ref {r:?}");
+        }
+        for r in &refs[..at as usize] {
+            let want = &model.records[(r.index - 1) as usize];
+            assert_eq!(&wal.read(*r).unwrap().content[..], &want[..], "{what}");
+        }
+    }
+}
+
+/// A crash right after `truncate_after` returns (the files copied before
+/// anything else happens, the handle still open): the copy opens as the
+/// truncated log, the next append gets the index after the cut and no
+/// dropped record is visible.
+#[test]
+fn a_crash_right_after_a_truncation_never_reuses_an_index_or_shows_a_dropped_record() {
+    for (windows, at) in [(1i64, 3u64), (3, 7), (3, 0), (4, 14)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, copy) = (tmp.path().join("log"), tmp.path().join("copy"));
+        let wal = open(&dir);
+        let mut model = empty();
+        let mut refs = Vec::new();
+        for window in 0..windows {
+            refs.extend(append(&wal, &mut model, window, 5, "a"));
+        }
+        wal.truncate_after(at).unwrap();
+        copy_dir(&dir, &copy);
+        model.records.truncate(at as usize);
+        let what = format!("{windows} windows, truncate_after({at}), crash copy");
+        let crashed = open(&copy);
+        check(&crashed, &model, &what);
+        for r in &refs[at as usize..] {
+            assert!(is_not_found(crashed.read(*r)), "{what}: dropped ref {r:?}");
+        }
+        let next = crashed
+            .append(None, b"after the crash", T0 + windows * DUR, true)
+            .unwrap();
+        assert_eq!(next.index, at + 1, "{what}: the next index");
+        model.records.push(b"after the crash".to_vec());
+        drop(crashed);
+        check(&open(&copy), &model, &format!("{what}, reopened"));
+        drop(wal);
+    }
+}
+
+/// A record re-appended after a truncation has the same index, size and
+/// offset as the dropped one it replaces, but lives in a new segment: the
+/// stale ref is not found, never the new bytes, and the new record reads
+/// its own bytes by index and by its ref.
+#[test]
+fn a_stale_ref_is_not_found_even_where_the_new_record_has_its_offset_and_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let old: Vec<EntryRef> = (0..3u8)
+        .map(|i| wal.append(None, &[b'o', i], T0, false).unwrap())
+        .collect();
+    // Empty the log (index 0 is the one before the first).
+    wal.truncate_after(0).unwrap();
+    let new: Vec<EntryRef> = (0..3u8)
+        .map(|i| wal.append(None, &[b'n', i], T0, false).unwrap())
+        .collect();
+    for (o, n) in old.iter().zip(&new) {
+        assert_eq!((o.index, o.offset, o.size), (n.index, n.offset, n.size));
+        assert_ne!(o.segment_id, n.segment_id);
+        assert!(is_not_found(wal.read(*o)), "stale ref {o:?}");
+        assert_eq!(wal.read(*n).unwrap().content[0], b'n');
+        assert_eq!(
+            &wal.read_index(n.index).unwrap().content[..],
+            &wal.read(*n).unwrap().content[..]
+        );
+    }
+    assert_eq!(old[0].offset, SEG_HDR);
+    // Cut inside the new segment and re-append: a third segment.
+    wal.truncate_after(1).unwrap();
+    let again = wal.append(None, b"nX", T0, false).unwrap();
+    assert_eq!((again.index, again.size), (new[1].index, new[1].size));
+    assert!(is_not_found(wal.read(new[1])), "stale ref {:?}", new[1]);
+    assert!(is_not_found(wal.read(old[1])), "stale ref {:?}", old[1]);
+    assert_eq!(&wal.read_index(2).unwrap().content[..], b"nX");
+    drop(wal);
+    let wal = open(tmp.path());
+    for r in old.iter().chain(&new[1..]) {
+        assert!(is_not_found(wal.read(*r)), "stale ref {r:?} after reopen");
+    }
+    assert_eq!(&wal.read_index(2).unwrap().content[..], b"nX");
+    assert_eq!(&wal.read(new[0]).unwrap().content[..], b"n\x00");
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Child of the C kill test (test_kill.c): opens the log in argv[1] through
- * the C API and appends the plan of seed argv[2] (kill_plan.h) until it is
- * killed, printing "index segment offset size" for every acknowledged record
- * and flushing after each append, so the parent knows exactly what was
+ * the C API and runs the plan of seed argv[2] (kill_plan.h) until it is
+ * killed, printing "record segment offset size index" for every record
+ * appended, "T index" after a truncation and "R index" after a reset, and
+ * flushing after each step, so the parent knows exactly what was
  * acknowledged when it sends SIGKILL. Exits 3 if never killed. */
 #include "check.h"
 #include "kill_plan.h"
@@ -20,11 +21,20 @@ int main(int argc, char **argv) {
   nwal_options o = kill_options();
   nwal *w = NULL;
   CHECK_OK(nwal_open(argv[1], "k", &o, &w));
-  kill_plan plan;
+  static kill_plan plan;
   kill_plan_init(&plan, seed);
   static uint8_t packed[KILL_MAX_BATCH * (KILL_MAX_HEADER + KILL_MAX_CONTENT)];
-  while (plan.next < 20000) { /* the pipe keeps it within ~3,000 of the parent */
+  while (plan.next < KILL_MAX_RECORDS) {
     kill_step s = kill_plan_step(&plan);
+    if (s.api == KILL_TRUNCATE || s.api == KILL_RESET) {
+      if (s.api == KILL_TRUNCATE)
+        CHECK_OK(nwal_truncate_after(w, s.target));
+      else
+        CHECK_OK(nwal_reset(w, s.target));
+      printf("%c %" PRIu64 "\n", s.api == KILL_TRUNCATE ? 'T' : 'R', s.target);
+      CHECK(fflush(stdout) == 0);
+      continue;
+    }
     nwal_entry_ref refs[KILL_MAX_BATCH];
     uint32_t flags = s.durable ? NWAL_DURABLE : 0;
     for (uint64_t k = 0; k < s.count; k++) kill_record_make(seed, s.first + k, &recs[k]);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The deterministic append plan shared by the C kill test's child
- * (kill_child.c) and parent (test_kill.c): both derive, from the seed alone,
- * the sequence of appends (singles and batches, which C entry point, durable
- * or not, at what time) and the exact header and content of every record, so
- * the parent can check any record it finds against its index. */
+/* The deterministic plan shared by the C kill test's child (kill_child.c)
+ * and parent (test_kill.c): both derive, from the seed alone, the sequence
+ * of steps (appends: singles and batches, which C entry point, durable or
+ * not, at what time; truncations of the tail; resets), the log after each
+ * step, and the exact header and content of every record, so the parent
+ * can check any record it finds against its number (its first 8 bytes). */
 #ifndef NWAL_TEST_KILL_PLAN_H
 #define NWAL_TEST_KILL_PLAN_H
 
@@ -28,32 +29,78 @@ static inline uint64_t kill_next(kill_rng *r) {
 
 static inline uint64_t kill_below(kill_rng *r, uint64_t n) { return kill_next(r) % n; }
 
-/* How a step is appended. */
-enum kill_api { KILL_APPEND, KILL_BATCH, KILL_BATCH_PACKED };
+/* How a step is made: an append (three C entry points), a truncation of
+ * the tail or a reset. */
+enum kill_api { KILL_APPEND, KILL_BATCH, KILL_BATCH_PACKED, KILL_TRUNCATE, KILL_RESET };
 
 typedef struct {
-  uint64_t first;  /* index of the step's first record */
+  uint64_t first;  /* number of the step's first record (appends) */
   uint64_t count;  /* records in the step (1 = single append or batch of one) */
   int durable;
   enum kill_api api;
   int64_t now_ms;
+  uint64_t target; /* truncate after this index; reset to this index */
 } kill_step;
 
+/* The child stops appending at this many records (the pipe keeps it within
+ * ~3,000 of the parent), so the plan's log never holds more. */
+#define KILL_MAX_RECORDS 20000
+#define KILL_LOG_CAP (KILL_MAX_RECORDS + KILL_MAX_BATCH)
+
+/* The plan's state: the next record number, and the log after the steps
+ * made so far (its first index and the numbers of its records). */
 typedef struct {
   kill_rng rng;
   uint64_t next;
+  uint64_t log_first;
+  size_t log_len;
+  uint64_t log[KILL_LOG_CAP];
 } kill_plan;
 
 static inline void kill_plan_init(kill_plan *p, uint64_t seed) {
   p->rng.s = seed;
   p->next = 0;
+  p->log_first = 1;
+  p->log_len = 0;
 }
 
+/* The index the next record gets. */
+static inline uint64_t kill_plan_next_index(const kill_plan *p) {
+  return p->log_first + p->log_len;
+}
+
+/* The next step; the plan's log becomes the log after it. One in 25 steps
+ * truncates (mostly a few records, sometimes all of them, sometimes none),
+ * one in 50 resets (forward, back or into the middle). */
 static inline kill_step kill_plan_step(kill_plan *p) {
   kill_step s;
+  memset(&s, 0, sizeof s);
+  uint64_t kind = kill_below(&p->rng, 50);
+  if (kind <= 1) {
+    uint64_t len = p->log_len;
+    uint64_t last = kill_plan_next_index(p) - 1;
+    s.api = KILL_TRUNCATE;
+    s.target = kill_below(&p->rng, 8) == 0 ? p->log_first - 1
+                                            : last - kill_below(&p->rng, (len < 60 ? len : 60) + 1);
+    p->log_len = (size_t)(s.target + 1 - p->log_first);
+    return s;
+  }
+  if (kind == 2) {
+    s.api = KILL_RESET;
+    switch (kill_below(&p->rng, 3)) {
+    case 0: s.target = kill_plan_next_index(p) + kill_below(&p->rng, 1000); break;
+    case 1: s.target = 1 + kill_below(&p->rng, p->log_first); break;
+    default: s.target = p->log_first + kill_below(&p->rng, p->log_len + 1); break;
+    }
+    p->log_first = s.target;
+    p->log_len = 0;
+    return s;
+  }
   s.count = kill_below(&p->rng, 4) == 0 ? 2 + kill_below(&p->rng, KILL_MAX_BATCH - 1) : 1;
   s.first = p->next;
   p->next += s.count;
+  for (uint64_t k = 0; k < s.count && p->log_len < KILL_LOG_CAP; k++)
+    p->log[p->log_len++] = s.first + k;
   s.durable = kill_below(&p->rng, 8) == 0;
   if (s.count == 1)
     s.api = kill_below(&p->rng, 4) == 0 ? KILL_BATCH : KILL_APPEND;

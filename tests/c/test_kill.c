@@ -2,17 +2,19 @@
 /* Kill test through the C API. For each of 100 kill points (NWAL_KILL_POINTS
  * to change it): start kill_child (argv[1]) on a fresh log with a seeded
  * plan (kill_plan.h: singles, batches and packed batches, 1 in 8 durable,
- * time and size rotations, late records), read the refs it acknowledges,
- * SIGKILL it after a seeded random number of them, then reopen the log
- * through the C API and check:
- *  - every acknowledged record reads back exactly (header and content, from
- *    its index and the seed), durable or not (a killed process leaves the
- *    page cache to the kernel);
- *  - iteration yields the child's records in plan order with the refs it
- *    acknowledged, strictly increasing, nothing doubled, at least everything
- *    acknowledged, and ends on a batch boundary;
- *  - appends work afterwards (and read back).
- * Deterministic in what is appended; the kill point is a count of acked
+ * time and size rotations, late records, truncations of the tail and
+ * resets), read the steps it acknowledges (each checked against the plan),
+ * SIGKILL it after a seeded random number of acknowledged records, then
+ * reopen the log through the C API and check:
+ *  - it is exactly the plan's log after some number of steps, at least the
+ *    acknowledged ones (the step in flight happened whole or not at all: no
+ *    batch cut, no half truncation), with its first index, every record's
+ *    header and content, refs strictly increasing;
+ *  - every acknowledged record that log holds reads back by its ref,
+ *    durable or not (a killed process leaves the page cache to the
+ *    kernel), and every one a truncation or reset dropped is NOT_FOUND;
+ *  - appends work afterwards, at the next index (and read back).
+ * Deterministic in what is done; the kill point is a count of acked
  * records, so only how far the child got past it depends on timing. */
 #include "check.h"
 #include "kill_plan.h"
@@ -37,17 +39,68 @@ static void on_alarm(int sig) {
 }
 
 typedef struct {
-  uint64_t index;
+  uint64_t record; /* its number in the plan */
   nwal_entry_ref ref;
 } acked_rec;
 
-static acked_rec acked[MAX_KILL_AFTER];
-static nwal_entry_ref acked_refs[MAX_KILL_AFTER];
-static nwal_record acked_out[MAX_KILL_AFTER];
+#define MAX_ACKED (MAX_KILL_AFTER + KILL_MAX_BATCH)
+static acked_rec acked[MAX_ACKED];
 static kill_record want;
+static kill_plan plan;
+static uint64_t found[KILL_LOG_CAP];
+
+/* The child's next line, or exit when it ended. */
+static void next_line(FILE *in, char *line, size_t size, int point) {
+  if (fgets(line, (int)size, in) == NULL) {
+    fprintf(stderr, "kill point %d: child ended early\n", point);
+    exit(1);
+  }
+}
+
+/* Read the steps the child acknowledges, checking each against the plan,
+ * until `kill_after` records are acknowledged (a batch is read whole).
+ * Returns the number of steps; `*n_acked` the records, `*restarts` the
+ * truncations and resets. */
+static uint64_t read_acks(FILE *in, uint64_t seed, size_t kill_after, int point, size_t *n_acked,
+                          uint64_t *restarts) {
+  char line[256];
+  uint64_t steps = 0;
+  kill_plan_init(&plan, seed);
+  *n_acked = 0;
+  while (*n_acked < kill_after) {
+    uint64_t before = kill_plan_next_index(&plan);
+    kill_step st = kill_plan_step(&plan);
+    steps++;
+    if (st.api == KILL_TRUNCATE || st.api == KILL_RESET) {
+      next_line(in, line, sizeof line, point);
+      char kind = 0;
+      uint64_t target = 0;
+      CHECK(sscanf(line, "%c %" SCNu64, &kind, &target) == 2);
+      CHECK(kind == (st.api == KILL_TRUNCATE ? 'T' : 'R') && target == st.target);
+      (*restarts)++;
+      continue;
+    }
+    for (uint64_t k = 0; k < st.count; k++) {
+      next_line(in, line, sizeof line, point);
+      acked_rec *a = &acked[*n_acked];
+      CHECK(sscanf(line, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &a->record,
+                   &a->ref.segment_id, &a->ref.offset, &a->ref.size, &a->ref.index) == 5);
+      CHECK(a->record == st.first + k);
+      CHECK(a->ref.index == before + k); /* dense log indexes */
+      (*n_acked)++;
+    }
+  }
+  return steps;
+}
+
+/* True when the plan's log is the `n` records of `found` from `first`. */
+static int plan_log_is(uint64_t first, uint64_t n) {
+  return plan.log_first == first && plan.log_len == n &&
+         (n == 0 || memcmp(plan.log, found, n * sizeof found[0]) == 0);
+}
 
 /* Runs one kill point; returns the number of acknowledged records. */
-static size_t run_point(int point, uint64_t seed, size_t kill_after) {
+static size_t run_point(int point, uint64_t seed, size_t kill_after, uint64_t *restarts_total) {
   char dir[300];
   char name[32];
   snprintf(name, sizeof name, "kill%d", point);
@@ -72,21 +125,8 @@ static size_t run_point(int point, uint64_t seed, size_t kill_after) {
   FILE *in = fdopen(fds[0], "r");
   CHECK(in != NULL);
   size_t n_acked = 0;
-  char line[256];
-  while (n_acked < kill_after) {
-    if (fgets(line, sizeof line, in) == NULL) {
-      fprintf(stderr, "kill point %d: child ended after %zu acknowledged records\n", point,
-              n_acked);
-      exit(1);
-    }
-    acked_rec *a = &acked[n_acked];
-    CHECK(sscanf(line, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &a->index,
-                 &a->ref.segment_id, &a->ref.offset, &a->ref.size, &a->ref.index) == 5);
-    CHECK(a->index == n_acked);
-    CHECK(a->ref.index == n_acked + 1); /* dense log indexes from 1 */
-    acked_refs[n_acked] = a->ref;
-    n_acked++;
-  }
+  uint64_t restarts = 0;
+  uint64_t steps = read_acks(in, seed, kill_after, point, &n_acked, &restarts);
   CHECK(kill(child_pid, SIGKILL) == 0);
   int status = 0;
   CHECK(waitpid(child_pid, &status, 0) == child_pid);
@@ -102,19 +142,7 @@ static size_t run_point(int point, uint64_t seed, size_t kill_after) {
   nwal *w = NULL;
   CHECK_OK(nwal_open(dir, "k", &o, &w));
 
-  /* Every acknowledged record reads back exactly. */
-  nwal_read_buf *buf = NULL;
-  CHECK_OK(nwal_read_batch(w, acked_refs, n_acked, acked_out, &buf));
-  for (size_t i = 0; i < n_acked; i++) {
-    kill_record_make(seed, acked[i].index, &want);
-    if (!kill_record_matches(&acked_out[i], &want)) {
-      fprintf(stderr, "kill point %d: record %zu reads back wrong bytes\n", point, i);
-      exit(1);
-    }
-  }
-  nwal_read_buf_free(buf);
-
-  /* Iteration: the plan's records in order, the acknowledged refs. */
+  /* Iteration: the plan's records, each exactly, refs increasing. */
   nwal_iter *it = NULL;
   CHECK_OK(nwal_iter_open(w, NULL, &it));
   nwal_record rec;
@@ -122,40 +150,64 @@ static size_t run_point(int point, uint64_t seed, size_t kill_after) {
   uint64_t n = 0;
   nwal_status s;
   while ((s = nwal_iter_next(it, &rec, &ref)) == NWAL_OK) {
-    kill_record_make(seed, n, &want);
-    if (!kill_record_matches(&rec, &want)) {
-      fprintf(stderr, "kill point %d: iteration record %" PRIu64 " is not the plan's\n", point,
-              n);
-      exit(1);
-    }
-    if (n < n_acked && memcmp(&ref, &acked_refs[n], sizeof ref) != 0) {
-      fprintf(stderr, "kill point %d: record %" PRIu64 " iterated at another ref\n", point, n);
+    uint64_t k = 0;
+    CHECK(n < KILL_LOG_CAP && rec.content_len >= 8);
+    for (int b = 0; b < 8; b++) k |= (uint64_t)rec.content[b] << (8 * b);
+    kill_record_make(seed, k, &want);
+    if (k >= KILL_MAX_RECORDS + KILL_MAX_BATCH || !kill_record_matches(&rec, &want)) {
+      fprintf(stderr, "kill point %d: iterated record at index %" PRIu64 " is not the plan's\n",
+              point, ref.index);
       exit(1);
     }
     CHECK(ref.segment_id > prev.segment_id ||
           (ref.segment_id == prev.segment_id && ref.offset >= prev.offset + prev.size));
     prev = ref;
-    n++;
+    found[n++] = k;
   }
   CHECK_STATUS(s, NWAL_DONE);
   nwal_iter_free(it);
-  if (n < n_acked) {
-    fprintf(stderr, "kill point %d: %" PRIu64 " records iterated < %zu acknowledged\n", point, n,
-            n_acked);
-    exit(1);
-  }
-  /* The end is a batch boundary of the plan. */
-  kill_plan plan;
+  nwal_log_state state;
+  CHECK_OK(nwal_log_state_get(w, &state));
+  CHECK(state.last_index + 1 == state.first_index + n);
+
+  /* The plan's log after at least the acknowledged steps. */
   kill_plan_init(&plan, seed);
-  uint64_t boundary = 0;
-  while (boundary < n) {
-    kill_step st = kill_plan_step(&plan);
-    boundary = st.first + st.count;
+  for (uint64_t k = 0; k < steps; k++) kill_plan_step(&plan);
+  uint64_t extra = 0;
+  while (!plan_log_is(state.first_index, n)) {
+    if (++extra > 20000 || plan.next > KILL_MAX_RECORDS) {
+      fprintf(stderr,
+              "kill point %d: the log (%" PRIu64 " records from %" PRIu64
+              ") is no state of the plan after %" PRIu64 " steps or more\n",
+              point, n, state.first_index, steps);
+      exit(1);
+    }
+    kill_plan_step(&plan);
   }
-  if (boundary != n) {
-    fprintf(stderr, "kill point %d: log ends inside a batch (%" PRIu64 " records)\n", point, n);
-    exit(1);
+
+  /* Acknowledged records: read back while the log holds them, NOT_FOUND
+   * once dropped. */
+  for (size_t i = 0; i < n_acked; i++) {
+    const acked_rec *a = &acked[i];
+    int live = a->ref.index >= state.first_index && a->ref.index - state.first_index < n &&
+               found[a->ref.index - state.first_index] == a->record;
+    nwal_read_buf *buf = NULL;
+    nwal_status rs = nwal_read_batch(w, &a->ref, 1, &rec, &buf);
+    if (!live) {
+      CHECK_STATUS(rs, NWAL_ERR_NOT_FOUND);
+      CHECK(buf == NULL);
+      continue;
+    }
+    CHECK_OK(rs);
+    kill_record_make(seed, a->record, &want);
+    if (!kill_record_matches(&rec, &want)) {
+      fprintf(stderr, "kill point %d: record %" PRIu64 " reads back wrong bytes\n", point,
+              a->record);
+      exit(1);
+    }
+    nwal_read_buf_free(buf);
   }
+  *restarts_total += restarts;
 
   /* Appends work after the kill, in a later window and in the same one. */
   static const char after[] = "after the kill";
@@ -164,8 +216,10 @@ static size_t run_point(int point, uint64_t seed, size_t kill_after) {
                        KILL_T0 + 10000000, NWAL_DURABLE, &r1));
   CHECK_OK(nwal_append(w, (const uint8_t *)"h", 1, (const uint8_t *)after, sizeof after - 1,
                        KILL_T0 + 10000000, 0, &r2));
+  CHECK(r1.index == state.last_index + 1 && r2.index == r1.index + 1);
   nwal_entry_ref rr[2] = {r1, r2};
   nwal_record out[2];
+  nwal_read_buf *buf = NULL;
   CHECK_OK(nwal_read_batch(w, rr, 2, out, &buf));
   CHECK(record_is(&out[0], NULL, after) && record_is(&out[1], "h", after));
   nwal_read_buf_free(buf);
@@ -190,12 +244,16 @@ int main(int argc, char **argv) {
 
   kill_rng rng = {UINT64_C(0xC0FFEE)};
   size_t total = 0;
+  uint64_t restarts = 0;
   for (int p = 0; p < points; p++) {
     uint64_t seed = kill_next(&rng);
     size_t kill_after = 1 + (size_t)kill_below(&rng, MAX_KILL_AFTER);
-    total += run_point(p, seed, kill_after);
+    total += run_point(p, seed, kill_after, &restarts);
   }
-  printf("%d kill points, %zu acknowledged records checked\n", points, total);
+  printf("%d kill points, %zu acknowledged records and %" PRIu64
+         " truncations and resets checked\n",
+         points, total, restarts);
   CHECK(total >= (size_t)points);
+  CHECK(points < 50 || restarts >= (uint64_t)points / 2);
   return 0;
 }

@@ -489,9 +489,13 @@ fn expect(files: &[Vec<u8>], salvage: bool) -> Expect {
         let mut error = replay_stop(&recs, stop, f.len());
         // A sealed segment holds the indexes below its successor's first: a
         // record past them ends the replay; a successor right after it must
-        // start where its indexes end.
+        // start where its indexes end. When it holds exactly the records
+        // found, its end is theirs even inside a batch (a truncation cut it).
         if let Some(&(next_id, next)) = live.get(n + 1) {
             let next_first = first_index(next);
+            if stop >= f.len() && index + recs.len() as u64 == next_first {
+                error = None;
+            }
             if let Some(k) = recs.iter().position(|r| r.index >= next_first) {
                 error = Some(recs[k].offset);
                 recs.truncate(k);
