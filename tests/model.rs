@@ -3,7 +3,7 @@
 //! cleanups, time jumps, truncations, resets and reopens, checked after
 //! every step against a simple in-memory model of the log (indexes to
 //! bytes, and the segments that hold them). Every ref ever handed out is
-//! kept: one whose record a truncation, reset or cleanup dropped must be
+//! kept: one whose record a truncation, purge, reset or cleanup dropped must be
 //! refused as not found, never read as other bytes.
 
 use nano_wal::{EntryRef, Wal, WalError, WalOptions, WriteEntry};
@@ -51,6 +51,8 @@ enum Op {
     Truncate(u8, usize),
     /// `reset` to an index chosen by the kind (see `reset_target`).
     Reset(u8, usize),
+    /// `purge_before` an index chosen by the kind (see `purge_target`).
+    Purge(u8, usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -70,6 +72,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::ReplayFromIndex),
         2 => (0u8..5, any::<usize>()).prop_map(|(k, i)| Op::Truncate(k, i)),
         1 => (0u8..4, any::<usize>()).prop_map(|(k, i)| Op::Reset(k, i)),
+        2 => (0u8..4, any::<usize>()).prop_map(|(k, i)| Op::Purge(k, i)),
     ]
 }
 
@@ -88,7 +91,7 @@ struct Model {
     active: Option<u64>,
     /// Refs of the records cleanup deleted (their segments are gone).
     deleted: Vec<EntryRef>,
-    /// Refs of the records a truncation or reset dropped.
+    /// Refs of the records a truncation, purge or reset dropped.
     dropped: Vec<EntryRef>,
     /// The index the next record gets.
     next_index: u64,
@@ -193,6 +196,36 @@ impl Model {
             _ if pos.is_multiple_of(2) => 0,
             _ => (1 << 63) + 1 + (pos as u64 >> 2),
         }
+    }
+
+    /// The index `purge_before` is given for kind `kind` (0 and 1: one of
+    /// the live records' or the next index, dropping the head or every
+    /// record; 2: at or below the first, a no-op; 3: past the next index,
+    /// refused).
+    fn purge_target(&self, kind: u8, pos: usize) -> u64 {
+        match kind {
+            0 | 1 => self.index_at(pos),
+            2 => self.first() - (pos as u64) % self.first(),
+            _ => self.next_index + 1 + (pos % 3) as u64,
+        }
+    }
+
+    /// `purge_before(index)`: the records below `index` are dropped, and
+    /// the segments wholly below it but the active one; the records below
+    /// it were synced first.
+    fn purge(&mut self, index: u64) {
+        let (gone, kept) = self.records.drain(..).partition(|r| r.0.index < index);
+        self.records = kept;
+        self.dropped
+            .extend(gone.into_iter().map(|r: (EntryRef, _, _)| r.0));
+        let firsts: Vec<(u64, u64)> = self.segments.iter().map(|(&id, s)| (id, s.first)).collect();
+        for pair in firsts.windows(2) {
+            let ((id, _), (_, next_first)) = (pair[0], pair[1]);
+            if next_first <= index {
+                self.segments.remove(&id);
+            }
+        }
+        self.durable = self.durable.max(index - 1);
     }
 
     /// A truncation (`resets`: a reset) that goes on at index `next` in the
@@ -387,6 +420,19 @@ proptest! {
                         result.unwrap();
                         let id = wal.segments().last().unwrap().id();
                         model.restart(next, true, id);
+                    }
+                }
+                Op::Purge(kind, pos) => {
+                    let index = model.purge_target(kind, pos);
+                    let result = wal.purge_before(index);
+                    if index > model.next_index {
+                        let refused = matches!(result, Err(WalError::InvalidArgument(_)));
+                        prop_assert!(refused, "purge_before({}) past the end: {:?}", index, result);
+                    } else {
+                        result.unwrap();
+                        if index > model.first() {
+                            model.purge(index);
+                        }
                     }
                 }
                 Op::ReplayFrom(i) => {
