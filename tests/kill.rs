@@ -65,6 +65,7 @@ enum Step {
     },
     TruncateAfter(u64),
     Reset(u64),
+    PurgeBefore(u64),
 }
 
 impl Plan {
@@ -89,7 +90,8 @@ impl Plan {
 
     /// The next operation; `self.log` becomes the log after it. One in 25
     /// truncates (mostly a few records, sometimes all of them, sometimes
-    /// none), one in 50 resets (forward, back or into the middle).
+    /// none), one in 50 resets (forward, back or into the middle), one in
+    /// 50 purges the head (up to every record).
     fn step(&mut self, seed: u64) -> Step {
         let len = self.log.records.len() as u64;
         let last = self.log.next() - 1;
@@ -117,6 +119,12 @@ impl Plan {
                 };
                 return Step::Reset(n);
             }
+            3 => {
+                let at = self.log.first + self.rng.below(len + 1);
+                self.log.records.drain(..(at - self.log.first) as usize);
+                self.log.first = at;
+                return Step::PurgeBefore(at);
+            }
             _ => {}
         }
         let n = if self.rng.below(4) == 0 {
@@ -142,7 +150,7 @@ impl Plan {
 
 /// Runs the plan until killed: "record segment offset size index" for
 /// every record appended, "T index" after a truncation, "R index" after a
-/// reset, flushed after each operation.
+/// reset, "P index" after a purge, flushed after each operation.
 fn child(dir: &Path, seed: u64) {
     let wal = Wal::open(dir, "k", opts()).unwrap();
     let mut plan = Plan::new(seed);
@@ -184,6 +192,10 @@ fn child(dir: &Path, seed: u64) {
             Step::Reset(n) => {
                 wal.reset(n).unwrap();
                 writeln!(lock, "R {n}").unwrap();
+            }
+            Step::PurgeBefore(at) => {
+                wal.purge_before(at).unwrap();
+                writeln!(lock, "P {at}").unwrap();
             }
         }
         lock.flush().unwrap();
@@ -249,6 +261,11 @@ fn read_acks(
                 assert_eq!(line, format!("R {n}"), "kill point {point}");
                 acked.restarts += 1;
             }
+            Step::PurgeBefore(at) => {
+                let line = lines.next().expect("child ended early");
+                assert_eq!(line, format!("P {at}"), "kill point {point}");
+                acked.restarts += 1;
+            }
         }
         acked.steps += 1;
     }
@@ -292,7 +309,9 @@ fn sigkill_at_100_points_loses_nothing_acknowledged() {
                 Some((_, child)) => child.to_string(),
                 None => l,
             })
-            .filter(|l| l.starts_with(|c: char| c.is_ascii_digit() || c == 'T' || c == 'R'));
+            .filter(|l| {
+                l.starts_with(|c: char| c.is_ascii_digit() || matches!(c, 'T' | 'R' | 'P'))
+            });
         let acked = read_acks(&mut lines, seed, kill_after, point);
         proc.kill().unwrap(); // SIGKILL
         proc.wait().unwrap();

@@ -26,12 +26,14 @@ int main(int argc, char **argv) {
   static uint8_t packed[KILL_MAX_BATCH * (KILL_MAX_HEADER + KILL_MAX_CONTENT)];
   while (plan.next < KILL_MAX_RECORDS) {
     kill_step s = kill_plan_step(&plan);
-    if (s.api == KILL_TRUNCATE || s.api == KILL_RESET) {
+    if (s.api == KILL_TRUNCATE || s.api == KILL_RESET || s.api == KILL_PURGE) {
       if (s.api == KILL_TRUNCATE)
         CHECK_OK(nwal_truncate_after(w, s.target));
-      else
+      else if (s.api == KILL_RESET)
         CHECK_OK(nwal_reset(w, s.target));
-      printf("%c %" PRIu64 "\n", s.api == KILL_TRUNCATE ? 'T' : 'R', s.target);
+      else
+        CHECK_OK(nwal_purge_before(w, s.target));
+      printf("%c %" PRIu64 "\n", kill_step_letter(s.api), s.target);
       CHECK(fflush(stdout) == 0);
       continue;
     }

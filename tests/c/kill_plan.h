@@ -30,8 +30,13 @@ static inline uint64_t kill_next(kill_rng *r) {
 static inline uint64_t kill_below(kill_rng *r, uint64_t n) { return kill_next(r) % n; }
 
 /* How a step is made: an append (three C entry points), a truncation of
- * the tail or a reset. */
-enum kill_api { KILL_APPEND, KILL_BATCH, KILL_BATCH_PACKED, KILL_TRUNCATE, KILL_RESET };
+ * the tail, a reset or a purge of the head. */
+enum kill_api { KILL_APPEND, KILL_BATCH, KILL_BATCH_PACKED, KILL_TRUNCATE, KILL_RESET, KILL_PURGE };
+
+/* The letter the child prints for a step that is not an append. */
+static inline char kill_step_letter(enum kill_api api) {
+  return api == KILL_TRUNCATE ? 'T' : api == KILL_RESET ? 'R' : 'P';
+}
 
 typedef struct {
   uint64_t first;  /* number of the step's first record (appends) */
@@ -39,7 +44,7 @@ typedef struct {
   int durable;
   enum kill_api api;
   int64_t now_ms;
-  uint64_t target; /* truncate after this index; reset to this index */
+  uint64_t target; /* truncate after, reset to or purge before this index */
 } kill_step;
 
 /* The child stops appending at this many records (the pipe keeps it within
@@ -71,7 +76,8 @@ static inline uint64_t kill_plan_next_index(const kill_plan *p) {
 
 /* The next step; the plan's log becomes the log after it. One in 25 steps
  * truncates (mostly a few records, sometimes all of them, sometimes none),
- * one in 50 resets (forward, back or into the middle). */
+ * one in 50 resets (forward, back or into the middle), one in 50 purges
+ * the head (up to every record). */
 static inline kill_step kill_plan_step(kill_plan *p) {
   kill_step s;
   memset(&s, 0, sizeof s);
@@ -94,6 +100,15 @@ static inline kill_step kill_plan_step(kill_plan *p) {
     }
     p->log_first = s.target;
     p->log_len = 0;
+    return s;
+  }
+  if (kind == 3) {
+    s.api = KILL_PURGE;
+    uint64_t drop = kill_below(&p->rng, p->log_len + 1);
+    s.target = p->log_first + drop;
+    memmove(p->log, p->log + drop, (p->log_len - (size_t)drop) * sizeof p->log[0]);
+    p->log_len -= (size_t)drop;
+    p->log_first = s.target;
     return s;
   }
   s.count = kill_below(&p->rng, 4) == 0 ? 2 + kill_below(&p->rng, KILL_MAX_BATCH - 1) : 1;

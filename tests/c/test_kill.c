@@ -71,12 +71,12 @@ static uint64_t read_acks(FILE *in, uint64_t seed, size_t kill_after, int point,
     uint64_t before = kill_plan_next_index(&plan);
     kill_step st = kill_plan_step(&plan);
     steps++;
-    if (st.api == KILL_TRUNCATE || st.api == KILL_RESET) {
+    if (st.api == KILL_TRUNCATE || st.api == KILL_RESET || st.api == KILL_PURGE) {
       next_line(in, line, sizeof line, point);
       char kind = 0;
       uint64_t target = 0;
       CHECK(sscanf(line, "%c %" SCNu64, &kind, &target) == 2);
-      CHECK(kind == (st.api == KILL_TRUNCATE ? 'T' : 'R') && target == st.target);
+      CHECK(kind == kill_step_letter(st.api) && target == st.target);
       (*restarts)++;
       continue;
     }
