@@ -196,6 +196,12 @@ impl LogView {
         &self.infos
     }
 
+    /// The lowest index of segment `id` that is part of the log: its first,
+    /// or the first a purge left.
+    pub fn segment_first_live_index(&self, id: u64) -> Option<u64> {
+        self.segments.get(&id).map(|s| s.first_live_index())
+    }
+
     /// The index of the first record of segment `id` (from its header).
     pub fn segment_first_index(&self, id: u64) -> Option<u64> {
         self.segments.get(&id).map(|s| s.first_index())

@@ -1061,3 +1061,27 @@ fn meta_lists_keys_and_prints_a_value() {
     assert_eq!(code(&o), 3, "{}", stdout(&o));
     assert!(stderr(&o).contains("s.meta"), "{}", stderr(&o));
 }
+
+/// After a purge inside a segment, `stat` counts only the records left and
+/// `dump` starts at the first index left.
+#[test]
+fn stat_and_dump_start_at_the_first_index_a_purge_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = make_log(tmp.path());
+    let wal = Wal::open(tmp.path(), "s", opts()).unwrap();
+    wal.purge_before(8).unwrap();
+    drop(wal);
+    let o = nwal(&["stat", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    let n = refs.len();
+    assert!(out.contains(&format!("indexes 8 to {n}")), "{out}");
+    assert!(out.contains("(+2 purged)"), "{out}");
+    assert!(out.contains(&format!("{} record(s)", n - 7)), "{out}");
+    let o = nwal(&["dump", d(tmp.path()), "s"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let first = stdout(&o).lines().next().unwrap().to_string();
+    let r = refs[7].0;
+    let shown = format!("{}:{}:{}:{}", r.segment_id, r.offset, r.size, r.index);
+    assert!(first.starts_with(&shown), "{first} for {shown}");
+}

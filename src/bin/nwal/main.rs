@@ -474,14 +474,24 @@ fn cmd_stat(a: &Args, out: &mut Out) -> CmdResult {
                 ),
                 None => {
                     let check = view.check_segment(info.id)?;
-                    total_records += check.records;
+                    // A purge may have dropped the first records.
+                    let live_first = view.segment_first_live_index(info.id);
+                    let purged = match (info.first_index, live_first) {
+                        (Some(f), Some(l)) => (l - f).min(check.records),
+                        _ => 0,
+                    };
+                    total_records += check.records - purged;
                     if let Some(first) = info.first_index {
                         let last = first + check.records - 1;
+                        let first = first + purged;
                         indexes = (first.to_string(), last.to_string());
                         let (f, _) = stream_indexes.unwrap_or((first, last));
                         stream_indexes = Some((f, last));
                     }
-                    let mut n = check.records.to_string();
+                    let mut n = (check.records - purged).to_string();
+                    if purged > 0 {
+                        n.push_str(&format!(" (+{purged} purged)"));
+                    }
                     if let Some(p) = &check.problem {
                         n.push_str(&format!(
                             " (+{} at {})",
