@@ -182,6 +182,30 @@ class Log {
     return Replay(it);
   }
 
+  nwal_log_state state() const {
+    nwal_log_state st;
+    check(nwal_log_state_get(w_, &st));
+    return st;
+  }
+  void truncate_after(uint64_t index) { check(nwal_truncate_after(w_, index)); }
+  void purge_before(uint64_t index) { check(nwal_purge_before(w_, index)); }
+  void reset(uint64_t next_index) { check(nwal_reset(w_, next_index)); }
+
+  void meta_put(const std::string &key, std::string_view value) {
+    check(nwal_meta_put(w_, key.c_str(), bytes(value), value.size()));
+  }
+  // The value of `key`, or nullopt when it has none. Asks for the length
+  // first (a zero-capacity get), then copies.
+  std::optional<std::string> meta_get(const std::string &key) const {
+    size_t len = 0;
+    nwal_status s = nwal_meta_get(w_, key.c_str(), nullptr, 0, &len);
+    if (s == NWAL_ERR_NOT_FOUND) return std::nullopt;
+    if (s != NWAL_ERR_BUFFER_TOO_SMALL) check(s);
+    std::string out(len, '\0');
+    check(nwal_meta_get(w_, key.c_str(), reinterpret_cast<uint8_t *>(out.data()), len, &len));
+    return out;
+  }
+
   void close() { check(nwal_close(std::exchange(w_, nullptr))); }
 
  private:
@@ -306,7 +330,31 @@ int main(int argc, char **argv) {
       n++;
     }
     EXPECT(n == refs.size());
+
+    // Truncation at both ends and metadata (a Raft vote).
+    log.meta_put("raft.vote", "term 3, node 2");
+    log.meta_put("empty", "");
+    log.truncate_after(refs[4].index);
+    EXPECT(log.state().last_index == refs[4].index);
+    EXPECT(status_of([&] { log.read({refs[5]}); }) == NWAL_ERR_NOT_FOUND);
+    log.purge_before(refs[2].index);
+    EXPECT(log.state().first_index == refs[2].index);
+    EXPECT(status_of([&] { log.read({refs[0]}); }) == NWAL_ERR_NOT_FOUND);
+    EXPECT(status_of([&] { log.purge_before(refs[4].index + 2); }) == NWAL_ERR_INVALID_ARGUMENT);
+    log.reset(1000);
+    EXPECT(log.state().first_index == 1000 && log.state().last_index == 999);
+    EXPECT(log.append(std::nullopt, "after reset", now_ms).index == 1000);
   }  // ~Log closes it
+
+  // Reopen: the reset log and the metadata are there.
+  {
+    Log log = Log::open(dir, "orders").value();
+    EXPECT(log.state().first_index == 1000 && log.state().last_index == 1000);
+    EXPECT(log.meta_get("raft.vote") == std::optional<std::string>("term 3, node 2"));
+    EXPECT(log.meta_get("empty") == std::optional<std::string>(""));
+    EXPECT(!log.meta_get("absent"));
+    EXPECT(status_of([&] { log.meta_put("bad key", "x"); }) == NWAL_ERR_INVALID_ARGUMENT);
+  }
 
   if (failures != 0) {
     std::fprintf(stderr, "cxx_raii: %d failure(s)\n", failures);
