@@ -3,8 +3,9 @@
 // handle, read buffers and iterators each owned by one object; a failed
 // status becomes an exception, or an expected-like result where failure is
 // an ordinary outcome), then a test of it: open, append, batch, read,
-// replay, errors, reopen, truncation at both ends, reset, metadata. Built with -Wall -Wextra -Werror against a staged
-// install by tests/install/check_install.sh (pkg-config and find_package).
+// replay, errors, reopen, truncation at both ends, reset, metadata. Built
+// with -Wall -Wextra -Werror against a staged install by
+// tests/install/check_install.sh (pkg-config and find_package).
 //
 //   usage: cxx_raii DIR     (DIR must not exist yet or be empty)
 #include <nano_wal.h>
