@@ -333,6 +333,40 @@ fn segment_files_are_named_stream_expiration_id() {
     assert_eq!(segs[1].path(), tmp.path().join(format!("s_{e2}_2.seg")));
 }
 
+#[test]
+fn segment_files_lists_a_streams_files_by_name_alone() {
+    use nano_wal::inspect::segment_files;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for n in ["a", "a_1"] {
+        let w = Wal::open(dir, n, test_opts()).unwrap();
+        for i in 0..3i64 {
+            w.append(None, b"x", T0 + i * DUR, false).unwrap();
+        }
+    }
+    // A file whose header does not even verify is listed by its name.
+    std::fs::write(dir.join(format!("a_{}_10.seg", T0 + RET)), b"junk").unwrap();
+    std::fs::write(dir.join("a_notes.txt"), b"not a segment").unwrap();
+    let want: Vec<_> = seg_files(dir, "a").into_iter().map(|f| f.2).collect();
+    assert_eq!(want.len(), 4);
+    assert_eq!(segment_files(dir, "a").unwrap(), want, "sorted by id");
+    assert_eq!(segment_files(dir, "a_1").unwrap().len(), 3);
+    assert_eq!(
+        segment_files(dir, "b").unwrap(),
+        Vec::<std::path::PathBuf>::new()
+    );
+    match segment_files(dir, "../a") {
+        Err(e @ WalError::InvalidConfig(_)) => {
+            assert!(e.to_string().contains("invalid stream name"), "{e}")
+        }
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
+    match segment_files(&dir.join("missing"), "a") {
+        Err(e @ WalError::Io { .. }) => assert!(e.to_string().contains("listing directory"), "{e}"),
+        other => panic!("expected Io, got {other:?}"),
+    }
+}
+
 // ---------------------------------------------------------------- appends
 
 #[test]
