@@ -29,11 +29,15 @@ const ENDS_CHUNK: usize = 4096;
 /// records arrive, so a segment costs 8 bytes per record and a directory of
 /// [`MAX_SEGMENT_RECORDS`] / [`ENDS_CHUNK`] slots.
 pub(crate) struct RecordEnds {
-    chunks: Box<[OnceLock<Box<[AtomicU64]>>]>,
+    chunks: Box<[OnceLock<Chunk>]>,
     /// Ends known (a scan's); the writer's are bounded by the published
     /// count instead.
     limit: u64,
 }
+
+/// [`ENDS_CHUNK`] record ends; shared so the appender can keep the one it
+/// fills ([`EndsWriter`]).
+type Chunk = Arc<[AtomicU64]>;
 
 impl std::fmt::Debug for RecordEnds {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,16 +55,19 @@ impl RecordEnds {
         }
     }
 
-    /// Store the end of record `k` (nothing past [`MAX_SEGMENT_RECORDS`]:
-    /// the writer never gets there, recovery refuses such a segment).
-    #[inline]
-    pub(crate) fn set(&self, k: u64, end: u64) {
-        let (chunk, slot) = (k as usize / ENDS_CHUNK, k as usize % ENDS_CHUNK);
-        let Some(chunk) = self.chunks.get(chunk) else {
-            return;
-        };
-        let chunk = chunk.get_or_init(|| (0..ENDS_CHUNK).map(|_| AtomicU64::new(0)).collect());
-        chunk[slot].store(end, Ordering::Relaxed);
+    /// The chunk of record `k`, allocated if it was not (None past
+    /// [`MAX_SEGMENT_RECORDS`]: the writer never gets there, recovery
+    /// refuses such a segment).
+    fn chunk(&self, k: u64) -> Option<&Chunk> {
+        let chunk = self.chunks.get(k as usize / ENDS_CHUNK)?;
+        Some(chunk.get_or_init(|| (0..ENDS_CHUNK).map(|_| AtomicU64::new(0)).collect()))
+    }
+
+    /// Store the end of record `k` (nothing past [`MAX_SEGMENT_RECORDS`]).
+    fn set(&self, k: u64, end: u64) {
+        if let Some(chunk) = self.chunk(k) {
+            chunk[k as usize % ENDS_CHUNK].store(end, Ordering::Relaxed);
+        }
     }
 
     /// The end of record `k`, stored before a count above `k` was published.
@@ -71,6 +78,40 @@ impl RecordEnds {
         let (chunk, slot) = (k as usize / ENDS_CHUNK, k as usize % ENDS_CHUNK);
         let chunk = self.chunks.get(chunk)?.get()?;
         Some(chunk[slot].load(Ordering::Relaxed))
+    }
+}
+
+/// The appender's handle on the active segment's [`RecordEnds`]: it keeps
+/// the chunk being filled, so storing an end is a bounds check and a store
+/// (no lookup of the chunk and of its `OnceLock` per record).
+#[derive(Debug)]
+pub(crate) struct EndsWriter {
+    ends: Arc<RecordEnds>,
+    /// The chunk of records `base ..`, None before the first store.
+    chunk: Option<Chunk>,
+    base: u64,
+}
+
+impl EndsWriter {
+    /// Store the end of record `k` (nothing past [`MAX_SEGMENT_RECORDS`]).
+    #[inline]
+    pub(crate) fn set(&mut self, k: u64, end: u64) {
+        match &self.chunk {
+            Some(chunk) if k.wrapping_sub(self.base) < ENDS_CHUNK as u64 => {
+                chunk[(k - self.base) as usize].store(end, Ordering::Relaxed)
+            }
+            _ => self.set_in_next_chunk(k, end),
+        }
+    }
+
+    /// [`EndsWriter::set`] for a record outside the kept chunk: keep its
+    /// chunk from now on.
+    #[cold]
+    #[inline(never)]
+    fn set_in_next_chunk(&mut self, k: u64, end: u64) {
+        self.chunk = self.ends.chunk(k).cloned();
+        self.base = k - k % ENDS_CHUNK as u64;
+        self.ends.set(k, end);
     }
 }
 
@@ -207,10 +248,14 @@ impl Segment {
     pub(crate) fn track_ends(&self) {
         self.ends.store(Some(Arc::new(RecordEnds::new())));
     }
-    /// The ends kept in memory, for the appender to store into without a
-    /// load of the swap cell per record.
-    pub(crate) fn ends(&self) -> Option<Arc<RecordEnds>> {
-        self.ends.load_full()
+    /// A writer of the ends kept in memory, for the appender to store into
+    /// without a load of the swap cell per record.
+    pub(crate) fn ends_writer(&self) -> Option<EndsWriter> {
+        Some(EndsWriter {
+            ends: self.ends.load_full()?,
+            chunk: None,
+            base: 0,
+        })
     }
 
     /// Store the end of the segment's record `k` (recovery), before its

@@ -343,7 +343,7 @@ impl Inner {
         };
         match records.write(seg, at) {
             Ok(_) => {
-                if let Some(ends) = &w.ends {
+                if let Some(ends) = &mut w.ends {
                     let mut end = offset;
                     for (k, e) in records.entries().iter().enumerate() {
                         end += record_size(e.header.map_or(0, <[u8]>::len), e.content.len());
