@@ -132,34 +132,51 @@ fn footer_size(records: u64) -> u64 {
 }
 
 /// Check the size of every record: returns the batch's on-disk size and
-/// its largest record's.
+/// its largest record's. Inlined into the append path; the errors are
+/// built out of line ([`refuse_entries`]).
+#[inline]
 fn validate_entries(entries: &[WriteEntry<'_>]) -> Result<(u64, u64)> {
-    if entries.len() as u64 > MAX_SEGMENT_RECORDS {
-        return Err(WalError::InvalidArgument(format!(
-            "a batch of {} records exceeds the {MAX_SEGMENT_RECORDS} records a segment holds",
-            entries.len()
-        )));
-    }
-    let (mut total, mut largest) = (0u64, 0u64);
+    let (mut total, mut largest, mut ok) =
+        (0u64, 0u64, entries.len() as u64 <= MAX_SEGMENT_RECORDS);
     for e in entries {
         let hlen = e.header.map_or(0, <[u8]>::len);
-        if hlen > MAX_HEADER_LEN {
-            return Err(WalError::HeaderTooLarge {
-                size: hlen,
-                max: MAX_HEADER_LEN,
-            });
-        }
-        if e.content.len() as u64 > MAX_CONTENT_LEN {
-            return Err(WalError::InvalidArgument(format!(
-                "record content of {} bytes exceeds the maximum of {MAX_CONTENT_LEN}",
-                e.content.len()
-            )));
-        }
+        ok &= hlen <= MAX_HEADER_LEN && e.content.len() as u64 <= MAX_CONTENT_LEN;
         let size = record_size(hlen, e.content.len());
         total += size;
         largest = largest.max(size);
     }
+    if !ok {
+        return Err(refuse_entries(entries));
+    }
     Ok((total, largest))
+}
+
+/// Why [`validate_entries`] refused `entries`: the first limit passed.
+#[cold]
+#[inline(never)]
+fn refuse_entries(entries: &[WriteEntry<'_>]) -> WalError {
+    if entries.len() as u64 > MAX_SEGMENT_RECORDS {
+        return WalError::InvalidArgument(format!(
+            "a batch of {} records exceeds the {MAX_SEGMENT_RECORDS} records a segment holds",
+            entries.len()
+        ));
+    }
+    for e in entries {
+        let hlen = e.header.map_or(0, <[u8]>::len);
+        if hlen > MAX_HEADER_LEN {
+            return WalError::HeaderTooLarge {
+                size: hlen,
+                max: MAX_HEADER_LEN,
+            };
+        }
+        if e.content.len() as u64 > MAX_CONTENT_LEN {
+            return WalError::InvalidArgument(format!(
+                "record content of {} bytes exceeds the maximum of {MAX_CONTENT_LEN}",
+                e.content.len()
+            ));
+        }
+    }
+    unreachable!("refuse_entries is called only for entries validate_entries refused")
 }
 
 /// Appends of records of [`PACK_RECORD_LIMIT`] bytes on average at most
