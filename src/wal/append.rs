@@ -361,10 +361,14 @@ impl Inner {
         match records.write(seg, at) {
             Ok(_) => {
                 if let Some(ends) = &mut w.ends {
-                    let mut end = offset;
-                    for (k, e) in records.entries().iter().enumerate() {
-                        end += record_size(e.header.map_or(0, <[u8]>::len), e.content.len());
-                        ends.set(w.records + k as u64, end);
+                    if let [_] = records.entries() {
+                        ends.set(w.records, offset + total);
+                    } else {
+                        let mut end = offset;
+                        for (k, e) in records.entries().iter().enumerate() {
+                            end += record_size(e.header.map_or(0, <[u8]>::len), e.content.len());
+                            ends.set(w.records + k as u64, end);
+                        }
                     }
                 }
                 w.end = offset + total;
