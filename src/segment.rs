@@ -104,6 +104,25 @@ impl EndsWriter {
         }
     }
 
+    /// Store the ends of records `k, k + 1, ..`: one check for a run that
+    /// lies in the kept chunk, then only the stores.
+    #[inline]
+    pub(crate) fn set_run(&mut self, k: u64, ends: impl ExactSizeIterator<Item = u64>) {
+        let from = k.wrapping_sub(self.base);
+        match &self.chunk {
+            Some(chunk) if from.saturating_add(ends.len() as u64) <= ENDS_CHUNK as u64 => {
+                for (slot, end) in chunk[from as usize..].iter().zip(ends) {
+                    slot.store(end, Ordering::Relaxed);
+                }
+            }
+            _ => {
+                for (j, end) in ends.enumerate() {
+                    self.set(k + j as u64, end);
+                }
+            }
+        }
+    }
+
     /// [`EndsWriter::set`] for a record outside the kept chunk: keep its
     /// chunk from now on.
     #[cold]
@@ -440,5 +459,48 @@ impl Segment {
     /// appended to `buf` (which is not zero-filled first).
     pub(crate) fn read_append(&self, buf: &mut Vec<u8>, len: usize, offset: u64) -> io::Result<()> {
         sys::pread_exact_append(&self.read_fd, buf, len, offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ends_writer_stores_every_end_across_chunks_in_runs_and_one_by_one() {
+        let ends = Arc::new(RecordEnds::new());
+        let mut w = EndsWriter {
+            ends: ends.clone(),
+            chunk: None,
+            base: 0,
+        };
+        let end_of = |k: u64| 1000 + 7 * k;
+        // Runs of 1, 2, 3, ... records: some start in one chunk and end in
+        // the next; lone stores in between.
+        let (mut k, mut len) = (0u64, 1u64);
+        let total = 3 * ENDS_CHUNK as u64 + 17;
+        while k < total {
+            let n = len.min(total - k);
+            if len % 5 == 0 {
+                for j in k..k + n {
+                    w.set(j, end_of(j));
+                }
+            } else {
+                let run: Vec<u64> = (k..k + n).map(end_of).collect();
+                w.set_run(k, run.into_iter());
+            }
+            k += n;
+            len = len % 300 + 1;
+        }
+        for k in 0..total {
+            assert_eq!(ends.get(k), Some(end_of(k)), "record {k}");
+        }
+        let used = ends.chunks.iter().filter(|c| c.get().is_some()).count();
+        assert_eq!(used, 4, "a chunk per 4,096 records, allocated as needed");
+        // Past the cap nothing is stored, and nothing breaks.
+        w.set_run(MAX_SEGMENT_RECORDS - 1, [1u64, 2, 3].into_iter());
+        w.set(MAX_SEGMENT_RECORDS, 9);
+        assert_eq!(ends.get(MAX_SEGMENT_RECORDS - 1), Some(1));
+        assert_eq!(ends.get(MAX_SEGMENT_RECORDS), None);
     }
 }

@@ -365,10 +365,11 @@ impl Inner {
                         ends.set(w.records, offset + total);
                     } else {
                         let mut end = offset;
-                        for (k, e) in records.entries().iter().enumerate() {
+                        let each = records.entries().iter().map(|e| {
                             end += record_size(e.header.map_or(0, <[u8]>::len), e.content.len());
-                            ends.set(w.records + k as u64, end);
-                        }
+                            end
+                        });
+                        ends.set_run(w.records, each);
                     }
                 }
                 w.end = offset + total;
