@@ -335,10 +335,7 @@ fn index_segments(segments: &SegmentMap) -> Result<()> {
     }
     let start = (FIRST_RECORD_OFFSET, newest.first_index());
     let plan = plan_tail(newest, start, newest.len(), true)?;
-    newest.track_ends();
-    for (k, &end) in plan.ends.iter().enumerate() {
-        newest.set_record_end(k as u64, end);
-    }
+    newest.track_ends_from(&plan.ends);
     newest.publish_count(plan.records);
     Ok(())
 }

@@ -277,12 +277,16 @@ impl Segment {
         })
     }
 
-    /// Store the end of the segment's record `k` (recovery), before its
-    /// count is published.
-    pub(crate) fn set_record_end(&self, k: u64, end: u64) {
-        if let Some(ends) = &*self.ends.load() {
-            ends.set(k, end);
+    /// Keep the ends of the records in memory from now on, starting with
+    /// those of the records a scan found (`ends`, stored before their count
+    /// is published): the newest segment after recovery, which may take
+    /// appends. One store of the swap cell, not a load of it per record.
+    pub(crate) fn track_ends_from(&self, ends: &[u64]) {
+        let kept = RecordEnds::new();
+        for (k, &end) in ends.iter().enumerate() {
+            kept.set(k as u64, end);
         }
+        self.ends.store(Some(Arc::new(kept)));
     }
     /// Publish the number of records, after their ends and after the data
     /// end covering them ([`Segment::publish_end`]).
