@@ -94,7 +94,7 @@ pub(crate) struct EndsWriter {
 
 impl EndsWriter {
     /// Store the end of record `k` (nothing past [`MAX_SEGMENT_RECORDS`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set(&mut self, k: u64, end: u64) {
         match &self.chunk {
             Some(chunk) if k.wrapping_sub(self.base) < ENDS_CHUNK as u64 => {
