@@ -52,6 +52,16 @@ pub trait Reader {
     fn runs(&mut self, starts: &[usize], len: usize) -> Cell;
     /// Every record of the log, in order, through the API's replay or scan.
     fn replay(&mut self) -> Cell;
+    /// One read call per index, by the record's log index (not a ref or
+    /// position the append returned).
+    fn random_by_index(&mut self, _idx: &[usize]) -> Cell {
+        na("no read by index measured")
+    }
+    /// For each start, the records start..start+len by log index, one range
+    /// read each.
+    fn ranges(&mut self, _starts: &[usize], _len: usize) -> Cell {
+        na("no range read by index measured")
+    }
 }
 
 /// A log engine under test, driven through its public API. Every method
@@ -97,6 +107,12 @@ pub trait System: Sync {
     /// bytes are filled in by the caller.
     fn open(&self, _dir: &Path) -> Cell {
         na("not measured")
+    }
+
+    /// Write a stream of `sealed` sealed segments and a newest one, a few
+    /// records each, and close it (the many-segments open row).
+    fn build_segments(&self, _dir: &Path, _sealed: usize) -> Result<(), Missing> {
+        na("not measured: the row measures nano_wal's index footers")
     }
 
     /// Open the stream `build` wrote and read every record (for peak memory).
@@ -297,6 +313,15 @@ where
         bytes,
         secs: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Bytes this thread has read through read system calls so far (`rchar`
+/// of /proc/thread-self/io: page-cache hits included, other threads'
+/// reads excluded).
+pub fn thread_read_bytes() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/thread-self/io").ok()?;
+    let line = io.lines().find(|l| l.starts_with("rchar:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Milliseconds since the Unix epoch, for the engines that take the time.
