@@ -6,7 +6,7 @@ use super::{Inner, Wal};
 use crate::error::{Result, WalError};
 use crate::format::{
     append_records, encode_frame_seeded, record_size, Position, MAX_CONTENT_LEN, MAX_HEADER_LEN,
-    MAX_SEGMENT_RECORDS, RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
+    RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
 };
 use crate::record::{EntryRef, WriteEntry};
 use crate::segment::Segment;
@@ -81,7 +81,7 @@ impl Wal {
         durable: bool,
     ) -> Result<(u64, Position)> {
         let inner = &*self.inner;
-        let (total, largest) = validate_entries(entries)?;
+        let (total, largest) = validate_entries(entries, inner.config.max_segment_records)?;
         let window = inner.config.window_start(now_ms)?;
         inner.config.expiration(window)?;
         let placing = durable.then(|| inner.group_commit.placing());
@@ -135,9 +135,8 @@ fn footer_size(records: u64) -> u64 {
 /// its largest record's. Inlined into the append path; the errors are
 /// built out of line ([`refuse_entries`]).
 #[inline]
-fn validate_entries(entries: &[WriteEntry<'_>]) -> Result<(u64, u64)> {
-    let (mut total, mut largest, mut ok) =
-        (0u64, 0u64, entries.len() as u64 <= MAX_SEGMENT_RECORDS);
+fn validate_entries(entries: &[WriteEntry<'_>], records_cap: u64) -> Result<(u64, u64)> {
+    let (mut total, mut largest, mut ok) = (0u64, 0u64, entries.len() as u64 <= records_cap);
     for e in entries {
         let hlen = e.header.map_or(0, <[u8]>::len);
         ok &= hlen <= MAX_HEADER_LEN && e.content.len() as u64 <= MAX_CONTENT_LEN;
@@ -146,7 +145,7 @@ fn validate_entries(entries: &[WriteEntry<'_>]) -> Result<(u64, u64)> {
         largest = largest.max(size);
     }
     if !ok {
-        return Err(refuse_entries(entries));
+        return Err(refuse_entries(entries, records_cap));
     }
     Ok((total, largest))
 }
@@ -154,10 +153,10 @@ fn validate_entries(entries: &[WriteEntry<'_>]) -> Result<(u64, u64)> {
 /// Why [`validate_entries`] refused `entries`: the first limit passed.
 #[cold]
 #[inline(never)]
-fn refuse_entries(entries: &[WriteEntry<'_>]) -> WalError {
-    if entries.len() as u64 > MAX_SEGMENT_RECORDS {
+fn refuse_entries(entries: &[WriteEntry<'_>], records_cap: u64) -> WalError {
+    if entries.len() as u64 > records_cap {
         return WalError::InvalidArgument(format!(
-            "a batch of {} records exceeds the {MAX_SEGMENT_RECORDS} records a segment holds",
+            "a batch of {} records exceeds the {records_cap} records a segment holds",
             entries.len()
         ));
     }
@@ -340,7 +339,7 @@ impl Inner {
                                 + total
                                 + footer_size(app.write.records + count as u64)
                                 > cap)
-                        && app.write.records + count as u64 <= MAX_SEGMENT_RECORDS =>
+                        && app.write.records + count as u64 <= self.config.max_segment_records =>
                 {
                     break seg
                 }
