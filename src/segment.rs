@@ -1,6 +1,7 @@
-//! One segment file: its identity, its write fd (written only under the
-//! stream's appender lock, see `wal::Appender`), a dup'd read fd for
-//! lock-free positional reads, the published end of its data, and its
+//! One segment file: its identity, its one fd (written only under the
+//! stream's appender lock, see `wal::Appender`; read lock-free with
+//! positional reads, which share no file offset), the published end of its
+//! data, and its
 //! records' indexes (the first, the published count, the ends of the
 //! records of the active segment).
 
@@ -153,8 +154,10 @@ pub struct Segment {
     expiration_ms: i64,
     window_start_ms: i64,
     path: PathBuf,
+    /// Written under the appender lock, read by anyone: `pwrite` and
+    /// `pread` take their offsets, so one descriptor serves both (a log
+    /// holds one per segment).
     file: File,
-    read_fd: File,
     /// Readers may read `[SEGMENT_HEADER_SIZE, written_end)`. Advanced only
     /// after a whole append (or batch) is in the file, so a reader never sees
     /// half a batch.
@@ -216,9 +219,6 @@ impl Segment {
         header: SegmentHeader,
         end: u64,
     ) -> Result<Segment> {
-        let read_fd = file
-            .try_clone()
-            .map_err(|e| WalError::io(format!("dup of {}", path.display()), e))?;
         Ok(Segment {
             id: header.segment_id,
             first_index: header.first_index,
@@ -230,7 +230,6 @@ impl Segment {
             window_start_ms: header.window_start_ms,
             path,
             file,
-            read_fd,
             written_end: AtomicU64::new(end),
             // Only the header is known durable until someone syncs (a new
             // segment's header is fsync'ed by `create`; recovery raises this
@@ -352,7 +351,7 @@ impl Segment {
             }
             let from = k.saturating_sub(1);
             let mut buf = vec![0u8; ((k + n - from) * 8) as usize];
-            self.read_fd.read_exact_at(&mut buf, at + from * 8)?;
+            self.file.read_exact_at(&mut buf, at + from * 8)?;
             if k == 0 {
                 ends.push(SEGMENT_HEADER_SIZE as u64);
             }
@@ -449,9 +448,9 @@ impl Segment {
         sys::truncate(&self.file, &self.path, len)
     }
 
-    /// Positional read of exactly `buf.len()` bytes at `offset`, on the read fd.
+    /// Positional read of exactly `buf.len()` bytes at `offset` (the segment's one fd).
     pub(crate) fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.read_fd.read_exact_at(buf, offset)
+        self.file.read_exact_at(buf, offset)
     }
 
     /// Size of the file on disk (fstat), for cleanup's accounting.
@@ -459,10 +458,10 @@ impl Segment {
         Ok(self.file.metadata()?.len())
     }
 
-    /// Positional read of exactly `len` bytes at `offset` on the read fd,
+    /// Positional read of exactly `len` bytes at `offset`,
     /// appended to `buf` (which is not zero-filled first).
     pub(crate) fn read_append(&self, buf: &mut Vec<u8>, len: usize, offset: u64) -> io::Result<()> {
-        sys::pread_exact_append(&self.read_fd, buf, len, offset)
+        sys::pread_exact_append(&self.file, buf, len, offset)
     }
 }
 
