@@ -324,6 +324,40 @@ pub fn thread_read_bytes() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Raise this process's open-file limit as far as it may go (the hard
+/// limit, or more when privileged), and return the soft limit then. A
+/// nano_wal stream holds a descriptor per segment.
+pub fn raise_open_file_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit, which lives here.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 1024;
+    }
+    let want = libc::rlimit {
+        rlim_cur: lim.rlim_max.max(1 << 16),
+        rlim_max: lim.rlim_max.max(1 << 16),
+    };
+    // SAFETY: setrlimit reads one rlimit, which lives here; a refusal
+    // (unprivileged) leaves the limit as it was.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
+        return want.rlim_cur;
+    }
+    lim.rlim_cur = lim.rlim_max;
+    // SAFETY: as above; raising the soft limit to the hard one is allowed.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } == 0 {
+        return lim.rlim_cur;
+    }
+    1024
+}
+
+/// File descriptors this process has open.
+pub fn open_fds() -> u64 {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64)
+}
+
 /// Milliseconds since the Unix epoch, for the engines that take the time.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
