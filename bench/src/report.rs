@@ -700,7 +700,8 @@ const NOTES: &str = "\
   the table. The raw limit opens, `fstat`s and reads the first 64 and last 40 bytes of every segment file of the same stream.
   A log keeps one descriptor open per segment: the bench raises its open-file limit as far as it may and, below 10,000 free
   descriptors, builds fewer segments (said under the table). Building the two streams took ~150 s here.
-- **Run time** on the 2-core build machine: the full run about 12 minutes, `--quick` 30-80 s (both measured while other
+- **Run time** on the 2-core build machine: the full run about 12 minutes before the reads by index and the many-segments row,
+  22 minutes with them (at a load average of ~4), `--quick` 30-80 s (both measured while other
   builds ran). Fsync-bound measurements stop at a time cap (0.5 s quick, 3 s full) and count what they did.
 ";
 
