@@ -34,20 +34,29 @@ impl Poison {
         self.set.store(true, Ordering::Release);
     }
 
+    /// Fails once the log is poisoned (inlined: every append checks; the
+    /// error is built out of line).
+    #[inline]
     pub fn check(&self) -> Result<()> {
         if !self.set.load(Ordering::Acquire) {
             return Ok(());
         }
+        Err(self.error())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn error(&self) -> WalError {
         let cause = self.cause.lock().unwrap_or_else(|p| p.into_inner());
         let (context, errno, kind) = cause.clone().expect("poison flag set without a cause");
         let source = match errno {
             Some(code) => io::Error::from_raw_os_error(code),
             None => io::Error::from(kind),
         };
-        Err(WalError::io(
+        WalError::io(
             format!("the log is poisoned (fail-stop) because {context} failed earlier; reopen it"),
             source,
-        ))
+        )
     }
 }
 

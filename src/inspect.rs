@@ -6,7 +6,9 @@
 
 use crate::error::{Result, WalError};
 use crate::format::meta::{MetaSlot, PurgePoint};
-use crate::format::names::{lock_file_name, meta_file_name, parse_file_name, validate_stream_name};
+use crate::format::names::{
+    lock_file_name, meta_file_name, parse_file_name, validate_stream_name, StreamFile,
+};
 use crate::format::SEGMENT_HEADER_SIZE;
 use crate::read::{read_refs, read_refs_into, ReadBuf};
 use crate::record::{EntryRef, Record};
@@ -35,6 +37,28 @@ pub fn list_streams(dir: &Path) -> Result<Vec<String>> {
         }
     }
     Ok(streams.into_iter().collect())
+}
+
+/// The segment files of `stream` in `dir`, by their names alone, sorted:
+/// no file is opened, read or scanned (to remove a stream's files, say).
+pub fn segment_files(dir: &Path, stream: &str) -> Result<Vec<PathBuf>> {
+    validate_stream_name(stream)?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| WalError::io(format!("listing directory {}", dir.display()), e))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| WalError::io(format!("listing directory {}", dir.display()), e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(StreamFile::Segment { segment_id, .. }) =
+            parse_file_name(name).filter(|f| f.stream() == stream)
+        {
+            files.push((segment_id, entry.path()));
+        }
+    }
+    files.sort();
+    Ok(files.into_iter().map(|(_, path)| path).collect())
 }
 
 /// One segment file as found on disk.
@@ -367,10 +391,7 @@ fn index_segments(segments: &mut SegmentMap, purge: Option<PurgePoint>) -> Resul
     }
     let start = (FIRST_RECORD_OFFSET, newest.first_index());
     let plan = plan_tail(&newest, start, newest.len(), true)?;
-    newest.track_ends();
-    for (k, &end) in plan.ends.iter().enumerate() {
-        newest.set_record_end(k as u64, end);
-    }
+    newest.track_ends_from(&plan.ends);
     newest.publish_count(plan.records);
     if let Some(floor) = floor {
         dropped.extend(apply_floor(segments, floor));

@@ -112,5 +112,5 @@ struct ReadmeExample;
 /// Test-only fault injection (cargo feature `fault-injection`).
 #[cfg(feature = "fault-injection")]
 pub mod fault {
-    pub use crate::sys::{clear_faults, inject_fault, Fault, FaultOp};
+    pub use crate::sys::{clear_faults, inject_fault, set_segment_record_cap, Fault, FaultOp};
 }

@@ -2,6 +2,7 @@
 //! Options, their validation, and the pure arithmetic of windows.
 
 use crate::error::{Result, WalError};
+use crate::format::MAX_SEGMENT_RECORDS;
 use std::time::Duration;
 
 /// Smallest non-zero `max_segment_bytes`.
@@ -61,6 +62,9 @@ pub(crate) struct Config {
     pub file_mode: u32,
     pub salvage: bool,
     pub first_index: u64,
+    /// Records a segment holds: `MAX_SEGMENT_RECORDS` (a test may set less,
+    /// see `sys::segment_record_cap`).
+    pub max_segment_records: u64,
 }
 
 fn duration_ms(d: Duration, what: &str) -> Result<i64> {
@@ -113,6 +117,7 @@ impl WalOptions {
             max_segment_bytes: self.max_segment_bytes,
             file_mode: self.file_mode,
             salvage: self.salvage,
+            max_segment_records: MAX_SEGMENT_RECORDS,
         })
     }
 }

@@ -675,10 +675,7 @@ fn recover_tail(
     if committed_end < len {
         seg.publish_end(committed_end);
     }
-    seg.track_ends();
-    for (k, &end) in plan.ends.iter().enumerate() {
-        seg.set_record_end(k as u64, end);
-    }
+    seg.track_ends_from(&plan.ends);
     seg.publish_count(plan.records);
     seg.mark_synced(committed_end);
     Ok(seg)

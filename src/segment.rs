@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-//! One segment file: its identity, its write fd (written only under the
-//! stream's appender lock, see `wal::Appender`), a dup'd read fd for
-//! lock-free positional reads, the published end of its data, and its
+//! One segment file: its identity, its one fd (written only under the
+//! stream's appender lock, see `wal::Appender`; read lock-free with
+//! positional reads, which share no file offset), the published end of its
+//! data, and its
 //! records' indexes (the first, the published count, the ends of the
 //! records of the active segment).
 
@@ -30,11 +31,15 @@ const ENDS_CHUNK: usize = 4096;
 /// records arrive, so a segment costs 8 bytes per record and a directory of
 /// [`MAX_SEGMENT_RECORDS`] / [`ENDS_CHUNK`] slots.
 pub(crate) struct RecordEnds {
-    chunks: Box<[OnceLock<Box<[AtomicU64]>>]>,
+    chunks: Box<[OnceLock<Chunk>]>,
     /// Ends known (a scan's); the writer's are bounded by the published
     /// count instead.
     limit: u64,
 }
+
+/// [`ENDS_CHUNK`] record ends; shared so the appender can keep the one it
+/// fills ([`EndsWriter`]).
+type Chunk = Arc<[AtomicU64]>;
 
 impl std::fmt::Debug for RecordEnds {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -52,16 +57,19 @@ impl RecordEnds {
         }
     }
 
-    /// Store the end of record `k` (nothing past [`MAX_SEGMENT_RECORDS`]:
-    /// the writer never gets there, recovery refuses such a segment).
-    #[inline]
-    pub(crate) fn set(&self, k: u64, end: u64) {
-        let (chunk, slot) = (k as usize / ENDS_CHUNK, k as usize % ENDS_CHUNK);
-        let Some(chunk) = self.chunks.get(chunk) else {
-            return;
-        };
-        let chunk = chunk.get_or_init(|| (0..ENDS_CHUNK).map(|_| AtomicU64::new(0)).collect());
-        chunk[slot].store(end, Ordering::Relaxed);
+    /// The chunk of record `k`, allocated if it was not (None past
+    /// [`MAX_SEGMENT_RECORDS`]: the writer never gets there, recovery
+    /// refuses such a segment).
+    fn chunk(&self, k: u64) -> Option<&Chunk> {
+        let chunk = self.chunks.get(k as usize / ENDS_CHUNK)?;
+        Some(chunk.get_or_init(|| (0..ENDS_CHUNK).map(|_| AtomicU64::new(0)).collect()))
+    }
+
+    /// Store the end of record `k` (nothing past [`MAX_SEGMENT_RECORDS`]).
+    fn set(&self, k: u64, end: u64) {
+        if let Some(chunk) = self.chunk(k) {
+            chunk[k as usize % ENDS_CHUNK].store(end, Ordering::Relaxed);
+        }
     }
 
     /// The end of record `k`, stored before a count above `k` was published.
@@ -72,6 +80,59 @@ impl RecordEnds {
         let (chunk, slot) = (k as usize / ENDS_CHUNK, k as usize % ENDS_CHUNK);
         let chunk = self.chunks.get(chunk)?.get()?;
         Some(chunk[slot].load(Ordering::Relaxed))
+    }
+}
+
+/// The appender's handle on the active segment's [`RecordEnds`]: it keeps
+/// the chunk being filled, so storing an end is a bounds check and a store
+/// (no lookup of the chunk and of its `OnceLock` per record).
+#[derive(Debug)]
+pub(crate) struct EndsWriter {
+    ends: Arc<RecordEnds>,
+    /// The chunk of records `base ..`, None before the first store.
+    chunk: Option<Chunk>,
+    base: u64,
+}
+
+impl EndsWriter {
+    /// Store the end of record `k` (nothing past [`MAX_SEGMENT_RECORDS`]).
+    #[inline(always)]
+    pub(crate) fn set(&mut self, k: u64, end: u64) {
+        match &self.chunk {
+            Some(chunk) if k.wrapping_sub(self.base) < ENDS_CHUNK as u64 => {
+                chunk[(k - self.base) as usize].store(end, Ordering::Relaxed)
+            }
+            _ => self.set_in_next_chunk(k, end),
+        }
+    }
+
+    /// Store the ends of records `k, k + 1, ..`: one check for a run that
+    /// lies in the kept chunk, then only the stores.
+    #[inline]
+    pub(crate) fn set_run(&mut self, k: u64, ends: impl ExactSizeIterator<Item = u64>) {
+        let from = k.wrapping_sub(self.base);
+        match &self.chunk {
+            Some(chunk) if from.saturating_add(ends.len() as u64) <= ENDS_CHUNK as u64 => {
+                for (slot, end) in chunk[from as usize..].iter().zip(ends) {
+                    slot.store(end, Ordering::Relaxed);
+                }
+            }
+            _ => {
+                for (j, end) in ends.enumerate() {
+                    self.set(k + j as u64, end);
+                }
+            }
+        }
+    }
+
+    /// [`EndsWriter::set`] for a record outside the kept chunk: keep its
+    /// chunk from now on.
+    #[cold]
+    #[inline(never)]
+    fn set_in_next_chunk(&mut self, k: u64, end: u64) {
+        self.chunk = self.ends.chunk(k).cloned();
+        self.base = k - k % ENDS_CHUNK as u64;
+        self.ends.set(k, end);
     }
 }
 
@@ -100,8 +161,10 @@ pub struct Segment {
     expiration_ms: i64,
     window_start_ms: i64,
     path: PathBuf,
+    /// Written under the appender lock, read by anyone: `pwrite` and
+    /// `pread` take their offsets, so one descriptor serves both (a log
+    /// holds one per segment).
     file: File,
-    read_fd: File,
     /// Readers may read `[SEGMENT_HEADER_SIZE, written_end)`. Advanced only
     /// after a whole append (or batch) is in the file, so a reader never sees
     /// half a batch.
@@ -163,9 +226,6 @@ impl Segment {
         header: SegmentHeader,
         end: u64,
     ) -> Result<Segment> {
-        let read_fd = file
-            .try_clone()
-            .map_err(|e| WalError::io(format!("dup of {}", path.display()), e))?;
         Ok(Segment {
             id: header.segment_id,
             first_index: header.first_index,
@@ -179,7 +239,6 @@ impl Segment {
             window_start_ms: header.window_start_ms,
             path,
             file,
-            read_fd,
             written_end: AtomicU64::new(end),
             // Only the header is known durable until someone syncs (a new
             // segment's header is fsync'ed by `create`; recovery raises this
@@ -230,18 +289,26 @@ impl Segment {
     pub(crate) fn track_ends(&self) {
         self.ends.store(Some(Arc::new(RecordEnds::new())));
     }
-    /// The ends kept in memory, for the appender to store into without a
-    /// load of the swap cell per record.
-    pub(crate) fn ends(&self) -> Option<Arc<RecordEnds>> {
-        self.ends.load_full()
+    /// A writer of the ends kept in memory, for the appender to store into
+    /// without a load of the swap cell per record.
+    pub(crate) fn ends_writer(&self) -> Option<EndsWriter> {
+        Some(EndsWriter {
+            ends: self.ends.load_full()?,
+            chunk: None,
+            base: 0,
+        })
     }
 
-    /// Store the end of the segment's record `k` (recovery), before its
-    /// count is published.
-    pub(crate) fn set_record_end(&self, k: u64, end: u64) {
-        if let Some(ends) = &*self.ends.load() {
-            ends.set(k, end);
+    /// Keep the ends of the records in memory from now on, starting with
+    /// those of the records a scan found (`ends`, stored before their count
+    /// is published): the newest segment after recovery, which may take
+    /// appends. One store of the swap cell, not a load of it per record.
+    pub(crate) fn track_ends_from(&self, ends: &[u64]) {
+        let kept = RecordEnds::new();
+        for (k, &end) in ends.iter().enumerate() {
+            kept.set(k as u64, end);
         }
+        self.ends.store(Some(Arc::new(kept)));
     }
     /// Publish the number of records, after their ends and after the data
     /// end covering them ([`Segment::publish_end`]).
@@ -307,7 +374,7 @@ impl Segment {
             }
             let from = k.saturating_sub(1);
             let mut buf = vec![0u8; ((k + n - from) * 8) as usize];
-            self.read_fd.read_exact_at(&mut buf, at + from * 8)?;
+            self.file.read_exact_at(&mut buf, at + from * 8)?;
             if k == 0 {
                 ends.push(SEGMENT_HEADER_SIZE as u64);
             }
@@ -330,7 +397,7 @@ impl Segment {
             return Ok(None);
         }
         let mut b = [0u8; 8];
-        self.read_fd.read_exact_at(&mut b, at + k * 8)?;
+        self.file.read_exact_at(&mut b, at + k * 8)?;
         Ok(Some(u64::from_le_bytes(b)))
     }
 
@@ -429,9 +496,9 @@ impl Segment {
         sys::truncate(&self.file, &self.path, len)
     }
 
-    /// Positional read of exactly `buf.len()` bytes at `offset`, on the read fd.
+    /// Positional read of exactly `buf.len()` bytes at `offset` (the segment's one fd).
     pub(crate) fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.read_fd.read_exact_at(buf, offset)
+        self.file.read_exact_at(buf, offset)
     }
 
     /// Size of the file on disk (fstat), for cleanup's accounting.
@@ -439,9 +506,52 @@ impl Segment {
         Ok(self.file.metadata()?.len())
     }
 
-    /// Positional read of exactly `len` bytes at `offset` on the read fd,
+    /// Positional read of exactly `len` bytes at `offset`,
     /// appended to `buf` (which is not zero-filled first).
     pub(crate) fn read_append(&self, buf: &mut Vec<u8>, len: usize, offset: u64) -> io::Result<()> {
-        sys::pread_exact_append(&self.read_fd, buf, len, offset)
+        sys::pread_exact_append(&self.file, buf, len, offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ends_writer_stores_every_end_across_chunks_in_runs_and_one_by_one() {
+        let ends = Arc::new(RecordEnds::new());
+        let mut w = EndsWriter {
+            ends: ends.clone(),
+            chunk: None,
+            base: 0,
+        };
+        let end_of = |k: u64| 1000 + 7 * k;
+        // Runs of 1, 2, 3, ... records: some start in one chunk and end in
+        // the next; lone stores in between.
+        let (mut k, mut len) = (0u64, 1u64);
+        let total = 3 * ENDS_CHUNK as u64 + 17;
+        while k < total {
+            let n = len.min(total - k);
+            if len % 5 == 0 {
+                for j in k..k + n {
+                    w.set(j, end_of(j));
+                }
+            } else {
+                let run: Vec<u64> = (k..k + n).map(end_of).collect();
+                w.set_run(k, run.into_iter());
+            }
+            k += n;
+            len = len % 300 + 1;
+        }
+        for k in 0..total {
+            assert_eq!(ends.get(k), Some(end_of(k)), "record {k}");
+        }
+        let used = ends.chunks.iter().filter(|c| c.get().is_some()).count();
+        assert_eq!(used, 4, "a chunk per 4,096 records, allocated as needed");
+        // Past the cap nothing is stored, and nothing breaks.
+        w.set_run(MAX_SEGMENT_RECORDS - 1, [1u64, 2, 3].into_iter());
+        w.set(MAX_SEGMENT_RECORDS, 9);
+        assert_eq!(ends.get(MAX_SEGMENT_RECORDS - 1), Some(1));
+        assert_eq!(ends.get(MAX_SEGMENT_RECORDS), None);
     }
 }

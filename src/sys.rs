@@ -13,7 +13,7 @@ use std::os::fd::AsFd;
 use std::path::Path;
 
 #[cfg(feature = "fault-injection")]
-pub use fault::{clear_faults, inject_fault, Fault, FaultOp};
+pub use fault::{clear_faults, inject_fault, set_segment_record_cap, Fault, FaultOp};
 
 /// Linux's IOV_MAX: the most iovecs one `pwritev` accepts.
 pub const IOV_MAX: usize = 1024;
@@ -124,6 +124,20 @@ pub fn remove_file(path: &Path) -> io::Result<()> {
     std::fs::remove_file(path)
 }
 
+/// The record cap a test set for streams opened under `dir`
+/// (`fault::set_segment_record_cap`); always None without the
+/// `fault-injection` feature.
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub fn segment_record_cap(_dir: &Path) -> Option<u64> {
+    None
+}
+
+#[cfg(feature = "fault-injection")]
+pub fn segment_record_cap(dir: &Path) -> Option<u64> {
+    fault::record_cap(dir)
+}
+
 #[cfg(feature = "fault-injection")]
 use fault::FaultOp as FaultOpKind;
 
@@ -192,12 +206,38 @@ mod fault {
         FAULTS.lock().unwrap_or_else(|p| p.into_inner()).push(f);
     }
 
-    /// Remove every fault under `under`.
+    /// Remove every fault under `under`, and its record cap.
     pub fn clear_faults(under: &Path) {
         FAULTS
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|f| f.under != under);
+        RECORD_CAPS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(dir, _)| dir != under);
+    }
+
+    static RECORD_CAPS: Mutex<Vec<(PathBuf, u64)>> = Mutex::new(Vec::new());
+
+    /// Streams opened from now on in a directory under `under` hold at most
+    /// `cap` records per segment (clamped to `1..=MAX_SEGMENT_RECORDS`)
+    /// instead of `format::MAX_SEGMENT_RECORDS`: an append past it rolls
+    /// the log and a larger batch is refused, as at the real cap, which
+    /// tests cannot reach in reasonable time. Read once by `Wal::open`;
+    /// [`clear_faults`] removes it. Not an option of the log: a log's
+    /// segments may always hold `MAX_SEGMENT_RECORDS` records.
+    pub fn set_segment_record_cap(under: &Path, cap: u64) {
+        let mut caps = RECORD_CAPS.lock().unwrap_or_else(|p| p.into_inner());
+        caps.retain(|(dir, _)| dir != under);
+        caps.push((under.to_path_buf(), cap));
+    }
+
+    pub(super) fn record_cap(dir: &Path) -> Option<u64> {
+        let caps = RECORD_CAPS.lock().unwrap_or_else(|p| p.into_inner());
+        caps.iter()
+            .find(|(under, _)| dir.starts_with(under))
+            .map(|&(_, cap)| cap)
     }
 
     fn take(op: FaultOp, path: &Path) -> Option<(usize, io::Error)> {

@@ -334,6 +334,40 @@ fn segment_files_are_named_stream_expiration_id() {
     assert_eq!(segs[1].path(), tmp.path().join(format!("s_{e2}_2.seg")));
 }
 
+#[test]
+fn segment_files_lists_a_streams_files_by_name_alone() {
+    use nano_wal::inspect::segment_files;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for n in ["a", "a_1"] {
+        let w = Wal::open(dir, n, test_opts()).unwrap();
+        for i in 0..3i64 {
+            w.append(None, b"x", T0 + i * DUR, false).unwrap();
+        }
+    }
+    // A file whose header does not even verify is listed by its name.
+    std::fs::write(dir.join(format!("a_{}_10.seg", T0 + RET)), b"junk").unwrap();
+    std::fs::write(dir.join("a_notes.txt"), b"not a segment").unwrap();
+    let want: Vec<_> = seg_files(dir, "a").into_iter().map(|f| f.2).collect();
+    assert_eq!(want.len(), 4);
+    assert_eq!(segment_files(dir, "a").unwrap(), want, "sorted by id");
+    assert_eq!(segment_files(dir, "a_1").unwrap().len(), 3);
+    assert_eq!(
+        segment_files(dir, "b").unwrap(),
+        Vec::<std::path::PathBuf>::new()
+    );
+    match segment_files(dir, "../a") {
+        Err(e @ WalError::InvalidConfig(_)) => {
+            assert!(e.to_string().contains("invalid stream name"), "{e}")
+        }
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
+    match segment_files(&dir.join("missing"), "a") {
+        Err(e @ WalError::Io { .. }) => assert!(e.to_string().contains("listing directory"), "{e}"),
+        other => panic!("expected Io, got {other:?}"),
+    }
+}
+
 // ---------------------------------------------------------------- appends
 
 #[test]
@@ -1792,6 +1826,95 @@ fn a_replay_from_a_ref_checks_its_index() {
     };
     let first = w.replay(Some(wrong)).unwrap().next().unwrap();
     assert!(matches!(first, Err(WalError::CorruptedData { .. })));
+}
+
+/// The record cap (`MAX_SEGMENT_RECORDS`, 4,194,304) is lowered for one
+/// directory through the fault-injection hook: the real one takes
+/// millions of appends to reach.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_segment_rotates_at_the_record_cap_and_indexes_stay_dense_across_it() {
+    use nano_wal::fault::{clear_faults, set_segment_record_cap};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    set_segment_record_cap(dir, 5);
+    let content = |i: u64| format!("record {i}").into_bytes();
+    let contents: Vec<Vec<u8>> = (0..14).map(content).collect();
+    let mut refs = Vec::new();
+    {
+        let wal = open(dir);
+        // 7 single appends: 5 fill segment 1, the 6th rolls the log.
+        for c in &contents[..7] {
+            refs.push(wal.append(None, c, T0, false).unwrap());
+        }
+        // A batch of 3 fills segment 2 exactly; a batch of 4 does not fit
+        // the 0 left and goes whole to segment 3 (batches are never split).
+        let items = |r: std::ops::Range<usize>| -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
+            contents[r].iter().map(|c| (None, c.clone())).collect()
+        };
+        let (b1, b2) = (items(7..10), items(10..14));
+        refs.extend(wal.append_batch(&entries(&b1), T0, false).unwrap());
+        refs.extend(wal.append_batch(&entries(&b2), T0, true).unwrap());
+        // A batch larger than a segment holds is refused, nothing written.
+        let six = items(0..6);
+        match wal.append_batch(&entries(&six), T0, false) {
+            Err(e @ WalError::InvalidArgument(_)) => assert!(
+                e.to_string()
+                    .contains("a batch of 6 records exceeds the 5 records a segment holds"),
+                "{e}"
+            ),
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        }
+        let segs = wal.segments();
+        let shape: Vec<(u64, u64, u64)> = segs
+            .iter()
+            .map(|s| (s.id(), s.first_index(), s.record_count()))
+            .collect();
+        assert_eq!(shape, vec![(1, 1, 5), (2, 6, 5), (3, 11, 4)]);
+        assert!(segs
+            .iter()
+            .all(|s| s.window_start_ms() == segs[0].window_start_ms()));
+        for (k, r) in refs.iter().enumerate() {
+            assert_eq!(r.index, 1 + k as u64, "dense across the rotations");
+            assert_eq!(wal.read_index(r.index).unwrap().content, contents[k]);
+        }
+        let state = wal.log_state();
+        assert_eq!((state.first_index, state.last_index), (1, 14));
+    }
+    // Reopened with the real cap: every record is there by ref, by index
+    // and in replay, the sealed segments' index footers are right, and the
+    // next append goes on in segment 3 with the next index.
+    clear_faults(dir);
+    let view = nano_wal::inspect::LogView::open(dir, "s").unwrap();
+    for id in [1, 2] {
+        assert_eq!(
+            view.check_footer(id).unwrap(),
+            None,
+            "footer of segment {id}"
+        );
+    }
+    let wal = open(dir);
+    let replayed: Vec<(EntryRef, Vec<u8>)> = replay_all(&wal)
+        .into_iter()
+        .map(|(r, rec)| (r, rec.content.to_vec()))
+        .collect();
+    let want: Vec<(EntryRef, Vec<u8>)> = refs.iter().copied().zip(contents.clone()).collect();
+    assert_eq!(replayed, want);
+    for (k, r) in refs.iter().enumerate() {
+        assert_eq!(wal.read(*r).unwrap().content, contents[k]);
+        assert_eq!(wal.read_index(r.index).unwrap().content, contents[k]);
+    }
+    let mut from = 1;
+    while from <= 14 {
+        let got = wal.read_range(from, 14, u64::MAX).unwrap();
+        for (r, rec) in &got {
+            assert_eq!(r.index, from, "read_range is contiguous");
+            assert_eq!(rec.content, contents[(from - 1) as usize]);
+            from += 1;
+        }
+    }
+    let next = wal.append(None, b"after", T0, false).unwrap();
+    assert_eq!((next.segment_id, next.index), (3, 15));
 }
 
 // ---------------------------------------------------------------- reads by index

@@ -122,7 +122,7 @@ fn mutate(rng: &mut Rng, b: &mut Vec<u8>, (seg_id, base): (u64, usize), others: 
             rng.below(n as u64) as usize
         }
     };
-    match rng.below(13) {
+    match rng.below(14) {
         0 if len > 0 => {
             let i = pick(rng, len);
             b[i] ^= 1 << rng.below(8);
@@ -212,6 +212,27 @@ fn mutate(rng: &mut Rng, b: &mut Vec<u8>, (seg_id, base): (u64, usize), others: 
             b[i] ^= 1 << rng.below(8);
             let crc = crc32c::crc32c(&b[..at]);
             b[at..SEGMENT_HEADER_SIZE].copy_from_slice(&crc.to_le_bytes());
+        }
+        12 if len >= 40 && b[len - 40..len - 32] == *b"NANOIDX1" => {
+            // A field of an index footer's trailer changed (first_index,
+            // count, data_end or ends_crc), its trailer CRC recomputed most
+            // of the time, so the trailer checks reach past the CRC.
+            let t = len - 40;
+            let field = [8, 16, 24, 32][pick(rng, 4)];
+            let old = u64::from_le_bytes(b[t + field..t + field + 8].try_into().unwrap());
+            let v = match rng.below(4) {
+                0 => old.wrapping_add(1),
+                1 => old.wrapping_sub(1),
+                2 => INTERESTING[pick(rng, INTERESTING.len())],
+                _ => rng.next_u64(),
+            };
+            let width = if field == 32 { 4 } else { 8 };
+            b[t + field..t + field + width].copy_from_slice(&v.to_le_bytes()[..width]);
+            if rng.below(4) != 0 {
+                let seed = crc32c::crc32c(&seg_id.to_le_bytes());
+                let crc = crc32c::crc32c_append(seed, &b[t..t + 36]);
+                b[t + 36..t + 40].copy_from_slice(&crc.to_le_bytes());
+            }
         }
         _ => {
             // Flip the batch-continues bit of a record and fix its CRC.
@@ -428,6 +449,158 @@ fn renumber(file: &mut [u8], id: u64) {
 }
 
 /// The container of target 2 round-trips.
+/// The oracle's own CRC32C and index-footer trailer decoder, against an
+/// independent CRC crate and against the footers the engine writes: a
+/// sealed segment's trailer decodes to what the log holds, every bit of
+/// it matters, and a trailer with a changed field and a recomputed CRC is
+/// still refused when the field breaks a rule of docs/FORMAT.md.
+#[test]
+fn the_reference_footer_decoder_reads_what_the_engine_writes() {
+    for data in [&b""[..], b"a", b"123456789", &[0xA5; 1000]] {
+        assert_eq!(fuzzing::ref_crc32c(0, data), crc32c::crc32c(data));
+        assert_eq!(
+            fuzzing::ref_crc32c(0x1234_5678, data),
+            crc32c::crc32c_append(0x1234_5678, data)
+        );
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = Wal::open(tmp.path(), STREAM, fuzzing::options(false)).unwrap();
+    for w in 0..3i64 {
+        for i in 0..=w {
+            let content = vec![i as u8; 10 + 7 * i as usize];
+            wal.append(None, &content, T0 + w * DUR, false).unwrap();
+        }
+    }
+    let segs = wal.segments();
+    let (sealed, newest) = (&segs[..2], &segs[2]);
+    drop(wal);
+    let read = |s: &nano_wal::Segment| std::fs::read(s.path()).unwrap();
+    let newest_file = read(newest);
+    assert_eq!(
+        fuzzing::ref_trailer(&newest_file, newest.id(), newest.first_index()),
+        None,
+        "the newest segment has no footer"
+    );
+    for s in sealed {
+        let f = read(s);
+        let t = fuzzing::ref_trailer(&f, s.id(), s.first_index())
+            .unwrap_or_else(|| panic!("segment {} has a footer", s.id()));
+        assert_eq!(
+            (t.first_index, t.count),
+            (s.first_index(), s.record_count())
+        );
+        let ends_at = t.data_end as usize;
+        assert_eq!(f.len(), ends_at + 8 * t.count as usize + 40);
+        let seed = crc32c::crc32c(&s.id().to_le_bytes());
+        let ends = &f[ends_at..f.len() - 40];
+        assert_eq!(t.ends_crc, crc32c::crc32c_append(seed, ends));
+        assert_eq!(
+            u64::from_le_bytes(ends[ends.len() - 8..].try_into().unwrap()),
+            t.data_end,
+            "the last end is where the data ends"
+        );
+        // Every bit of the trailer counts.
+        for bit in 0..40 * 8 {
+            let mut bad = f.clone();
+            let at = f.len() - 40 + bit / 8;
+            bad[at] ^= 1 << (bit % 8);
+            assert_eq!(
+                fuzzing::ref_trailer(&bad, s.id(), s.first_index()),
+                None,
+                "bit {bit}"
+            );
+        }
+        assert_eq!(
+            fuzzing::ref_trailer(&f, s.id() + 1, s.first_index()),
+            None,
+            "seed"
+        );
+        assert_eq!(
+            fuzzing::ref_trailer(&f, s.id(), s.first_index() + 1),
+            None,
+            "first index"
+        );
+        // Rules past the CRC: a changed field with its CRC recomputed.
+        let resealed = |field: usize, v: u64| {
+            let mut g = f.clone();
+            let t = g.len() - 40;
+            g[t + field..t + field + 8].copy_from_slice(&v.to_le_bytes());
+            let crc = crc32c::crc32c_append(seed, &g[t..t + 36]);
+            g[t + 36..].copy_from_slice(&crc.to_le_bytes());
+            fuzzing::ref_trailer(&g, s.id(), s.first_index())
+        };
+        assert_eq!(
+            resealed(16, t.count),
+            Some(t),
+            "recomputing alone changes nothing"
+        );
+        assert_eq!(resealed(8, t.first_index + 1), None, "first index");
+        assert_eq!(resealed(16, t.count + 1), None, "count against the length");
+        assert_eq!(
+            resealed(24, t.data_end - 8),
+            None,
+            "data_end against the length"
+        );
+        let too_many = nano_wal::format::MAX_SEGMENT_RECORDS + 1;
+        assert_eq!(resealed(16, too_many), None, "count over the cap");
+    }
+    // data_end below the header: a header and a trailer (104 bytes) whose
+    // numbers add up (32 + 8 x 4 + 40), the "ends" being header bytes.
+    let mut g = segment_header(1).encode().to_vec();
+    let seed = crc32c::crc32c(&1u64.to_le_bytes());
+    let mut t = b"NANOIDX1".to_vec();
+    for v in [1u64, 4, 32] {
+        t.extend_from_slice(&v.to_le_bytes());
+    }
+    t.extend_from_slice(&crc32c::crc32c_append(seed, &g[32..64]).to_le_bytes());
+    let crc = crc32c::crc32c_append(seed, &t);
+    t.extend_from_slice(&crc.to_le_bytes());
+    g.extend_from_slice(&t);
+    assert_eq!(g.len(), 32 + 8 * 4 + 40);
+    assert_eq!(fuzzing::ref_trailer(&g, 1, 1), None, "data_end under 64");
+    let mut h = g.clone();
+    let t = h.len() - 40;
+    h[t + 24..t + 32].copy_from_slice(&64u64.to_le_bytes());
+    h[t + 16..t + 24].copy_from_slice(&0u64.to_le_bytes());
+    let crc = crc32c::crc32c_append(seed, &h[t..t + 36]);
+    h[t + 36..].copy_from_slice(&crc.to_le_bytes());
+    assert_eq!(
+        fuzzing::ref_trailer(&h, 1, 1).map(|t| (t.count, t.data_end)),
+        Some((0, 64)),
+        "an empty sealed segment's footer"
+    );
+}
+
+/// Found by `recover_dir` once its mutations rewrote trailer fields with
+/// their CRC: a trailer whose data_end is near 2^64 overflowed the length
+/// equation in `Trailer::decode` (a panic in debug builds; in release the
+/// sum wrapped). Open must not trust it: it scans the segment and every
+/// record is there.
+#[test]
+fn a_footer_whose_data_end_overflows_the_length_is_not_trusted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, STREAM, fuzzing::options(false)).unwrap();
+    let a = wal.append(None, b"first", T0, false).unwrap();
+    let b = wal.append(None, b"second", T0 + DUR, false).unwrap();
+    let sealed = wal.segments()[0].path().to_path_buf();
+    drop(wal);
+    let mut f = std::fs::read(&sealed).unwrap();
+    let t = f.len() - 40;
+    assert_eq!(&f[t..t + 8], b"NANOIDX1");
+    f[t + 24..t + 32].copy_from_slice(&u64::MAX.to_le_bytes());
+    let seed = crc32c::crc32c(&a.segment_id.to_le_bytes());
+    let crc = crc32c::crc32c_append(seed, &f[t..t + 36]);
+    f[t + 36..].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&sealed, &f).unwrap();
+    let wal = Wal::open(dir, STREAM, fuzzing::options(false)).unwrap();
+    assert_eq!(&wal.read(a).unwrap().content[..], b"first");
+    assert_eq!(&wal.read_index(a.index).unwrap().content[..], b"first");
+    assert_eq!(&wal.read(b).unwrap().content[..], b"second");
+    let all: Vec<_> = wal.replay(None).unwrap().map(|r| r.unwrap().0).collect();
+    assert_eq!(all, vec![a, b]);
+}
+
 #[test]
 fn dir_input_round_trip() {
     let d = DirInput {

@@ -111,6 +111,16 @@ mod imp {
             out_records: *mut Record,
             out_buf: *mut *mut NwalReadBuf,
         ) -> i32;
+        fn nwal_read_range(
+            w: *mut Nwal,
+            from: u64,
+            max_count: usize,
+            max_bytes: u64,
+            out_records: *mut Record,
+            out_refs: *mut EntryRef,
+            out_count: *mut usize,
+            out_buf: *mut *mut NwalReadBuf,
+        ) -> i32;
         fn nwal_read_buf_free(buf: *mut NwalReadBuf);
         fn nwal_iter_open(w: *mut Nwal, from: *const EntryRef, out: *mut *mut NwalIter) -> i32;
         fn nwal_iter_next(it: *mut NwalIter, out_rec: *mut Record, out_ref: *mut EntryRef) -> i32;
@@ -219,6 +229,42 @@ mod imp {
             Ok(bytes)
         }
 
+        /// Read up to `count` records from index `from` (no byte budget)
+        /// and hand back how many and their content bytes, then free the
+        /// buffer.
+        fn read_range(
+            &self,
+            from: u64,
+            count: usize,
+            out: &mut Vec<Record>,
+        ) -> Result<(u64, u64), String> {
+            out.clear();
+            out.resize(count, EMPTY_RECORD);
+            let (mut n, mut buf) = (0usize, ptr::null_mut());
+            // SAFETY: `out` has `count` slots; NULL refs are allowed; the
+            // count and buffer outputs are valid.
+            let st = unsafe {
+                nwal_read_range(
+                    self.0,
+                    from,
+                    count,
+                    u64::MAX,
+                    out.as_mut_ptr(),
+                    ptr::null_mut(),
+                    &mut n,
+                    &mut buf,
+                )
+            };
+            if st != NWAL_OK {
+                return Err(err("nwal_read_range", st));
+            }
+            let bytes = out[..n].iter().map(|r| r.content_len as u64).sum();
+            black_box(&out);
+            // SAFETY: the buffer came from nwal_read_range and is freed once.
+            unsafe { nwal_read_buf_free(buf) };
+            Ok((n as u64, bytes))
+        }
+
         fn replay(&self) -> Result<(u64, u64), String> {
             let mut it = ptr::null_mut();
             // SAFETY: live handle, NULL = from the start.
@@ -312,6 +358,35 @@ mod imp {
         fn replay(&mut self) -> Cell {
             time(|| self.h.replay().map_err(Missing::Failed))
         }
+
+        fn random_by_index(&mut self, idx: &[usize]) -> Cell {
+            time(|| {
+                let mut bytes = 0;
+                for &i in idx {
+                    let (_, b) = self
+                        .h
+                        .read_range(self.refs[i].index, 1, &mut self.out)
+                        .map_err(Missing::Failed)?;
+                    bytes += b;
+                }
+                Ok((idx.len() as u64, bytes))
+            })
+        }
+
+        fn ranges(&mut self, starts: &[usize], len: usize) -> Cell {
+            time(|| {
+                let (mut n, mut bytes) = (0, 0);
+                for &s in starts {
+                    let (k, b) = self
+                        .h
+                        .read_range(self.refs[s].index, len, &mut self.out)
+                        .map_err(Missing::Failed)?;
+                    n += k;
+                    bytes += b;
+                }
+                Ok((n, bytes))
+            })
+        }
     }
 
     impl System for Ffi {
@@ -382,6 +457,12 @@ mod imp {
             let h = Handle::open(dir)?;
             fill(&h, size, (bytes / size as u64) as usize)?;
             Ok(())
+        }
+
+        /// Built through the Rust API (the C API would need the layout of
+        /// `nwal_options` for the 1 s windows); opened through the C API.
+        fn build_segments(&self, dir: &Path, sealed: usize) -> Result<(), Missing> {
+            crate::nano::build_segments(dir, sealed)
         }
 
         fn open(&self, dir: &Path) -> Cell {

@@ -53,6 +53,16 @@ pub trait Reader {
     fn runs(&mut self, starts: &[usize], len: usize) -> Cell;
     /// Every record of the log, in order, through the API's replay or scan.
     fn replay(&mut self) -> Cell;
+    /// One read call per index, by the record's log index (not a ref or
+    /// position the append returned).
+    fn random_by_index(&mut self, _idx: &[usize]) -> Cell {
+        na("no read by index measured")
+    }
+    /// For each start, the records start..start+len by log index, one range
+    /// read each.
+    fn ranges(&mut self, _starts: &[usize], _len: usize) -> Cell {
+        na("no range read by index measured")
+    }
 }
 
 /// A log engine under test, driven through its public API. Every method
@@ -98,6 +108,12 @@ pub trait System: Sync {
     /// bytes are filled in by the caller.
     fn open(&self, _dir: &Path) -> Cell {
         na("not measured")
+    }
+
+    /// Write a stream of `sealed` sealed segments and a newest one, a few
+    /// records each, and close it (the many-segments open row).
+    fn build_segments(&self, _dir: &Path, _sealed: usize) -> Result<(), Missing> {
+        na("not measured: the row measures nano_wal's index footers")
     }
 
     /// Open the stream `build` wrote and read every record (for peak memory).
@@ -298,6 +314,49 @@ where
         bytes,
         secs: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Bytes this thread has read through read system calls so far (`rchar`
+/// of /proc/thread-self/io: page-cache hits included, other threads'
+/// reads excluded).
+pub fn thread_read_bytes() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/thread-self/io").ok()?;
+    let line = io.lines().find(|l| l.starts_with("rchar:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Raise this process's open-file limit as far as it may go (the hard
+/// limit, or more when privileged), and return the soft limit then. A
+/// nano_wal stream holds a descriptor per segment.
+pub fn raise_open_file_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit, which lives here.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 1024;
+    }
+    let want = libc::rlimit {
+        rlim_cur: lim.rlim_max.max(1 << 16),
+        rlim_max: lim.rlim_max.max(1 << 16),
+    };
+    // SAFETY: setrlimit reads one rlimit, which lives here; a refusal
+    // (unprivileged) leaves the limit as it was.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
+        return want.rlim_cur;
+    }
+    lim.rlim_cur = lim.rlim_max;
+    // SAFETY: as above; raising the soft limit to the hard one is allowed.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } == 0 {
+        return lim.rlim_cur;
+    }
+    1024
+}
+
+/// File descriptors this process has open.
+pub fn open_fds() -> u64 {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64)
 }
 
 /// Milliseconds since the Unix epoch, for the engines that take the time.

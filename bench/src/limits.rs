@@ -221,3 +221,28 @@ pub fn memcpy(size: usize, count: usize) -> Cell {
         Ok((count as u64, (count * size) as u64))
     })
 }
+
+/// What opening a stream of many sealed segments cannot do without: for
+/// each `.seg` file of `dir` (listed), open it, `fstat` it, `pread` its
+/// 64-byte header and its last 40 bytes (where nano_wal's index footer
+/// keeps its trailer), close it. One op = the whole directory.
+pub fn open_each_file(dir: &Path) -> Cell {
+    time(|| {
+        let mut head = [0u8; 64];
+        let mut tail = [0u8; 40];
+        let mut bytes = 0u64;
+        for entry in std::fs::read_dir(dir).map_err(fail("read_dir"))? {
+            let path = entry.map_err(fail("read_dir"))?.path();
+            if path.extension().is_none_or(|e| e != "seg") {
+                continue;
+            }
+            let f = File::open(&path).map_err(fail("open"))?;
+            let len = f.metadata().map_err(fail("fstat"))?.len();
+            f.read_exact_at(&mut head, 0).map_err(fail("pread"))?;
+            f.read_exact_at(&mut tail, len.saturating_sub(40))
+                .map_err(fail("pread"))?;
+            bytes += len;
+        }
+        Ok((1, bytes))
+    })
+}

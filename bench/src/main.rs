@@ -130,9 +130,10 @@ fn main() {
     let root = base.join(format!("nano_wal_bench.{}", std::process::id()));
     std::fs::create_dir_all(&root).expect("create the scratch directory");
     peers::walrus::init(&root);
+    let open_file_limit = harness::raise_open_file_limit();
     harness::start_clock();
     let started = std::time::Instant::now();
-    let results = plan::run(&args, &root);
+    let results = plan::run(&args, &root, open_file_limit);
     let elapsed = started.elapsed();
     let facts = facts::collect(&root);
     let _ = std::fs::remove_dir_all(&root);

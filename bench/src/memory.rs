@@ -18,8 +18,29 @@ fn vm_hwm_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The child: `__memory_child none` or `__memory_child INDEX DIR SCRATCH`.
+/// A field of /proc/self/status in KiB (`VmRSS`, `VmHWM`).
+fn status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The child: `__memory_child none`, `__memory_child INDEX DIR SCRATCH`, or
+/// `__memory_child by-index DIR READS` (nano_wal's Rust API: open, then
+/// READS random reads by index over the whole log).
 pub fn child(args: &[String]) {
+    if let [mode] = args {
+        if mode == "rss" {
+            println!("rss_kib {}", status_kib("VmRSS:").unwrap_or(0));
+            std::process::exit(0);
+        }
+    }
+    if let [mode, dir, reads] = args {
+        if mode == "by-index" {
+            by_index_child(Path::new(dir), reads.parse().unwrap_or(0));
+            std::process::exit(0);
+        }
+    }
     let records = match args {
         [idx, dir, scratch] => {
             let systems = crate::systems();
@@ -90,4 +111,86 @@ pub fn measure(
         baseline_kib,
         per_system,
     }
+}
+
+fn by_index_child(dir: &Path, reads: usize) {
+    let wal = match nano_wal::Wal::open(dir, "bench", nano_wal::WalOptions::default()) {
+        Ok(w) => w,
+        Err(e) => {
+            println!("error Wal::open: {e}");
+            return;
+        }
+    };
+    let open_kib = status_kib("VmRSS:").unwrap_or(0);
+    let state = wal.log_state();
+    let segments = wal.segments();
+    let newest = segments.last().map_or(0, |s| s.record_count());
+    let span = state.last_index + 1 - state.first_index;
+    let idx = crate::plan::random_indices(span as usize, reads, 3);
+    for &i in &idx {
+        if let Err(e) = wal.read_index(state.first_index + i as u64) {
+            println!("error read_index: {e}");
+            return;
+        }
+    }
+    println!(
+        "rss_open_kib {open_kib} rss_kib {} hwm_kib {} records {span} newest {newest} segments {}",
+        status_kib("VmRSS:").unwrap_or(0),
+        status_kib("VmHWM:").unwrap_or(0),
+        segments.len()
+    );
+}
+
+/// What a `by-index` child reported.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ByIndex {
+    pub rss_open_kib: u64,
+    pub rss_kib: u64,
+    pub hwm_kib: u64,
+    pub records: u64,
+    /// Records of the newest (active) segment.
+    pub newest: u64,
+    pub segments: u64,
+}
+
+/// Run a `by-index` child on the stream in `dir`.
+pub fn by_index(dir: &Path, reads: usize) -> Result<ByIndex, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .arg(CHILD_ARG)
+        .args(["by-index", &dir.to_string_lossy(), &reads.to_string()])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or("");
+    let w: Vec<&str> = line.split_whitespace().collect();
+    let n = |i: usize| w.get(i).and_then(|v| v.parse::<u64>().ok());
+    match (w.first(), n(1), n(3), n(5), n(7), n(9), n(11)) {
+        (Some(&"rss_open_kib"), Some(a), Some(b), Some(c), Some(d), Some(e), Some(f)) => {
+            Ok(ByIndex {
+                rss_open_kib: a,
+                rss_kib: b,
+                hwm_kib: c,
+                records: d,
+                newest: e,
+                segments: f,
+            })
+        }
+        _ => Err(format!(
+            "child said {:?} (stderr {:?})",
+            line,
+            String::from_utf8_lossy(&out.stderr).lines().last()
+        )),
+    }
+}
+
+/// The VmRSS of a child that opens nothing (KiB).
+pub fn baseline_rss_kib() -> Option<u64> {
+    let exe = std::env::current_exe().ok()?;
+    let out = Command::new(exe).args([CHILD_ARG, "rss"]).output().ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }

@@ -36,6 +36,60 @@ fn fill(wal: &Wal, size: usize, count: usize) -> Result<Vec<EntryRef>, Missing> 
     Ok(refs)
 }
 
+/// Records of 128 B in each segment of the many-segments stream.
+pub const SEGMENT_RECORDS: usize = 4;
+
+/// A stream of `sealed` sealed segments and a newest one, each of
+/// [`SEGMENT_RECORDS`] records in a 1 s window of its own (a batch per
+/// window: each batch rotates the log, which seals the segment before it
+/// with its index footer). Retention is long: nothing expires.
+pub fn build_segments(dir: &Path, sealed: usize) -> Result<(), Missing> {
+    let options = WalOptions {
+        segment_duration: std::time::Duration::from_secs(1),
+        retention: std::time::Duration::from_secs(10 * 365 * 86_400),
+        ..WalOptions::default()
+    };
+    let wal = Wal::open(dir, STREAM, options).map_err(fail("Wal::open"))?;
+    let buf = payload(128);
+    let entries: Vec<WriteEntry> = (0..SEGMENT_RECORDS)
+        .map(|_| WriteEntry {
+            header: None,
+            content: &buf,
+        })
+        .collect();
+    let t0 = now_ms() - (sealed as i64 + 1) * 1000;
+    for k in 0..=sealed {
+        wal.append_batch(&entries, t0 + k as i64 * 1000, false)
+            .map_err(fail("append_batch"))?;
+    }
+    wal.shutdown().map_err(fail("shutdown"))
+}
+
+/// Append `count` records of `size` bytes in batches of 1,000 to a new
+/// stream (default options, so a new segment every
+/// `MAX_SEGMENT_RECORDS` records), keeping no refs, and close it.
+pub fn build_records(dir: &Path, size: usize, count: u64) -> Result<(), Missing> {
+    let wal = open(dir)?;
+    let buf = payload(size);
+    let now = now_ms();
+    let entries: Vec<WriteEntry> = (0..1000)
+        .map(|_| WriteEntry {
+            header: None,
+            content: &buf,
+        })
+        .collect();
+    let mut done = 0u64;
+    while done < count {
+        let n = (count - done).min(1000) as usize;
+        black_box(
+            wal.append_batch(&entries[..n], now, false)
+                .map_err(fail("append_batch"))?,
+        );
+        done += n as u64;
+    }
+    wal.shutdown().map_err(fail("shutdown"))
+}
+
 struct NanoReader {
     wal: Wal,
     refs: Vec<EntryRef>,
@@ -69,6 +123,36 @@ impl Reader for NanoReader {
                 (starts.len() * len) as u64,
                 (starts.len() * len * self.size) as u64,
             ))
+        })
+    }
+
+    fn random_by_index(&mut self, idx: &[usize]) -> Cell {
+        time(|| {
+            for &i in idx {
+                let r = self
+                    .wal
+                    .read_index(self.refs[i].index)
+                    .map_err(fail("read_index"))?;
+                black_box(&r);
+            }
+            Ok((idx.len() as u64, (idx.len() * self.size) as u64))
+        })
+    }
+
+    fn ranges(&mut self, starts: &[usize], len: usize) -> Cell {
+        time(|| {
+            let mut n = 0u64;
+            for &s in starts {
+                let refs = self
+                    .wal
+                    .read_range_into(self.refs[s].index, len, u64::MAX, &mut self.buf)
+                    .map_err(fail("read_range_into"))?;
+                n += refs.len() as u64;
+                for r in self.buf.iter() {
+                    black_box(r.content);
+                }
+            }
+            Ok((n, n * self.size as u64))
         })
     }
 
@@ -154,6 +238,10 @@ impl System for Nano {
         let wal = open(dir)?;
         fill(&wal, size, (bytes / size as u64) as usize)?;
         wal.shutdown().map_err(fail("shutdown"))
+    }
+
+    fn build_segments(&self, dir: &Path, sealed: usize) -> Result<(), Missing> {
+        build_segments(dir, sealed)
     }
 
     fn open(&self, dir: &Path) -> Cell {

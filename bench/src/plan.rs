@@ -46,6 +46,8 @@ pub struct Params {
     pub runs: usize,
     /// Size of the stream opened in the recovery row.
     pub recovery_bytes: u64,
+    /// Sealed segments of the stream opened in the many-segments row.
+    pub sealed_segments: usize,
 }
 
 impl Params {
@@ -61,6 +63,7 @@ impl Params {
                 random_reads: 10_000,
                 runs: 10,
                 recovery_bytes: 64 << 20,
+                sealed_segments: 1_000,
             }
         } else {
             Params {
@@ -73,6 +76,7 @@ impl Params {
                 random_reads: 200_000,
                 runs: 200,
                 recovery_bytes: 1 << 30,
+                sealed_segments: 10_000,
             }
         };
         Params {
@@ -111,6 +115,8 @@ pub struct Row {
     pub limit: Vec<Cell>,
     /// (system name, samples), in column order.
     pub cells: Vec<(&'static str, Vec<Cell>)>,
+    /// Lines said under the row's table (what else the row measured).
+    pub detail: Vec<String>,
 }
 
 impl Row {
@@ -130,6 +136,7 @@ impl Row {
             limit_name,
             limit: Vec::new(),
             cells,
+            detail: Vec::new(),
         }
     }
 
@@ -174,8 +181,30 @@ pub struct MemoryResult {
     pub per_system: Vec<(&'static str, Result<PeakMemory, String>)>,
 }
 
+/// Resident memory of a log of [`BIG_RECORDS`] records serving random reads
+/// by index (the `memory-100m` row, run only when `--only` names it).
+#[derive(Debug)]
+pub struct IndexMemory {
+    pub build_secs: f64,
+    pub disk_bytes: u64,
+    /// VmRSS of a child that opens nothing.
+    pub baseline_kib: Option<u64>,
+    /// The big stream: sealed segments and an active one.
+    pub big: Result<memory::ByIndex, String>,
+    /// A stream of one active segment of [`ACTIVE_RECORDS`] records.
+    pub active: Result<memory::ByIndex, String>,
+    pub reads: usize,
+}
+
+/// Records of the big stream of the `memory-100m` row, and their size.
+pub const BIG_RECORDS: u64 = 100_000_000;
+pub const BIG_RECORD_SIZE: usize = 16;
+/// Records of the one-segment stream that gives the active segment's cost.
+pub const ACTIVE_RECORDS: u64 = 4_000_000;
+
 pub struct Results {
     pub params: Params,
+    pub index_memory: Option<IndexMemory>,
     pub rows: Vec<Row>,
     /// The raw limits table: (name, size) -> samples, ops/s.
     pub limits: Vec<Row>,
@@ -202,6 +231,15 @@ impl Runner<'_> {
             .only
             .as_ref()
             .is_none_or(|o| o.split(',').any(|part| id.contains(part)))
+    }
+
+    /// Is `id` one of the comma-separated `--only` values, exactly? (For
+    /// rows too large for a normal run.)
+    fn named(&self, id: &str) -> bool {
+        self.args
+            .only
+            .as_ref()
+            .is_some_and(|o| o.split(',').any(|part| part == id))
     }
 
     /// Run a write-type row: per repetition, the limit then every system,
@@ -243,7 +281,7 @@ impl Runner<'_> {
     }
 }
 
-pub fn run(args: &Args, root: &Path) -> Results {
+pub fn run(args: &Args, root: &Path, open_file_limit: u64) -> Results {
     let p = Params::new(args.quick, args.reps);
     let r = Runner {
         args,
@@ -335,14 +373,17 @@ pub fn run(args: &Args, root: &Path) -> Results {
     }
     let (open_row, streams) = recovery_row(&r, &p);
     rows.push(open_row);
+    rows.push(segments_row(&r, &p, open_file_limit));
     let memory = match streams {
         Some((dirs, built)) if r.wanted("memory") || r.wanted("open") => {
             memory::measure(&r.systems, r.scratch.root(), &dirs, &built)
         }
         _ => MemoryResult::default(),
     };
+    let index_memory = r.named("memory-100m").then(|| index_memory(&r));
     Results {
         params: p,
+        index_memory,
         rows,
         limits: lim_rows,
         memory,
@@ -504,14 +545,28 @@ fn read_rows(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
     let mut random = Row::new(
         format!("random/{size}"),
         "Random single reads",
-        sl.clone(),
+        format!("{sl}, by ref"),
+        Unit::Ops,
+        "pread/record",
+    );
+    let mut random_index = Row::new(
+        format!("random-index/{size}"),
+        "Random single reads",
+        format!("{sl}, by index"),
         Unit::Ops,
         "pread/record",
     );
     let mut runs = Row::new(
         format!("runs/{size}"),
         "Reads of contiguous runs of 1,000 records (records/s)",
-        sl.clone(),
+        format!("{sl}, by refs"),
+        Unit::Ops,
+        "one pread/run",
+    );
+    let mut ranges = Row::new(
+        format!("range/{size}"),
+        "Reads of contiguous runs of 1,000 records (records/s)",
+        format!("{sl}, range by index"),
         Unit::Ops,
         "one pread/run",
     );
@@ -522,7 +577,7 @@ fn read_rows(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
         Unit::Bytes,
         "sequential pread, 1 MiB chunks",
     );
-    let any = [&random, &runs, &replay]
+    let any = [&random, &random_index, &runs, &ranges, &replay]
         .iter()
         .any(|row| r.wanted(&row.id));
     if !any {
@@ -563,13 +618,19 @@ fn read_rows(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
         };
         random.limit.push(lim(&|f| f.pread_per_record(&idx)));
         each(&mut random, &|rd| rd.random(&idx));
+        random_index.limit.push(lim(&|f| f.pread_per_record(&idx)));
+        each(&mut random_index, &|rd| rd.random_by_index(&idx));
         runs.limit.push(lim(&|f| f.pread_per_run(&starts, run_len)));
         each(&mut runs, &|rd| rd.runs(&starts, run_len));
+        ranges
+            .limit
+            .push(lim(&|f| f.pread_per_run(&starts, run_len)));
+        each(&mut ranges, &|rd| rd.ranges(&starts, run_len));
         replay.limit.push(lim(&|f| f.sequential()));
         each(&mut replay, &|rd| rd.replay());
     }
     drop(readers);
-    vec![random, runs, replay]
+    vec![random, random_index, runs, ranges, replay]
 }
 
 /// Open (recover) a stream of `recovery_bytes` of 4 KiB records, built once
@@ -631,4 +692,185 @@ fn recovery_row(r: &Runner, p: &Params) -> (Row, Option<Streams>) {
     }
     // The built streams stay for the memory children.
     (row, Some((dirs, built)))
+}
+
+/// Open a stream of many small sealed segments, built once per system:
+/// opens per second, and how many bytes the opening thread read (a sealed
+/// segment's header and index-footer trailer, and the newest segment's
+/// records, which open scans: not the sealed segments' records).
+fn segments_row(r: &Runner, p: &Params, open_file_limit: u64) -> Row {
+    // A nano_wal stream holds a descriptor per segment: as many segments as
+    // the open-file limit leaves room for, beside what is open now (walrus
+    // keeps its files until exit).
+    let room = open_file_limit.saturating_sub(crate::harness::open_fds() + 256);
+    let sealed = p.sealed_segments.min(room.saturating_sub(1) as usize);
+    let mut row = Row::new(
+        "open-segments".into(),
+        "Open of a stream of many sealed segments (opens/s)",
+        format!(
+            "{sealed} sealed segments + the newest, {} x 128 B records each",
+            crate::nano::SEGMENT_RECORDS
+        ),
+        Unit::Ops,
+        "per segment file: open, fstat, pread of its first 64 and last 40 bytes, close",
+    );
+    if !r.wanted(&row.id) {
+        return row;
+    }
+    crate::progress!("open-segments: building streams of {sealed} sealed segments");
+    let dirs: Vec<_> = (0..r.systems.len())
+        .map(|i| r.scratch.fresh(&format!("segs{i}")))
+        .collect();
+    let built: Vec<Result<(), Missing>> = r
+        .systems
+        .iter()
+        .zip(&dirs)
+        .map(|(s, d)| s.build_segments(&d.path, sealed))
+        .collect();
+    // The raw limit reads the files of the first stream that was built.
+    let raw_dir = built.iter().position(|b| b.is_ok()).map(|i| &dirs[i].path);
+    settle();
+    let mut read: Vec<Vec<u64>> = vec![Vec::new(); r.systems.len()];
+    // Reading the counter reads a few bytes itself: taken off each delta.
+    let own = match (
+        crate::harness::thread_read_bytes(),
+        crate::harness::thread_read_bytes(),
+    ) {
+        (Some(a), Some(b)) => b - a,
+        _ => 0,
+    };
+    for rep in 0..p.reps {
+        crate::progress!("  open-segments rep {}/{}", rep + 1, p.reps);
+        row.limit.push(match raw_dir {
+            Some(d) => limits::open_each_file(d),
+            None => Err(Missing::Failed("no stream was built".into())),
+        });
+        for i in rotated(r.systems.len(), rep) {
+            let before = crate::harness::thread_read_bytes();
+            let cell = built[i]
+                .clone()
+                .and_then(|_| r.systems[i].open(&dirs[i].path));
+            if let (Ok(_), Some(b), Some(a)) = (&cell, before, crate::harness::thread_read_bytes())
+            {
+                read[i].push((a - b).saturating_sub(own));
+            }
+            row.cells[i].1.push(cell);
+        }
+    }
+    let (files, bytes, newest) = raw_dir.map_or((0, 0, 0), |d| segment_files(d));
+    if sealed < p.sealed_segments {
+        row.detail.push(format!(
+            "Fewer segments than the {} meant: the open-file limit is {open_file_limit}, and nano_wal keeps a \
+             descriptor open per segment.",
+            p.sealed_segments
+        ));
+    }
+    if raw_dir.is_some() {
+        row.detail.push(format!(
+            "The stream: {files} segment files, {} on disk; the newest segment is {newest} bytes.",
+            kib(bytes)
+        ));
+    }
+    // What an open that scans only the newest segment reads: each sealed
+    // segment's header and index-footer trailer, and the newest whole.
+    let expected = sealed as u64
+        * (nano_wal::format::SEGMENT_HEADER_SIZE + nano_wal::format::TRAILER_SIZE) as u64
+        + newest;
+    for (i, mut v) in read.into_iter().enumerate() {
+        if v.is_empty() {
+            continue;
+        }
+        v.sort_unstable();
+        let median = v[v.len() / 2];
+        // The counter's own reads vary by a few bytes (its numbers grow a
+        // digit): a difference under one read of it is that, not the log.
+        let what = if median.abs_diff(expected) < own.max(1) {
+            format!(
+                "the sealed segments' headers and trailers and the whole newest segment are {expected} bytes \
+                 (the difference is the counter's own reads, {own} bytes each)"
+            )
+        } else {
+            format!(
+                "{} bytes {} the sealed segments' headers and trailers and the whole newest segment ({expected} bytes)",
+                median.abs_diff(expected),
+                if median > expected { "more than" } else { "less than" }
+            )
+        };
+        row.detail.push(format!(
+            "{}: an open read {median} bytes ({}, {:.1}% of the stream; rchar of the opening thread, median): {what}.",
+            r.systems[i].name(),
+            kib(median),
+            100.0 * median as f64 / bytes.max(1) as f64
+        ));
+    }
+    row
+}
+
+fn kib(bytes: u64) -> String {
+    format!("{:.1} KiB", bytes as f64 / 1024.0)
+}
+
+/// (segment files, their bytes, the size of the one with the highest id).
+fn segment_files(dir: &Path) -> (usize, u64, u64) {
+    let (mut files, mut bytes, mut newest) = (0, 0, (0u64, 0u64));
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(id) = name
+            .strip_suffix(".seg")
+            .and_then(|n| n.rsplit_once('_'))
+            .and_then(|(_, id)| id.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let len = entry.metadata().map_or(0, |m| m.len());
+        files += 1;
+        bytes += len;
+        if id >= newest.0 {
+            newest = (id, len);
+        }
+    }
+    (files, bytes, newest.1)
+}
+
+/// Build the big stream and the one-segment stream with nano_wal's Rust
+/// API, then measure each in a child that opens it and reads random
+/// records by index.
+fn index_memory(r: &Runner) -> IndexMemory {
+    let reads = 100_000;
+    crate::progress!(
+        "memory-100m: building {BIG_RECORDS} records of {BIG_RECORD_SIZE} B (one-off row)"
+    );
+    let big_dir = r.scratch.fresh("big");
+    let start = std::time::Instant::now();
+    let built = crate::nano::build_records(&big_dir.path, BIG_RECORD_SIZE, BIG_RECORDS);
+    let build_secs = start.elapsed().as_secs_f64();
+    let disk_bytes = dir_bytes(&big_dir.path);
+    let active_dir = r.scratch.fresh("active");
+    let active_built =
+        crate::nano::build_records(&active_dir.path, BIG_RECORD_SIZE, ACTIVE_RECORDS);
+    settle();
+    crate::progress!("memory-100m: children reading by index");
+    let child = |built: Result<(), Missing>, dir: &Path| match built {
+        Ok(()) => memory::by_index(dir, reads),
+        Err(Missing::NotApplicable(m)) | Err(Missing::Failed(m)) => Err(m),
+    };
+    IndexMemory {
+        build_secs,
+        disk_bytes,
+        baseline_kib: memory::baseline_rss_kib(),
+        big: child(built, &big_dir.path),
+        active: child(active_built, &active_dir.path),
+        reads,
+    }
+}
+
+/// Bytes of the files in `dir`.
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
 }

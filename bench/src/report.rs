@@ -328,6 +328,12 @@ fn write_tables(
             let _ = writeln!(md, " {:.0}% |", worst * 100.0);
         }
         md.push('\n');
+        for row in rows.iter().filter(|r| r.group == g && !r.detail.is_empty()) {
+            for line in &row.detail {
+                let _ = writeln!(md, "- {line}");
+            }
+            md.push('\n');
+        }
     }
 }
 
@@ -405,6 +411,71 @@ fn write_memory(md: &mut String, res: &Results) {
         }
     }
     md.push('\n');
+}
+
+fn write_index_memory(md: &mut String, res: &Results) {
+    let Some(m) = &res.index_memory else {
+        return;
+    };
+    let mib = |kib: u64| format!("{:.1} MiB", kib as f64 / 1024.0);
+    let _ = writeln!(
+        md,
+        "### Resident memory of a large indexed log (`--only memory-100m`)\n\n\
+         nano_wal's Rust API appends {} records of {} B in batches of 1,000 (default options: a new segment every \
+         {} records) in {:.0} s, {:.2} GiB on disk with the index footers. A child process opens it and reads {} random \
+         records by index; a second stream of one active segment of {} records gives the cost of an active segment's \
+         records. VmRSS of a child that opens nothing: {}.\n",
+        crate::plan::BIG_RECORDS,
+        crate::plan::BIG_RECORD_SIZE,
+        nano_wal::format::MAX_SEGMENT_RECORDS,
+        m.build_secs,
+        m.disk_bytes as f64 / f64::from(1u32 << 30),
+        m.reads,
+        crate::plan::ACTIVE_RECORDS,
+        m.baseline_kib.map_or("unknown".into(), mib),
+    );
+    let _ = writeln!(
+        md,
+        "| Stream | records | segments | records in the active one | VmRSS after open | after the reads | peak (VmHWM) |\n|---|---:|---:|---:|---:|---:|---:|"
+    );
+    for (name, r) in [("large", &m.big), ("one active segment", &m.active)] {
+        match r {
+            Ok(b) => {
+                let _ = writeln!(
+                    md,
+                    "| {name} | {} | {} | {} | {} | {} | {} |",
+                    b.records,
+                    b.segments,
+                    b.newest,
+                    mib(b.rss_open_kib),
+                    mib(b.rss_kib),
+                    mib(b.hwm_kib)
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(md, "| {name} | failed: {e} | | | | | |");
+            }
+        }
+    }
+    md.push('\n');
+    if let (Ok(big), Ok(act), Some(base)) = (&m.big, &m.active, m.baseline_kib) {
+        let above = |kib: u64| kib.saturating_sub(base) as f64 * 1024.0;
+        let active_per = above(act.rss_kib) / act.records.max(1) as f64;
+        let sealed = big.records - big.newest;
+        let sealed_total = above(big.rss_kib) - active_per * big.newest as f64;
+        let _ = writeln!(
+            md,
+            "Per record, above the bare child: {:.2} bytes in the active segment (the one-segment stream), \
+             {:.3} bytes in a sealed segment (the large stream's rest after its active segment: {:.1} KiB over {} \
+             sealed segments, {:.1} KiB each). The large stream's peak is {} the 256 MiB bound.\n",
+            active_per,
+            sealed_total / sealed.max(1) as f64,
+            sealed_total / 1024.0,
+            big.segments - 1,
+            sealed_total / 1024.0 / (big.segments.max(2) - 1) as f64,
+            if big.hwm_kib < 256 * 1024 { "under" } else { "**over**" },
+        );
+    }
 }
 
 /// Axis label of 10^e: "1", "10", "100", "1k", ... "100M".
@@ -619,8 +690,19 @@ const NOTES: &str = "\
 - **C API column**: the `nwal_*` functions declared `extern \"C\"` in the bench and linked from the nano_wal rlib; reads go
   through `nwal_read_batch` + `nwal_read_buf_free` (one ref for a random read, which takes the single-read path; 1,000 for a run),
   replay through `nwal_iter_*`.
+- **Reads by index** (nano_wal only; the peers are not measured there): the same records as the reads by ref, read by their log
+  index. Rust: `Wal::read_index` per record, `Wal::read_range_into` (1,000 records, no byte budget) into the reused `ReadBuf`
+  per run. C: `nwal_read_range` with a count of 1 or 1,000, then `nwal_read_buf_free`. The prefilled log is one active segment,
+  so the lookups use the record ends held in memory (a sealed segment's go through its index footer: one small `pread`).
 - **Recovery row**: 4 KiB records; the stream is built once per system and reopened in each repetition (page cache warm).
-- **Run time** on the 2-core build machine: the full run about 12 minutes, `--quick` 30-80 s (both measured while other
+- **Many-segments open row** (nano_wal only): a stream of 1 s windows, one batch of 4 records each, built once through the Rust
+  API (both columns) and reopened in each repetition; opening reads each sealed segment's header and index-footer trailer and
+  scans only the newest segment. The bytes each open read are the opening thread's `rchar` (/proc/thread-self/io), said under
+  the table. The raw limit opens, `fstat`s and reads the first 64 and last 40 bytes of every segment file of the same stream.
+  A log keeps one descriptor open per segment: the bench raises its open-file limit as far as it may and, below 10,000 free
+  descriptors, builds fewer segments (said under the table). Building the two streams took ~150 s here.
+- **Run time** on the 2-core build machine: the full run about 12 minutes before the reads by index and the many-segments row,
+  22 minutes with them (at a load average of ~4), `--quick` 30-80 s (both measured while other
   builds ran). Fsync-bound measurements stop at a time cap (0.5 s quick, 3 s full) and count what they did.
 ";
 
@@ -694,6 +776,7 @@ pub fn write(
     write_tables(&mut md, &res.rows, &mut notes);
     write_limits(&mut md, &res.limits);
     write_memory(&mut md, res);
+    write_index_memory(&mut md, res);
     md.push_str(NOTES);
     if !notes.is_empty() {
         let _ = writeln!(md, "\n### Cells without a number in this run\n");

@@ -81,7 +81,7 @@ impl Trailer {
         }
         let fits = t.count <= MAX_SEGMENT_RECORDS
             && t.data_end >= SEGMENT_HEADER_SIZE as u64
-            && t.data_end + 8 * t.count + TRAILER_SIZE as u64 == file_len;
+            && t.data_end.checked_add(8 * t.count + TRAILER_SIZE as u64) == Some(file_len);
         if !fits {
             return Err(format!(
                 "index footer of {} records after data ending at {} does not fill the file's {file_len} bytes",
@@ -114,5 +114,25 @@ mod tests {
         assert!(Trailer::decode(trailer, seed, 78, len).is_err());
         assert!(Trailer::decode(trailer, seed, 77, len + 1).is_err());
         assert!(Trailer::decode(trailer, seed ^ 1, 77, len).is_err());
+    }
+
+    #[test]
+    fn a_data_end_that_would_wrap_the_length_equation_is_refused() {
+        let seed = crate::format::crc_seed(4);
+        // A 200-byte file cannot hold 100 ends; a data_end of
+        // 200 - 840 modulo 2^64 would make the equation hold if it wrapped.
+        let (count, file_len) = (100u64, 200u64);
+        let wrapping = file_len.wrapping_sub(8 * count + TRAILER_SIZE as u64);
+        for data_end in [wrapping, u64::MAX] {
+            let mut t = FOOTER_MAGIC.to_vec();
+            for v in [77, count, data_end] {
+                t.extend_from_slice(&v.to_le_bytes());
+            }
+            t.extend_from_slice(&0u32.to_le_bytes());
+            let crc = crc::extend(seed, &t);
+            t.extend_from_slice(&crc.to_le_bytes());
+            let got = Trailer::decode(&t, seed, 77, file_len);
+            assert!(got.is_err(), "data_end {data_end:#x}: {got:?}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use super::{Inner, Wal};
 use crate::error::{Result, WalError};
 use crate::format::{
     append_records, encode_frame_seeded, record_size, Position, MAX_CONTENT_LEN, MAX_HEADER_LEN,
-    MAX_SEGMENT_RECORDS, RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
+    RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
 };
 use crate::record::{EntryRef, WriteEntry};
 use crate::segment::Segment;
@@ -82,7 +82,7 @@ impl Wal {
         durable: bool,
     ) -> Result<(u64, Position)> {
         let inner = &*self.inner;
-        let (total, largest) = validate_entries(entries)?;
+        let (total, largest) = validate_entries(entries, inner.config.max_segment_records)?;
         let window = inner.config.window_start(now_ms)?;
         inner.config.expiration(window)?;
         let placing = durable.then(|| inner.group_commit.placing());
@@ -133,34 +133,50 @@ fn footer_size(records: u64) -> u64 {
 }
 
 /// Check the size of every record: returns the batch's on-disk size and
-/// its largest record's.
-fn validate_entries(entries: &[WriteEntry<'_>]) -> Result<(u64, u64)> {
-    if entries.len() as u64 > MAX_SEGMENT_RECORDS {
-        return Err(WalError::InvalidArgument(format!(
-            "a batch of {} records exceeds the {MAX_SEGMENT_RECORDS} records a segment holds",
-            entries.len()
-        )));
-    }
-    let (mut total, mut largest) = (0u64, 0u64);
+/// its largest record's. Inlined into the append path; the errors are
+/// built out of line ([`refuse_entries`]).
+#[inline]
+fn validate_entries(entries: &[WriteEntry<'_>], records_cap: u64) -> Result<(u64, u64)> {
+    let (mut total, mut largest, mut ok) = (0u64, 0u64, entries.len() as u64 <= records_cap);
     for e in entries {
         let hlen = e.header.map_or(0, <[u8]>::len);
-        if hlen > MAX_HEADER_LEN {
-            return Err(WalError::HeaderTooLarge {
-                size: hlen,
-                max: MAX_HEADER_LEN,
-            });
-        }
-        if e.content.len() as u64 > MAX_CONTENT_LEN {
-            return Err(WalError::InvalidArgument(format!(
-                "record content of {} bytes exceeds the maximum of {MAX_CONTENT_LEN}",
-                e.content.len()
-            )));
-        }
+        ok &= hlen <= MAX_HEADER_LEN && e.content.len() as u64 <= MAX_CONTENT_LEN;
         let size = record_size(hlen, e.content.len());
         total += size;
         largest = largest.max(size);
     }
+    if !ok {
+        return Err(refuse_entries(entries, records_cap));
+    }
     Ok((total, largest))
+}
+
+/// Why [`validate_entries`] refused `entries`: the first limit passed.
+#[cold]
+#[inline(never)]
+fn refuse_entries(entries: &[WriteEntry<'_>], records_cap: u64) -> WalError {
+    if entries.len() as u64 > records_cap {
+        return WalError::InvalidArgument(format!(
+            "a batch of {} records exceeds the {records_cap} records a segment holds",
+            entries.len()
+        ));
+    }
+    for e in entries {
+        let hlen = e.header.map_or(0, <[u8]>::len);
+        if hlen > MAX_HEADER_LEN {
+            return WalError::HeaderTooLarge {
+                size: hlen,
+                max: MAX_HEADER_LEN,
+            };
+        }
+        if e.content.len() as u64 > MAX_CONTENT_LEN {
+            return WalError::InvalidArgument(format!(
+                "record content of {} bytes exceeds the maximum of {MAX_CONTENT_LEN}",
+                e.content.len()
+            ));
+        }
+    }
+    unreachable!("refuse_entries is called only for entries validate_entries refused")
 }
 
 /// Appends of records of [`PACK_RECORD_LIMIT`] bytes on average at most
@@ -324,7 +340,7 @@ impl Inner {
                                 + total
                                 + footer_size(app.write.records + count as u64)
                                 > cap)
-                        && app.write.records + count as u64 <= MAX_SEGMENT_RECORDS =>
+                        && app.write.records + count as u64 <= self.config.max_segment_records =>
                 {
                     break seg
                 }
@@ -344,11 +360,16 @@ impl Inner {
         };
         match records.write(seg, at) {
             Ok(_) => {
-                if let Some(ends) = &w.ends {
-                    let mut end = offset;
-                    for (k, e) in records.entries().iter().enumerate() {
-                        end += record_size(e.header.map_or(0, <[u8]>::len), e.content.len());
-                        ends.set(w.records + k as u64, end);
+                if let Some(ends) = &mut w.ends {
+                    if let [_] = records.entries() {
+                        ends.set(w.records, offset + total);
+                    } else {
+                        let mut end = offset;
+                        let each = records.entries().iter().map(|e| {
+                            end += record_size(e.header.map_or(0, <[u8]>::len), e.content.len());
+                            end
+                        });
+                        ends.set_run(w.records, each);
                     }
                 }
                 w.end = offset + total;

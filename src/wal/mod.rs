@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::meta::MetaStore;
 use crate::options::{Config, WalOptions};
 use crate::record::LogState;
-use crate::segment::{RecordEnds, Segment};
+use crate::segment::{EndsWriter, Segment};
 use crate::sys::StreamLock;
 use arc_swap::ArcSwapOption;
 use std::fs::File;
@@ -65,7 +65,7 @@ struct WriteState {
     records: u64,
     /// The segment's record ends, shared with its readers (the appender's
     /// own handle: no load of the segment's swap cell per record).
-    ends: Option<Arc<RecordEnds>>,
+    ends: Option<EndsWriter>,
 }
 
 impl WriteState {
@@ -76,7 +76,7 @@ impl WriteState {
             file_len: end,
             prewrite_failed: false,
             records,
-            ends: seg.and_then(Segment::ends),
+            ends: seg.and_then(Segment::ends_writer),
         }
     }
 }

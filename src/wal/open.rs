@@ -22,9 +22,12 @@ impl Wal {
     /// directory if missing, taking the stream's advisory lock and recovering
     /// its segments (see docs/FORMAT.md, "Recovery").
     pub fn open(dir: impl AsRef<Path>, stream: &str, options: WalOptions) -> Result<Wal> {
-        let config = options.validate()?;
+        let mut config = options.validate()?;
         validate_stream_name(stream)?;
         let dir = dir.as_ref().to_path_buf();
+        if let Some(cap) = sys::segment_record_cap(&dir) {
+            config.max_segment_records = cap.clamp(1, config.max_segment_records);
+        }
         let dir_file = open_directory(&dir)?;
         let stream_lock = lock_stream(&dir, stream, config.file_mode)?;
         let meta = MetaStore::open(&dir, &dir_file, stream, config.file_mode, config.salvage)?;

@@ -520,20 +520,103 @@ fn expect(files: &[Vec<u8>], salvage: bool) -> Expect {
     }
 }
 
+/// CRC32C (Castagnoli: reflected polynomial 0x82F63B78) of `data`,
+/// continuing from the finished CRC `crc` (0 to start), one bit at a time:
+/// the oracle's own, shared with no engine code.
+pub fn ref_crc32c(crc: u32, data: &[u8]) -> u32 {
+    let mut c = !crc;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0x82F6_3B78
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+/// What a sealed segment's index-footer trailer says (docs/FORMAT.md,
+/// "Index footer of a sealed segment").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefTrailer {
+    pub first_index: u64,
+    pub count: u64,
+    pub data_end: u64,
+    pub ends_crc: u32,
+}
+
+/// The trailer of segment `id`'s file `f` whose header says `first_index`,
+/// read from docs/FORMAT.md alone, when open may use it: the last 40 bytes
+/// (after the 64-byte header) are the magic `NANOIDX1`, first_index, count,
+/// data_end (u64 LE each), ends_crc and trailer_crc (u32 LE each);
+/// trailer_crc is the CRC32C of the 36 bytes before it from the segment's
+/// seed (the CRC32C of the id as a u64 LE); first_index is the header's;
+/// the file is `data_end + 8 * count + 40` bytes with data_end at least 64
+/// (the end of the last record, or of the header); count is at most
+/// `MAX_SEGMENT_RECORDS`. The successor rule is the caller's.
+pub fn ref_trailer(f: &[u8], id: u64, first_index: u64) -> Option<RefTrailer> {
+    if f.len() < HDR + 40 {
+        return None;
+    }
+    let t = &f[f.len() - 40..];
+    let u64_at = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&t[i..i + 8]);
+        u64::from_le_bytes(b)
+    };
+    let u32_at = |i: usize| {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&t[i..i + 4]);
+        u32::from_le_bytes(b)
+    };
+    let seed = ref_crc32c(0, &id.to_le_bytes());
+    if &t[..8] != b"NANOIDX1" || u32_at(36) != ref_crc32c(seed, &t[..36]) {
+        return None;
+    }
+    let r = RefTrailer {
+        first_index: u64_at(8),
+        count: u64_at(16),
+        data_end: u64_at(24),
+        ends_crc: u32_at(32),
+    };
+    let fills = (r.count as u128) * 8 + r.data_end as u128 + 40 == f.len() as u128;
+    let ok = r.first_index == first_index
+        && r.count <= nano_wal::format::MAX_SEGMENT_RECORDS
+        && r.data_end >= HDR as u64
+        && fills;
+    ok.then_some(r)
+}
+
 /// The part of sealed segment `id`'s file `f` that holds its `count`
 /// records as open sees it: up to its index footer when the footer's
 /// trailer verifies and counts them (or, when it counts more, up to the
 /// end it gives the last of them); else, when a scan finds them all, up
 /// to the last of them (the rest is a damaged footer); else the whole file.
+/// The trailer is read by the reference ([`ref_trailer`]), which must agree
+/// with the engine's `Trailer::decode`.
 fn sealed_data(f: &[u8], id: u64, count: u64) -> &[u8] {
     let (len, index) = (f.len() as u64, first_index(f));
     let seed = nano_wal::format::crc_seed(id);
-    let trailer = f
+    let engine = f
         .len()
         .checked_sub(TRAILER_SIZE)
         .filter(|&at| at >= HDR)
         .and_then(|at| Trailer::decode(&f[at..], seed, index, len).ok())
-        .filter(|t| t.count >= count);
+        .map(|t| RefTrailer {
+            first_index: t.first_index,
+            count: t.count,
+            data_end: t.data_end,
+            ends_crc: t.ends_crc,
+        });
+    let reference = ref_trailer(f, id, index);
+    assert_eq!(
+        engine, reference,
+        "the engine's trailer decoder and the reference disagree on segment {id}"
+    );
+    let trailer = reference.filter(|t| t.count >= count);
     // A truncation may have dropped the last records the footer counts:
     // the data ends where the footer says the last one kept ends.
     let footer_end = trailer.and_then(|t| match count {

@@ -9,7 +9,7 @@
 
 mod text;
 
-use nano_wal::inspect::{list_streams, LogView, Problem};
+use nano_wal::inspect::{list_streams, segment_files, LogView, Problem};
 use nano_wal::{EntryRef, Wal, WalError, WalOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -859,11 +859,10 @@ fn cmd_bench(a: &Args, out: &mut Out) -> CmdResult {
     let size = a.number("--size", 128)? as usize;
     let stream = format!("nwal-bench-{}", std::process::id());
     let result = bench(&dir, &stream, records, size, out);
-    // Remove the bench stream's files whatever happened.
-    if let Ok(view) = LogView::open(&dir, &stream) {
-        for s in view.segments() {
-            let _ = std::fs::remove_file(&s.path);
-        }
+    // Remove the bench stream's files whatever happened (listed by name:
+    // opening a view would scan the newest segment).
+    for path in segment_files(&dir, &stream).unwrap_or_default() {
+        let _ = std::fs::remove_file(path);
     }
     let _ = std::fs::remove_file(dir.join(format!("{stream}.lock")));
     result
