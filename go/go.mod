@@ -1,0 +1,3 @@
+module github.com/nano-wal/nano_wal/go
+
+go 1.19
