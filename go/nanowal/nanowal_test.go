@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -594,5 +595,28 @@ func TestCloseRacesCalls(t *testing.T) {
 				t.Fatalf("g%d record %d: %q", g, i, r.Content)
 			}
 		}
+	}
+}
+
+// ReadRange returns at most MaxRangeCount records, whatever maxCount asks;
+// the next call goes on from there.
+func TestReadRangeIsBounded(t *testing.T) {
+	l := open(t, t.TempDir())
+	defer l.Close()
+	recs := make([]nanowal.Record, nanowal.MaxRangeCount+1)
+	for i := range recs {
+		recs[i].Content = []byte(fmt.Sprint(i))
+	}
+	refs, err := l.AppendBatch(recs, now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := l.ReadRange(1, math.MaxInt, math.MaxUint64)
+	if err != nil || len(es) != nanowal.MaxRangeCount || es[len(es)-1].Ref != refs[nanowal.MaxRangeCount-1] {
+		t.Fatalf("ReadRange(1, MaxInt): %d entries, %v", len(es), err)
+	}
+	es, err = l.ReadRange(es[len(es)-1].Index+1, math.MaxInt, math.MaxUint64)
+	if err != nil || len(es) != 1 || es[0].Ref != refs[nanowal.MaxRangeCount] || string(es[0].Content) != fmt.Sprint(nanowal.MaxRangeCount) {
+		t.Fatalf("the rest: %d entries, %v", len(es), err)
 	}
 }
