@@ -370,7 +370,7 @@ func TestErrors(t *testing.T) {
 
 	_, err = l.ReadBatch([]nanowal.Ref{ref, {SegmentID: ref.SegmentID + 1000, Offset: 0, Size: ref.Size}})
 	wantError(t, err, nanowal.ErrNotFound, "not found")
-	_, err = l.Read(nanowal.Ref{SegmentID: ref.SegmentID, Offset: ref.Offset, Size: 0})
+	_, err = l.Read(nanowal.Ref{SegmentID: ref.SegmentID, Offset: ref.Offset, Size: 0, Index: ref.Index})
 	wantError(t, err, nanowal.ErrInvalidArgument, "size")
 	_, err = l.Read(nanowal.Ref{SegmentID: ref.SegmentID, Offset: ref.Offset, Size: ref.Size - 1, Index: ref.Index})
 	wantError(t, err, nanowal.ErrCorruptedData, "")
