@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The Zig package of nano_wal: the installed C header translated by the
 //! build system (`addTranslateC`, no @cImport) and wrapped in
 //! src/nano_wal.zig, which turns the statuses into the error set `Error`.

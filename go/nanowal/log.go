@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT
+
 // Package nanowal is the Go binding of nano_wal, a concurrent write-ahead
 // log, through cgo over its C API (libnano_wal, found with pkg-config as
 // `nano_wal`).

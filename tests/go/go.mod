@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 module example.com/nanowal-consumer
 
 go 1.19

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT
+
 // Command nanowal-consumer uses the Go module of nano_wal the way a user's
 // module does: `require`d in go.mod (replaced by the repository's go/
 // directory, so no download), imported by its module path, built against

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The README's Python example: nano_wal through cffi's ABI mode (no
 compiler needed), with the declarations of python/nano_wal.cdef. It
 appends, reads back by ref, replays and checks an error status; it raises

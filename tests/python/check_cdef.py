@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Checks python/nano_wal.cdef against an installed nano_wal.h:
 
   1. it is what python/cdef.py generates from the header (up to date);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! A consumer of the nano_wal Zig package, as a user's package would be:
 //! it depends on it in build.zig.zon and imports its module `nano_wal`.
 //! `zig build test -Dinclude_dir=... -Dlib_dir=...` (passed on to the

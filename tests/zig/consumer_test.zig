@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Zig consumer test of nano_wal: a package depending on the nano_wal
 // package (build.zig.zon) and importing its module, run against a staged
 // install by tests/install/check_consumers.sh.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! nano_wal for Zig: the C API of libnano_wal, with the statuses as the
 //! error set `Error` and slices instead of pointer-length pairs.
 //!

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT
+
 // Package cgorules holds the two cgo calls that the binding's tests make to
 // show the cgo pointer rules the binding is built around; it is not part of
 // the API. (Test files cannot use cgo themselves.)
