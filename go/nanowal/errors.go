@@ -32,7 +32,8 @@ const (
 	ErrLocked          Status = C.NWAL_ERR_LOCKED
 	ErrInvalidArgument Status = C.NWAL_ERR_INVALID_ARGUMENT
 	ErrPanic           Status = C.NWAL_ERR_PANIC
-	StatusDone         Status = C.NWAL_DONE // end of an iteration (Iter.Next returns false)
+	ErrBufferTooSmall  Status = C.NWAL_ERR_BUFFER_TOO_SMALL // a caller's buffer is shorter than the value (Log.MetaGet retries)
+	StatusDone         Status = C.NWAL_DONE                 // end of an iteration (Iter.Next returns false)
 )
 
 // String is the enumerator's name as the header spells it, e.g.

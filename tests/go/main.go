@@ -46,6 +46,8 @@ func main() {
 	must(err, "append batch")
 	check(first.Index == 100 && refs[0].Index == 101 && refs[1].Index == 102, "indexes %d %d %d", first.Index, refs[0].Index, refs[1].Index)
 
+	must(wal.MetaPut("raft.term", []byte("3")), "meta put")
+
 	_, err = nanowal.Open(dir, "orders", opts)
 	check(errors.Is(err, nanowal.ErrLocked), "second open: %v, want ErrLocked", err)
 	var e *nanowal.Error
@@ -77,6 +79,14 @@ func main() {
 	check(len(es) == 3 && es[2].Header == nil && string(es[2].Content) == "shipped", "read range: %d entries", len(es))
 	_, err = wal.ReadIndex(103)
 	check(errors.Is(err, nanowal.ErrNotFound), "read past the end: %v", err)
+
+	term, err := wal.MetaGet("raft.term")
+	check(err == nil && string(term) == "3", "meta get after reopen: %q %v", term, err)
+	must(wal.TruncateAfter(101), "truncate")
+	_, err = wal.Read(refs[1])
+	check(errors.Is(err, nanowal.ErrNotFound), "read of a truncated record: %v", err)
+	st, err = wal.State()
+	check(err == nil && st.LastIndex == 101, "state after truncation: %+v %v", st, err)
 
 	fmt.Printf("nanowal-consumer: OK (library %s)\n", nanowal.Version())
 }

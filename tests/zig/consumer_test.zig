@@ -67,14 +67,18 @@ test "open, append, read, replay, close; errors" {
     try std.testing.expectError(error.NotFound, log.readBatch(&.{missing}, &recs));
     try std.testing.expectError(error.InvalidArgument, nwal.check(nwal.c.nwal_append(log.handle, null, 0, null, 5, now_ms, 0, null)));
 
+    try log.metaPut("snapshot.index", "2");
     try log.close();
 
-    // Closed, the stream can be opened again and holds the three records.
+    // Closed, the stream can be opened again and holds the three records
+    // and the metadata.
     const again = try nwal.Log.open(dirz, "zig", null);
     it = try again.replay(null);
     n = 0;
     while (try it.next()) |_| n += 1;
     try std.testing.expectEqual(@as(usize, 3), n);
     it.deinit();
+    var value: [16]u8 = undefined;
+    try std.testing.expectEqualStrings("2", try again.metaGet("snapshot.index", &value));
     try again.close();
 }

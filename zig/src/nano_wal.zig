@@ -27,6 +27,7 @@ pub const Error = error{
     Locked,
     InvalidArgument,
     Panic,
+    BufferTooSmall,
     UnknownStatus,
 };
 
@@ -50,6 +51,7 @@ pub fn check(s: c_uint) Error!void {
         status(c.NWAL_ERR_LOCKED) => error.Locked,
         status(c.NWAL_ERR_INVALID_ARGUMENT) => error.InvalidArgument,
         status(c.NWAL_ERR_PANIC) => error.Panic,
+        status(c.NWAL_ERR_BUFFER_TOO_SMALL) => error.BufferTooSmall,
         else => error.UnknownStatus,
     };
 }
@@ -67,6 +69,7 @@ pub fn statusOf(err: Error) c_int {
         error.Locked => c.NWAL_ERR_LOCKED,
         error.InvalidArgument => c.NWAL_ERR_INVALID_ARGUMENT,
         error.Panic => c.NWAL_ERR_PANIC,
+        error.BufferTooSmall => c.NWAL_ERR_BUFFER_TOO_SMALL,
         error.UnknownStatus => -1,
     };
 }
@@ -251,6 +254,52 @@ pub const Log = struct {
         return st;
     }
 
+    /// Drop every record with an index above `index` (from
+    /// `first_index - 1` up; at or above `last_index` nothing changes): the
+    /// next append gets `index + 1`. Durable; refs of dropped records then
+    /// give `error.NotFound`.
+    pub fn truncateAfter(self: Log, index: u64) Error!void {
+        return check(c.nwal_truncate_after(self.handle, index));
+    }
+
+    /// Drop every record with an index below `index` (up to
+    /// `last_index + 1`; at or below `first_index` nothing changes):
+    /// `first_index` becomes `index` and the whole segments below it are
+    /// deleted. Durable.
+    pub fn purgeBefore(self: Log, index: u64) Error!void {
+        return check(c.nwal_purge_before(self.handle, index));
+    }
+
+    /// Drop every record: the log is empty and the next append gets
+    /// `next_index` (1 to 2^63). Durable; the metadata is kept.
+    pub fn reset(self: Log, next_index: u64) Error!void {
+        return check(c.nwal_reset(self.handle, next_index));
+    }
+
+    /// Set `key` to `value` in the stream's metadata (keys of 1-64 bytes of
+    /// `[A-Za-z0-9._-]`, values of at most 4096 bytes): atomic, and durable
+    /// once it returns.
+    pub fn metaPut(self: Log, key: [*:0]const u8, value: []const u8) Error!void {
+        return check(c.nwal_meta_put(self.handle, key, value.ptr, value.len));
+    }
+
+    /// Copy the value of `key` into `buf` and return it (a prefix of `buf`):
+    /// `error.BufferTooSmall` if it does not fit (`metaLen` says how long
+    /// it is), `error.NotFound` if the key has no value.
+    pub fn metaGet(self: Log, key: [*:0]const u8, buf: []u8) Error![]u8 {
+        var n: usize = 0;
+        try check(c.nwal_meta_get(self.handle, key, buf.ptr, buf.len, &n));
+        return buf[0..n];
+    }
+
+    /// The length of the value of `key` (`error.NotFound` if it has none).
+    pub fn metaLen(self: Log, key: [*:0]const u8) Error!usize {
+        var n: usize = 0;
+        const s = c.nwal_meta_get(self.handle, key, null, 0, &n);
+        if (s != status(c.NWAL_ERR_BUFFER_TOO_SMALL)) try check(s);
+        return n;
+    }
+
     /// Delete the segments expired at `now_ms`, except the active one.
     pub fn cleanup(self: Log, now_ms: i64) Error!CleanupResult {
         var r: CleanupResult = undefined;
@@ -395,5 +444,82 @@ test "append, batches, reads by ref and index, replay, state, errors" {
 
     try log.shutdown();
     try testing.expectError(error.Shutdown, log.append(null, "late", test_now_ms, 0));
+    try log.close();
+}
+
+test "metadata: put, get, length, errors" {
+    var tmp = testing.tmpDir(.{});
+    defer tmp.cleanup();
+    const dir = try tmpLogDir(&tmp);
+    defer testing.allocator.free(dir);
+    const log = try Log.open(dir, "meta", null);
+
+    try log.metaPut("raft.term", "12");
+    try log.metaPut("empty", "");
+    var buf: [8]u8 = undefined;
+    try testing.expectEqualStrings("12", try log.metaGet("raft.term", &buf));
+    try testing.expectEqual(@as(usize, 2), try log.metaLen("raft.term"));
+    try testing.expectEqualStrings("", try log.metaGet("empty", &buf));
+    try testing.expectEqual(@as(usize, 0), try log.metaLen("empty"));
+    try log.metaPut("raft.term", "123456789");
+    try testing.expectError(error.BufferTooSmall, log.metaGet("raft.term", &buf));
+    try testing.expectEqual(@as(usize, 9), try log.metaLen("raft.term"));
+    var big: [9]u8 = undefined;
+    try testing.expectEqualStrings("123456789", try log.metaGet("raft.term", &big));
+    try testing.expectError(error.NotFound, log.metaGet("missing", &buf));
+    try testing.expectError(error.NotFound, log.metaLen("missing"));
+    try testing.expectError(error.InvalidArgument, log.metaPut("bad key", "x"));
+    const too_long = [_]u8{'v'} ** 4097;
+    try testing.expectError(error.InvalidArgument, log.metaPut("k", &too_long));
+    try testing.expect(std.mem.indexOf(u8, lastErrorMessage(), "4097") != null);
+    try log.close();
+}
+
+test "truncate after an index, purge before one, reset" {
+    var tmp = testing.tmpDir(.{});
+    defer tmp.cleanup();
+    const dir = try tmpLogDir(&tmp);
+    defer testing.allocator.free(dir);
+    var log = try Log.open(dir, "trunc", null);
+    var st: LogState = undefined;
+
+    var refs: [4]Ref = undefined;
+    for (&refs, 0..) |*r, i| r.* = try log.append(null, &.{@as(u8, '0') + @as(u8, @intCast(i))}, test_now_ms, 0);
+    try log.truncateAfter(2);
+    try testing.expectEqual(@as(u64, 2), (try log.state()).last_index);
+    var recs: [1]Record = undefined;
+    try testing.expectError(error.NotFound, log.readBatch(refs[2..3], &recs));
+    const again = try log.append(null, "new", test_now_ms, 0);
+    try testing.expectEqual(@as(u64, 3), again.index);
+    try testing.expectError(error.NotFound, log.readBatch(refs[2..3], &recs));
+
+    // Purge the head: records 3 and 4 in segments an hour apart (the
+    // default segment duration), then keep only 4.
+    _ = try log.append(null, "later", test_now_ms + 3600 * 1000, 0);
+    try log.purgeBefore(4);
+    st = try log.state();
+    try testing.expectEqual(@as(u64, 4), st.first_index);
+    try testing.expectEqual(@as(u64, 4), st.last_index);
+    try testing.expectError(error.NotFound, log.readRange(3, recs[0..1], null, 0));
+    try testing.expectError(error.InvalidArgument, log.purgeBefore(6));
+    try log.purgeBefore(1);
+    try testing.expectEqual(@as(u64, 4), (try log.state()).first_index);
+    try log.truncateAfter(3);
+
+    try log.reset(500);
+    st = try log.state();
+    try testing.expectEqual(@as(u64, 500), st.first_index);
+    try testing.expectEqual(@as(u64, 499), st.last_index);
+    try testing.expectEqual(@as(u64, 500), (try log.append(null, "r", test_now_ms, durable)).index);
+    try testing.expectError(error.InvalidArgument, log.reset(0));
+    try testing.expectError(error.InvalidArgument, log.truncateAfter(10)); // below first_index - 1
+    try log.close();
+
+    log = try Log.open(dir, "trunc", null);
+    st = try log.state();
+    try testing.expectEqual(@as(u64, 500), st.first_index);
+    try testing.expectEqual(@as(u64, 500), st.last_index);
+    try log.shutdown();
+    try testing.expectError(error.Shutdown, log.reset(1));
     try log.close();
 }
