@@ -18,7 +18,8 @@
 #   faults     cargo test --features fault-injection
 #   panic      the FFI panic boundary (cargo test --features test-panic)
 #   c          C tests, examples and install consumers through CTest (build/release)
-#   consumers  Go and Zig programs against an installed build/release
+#   consumers  the Go module, Zig package and Python cffi declarations, and
+#              their consumers, against an installed build/release
 #   packaging  what a distribution needs: the install layouts (absolute,
 #              relative and multiarch libdir, DESTDIR, the .pc under /usr),
 #              the static archive beside another Rust staticlib, how
@@ -152,7 +153,7 @@ run_c() {
 }
 
 run_consumers() {
-  section "[consumers] Installed library used from Go (cgo) and Zig (tests/install/check_consumers.sh)"
+  section "[consumers] The Go, Zig and Python bindings against an installed library (tests/install/check_consumers.sh)"
   build_release
   tests/install/check_consumers.sh build/release .
 }

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+
+package nanowal
+
+/*
+#cgo pkg-config: nano_wal
+#include <nano_wal.h>
+*/
+import "C"
+
+// TruncateAfter drops every record with an index above index (after a Raft
+// conflict, say): the next append gets index+1. index may be as low as
+// FirstIndex-1 (empty the log); at or above LastIndex nothing changes. It
+// is durable when it returns nil; a crash leaves the log as it was before
+// or after, never a mix. A dropped record never comes back: its refs and
+// its index fail with ErrNotFound, even once a new record has that index
+// (it goes to a new segment). An Iter that was past the cut ends with
+// ErrNotFound.
+func (l *Log) TruncateAfter(index uint64) error {
+	return l.do("TruncateAfter", func(w *C.nwal) C.enum_nwal_status { return C.nwal_truncate_after(w, C.uint64_t(index)) })
+}
+
+// PurgeBefore drops every record with an index below index (once a
+// snapshot or checkpoint covers them): FirstIndex becomes index, up to
+// LastIndex+1 (every record dropped: the next append gets index), and the
+// whole segments below it are deleted. At or below FirstIndex nothing
+// changes. The records below index are made durable first; the purge is
+// durable and atomic as TruncateAfter.
+func (l *Log) PurgeBefore(index uint64) error {
+	return l.do("PurgeBefore", func(w *C.nwal) C.enum_nwal_status { return C.nwal_purge_before(w, C.uint64_t(index)) })
+}
+
+// Reset drops every record (a follower installing a snapshot, say): the
+// log is empty with FirstIndex nextIndex, and the next append gets
+// nextIndex (1 to 2^63; below, at or above the old indexes). Durable and
+// atomic as TruncateAfter; the metadata is kept.
+func (l *Log) Reset(nextIndex uint64) error {
+	return l.do("Reset", func(w *C.nwal) C.enum_nwal_status { return C.nwal_reset(w, C.uint64_t(nextIndex)) })
+}
