@@ -8,19 +8,19 @@
 #                                 #! line, else first), then check
 #
 # The files: those git tracks (and new ones not ignored) whose names match
-# the patterns below: Rust, C, C++, CMake, shell, Python, the bash
-# completion, the version script, the pkg-config and CMake templates.
+# the patterns below: Rust, C, C++, Go, Zig, CMake, shell, Python, the
+# bash completion, the version script, the pkg-config and CMake templates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 patterns=('*.rs' '*.c' '*.h' '*.cpp' '*.hpp' 'CMakeLists.txt' '*.cmake' '*.cmake.in' '*.pc.in'
-  '*.sh' '*.py' '*.bash' '*.map' '.ci/run')
+  '*.sh' '*.py' '*.bash' '*.map' '*.go' '*.zig' '*.zon' '.ci/run')
 tag="SPDX-License-Identifier: MIT"
 
 # comment_line FILE: the SPDX line in FILE's comment syntax.
 comment_line() {
   case "$1" in
-    *.rs) echo "// $tag" ;;
+    *.rs | *.go | *.zig | *.zon) echo "// $tag" ;;
     *.c | *.h | *.cpp | *.hpp | *.map) echo "/* $tag */" ;;
     *) echo "# $tag" ;;
   esac
