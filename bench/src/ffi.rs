@@ -125,6 +125,8 @@ mod imp {
         fn nwal_iter_open(w: *mut Nwal, from: *const EntryRef, out: *mut *mut NwalIter) -> i32;
         fn nwal_iter_next(it: *mut NwalIter, out_rec: *mut Record, out_ref: *mut EntryRef) -> i32;
         fn nwal_iter_free(it: *mut NwalIter);
+        fn nwal_truncate_after(w: *mut Nwal, index: u64) -> i32;
+        fn nwal_sync(w: *mut Nwal) -> i32;
         fn nwal_close(w: *mut Nwal) -> i32;
         fn nwal_last_error_message() -> *const c_char;
     }
@@ -470,6 +472,33 @@ mod imp {
             let h = Handle::open(dir)?;
             let secs = start.elapsed().as_secs_f64();
             drop(h);
+            Ok(Sample {
+                ops: 1,
+                bytes: 0,
+                secs,
+            })
+        }
+
+        fn truncate_tail(&self, dir: &Path, keep: u64, dropped: u64) -> Cell {
+            let h = Handle::open(dir)?;
+            let buf = payload(128);
+            let now = now_ms();
+            for _ in 0..keep + dropped {
+                h.append(&buf, now, 0).map_err(Missing::Failed)?;
+            }
+            // SAFETY: a live handle. Synced first, as in the Rust column.
+            let st = unsafe { nwal_sync(h.0) };
+            if st != NWAL_OK {
+                return Err(Missing::Failed(err("nwal_sync", st)));
+            }
+            let start = std::time::Instant::now();
+            // SAFETY: a live handle.
+            let st = unsafe { nwal_truncate_after(h.0, keep) };
+            let secs = start.elapsed().as_secs_f64();
+            if st != NWAL_OK {
+                return Err(Missing::Failed(err("nwal_truncate_after", st)));
+            }
+            std::mem::drop(h);
             Ok(Sample {
                 ops: 1,
                 bytes: 0,

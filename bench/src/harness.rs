@@ -116,6 +116,14 @@ pub trait System: Sync {
         na("not measured: the row measures nano_wal's index footers")
     }
 
+    /// Append `keep + drop` records of 128 B to a new stream in `dir` and
+    /// sync them, then time one truncation of its last `drop` records (the
+    /// appends and the sync are not timed); the sample's ops = 1
+    /// truncation.
+    fn truncate_tail(&self, _dir: &Path, _keep: u64, _drop: u64) -> Cell {
+        na("not measured: no truncation of the tail by index")
+    }
+
     /// Open the stream `build` wrote and read every record (for peak memory).
     /// Returns the number of records seen.
     fn open_and_replay(&self, _dir: &Path) -> Result<u64, Missing> {

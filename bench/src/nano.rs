@@ -256,6 +256,37 @@ impl System for Nano {
         })
     }
 
+    fn truncate_tail(&self, dir: &Path, keep: u64, drop: u64) -> Cell {
+        let wal = open(dir)?;
+        let buf = payload(128);
+        let entries: Vec<WriteEntry> = (0..1000)
+            .map(|_| WriteEntry {
+                header: None,
+                content: &buf,
+            })
+            .collect();
+        let now = now_ms();
+        let mut left = keep + drop;
+        while left > 0 {
+            let n = left.min(1000) as usize;
+            wal.append_batch(&entries[..n], now, false)
+                .map_err(fail("append_batch"))?;
+            left -= n as u64;
+        }
+        // The records synced first: the row times the truncation, not the
+        // sync of unsynced appends that sealing makes durable.
+        wal.sync().map_err(fail("sync"))?;
+        let start = std::time::Instant::now();
+        wal.truncate_after(keep).map_err(fail("truncate_after"))?;
+        let secs = start.elapsed().as_secs_f64();
+        wal.shutdown().map_err(fail("shutdown"))?;
+        Ok(crate::harness::Sample {
+            ops: 1,
+            bytes: 0,
+            secs,
+        })
+    }
+
     fn open_and_replay(&self, dir: &Path) -> Result<u64, Missing> {
         let wal = open(dir)?;
         let mut n = 0;

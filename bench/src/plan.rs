@@ -374,6 +374,9 @@ pub fn run(args: &Args, root: &Path, open_file_limit: u64) -> Results {
     let (open_row, streams) = recovery_row(&r, &p);
     rows.push(open_row);
     rows.push(segments_row(&r, &p, open_file_limit));
+    for drop in [1, 100, 10_000] {
+        rows.push(truncate_row(&r, &p, drop));
+    }
     let memory = match streams {
         Some((dirs, built)) if r.wanted("memory") || r.wanted("open") => {
             memory::measure(&r.systems, r.scratch.root(), &dirs, &built)
@@ -692,6 +695,35 @@ fn recovery_row(r: &Runner, p: &Params) -> (Row, Option<Streams>) {
     }
     // The built streams stay for the memory children.
     (row, Some((dirs, built)))
+}
+
+/// `truncate_after` of the last `drop` records of a stream of 1,000 more,
+/// on a fresh stream per repetition and system (truncations per second).
+fn truncate_row(r: &Runner, p: &Params, drop: u64) -> Row {
+    let mut row = Row::new(
+        format!("truncate/{drop}"),
+        "Truncation of the tail (truncations/s)",
+        format!(
+            "the last {drop} of {} records of 128 B, one segment",
+            1000 + drop
+        ),
+        Unit::Ops,
+        "fdatasync a file, create one with a 64-byte header, fsync it, fsync the directory",
+    );
+    if !r.wanted(&row.id) {
+        return row;
+    }
+    crate::progress!("truncate/{drop}");
+    for rep in 0..p.reps {
+        let d = r.scratch.fresh(&format!("trunc-limit{rep}"));
+        row.limit.push(limits::create_synced_file(&d.path));
+        for i in rotated(r.systems.len(), rep) {
+            let d = r.scratch.fresh(&format!("trunc{i}-{rep}"));
+            let cell = r.systems[i].truncate_tail(&d.path, 1000, drop);
+            row.cells[i].1.push(cell);
+        }
+    }
+    row
 }
 
 /// Open a stream of many small sealed segments, built once per system:
