@@ -2,10 +2,10 @@
 /*
  * nano_wal: a concurrent write-ahead log with a C ABI.
  *
- * Contents: the constants and types, then the functions in seven sections:
+ * Contents: the constants and types, then the functions in eight sections:
  * opening and closing a log; appending; reading records by ref; replaying
- * the log; truncation and reset; durability and retention; errors and
- * version.
+ * the log; truncation and reset (both ends of the log); durability and
+ * retention; metadata; errors and version.
  *
  * Conventions (every function follows them unless its comment says otherwise):
  *
