@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 //! Property test: random sequences of appends, batches, reads, replays,
-//! cleanups, time jumps, truncations, resets and reopens, checked after
-//! every step against a simple in-memory model of the log (indexes to
-//! bytes, and the segments that hold them). Every ref ever handed out is
-//! kept: one whose record a truncation, purge, reset or cleanup dropped must be
-//! refused as not found, never read as other bytes.
+//! cleanups, time jumps, truncations, purges, resets, metadata puts and
+//! reopens, checked after every step against a simple in-memory model of
+//! the log (indexes to bytes, the segments that hold them, the metadata).
+//! Every ref ever handed out is kept: one whose record a truncation, purge,
+//! reset or cleanup dropped must be refused as not found, never read as
+//! other bytes.
 
 use nano_wal::{EntryRef, Wal, WalError, WalOptions, WriteEntry};
 use proptest::prelude::*;
@@ -53,6 +54,8 @@ enum Op {
     Reset(u8, usize),
     /// `purge_before` an index chosen by the kind (see `purge_target`).
     Purge(u8, usize),
+    /// `meta_put` of one of a few keys (a value of up to 4096 bytes).
+    MetaPut(u8, Vec<u8>),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -73,6 +76,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0u8..5, any::<usize>()).prop_map(|(k, i)| Op::Truncate(k, i)),
         1 => (0u8..4, any::<usize>()).prop_map(|(k, i)| Op::Reset(k, i)),
         2 => (0u8..4, any::<usize>()).prop_map(|(k, i)| Op::Purge(k, i)),
+        1 => (0u8..4, bytes(4097)).prop_map(|(k, v)| Op::MetaPut(k, v)),
     ]
 }
 
@@ -97,6 +101,8 @@ struct Model {
     next_index: u64,
     /// Every index up to this one is known durable.
     durable: u64,
+    /// The metadata: what every acknowledged put left.
+    meta: BTreeMap<String, Vec<u8>>,
 }
 
 impl Model {
@@ -291,6 +297,15 @@ impl Model {
 }
 
 fn check(wal: &Wal, model: &Model) {
+    assert_eq!(
+        wal.meta_entries(),
+        model
+            .meta
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Vec<_>>(),
+        "the metadata"
+    );
     let refs: Vec<EntryRef> = model.records.iter().map(|r| r.0).collect();
     let back = wal.read_batch(&refs).unwrap();
     for (rec, (r, h, c)) in back.iter().zip(&model.records) {
@@ -434,6 +449,11 @@ proptest! {
                             model.purge(index);
                         }
                     }
+                }
+                Op::MetaPut(k, value) => {
+                    let key = format!("key.{k}");
+                    wal.meta_put(&key, &value).unwrap();
+                    model.meta.insert(key, value);
                 }
                 Op::ReplayFrom(i) => {
                     if !model.records.is_empty() {
