@@ -4,9 +4,10 @@
 //! one; single records with and without headers, empty headers, batches,
 //! indexes from 1000) must read back exactly, read-only and through
 //! `Wal::open` of a copy: a change that cannot read the files it wrote
-//! before fails here. The files are the reference; they were made by
-//! `generate_the_fixture_stream` (ignored: run it only when the format
-//! changes on purpose, with
+//! before fails here. Beside it, a stream after a truncation and a purge
+//! with a metadata file, and one after a reset. The files are the
+//! reference; they were made by the `generate_` tests (ignored: run them
+//! only when the format changes on purpose, with
 //! `cargo test --test fixtures -- --ignored generate`).
 
 mod common;
@@ -54,7 +55,7 @@ const PER_WINDOW: u64 = 5;
 #[ignore = "writes the committed fixture; run only to change the format on purpose"]
 fn generate_the_fixture_stream() {
     let dir = dir();
-    let _ = std::fs::remove_dir_all(&dir);
+    remove_stream(&dir, STREAM);
     let wal = Wal::open(&dir, STREAM, options()).unwrap();
     let mut index = FIRST_INDEX;
     for w in 0..WINDOWS {
@@ -79,6 +80,33 @@ fn generate_the_fixture_stream() {
     wal.shutdown().unwrap();
     drop(wal);
     std::fs::remove_file(dir.join(format!("{STREAM}.lock"))).unwrap();
+}
+
+/// Remove the files of `stream` from the fixture directory (the other
+/// streams' stay: each generator rewrites only its own).
+fn remove_stream(dir: &Path, stream: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries {
+        let name = e.unwrap().file_name().into_string().unwrap();
+        let own = name.strip_prefix(stream).is_some_and(|rest| {
+            rest.starts_with('_') && rest.ends_with(".seg") || rest == ".meta" || rest == ".lock"
+        });
+        if own && !(rest_is_other_stream(&name, stream)) {
+            std::fs::remove_file(dir.join(&name)).unwrap();
+        }
+    }
+}
+
+/// `fixture-cut_1_2.seg` starts with `fixture` but is not its: the
+/// segment name parsed from the right must name `stream` exactly.
+fn rest_is_other_stream(name: &str, stream: &str) -> bool {
+    let Some(rest) = name.strip_suffix(".seg") else {
+        return false;
+    };
+    let owner = rest.rsplitn(3, '_').nth(2);
+    owner != Some(stream)
 }
 
 fn last_index() -> u64 {
@@ -141,4 +169,134 @@ fn the_committed_stream_opens_and_goes_on() {
         wal.replay(None).unwrap().count() as u64,
         WINDOWS * PER_WINDOW + 1
     );
+}
+
+/// The second committed stream: the log after a truncation (a sealed
+/// segment whose footer counts records the next segment's first index
+/// drops), a purge inside the first segment (the purge point in the
+/// metadata file), a metadata key, and a reset (a segment with the
+/// `RESETS_LOG` flag) in a third stream.
+const CUT: &str = "fixture-cut";
+const RESET: &str = "fixture-reset";
+
+/// Content of the records appended after the truncation, whose indexes
+/// the dropped records had: other bytes than theirs.
+fn after_cut(index: u64) -> Vec<u8> {
+    format!("appended after the truncation at {index};").into_bytes()
+}
+
+/// What the cut stream holds: its first index, and each record's index
+/// with its content.
+fn cut_log() -> (u64, Vec<(u64, Vec<u8>)>) {
+    let first = FIRST_INDEX + 3;
+    let kept = (first..=FIRST_INDEX + 8).map(|i| (i, record(i).1));
+    let later = (FIRST_INDEX + 9..=FIRST_INDEX + 12).map(|i| (i, after_cut(i)));
+    (first, kept.chain(later).collect())
+}
+
+#[test]
+#[ignore = "writes the committed fixture; run only to change the format on purpose"]
+fn generate_the_cut_and_reset_fixture_streams() {
+    let dir = dir();
+    remove_stream(&dir, CUT);
+    remove_stream(&dir, RESET);
+    let wal = Wal::open(&dir, CUT, options()).unwrap();
+    for index in FIRST_INDEX..FIRST_INDEX + 12 {
+        let (h, c) = record(index);
+        let now = T0 + (index - FIRST_INDEX) as i64 / 6 * DUR;
+        assert_eq!(
+            wal.append(h.as_deref(), &c, now, false).unwrap().index,
+            index
+        );
+    }
+    wal.truncate_after(FIRST_INDEX + 8).unwrap();
+    for index in FIRST_INDEX + 9..=FIRST_INDEX + 12 {
+        let now = T0 + 2 * DUR;
+        assert_eq!(
+            wal.append(None, &after_cut(index), now, false)
+                .unwrap()
+                .index,
+            index
+        );
+    }
+    wal.purge_before(FIRST_INDEX + 3).unwrap();
+    wal.meta_put("raft.vote", b"term 5, node 1").unwrap();
+    wal.shutdown().unwrap();
+    drop(wal);
+    std::fs::remove_file(dir.join(format!("{CUT}.lock"))).unwrap();
+
+    let wal = Wal::open(&dir, RESET, options()).unwrap();
+    for index in FIRST_INDEX..FIRST_INDEX + 3 {
+        let (h, c) = record(index);
+        wal.append(h.as_deref(), &c, T0, true).unwrap();
+    }
+    wal.reset(500).unwrap();
+    wal.append(None, b"after the reset", T0, true).unwrap();
+    wal.shutdown().unwrap();
+    drop(wal);
+    std::fs::remove_file(dir.join(format!("{RESET}.lock"))).unwrap();
+}
+
+/// The cut stream reads back as it was left, read-only and through
+/// `Wal::open` of a copy, and goes on; so does the reset stream.
+#[test]
+fn the_committed_cut_and_reset_streams_read_back_and_go_on() {
+    let (first, records) = cut_log();
+    let view = LogView::open(dir(), CUT).unwrap();
+    let got: Vec<(u64, Vec<u8>)> = view
+        .replay(None)
+        .unwrap()
+        .map(|x| {
+            let (r, rec) = x.unwrap();
+            (r.index, rec.content.to_vec())
+        })
+        .collect();
+    assert_eq!(got, records, "read-only replay");
+    // The truncation's own segment took no record (the appends after it
+    // rolled to a later window): it holds no index, and open deletes it.
+    let dropped: Vec<u64> = view
+        .segments()
+        .iter()
+        .filter(|s| s.dropped)
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(dropped, [3]);
+    let meta = view.meta().unwrap().unwrap();
+    assert_eq!(meta.purge.unwrap().before, first);
+
+    let tmp = tempfile::tempdir().unwrap();
+    common::copy_dir(&dir(), tmp.path());
+    let wal = Wal::open(tmp.path(), CUT, options()).unwrap();
+    let state = wal.log_state();
+    let last = records.last().unwrap().0;
+    assert_eq!((state.first_index, state.last_index), (first, last));
+    for (index, content) in &records {
+        assert_eq!(
+            &wal.read_index(*index).unwrap().content[..],
+            &content[..],
+            "{index}"
+        );
+    }
+    assert!(wal.read_index(first - 1).is_err());
+    assert_eq!(
+        wal.meta_get("raft.vote").unwrap().as_deref(),
+        Some(&b"term 5, node 1"[..])
+    );
+    let r = wal
+        .append(None, b"after the fixture", T0 + 3 * DUR, false)
+        .unwrap();
+    assert_eq!(r.index, last + 1);
+    let ids: Vec<u64> = wal.segments().iter().map(|s| s.id()).collect();
+    assert_eq!(ids, [1, 2, 4, 5]);
+    drop(wal);
+
+    let wal = Wal::open(tmp.path(), RESET, options()).unwrap();
+    let state = wal.log_state();
+    assert_eq!((state.first_index, state.last_index), (500, 500));
+    assert_eq!(
+        &wal.read_index(500).unwrap().content[..],
+        b"after the reset"
+    );
+    assert!(wal.segments().iter().any(|s| s.resets_log()));
+    assert_eq!(wal.append(None, b"on", T0, false).unwrap().index, 501);
 }
