@@ -2098,3 +2098,56 @@ fn open_trusts_a_valid_footer_without_scanning_its_segment() {
         assert_eq!(&w.read_index(r.index).unwrap().content[..], &c[..]);
     }
 }
+
+/// A restart after the clock crossed several windows while the process was
+/// down: the first append after reopen starts a segment in its own window
+/// (not the last window before the stop, not one per missed window), the
+/// older segments are read back unchanged, and cleanup by time deletes
+/// exactly the segments whose expiration has passed.
+#[test]
+fn a_restart_after_the_clock_crossed_several_windows_starts_the_right_window() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let w = open(dir);
+    let a = w.append(None, b"a", T0 + 10, true).unwrap();
+    let b = w.append(None, b"b", T0 + DUR + 5, true).unwrap();
+    drop(w);
+    let before: Vec<(u64, i64)> = seg_files(dir, "s").iter().map(|f| (f.0, f.1)).collect();
+    assert_eq!(before.len(), 2);
+
+    // Down for three whole windows.
+    let later = T0 + 5 * DUR + 7;
+    let w = open(dir);
+    let c = w.append(None, b"c", later, true).unwrap();
+    let files = seg_files(dir, "s");
+    assert_eq!(
+        files.len(),
+        3,
+        "one new segment, none for the missed windows"
+    );
+    let now: Vec<(u64, i64)> = files.iter().map(|f| (f.0, f.1)).collect();
+    assert_eq!(now[..2], before[..], "the older segments keep their names");
+    // The new segment's window is the one `later` falls in.
+    let window_start = later - later.rem_euclid(DUR);
+    assert_eq!(now[2].1, window_start + DUR + RET);
+    assert_eq!(c.segment_id, now[2].0);
+    assert_eq!((a.index, b.index, c.index), (1, 2, 3));
+    let got: Vec<Vec<u8>> = replay_all(&w)
+        .into_iter()
+        .map(|(_, r)| r.content.to_vec())
+        .collect();
+    assert_eq!(got, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+
+    // At `later` the first segment has expired (T0 + DUR + RET), the
+    // second not yet (T0 + 2 * DUR + RET): cleanup deletes only the first.
+    assert!(now[0].1 <= later && now[1].1 > later);
+    let r = w.cleanup(later).unwrap();
+    let deleted: Vec<u64> = r.deleted.iter().map(|d| d.segment_id).collect();
+    assert_eq!(deleted, vec![now[0].0]);
+    assert_eq!(w.first_index(), b.index);
+    // Far later, every sealed segment goes, never the active one.
+    let r = w.cleanup(later + 100 * DUR).unwrap();
+    let deleted: Vec<u64> = r.deleted.iter().map(|d| d.segment_id).collect();
+    assert_eq!(deleted, vec![now[1].0]);
+    assert_eq!(&w.read(c).unwrap().content[..], b"c");
+}

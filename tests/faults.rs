@@ -739,3 +739,44 @@ fn failed_unlink_of_a_dropped_segment_keeps_the_truncation_and_blocks_cleanup_un
         }
     }
 }
+
+/// `sync` with nothing appended since the last durable append still makes
+/// every earlier non-durable append durable: it reaches fdatasync (a
+/// failing one makes it fail), rather than trusting a "pending" flag that
+/// only durable appends set.
+#[test]
+fn sync_after_only_non_durable_appends_fdatasyncs_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let first = wal.append(None, b"durable", T0, true).unwrap();
+    let lazy: Vec<EntryRef> = (0..3u8)
+        .map(|i| wal.append(None, &[i; 16], T0, false).unwrap())
+        .collect();
+    let state = wal.log_state();
+    assert_eq!(state.durable_index, first.index);
+    assert_eq!(state.last_index, lazy[2].index);
+    // Armed for the next fdatasync of the stream: the sync must be it.
+    inject_fault(fault(FaultOp::Fdatasync, dir, libc::EIO, 0, 1));
+    let synced = wal.sync();
+    clear_faults(dir);
+    expect_io(synced, libc::EIO);
+    assert_eq!(
+        wal.durable_index(),
+        first.index,
+        "a failed sync made nothing durable"
+    );
+    drop(wal);
+
+    // On a new handle (the failed sync poisoned the old one), the same
+    // sequence without the fault: sync returns with every record durable.
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let more: Vec<EntryRef> = (0..3u8)
+        .map(|i| wal.append(None, &[i; 8], T0, false).unwrap())
+        .collect();
+    assert!(wal.durable_index() < more[2].index);
+    // Another thread syncs: it appended nothing itself.
+    std::thread::scope(|s| s.spawn(|| wal.sync().unwrap()).join().unwrap());
+    assert_eq!(wal.durable_index(), more[2].index);
+    assert_eq!(wal.durable_index(), wal.last_index());
+}
