@@ -10,6 +10,7 @@
 //! it is synced".
 
 use crate::error::{Result, WalError};
+use crate::notify::Notify;
 use crate::segment::Segment;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -32,6 +33,11 @@ impl Poison {
             *cause = Some((context, err.raw_os_error(), err.kind()));
         }
         self.set.store(true, Ordering::Release);
+    }
+
+    /// True once the log is poisoned.
+    pub fn is_set(&self) -> bool {
+        self.set.load(Ordering::Acquire)
     }
 
     /// Fails once the log is poisoned (inlined: every append checks; the
@@ -101,6 +107,9 @@ pub(crate) struct GroupCommit {
     /// The highest record index known durable: raised with the durable
     /// position, from the same count of records.
     durable_index: AtomicU64,
+    /// Wakes the threads waiting for the durable index to move (durable
+    /// followers): notified after each raise, and after a restart.
+    pub durable_moved: Notify,
 }
 
 /// Counts a durable append as under way until dropped (see [`GroupCommit`]).
@@ -166,14 +175,44 @@ impl GroupCommit {
         poison: &Poison,
         active: impl Fn() -> Option<Arc<Segment>>,
     ) -> Result<()> {
+        self.wait_durable_until(target, poison, active, None)
+            .map(|_| ())
+    }
+
+    /// [`GroupCommit::wait_durable`] that gives up at `deadline` (None:
+    /// never): returns whether `target` is durable. Once the deadline has
+    /// passed it starts no sync, so a deadline already past only checks; a
+    /// sync it leads is finished first (its waiters depend on it).
+    pub fn wait_durable_until(
+        &self,
+        target: LogPos,
+        poison: &Poison,
+        active: impl Fn() -> Option<Arc<Segment>>,
+        deadline: Option<Instant>,
+    ) -> Result<bool> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             poison.check()?;
             if st.durable >= target {
-                return Ok(());
+                return Ok(true);
             }
+            let left = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return Ok(false),
+                },
+            };
             if st.leader_running {
-                st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
+                st = match left {
+                    None => self.done.wait(st).unwrap_or_else(|p| p.into_inner()),
+                    Some(left) => {
+                        self.done
+                            .wait_timeout(st, left)
+                            .unwrap_or_else(|p| p.into_inner())
+                            .0
+                    }
+                };
                 continue;
             }
             st.leader_running = true;
@@ -218,6 +257,7 @@ impl GroupCommit {
             // return, and one woken while it is still held sleeps again on
             // the mutex, to be woken by the next unlock, one at a time.
             self.done.notify_all();
+            self.durable_moved.notify();
             st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         }
     }
@@ -229,6 +269,8 @@ impl GroupCommit {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.durable = st.durable.max(pos);
         self.durable_index.fetch_max(index, Ordering::AcqRel);
+        drop(st);
+        self.durable_moved.notify();
     }
 
     /// The log goes on from `pos` (the header end of a new segment) with
@@ -240,6 +282,8 @@ impl GroupCommit {
         st.durable = st.durable.max(pos);
         st.restarts += 1;
         self.durable_index.store(index, Ordering::Release);
+        drop(st);
+        self.durable_moved.notify();
     }
 
     /// The highest record index known durable (0 before anything is).

@@ -59,7 +59,8 @@
 //! | `scan` | Reading a segment's records in order, in large chunks |
 //! | `recovery` | Open's recovery: list the segments, check headers, cut the newest's torn tail |
 //! | `meta` | The metadata store: `{stream}.meta` read at open, each change written to the other slot and synced |
-//! | `durability` | Group commit and fail-stop poisoning |
+//! | `notify` | A wake-up for waiters on the appended or durable index: a fence and a load while nobody waits |
+//! | `durability` | Group commit, waiting for durability with a deadline, and fail-stop poisoning |
 //! | `wal` | The `Wal` handle and its shared state; sync, shutdown |
 //! | `wal::open` | Opening a stream: directory, stream lock, recovery hand-off |
 //! | `wal::append` | Appends: checking, encoding (packed or framed) and placing records |
@@ -67,8 +68,11 @@
 //! | `wal::truncate` | Truncation of the tail and reset: a new segment whose first index drops records |
 //! | `wal::segments` | The registry of live segments and its writer lock |
 //! | `wal::meta` | `Wal::meta_put`, `meta_get` and the purge point, over `meta` |
+//! | `wal::wait` | `Wal::wait_durable`: wait, with a timeout, until an index is durable |
+//! | `wal::cuts` | The notices a truncation leaves for the followers it cut |
 //! | `read` | Lock-free reads by ref, coalesced; `ReadBuf` |
 //! | `replay` | `Replay`: every record in log order |
+//! | `follow` | `Follower`: reading the log's tail, waiting for new or durable records |
 //! | `cleanup` | Retention: deleting expired segments |
 //! | `inspect` | Read-only view of a log, for the `nwal` tool |
 //! | `ffi` | The C API of `include/nano_wal.h`, over the Rust API |
@@ -78,9 +82,11 @@ mod crc;
 mod durability;
 mod error;
 pub mod ffi;
+mod follow;
 pub mod format;
 pub mod inspect;
 mod meta;
+mod notify;
 mod options;
 mod read;
 mod record;
@@ -94,6 +100,7 @@ mod wal;
 pub use bytes::Bytes;
 pub use cleanup::{CleanupResult, DeletedSegment};
 pub use error::{Result, WalError};
+pub use follow::{FollowMode, Followed, Follower};
 pub use format::names::{validate_stream_name, MAX_STREAM_NAME_LEN};
 pub use options::{WalOptions, MIN_SEGMENT_BYTES};
 pub use read::{read_batch, ReadBuf, ReadDescriptor};
@@ -112,5 +119,8 @@ struct ReadmeExample;
 /// Test-only fault injection (cargo feature `fault-injection`).
 #[cfg(feature = "fault-injection")]
 pub mod fault {
-    pub use crate::sys::{clear_faults, inject_fault, set_segment_record_cap, Fault, FaultOp};
+    pub use crate::sys::{
+        clear_faults, fdatasync_count, hold_fdatasync, inject_fault, release_fdatasync,
+        set_segment_record_cap, wait_fdatasync_held, Fault, FaultOp,
+    };
 }

@@ -198,7 +198,7 @@ impl ReadBuf {
 
     /// Hand the bytes over as records sharing one buffer (one refcount
     /// increment per header and per content, no copy).
-    fn into_records(self) -> Vec<Record> {
+    pub(crate) fn into_records(self) -> Vec<Record> {
         let bytes = Bytes::from(self.data);
         self.spans
             .iter()

@@ -13,7 +13,10 @@ use std::os::fd::AsFd;
 use std::path::Path;
 
 #[cfg(feature = "fault-injection")]
-pub use fault::{clear_faults, inject_fault, set_segment_record_cap, Fault, FaultOp};
+pub use fault::{
+    clear_faults, fdatasync_count, hold_fdatasync, inject_fault, release_fdatasync,
+    set_segment_record_cap, wait_fdatasync_held, Fault, FaultOp,
+};
 
 /// Linux's IOV_MAX: the most iovecs one `pwritev` accepts.
 pub const IOV_MAX: usize = 1024;
@@ -168,7 +171,7 @@ fn check(op: FaultOpKind, path: &Path) -> io::Result<()> {
 mod fault {
     use std::io;
     use std::path::{Path, PathBuf};
-    use std::sync::Mutex;
+    use std::sync::{Condvar, Mutex};
 
     /// Which call fails.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,12 +209,15 @@ mod fault {
         FAULTS.lock().unwrap_or_else(|p| p.into_inner()).push(f);
     }
 
-    /// Remove every fault under `under`, and its record cap.
+    /// Remove every fault under `under`, its record cap and its sync gate
+    /// (releasing the fdatasyncs it holds).
     pub fn clear_faults(under: &Path) {
         FAULTS
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|f| f.under != under);
+        lock_gates().retain(|g| g.under != under);
+        GATE_MOVED.notify_all();
         RECORD_CAPS
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -255,7 +261,95 @@ mod fault {
         Some((f.keep_bytes, io::Error::from_raw_os_error(f.errno)))
     }
 
+    /// A gate on the fdatasyncs of files under `under`: counts them, and
+    /// while `held` makes each wait before it runs (so a test can hold a
+    /// sync under way, see who joins it, and build the crash states of a
+    /// sync that has not happened yet).
+    struct SyncGate {
+        under: PathBuf,
+        held: bool,
+        waiting: usize,
+        passed: u64,
+    }
+
+    static GATES: Mutex<Vec<SyncGate>> = Mutex::new(Vec::new());
+    static GATE_MOVED: Condvar = Condvar::new();
+
+    fn lock_gates() -> std::sync::MutexGuard<'static, Vec<SyncGate>> {
+        GATES.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn gate<'a>(gates: &'a mut Vec<SyncGate>, under: &Path) -> &'a mut SyncGate {
+        match gates.iter().position(|g| g.under == under) {
+            Some(i) => &mut gates[i],
+            None => {
+                gates.push(SyncGate {
+                    under: under.to_path_buf(),
+                    held: false,
+                    waiting: 0,
+                    passed: 0,
+                });
+                gates.last_mut().expect("just pushed")
+            }
+        }
+    }
+
+    /// From now on every fdatasync of a file under `under` waits, before it
+    /// runs, until [`release_fdatasync`] (or [`clear_faults`]).
+    pub fn hold_fdatasync(under: &Path) {
+        gate(&mut lock_gates(), under).held = true;
+    }
+
+    /// Let the fdatasyncs under `under` run again, the waiting ones first.
+    pub fn release_fdatasync(under: &Path) {
+        gate(&mut lock_gates(), under).held = false;
+        GATE_MOVED.notify_all();
+    }
+
+    /// Block until an fdatasync under `under` waits at its held gate.
+    pub fn wait_fdatasync_held(under: &Path) {
+        let mut gates = lock_gates();
+        while gate(&mut gates, under).waiting == 0 {
+            gates = GATE_MOVED.wait(gates).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// How many fdatasyncs of files under `under` have started since its
+    /// gate was first named (by any of these calls).
+    pub fn fdatasync_count(under: &Path) -> u64 {
+        gate(&mut lock_gates(), under).passed
+    }
+
+    fn pass_sync_gate(path: &Path) {
+        let mut gates = lock_gates();
+        let Some(i) = gates.iter().position(|g| path.starts_with(&g.under)) else {
+            return;
+        };
+        gates[i].passed += 1;
+        if !gates[i].held {
+            return;
+        }
+        let under = gates[i].under.clone();
+        gates[i].waiting += 1;
+        GATE_MOVED.notify_all();
+        loop {
+            match gates.iter().position(|g| g.under == under) {
+                Some(i) if gates[i].held => {
+                    gates = GATE_MOVED.wait(gates).unwrap_or_else(|p| p.into_inner());
+                }
+                Some(i) => {
+                    gates[i].waiting -= 1;
+                    return;
+                }
+                None => return,
+            }
+        }
+    }
+
     pub(super) fn check(op: FaultOp, path: &Path) -> io::Result<()> {
+        if op == FaultOp::Fdatasync {
+            pass_sync_gate(path);
+        }
         match take(op, path) {
             Some((_, e)) => Err(e),
             None => Ok(()),

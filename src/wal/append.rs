@@ -378,6 +378,7 @@ impl Inner {
                 app.next_index += count as u64;
                 seg.publish_end(w.end);
                 seg.publish_count(w.records);
+                self.appended.notify();
                 Ok((seg.id(), at))
             }
             Err(e) => {

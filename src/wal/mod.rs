@@ -4,17 +4,21 @@
 //! `open`, appends in `append`, rotation and sealing in `rotate`.
 
 mod append;
+mod cuts;
 mod meta;
 mod open;
 mod rotate;
 mod segments;
 mod truncate;
+mod wait;
 
+pub(crate) use cuts::{Cuts, NO_CUT};
 pub(crate) use segments::Segments;
 
 use crate::durability::{GroupCommit, Poison};
 use crate::error::Result;
 use crate::meta::MetaStore;
+use crate::notify::Notify;
 use crate::options::{Config, WalOptions};
 use crate::record::LogState;
 use crate::segment::{EndsWriter, Segment};
@@ -113,6 +117,10 @@ pub(crate) struct Inner {
     /// Set by shutdown under the appender lock: appends check it under the
     /// lock, others (`is_shutdown`, cleanup) without.
     pub shut_down: AtomicBool,
+    /// Set once shutdown has synced and released the stream lock: followers
+    /// report the shutdown only then, after the records its sync made
+    /// durable.
+    pub closed: AtomicBool,
     /// The advisory lock on the stream's lock file, released by shutdown.
     pub stream_lock: Mutex<Option<StreamLock>>,
     /// Segments a truncation or reset dropped whose files could not be
@@ -120,6 +128,11 @@ pub(crate) struct Inner {
     pub graveyard: Mutex<Vec<Arc<Segment>>>,
     /// The stream's metadata (`{stream}.meta`), with its own lock.
     pub meta: MetaStore,
+    /// Wakes the followers waiting for a new record: notified after each
+    /// append is published, and by truncation, purge and shutdown.
+    pub appended: Notify,
+    /// Where truncations cut the followers' records.
+    pub cuts: Cuts,
 }
 
 impl Wal {
@@ -162,31 +175,15 @@ impl Wal {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
+        inner.closed.store(true, Ordering::Release);
+        inner.wake_followers();
         synced
     }
 
     /// Where the log's indexes stand: the lowest readable, the highest
     /// appended, the highest known durable (lock-free).
     pub fn log_state(&self) -> LogState {
-        let inner = &*self.inner;
-        let segments = inner.segments.snapshot();
-        let first_index = segments
-            .values()
-            .next()
-            .map_or(inner.config.first_index, |s| s.first_live_index());
-        let last_index = segments
-            .values()
-            .next_back()
-            .map_or(first_index - 1, |s| s.last_index());
-        let durable_index = inner
-            .group_commit
-            .durable_index()
-            .clamp(first_index - 1, last_index);
-        LogState {
-            first_index,
-            last_index,
-            durable_index,
-        }
+        self.inner.log_state()
     }
 
     /// The lowest readable index (see [`Wal::log_state`]).
@@ -247,6 +244,35 @@ impl Inner {
     /// describes), so its poison flag carries no information.
     pub(crate) fn lock_appender(&self) -> std::sync::MutexGuard<'_, Appender> {
         self.appender.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wake the followers of both modes, to see a truncation or the end of
+    /// a shutdown.
+    pub(crate) fn wake_followers(&self) {
+        self.appended.notify();
+        self.group_commit.durable_moved.notify();
+    }
+
+    /// See [`Wal::log_state`].
+    pub(crate) fn log_state(&self) -> LogState {
+        let segments = self.segments.snapshot();
+        let first_index = segments
+            .values()
+            .next()
+            .map_or(self.config.first_index, |s| s.first_live_index());
+        let last_index = segments
+            .values()
+            .next_back()
+            .map_or(first_index - 1, |s| s.last_index());
+        let durable_index = self
+            .group_commit
+            .durable_index()
+            .clamp(first_index - 1, last_index);
+        LogState {
+            first_index,
+            last_index,
+            durable_index,
+        }
     }
 
     pub(crate) fn wait_durable(&self, target: (u64, u64)) -> Result<()> {

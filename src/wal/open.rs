@@ -60,9 +60,12 @@ impl Wal {
             group_commit: GroupCommit::default(),
             poison: Poison::default(),
             shut_down: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             stream_lock: Mutex::new(Some(stream_lock)),
             graveyard: Mutex::new(Vec::new()),
             meta,
+            appended: Default::default(),
+            cuts: Default::default(),
         };
         // Whatever recovery kept of the newest segment was fdatasync'ed by it.
         let durable_pos = recovered

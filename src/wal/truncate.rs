@@ -124,6 +124,11 @@ impl Inner {
     pub(super) fn restart(&self, app: &mut Appender, next: u64, resets_log: bool) -> Result<()> {
         let mut segments = self.segments.writer();
         self.poison.check()?;
+        // The highest index left: a reset drops every record there is.
+        let kept = match resets_log {
+            true => self.log_state().first_index - 1,
+            false => next - 1,
+        };
         let live = segments.current();
         self.settle_purge_point(&live)?;
         let mut dropped = Vec::new();
@@ -145,6 +150,9 @@ impl Inner {
             None => false,
         };
         let seg = self.create_segment(&segments, window, next, resets_log)?;
+        // Durable now: the followers past `kept` learn of the cut before
+        // their records vanish and before an append can reuse the indexes.
+        self.cuts.cut(kept);
         if let Some((kept, count, end)) = &cut {
             kept.cut(*count, *end);
         }
@@ -165,6 +173,8 @@ impl Inner {
         graveyard.extend(dropped);
         // Not an error of the truncation (see `remove_dropped`).
         let _ = self.remove_dropped(&mut graveyard);
+        drop(graveyard);
+        self.wake_followers();
         Ok(())
     }
 
