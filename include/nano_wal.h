@@ -2,10 +2,10 @@
 /*
  * nano_wal: a concurrent write-ahead log with a C ABI.
  *
- * Contents: the constants and types, then the functions in eight sections:
+ * Contents: the constants and types, then the functions in nine sections:
  * opening and closing a log; appending; reading records by ref; replaying
  * the log; truncation and reset (both ends of the log); durability and
- * retention; metadata; errors and version.
+ * retention; following the log; metadata; errors and version.
  *
  * Conventions (every function follows them unless its comment says otherwise):
  *
@@ -19,17 +19,18 @@
  *  - Input pointers (strings, byte buffers, arrays) are borrowed for the
  *    duration of the call only and never retained. A pointer may be NULL
  *    only when its length or count is 0, or when its comment says so.
- *  - Objects created by the library (nwal, nwal_read_buf, nwal_iter) belong
- *    to the caller until released by their own function (nwal_close,
- *    nwal_read_buf_free, nwal_iter_free), exactly once; never with free().
- *    Each release function accepts NULL.
+ *  - Objects created by the library (nwal, nwal_read_buf, nwal_iter,
+ *    nwal_follower) belong to the caller until released by their own
+ *    function (nwal_close, nwal_read_buf_free, nwal_iter_free,
+ *    nwal_follow_free), exactly once; never with free(). Each release
+ *    function accepts NULL.
  *  - Threads: an nwal handle may be shared by any number of threads; every
  *    function on it is thread-safe except nwal_close, which must not race
- *    other calls on that handle. An nwal_iter is used by one thread at a
- *    time. Error messages are per thread.
+ *    other calls on that handle. An nwal_iter or nwal_follower is used by
+ *    one thread at a time. Error messages are per thread.
  *  - No function aborts or unwinds into the caller: an internal panic returns
- *    NWAL_ERR_PANIC and poisons the handle or iterator it happened on (every
- *    later call on it but nwal_close or nwal_iter_free returns
+ *    NWAL_ERR_PANIC and poisons the handle, iterator or follower it happened
+ *    on (every later call on it but its release function returns
  *    NWAL_ERR_PANIC).
  *  - Times (now_ms) are the caller's clock, milliseconds since the Unix
  *    epoch; the library never reads the clock.
@@ -68,6 +69,12 @@
  * (group-committed fdatasync, plus a directory fsync after a new segment).
  */
 #define NWAL_DURABLE 1
+
+/**
+ * `nwal_follow_open` flag: return only records known durable (a crash can
+ * no longer take them back); without it, every record once appended.
+ */
+#define NWAL_FOLLOW_DURABLE 1
 
 /**
  * `nwal_options.flags` bit: salvage mode for `nwal_open`. When the newest
@@ -149,9 +156,27 @@ typedef enum nwal_status {
    */
   NWAL_ERR_BUFFER_TOO_SMALL = 10,
   /**
-   * `nwal_iter_next` reached the end of the log. Not an error.
+   * `nwal_iter_next` reached the end of the log, or `nwal_follow_next`
+   * the end of a log that was shut down. Not an error.
    */
   NWAL_DONE = 100,
+  /**
+   * `nwal_wait_durable`, `nwal_follow_next`: the timeout passed first.
+   * Not an error.
+   */
+  NWAL_TIMED_OUT = 101,
+  /**
+   * `nwal_follow_next`: a truncation or reset dropped records the
+   * follower had returned; it goes on at the index it reports. Not an
+   * error.
+   */
+  NWAL_CUT = 102,
+  /**
+   * `nwal_follow_next`: records the follower had not reached yet were
+   * purged (or deleted by cleanup); it goes on at the index it reports.
+   * Not an error.
+   */
+  NWAL_GAP = 103,
 } nwal_status;
 
 /**
@@ -159,6 +184,13 @@ typedef enum nwal_status {
  * `nwal_close`; shared by any number of threads in between.
  */
 typedef struct nwal nwal;
+
+/**
+ * A follower of the log (opaque). Created by `nwal_follow_open`, released
+ * by `nwal_follow_free`, independently of its log; used by one thread at a
+ * time.
+ */
+typedef struct nwal_follower nwal_follower;
 
 /**
  * A replay iterator (opaque). Created by `nwal_iter_open`, released by
@@ -1088,7 +1120,9 @@ enum nwal_status nwal_reset(struct nwal *w, uint64_t next_index);
  * ========================
  *
  * `nwal_sync` makes everything appended so far durable, for callers that
- * append without `NWAL_DURABLE` and sync at their own pace. `nwal_cleanup`
+ * append without `NWAL_DURABLE` and sync at their own pace;
+ * `nwal_wait_durable` waits until one index is (a Raft engine's "flushed"
+ * callback). `nwal_cleanup`
  * deletes the segments whose retention has passed, by the caller's clock.
  *
  * ---
@@ -1118,6 +1152,50 @@ enum nwal_status nwal_reset(struct nwal *w, uint64_t next_index);
  *   `nwal_close`.
  */
 enum nwal_status nwal_sync(struct nwal *w);
+
+/**
+ * Wait until the record of index `index` is durable, for at most
+ * `timeout_ms` milliseconds.
+ *
+ * The waiting thread takes part in group commit like a durable append: it
+ * joins the fdatasync under way or leads the next one, which covers every
+ * other waiter and appender too, so any number of waiters cost one
+ * fdatasync. A thread that leads an fdatasync finishes it (others depend
+ * on it): the timeout bounds the wait for other threads, not one
+ * fdatasync's own length.
+ *
+ * @param[in] w          the log.
+ * @param[in] index      the index to wait for (the `index` of the ref an
+ *                       append returned).
+ * @param[in] timeout_ms how long to wait: negative for no limit, 0 to only
+ *                       check (no fdatasync is started).
+ *
+ * @retval NWAL_OK                   the record is durable (at once when
+ *                                   `index <= durable_index`, including
+ *                                   indexes purged since; also after
+ *                                   `nwal_shutdown`, which synced).
+ * @retval NWAL_TIMED_OUT            the timeout passed first (not an error:
+ *                                   the last error message is unchanged).
+ * @retval NWAL_ERR_NOT_FOUND        `index > last_index`: no such record
+ *                                   yet, or a truncation dropped it (also
+ *                                   one made while waiting).
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL.
+ * @retval NWAL_ERR_IO               an fdatasync failed, now or earlier:
+ *                                   the log is poisoned, nothing is
+ *                                   reported durable again until it is
+ *                                   reopened.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ */
+enum nwal_status nwal_wait_durable(struct nwal *w, uint64_t index, int64_t timeout_ms);
 
 /**
  * Where the log's indexes stand: the lowest readable, the highest appended,
@@ -1174,6 +1252,192 @@ enum nwal_status nwal_log_state_get(struct nwal *w, struct nwal_log_state *out);
  * - `out` is NULL or points to a writable `nwal_cleanup_result`.
  */
 enum nwal_status nwal_cleanup(struct nwal *w, int64_t now_ms, struct nwal_cleanup_result *out);
+
+/**
+ * Following the log
+ * =================
+ *
+ * A follower (`nwal_follower`) returns the records from an index on, in
+ * order, and at the end of the log waits (with a timeout) for the next
+ * one instead of ending: for replication, change-data capture and
+ * consumers of the log's tail. It survives rotation and the cleanup of
+ * segments it has finished; a truncation that dropped records it returned
+ * is reported (`NWAL_CUT`), as are records purged before it reached them
+ * (`NWAL_GAP`). With `NWAL_FOLLOW_DURABLE` it returns only records known
+ * durable, so a replica never ships a record its source can still lose.
+ *
+ * An event loop waits on the log's event fd (`nwal_event_fd`) instead of
+ * in `nwal_follow_next`: clear it (`nwal_event_clear`), take every record
+ * with a timeout of 0 until `NWAL_TIMED_OUT`, then poll the fd.
+ *
+ * ---
+ *
+ * Open a follower from index `from`.
+ *
+ * @param[in]  w     the log.
+ * @param[in]  from  the index of the first record to return: from the
+ *                   log's `first_index` to `last_index + 1` (only records
+ *                   appended from now on).
+ * @param[in]  flags 0 (every record once appended) or
+ *                   `NWAL_FOLLOW_DURABLE` (only records known durable; the
+ *                   follower never syncs itself: a durable append,
+ *                   `nwal_sync`, `nwal_wait_durable`, a rotation or a
+ *                   shutdown makes them durable and wakes it).
+ * @param[out] out   receives the follower on `NWAL_OK` (untouched
+ *                   otherwise). The caller owns it: release it with
+ *                   `nwal_follow_free`. It may outlive `nwal_close(w)`: it
+ *                   then returns the records left, then `NWAL_DONE`.
+ *
+ * @retval NWAL_OK                   the follower is open.
+ * @retval NWAL_ERR_NOT_FOUND        `from` is below `first_index` or above
+ *                                   `last_index + 1`.
+ * @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` or `out` is NULL, or `flags` has
+ *                                   an unknown bit.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe on `w`. The follower is used by one thread at a time.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `out` is NULL or points to writable storage for an `nwal_follower *`.
+ */
+enum nwal_status nwal_follow_open(struct nwal *w,
+                                  uint64_t from,
+                                  uint32_t flags,
+                                  struct nwal_follower **out);
+
+/**
+ * The follower's next record, waiting at most `timeout_ms` at the end of
+ * the log.
+ *
+ * @param[in,out] f          the follower.
+ * @param[in]     timeout_ms how long to wait at the end of the log:
+ *                           negative for no limit, 0 to only look.
+ * @param[out]    out_rec    receives the record on `NWAL_OK`. Required.
+ *                           Its pointers are valid until the next
+ *                           `nwal_follow_next` or `nwal_follow_free` on
+ *                           `f`.
+ * @param[out]    out_ref    receives the record's ref on `NWAL_OK`; on
+ *                           `NWAL_CUT` and `NWAL_GAP`, a ref whose `index`
+ *                           is the index the follower goes on at (its
+ *                           other fields 0). May be NULL.
+ *
+ * @retval NWAL_OK                   a record, the next in index order.
+ * @retval NWAL_TIMED_OUT            no record came in time; the follower
+ *                                   stays where it is.
+ * @retval NWAL_CUT                  a truncation or reset dropped records
+ *                                   it had returned: undo what came from
+ *                                   them; it goes on at `out_ref->index`.
+ * @retval NWAL_GAP                  the records from its place on were
+ *                                   purged or deleted by cleanup before it
+ *                                   returned them; it goes on at
+ *                                   `out_ref->index`, the first index.
+ * @retval NWAL_DONE                 the log was shut down and every record
+ *                                   the follower may return was returned.
+ * @retval NWAL_ERR_IO               a read failed, or the log is poisoned
+ *                                   and can take no more records while it
+ *                                   would wait; the follower stays where it
+ *                                   is.
+ * @retval NWAL_ERR_CORRUPTED_DATA   a record does not verify; the follower
+ *                                   stays where it is.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `f` or `out_rec` is NULL.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `f` (the follower is
+ *                                   poisoned).
+ *
+ * `NWAL_TIMED_OUT`, `NWAL_CUT`, `NWAL_GAP` and `NWAL_DONE` are not errors:
+ * the last error message is unchanged.
+ *
+ * Not thread-safe on `f`: one thread at a time.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
+ * # Safety
+ * - `f` is NULL or a follower returned by `nwal_follow_open` and not yet
+ *   passed to `nwal_follow_free`, used by no other thread during the call.
+ * - `out_rec` is NULL or points to a writable `nwal_record`, and `out_ref`
+ *   is NULL or points to a writable `nwal_entry_ref`.
+ */
+enum nwal_status nwal_follow_next(struct nwal_follower *f,
+                                  int64_t timeout_ms,
+                                  struct nwal_record *out_rec,
+                                  struct nwal_entry_ref *out_ref);
+
+/**
+ * Release a follower; the record it returned last becomes invalid.
+ *
+ * @param[in] f a follower from `nwal_follow_open`, or NULL (nothing to
+ *              do). Invalid after the call. It may be released before or
+ *              after `nwal_close` of its log.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
+ * # Safety
+ * - `f` is NULL or a follower returned by `nwal_follow_open` and not yet
+ *   passed to `nwal_follow_free`.
+ * - No other thread uses `f` or its last record during or after the call.
+ */
+void nwal_follow_free(struct nwal_follower *f);
+
+/**
+ * The log's event fd: readable once a record was appended, the durable
+ * index moved, or a truncation, reset or shutdown happened since the last
+ * `nwal_event_clear` (and readable when first created), for `poll`,
+ * `epoll` or `select` (`POLLIN`).
+ *
+ * @param[in]  w      the log.
+ * @param[out] out_fd receives the fd on `NWAL_OK`. It belongs to the log:
+ *                    never read, write or close it. It stays open until
+ *                    `nwal_close(w)` and the release of its last follower;
+ *                    every call returns the same fd.
+ *
+ * @retval NWAL_OK                   `*out_fd` is written.
+ * @retval NWAL_ERR_IO               no eventfd could be created (EMFILE,
+ *                                   ENFILE, ENOMEM: see
+ *                                   `nwal_last_os_error`).
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` or `out_fd` is NULL.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `out_fd` is NULL or points to a writable `int`.
+ */
+enum nwal_status nwal_event_fd(struct nwal *w, int *out_fd);
+
+/**
+ * Make the event fd unreadable until the next change. Call it before
+ * taking the records that are there: a record appended after it makes
+ * the fd readable again, one appended before it is returned by the
+ * `nwal_follow_next` calls after it.
+ *
+ * @param[in] w the log.
+ *
+ * @retval NWAL_OK                   cleared (nothing to do before
+ *                                   `nwal_event_fd` was called).
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ */
+enum nwal_status nwal_event_clear(struct nwal *w);
 
 /**
  * Metadata

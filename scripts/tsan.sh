@@ -9,12 +9,13 @@
 # rust-src component, added here when missing). These are nightly flags;
 # RUSTC_BOOTSTRAP=1 lets the stable toolchain take them.
 #
-# 1. Rust: the multi-threaded test suites (stress, api, flaws, meta and the
-#    unit tests) without fault injection, then faults.rs with it. Apart because
+# 1. Rust: the multi-threaded test suites (stress, api, flaws, meta, follow
+#    and the unit tests) without fault injection, then faults.rs and
+#    follow.rs (its held-sync tests) with it. Apart because
 #    the fault table is a global Mutex taken on every write and sync: it
 #    would order the writers for TSan and hide races.
 # 2. C: libnano_wal.a built the same way; every tests/c/test_concurrent*.c
-#    compiled with gcc -fsanitize=thread and linked with the TSan runtime
+#    and tests/c/test_follow.c compiled with gcc -fsanitize=thread and linked with the TSan runtime
 #    that rustc ships (librustc-stable_rt.tsan.a, from the same LLVM that
 #    instrumented the Rust code). gcc's own libtsan (gcc 12) lacks
 #    __tsan_memcpy/__tsan_memmove/__tsan_memset, which that LLVM emits.
@@ -40,17 +41,17 @@ export RUSTFLAGS="-Zsanitizer=thread"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 cargo_tsan=(-Zbuild-std --target "$target" --target-dir "$build/cargo" --locked)
 
-section "TSan: Rust concurrency tests (stress, api, flaws, meta, unit tests)"
-cargo test "${cargo_tsan[@]}" --lib --test stress --test api --test flaws --test meta
+section "TSan: Rust concurrency tests (stress, api, flaws, meta, follow, unit tests)"
+cargo test "${cargo_tsan[@]}" --lib --test stress --test api --test flaws --test meta --test follow
 
-section "TSan: Rust fault-injection tests (faults)"
-cargo test "${cargo_tsan[@]}" --features fault-injection --test faults
+section "TSan: Rust fault-injection tests (faults, follow with held syncs)"
+cargo test "${cargo_tsan[@]}" --features fault-injection --test faults --test follow
 
 section "TSan: C concurrency tests against the instrumented libnano_wal.a"
 cargo build "${cargo_tsan[@]}" --lib
 lib="$build/cargo/$target/debug/libnano_wal.a"
 mkdir -p "$build/c"
-for src in tests/c/test_concurrent*.c; do
+for src in tests/c/test_concurrent*.c tests/c/test_follow.c; do
   name=$(basename "$src" .c)
   gcc -std=c11 -Wall -Wextra -Werror -g -O1 -fsanitize=thread -Iinclude \
     -c "$src" -o "$build/c/$name.o"

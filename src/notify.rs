@@ -3,8 +3,9 @@
 //! durable index), that costs the thread moving it one fence and one load
 //! while nobody waits.
 
+use crate::sys::Event;
 use std::sync::atomic::{fence, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Instant;
 
 /// Waiters register, check their condition and sleep; the moving side
@@ -22,6 +23,8 @@ pub(crate) struct Notify {
     waiters: AtomicUsize,
     lock: Mutex<()>,
     cond: Condvar,
+    /// The log's eventfd, once asked for: signalled with every wake-up.
+    event: OnceLock<Arc<Event>>,
 }
 
 impl Notify {
@@ -32,6 +35,14 @@ impl Notify {
         if self.waiters.load(Ordering::SeqCst) != 0 {
             self.notify_slow();
         }
+        if let Some(event) = self.event.get() {
+            event.signal();
+        }
+    }
+
+    /// Signal `event` too from now on (a second one is ignored).
+    pub fn attach(&self, event: Arc<Event>) {
+        let _ = self.event.set(event);
     }
 
     #[cold]

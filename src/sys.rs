@@ -361,6 +361,58 @@ mod fault {
     }
 }
 
+/// A level-triggered readiness signal for event loops: an eventfd that is
+/// readable from the first [`Event::signal`] after [`Event::clear`] until
+/// the next clear. Only the first signal after a clear writes to it, so an
+/// append pays one relaxed load while the fd is readable already.
+#[derive(Debug)]
+pub struct Event {
+    fd: nix::sys::eventfd::EventFd,
+    signalled: std::sync::atomic::AtomicBool,
+}
+
+impl Event {
+    /// A new eventfd (non-blocking, close-on-exec), readable at once so a
+    /// loop that waits first looks at what is there already.
+    pub fn new() -> io::Result<Event> {
+        use nix::sys::eventfd::{EfdFlags, EventFd};
+        let fd = EventFd::from_value_and_flags(1, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+            .map_err(errno_to_io)?;
+        Ok(Event {
+            fd,
+            signalled: std::sync::atomic::AtomicBool::new(true),
+        })
+    }
+
+    /// Make the fd readable, after the change it announces was published
+    /// and a SeqCst fence (see `Notify::notify`).
+    #[inline]
+    pub fn signal(&self) {
+        use std::sync::atomic::Ordering;
+        if !self.signalled.load(Ordering::Relaxed) && !self.signalled.swap(true, Ordering::SeqCst) {
+            // Only EAGAIN (a counter near 2^64) could fail it, and then
+            // the fd is readable anyway.
+            let _ = self.fd.write(1);
+        }
+    }
+
+    /// Make the fd unreadable until the next signal. A change published
+    /// before a signal that this clear undid is visible to the caller's
+    /// loads after it returns (both sides fence SeqCst).
+    pub fn clear(&self) {
+        use std::sync::atomic::{fence, Ordering};
+        // Reading resets the counter; EAGAIN: it was 0 already.
+        let _ = self.fd.read();
+        self.signalled.store(false, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+    }
+
+    /// The eventfd, to poll for readability.
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 /// An exclusive advisory lock on the stream's lock file, held for the life of
 /// the value. `flock` locks belong to the open file description, so a second
 /// open of the same stream in this process conflicts too.

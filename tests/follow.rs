@@ -13,6 +13,7 @@ mod common;
 
 use common::opts;
 use nano_wal::{FollowMode, Followed, Follower, Wal, WalError};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -272,6 +273,55 @@ fn a_purge_ahead_of_a_follower_is_reported_as_a_gap() {
     wal.purge_before(13).unwrap();
     assert_eq!(d.next(now()).unwrap(), Followed::Gap { next_index: 13 });
     assert_eq!(d.next(now()).unwrap(), Followed::TimedOut);
+}
+
+/// Whether `fd` is readable now (a poll with no timeout).
+fn readable(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    poll(&mut fds, PollTimeout::ZERO).unwrap() == 1
+}
+
+#[test]
+fn the_event_fd_is_readable_after_each_change_until_cleared() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let fd = wal.event_fd().unwrap();
+    assert!(readable(fd), "readable at first, to look at what is there");
+    wal.clear_event();
+    assert!(!readable(fd));
+    wal.append(None, b"a", T0, false).unwrap();
+    assert!(readable(fd), "an append");
+    wal.append(None, b"b", T0, false).unwrap();
+    wal.clear_event();
+    assert!(!readable(fd), "one clear undoes any number of signals");
+    wal.sync().unwrap();
+    assert!(readable(fd), "the durable index moved");
+    wal.clear_event();
+    wal.truncate_after(1).unwrap();
+    assert!(readable(fd), "a truncation");
+    assert_eq!(wal.event_fd().unwrap().as_raw_fd(), fd.as_raw_fd());
+    // The loop of the docs: clear, drain, poll; then wait for the fd.
+    let mut f = wal.follow(1, FollowMode::Appended).unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| wal.append(None, b"c", T0, false).unwrap());
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            wal.clear_event();
+            while let Followed::Record(r, _) = f.next(now()).unwrap() {
+                got.push(r.index);
+            }
+            if got.len() < 2 {
+                use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+                let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+                poll(&mut fds, PollTimeout::NONE).unwrap();
+            }
+        }
+        assert_eq!(got, [1, 2]);
+    });
+    wal.clear_event();
+    wal.shutdown().unwrap();
+    assert!(readable(fd), "shutdown");
 }
 
 /// Records 1 to 3,000, two per window, so the log rotates 1,500 times; a

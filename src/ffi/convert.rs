@@ -11,13 +11,13 @@
 use super::boundary::{engine, Failure, FfiResult};
 use super::ptr::{bytes, header, Out};
 use super::types::{
-    nwal, nwal_cleanup_result, nwal_entry_ref, nwal_iter, nwal_log_state, nwal_options,
-    nwal_read_buf, nwal_record, nwal_span, nwal_status, nwal_write_entry, ReadBytes,
+    nwal, nwal_cleanup_result, nwal_entry_ref, nwal_follower, nwal_iter, nwal_log_state,
+    nwal_options, nwal_read_buf, nwal_record, nwal_span, nwal_status, nwal_write_entry, ReadBytes,
 };
-use super::{NWAL_DURABLE, NWAL_OPT_SALVAGE};
+use super::{NWAL_DURABLE, NWAL_FOLLOW_DURABLE, NWAL_OPT_SALVAGE};
 use crate::{
-    validate_stream_name, CleanupResult, EntryRef, LogState, ReadBuf, Record, RecordView, Replay,
-    Wal, WalError, WalOptions, WriteEntry,
+    validate_stream_name, CleanupResult, EntryRef, FollowMode, Followed, Follower, LogState,
+    ReadBuf, Record, RecordView, Replay, Wal, WalError, WalOptions, WriteEntry,
 };
 use std::ffi::{c_int, CStr};
 use std::fmt;
@@ -132,6 +132,49 @@ pub(crate) fn durable(flags: u32, function: &str) -> FfiResult<bool> {
         )));
     }
     Ok(flags & NWAL_DURABLE != 0)
+}
+
+/// A C timeout in ms: negative waits without limit, 0 only checks.
+#[inline]
+pub(crate) fn timeout(ms: i64) -> Option<Duration> {
+    u64::try_from(ms).ok().map(Duration::from_millis)
+}
+
+/// The mode of `nwal_follow_open`'s flags; any other bit is an error.
+pub(crate) fn follow_mode(flags: u32) -> FfiResult<FollowMode> {
+    if flags & !NWAL_FOLLOW_DURABLE != 0 {
+        return Err(Failure::invalid(format!(
+            "nwal_follow_open: unknown flag bits {:#x} (only NWAL_FOLLOW_DURABLE is defined)",
+            flags & !NWAL_FOLLOW_DURABLE
+        )));
+    }
+    Ok(match flags {
+        NWAL_FOLLOW_DURABLE => FollowMode::Durable,
+        _ => FollowMode::Appended,
+    })
+}
+
+/// What `nwal_follow_next` hands to C: its status, and the ref to write
+/// (a record's, or for a cut or gap one holding only the index it goes on
+/// at). A record is kept in `last`, which backs its C view.
+pub(crate) fn followed(
+    step: Followed,
+    last: &mut Option<Record>,
+) -> (nwal_status, Option<nwal_entry_ref>, Option<nwal_record>) {
+    let at = |index| nwal_entry_ref {
+        index,
+        ..Default::default()
+    };
+    match step {
+        Followed::Record(r, record) => {
+            let view = nwal_record::from(&*last.insert(record));
+            (nwal_status::NWAL_OK, Some(r.into()), Some(view))
+        }
+        Followed::Cut { next_index } => (nwal_status::NWAL_CUT, Some(at(next_index)), None),
+        Followed::Gap { next_index } => (nwal_status::NWAL_GAP, Some(at(next_index)), None),
+        Followed::TimedOut => (nwal_status::NWAL_TIMED_OUT, None, None),
+        Followed::Shutdown => (nwal_status::NWAL_DONE, None, None),
+    }
 }
 
 impl nwal_write_entry {
@@ -347,6 +390,16 @@ impl nwal_iter {
     pub(crate) fn new(replay: Replay) -> Box<nwal_iter> {
         Box::new(nwal_iter {
             replay,
+            poisoned: false,
+        })
+    }
+}
+
+impl nwal_follower {
+    pub(crate) fn new(follower: Follower) -> Box<nwal_follower> {
+        Box::new(nwal_follower {
+            follower,
+            last: None,
             poisoned: false,
         })
     }

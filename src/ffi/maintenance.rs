@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
-//! Durability and retention: `nwal_sync`, `nwal_log_state_get`, `nwal_cleanup`.
+//! Durability and retention: `nwal_sync`, `nwal_wait_durable`,
+//! `nwal_log_state_get`, `nwal_cleanup`.
 
 // Doxygen's `@param[in]` is not an intra-doc link.
 #![allow(rustdoc::broken_intra_doc_links)]
 
 use super::boundary::{engine, with_handle};
+use super::convert::timeout;
 use super::ptr::{OptionalOut, Out};
 use super::types::{nwal, nwal_cleanup_result, nwal_log_state, nwal_status};
 use crate::Wal;
@@ -13,7 +15,9 @@ use crate::Wal;
 /// ========================
 ///
 /// `nwal_sync` makes everything appended so far durable, for callers that
-/// append without `NWAL_DURABLE` and sync at their own pace. `nwal_cleanup`
+/// append without `NWAL_DURABLE` and sync at their own pace;
+/// `nwal_wait_durable` waits until one index is (a Raft engine's "flushed"
+/// callback). `nwal_cleanup`
 /// deletes the segments whose retention has passed, by the caller's clock.
 ///
 /// ---
@@ -45,6 +49,61 @@ use crate::Wal;
 pub unsafe extern "C" fn nwal_sync(w: *mut nwal) -> nwal_status {
     with_handle("nwal_sync", w, |wal: &Wal| {
         wal.sync().map_err(engine("nwal_sync"))
+    })
+}
+
+/// Wait until the record of index `index` is durable, for at most
+/// `timeout_ms` milliseconds.
+///
+/// The waiting thread takes part in group commit like a durable append: it
+/// joins the fdatasync under way or leads the next one, which covers every
+/// other waiter and appender too, so any number of waiters cost one
+/// fdatasync. A thread that leads an fdatasync finishes it (others depend
+/// on it): the timeout bounds the wait for other threads, not one
+/// fdatasync's own length.
+///
+/// @param[in] w          the log.
+/// @param[in] index      the index to wait for (the `index` of the ref an
+///                       append returned).
+/// @param[in] timeout_ms how long to wait: negative for no limit, 0 to only
+///                       check (no fdatasync is started).
+///
+/// @retval NWAL_OK                   the record is durable (at once when
+///                                   `index <= durable_index`, including
+///                                   indexes purged since; also after
+///                                   `nwal_shutdown`, which synced).
+/// @retval NWAL_TIMED_OUT            the timeout passed first (not an error:
+///                                   the last error message is unchanged).
+/// @retval NWAL_ERR_NOT_FOUND        `index > last_index`: no such record
+///                                   yet, or a truncation dropped it (also
+///                                   one made while waiting).
+/// @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL.
+/// @retval NWAL_ERR_IO               an fdatasync failed, now or earlier:
+///                                   the log is poisoned, nothing is
+///                                   reported durable again until it is
+///                                   reopened.
+/// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+///                                   call on `w` (the handle is poisoned).
+///
+/// Thread-safe.
+///
+/// @since 0.2 (symbol version NWAL_0.2)
+///
+/// # Safety
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
+#[no_mangle]
+pub unsafe extern "C" fn nwal_wait_durable(
+    w: *mut nwal,
+    index: u64,
+    timeout_ms: i64,
+) -> nwal_status {
+    with_handle("nwal_wait_durable", w, |wal: &Wal| {
+        let durable = wal.wait_durable(index, timeout(timeout_ms));
+        Ok(match durable.map_err(engine("nwal_wait_durable"))? {
+            true => nwal_status::NWAL_OK,
+            false => nwal_status::NWAL_TIMED_OUT,
+        })
     })
 }
 

@@ -5,7 +5,8 @@
 //! The exports, one file per group of the header and in its order (cbindgen
 //! emits functions in source order): `log` (open, shutdown, close),
 //! `append`, `read` (reads by ref and replay), `truncate` (truncation and
-//! reset), `maintenance` (sync, cleanup), `meta` (the metadata slot),
+//! reset), `maintenance` (sync, waiting for durability, cleanup), `follow`
+//! (followers and the event fd), `meta` (the metadata slot),
 //! `errors` (status names, last error, version).
 //!
 //! The helper layer they are written with: `boundary` (panic boundary,
@@ -44,6 +45,8 @@ mod truncate;
 
 mod maintenance;
 
+mod follow;
+
 mod meta;
 
 mod errors;
@@ -56,6 +59,7 @@ mod types;
 
 pub use append::*;
 pub use errors::*;
+pub use follow::*;
 pub use log::*;
 pub use maintenance::*;
 pub use meta::*;
@@ -73,6 +77,10 @@ pub const NWAL_VERSION_PATCH: u32 = 0;
 /// Append flag: return only once the record(s) survive power loss
 /// (group-committed fdatasync, plus a directory fsync after a new segment).
 pub const NWAL_DURABLE: u32 = 1;
+
+/// `nwal_follow_open` flag: return only records known durable (a crash can
+/// no longer take them back); without it, every record once appended.
+pub const NWAL_FOLLOW_DURABLE: u32 = 1;
 
 /// `nwal_options.flags` bit: salvage mode for `nwal_open`. When the newest
 /// segment holds a corrupted record followed by valid ones, cut the segment

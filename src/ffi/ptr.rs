@@ -144,6 +144,14 @@ impl<'a, T> Out<'a, T> {
         // (its caller's guarantee).
         unsafe { self.ptr.as_ptr().write(value) }
     }
+
+    /// Store `value` if there is one (an output some outcomes leave alone).
+    #[inline]
+    pub fn write_some(self, value: Option<T>) {
+        if let Some(value) = value {
+            self.write(value);
+        }
+    }
 }
 
 impl<T> Out<'_, *mut T> {
@@ -178,6 +186,14 @@ impl<'a, T> OptionalOut<'a, T> {
         if let Some(ptr) = self.ptr {
             // SAFETY: non-NULL and writable for `'a` (its caller's guarantee).
             unsafe { ptr.as_ptr().write(value) }
+        }
+    }
+
+    /// Store `value` if there is one, unless the pointer was NULL.
+    #[inline]
+    pub fn write_some(self, value: Option<T>) {
+        if let Some(value) = value {
+            self.write(value);
         }
     }
 }

@@ -6,7 +6,7 @@
 #![allow(non_camel_case_types)]
 
 use super::boundary::{Handle, Owned};
-use crate::{ReadBuf, Record, Replay, Wal, WalError};
+use crate::{Follower, ReadBuf, Record, Replay, Wal, WalError};
 use std::ffi::CStr;
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicBool;
@@ -59,8 +59,20 @@ pub enum nwal_status {
     /// `nwal_meta_get`: the caller's buffer is smaller than the value; nothing
     /// was copied and `*out_len` holds the value's length.
     NWAL_ERR_BUFFER_TOO_SMALL = 10,
-    /// `nwal_iter_next` reached the end of the log. Not an error.
+    /// `nwal_iter_next` reached the end of the log, or `nwal_follow_next`
+    /// the end of a log that was shut down. Not an error.
     NWAL_DONE = 100,
+    /// `nwal_wait_durable`, `nwal_follow_next`: the timeout passed first.
+    /// Not an error.
+    NWAL_TIMED_OUT = 101,
+    /// `nwal_follow_next`: a truncation or reset dropped records the
+    /// follower had returned; it goes on at the index it reports. Not an
+    /// error.
+    NWAL_CUT = 102,
+    /// `nwal_follow_next`: records the follower had not reached yet were
+    /// purged (or deleted by cleanup); it goes on at the index it reports.
+    /// Not an error.
+    NWAL_GAP = 103,
 }
 
 /// Defines `nwal_status::ALL` and `nwal_status::name` from the list of the
@@ -98,6 +110,9 @@ status_names!(
     NWAL_ERR_PANIC,
     NWAL_ERR_BUFFER_TOO_SMALL,
     NWAL_DONE,
+    NWAL_TIMED_OUT,
+    NWAL_CUT,
+    NWAL_GAP,
 );
 
 /// `s` (which ends in its only NUL) as a C string, at compile time.
@@ -269,6 +284,18 @@ pub struct nwal_iter {
     pub(crate) poisoned: bool,
 }
 
+/// A follower of the log (opaque). Created by `nwal_follow_open`, released
+/// by `nwal_follow_free`, independently of its log; used by one thread at a
+/// time.
+pub struct nwal_follower {
+    pub(crate) follower: Follower,
+    /// The record returned last: it backs the caller's `nwal_record` until
+    /// the next `nwal_follow_next` or `nwal_follow_free`.
+    pub(crate) last: Option<Record>,
+    /// Set when a call on this follower panicked.
+    pub(crate) poisoned: bool,
+}
+
 impl Handle for nwal {
     const NAME: &'static str = "handle";
     const RELEASE: &'static str = "nwal_close";
@@ -307,6 +334,30 @@ impl Handle for nwal_iter {
 }
 
 impl Owned for nwal_iter {}
+
+impl Handle for nwal_follower {
+    const NAME: &'static str = "follower";
+    const RELEASE: &'static str = "nwal_follow_free";
+    type Target<'a> = (&'a mut Follower, &'a mut Option<Record>);
+    type Flag<'a> = &'a mut bool;
+
+    #[inline]
+    unsafe fn borrow<'a>(
+        this: NonNull<Self>,
+    ) -> (&'a mut bool, (&'a mut Follower, &'a mut Option<Record>)) {
+        // SAFETY: live and used by this thread only, per the caller's
+        // guarantee, so the one `&mut` is exclusive; it is split into its
+        // disjoint fields.
+        let nwal_follower {
+            follower,
+            last,
+            poisoned,
+        } = unsafe { &mut *this.as_ptr() };
+        (poisoned, (follower, last))
+    }
+}
+
+impl Owned for nwal_follower {}
 
 impl Owned for nwal_read_buf {}
 

@@ -5,6 +5,7 @@
 
 mod append;
 mod cuts;
+mod events;
 mod meta;
 mod open;
 mod rotate;
@@ -22,12 +23,12 @@ use crate::notify::Notify;
 use crate::options::{Config, WalOptions};
 use crate::record::LogState;
 use crate::segment::{EndsWriter, Segment};
-use crate::sys::StreamLock;
+use crate::sys::{Event, StreamLock};
 use arc_swap::ArcSwapOption;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A write-ahead log stream: a directory plus a stream name.
 ///
@@ -133,6 +134,10 @@ pub(crate) struct Inner {
     pub appended: Notify,
     /// Where truncations cut the followers' records.
     pub cuts: Cuts,
+    /// The eventfd for event loops, once asked for (see `Wal::event_fd`).
+    pub event: OnceLock<Arc<Event>>,
+    /// Held while the eventfd is created, so it is created once.
+    pub event_creation: Mutex<()>,
 }
 
 impl Wal {

@@ -15,7 +15,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 impl Wal {
     /// Open (or create) the stream `stream` in directory `dir`, creating the
@@ -66,6 +66,8 @@ impl Wal {
             meta,
             appended: Default::default(),
             cuts: Default::default(),
+            event: OnceLock::new(),
+            event_creation: Mutex::new(()),
         };
         // Whatever recovery kept of the newest segment was fdatasync'ed by it.
         let durable_pos = recovered

@@ -34,7 +34,7 @@
               nwal_status_name(want_), nwal_last_error_message());               \
       exit(1);                                                                   \
     }                                                                            \
-    if (want_ != NWAL_OK && want_ != NWAL_DONE &&                                \
+    if (want_ != NWAL_OK && want_ < NWAL_DONE &&                                   \
         nwal_last_error_message()[0] == '\0') {                                  \
       fprintf(stderr, "%s:%d: %s returned %s with an empty message\n",           \
               __FILE__, __LINE__, #call, nwal_status_name(got_));                \
