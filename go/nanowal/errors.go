@@ -34,6 +34,9 @@ const (
 	ErrPanic           Status = C.NWAL_ERR_PANIC
 	ErrBufferTooSmall  Status = C.NWAL_ERR_BUFFER_TOO_SMALL // a caller's buffer is shorter than the value (Log.MetaGet retries)
 	StatusDone         Status = C.NWAL_DONE                 // end of an iteration (Iter.Next returns false)
+	StatusTimedOut     Status = C.NWAL_TIMED_OUT            // a wait's timeout passed (not an error)
+	StatusCut          Status = C.NWAL_CUT                  // a truncation dropped records a follower returned (not an error)
+	StatusGap          Status = C.NWAL_GAP                  // records ahead of a follower were purged (not an error)
 )
 
 // String is the enumerator's name as the header spells it, e.g.
@@ -83,16 +86,21 @@ func goError(s Status, format string, args ...interface{}) *Error {
 // in the library, and a goroutine may otherwise move to another thread
 // between two cgo calls. NWAL_DONE is not an error: it is reported as done.
 func call(f func() C.enum_nwal_status) (done bool, err error) {
+	st, err := callOutcome(f)
+	return st == StatusDone, err
+}
+
+// callOutcome is call for the functions with outcomes that are not errors
+// (NWAL_DONE, NWAL_TIMED_OUT, NWAL_CUT, NWAL_GAP): it returns the status of
+// a success, or the *Error of a failure.
+func callOutcome(f func() C.enum_nwal_status) (Status, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	st := Status(f())
-	switch st {
-	case StatusOK:
-		return false, nil
-	case StatusDone:
-		return true, nil
+	if st == StatusOK || st >= StatusDone {
+		return st, nil
 	}
-	return false, &Error{
+	return st, &Error{
 		Status:  st,
 		Message: C.GoString(C.nwal_last_error_message()),
 		Errno:   syscall.Errno(C.nwal_last_os_error()),

@@ -14,7 +14,12 @@
  *    by the first cleanup: deletion while appending is certain);
  *  - READERS threads nwal_read_batch refs already acknowledged (there is no
  *    single-record read function: a batch of one is the single read);
- *  - an iterator thread replays the whole log, and from acknowledged refs.
+ *  - an iterator thread replays the whole log, and from acknowledged refs;
+ *  - a follower thread (nwal_follow_next) follows the log from its first
+ *    index to its end: every record it returns is one of ours with its
+ *    exact bytes and acknowledged ref, at the next index (or, after
+ *    NWAL_GAP, the index reported: cleanup deleted records ahead of it),
+ *    never NWAL_CUT; at the end it has reached one past the last index.
  *
  * What may be deleted is known: the cleanup thread publishes its bound B
  * (the largest now_ms it has passed to nwal_cleanup) before each call. A
@@ -477,6 +482,50 @@ static void *iterator(void *arg) {
   return NULL;
 }
 
+/* ---- follower ----------------------------------------------------------- */
+
+static atomic_int follow_stop; /* set once every append has returned */
+static long long follow_records, follow_gaps, follow_skipped;
+static uint64_t follow_next_index;
+
+static void *follower(void *arg) {
+  nwal_follower *f = arg;
+  uint64_t next = 1;
+  int last[NSLOTS];
+  for (int t = 0; t < NSLOTS; t++) last[t] = -1;
+  for (;;) {
+    /* A bounded wait while appends go on (the wake-up comes with the next
+     * append); once they are over, only what is there. */
+    int stop = atomic_load(&follow_stop);
+    nwal_record rec;
+    nwal_entry_ref ref;
+    nwal_status s = nwal_follow_next(f, stop ? 0 : 100, &rec, &ref);
+    if (s == NWAL_TIMED_OUT) {
+      if (stop) break;
+      continue;
+    }
+    if (s == NWAL_GAP) {
+      CHECK(ref.index > next);
+      follow_skipped += (long long)(ref.index - next);
+      follow_gaps++;
+      next = ref.index;
+      continue;
+    }
+    CHECK_STATUS(s, NWAL_OK);
+    CHECK(ref.index == next);
+    int t, i;
+    identify(&rec, &t, &i);
+    CHECK(i > last[t]);
+    last[t] = i;
+    if (i < atomic_load_explicit(&count[t], memory_order_acquire)) CHECK(ref_eq(&ref, &refs[t][i]));
+    follow_records++;
+    next++;
+  }
+  follow_next_index = next;
+  nwal_follow_free(f);
+  return NULL;
+}
+
 /* ---- final checks ------------------------------------------------------- */
 
 /* The segment files of the stream, by id: docs/FORMAT.md names them
@@ -724,7 +773,10 @@ int main(void) {
   CHECK(prologue_segments >= 2);
   CHECK(exp_lb[PROLOGUE][PROLOGUE_RECORDS - 1] <= T0 - LAG_MS);
 
-  pthread_t ap[APPENDERS], rd[READERS], it, cl;
+  pthread_t ap[APPENDERS], rd[READERS], it, cl, fo;
+  nwal_follower *f = NULL;
+  CHECK_OK(nwal_follow_open(w, 1, 0, &f));
+  CHECK(pthread_create(&fo, NULL, follower, f) == 0);
   CHECK(pthread_create(&cl, NULL, cleaner, NULL) == 0);
   CHECK(pthread_create(&it, NULL, iterator, NULL) == 0);
   for (int k = 0; k < READERS; k++)
@@ -739,6 +791,12 @@ int main(void) {
   for (int k = 0; k < READERS; k++) CHECK(pthread_join(rd[k], NULL) == 0);
   CHECK(pthread_join(it, NULL) == 0);
   CHECK(pthread_join(cl, NULL) == 0);
+  atomic_store(&follow_stop, 1);
+  CHECK(pthread_join(fo, NULL) == 0);
+  nwal_log_state state;
+  CHECK_OK(nwal_log_state_get(w, &state));
+  CHECK(follow_next_index == state.last_index + 1);
+  CHECK(follow_records + follow_skipped == (long long)state.last_index);
 
   /* Deletions happened while appends ran: appender 0 waited at 3/4 for
    * two cleanup rounds, and the first deletes the prologue's segments. */
@@ -766,11 +824,13 @@ int main(void) {
   printf("test_concurrent_rotation: OK: %d appenders x %d operations (%ld records), "
          "%d readers (%lld batch reads, %lld single reads ok, %lld not found), "
          "%lld replays (%lld records, %lld starts refused), %lld cleanups deleting %lld "
-         "segments (%lld while appending), %.2f s\n",
+         "segments (%lld while appending), a follower (%lld records, %lld gaps of %lld "
+         "records), %.2f s\n",
          APPENDERS, ops, records, READERS, atomic_load(&batch_reads), atomic_load(&reads_ok),
          atomic_load(&reads_not_found), atomic_load(&iterations), atomic_load(&iter_records),
          atomic_load(&iter_opens_not_found), atomic_load(&cleanup_calls), deleted,
-         atomic_load(&deleted_during_appends), seconds_since(&start));
+         atomic_load(&deleted_during_appends), follow_records, follow_gaps, follow_skipped,
+         seconds_since(&start));
   for (int t = 0; t < NSLOTS; t++) {
     free(refs[t]);
     free(exp_lb[t]);

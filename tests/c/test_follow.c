@@ -177,8 +177,7 @@ static void event_fd(void) {
   nwal_follower *f = NULL;
   CHECK_OK(nwal_follow_open(w, 1, 0, &f));
   pthread_t t;
-  CHECK(pthread_create(&t, NULL, append_one, w) == 0);
-  int got = 0, done = 0, polls = 0;
+  int got = 0, done = 0, polls = 0, started = 0;
   while (!done) {
     CHECK_OK(nwal_event_clear(w));
     for (;;) {
@@ -196,6 +195,10 @@ static void event_fd(void) {
       }
     }
     if (!done) {
+      /* The other thread appends once this one has drained, so it must
+       * wake in (or pass through) poll() for that record. */
+      if (!started) CHECK(pthread_create(&t, NULL, append_one, w) == 0);
+      started = 1;
       CHECK(readable(fd, -1));
       polls++;
     }

@@ -306,6 +306,69 @@ pub const Log = struct {
         try check(c.nwal_cleanup(self.handle, now_ms, &r));
         return r;
     }
+
+    /// Wait until index `index` is durable, at most `timeout_ms` (negative:
+    /// no limit; 0: only check): true once it is, false at the timeout.
+    pub fn waitDurable(self: Log, index: u64, timeout_ms: i64) Error!bool {
+        const s = c.nwal_wait_durable(self.handle, index, timeout_ms);
+        if (s == status(c.NWAL_TIMED_OUT)) return false;
+        try check(s);
+        return true;
+    }
+
+    /// A follower from index `from`; with `durable_only`, of durable records.
+    pub fn follow(self: Log, from: u64, durable_only: bool) Error!Follower {
+        var f: ?*c.nwal_follower = null;
+        try check(c.nwal_follow_open(self.handle, from, if (durable_only) follow_durable else 0, &f));
+        return .{ .handle = f.? };
+    }
+
+    /// The log's event fd, readable once something moved since
+    /// `clearEvent` (never read, write or close it).
+    pub fn eventFd(self: Log) Error!c_int {
+        var fd: c_int = -1;
+        try check(c.nwal_event_fd(self.handle, &fd));
+        return fd;
+    }
+
+    /// Make the event fd unreadable until the next change.
+    pub fn clearEvent(self: Log) Error!void {
+        try check(c.nwal_event_clear(self.handle));
+    }
+};
+
+/// `Log.follow` flag value: only records known durable.
+pub const follow_durable: u32 = c.NWAL_FOLLOW_DURABLE;
+
+/// A follower, used by one thread at a time.
+pub const Follower = struct {
+    handle: *c.nwal_follower,
+
+    /// What `next` found: a record (valid until the next `next` or
+    /// `deinit`), a timeout, a cut or gap with the index it goes on at, or
+    /// the end of a log that was shut down.
+    pub const Step = union(enum) {
+        record: Iter.Item,
+        timed_out,
+        cut: u64,
+        gap: u64,
+        done,
+    };
+
+    pub fn next(self: Follower, timeout_ms: i64) Error!Step {
+        var item: Iter.Item = undefined;
+        const s = c.nwal_follow_next(self.handle, timeout_ms, &item.record.raw, &item.ref);
+        if (s == status(c.NWAL_TIMED_OUT)) return .timed_out;
+        if (s == status(c.NWAL_CUT)) return .{ .cut = item.ref.index };
+        if (s == status(c.NWAL_GAP)) return .{ .gap = item.ref.index };
+        if (s == status(c.NWAL_DONE)) return .done;
+        try check(s);
+        return .{ .record = item };
+    }
+
+    pub fn deinit(self: Follower) void {
+        c.nwal_follow_free(self.handle);
+    }
 };
 
 /// A replay iterator, used by one thread at a time.
@@ -338,6 +401,43 @@ fn tmpLogDir(tmp: *testing.TmpDir) ![:0]u8 {
     const dir = try tmp.dir.realpathAlloc(testing.allocator, ".");
     defer testing.allocator.free(dir);
     return testing.allocator.dupeZ(u8, dir);
+}
+
+test "waiting for durability, a follower and the event fd" {
+    var tmp = testing.tmpDir(.{});
+    defer tmp.cleanup();
+    const dir = try tmpLogDir(&tmp);
+    defer testing.allocator.free(dir);
+    const log = try Log.open(dir, "follow", null);
+    _ = try log.append(null, "one", test_now_ms, 0);
+    try testing.expect(!try log.waitDurable(1, 0));
+    try testing.expect(try log.waitDurable(1, -1));
+    try testing.expectError(error.NotFound, log.waitDurable(2, -1));
+
+    const f = try log.follow(1, true);
+    defer f.deinit();
+    switch (try f.next(0)) {
+        .record => |item| {
+            try testing.expectEqual(@as(u64, 1), item.ref.index);
+            try testing.expectEqualStrings("one", item.record.content());
+        },
+        else => return error.TestUnexpectedResult,
+    }
+    try testing.expect(try f.next(0) == .timed_out);
+    try log.truncateAfter(0);
+    const step = try f.next(0);
+    try testing.expect(step == .cut and step.cut == 1);
+
+    const fd = try log.eventFd();
+    try log.clearEvent();
+    var pfd = [_]std.posix.pollfd{.{ .fd = fd, .events = std.posix.POLL.IN, .revents = 0 }};
+    try testing.expectEqual(@as(usize, 0), try std.posix.poll(&pfd, 0));
+    _ = try log.append(null, "two", test_now_ms, 0);
+    try testing.expectEqual(@as(usize, 1), try std.posix.poll(&pfd, 0));
+    try log.close();
+    // The close synced "two": the durable follower gets it, then the end.
+    try testing.expect(try f.next(-1) == .record);
+    try testing.expect(try f.next(-1) == .done);
 }
 
 test "statuses map to errors and back" {
