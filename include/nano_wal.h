@@ -156,6 +156,12 @@ typedef enum nwal_status {
    */
   NWAL_ERR_BUFFER_TOO_SMALL = 10,
   /**
+   * An append's `now_ms` is further ahead of the log's newest window than
+   * `nwal_options.max_clock_skew_ms` allows (the clock guard); nothing
+   * was written.
+   */
+  NWAL_ERR_CLOCK_SKEW = 11,
+  /**
    * `nwal_iter_next` reached the end of the log, or `nwal_follow_next`
    * the end of a log that was shut down. Not an error.
    */
@@ -240,10 +246,25 @@ typedef struct nwal_options {
    */
   uint64_t first_index;
   /**
+   * The clock guard: refuse (`NWAL_ERR_CLOCK_SKEW`, nothing written) an
+   * append whose `now_ms` lies more than this many ms past the end of the
+   * newest window the log holds; at least `segment_duration_ms` when
+   * not 0. 0 (the default): off, every `now_ms` is taken. See the
+   * README's "Clock guard" for what to set.
+   */
+  uint64_t max_clock_skew_ms;
+  /**
+   * The size budget: `nwal_cleanup` also deletes the oldest sealed
+   * segments, before they expire, while the stream's files hold more
+   * than this many bytes (never the active segment). 0 (the default):
+   * no budget.
+   */
+  uint64_t max_stream_bytes;
+  /**
    * Must be all zero (`NWAL_ERR_INVALID_CONFIG` otherwise): room for new
    * options without an ABI break.
    */
-  uint64_t reserved[7];
+  uint64_t reserved[5];
 } nwal_options;
 
 /**
@@ -394,6 +415,15 @@ typedef struct nwal_cleanup_result {
    * Segment files of this stream left.
    */
   uint64_t live_segments;
+  /**
+   * Of `deleted_segments`, those deleted before they expired, for the
+   * size budget (`nwal_options.max_stream_bytes`).
+   */
+  uint64_t deleted_over_budget;
+  /**
+   * Zero: room for more without an ABI break.
+   */
+  uint64_t reserved[4];
 } nwal_cleanup_result;
 
 #ifdef __cplusplus

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
-//! Retention: delete expired segments, judged by the caller's clock.
+//! Retention: delete expired segments, judged by the caller's clock, and
+//! the oldest sealed ones beyond the size budget.
 
 use crate::error::{Result, WalError};
+use crate::segment::Segment;
 use crate::wal::Wal;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What `cleanup` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,14 +26,31 @@ pub struct DeletedSegment {
     pub path: PathBuf,
     pub expiration_ms: i64,
     pub file_size: u64,
+    /// The rule that deleted it.
+    pub reason: DeleteReason,
+}
+
+/// Why `cleanup` deleted a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteReason {
+    /// Its expiration (window end + retention) was `<= now_ms`.
+    Expired,
+    /// The stream's files held more than `max_stream_bytes`: the oldest
+    /// sealed segments go first, before they expire.
+    SizeBudget,
 }
 
 impl Wal {
     /// Delete every segment whose expiration is `<= now_ms`, except the
-    /// active one, then fsync the directory. `now_ms` is the caller's clock
-    /// (the same time base as appends); the wall clock is never read. Refs
-    /// into deleted segments then give `SegmentNotFound`. Readers already
-    /// inside a deleted segment (a replay) finish it from their open fd.
+    /// active one; then, with a size budget (`max_stream_bytes`), the oldest
+    /// sealed segments while the stream's segment files hold more than it;
+    /// then fsync the directory. Segments go oldest first, so the log stays
+    /// a contiguous run of indexes. `now_ms` is the caller's clock (the same
+    /// time base as appends); the wall clock is never read. Refs into
+    /// deleted segments then give `SegmentNotFound`, their indexes
+    /// `IndexNotFound`. Readers already inside a deleted segment (a replay)
+    /// finish it from their open fd; a follower that had not reached it
+    /// reports a gap.
     pub fn cleanup(&self, now_ms: i64) -> Result<CleanupResult> {
         let inner = &*self.inner;
         if self.is_shutdown() {
@@ -54,35 +74,37 @@ impl Wal {
                 )
             })?;
         let active_id = inner.active.load().as_ref().map(|s| s.id());
+        let plan = plan(
+            &segments.current(),
+            active_id,
+            now_ms,
+            inner.config.max_stream_bytes,
+        )?;
         let mut deleted = Vec::new();
         let mut result = Ok(());
         let live_count = segments.retain(|id, seg| {
-            let expired = seg.expiration_ms() <= now_ms && Some(id) != active_id;
-            if !expired || result.is_err() {
+            let Some(&(_, reason, file_size)) = plan.iter().find(|p| p.0 == id) else {
+                return true;
+            };
+            if result.is_err() {
                 return true;
             }
-            let file_size = seg
-                .file_size()
-                .map_err(|e| WalError::io(format!("stat of segment {}", seg.path().display()), e));
-            let removed = file_size.and_then(|size| {
-                crate::sys::remove_file(seg.path())
-                    .map(|()| size)
-                    .map_err(|e| {
-                        WalError::io(format!("deleting segment {}", seg.path().display()), e)
-                    })
-            });
-            match removed {
-                Ok(file_size) => {
+            match crate::sys::remove_file(seg.path()) {
+                Ok(()) => {
                     deleted.push(DeletedSegment {
                         segment_id: id,
                         path: seg.path().to_path_buf(),
                         expiration_ms: seg.expiration_ms(),
                         file_size,
+                        reason,
                     });
                     false
                 }
                 Err(e) => {
-                    result = Err(e);
+                    result = Err(WalError::io(
+                        format!("deleting segment {}", seg.path().display()),
+                        e,
+                    ));
                     true
                 }
             }
@@ -99,4 +121,41 @@ impl Wal {
             live_count,
         })
     }
+}
+
+/// The segments of `live` (in log order) a cleanup at `now_ms` deletes,
+/// with the rule and the file size of each: the expired ones, then, while
+/// the files left hold more than `budget` bytes (0: no budget), the oldest
+/// left. Never the active segment, and never one after a segment kept
+/// (the log stays contiguous).
+fn plan(
+    live: &[Arc<Segment>],
+    active_id: Option<u64>,
+    now_ms: i64,
+    budget: u64,
+) -> Result<Vec<(u64, DeleteReason, u64)>> {
+    let mut sizes = Vec::with_capacity(live.len());
+    for seg in live {
+        let size = seg
+            .file_size()
+            .map_err(|e| WalError::io(format!("stat of segment {}", seg.path().display()), e))?;
+        sizes.push(size);
+    }
+    let mut total: u64 = sizes.iter().sum();
+    let mut plan = Vec::new();
+    for (seg, &size) in live.iter().zip(&sizes) {
+        if Some(seg.id()) == active_id {
+            break;
+        }
+        let reason = if seg.expiration_ms() <= now_ms {
+            DeleteReason::Expired
+        } else if budget != 0 && total > budget {
+            DeleteReason::SizeBudget
+        } else {
+            break;
+        };
+        total -= size;
+        plan.push((seg.id(), reason, size));
+    }
+    Ok(plan)
 }

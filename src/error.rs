@@ -51,6 +51,14 @@ pub enum WalError {
     /// The caller's buffer holds `capacity` bytes, the value `needed`;
     /// nothing was copied.
     BufferTooSmall { needed: usize, capacity: usize },
+    /// The clock guard (`max_clock_skew`) refused an append: its `now_ms`
+    /// lies more than `max_skew_ms` past `newest_window_end_ms`, the end of
+    /// the newest window the log holds. Nothing was written.
+    ClockSkew {
+        now_ms: i64,
+        newest_window_end_ms: i64,
+        max_skew_ms: i64,
+    },
 }
 
 /// Result alias used throughout the crate.
@@ -132,6 +140,17 @@ impl fmt::Display for WalError {
             WalError::BufferTooSmall { needed, capacity } => write!(
                 f,
                 "buffer of {capacity} bytes is too small for the {needed}-byte value (nothing copied)"
+            ),
+            WalError::ClockSkew {
+                now_ms,
+                newest_window_end_ms,
+                max_skew_ms,
+            } => write!(
+                f,
+                "clock guard: now_ms {now_ms} is {} ms past the end of the newest window \
+                 ({newest_window_end_ms}), more than max_clock_skew ({max_skew_ms} ms); nothing \
+                 was written",
+                now_ms.saturating_sub(*newest_window_end_ms)
             ),
         }
     }

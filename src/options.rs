@@ -38,6 +38,20 @@ pub struct WalOptions {
     /// when the stream is created (its first segment file); a reopened
     /// stream keeps its indexes. Default: 1.
     pub first_index: u64,
+    /// The clock guard: refuse (`ClockSkew`, nothing written) an append
+    /// whose `now_ms` lies more than this past the end of the newest window
+    /// the log holds. None (the default) keeps every `now_ms`: one far in
+    /// the future then sends it and every later record into a segment that
+    /// expires that far ahead (rotation only moves forward). Whole
+    /// milliseconds, at least `segment_duration` when set (it is measured
+    /// from the end of the newest window, so a shorter one would refuse
+    /// times of the next window).
+    pub max_clock_skew: Option<Duration>,
+    /// The size budget: `cleanup` also deletes the oldest sealed segments,
+    /// before they expire, while the stream's segment files hold more than
+    /// this many bytes (never the active segment). 0 (the default): no
+    /// budget.
+    pub max_stream_bytes: u64,
 }
 
 impl Default for WalOptions {
@@ -49,6 +63,8 @@ impl Default for WalOptions {
             file_mode: 0o600,
             salvage: false,
             first_index: 1,
+            max_clock_skew: None,
+            max_stream_bytes: 0,
         }
     }
 }
@@ -65,6 +81,8 @@ pub(crate) struct Config {
     /// Records a segment holds: `MAX_SEGMENT_RECORDS` (a test may set less,
     /// see `sys::segment_record_cap`).
     pub max_segment_records: u64,
+    pub max_clock_skew_ms: Option<i64>,
+    pub max_stream_bytes: u64,
 }
 
 fn duration_ms(d: Duration, what: &str) -> Result<i64> {
@@ -110,7 +128,23 @@ impl WalOptions {
                 self.first_index
             )));
         }
+        let max_clock_skew_ms = match self.max_clock_skew {
+            None => None,
+            // Measured from the end of the newest window: a skew shorter than
+            // a window would refuse the next window's times.
+            Some(d) => match duration_ms(d, "max_clock_skew")? {
+                ms if ms < segment_duration_ms => {
+                    return Err(WalError::InvalidConfig(format!(
+                        "max_clock_skew ({ms} ms) must be at least segment_duration \
+                         ({segment_duration_ms} ms), or None to turn the guard off"
+                    )))
+                }
+                ms => Some(ms),
+            },
+        };
         Ok(Config {
+            max_clock_skew_ms,
+            max_stream_bytes: self.max_stream_bytes,
             first_index: self.first_index,
             retention_ms,
             segment_duration_ms,

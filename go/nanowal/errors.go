@@ -33,6 +33,7 @@ const (
 	ErrInvalidArgument Status = C.NWAL_ERR_INVALID_ARGUMENT
 	ErrPanic           Status = C.NWAL_ERR_PANIC
 	ErrBufferTooSmall  Status = C.NWAL_ERR_BUFFER_TOO_SMALL // a caller's buffer is shorter than the value (Log.MetaGet retries)
+	ErrClockSkew       Status = C.NWAL_ERR_CLOCK_SKEW       // an append's time is too far ahead (Options.MaxClockSkew)
 	StatusDone         Status = C.NWAL_DONE                 // end of an iteration (Iter.Next returns false)
 	StatusTimedOut     Status = C.NWAL_TIMED_OUT            // a wait's timeout passed (not an error)
 	StatusCut          Status = C.NWAL_CUT                  // a truncation dropped records a follower returned (not an error)

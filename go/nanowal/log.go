@@ -56,6 +56,13 @@ type Options struct {
 	// Index of the first record of a new stream (used only when the stream
 	// is created). Default: 1.
 	FirstIndex uint64
+	// The clock guard: appends whose time lies more than this past the end
+	// of the newest window fail with ErrClockSkew (whole milliseconds, at
+	// least SegmentDuration). 0: off.
+	MaxClockSkew time.Duration
+	// The size budget: Cleanup also deletes the oldest sealed segments
+	// while the stream's files hold more bytes than this. 0: none.
+	MaxStreamBytes uint64
 }
 
 // DefaultOptions is the library's defaults (nwal_options_default).
@@ -112,6 +119,14 @@ func (o Options) c() (C.nwal_options, error) {
 	if o.FirstIndex != 0 {
 		opts.first_index = C.uint64_t(o.FirstIndex)
 	}
+	if o.MaxClockSkew != 0 {
+		ms, err := millis("MaxClockSkew", o.MaxClockSkew)
+		if err != nil {
+			return opts, err
+		}
+		opts.max_clock_skew_ms = ms
+	}
+	opts.max_stream_bytes = C.uint64_t(o.MaxStreamBytes)
 	return opts, nil
 }
 
@@ -168,6 +183,9 @@ type CleanupResult struct {
 	DeletedSegments uint64 // segment files of this stream deleted
 	BytesReclaimed  uint64 // their total size
 	LiveSegments    uint64 // segment files of this stream left
+	// Of DeletedSegments, those deleted before they expired, for
+	// Options.MaxStreamBytes.
+	DeletedOverBudget uint64
 }
 
 // Log is an open stream (an nwal handle). Its methods may be called from
@@ -268,7 +286,7 @@ func (l *Log) Cleanup(now time.Time) (CleanupResult, error) {
 	if err != nil {
 		return CleanupResult{}, err
 	}
-	return CleanupResult{uint64(r.deleted_segments), uint64(r.bytes_reclaimed), uint64(r.live_segments)}, nil
+	return CleanupResult{uint64(r.deleted_segments), uint64(r.bytes_reclaimed), uint64(r.live_segments), uint64(r.deleted_over_budget)}, nil
 }
 
 // cString is s as a C string (C memory, to free), refused if s holds a NUL

@@ -83,6 +83,7 @@ pub(crate) fn status_of(e: &WalError) -> nwal_status {
         WalError::Locked(_) => nwal_status::NWAL_ERR_LOCKED,
         WalError::CorruptedFile { .. } => nwal_status::NWAL_ERR_CORRUPTED_DATA,
         WalError::BufferTooSmall { .. } => nwal_status::NWAL_ERR_BUFFER_TOO_SMALL,
+        WalError::ClockSkew { .. } => nwal_status::NWAL_ERR_CLOCK_SKEW,
         // `WalError` is #[non_exhaustive]: see the comment above.
         #[allow(unreachable_patterns)]
         _ => nwal_status::NWAL_ERR_IO,
@@ -363,6 +364,14 @@ mod tests {
                     capacity: 4,
                 },
                 NWAL_ERR_BUFFER_TOO_SMALL,
+            ),
+            (
+                WalError::ClockSkew {
+                    now_ms: 10,
+                    newest_window_end_ms: 5,
+                    max_skew_ms: 1,
+                },
+                NWAL_ERR_CLOCK_SKEW,
             ),
         ];
         for (e, status) in cases {

@@ -16,8 +16,8 @@ use super::types::{
 };
 use super::{NWAL_DURABLE, NWAL_FOLLOW_DURABLE, NWAL_OPT_SALVAGE};
 use crate::{
-    validate_stream_name, CleanupResult, EntryRef, FollowMode, Followed, Follower, LogState,
-    ReadBuf, Record, RecordView, Replay, Wal, WalError, WalOptions, WriteEntry,
+    validate_stream_name, CleanupResult, DeleteReason, EntryRef, FollowMode, Followed, Follower,
+    LogState, ReadBuf, Record, RecordView, Replay, Wal, WalError, WalOptions, WriteEntry,
 };
 use std::ffi::{c_int, CStr};
 use std::fmt;
@@ -36,7 +36,9 @@ impl From<&WalOptions> for nwal_options {
             file_mode: o.file_mode,
             flags: if o.salvage { NWAL_OPT_SALVAGE } else { 0 },
             first_index: o.first_index,
-            reserved: [0; 7],
+            max_clock_skew_ms: o.max_clock_skew.map_or(0, |d| ms(d).max(1)),
+            max_stream_bytes: o.max_stream_bytes,
+            reserved: [0; 5],
         }
     }
 }
@@ -63,6 +65,9 @@ impl nwal_options {
             file_mode: self.file_mode,
             salvage: self.flags & NWAL_OPT_SALVAGE != 0,
             first_index: self.first_index,
+            max_clock_skew: (self.max_clock_skew_ms != 0)
+                .then(|| Duration::from_millis(self.max_clock_skew_ms)),
+            max_stream_bytes: self.max_stream_bytes,
         })
     }
 }
@@ -373,6 +378,12 @@ impl From<&CleanupResult> for nwal_cleanup_result {
             deleted_segments: r.deleted.len() as u64,
             bytes_reclaimed: r.bytes_reclaimed,
             live_segments: r.live_count,
+            deleted_over_budget: r
+                .deleted
+                .iter()
+                .filter(|d| d.reason == DeleteReason::SizeBudget)
+                .count() as u64,
+            reserved: [0; 4],
         }
     }
 }
@@ -467,7 +478,7 @@ mod tests {
     fn default_options_round_trip() {
         let c = nwal_options::from(&WalOptions::default());
         assert_eq!(c.wal_options().unwrap(), WalOptions::default());
-        assert_eq!(c.reserved, [0; 7]);
+        assert_eq!(c.reserved, [0; 5]);
         assert_eq!(c.first_index, 1);
     }
 
@@ -475,7 +486,7 @@ mod tests {
     fn options_reject_reserved_fields_and_unknown_flags() {
         let good = nwal_options::from(&WalOptions::default());
         let reserved = nwal_options {
-            reserved: [0, 0, 0, 1, 0, 0, 0],
+            reserved: [0, 0, 0, 1, 0],
             ..good
         };
         let flags = nwal_options { flags: 2, ..good };

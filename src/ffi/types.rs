@@ -59,6 +59,10 @@ pub enum nwal_status {
     /// `nwal_meta_get`: the caller's buffer is smaller than the value; nothing
     /// was copied and `*out_len` holds the value's length.
     NWAL_ERR_BUFFER_TOO_SMALL = 10,
+    /// An append's `now_ms` is further ahead of the log's newest window than
+    /// `nwal_options.max_clock_skew_ms` allows (the clock guard); nothing
+    /// was written.
+    NWAL_ERR_CLOCK_SKEW = 11,
     /// `nwal_iter_next` reached the end of the log, or `nwal_follow_next`
     /// the end of a log that was shut down. Not an error.
     NWAL_DONE = 100,
@@ -109,6 +113,7 @@ status_names!(
     NWAL_ERR_INVALID_ARGUMENT,
     NWAL_ERR_PANIC,
     NWAL_ERR_BUFFER_TOO_SMALL,
+    NWAL_ERR_CLOCK_SKEW,
     NWAL_DONE,
     NWAL_TIMED_OUT,
     NWAL_CUT,
@@ -146,9 +151,20 @@ pub struct nwal_options {
     /// the stream is created (its first segment file): a reopened stream
     /// keeps its indexes. Default: 1.
     pub first_index: u64,
+    /// The clock guard: refuse (`NWAL_ERR_CLOCK_SKEW`, nothing written) an
+    /// append whose `now_ms` lies more than this many ms past the end of the
+    /// newest window the log holds; at least `segment_duration_ms` when
+    /// not 0. 0 (the default): off, every `now_ms` is taken. See the
+    /// README's "Clock guard" for what to set.
+    pub max_clock_skew_ms: u64,
+    /// The size budget: `nwal_cleanup` also deletes the oldest sealed
+    /// segments, before they expire, while the stream's files hold more
+    /// than this many bytes (never the active segment). 0 (the default):
+    /// no budget.
+    pub max_stream_bytes: u64,
     /// Must be all zero (`NWAL_ERR_INVALID_CONFIG` otherwise): room for new
     /// options without an ABI break.
-    pub reserved: [u64; 7],
+    pub reserved: [u64; 5],
 }
 
 /// Where a record lives: a ref. Ordered by (segment_id, offset) as the log
@@ -249,6 +265,11 @@ pub struct nwal_cleanup_result {
     pub bytes_reclaimed: u64,
     /// Segment files of this stream left.
     pub live_segments: u64,
+    /// Of `deleted_segments`, those deleted before they expired, for the
+    /// size budget (`nwal_options.max_stream_bytes`).
+    pub deleted_over_budget: u64,
+    /// Zero: room for more without an ABI break.
+    pub reserved: [u64; 4],
 }
 
 /// An open log stream (opaque). Created by `nwal_open`, released by

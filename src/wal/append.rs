@@ -94,7 +94,7 @@ impl Wal {
                     entries,
                     total,
                 };
-                inner.place(window, total, entries.len(), &mut packed)
+                inner.place((now_ms, window), total, entries.len(), &mut packed)
             };
             // A thread whose thread-locals are being destroyed (an append
             // from another thread-local's destructor) packs into a new buffer.
@@ -111,7 +111,7 @@ impl Wal {
                 &mut many_frames
             };
             inner.place(
-                window,
+                (now_ms, window),
                 total,
                 entries.len(),
                 &mut Framed { frames, entries },
@@ -311,14 +311,31 @@ impl Encoding for Framed<'_, '_> {
 }
 
 impl Inner {
-    /// Put an append of `total` bytes (`count` records) in the log: under
-    /// the appender lock, pick the segment for `window` (rotating when the
-    /// window is later, or the size cap or the record cap is reached), encode
-    /// for it, and write at its end. Returns the segment id and the position
-    /// of the first record.
+    /// The clock guard: `now_ms` may lie at most `skew` ms past the end of
+    /// the newest window (the active segment's: rotation only moves
+    /// forward). A log with no segment yet takes any time.
+    fn check_clock(&self, newest: &Segment, now_ms: i64, skew: i64) -> Result<()> {
+        let end = newest
+            .window_start_ms()
+            .saturating_add(self.config.segment_duration_ms);
+        if now_ms.saturating_sub(end) > skew {
+            return Err(WalError::ClockSkew {
+                now_ms,
+                newest_window_end_ms: end,
+                max_skew_ms: skew,
+            });
+        }
+        Ok(())
+    }
+
+    /// Put an append of `total` bytes (`count` records) at `now_ms` in the
+    /// log: under the appender lock, check the clock guard, pick the segment
+    /// for `window` (rotating when the window is later, or the size cap or
+    /// the record cap is reached), encode for it, and write at its end.
+    /// Returns the segment id and the position of the first record.
     fn place(
         &self,
-        window: i64,
+        (now_ms, window): (i64, i64),
         total: u64,
         count: usize,
         records: &mut impl Encoding,
@@ -329,6 +346,9 @@ impl Inner {
             return Err(WalError::Shutdown);
         }
         self.poison.check()?;
+        if let (Some(skew), Some(seg)) = (self.config.max_clock_skew_ms, &app.segment) {
+            self.check_clock(seg, now_ms, skew)?;
+        }
         let cap = self.config.max_segment_bytes;
         let seg = loop {
             match &app.segment {

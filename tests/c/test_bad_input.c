@@ -224,7 +224,7 @@ static void bad_iter_and_others(void) {
   nwal_iter_free(NULL);
 
   BAD(nwal_sync(NULL), NWAL_ERR_INVALID_ARGUMENT);
-  nwal_cleanup_result res = {7, 7, 7};
+  nwal_cleanup_result res = {.deleted_segments = 7, .bytes_reclaimed = 7, .live_segments = 7};
   BAD(nwal_cleanup(NULL, T, &res), NWAL_ERR_INVALID_ARGUMENT);
   CHECK(res.deleted_segments == 7);
   BAD(nwal_shutdown(NULL), NWAL_ERR_INVALID_ARGUMENT);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Retention: nwal_cleanup deletes expired segments by the caller's clock,
  * never the active one, reports counts and bytes; refs into deleted
- * segments give NWAL_ERR_NOT_FOUND; read buffers taken before stay valid. */
+ * segments give NWAL_ERR_NOT_FOUND; read buffers taken before stay valid.
+ * The size budget deletes the oldest sealed segments before they expire. */
 #include "check.h"
 
 #include <dirent.h>
@@ -99,6 +100,18 @@ int main(void) {
   CHECK_STATUS(nwal_read_batch(w, &refs[3], 1, &r, &buf), NWAL_ERR_NOT_FOUND);
   CHECK_OK(nwal_cleanup(w, 1000000, &res));
   CHECK(res.deleted_segments == 0 && res.live_segments == 1);
+  CHECK_OK(nwal_close(w));
+
+  /* A size budget of one byte: every sealed segment goes, before it expires. */
+  char bdir[300];
+  test_path(bdir, sizeof bdir, "budget");
+  o.max_stream_bytes = 1;
+  CHECK_OK(nwal_open(bdir, "b", &o, &w));
+  for (int i = 0; i < 4; i++)
+    CHECK_OK(nwal_append(w, NULL, 0, (const uint8_t *)"payload", 7, i * 1000, 0, NULL));
+  CHECK_OK(nwal_cleanup(w, 0, &res));
+  CHECK(res.deleted_segments == 3 && res.deleted_over_budget == 3 && res.live_segments == 1);
+  CHECK(count_segments(bdir, &bytes_after) == 1); /* never the active one */
   CHECK_OK(nwal_close(w));
   printf("test_cleanup: OK\n");
   return 0;

@@ -2,7 +2,7 @@
 /* Every status code is reachable from C, each with a non-empty message:
  * IO (with its errno), INVALID_CONFIG, CORRUPTED_DATA (on open, on read, on
  * replay; salvage opens anyway), HEADER_TOO_LARGE, SHUTDOWN, NOT_FOUND,
- * LOCKED, INVALID_ARGUMENT, BUFFER_TOO_SMALL, DONE; CORRUPTED_DATA also for
+ * LOCKED, INVALID_ARGUMENT, BUFFER_TOO_SMALL, CLOCK_SKEW, DONE; CORRUPTED_DATA also for
  * a metadata file neither of whose slots verifies. (PANIC: test_panic.c.) */
 #include "check.h"
 
@@ -73,7 +73,7 @@ static void io_and_config(void) {
   o.file_mode = 0400;
   CHECK_STATUS(nwal_open(dir, "s", &o, &w), NWAL_ERR_INVALID_CONFIG);
   o = nwal_options_default();
-  o.reserved[6] = 1;
+  o.reserved[4] = 1;
   CHECK_STATUS(nwal_open(dir, "s", &o, &w), NWAL_ERR_INVALID_CONFIG);
   CHECK(strstr(nwal_last_error_message(), "reserved") != NULL);
   o = nwal_options_default();
@@ -233,9 +233,33 @@ static void metadata(void) {
   CHECK_OK(nwal_close(w));
 }
 
+/* CLOCK_SKEW: the clock guard refuses a time too far past the newest
+ * window; nothing is written. */
+static void clock_skew(void) {
+  char dir[300];
+  test_path(dir, sizeof dir, "skew");
+  nwal_options o = test_options(1000, 3600000);
+  o.max_clock_skew_ms = 5000;
+  nwal *w = NULL;
+  CHECK_OK(nwal_open(dir, "c", &o, &w));
+  CHECK_OK(nwal_append(w, NULL, 0, (const uint8_t *)"a", 1, 1000, 0, NULL));
+  /* The newest window ends at 2000: 7000 is the last time taken. */
+  CHECK_OK(nwal_append(w, NULL, 0, (const uint8_t *)"b", 1, 7000, 0, NULL));
+  nwal_entry_ref r = {0};
+  CHECK_STATUS(nwal_append(w, NULL, 0, (const uint8_t *)"c", 1, 13001, NWAL_DURABLE, &r),
+               NWAL_ERR_CLOCK_SKEW);
+  CHECK(strstr(nwal_last_error_message(), "max_clock_skew") != NULL);
+  CHECK(r.size == 0); /* the output is untouched */
+  nwal_log_state st;
+  CHECK_OK(nwal_log_state_get(w, &st));
+  CHECK(st.last_index == 2);
+  CHECK_OK(nwal_close(w));
+}
+
 int main(void) {
   io_and_config();
   metadata();
+  clock_skew();
   locked_shutdown_not_found_header();
   corrupted();
 

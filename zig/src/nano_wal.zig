@@ -28,6 +28,7 @@ pub const Error = error{
     InvalidArgument,
     Panic,
     BufferTooSmall,
+    ClockSkew,
     UnknownStatus,
 };
 
@@ -52,6 +53,7 @@ pub fn check(s: c_uint) Error!void {
         status(c.NWAL_ERR_INVALID_ARGUMENT) => error.InvalidArgument,
         status(c.NWAL_ERR_PANIC) => error.Panic,
         status(c.NWAL_ERR_BUFFER_TOO_SMALL) => error.BufferTooSmall,
+        status(c.NWAL_ERR_CLOCK_SKEW) => error.ClockSkew,
         else => error.UnknownStatus,
     };
 }
@@ -70,6 +72,7 @@ pub fn statusOf(err: Error) c_int {
         error.InvalidArgument => c.NWAL_ERR_INVALID_ARGUMENT,
         error.Panic => c.NWAL_ERR_PANIC,
         error.BufferTooSmall => c.NWAL_ERR_BUFFER_TOO_SMALL,
+        error.ClockSkew => c.NWAL_ERR_CLOCK_SKEW,
         error.UnknownStatus => -1,
     };
 }
