@@ -162,6 +162,11 @@ typedef enum nwal_status {
    */
   NWAL_ERR_CLOCK_SKEW = 11,
   /**
+   * `nwal_purge_before` would drop records a reader hold keeps; nothing
+   * was purged (move or release the hold first).
+   */
+  NWAL_ERR_HELD = 12,
+  /**
    * `nwal_iter_next` reached the end of the log, or `nwal_follow_next`
    * the end of a log that was shut down. Not an error.
    */
@@ -261,10 +266,22 @@ typedef struct nwal_options {
    */
   uint64_t max_stream_bytes;
   /**
+   * A reader hold (`nwal_hold`) whose place lies behind more than this
+   * many bytes of segment files is dropped by `nwal_cleanup`. 0 (the
+   * default): no limit.
+   */
+  uint64_t max_hold_lag_bytes;
+  /**
+   * A reader hold whose segment's window started more than this many ms
+   * before `nwal_cleanup`'s `now_ms` is dropped by it. 0 (the default):
+   * no limit.
+   */
+  uint64_t max_hold_lag_ms;
+  /**
    * Must be all zero (`NWAL_ERR_INVALID_CONFIG` otherwise): room for new
    * options without an ABI break.
    */
-  uint64_t reserved[5];
+  uint64_t reserved[3];
 } nwal_options;
 
 /**
@@ -421,9 +438,14 @@ typedef struct nwal_cleanup_result {
    */
   uint64_t deleted_over_budget;
   /**
+   * Reader holds dropped for lagging past `max_hold_lag_bytes` or
+   * `max_hold_lag_ms` (before any segment was deleted).
+   */
+  uint64_t dropped_holds;
+  /**
    * Zero: room for more without an ABI break.
    */
-  uint64_t reserved[4];
+  uint64_t reserved[3];
 } nwal_cleanup_result;
 
 #ifdef __cplusplus
@@ -1282,6 +1304,98 @@ enum nwal_status nwal_log_state_get(struct nwal *w, struct nwal_log_state *out);
  * - `out` is NULL or points to a writable `nwal_cleanup_result`.
  */
 enum nwal_status nwal_cleanup(struct nwal *w, int64_t now_ms, struct nwal_cleanup_result *out);
+
+/**
+ * Set or move the reader hold `name` to `index`: from then on
+ * `nwal_cleanup` and `nwal_purge_before` keep the records from `index` on,
+ * unless the hold lags by more than `nwal_options.max_hold_lag_bytes` or
+ * `max_hold_lag_ms`, in which case cleanup drops it and counts it in
+ * `nwal_cleanup_result.dropped_holds`. Kept in the stream's metadata: it
+ * survives reopen, and is durable on `NWAL_OK`.
+ *
+ * @param[in] w     the log.
+ * @param[in] name  NUL-terminated name, 1-54 bytes of `[A-Za-z0-9._-]`.
+ *                  Borrowed for the call.
+ * @param[in] index the first index to keep: from `first_index` to
+ *                  `last_index + 1`.
+ *
+ * @retval NWAL_OK                   the hold is set, durably.
+ * @retval NWAL_ERR_NOT_FOUND        `index` is outside `[first_index,
+ *                                   last_index + 1]`.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` or `name` is NULL, `name` is not a
+ *                                   valid name, or the stream already has
+ *                                   64 metadata keys and holds.
+ * @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+ * @retval NWAL_ERR_IO               writing or syncing the metadata file
+ *                                   failed (see `nwal_meta_put`).
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `name` is NULL or a NUL-terminated string.
+ */
+enum nwal_status nwal_hold(struct nwal *w, const char *name, uint64_t index);
+
+/**
+ * Release the reader hold `name`; releasing one that does not exist does
+ * nothing.
+ *
+ * @param[in] w    the log.
+ * @param[in] name NUL-terminated name. Borrowed for the call.
+ *
+ * @retval NWAL_OK                   the hold is gone, durably.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` or `name` is NULL, or `name` is not
+ *                                   a valid name.
+ * @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+ * @retval NWAL_ERR_IO               writing or syncing the metadata file
+ *                                   failed.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `name` is NULL or a NUL-terminated string.
+ */
+enum nwal_status nwal_hold_release(struct nwal *w, const char *name);
+
+/**
+ * The index the reader hold `name` keeps from.
+ *
+ * @param[in]  w         the log.
+ * @param[in]  name      NUL-terminated name. Borrowed for the call.
+ * @param[out] out_index receives the index on `NWAL_OK`.
+ *
+ * @retval NWAL_OK                   `*out_index` is written.
+ * @retval NWAL_ERR_NOT_FOUND        there is no hold of that name (it was
+ *                                   never set, was released, or cleanup
+ *                                   dropped it).
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w`, `name` or `out_index` is NULL, or
+ *                                   `name` is not a valid name.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe and lock-free; also after `nwal_shutdown`.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `name` is NULL or a NUL-terminated string.
+ * - `out_index` is NULL or points to a writable `uint64_t`.
+ */
+enum nwal_status nwal_hold_get(struct nwal *w, const char *name, uint64_t *out_index);
 
 /**
  * Following the log

@@ -4,7 +4,7 @@
 
 use crate::error::{Result, WalError};
 use crate::segment::Segment;
-use crate::wal::Wal;
+use crate::wal::{DroppedHold, Wal};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,6 +17,8 @@ pub struct CleanupResult {
     pub live_count: u64,
     /// Total size of the deleted files, in bytes.
     pub bytes_reclaimed: u64,
+    /// The reader holds dropped for lagging past a limit, by name.
+    pub dropped_holds: Vec<DroppedHold>,
 }
 
 /// One segment removed by `cleanup`.
@@ -74,12 +76,23 @@ impl Wal {
                 )
             })?;
         let active_id = inner.active.load().as_ref().map(|s| s.id());
+        let live = segments.current();
+        let sizes = file_sizes(&live)?;
+        // Holds that lag past a limit are dropped first (durably): a crash
+        // after it and before the deletions leaves them dropped and the
+        // segments for the next cleanup.
+        let (kept, dropped_holds) = inner.judge_holds(&live, &sizes, now_ms);
+        if !dropped_holds.is_empty() {
+            inner.drop_holds(&dropped_holds)?;
+        }
+        let floor = kept.iter().map(|h| h.index).min();
         let plan = plan(
-            &segments.current(),
+            (&live, &sizes),
             active_id,
             now_ms,
             inner.config.max_stream_bytes,
-        )?;
+            floor,
+        );
         let mut deleted = Vec::new();
         let mut result = Ok(());
         let live_count = segments.retain(|id, seg| {
@@ -119,32 +132,38 @@ impl Wal {
             bytes_reclaimed: deleted.iter().map(|d| d.file_size).sum(),
             deleted,
             live_count,
+            dropped_holds,
         })
     }
 }
 
-/// The segments of `live` (in log order) a cleanup at `now_ms` deletes,
-/// with the rule and the file size of each: the expired ones, then, while
-/// the files left hold more than `budget` bytes (0: no budget), the oldest
-/// left. Never the active segment, and never one after a segment kept
-/// (the log stays contiguous).
+/// The file size of each segment of `live`.
+fn file_sizes(live: &[Arc<Segment>]) -> Result<Vec<u64>> {
+    live.iter()
+        .map(|seg| {
+            seg.file_size()
+                .map_err(|e| WalError::io(format!("stat of segment {}", seg.path().display()), e))
+        })
+        .collect()
+}
+
+/// The segments of `live` (in log order, with their file sizes) a cleanup
+/// at `now_ms` deletes, with the rule and the file size of each: the
+/// expired ones, then, while the files left hold more than `budget` bytes
+/// (0: no budget), the oldest left. Never the active segment, never one
+/// holding an index at or above `floor` (the lowest hold), and never one
+/// after a segment kept (the log stays contiguous).
 fn plan(
-    live: &[Arc<Segment>],
+    (live, sizes): (&[Arc<Segment>], &[u64]),
     active_id: Option<u64>,
     now_ms: i64,
     budget: u64,
-) -> Result<Vec<(u64, DeleteReason, u64)>> {
-    let mut sizes = Vec::with_capacity(live.len());
-    for seg in live {
-        let size = seg
-            .file_size()
-            .map_err(|e| WalError::io(format!("stat of segment {}", seg.path().display()), e))?;
-        sizes.push(size);
-    }
+    floor: Option<u64>,
+) -> Vec<(u64, DeleteReason, u64)> {
     let mut total: u64 = sizes.iter().sum();
     let mut plan = Vec::new();
-    for (seg, &size) in live.iter().zip(&sizes) {
-        if Some(seg.id()) == active_id {
+    for (seg, &size) in live.iter().zip(sizes) {
+        if Some(seg.id()) == active_id || floor.is_some_and(|f| seg.last_index() >= f) {
             break;
         }
         let reason = if seg.expiration_ms() <= now_ms {
@@ -157,5 +176,5 @@ fn plan(
         total -= size;
         plan.push((seg.id(), reason, size));
     }
-    Ok(plan)
+    plan
 }

@@ -59,6 +59,13 @@ pub enum WalError {
         newest_window_end_ms: i64,
         max_skew_ms: i64,
     },
+    /// A purge would drop records a reader hold keeps: `hold` holds from
+    /// `held_index` on, below the `index` asked for. Nothing was purged.
+    Held {
+        index: u64,
+        hold: String,
+        held_index: u64,
+    },
 }
 
 /// Result alias used throughout the crate.
@@ -140,6 +147,15 @@ impl fmt::Display for WalError {
             WalError::BufferTooSmall { needed, capacity } => write!(
                 f,
                 "buffer of {capacity} bytes is too small for the {needed}-byte value (nothing copied)"
+            ),
+            WalError::Held {
+                index,
+                hold,
+                held_index,
+            } => write!(
+                f,
+                "purge_before({index}): reader hold {hold:?} keeps the records from index \
+                 {held_index} on; move or release it first (nothing purged)"
             ),
             WalError::ClockSkew {
                 now_ms,

@@ -69,6 +69,7 @@
 //! | `wal::segments` | The registry of live segments and its writer lock |
 //! | `wal::meta` | `Wal::meta_put`, `meta_get` and the purge point, over `meta` |
 //! | `wal::wait` | `Wal::wait_durable`: wait, with a timeout, until an index is durable |
+//! | `wal::holds` | Reader holds: named places kept in the metadata that retention and purge respect |
 //! | `wal::cuts` | The notices a truncation leaves for the followers it cut |
 //! | `read` | Lock-free reads by ref, coalesced; `ReadBuf` |
 //! | `replay` | `Replay`: every record in log order |
@@ -109,7 +110,7 @@ pub use record::RecordRef;
 pub use record::{EntryRef, LogState, Record, RecordView, WriteEntry};
 pub use replay::Replay;
 pub use segment::Segment;
-pub use wal::Wal;
+pub use wal::{DroppedHold, Hold, Wal};
 
 /// The README's Rust example runs as a doctest, so it cannot rot.
 #[cfg(doctest)]

@@ -23,6 +23,7 @@ use crate::format::meta::{
 use crate::format::names::meta_file_name;
 use crate::sys;
 use arc_swap::ArcSwap;
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, Read};
 use std::os::unix::fs::OpenOptionsExt;
@@ -176,6 +177,26 @@ impl MetaStore {
             )));
         }
         next.entries.insert(key.to_string(), value.to_vec());
+        self.write(&mut st, next)
+    }
+
+    /// Change the keys with `change` (which may refuse), then write the
+    /// result atomically and durably: nothing is written when it refuses
+    /// or when the result would hold more than the maximum of keys.
+    pub fn update(
+        &self,
+        change: impl FnOnce(&mut BTreeMap<String, Vec<u8>>) -> Result<()>,
+    ) -> Result<()> {
+        let mut st = self.lock();
+        let mut next = MetaSlot::clone(&self.current.load());
+        let before = next.entries.len();
+        change(&mut next.entries)?;
+        if next.entries.len() > MAX_META_KEYS.max(before) {
+            return Err(WalError::InvalidArgument(format!(
+                "the stream already holds the maximum of {MAX_META_KEYS} metadata keys and \
+                 reader holds (nothing written)"
+            )));
+        }
         self.write(&mut st, next)
     }
 

@@ -52,6 +52,14 @@ pub struct WalOptions {
     /// this many bytes (never the active segment). 0 (the default): no
     /// budget.
     pub max_stream_bytes: u64,
+    /// A reader hold whose place lies behind more than this many bytes of
+    /// segment files (its segment and all after it) is dropped by
+    /// `cleanup`, which says so. 0 (the default): no limit.
+    pub max_hold_lag_bytes: u64,
+    /// A reader hold whose segment's window started more than this before
+    /// `cleanup`'s `now_ms` is dropped by it, which says so. None (the
+    /// default): no limit.
+    pub max_hold_lag: Option<Duration>,
 }
 
 impl Default for WalOptions {
@@ -65,6 +73,8 @@ impl Default for WalOptions {
             first_index: 1,
             max_clock_skew: None,
             max_stream_bytes: 0,
+            max_hold_lag_bytes: 0,
+            max_hold_lag: None,
         }
     }
 }
@@ -83,6 +93,8 @@ pub(crate) struct Config {
     pub max_segment_records: u64,
     pub max_clock_skew_ms: Option<i64>,
     pub max_stream_bytes: u64,
+    pub max_hold_lag_bytes: u64,
+    pub max_hold_lag_ms: Option<i64>,
 }
 
 fn duration_ms(d: Duration, what: &str) -> Result<i64> {
@@ -142,7 +154,13 @@ impl WalOptions {
                 ms => Some(ms),
             },
         };
+        let max_hold_lag_ms = match self.max_hold_lag {
+            None => None,
+            Some(d) => Some(duration_ms(d, "max_hold_lag")?),
+        };
         Ok(Config {
+            max_hold_lag_bytes: self.max_hold_lag_bytes,
+            max_hold_lag_ms,
             max_clock_skew_ms,
             max_stream_bytes: self.max_stream_bytes,
             first_index: self.first_index,

@@ -188,3 +188,167 @@ fn a_clock_skew_shorter_than_a_window_is_an_invalid_configuration() {
         wal.append(None, b"x", t, false).unwrap();
     }
 }
+
+/// Ten segments of four records (indexes 1-40), a hold at index 14 (the
+/// fourth segment).
+fn held(dir: &std::path::Path, o: WalOptions) -> Wal {
+    let wal = filled(dir, o, 10);
+    wal.hold("replica-2", 14).unwrap();
+    wal
+}
+
+#[test]
+fn holds_survive_reopen_and_stop_expiry_and_the_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut o = opts(W as u64, HOUR);
+    o.max_stream_bytes = 1;
+    let wal = held(tmp.path(), o.clone());
+    let far = T0 + 100 * HOUR as i64;
+    let r = wal.cleanup(far).unwrap();
+    // Segments 1-3 (indexes 1-12) go; the fourth holds index 14.
+    let ids: Vec<u64> = r.deleted.iter().map(|d| d.segment_id).collect();
+    assert_eq!(ids, [1, 2, 3]);
+    assert!(r.dropped_holds.is_empty());
+    assert_eq!(wal.first_index(), 13);
+    drop(wal);
+    let wal = Wal::open(tmp.path(), "r", o).unwrap();
+    assert_eq!(wal.hold_index("replica-2").unwrap(), Some(14));
+    assert_eq!(
+        wal.holds(),
+        [nano_wal::Hold {
+            name: "replica-2".into(),
+            index: 14
+        }]
+    );
+    assert!(wal.cleanup(far).unwrap().deleted.is_empty());
+    // Moving the hold lets cleanup go on; releasing it lets it finish.
+    wal.hold("replica-2", 30).unwrap();
+    assert_eq!(wal.cleanup(far).unwrap().deleted.len(), 4);
+    assert_eq!(wal.first_index(), 29);
+    assert!(wal.release_hold("replica-2").unwrap());
+    assert!(!wal.release_hold("replica-2").unwrap());
+    assert_eq!(wal.cleanup(far).unwrap().deleted.len(), 2);
+    assert_eq!(wal.segments().len(), 1);
+}
+
+#[test]
+fn a_hold_lagging_past_a_limit_is_dropped_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut o = opts(W as u64, HOUR);
+    o.max_hold_lag_bytes = 8_000; // about two segments behind the end
+    let wal = held(tmp.path(), o.clone());
+    wal.hold("tail", 39).unwrap();
+    let far = T0 + 100 * HOUR as i64;
+    let r = wal.cleanup(far).unwrap();
+    assert_eq!(r.dropped_holds.len(), 1);
+    let d = &r.dropped_holds[0];
+    assert_eq!((d.name.as_str(), d.index), ("replica-2", 14));
+    assert!(d.lag_bytes > 8_000, "{d:?}");
+    // Dropped before the deletions: the same cleanup goes up to "tail".
+    assert_eq!(r.deleted.len(), 9);
+    assert_eq!(wal.hold_index("replica-2").unwrap(), None);
+    assert_eq!(wal.hold_index("tail").unwrap(), Some(39));
+    drop(wal);
+    let wal = Wal::open(tmp.path(), "r", o).unwrap();
+    assert_eq!(wal.holds().len(), 1, "the drop is durable");
+
+    // By age: the hold's window started more than the limit before now.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut o = opts(W as u64, HOUR);
+    o.max_hold_lag = Some(Duration::from_millis(5 * W as u64));
+    let wal = held(tmp.path(), o);
+    // Index 14 is in the window starting at T0 + 3 W.
+    let r = wal.cleanup(T0 + 8 * W).unwrap();
+    assert!(r.dropped_holds.is_empty(), "5 windows behind: kept");
+    let r = wal.cleanup(T0 + 8 * W + 1).unwrap();
+    assert_eq!(r.dropped_holds.len(), 1);
+    assert_eq!(r.dropped_holds[0].lag_ms, 5 * W + 1);
+}
+
+#[test]
+fn a_purge_past_a_hold_is_refused_and_purges_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = held(tmp.path(), opts(W as u64, HOUR));
+    match wal.purge_before(20) {
+        Err(WalError::Held {
+            index,
+            hold,
+            held_index,
+        }) => assert_eq!((index, hold.as_str(), held_index), (20, "replica-2", 14)),
+        other => panic!("expected Held, got {other:?}"),
+    }
+    assert_eq!(wal.first_index(), 1);
+    assert_eq!(wal.segments().len(), 10);
+    wal.purge_before(14).unwrap();
+    assert_eq!(wal.first_index(), 14);
+    wal.release_hold("replica-2").unwrap();
+    wal.purge_before(20).unwrap();
+    assert_eq!(wal.first_index(), 20);
+}
+
+#[test]
+fn bad_holds_are_refused_and_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = held(tmp.path(), opts(W as u64, HOUR));
+    for bad in ["", "a/b", "space x", &"n".repeat(55)] {
+        assert!(
+            matches!(wal.hold(bad, 5), Err(WalError::InvalidArgument(_))),
+            "{bad:?}"
+        );
+    }
+    wal.purge_before(15).unwrap_err(); // held at 14
+    assert!(matches!(
+        wal.hold("late", 42),
+        Err(WalError::IndexNotFound { .. })
+    ));
+    wal.hold("end", 41).unwrap(); // one past the last index
+                                  // The holds' keys are the engine's: not reachable as metadata.
+    assert!(matches!(
+        wal.meta_put("nwal.hold.x", b"\0\0\0\0\0\0\0\0"),
+        Err(WalError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        wal.meta_get("nwal.hold.end"),
+        Err(WalError::InvalidArgument(_))
+    ));
+    wal.meta_put("user", b"v").unwrap();
+    assert_eq!(wal.meta_entries(), [("user".to_string(), b"v".to_vec())]);
+    // Holds and keys share the 64 keys of the metadata.
+    for k in 0..61 {
+        wal.meta_put(&format!("k{k}"), b"v").unwrap();
+    }
+    assert!(matches!(
+        wal.hold("one-too-many", 14),
+        Err(WalError::InvalidArgument(_))
+    ));
+    wal.hold("end", 40).unwrap(); // moving one is fine
+    wal.shutdown().unwrap();
+    assert!(matches!(wal.hold("end", 40), Err(WalError::Shutdown)));
+}
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_cleanup_whose_hold_drop_fails_deletes_nothing() {
+    use nano_wal::fault::{clear_faults, inject_fault, Fault, FaultOp};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut o = opts(W as u64, HOUR);
+    o.max_hold_lag_bytes = 1;
+    let wal = held(tmp.path(), o.clone());
+    inject_fault(Fault {
+        op: FaultOp::Write,
+        under: tmp.path().join("r.meta"),
+        errno: libc::ENOSPC,
+        skip: 0,
+        times: 1,
+        keep_bytes: 0,
+    });
+    let e = wal.cleanup(T0 + 100 * HOUR as i64).unwrap_err();
+    assert!(matches!(e, WalError::Io { .. }), "{e}");
+    clear_faults(&tmp.path().join("r.meta"));
+    assert_eq!(wal.segments().len(), 10, "nothing deleted");
+    assert_eq!(wal.hold_index("replica-2").unwrap(), Some(14));
+    drop(wal);
+    let wal = Wal::open(tmp.path(), "r", o).unwrap();
+    let r = wal.cleanup(T0 + 100 * HOUR as i64).unwrap();
+    assert_eq!((r.dropped_holds.len(), r.deleted.len()), (1, 9));
+}

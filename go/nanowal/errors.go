@@ -34,6 +34,7 @@ const (
 	ErrPanic           Status = C.NWAL_ERR_PANIC
 	ErrBufferTooSmall  Status = C.NWAL_ERR_BUFFER_TOO_SMALL // a caller's buffer is shorter than the value (Log.MetaGet retries)
 	ErrClockSkew       Status = C.NWAL_ERR_CLOCK_SKEW       // an append's time is too far ahead (Options.MaxClockSkew)
+	ErrHeld            Status = C.NWAL_ERR_HELD             // a purge past a reader hold (Log.Hold)
 	StatusDone         Status = C.NWAL_DONE                 // end of an iteration (Iter.Next returns false)
 	StatusTimedOut     Status = C.NWAL_TIMED_OUT            // a wait's timeout passed (not an error)
 	StatusCut          Status = C.NWAL_CUT                  // a truncation dropped records a follower returned (not an error)

@@ -63,6 +63,12 @@ type Options struct {
 	// The size budget: Cleanup also deletes the oldest sealed segments
 	// while the stream's files hold more bytes than this. 0: none.
 	MaxStreamBytes uint64
+	// A reader hold lagging behind more bytes than this is dropped by
+	// Cleanup (CleanupResult.DroppedHolds). 0: no limit.
+	MaxHoldLagBytes uint64
+	// A reader hold whose segment's window started longer than this before
+	// Cleanup's time is dropped by it (whole milliseconds). 0: no limit.
+	MaxHoldLag time.Duration
 }
 
 // DefaultOptions is the library's defaults (nwal_options_default).
@@ -127,6 +133,14 @@ func (o Options) c() (C.nwal_options, error) {
 		opts.max_clock_skew_ms = ms
 	}
 	opts.max_stream_bytes = C.uint64_t(o.MaxStreamBytes)
+	opts.max_hold_lag_bytes = C.uint64_t(o.MaxHoldLagBytes)
+	if o.MaxHoldLag != 0 {
+		ms, err := millis("MaxHoldLag", o.MaxHoldLag)
+		if err != nil {
+			return opts, err
+		}
+		opts.max_hold_lag_ms = ms
+	}
 	return opts, nil
 }
 
@@ -186,6 +200,9 @@ type CleanupResult struct {
 	// Of DeletedSegments, those deleted before they expired, for
 	// Options.MaxStreamBytes.
 	DeletedOverBudget uint64
+	// Reader holds dropped for lagging past Options.MaxHoldLagBytes or
+	// MaxHoldLag.
+	DroppedHolds uint64
 }
 
 // Log is an open stream (an nwal handle). Its methods may be called from
@@ -286,7 +303,7 @@ func (l *Log) Cleanup(now time.Time) (CleanupResult, error) {
 	if err != nil {
 		return CleanupResult{}, err
 	}
-	return CleanupResult{uint64(r.deleted_segments), uint64(r.bytes_reclaimed), uint64(r.live_segments), uint64(r.deleted_over_budget)}, nil
+	return CleanupResult{uint64(r.deleted_segments), uint64(r.bytes_reclaimed), uint64(r.live_segments), uint64(r.deleted_over_budget), uint64(r.dropped_holds)}, nil
 }
 
 // cString is s as a C string (C memory, to free), refused if s holds a NUL
@@ -319,4 +336,40 @@ func headerPtr(h []byte) *C.uint8_t {
 		return (*C.uint8_t)(unsafe.Pointer(&emptyHeader[0]))
 	}
 	return bytesPtr(h)
+}
+
+// Hold sets or moves the reader hold name to index (from the first index
+// to one past the last): Cleanup and PurgeBefore then keep the records from
+// index on (PurgeBefore past it fails with ErrHeld), unless it lags past
+// Options.MaxHoldLagBytes or MaxHoldLag. Durable, and kept across reopen.
+func (l *Log) Hold(name string, index uint64) error {
+	cname, err := cString("Hold", "name", name)
+	if err != nil {
+		return err
+	}
+	defer C.free(unsafe.Pointer(cname))
+	return l.do("Hold", func(w *C.nwal) C.enum_nwal_status { return C.nwal_hold(w, cname, C.uint64_t(index)) })
+}
+
+// ReleaseHold releases the reader hold name (none: nothing to do).
+func (l *Log) ReleaseHold(name string) error {
+	cname, err := cString("ReleaseHold", "name", name)
+	if err != nil {
+		return err
+	}
+	defer C.free(unsafe.Pointer(cname))
+	return l.do("ReleaseHold", func(w *C.nwal) C.enum_nwal_status { return C.nwal_hold_release(w, cname) })
+}
+
+// HoldIndex is the index the reader hold name keeps from; ErrNotFound when
+// there is no such hold.
+func (l *Log) HoldIndex(name string) (uint64, error) {
+	cname, err := cString("HoldIndex", "name", name)
+	if err != nil {
+		return 0, err
+	}
+	defer C.free(unsafe.Pointer(cname))
+	var index C.uint64_t
+	err = l.do("HoldIndex", func(w *C.nwal) C.enum_nwal_status { return C.nwal_hold_get(w, cname, &index) })
+	return uint64(index), err
 }

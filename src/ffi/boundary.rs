@@ -84,6 +84,7 @@ pub(crate) fn status_of(e: &WalError) -> nwal_status {
         WalError::CorruptedFile { .. } => nwal_status::NWAL_ERR_CORRUPTED_DATA,
         WalError::BufferTooSmall { .. } => nwal_status::NWAL_ERR_BUFFER_TOO_SMALL,
         WalError::ClockSkew { .. } => nwal_status::NWAL_ERR_CLOCK_SKEW,
+        WalError::Held { .. } => nwal_status::NWAL_ERR_HELD,
         // `WalError` is #[non_exhaustive]: see the comment above.
         #[allow(unreachable_patterns)]
         _ => nwal_status::NWAL_ERR_IO,
@@ -372,6 +373,14 @@ mod tests {
                     max_skew_ms: 1,
                 },
                 NWAL_ERR_CLOCK_SKEW,
+            ),
+            (
+                WalError::Held {
+                    index: 5,
+                    hold: "h".into(),
+                    held_index: 3,
+                },
+                NWAL_ERR_HELD,
             ),
         ];
         for (e, status) in cases {

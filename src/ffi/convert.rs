@@ -38,7 +38,9 @@ impl From<&WalOptions> for nwal_options {
             first_index: o.first_index,
             max_clock_skew_ms: o.max_clock_skew.map_or(0, |d| ms(d).max(1)),
             max_stream_bytes: o.max_stream_bytes,
-            reserved: [0; 5],
+            max_hold_lag_bytes: o.max_hold_lag_bytes,
+            max_hold_lag_ms: o.max_hold_lag.map_or(0, |d| ms(d).max(1)),
+            reserved: [0; 3],
         }
     }
 }
@@ -68,6 +70,9 @@ impl nwal_options {
             max_clock_skew: (self.max_clock_skew_ms != 0)
                 .then(|| Duration::from_millis(self.max_clock_skew_ms)),
             max_stream_bytes: self.max_stream_bytes,
+            max_hold_lag_bytes: self.max_hold_lag_bytes,
+            max_hold_lag: (self.max_hold_lag_ms != 0)
+                .then(|| Duration::from_millis(self.max_hold_lag_ms)),
         })
     }
 }
@@ -101,6 +106,25 @@ pub(crate) fn meta_key<'a>(key: &'a CStr, function: &str) -> FfiResult<&'a str> 
         Failure::invalid(format!(
             "{function}: invalid metadata key {key:?}: must be 1-64 bytes of [A-Za-z0-9._-]"
         ))
+    })
+}
+
+/// A hold name from C: the engine checks it; here only that it is text.
+pub(crate) fn hold_name<'a>(name: &'a CStr, function: &str) -> FfiResult<&'a str> {
+    name.to_str().map_err(|_| {
+        Failure::invalid(format!(
+            "{function}: invalid hold name {name:?}: must be 1-54 bytes of [A-Za-z0-9._-]"
+        ))
+    })
+}
+
+/// A hold's index for C, or `NWAL_ERR_NOT_FOUND` when there is no such
+/// hold.
+pub(crate) fn hold_found(index: Option<u64>, name: &str) -> FfiResult<u64> {
+    index.ok_or_else(|| Failure {
+        status: nwal_status::NWAL_ERR_NOT_FOUND,
+        message: format!("nwal_hold_get: no reader hold named {name:?}"),
+        os_error: 0,
     })
 }
 
@@ -383,7 +407,8 @@ impl From<&CleanupResult> for nwal_cleanup_result {
                 .iter()
                 .filter(|d| d.reason == DeleteReason::SizeBudget)
                 .count() as u64,
-            reserved: [0; 4],
+            dropped_holds: r.dropped_holds.len() as u64,
+            reserved: [0; 3],
         }
     }
 }
@@ -478,7 +503,7 @@ mod tests {
     fn default_options_round_trip() {
         let c = nwal_options::from(&WalOptions::default());
         assert_eq!(c.wal_options().unwrap(), WalOptions::default());
-        assert_eq!(c.reserved, [0; 5]);
+        assert_eq!(c.reserved, [0; 3]);
         assert_eq!(c.first_index, 1);
     }
 
@@ -486,7 +511,7 @@ mod tests {
     fn options_reject_reserved_fields_and_unknown_flags() {
         let good = nwal_options::from(&WalOptions::default());
         let reserved = nwal_options {
-            reserved: [0, 0, 0, 1, 0],
+            reserved: [0, 0, 1],
             ..good
         };
         let flags = nwal_options { flags: 2, ..good };

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: MIT
 //! Durability and retention: `nwal_sync`, `nwal_wait_durable`,
-//! `nwal_log_state_get`, `nwal_cleanup`.
+//! `nwal_log_state_get`, `nwal_cleanup`, and reader holds (`nwal_hold`,
+//! `nwal_hold_release`, `nwal_hold_get`).
 
 // Doxygen's `@param[in]` is not an intra-doc link.
 #![allow(rustdoc::broken_intra_doc_links)]
 
 use super::boundary::{engine, with_handle};
-use super::convert::timeout;
-use super::ptr::{OptionalOut, Out};
+use super::convert::{hold_found, hold_name, timeout};
+use super::ptr::{c_str, OptionalOut, Out};
 use super::types::{nwal, nwal_cleanup_result, nwal_log_state, nwal_status};
 use crate::Wal;
+use std::ffi::c_char;
 
 /// Durability and retention
 /// ========================
@@ -176,6 +178,125 @@ pub unsafe extern "C" fn nwal_cleanup(
         let out = unsafe { OptionalOut::new(out) };
         let r = wal.cleanup(now_ms).map_err(engine("nwal_cleanup"))?;
         out.write(nwal_cleanup_result::from(&r));
+        Ok(())
+    })
+}
+
+/// Set or move the reader hold `name` to `index`: from then on
+/// `nwal_cleanup` and `nwal_purge_before` keep the records from `index` on,
+/// unless the hold lags by more than `nwal_options.max_hold_lag_bytes` or
+/// `max_hold_lag_ms`, in which case cleanup drops it and counts it in
+/// `nwal_cleanup_result.dropped_holds`. Kept in the stream's metadata: it
+/// survives reopen, and is durable on `NWAL_OK`.
+///
+/// @param[in] w     the log.
+/// @param[in] name  NUL-terminated name, 1-54 bytes of `[A-Za-z0-9._-]`.
+///                  Borrowed for the call.
+/// @param[in] index the first index to keep: from `first_index` to
+///                  `last_index + 1`.
+///
+/// @retval NWAL_OK                   the hold is set, durably.
+/// @retval NWAL_ERR_NOT_FOUND        `index` is outside `[first_index,
+///                                   last_index + 1]`.
+/// @retval NWAL_ERR_INVALID_ARGUMENT `w` or `name` is NULL, `name` is not a
+///                                   valid name, or the stream already has
+///                                   64 metadata keys and holds.
+/// @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+/// @retval NWAL_ERR_IO               writing or syncing the metadata file
+///                                   failed (see `nwal_meta_put`).
+/// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+///                                   call on `w` (the handle is poisoned).
+///
+/// Thread-safe.
+///
+/// @since 0.2 (symbol version NWAL_0.2)
+///
+/// # Safety
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
+/// - `name` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn nwal_hold(w: *mut nwal, name: *const c_char, index: u64) -> nwal_status {
+    with_handle("nwal_hold", w, |wal: &Wal| {
+        // SAFETY: NULL or NUL-terminated (precondition).
+        let name = hold_name(unsafe { c_str(name, "nwal_hold: name") }?, "nwal_hold")?;
+        wal.hold(name, index).map_err(engine("nwal_hold"))
+    })
+}
+
+/// Release the reader hold `name`; releasing one that does not exist does
+/// nothing.
+///
+/// @param[in] w    the log.
+/// @param[in] name NUL-terminated name. Borrowed for the call.
+///
+/// @retval NWAL_OK                   the hold is gone, durably.
+/// @retval NWAL_ERR_INVALID_ARGUMENT `w` or `name` is NULL, or `name` is not
+///                                   a valid name.
+/// @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+/// @retval NWAL_ERR_IO               writing or syncing the metadata file
+///                                   failed.
+/// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+///                                   call on `w` (the handle is poisoned).
+///
+/// Thread-safe.
+///
+/// @since 0.2 (symbol version NWAL_0.2)
+///
+/// # Safety
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
+/// - `name` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn nwal_hold_release(w: *mut nwal, name: *const c_char) -> nwal_status {
+    with_handle("nwal_hold_release", w, |wal: &Wal| {
+        let what = "nwal_hold_release";
+        // SAFETY: NULL or NUL-terminated (precondition).
+        let name = hold_name(unsafe { c_str(name, "nwal_hold_release: name") }?, what)?;
+        wal.release_hold(name).map(drop).map_err(engine(what))
+    })
+}
+
+/// The index the reader hold `name` keeps from.
+///
+/// @param[in]  w         the log.
+/// @param[in]  name      NUL-terminated name. Borrowed for the call.
+/// @param[out] out_index receives the index on `NWAL_OK`.
+///
+/// @retval NWAL_OK                   `*out_index` is written.
+/// @retval NWAL_ERR_NOT_FOUND        there is no hold of that name (it was
+///                                   never set, was released, or cleanup
+///                                   dropped it).
+/// @retval NWAL_ERR_INVALID_ARGUMENT `w`, `name` or `out_index` is NULL, or
+///                                   `name` is not a valid name.
+/// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+///                                   call on `w` (the handle is poisoned).
+///
+/// Thread-safe and lock-free; also after `nwal_shutdown`.
+///
+/// @since 0.2 (symbol version NWAL_0.2)
+///
+/// # Safety
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
+/// - `name` is NULL or a NUL-terminated string.
+/// - `out_index` is NULL or points to a writable `uint64_t`.
+#[no_mangle]
+pub unsafe extern "C" fn nwal_hold_get(
+    w: *mut nwal,
+    name: *const c_char,
+    out_index: *mut u64,
+) -> nwal_status {
+    with_handle("nwal_hold_get", w, |wal: &Wal| {
+        // SAFETY: NULL or NUL-terminated (precondition).
+        let name = hold_name(
+            unsafe { c_str(name, "nwal_hold_get: name") }?,
+            "nwal_hold_get",
+        )?;
+        // SAFETY: NULL or writable (precondition).
+        let out_index = unsafe { Out::required(out_index, "nwal_hold_get: out_index") }?;
+        let index = wal.hold_index(name).map_err(engine("nwal_hold_get"))?;
+        out_index.write(hold_found(index, name)?);
         Ok(())
     })
 }

@@ -63,6 +63,9 @@ pub enum nwal_status {
     /// `nwal_options.max_clock_skew_ms` allows (the clock guard); nothing
     /// was written.
     NWAL_ERR_CLOCK_SKEW = 11,
+    /// `nwal_purge_before` would drop records a reader hold keeps; nothing
+    /// was purged (move or release the hold first).
+    NWAL_ERR_HELD = 12,
     /// `nwal_iter_next` reached the end of the log, or `nwal_follow_next`
     /// the end of a log that was shut down. Not an error.
     NWAL_DONE = 100,
@@ -114,6 +117,7 @@ status_names!(
     NWAL_ERR_PANIC,
     NWAL_ERR_BUFFER_TOO_SMALL,
     NWAL_ERR_CLOCK_SKEW,
+    NWAL_ERR_HELD,
     NWAL_DONE,
     NWAL_TIMED_OUT,
     NWAL_CUT,
@@ -162,9 +166,17 @@ pub struct nwal_options {
     /// than this many bytes (never the active segment). 0 (the default):
     /// no budget.
     pub max_stream_bytes: u64,
+    /// A reader hold (`nwal_hold`) whose place lies behind more than this
+    /// many bytes of segment files is dropped by `nwal_cleanup`. 0 (the
+    /// default): no limit.
+    pub max_hold_lag_bytes: u64,
+    /// A reader hold whose segment's window started more than this many ms
+    /// before `nwal_cleanup`'s `now_ms` is dropped by it. 0 (the default):
+    /// no limit.
+    pub max_hold_lag_ms: u64,
     /// Must be all zero (`NWAL_ERR_INVALID_CONFIG` otherwise): room for new
     /// options without an ABI break.
-    pub reserved: [u64; 5],
+    pub reserved: [u64; 3],
 }
 
 /// Where a record lives: a ref. Ordered by (segment_id, offset) as the log
@@ -268,8 +280,11 @@ pub struct nwal_cleanup_result {
     /// Of `deleted_segments`, those deleted before they expired, for the
     /// size budget (`nwal_options.max_stream_bytes`).
     pub deleted_over_budget: u64,
+    /// Reader holds dropped for lagging past `max_hold_lag_bytes` or
+    /// `max_hold_lag_ms` (before any segment was deleted).
+    pub dropped_holds: u64,
     /// Zero: room for more without an ABI break.
-    pub reserved: [u64; 4],
+    pub reserved: [u64; 3],
 }
 
 /// An open log stream (opaque). Created by `nwal_open`, released by

@@ -63,6 +63,23 @@ pub struct MetaSlot {
     pub entries: BTreeMap<String, Vec<u8>>,
 }
 
+/// Keys from here on belong to the engine (reader holds): the metadata
+/// calls refuse them.
+pub const RESERVED_KEY_PREFIX: &str = "nwal.";
+
+/// Check a key of the metadata calls: a key (below) not starting with
+/// [`RESERVED_KEY_PREFIX`].
+pub fn validate_user_meta_key(key: &str) -> Result<()> {
+    validate_meta_key(key)?;
+    if key.starts_with(RESERVED_KEY_PREFIX) {
+        return Err(WalError::InvalidArgument(format!(
+            "invalid metadata key {key:?}: keys starting with {RESERVED_KEY_PREFIX:?} are \
+             reserved (reader holds are kept there)"
+        )));
+    }
+    Ok(())
+}
+
 /// Check a key: 1-64 bytes of `[A-Za-z0-9._-]`.
 pub fn validate_meta_key(key: &str) -> Result<()> {
     if !is_meta_key(key.as_bytes()) {

@@ -6,6 +6,7 @@
 mod append;
 mod cuts;
 mod events;
+mod holds;
 mod meta;
 mod open;
 mod rotate;
@@ -14,6 +15,7 @@ mod truncate;
 mod wait;
 
 pub(crate) use cuts::{Cuts, NO_CUT};
+pub use holds::{DroppedHold, Hold};
 pub(crate) use segments::Segments;
 
 use crate::durability::{GroupCommit, Poison};

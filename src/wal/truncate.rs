@@ -71,7 +71,8 @@ impl Wal {
     /// leave the log ending below its first index. Refs and indexes of
     /// dropped records are `IndexNotFound` (or `SegmentNotFound`); a replay
     /// already reading a deleted segment finishes it. Waits for appends
-    /// under way.
+    /// under way. A reader hold below `index` refuses it (`Held`, nothing
+    /// purged): move or release the hold first.
     pub fn purge_before(&self, index: u64) -> Result<()> {
         let inner = &*self.inner;
         let app = inner.lock_appender();
@@ -189,6 +190,15 @@ impl Inner {
     fn purge(&self, app: &Appender, index: u64) -> Result<()> {
         let mut segments = self.segments.writer();
         self.poison.check()?;
+        if let Some(h) = self.holds().into_iter().min_by_key(|h| h.index) {
+            if h.index < index {
+                return Err(WalError::Held {
+                    index,
+                    hold: h.name,
+                    held_index: h.index,
+                });
+            }
+        }
         let live = segments.current();
         self.settle_purge_point(&live)?;
         let newest = live.last().map_or(0, |s| s.id());

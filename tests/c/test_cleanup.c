@@ -2,7 +2,9 @@
 /* Retention: nwal_cleanup deletes expired segments by the caller's clock,
  * never the active one, reports counts and bytes; refs into deleted
  * segments give NWAL_ERR_NOT_FOUND; read buffers taken before stay valid.
- * The size budget deletes the oldest sealed segments before they expire. */
+ * The size budget deletes the oldest sealed segments before they expire;
+ * reader holds stop both, survive reopen, and are dropped (and counted)
+ * when they lag past max_hold_lag_bytes. */
 #include "check.h"
 
 #include <dirent.h>
@@ -112,6 +114,38 @@ int main(void) {
   CHECK_OK(nwal_cleanup(w, 0, &res));
   CHECK(res.deleted_segments == 3 && res.deleted_over_budget == 3 && res.live_segments == 1);
   CHECK(count_segments(bdir, &bytes_after) == 1); /* never the active one */
+  CHECK_OK(nwal_close(w));
+
+  /* Reader holds: four segments, a hold in the second. */
+  char hdir[300];
+  test_path(hdir, sizeof hdir, "holds");
+  o.max_stream_bytes = 0;
+  CHECK_OK(nwal_open(hdir, "h", &o, &w));
+  for (int i = 0; i < 4; i++)
+    CHECK_OK(nwal_append(w, NULL, 0, (const uint8_t *)"payload", 7, i * 1000, 0, NULL));
+  CHECK_OK(nwal_hold(w, "replica", 2));
+  uint64_t at = 0;
+  CHECK_OK(nwal_hold_get(w, "replica", &at));
+  CHECK(at == 2);
+  CHECK_STATUS(nwal_hold(w, "replica", 9), NWAL_ERR_NOT_FOUND); /* past last + 1 */
+  CHECK_STATUS(nwal_hold(w, "bad/name", 2), NWAL_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(nwal_hold(w, NULL, 2), NWAL_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(nwal_hold_get(w, "nobody", &at), NWAL_ERR_NOT_FOUND);
+  CHECK_STATUS(nwal_hold_get(w, "replica", NULL), NWAL_ERR_INVALID_ARGUMENT);
+  CHECK_OK(nwal_cleanup(w, 1000000, &res));
+  CHECK(res.deleted_segments == 1 && res.dropped_holds == 0); /* only the first */
+  CHECK_OK(nwal_close(w));
+  /* After reopen, with a lag limit of one byte: the hold is dropped. */
+  o.max_hold_lag_bytes = 1;
+  CHECK_OK(nwal_open(hdir, "h", &o, &w));
+  CHECK_OK(nwal_hold_get(w, "replica", &at));
+  CHECK_OK(nwal_cleanup(w, 1000000, &res));
+  CHECK(res.dropped_holds == 1 && res.deleted_segments == 2);
+  CHECK_STATUS(nwal_hold_get(w, "replica", &at), NWAL_ERR_NOT_FOUND);
+  CHECK_OK(nwal_hold_release(w, "replica")); /* none: nothing to do */
+  CHECK_OK(nwal_hold(w, "again", 4));
+  CHECK_OK(nwal_hold_release(w, "again"));
+  CHECK_STATUS(nwal_hold_get(w, "again", &at), NWAL_ERR_NOT_FOUND);
   CHECK_OK(nwal_close(w));
   printf("test_cleanup: OK\n");
   return 0;

@@ -37,7 +37,8 @@ static void version_and_names(void) {
   CHECK(d.flags == 0);
   CHECK(d.first_index == 1);
   CHECK(d.max_clock_skew_ms == 0 && d.max_stream_bytes == 0);
-  for (int i = 0; i < 5; i++) CHECK(d.reserved[i] == 0);
+  CHECK(d.max_hold_lag_bytes == 0 && d.max_hold_lag_ms == 0);
+  for (int i = 0; i < 3; i++) CHECK(d.reserved[i] == 0);
 }
 
 int main(void) {

@@ -2,7 +2,7 @@
 /* Every status code is reachable from C, each with a non-empty message:
  * IO (with its errno), INVALID_CONFIG, CORRUPTED_DATA (on open, on read, on
  * replay; salvage opens anyway), HEADER_TOO_LARGE, SHUTDOWN, NOT_FOUND,
- * LOCKED, INVALID_ARGUMENT, BUFFER_TOO_SMALL, CLOCK_SKEW, DONE; CORRUPTED_DATA also for
+ * LOCKED, INVALID_ARGUMENT, BUFFER_TOO_SMALL, CLOCK_SKEW, HELD, DONE; CORRUPTED_DATA also for
  * a metadata file neither of whose slots verifies. (PANIC: test_panic.c.) */
 #include "check.h"
 
@@ -73,7 +73,7 @@ static void io_and_config(void) {
   o.file_mode = 0400;
   CHECK_STATUS(nwal_open(dir, "s", &o, &w), NWAL_ERR_INVALID_CONFIG);
   o = nwal_options_default();
-  o.reserved[4] = 1;
+  o.reserved[2] = 1;
   CHECK_STATUS(nwal_open(dir, "s", &o, &w), NWAL_ERR_INVALID_CONFIG);
   CHECK(strstr(nwal_last_error_message(), "reserved") != NULL);
   o = nwal_options_default();
@@ -256,10 +256,28 @@ static void clock_skew(void) {
   CHECK_OK(nwal_close(w));
 }
 
+/* HELD: a purge past a reader hold; nothing purged. */
+static void held(void) {
+  char dir[300];
+  test_path(dir, sizeof dir, "held");
+  nwal *w = NULL;
+  CHECK_OK(nwal_open(dir, "h", NULL, &w));
+  for (int i = 0; i < 5; i++)
+    CHECK_OK(nwal_append(w, NULL, 0, (const uint8_t *)"r", 1, 1000, 0, NULL));
+  CHECK_OK(nwal_hold(w, "reader", 3));
+  CHECK_STATUS(nwal_purge_before(w, 4), NWAL_ERR_HELD);
+  CHECK(strstr(nwal_last_error_message(), "reader") != NULL);
+  nwal_log_state st;
+  CHECK_OK(nwal_log_state_get(w, &st));
+  CHECK(st.first_index == 1);
+  CHECK_OK(nwal_close(w));
+}
+
 int main(void) {
   io_and_config();
   metadata();
   clock_skew();
+  held();
   locked_shutdown_not_found_header();
   corrupted();
 

@@ -29,6 +29,7 @@ pub const Error = error{
     Panic,
     BufferTooSmall,
     ClockSkew,
+    Held,
     UnknownStatus,
 };
 
@@ -54,6 +55,7 @@ pub fn check(s: c_uint) Error!void {
         status(c.NWAL_ERR_PANIC) => error.Panic,
         status(c.NWAL_ERR_BUFFER_TOO_SMALL) => error.BufferTooSmall,
         status(c.NWAL_ERR_CLOCK_SKEW) => error.ClockSkew,
+        status(c.NWAL_ERR_HELD) => error.Held,
         else => error.UnknownStatus,
     };
 }
@@ -73,6 +75,7 @@ pub fn statusOf(err: Error) c_int {
         error.Panic => c.NWAL_ERR_PANIC,
         error.BufferTooSmall => c.NWAL_ERR_BUFFER_TOO_SMALL,
         error.ClockSkew => c.NWAL_ERR_CLOCK_SKEW,
+        error.Held => c.NWAL_ERR_HELD,
         error.UnknownStatus => -1,
     };
 }
@@ -338,6 +341,23 @@ pub const Log = struct {
     pub fn clearEvent(self: Log) Error!void {
         try check(c.nwal_event_clear(self.handle));
     }
+
+    /// Set or move the reader hold `name` to `index`.
+    pub fn hold(self: Log, name: [*:0]const u8, index: u64) Error!void {
+        try check(c.nwal_hold(self.handle, name, index));
+    }
+
+    /// Release the reader hold `name` (none: nothing to do).
+    pub fn releaseHold(self: Log, name: [*:0]const u8) Error!void {
+        try check(c.nwal_hold_release(self.handle, name));
+    }
+
+    /// The index the reader hold `name` keeps from (`error.NotFound`: none).
+    pub fn holdIndex(self: Log, name: [*:0]const u8) Error!u64 {
+        var index: u64 = 0;
+        try check(c.nwal_hold_get(self.handle, name, &index));
+        return index;
+    }
 };
 
 /// `Log.follow` flag value: only records known durable.
@@ -427,6 +447,10 @@ test "waiting for durability, a follower and the event fd" {
         else => return error.TestUnexpectedResult,
     }
     try testing.expect(try f.next(0) == .timed_out);
+    try log.hold("reader", 1);
+    try testing.expectEqual(@as(u64, 1), try log.holdIndex("reader"));
+    try log.releaseHold("reader");
+    try testing.expectError(error.NotFound, log.holdIndex("reader"));
     try log.truncateAfter(0);
     const step = try f.next(0);
     try testing.expect(step == .cut and step.cut == 1);
