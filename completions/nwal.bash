@@ -39,6 +39,7 @@ _nwal_streams() {
 # _nwal_options COMMAND: the options COMMAND takes.
 _nwal_options() {
   case $1 in
+    stat) echo "--now --max-stream-bytes" ;;
     verify) echo "--all" ;;
     dump) echo "--from --from-index --to-index --limit --format" ;;
     repair) echo "--dry-run --force" ;;
@@ -71,7 +72,7 @@ _nwal() {
       mapfile -t COMPREPLY < <(compgen -W "text json hex" -- "$cur")
       return 0
       ;;
-    --from | --from-index | --to-index | --limit | --records | --size) return 0 ;;
+    --from | --from-index | --to-index | --limit | --records | --size | --now | --max-stream-bytes) return 0 ;;
   esac
 
   if [[ $cur == -* ]]; then
@@ -93,7 +94,7 @@ _nwal() {
       continue
     fi
     case $w in
-      --from | --from-index | --to-index | --limit | --format | --records | --size) skip=1 ;;
+      --from | --from-index | --to-index | --limit | --format | --records | --size | --now | --max-stream-bytes) skip=1 ;;
       -*) ;;
       *)
         ((npos == 0)) && dir=$w

@@ -4,7 +4,7 @@
 
 use crate::error::{Result, WalError};
 use crate::segment::Segment;
-use crate::wal::{DroppedHold, Wal};
+use crate::wal::{DroppedHold, Hold, Wal};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -86,13 +86,8 @@ impl Wal {
             inner.drop_holds(&dropped_holds)?;
         }
         let floor = kept.iter().map(|h| h.index).min();
-        let plan = plan(
-            (&live, &sizes),
-            active_id,
-            now_ms,
-            inner.config.max_stream_bytes,
-            floor,
-        );
+        let facts = SegmentFacts::of(&live, &sizes, active_id);
+        let plan = plan(&facts, now_ms, inner.config.max_stream_bytes, floor);
         let mut deleted = Vec::new();
         let mut result = Ok(());
         let live_count = segments.retain(|id, seg| {
@@ -137,6 +132,28 @@ impl Wal {
     }
 }
 
+impl Wal {
+    /// Why each segment is still on disk, or which rule would delete it, if
+    /// `cleanup(now_ms)` ran now: active, not expired until T, held by a
+    /// reader, within the size budget. Holds lagging past their limit are
+    /// left out (that cleanup would drop them). Reads only (a stat of each
+    /// segment file).
+    pub fn retention(&self, now_ms: i64) -> Result<Vec<SegmentRetention>> {
+        let inner = &*self.inner;
+        let live = inner.segments.ordered();
+        let sizes = file_sizes(&live)?;
+        let (kept, _) = inner.judge_holds(&live, &sizes, now_ms);
+        let active_id = inner.active.load().as_ref().map(|s| s.id());
+        let facts = SegmentFacts::of(&live, &sizes, active_id);
+        Ok(explain(
+            &facts,
+            now_ms,
+            inner.config.max_stream_bytes,
+            &kept,
+        ))
+    }
+}
+
 /// The file size of each segment of `live`.
 fn file_sizes(live: &[Arc<Segment>]) -> Result<Vec<u64>> {
     live.iter()
@@ -147,34 +164,138 @@ fn file_sizes(live: &[Arc<Segment>]) -> Result<Vec<u64>> {
         .collect()
 }
 
-/// The segments of `live` (in log order, with their file sizes) a cleanup
-/// at `now_ms` deletes, with the rule and the file size of each: the
-/// expired ones, then, while the files left hold more than `budget` bytes
-/// (0: no budget), the oldest left. Never the active segment, never one
-/// holding an index at or above `floor` (the lowest hold), and never one
-/// after a segment kept (the log stays contiguous).
+/// What retention looks at in a segment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SegmentFacts {
+    pub id: u64,
+    pub last_index: u64,
+    pub expiration_ms: i64,
+    pub file_size: u64,
+    /// The segment appends go to (never deleted).
+    pub active: bool,
+}
+
+impl SegmentFacts {
+    /// The facts of `live` (in log order) with their file sizes.
+    pub fn of(live: &[Arc<Segment>], sizes: &[u64], active_id: Option<u64>) -> Vec<SegmentFacts> {
+        live.iter()
+            .zip(sizes)
+            .map(|(s, &file_size)| SegmentFacts {
+                id: s.id(),
+                last_index: s.last_index(),
+                expiration_ms: s.expiration_ms(),
+                file_size,
+                active: Some(s.id()) == active_id,
+            })
+            .collect()
+    }
+}
+
+/// The segments (in log order) a cleanup at `now_ms` deletes, with the
+/// rule and the file size of each: the expired ones, then, while the files
+/// left hold more than `budget` bytes (0: no budget), the oldest left.
+/// Never the active segment, never one holding an index at or above
+/// `floor` (the lowest hold), and never one after a segment kept (the log
+/// stays contiguous).
 fn plan(
-    (live, sizes): (&[Arc<Segment>], &[u64]),
-    active_id: Option<u64>,
+    segments: &[SegmentFacts],
     now_ms: i64,
     budget: u64,
     floor: Option<u64>,
 ) -> Vec<(u64, DeleteReason, u64)> {
-    let mut total: u64 = sizes.iter().sum();
+    let mut total: u64 = segments.iter().map(|s| s.file_size).sum();
     let mut plan = Vec::new();
-    for (seg, &size) in live.iter().zip(sizes) {
-        if Some(seg.id()) == active_id || floor.is_some_and(|f| seg.last_index() >= f) {
+    for seg in segments {
+        if seg.active || floor.is_some_and(|f| seg.last_index >= f) {
             break;
         }
-        let reason = if seg.expiration_ms() <= now_ms {
+        let reason = if seg.expiration_ms <= now_ms {
             DeleteReason::Expired
         } else if budget != 0 && total > budget {
             DeleteReason::SizeBudget
         } else {
             break;
         };
-        total -= size;
-        plan.push((seg.id(), reason, size));
+        total -= seg.file_size;
+        plan.push((seg.id, reason, seg.file_size));
     }
     plan
+}
+
+/// Why a segment is still on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retained {
+    /// Appends go to it: the active segment is never deleted.
+    Active,
+    /// It expires at `until_ms` (its window end plus retention).
+    NotExpired { until_ms: i64 },
+    /// Reader hold `name` keeps its records (from `index` on).
+    Held { name: String, index: u64 },
+    /// The stream is within its size budget without deleting it.
+    WithinBudget,
+    /// An older segment is kept, and the log never has a hole.
+    AfterKept,
+}
+
+/// One segment as retention judges it at some time (see
+/// [`Wal::retention`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentRetention {
+    pub segment_id: u64,
+    pub file_size: u64,
+    pub expiration_ms: i64,
+    /// Why it stays; empty when a cleanup then deletes it.
+    pub kept: Vec<Retained>,
+    /// The rule by which a cleanup then deletes it, if it does.
+    pub deleted_by: Option<DeleteReason>,
+}
+
+/// Why each of `segments` stays on disk, or goes, in a cleanup at `now_ms`
+/// with `budget` and the holds `holds` (those within their lag limits).
+pub(crate) fn explain(
+    segments: &[SegmentFacts],
+    now_ms: i64,
+    budget: u64,
+    holds: &[Hold],
+) -> Vec<SegmentRetention> {
+    let floor = holds.iter().map(|h| h.index).min();
+    let plan = plan(segments, now_ms, budget, floor);
+    let left: u64 =
+        segments.iter().map(|s| s.file_size).sum::<u64>() - plan.iter().map(|p| p.2).sum::<u64>();
+    segments
+        .iter()
+        .map(|seg| {
+            let deleted_by = plan.iter().find(|p| p.0 == seg.id).map(|p| p.1);
+            let mut kept = Vec::new();
+            if deleted_by.is_none() {
+                if seg.active {
+                    kept.push(Retained::Active);
+                }
+                for h in holds.iter().filter(|h| h.index <= seg.last_index) {
+                    kept.push(Retained::Held {
+                        name: h.name.clone(),
+                        index: h.index,
+                    });
+                }
+                if seg.expiration_ms > now_ms {
+                    kept.push(Retained::NotExpired {
+                        until_ms: seg.expiration_ms,
+                    });
+                    if budget != 0 && left <= budget {
+                        kept.push(Retained::WithinBudget);
+                    }
+                }
+                if kept.is_empty() {
+                    kept.push(Retained::AfterKept);
+                }
+            }
+            SegmentRetention {
+                segment_id: seg.id,
+                file_size: seg.file_size,
+                expiration_ms: seg.expiration_ms,
+                kept,
+                deleted_by,
+            }
+        })
+        .collect()
 }

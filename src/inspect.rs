@@ -215,6 +215,47 @@ impl LogView {
         Ok(crate::meta::read_file(&path, false, false)?.map(|(_, loaded)| loaded.meta))
     }
 
+    /// The reader holds in the stream's metadata, by name (none without a
+    /// metadata file).
+    pub fn holds(&self) -> Result<Vec<crate::Hold>> {
+        Ok(match self.meta()? {
+            Some(meta) => {
+                crate::wal::holds_in(meta.entries.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
+            }
+            None => Vec::new(),
+        })
+    }
+
+    /// Why each live segment is still on disk, or which rule would delete
+    /// it, in a cleanup at `now_ms` by a writer with the size budget
+    /// `max_stream_bytes` (0: none) and no hold lag limit (the view does
+    /// not know the writer's options). The newest segment is the active
+    /// one.
+    pub fn retention(
+        &self,
+        now_ms: i64,
+        max_stream_bytes: u64,
+    ) -> Result<Vec<crate::SegmentRetention>> {
+        let live: Vec<_> = self.segments.values().cloned().collect();
+        let sizes: Vec<u64> = live
+            .iter()
+            .map(|s| {
+                self.infos
+                    .iter()
+                    .find(|i| i.id == s.id())
+                    .map_or(0, |i| i.file_size)
+            })
+            .collect();
+        let active = live.last().map(|s| s.id());
+        let facts = crate::cleanup::SegmentFacts::of(&live, &sizes, active);
+        Ok(crate::cleanup::explain(
+            &facts,
+            now_ms,
+            max_stream_bytes,
+            &self.holds()?,
+        ))
+    }
+
     /// Every segment file of the stream, in id order.
     pub fn segments(&self) -> &[SegmentInfo] {
         &self.infos

@@ -99,7 +99,7 @@ mod sys;
 mod wal;
 
 pub use bytes::Bytes;
-pub use cleanup::{CleanupResult, DeleteReason, DeletedSegment};
+pub use cleanup::{CleanupResult, DeleteReason, DeletedSegment, Retained, SegmentRetention};
 pub use error::{Result, WalError};
 pub use follow::{FollowMode, Followed, Follower};
 pub use format::names::{validate_stream_name, MAX_STREAM_NAME_LEN};

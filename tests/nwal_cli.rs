@@ -1085,3 +1085,50 @@ fn stat_and_dump_start_at_the_first_index_a_purge_left() {
     let shown = format!("{}:{}:{}:{}", r.segment_id, r.offset, r.size, r.index);
     assert!(first.starts_with(&shown), "{first} for {shown}");
 }
+
+/// `nwal stat` says why each segment is still on disk at `--now`: a
+/// hold, an expiration, the size budget, the active segment.
+#[test]
+fn stat_explains_why_each_segment_is_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_log(tmp.path());
+    let wal = Wal::open(tmp.path(), "s", opts()).unwrap();
+    wal.hold("replica", 7).unwrap(); // in the second segment
+    drop(wal);
+    // Every window has expired an hour and three minutes after T0.
+    let late = (T0 + 63 * MINUTE).to_string();
+    let o = nwal(&["stat", d(tmp.path()), "s", "--now", &late]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("hold \"replica\": keeps index 7 on"), "{out}");
+    let lines: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.contains("retention at"))
+        .skip(1)
+        .collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].contains("cleanup deletes it: expired"), "{out}");
+    assert!(
+        lines[1].contains("kept: held by \"replica\" (from 7)"),
+        "{out}"
+    );
+    assert!(lines[2].contains("kept: active; held by"), "{out}");
+    // Early, with a budget of one byte: the budget would take the first.
+    let o = nwal(&[
+        "stat",
+        d(tmp.path()),
+        "s",
+        "--now",
+        &T0.to_string(),
+        "--max-stream-bytes=1",
+    ]);
+    let out = stdout(&o);
+    assert!(out.contains("size budget 1 bytes"), "{out}");
+    assert!(
+        out.contains("cleanup deletes it: over the size budget"),
+        "{out}"
+    );
+    assert!(out.contains("not expired until"), "{out}");
+    let o = nwal(&["stat", d(tmp.path()), "--now", "soon"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}

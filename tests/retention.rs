@@ -5,7 +5,7 @@
 mod common;
 
 use common::{opts, seg_files};
-use nano_wal::{DeleteReason, Wal, WalError, WalOptions};
+use nano_wal::{DeleteReason, Retained, Wal, WalError, WalOptions};
 use std::time::Duration;
 
 const T0: i64 = 1_700_000_000_000;
@@ -351,4 +351,50 @@ fn a_cleanup_whose_hold_drop_fails_deletes_nothing() {
     let wal = Wal::open(tmp.path(), "r", o).unwrap();
     let r = wal.cleanup(T0 + 100 * HOUR as i64).unwrap();
     assert_eq!((r.dropped_holds.len(), r.deleted.len()), (1, 9));
+}
+
+#[test]
+fn retention_says_why_each_segment_stays_and_cleanup_agrees() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = held(tmp.path(), opts(W as u64, HOUR));
+    // Windows 0 to 4 have expired (window w expires at T0 + (w + 1) W + 1 h).
+    let now = T0 + 5 * W + HOUR as i64;
+    let r = wal.retention(now).unwrap();
+    assert_eq!(r.len(), 10);
+    let held = Retained::Held {
+        name: "replica-2".into(),
+        index: 14,
+    };
+    for s in &r[..3] {
+        assert_eq!(s.deleted_by, Some(DeleteReason::Expired), "{s:?}");
+        assert!(s.kept.is_empty());
+    }
+    // Expired but held.
+    assert_eq!(r[3].kept, std::slice::from_ref(&held));
+    assert_eq!(r[4].kept, std::slice::from_ref(&held));
+    assert_eq!(
+        r[5].kept,
+        [
+            held.clone(),
+            Retained::NotExpired {
+                until_ms: T0 + 6 * W + HOUR as i64
+            }
+        ]
+    );
+    assert_eq!(r[9].kept[..2], [Retained::Active, held]);
+    let deleted: Vec<u64> = wal
+        .cleanup(now)
+        .unwrap()
+        .deleted
+        .iter()
+        .map(|d| d.segment_id)
+        .collect();
+    assert_eq!(deleted, [1, 2, 3]);
+    // With a budget the segments left fit in: within the budget.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut o = opts(W as u64, HOUR);
+    o.max_stream_bytes = u64::MAX;
+    let wal = filled(tmp.path(), o, 2);
+    let r = wal.retention(T0).unwrap();
+    assert!(r[0].kept.contains(&Retained::WithinBudget), "{r:?}");
 }

@@ -105,19 +105,24 @@ fn decode_index(value: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(value.try_into().ok()?))
 }
 
+/// The holds among metadata entries, by name.
+pub(crate) fn holds_in<'a>(entries: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Vec<Hold> {
+    entries
+        .into_iter()
+        .filter_map(|(k, v)| {
+            Some(Hold {
+                name: k.strip_prefix(HOLD_PREFIX)?.to_string(),
+                index: decode_index(v)?,
+            })
+        })
+        .collect()
+}
+
 impl Inner {
     /// Every hold, by name.
     pub(crate) fn holds(&self) -> Vec<Hold> {
-        self.meta
-            .entries()
-            .into_iter()
-            .filter_map(|(k, v)| {
-                Some(Hold {
-                    name: k.strip_prefix(HOLD_PREFIX)?.to_string(),
-                    index: decode_index(&v)?,
-                })
-            })
-            .collect()
+        let entries = self.meta.entries();
+        holds_in(entries.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
     }
 
     /// The holds that stay and those that lag past a limit at `now_ms`,

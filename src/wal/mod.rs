@@ -15,6 +15,7 @@ mod truncate;
 mod wait;
 
 pub(crate) use cuts::{Cuts, NO_CUT};
+pub(crate) use holds::holds_in;
 pub use holds::{DroppedHold, Hold};
 pub(crate) use segments::Segments;
 

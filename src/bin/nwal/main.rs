@@ -10,7 +10,7 @@
 mod text;
 
 use nano_wal::inspect::{list_streams, segment_files, LogView, Problem};
-use nano_wal::{EntryRef, Wal, WalError, WalOptions};
+use nano_wal::{DeleteReason, EntryRef, Retained, Wal, WalError, WalOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,7 +20,9 @@ const USAGE: &str = "\
 nwal - inspect, verify, dump and repair a nano_wal write-ahead log
 
 Usage:
-  nwal stat DIR [STREAM]          streams and segments: ids, windows, sizes, records, indexes
+  nwal stat DIR [STREAM] [--now MS] [--max-stream-bytes N]
+                                  streams and segments: ids, windows, sizes, records, indexes,
+                                  and why each segment is still on disk
   nwal verify DIR STREAM [--all]  check every record's CRC and framing, and the index footers
   nwal dump DIR STREAM [--from SEG:OFFSET:SIZE:INDEX | --from-index N] [--to-index N] [--limit N] [--format text|json|hex]
                                   records in log order
@@ -40,12 +42,19 @@ a failed write of the output). When standard output is a closed pipe (as
 ";
 
 const STAT_HELP: &str = "\
-nwal stat DIR [STREAM]
+nwal stat DIR [STREAM] [--now MS] [--max-stream-bytes N]
 
 Lists the streams in DIR (or only STREAM) and each segment: id, window start,
 expiration (UTC), size, record count, first and last index, first and last
 ref (SEG:OFFSET:SIZE:INDEX), and totals with the stream's first and last
 index. Segments are scanned fully, so this reads the whole log.
+
+Then the stream's reader holds, and for every segment why it is still on
+disk, as a cleanup at --now (ms since the Unix epoch; default: this
+machine's clock) would judge it: active, not expired until a time, held by a
+reader, within the size budget (with --max-stream-bytes, the writer's
+budget), or which rule would delete it. Hold lag limits are the writer's
+options and are not known here: every hold counts.
 ";
 
 const VERIFY_HELP: &str = "\
@@ -272,7 +281,10 @@ fn run(args: &[String], out: &mut Out) -> CmdResult {
             write!(out, "{text}")
         }
         "--version" | "-V" => writeln!(out, "nwal {}", env!("CARGO_PKG_VERSION")),
-        "stat" => cmd_stat(&Args::parse(rest, 1, 2, &[])?, out),
+        "stat" => cmd_stat(
+            &Args::parse(rest, 1, 2, &["--now=", "--max-stream-bytes="])?,
+            out,
+        ),
         "verify" => cmd_verify(&Args::parse(rest, 2, 2, &["--all"])?, out),
         "dump" => cmd_dump(
             &Args::parse(
@@ -434,6 +446,15 @@ fn cut_kind(p: &Problem) -> Option<&'static str> {
 
 fn cmd_stat(a: &Args, out: &mut Out) -> CmdResult {
     let dir = a.dir()?;
+    let now_ms = match a.value("--now") {
+        Some(v) => v
+            .parse::<i64>()
+            .map_err(|_| Failure::Usage(format!("--now takes ms since the epoch, not {v:?}")))?,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
+    };
+    let budget = a.number("--max-stream-bytes", 0)?;
     let streams = match a.positional.get(1) {
         Some(s) => vec![s.clone()],
         None => list_streams(&dir)?,
@@ -542,7 +563,46 @@ fn cmd_stat(a: &Args, out: &mut Out) -> CmdResult {
                 _ => "no index".to_string(),
             }
         )?;
+        write_retention(out, &view, now_ms, budget)?;
         out.flush()?; // a stream at a time: the scans are slow
+    }
+    Ok(())
+}
+
+/// The holds of `view`'s stream and why each segment stays (`nwal stat`).
+fn write_retention(out: &mut Out, view: &LogView, now_ms: i64, budget: u64) -> CmdResult {
+    for h in view.holds()? {
+        writeln!(out, "  hold {:?}: keeps index {} on", h.name, h.index)?;
+    }
+    writeln!(
+        out,
+        "  retention at {}{}:",
+        text::iso_time(now_ms),
+        match budget {
+            0 => String::new(),
+            b => format!(", size budget {b} bytes"),
+        }
+    )?;
+    for r in view.retention(now_ms, budget)? {
+        let why: Vec<String> = r
+            .kept
+            .iter()
+            .map(|k| match k {
+                Retained::Active => "active".to_string(),
+                Retained::NotExpired { until_ms } => {
+                    format!("not expired until {}", text::iso_time(*until_ms))
+                }
+                Retained::Held { name, index } => format!("held by {name:?} (from {index})"),
+                Retained::WithinBudget => "within the size budget".to_string(),
+                Retained::AfterKept => "an older segment is kept".to_string(),
+            })
+            .collect();
+        let line = match r.deleted_by {
+            Some(DeleteReason::Expired) => "cleanup deletes it: expired".to_string(),
+            Some(DeleteReason::SizeBudget) => "cleanup deletes it: over the size budget".into(),
+            None => format!("kept: {}", why.join("; ")),
+        };
+        writeln!(out, "  {:>6}  {line}", r.segment_id)?;
     }
     Ok(())
 }
