@@ -8,6 +8,7 @@
 
 mod facts;
 mod ffi;
+mod follow;
 mod harness;
 mod limits;
 mod memory;
@@ -173,6 +174,9 @@ fn own_failures(results: &plan::Results) -> Vec<String> {
                 }
             }
         }
+    }
+    if let Some(e) = results.follow.as_ref().and_then(|f| f.error.as_ref()) {
+        failed.push(format!("follow / nano_wal: {e}"));
     }
     failed
 }

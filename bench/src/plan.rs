@@ -209,6 +209,8 @@ pub struct Results {
     /// The raw limits table: (name, size) -> samples, ops/s.
     pub limits: Vec<Row>,
     pub memory: MemoryResult,
+    /// Followers: wake-up latency and their cost to durable appenders.
+    pub follow: Option<crate::follow::FollowResults>,
 }
 
 fn size_label(size: usize) -> String {
@@ -384,7 +386,11 @@ pub fn run(args: &Args, root: &Path, open_file_limit: u64) -> Results {
         _ => MemoryResult::default(),
     };
     let index_memory = r.named("memory-100m").then(|| index_memory(&r));
+    let follow = r
+        .wanted("follow")
+        .then(|| crate::follow::measure(&r.scratch, p.reps, args.quick));
     Results {
+        follow,
         params: p,
         index_memory,
         rows,

@@ -478,6 +478,75 @@ fn write_index_memory(md: &mut String, res: &Results) {
     }
 }
 
+fn write_follow(md: &mut String, res: &Results) {
+    let Some(f) = &res.follow else {
+        return;
+    };
+    let _ = writeln!(md, "### Followers (nano_wal only)\n");
+    if let Some(e) = &f.error {
+        let _ = writeln!(md, "Failed: {e}\n");
+        return;
+    }
+    let us = |ns: u64| format!("{:.1} µs", ns as f64 / 1000.0);
+    let _ = writeln!(
+        md,
+        "Wake-up latency: one appender, {} records of 128 B per repetition, each waited for by the follower before \
+         the next; the time from the append returning to the follower's `next` returning the record (0 when the \
+         follower had it first: the sync that completes a durable append wakes both). All samples of all {} \
+         repetitions.\n",
+        f.records, f.reps
+    );
+    let _ = writeln!(
+        md,
+        "| From | to | samples | median | p99 |\n|---|---|---:|---:|---:|"
+    );
+    for (from, to, l) in [
+        (
+            "a durable append returning",
+            "a durable follower",
+            &f.durable,
+        ),
+        (
+            "a non-durable append returning",
+            "an appended-mode follower",
+            &f.appended,
+        ),
+    ] {
+        let _ = writeln!(
+            md,
+            "| {from} | {to} | {} | {} | {} |",
+            l.samples,
+            us(l.median_ns),
+            us(l.p99_ns)
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nCost to durable appenders of a durable follower reading every record (medians of {} interleaved \
+         repetitions, appends/s; the target is at most 5% slower):\n",
+        f.reps
+    );
+    let _ = writeln!(
+        md,
+        "| Threads | without a follower | with one | with / without |\n|---:|---:|---:|---:|"
+    );
+    for c in &f.cost {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {:.3} |",
+            c.threads,
+            fmt_rate(c.without, Unit::Ops),
+            fmt_rate(c.with, Unit::Ops),
+            if c.without > 0.0 {
+                c.with / c.without
+            } else {
+                0.0
+            }
+        );
+    }
+    md.push('\n');
+}
+
 /// Axis label of 10^e: "1", "10", "100", "1k", ... "100M".
 fn decade(e: i32) -> String {
     let suffix = ["", "k", "M", "G"];
@@ -777,6 +846,7 @@ pub fn write(
     write_limits(&mut md, &res.limits);
     write_memory(&mut md, res);
     write_index_memory(&mut md, res);
+    write_follow(&mut md, res);
     md.push_str(NOTES);
     if !notes.is_empty() {
         let _ = writeln!(md, "\n### Cells without a number in this run\n");
