@@ -47,7 +47,7 @@
 //! |---|---|
 //! | `record` | The record vocabulary: `WriteEntry`, `EntryRef`, `Record`, `RecordView` |
 //! | `error` | `WalError`, the one error type, and `Result` |
-//! | `sys` | The system calls that write, sync, truncate and lock (and their fault injection) |
+//! | `sys` | The system calls that write, read, sync, truncate and lock, the event fd (and their fault injection) |
 //! | `crc` | CRC32C of records, in pieces or whole |
 //! | `format` | The on-disk format: constants, record size, CRC seed |
 //! | `format::header` | The 48-byte segment header |

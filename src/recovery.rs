@@ -13,7 +13,6 @@ use crate::record::EntryRef;
 use crate::scan::{find_valid_record_after, zeros_to_end, ScanStop, Scanner};
 use crate::segment::{Segment, SegmentMap};
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -98,7 +97,7 @@ pub(crate) fn check_header(found: &Found, writable: bool) -> Result<HeaderCheck>
         .map_err(|e| WalError::io(format!("stat of segment {}", found.path.display()), e))?
         .len();
     let mut buf = vec![0u8; SEGMENT_HEADER_SIZE.min(len as usize)];
-    file.read_exact_at(&mut buf, 0)
+    crate::sys::read_exact_at(&file, &found.path, &mut buf, 0)
         .map_err(|e| WalError::io(format!("reading header of {}", found.path.display()), e))?;
     let header = match SegmentHeader::decode(&buf) {
         Ok(h) => h,

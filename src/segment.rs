@@ -374,7 +374,7 @@ impl Segment {
             }
             let from = k.saturating_sub(1);
             let mut buf = vec![0u8; ((k + n - from) * 8) as usize];
-            self.file.read_exact_at(&mut buf, at + from * 8)?;
+            self.read_exact_at(&mut buf, at + from * 8)?;
             if k == 0 {
                 ends.push(SEGMENT_HEADER_SIZE as u64);
             }
@@ -397,7 +397,7 @@ impl Segment {
             return Ok(None);
         }
         let mut b = [0u8; 8];
-        self.file.read_exact_at(&mut b, at + k * 8)?;
+        self.read_exact_at(&mut b, at + k * 8)?;
         Ok(Some(u64::from_le_bytes(b)))
     }
 
@@ -498,7 +498,7 @@ impl Segment {
 
     /// Positional read of exactly `buf.len()` bytes at `offset` (the segment's one fd).
     pub(crate) fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.file.read_exact_at(buf, offset)
+        sys::read_exact_at(&self.file, &self.path, buf, offset)
     }
 
     /// Size of the file on disk (fstat), for cleanup's accounting.
@@ -509,7 +509,7 @@ impl Segment {
     /// Positional read of exactly `len` bytes at `offset`,
     /// appended to `buf` (which is not zero-filled first).
     pub(crate) fn read_append(&self, buf: &mut Vec<u8>, len: usize, offset: u64) -> io::Result<()> {
-        sys::pread_exact_append(&self.file, buf, len, offset)
+        sys::pread_exact_append(&self.file, &self.path, buf, len, offset)
     }
 }
 

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
-//! Thin wrappers over the system calls the engine writes and syncs with:
-//! positional vectored writes that never stop half-way silently, fdatasync,
-//! fsync, truncation, and the advisory stream lock. Everything here retries
-//! EINTR and reports errno. Every write-side call of the engine goes through
-//! this module, so the `fault-injection` feature can make any of them fail.
+//! Thin wrappers over the system calls the engine writes, reads and syncs
+//! with: positional vectored writes that never stop half-way silently,
+//! positional reads that continue short ones, fdatasync, fsync,
+//! truncation, the advisory stream lock and the event fd. Everything here
+//! retries EINTR and reports errno. Every write-side call of the engine and
+//! every read of a segment goes through this module, so the
+//! `fault-injection` feature can make any of them fail (or, for reads,
+//! come back short).
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
@@ -178,6 +181,10 @@ mod fault {
     pub enum FaultOp {
         /// A record write (`pwritev`); see `Fault::keep_bytes`.
         Write,
+        /// A positional read of a segment (`pread`): with `errno` 0 it does
+        /// not fail but returns at most `keep_bytes` bytes (a short read,
+        /// which the caller must continue), else it fails with `errno`.
+        Read,
         Fdatasync,
         /// fsync of a new segment file or of the directory.
         Fsync,
@@ -359,6 +366,29 @@ mod fault {
     pub(super) fn write_fault(path: &Path) -> Option<(usize, io::Error)> {
         take(FaultOp::Write, path)
     }
+
+    /// The injected outcome of the next `pread` under `path`: an error, a
+    /// short read's limit, or nothing.
+    pub(super) fn read_fault(path: &Path) -> io::Result<Option<usize>> {
+        let mut faults = FAULTS.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(f) = faults
+            .iter_mut()
+            .find(|f| f.op == FaultOp::Read && f.times > 0 && path.starts_with(&f.under))
+        else {
+            return Ok(None);
+        };
+        if f.skip > 0 {
+            f.skip -= 1;
+            return Ok(None);
+        }
+        if f.times != u32::MAX {
+            f.times -= 1;
+        }
+        match f.errno {
+            0 => Ok(Some(f.keep_bytes)),
+            errno => Err(io::Error::from_raw_os_error(errno)),
+        }
+    }
 }
 
 /// A level-triggered readiness signal for event loops: an eventfd that is
@@ -439,6 +469,42 @@ pub fn try_lock_exclusive(file: File) -> io::Result<LockAttempt> {
     }
 }
 
+/// How many bytes the next `pread` of a file under `path` may return:
+/// `Ok(None)` for no limit, an injected short read's limit, or an
+/// injected error (`fault-injection` only; always `Ok(None)` without).
+#[inline(always)]
+fn read_limit(path: &Path) -> io::Result<Option<usize>> {
+    #[cfg(feature = "fault-injection")]
+    return fault::read_fault(path);
+    #[cfg(not(feature = "fault-injection"))]
+    {
+        let _ = path;
+        Ok(None)
+    }
+}
+
+/// Read exactly `buf.len()` bytes of `file` (at `path`, for fault
+/// injection) at `offset`. Retries EINTR and continues after short reads;
+/// a file that ends first gives `UnexpectedEof`.
+pub fn read_exact_at(file: &File, path: &Path, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    let mut done = 0usize;
+    while done < buf.len() {
+        let limit = read_limit(path)?.unwrap_or(usize::MAX);
+        let end = buf.len().min(done.saturating_add(limit.max(1)));
+        match nix::sys::uio::pread(
+            file.as_fd(),
+            &mut buf[done..end],
+            off_t(offset + done as u64)?,
+        ) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+            Ok(n) => done += n,
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(errno_to_io(e)),
+        }
+    }
+    Ok(())
+}
+
 /// Read exactly `len` bytes of `file` at `offset`, appending them to `buf`
 /// without zero-filling them first: `pread` writes into `buf`'s spare
 /// capacity and only the bytes the kernel wrote become part of `buf`.
@@ -447,6 +513,7 @@ pub fn try_lock_exclusive(file: File) -> io::Result<LockAttempt> {
 /// `buf` may have grown by part of the range (the caller discards it).
 pub fn pread_exact_append(
     file: &File,
+    path: &Path,
     buf: &mut Vec<u8>,
     len: usize,
     offset: u64,
@@ -457,7 +524,9 @@ pub fn pread_exact_append(
     let mut done = 0usize;
     while done < len {
         let pos = off_t(offset + done as u64)?;
-        let spare = &mut buf.spare_capacity_mut()[..len - done];
+        let limit = read_limit(path)?.unwrap_or(usize::MAX).max(1);
+        let want = (len - done).min(limit);
+        let spare = &mut buf.spare_capacity_mut()[..want];
         // SAFETY: `spare` is writable memory owned by `buf`, `spare.len()`
         // bytes long and borrowed mutably for the call, so nothing else
         // reads or writes it; pread writes at most `spare.len()` bytes there.
