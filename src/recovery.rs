@@ -16,6 +16,64 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// What open did to recover a stream: the cut of the newest segment's
+/// tail, the files it removed, and the proof that no byte acknowledged as
+/// durable was cut (see [`crate::Wal::recovery_report`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// The newest segment and what open did to its tail (None: the stream
+    /// had no segment).
+    pub tail: Option<TailCut>,
+    /// Segment files removed, oldest first.
+    pub removed: Vec<RemovedSegment>,
+    /// The highest offset of the newest segment that its records prove was
+    /// synced: every record carries the writer's durable watermark when it
+    /// was written; the kept records' and any valid record's after a
+    /// damage count.
+    pub durable_watermark: u64,
+    /// A cut byte lay below `durable_watermark`: data once synced was cut.
+    /// Open refuses that (corruption) unless salvaging, so without salvage
+    /// this is always false: the proof that nothing acknowledged as durable
+    /// was lost.
+    pub cut_below_durable: bool,
+}
+
+/// The newest segment's tail as open found and left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TailCut {
+    pub segment_id: u64,
+    /// The file's length found, and the length open left (the end of its
+    /// last whole record or batch).
+    pub found_len: u64,
+    pub kept_len: u64,
+    /// Records kept in it.
+    pub records_kept: u64,
+    /// What was cut, when something was: a torn tail, a hole of writes lost
+    /// from the unsynced tail, corruption (salvage only), or preallocated
+    /// zeros only (`None` in `damage`, `found_len > kept_len`).
+    pub damage: Option<String>,
+}
+
+/// A segment file open removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedSegment {
+    pub segment_id: u64,
+    pub reason: RemovedReason,
+}
+
+/// Why open removed a segment file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemovedReason {
+    /// A crash tore its creation: shorter than its header, nothing in it
+    /// was ever acknowledged.
+    TornCreation,
+    /// A truncation or reset had dropped every record of it (its unlink was
+    /// cut short by a crash).
+    Dropped,
+    /// A purge had dropped every record of it.
+    Purged,
+}
+
 /// What open takes over from recovery.
 pub(crate) struct Recovered {
     /// Every segment kept, the newest included.
@@ -27,6 +85,7 @@ pub(crate) struct Recovered {
     /// A purge point a reset superseded, and what replaces it (see
     /// [`purge_floor`]): open writes it before anything else.
     pub settle_purge: Option<PurgePoint>,
+    pub report: RecoveryReport,
 }
 
 /// A segment file found in the directory, as its name says.
@@ -185,19 +244,40 @@ pub(crate) fn recover(
     }
     // Scan the newest segment (refusing corruption before any change), cut
     // its torn tail, then remove the torn segments created after it.
+    let mut report = RecoveryReport::default();
     if let Some((path, file, header, len)) = newest_found {
-        let seg = recover_tail(path, file, header, len, cfg.salvage)?;
+        let seg = recover_tail(path, file, header, len, cfg.salvage, &mut report)?;
         segments.insert(seg.id(), seg.clone());
         newest = Some(seg);
     }
     remove_dropped(dir, dir_file, &dropped)?;
+    let removed = |segs: &[Arc<Segment>], reason| -> Vec<RemovedSegment> {
+        segs.iter()
+            .map(|s| RemovedSegment {
+                segment_id: s.id(),
+                reason,
+            })
+            .collect()
+    };
+    report
+        .removed
+        .extend(removed(&dropped, RemovedReason::Dropped));
     if let Some(floor) = floor {
-        remove_dropped(dir, dir_file, &apply_floor(&mut segments, floor))?;
+        let purged = apply_floor(&mut segments, floor);
+        remove_dropped(dir, dir_file, &purged)?;
+        report
+            .removed
+            .extend(removed(&purged, RemovedReason::Purged));
     }
     for t in &torn {
         std::fs::remove_file(&t.path)
             .map_err(|e| WalError::io(format!("removing torn segment {}", t.path.display()), e))?;
+        report.removed.push(RemovedSegment {
+            segment_id: t.id,
+            reason: RemovedReason::TornCreation,
+        });
     }
+    report.removed.sort_by_key(|r| r.segment_id);
     if !torn.is_empty() {
         crate::sys::fsync(dir_file, dir)
             .map_err(|e| WalError::io(format!("fsync of directory {}", dir.display()), e))?;
@@ -207,6 +287,7 @@ pub(crate) fn recover(
         newest,
         next_id,
         settle_purge,
+        report,
     })
 }
 
@@ -413,6 +494,9 @@ pub(crate) struct TailPlan {
     pub ends: Vec<u64>,
     /// The index the record at `committed_end` would have.
     pub next_index: u64,
+    /// The highest durable watermark (`synced_end`) of the records before
+    /// `committed_end`.
+    pub synced_max: u64,
     pub first: Option<EntryRef>,
     pub last: Option<EntryRef>,
     pub damage: Option<Damage>,
@@ -425,6 +509,8 @@ pub(crate) struct Damage {
     pub detail: String,
     /// The first valid record after the damage (offset, index), if any.
     pub valid_after: Option<(u64, u64)>,
+    /// The highest durable watermark of the valid records after it.
+    pub proven_synced: u64,
     pub kind: DamageKind,
 }
 
@@ -472,10 +558,12 @@ pub(crate) fn plan_tail(
         records: 0,
         ends: Vec::new(),
         next_index: index,
+        synced_max: 0,
         first: None,
         last: None,
         damage: None,
     };
+    let mut pending_synced = 0u64;
     let mut pending = 0u64;
     let mut first_seen = None;
     loop {
@@ -488,12 +576,14 @@ pub(crate) fn plan_tail(
                     index: rec.index,
                 };
                 pending += 1;
+                pending_synced = pending_synced.max(rec.frame.synced_end);
                 first_seen = first_seen.or(Some(entry));
                 plan.ends.push(entry.offset + entry.size);
                 if !rec.frame.batch_continues() {
                     plan.committed_end = entry.offset + entry.size;
                     plan.records += pending;
                     plan.next_index = entry.index + 1;
+                    plan.synced_max = plan.synced_max.max(pending_synced);
                     pending = 0;
                     plan.first = first_seen;
                     plan.last = Some(entry);
@@ -540,6 +630,7 @@ fn judge_damage(
             offset,
             detail,
             valid_after,
+            proven_synced: 0,
             kind: DamageKind::CutTornTail,
         });
     };
@@ -582,6 +673,7 @@ fn judge_damage(
         offset,
         detail: format!("{detail}; a valid record follows at offset {next}, and {why}"),
         valid_after,
+        proven_synced,
         kind,
     })
 }
@@ -628,6 +720,7 @@ fn recover_tail(
     header: SegmentHeader,
     len: u64,
     salvage: bool,
+    report: &mut RecoveryReport,
 ) -> Result<Arc<Segment>> {
     let seg = Arc::new(Segment::from_parts(path, file, header, len)?);
     let first = (SEGMENT_HEADER_SIZE as u64, seg.first_index());
@@ -655,6 +748,17 @@ fn recover_tail(
         }
     }
     let committed_end = plan.committed_end;
+    report.durable_watermark = plan
+        .synced_max
+        .max(plan.damage.as_ref().map_or(0, |d| d.proven_synced));
+    report.cut_below_durable = committed_end < report.durable_watermark;
+    report.tail = Some(TailCut {
+        segment_id: seg.id(),
+        found_len: len,
+        kept_len: committed_end,
+        records_kept: plan.records,
+        damage: plan.damage.as_ref().map(|d| d.detail.clone()),
+    });
     // Sync even when nothing is cut: the previous process may have died with
     // acknowledged non-durable records still in the page cache, and the
     // durable position of the reopened log starts at this segment's end.

@@ -94,6 +94,14 @@ fn build(dir: &Path, seed: u64) -> (Wal, Vec<Ack>) {
 /// Open the crashed state and check the guarantee.
 fn check_state(dir: &Path, acks: &[Ack], what: &str) {
     let wal = Wal::open(dir, "p", opts()).unwrap_or_else(|e| panic!("{what}: open failed: {e}"));
+    // The recovery report proves nothing acknowledged as durable was cut,
+    // and says what was.
+    let report = wal.recovery_report();
+    assert!(!report.cut_below_durable, "{what}: {report:?}");
+    if let Some(t) = &report.tail {
+        assert!(t.kept_len <= t.found_len, "{what}: {t:?}");
+        assert!(t.kept_len >= report.durable_watermark, "{what}: {report:?}");
+    }
     let got: Vec<Rec> = wal
         .replay(None)
         .unwrap()

@@ -405,6 +405,14 @@ fn a_newest_segment_torn_inside_its_header_is_removed() {
         std::fs::write(&p2, &bytes).unwrap();
         let w = open(dir).unwrap_or_else(|e| panic!("{what}: {e}"));
         assert!(!p2.exists(), "{what}: torn segment removed");
+        assert_eq!(
+            w.recovery_report().removed,
+            [nano_wal::RemovedSegment {
+                segment_id: 2,
+                reason: nano_wal::RemovedReason::TornCreation
+            }],
+            "{what}"
+        );
         assert_eq!(w.segments().len(), 1, "{what}");
         let refs: Vec<&Unit> = older.iter().collect();
         check_replay(&w, &refs, &what);
@@ -721,6 +729,13 @@ fn a_hole_is_cut_only_where_no_later_record_proves_the_bytes_were_synced() {
         before,
         "refused open changed the file"
     );
+    // Salvage cuts there, and its report says synced data was cut.
+    let w = Wal::open(&d, "s", salvage_opts()).unwrap();
+    let report = w.recovery_report();
+    assert!(report.cut_below_durable, "{report:?}");
+    assert_eq!(report.durable_watermark, synced);
+    assert!(report.tail.as_ref().unwrap().kept_len < synced);
+    drop(w);
 
     // 2. A zeroed sector in the unsynced half, valid records after it: the
     //    log opens and keeps exactly the records before the hole.
@@ -736,12 +751,27 @@ fn a_hole_is_cut_only_where_no_later_record_proves_the_bytes_were_synced() {
         .filter(|r| r.offset + r.size <= hole_start)
         .collect();
     assert_eq!(kept.len(), 30, "records 0..30 end before the hole");
+    let found_len = file_len(&path_in(&d));
     let w = open(&d).unwrap();
     assert_eq!(replay_refs(&w), kept);
+    let kept_end = kept.last().unwrap().offset + kept.last().unwrap().size;
+    assert_eq!(file_len(&path_in(&d)), kept_end);
+    // The report: what was cut, and the proof nothing durable was.
+    let report = w.recovery_report();
+    let tail = report.tail.as_ref().unwrap();
     assert_eq!(
-        file_len(&path_in(&d)),
-        kept.last().unwrap().offset + kept.last().unwrap().size
+        (
+            tail.segment_id,
+            tail.found_len,
+            tail.kept_len,
+            tail.records_kept
+        ),
+        (refs[0].segment_id, found_len, kept_end, 30)
     );
+    assert!(tail.damage.as_ref().unwrap().contains("lost"), "{tail:?}");
+    assert_eq!(report.durable_watermark, synced);
+    assert!(!report.cut_below_durable);
+    assert!(report.removed.is_empty());
     drop(w);
 
     // 3. The same place damaged with non-zero bytes: corruption, refused.

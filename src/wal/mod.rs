@@ -141,6 +141,8 @@ pub(crate) struct Inner {
     pub event: OnceLock<Arc<Event>>,
     /// Held while the eventfd is created, so it is created once.
     pub event_creation: Mutex<()>,
+    /// What open did to recover the stream.
+    pub recovery: crate::recovery::RecoveryReport,
 }
 
 impl Wal {
@@ -237,6 +239,15 @@ impl Wal {
     /// The options the log was opened with.
     pub fn options(&self) -> &WalOptions {
         &self.inner.options
+    }
+
+    /// What open did to recover the stream: the newest segment's tail as
+    /// found and as kept (and why it was cut), the segment files removed
+    /// (torn creations, segments a truncation, reset or purge had dropped),
+    /// and whether any cut byte lay below the durable watermark its records
+    /// prove (never, without salvage: open refuses to cut synced data).
+    pub fn recovery_report(&self) -> &crate::recovery::RecoveryReport {
+        &self.inner.recovery
     }
 }
 

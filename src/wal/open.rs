@@ -68,6 +68,7 @@ impl Wal {
             cuts: Default::default(),
             event: OnceLock::new(),
             event_creation: Mutex::new(()),
+            recovery: recovered.report.clone(),
         };
         // Whatever recovery kept of the newest segment was fdatasync'ed by it.
         let durable_pos = recovered
