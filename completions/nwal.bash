@@ -40,7 +40,7 @@ _nwal_streams() {
 _nwal_options() {
   case $1 in
     stat) echo "--now --max-stream-bytes" ;;
-    verify) echo "--all" ;;
+    verify) echo "--all --report --format" ;;
     dump) echo "--from --from-index --to-index --limit --format" ;;
     repair) echo "--dry-run --force" ;;
     bench) echo "--records --size" ;;
@@ -69,7 +69,11 @@ _nwal() {
   fi
   case $opt in
     --format)
-      mapfile -t COMPREPLY < <(compgen -W "text json hex" -- "$cur")
+      if [[ $cmd == verify ]]; then
+        mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur")
+      else
+        mapfile -t COMPREPLY < <(compgen -W "text json hex" -- "$cur")
+      fi
       return 0
       ;;
     --from | --from-index | --to-index | --limit | --records | --size | --now | --max-stream-bytes) return 0 ;;

@@ -417,6 +417,50 @@ typedef struct nwal_log_state {
 } nwal_log_state;
 
 /**
+ * What `nwal_open` did to recover the stream (`nwal_recovery_report_get`).
+ */
+typedef struct nwal_recovery_report {
+  /**
+   * 1 when the stream had a segment (the fields below describe its
+   * newest one), 0 for a stream with none.
+   */
+  uint32_t has_tail;
+  /**
+   * 1 when a cut byte lay below `durable_watermark`: data once synced
+   * was cut, which open refuses unless salvaging. 0 otherwise: the proof
+   * that nothing acknowledged as durable was lost.
+   */
+  uint32_t cut_below_durable;
+  /**
+   * The newest segment.
+   */
+  uint64_t tail_segment_id;
+  /**
+   * Its file length as open found it, and as open left it (the end of
+   * its last whole record or batch).
+   */
+  uint64_t found_len;
+  uint64_t kept_len;
+  /**
+   * Records kept in it.
+   */
+  uint64_t records_kept;
+  /**
+   * The highest offset of it that its records prove was synced.
+   */
+  uint64_t durable_watermark;
+  /**
+   * Segment files open removed (torn creations, segments a truncation,
+   * reset or purge had dropped).
+   */
+  uint64_t removed_segments;
+  /**
+   * Zero: room for more without an ABI break.
+   */
+  uint64_t reserved[4];
+} nwal_recovery_report;
+
+/**
  * What `nwal_cleanup` did.
  */
 typedef struct nwal_cleanup_result {
@@ -1271,6 +1315,30 @@ enum nwal_status nwal_wait_durable(struct nwal *w, uint64_t index, int64_t timeo
  * - `out` is NULL or points to a writable `nwal_log_state`.
  */
 enum nwal_status nwal_log_state_get(struct nwal *w, struct nwal_log_state *out);
+
+/**
+ * What `nwal_open` did to recover the stream: the newest segment's
+ * length found and kept, the files removed, and whether any cut byte lay
+ * below the durable watermark its records prove (never, without salvage).
+ *
+ * @param[in]  w   the log.
+ * @param[out] out receives the report on `NWAL_OK`.
+ *
+ * @retval NWAL_OK                   `*out` is written.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` or `out` is NULL (`*out` untouched).
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe; also after `nwal_shutdown`.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `out` is NULL or points to a writable `nwal_recovery_report`.
+ */
+enum nwal_status nwal_recovery_report_get(struct nwal *w, struct nwal_recovery_report *out);
 
 /**
  * Delete the segments whose expiration is `<= now_ms`, except the active

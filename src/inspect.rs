@@ -215,6 +215,49 @@ impl LogView {
         Ok(crate::meta::read_file(&path, false, false)?.map(|(_, loaded)| loaded.meta))
     }
 
+    /// What `Wal::open` without salvage would do to this stream, without
+    /// doing it: the recovery report it would give (`Wal::recovery_report`;
+    /// segments a truncation, reset or purge dropped are all
+    /// `RemovedReason::Dropped` here), or the `CorruptedData` it would
+    /// refuse the stream with.
+    pub fn recovery_report(&self) -> Result<crate::RecoveryReport> {
+        use crate::recovery::{tail_report, RemovedReason, RemovedSegment};
+        let mut report = match self.segments.values().next_back() {
+            Some(seg) => {
+                let plan = plan_tail(
+                    seg,
+                    (FIRST_RECORD_OFFSET, seg.first_index()),
+                    seg.len(),
+                    true,
+                )?;
+                if let Some(d) = plan.damage.as_ref().filter(|d| !d.kind.is_cut_by_open()) {
+                    return Err(WalError::corrupted(seg.id(), d.offset, d.detail.clone()));
+                }
+                tail_report(seg, seg.len(), &plan)
+            }
+            None => crate::RecoveryReport::default(),
+        };
+        let newest = report.tail.as_ref().map(|t| t.segment_id);
+        for info in &self.infos {
+            let reason = match &info.header_problem {
+                None if info.dropped => RemovedReason::Dropped,
+                None => continue,
+                Some(_)
+                    if newest.is_none_or(|n| info.id > n)
+                        && info.file_size <= crate::format::SEGMENT_HEADER_SIZE as u64 =>
+                {
+                    RemovedReason::TornCreation
+                }
+                Some(problem) => return Err(WalError::corrupted(info.id, 0, problem.clone())),
+            };
+            report.removed.push(RemovedSegment {
+                segment_id: info.id,
+                reason,
+            });
+        }
+        Ok(report)
+    }
+
     /// The reader holds in the stream's metadata, by name (none without a
     /// metadata file).
     pub fn holds(&self) -> Result<Vec<crate::Hold>> {

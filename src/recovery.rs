@@ -74,6 +74,26 @@ pub enum RemovedReason {
     Purged,
 }
 
+/// The report of cutting the newest segment `seg`, found `found_len` bytes
+/// long, as `plan` says (no file removed yet).
+pub(crate) fn tail_report(seg: &Segment, found_len: u64, plan: &TailPlan) -> RecoveryReport {
+    let durable_watermark = plan
+        .synced_max
+        .max(plan.damage.as_ref().map_or(0, |d| d.proven_synced));
+    RecoveryReport {
+        tail: Some(TailCut {
+            segment_id: seg.id(),
+            found_len,
+            kept_len: plan.committed_end,
+            records_kept: plan.records,
+            damage: plan.damage.as_ref().map(|d| d.detail.clone()),
+        }),
+        removed: Vec::new(),
+        durable_watermark,
+        cut_below_durable: plan.committed_end < durable_watermark,
+    }
+}
+
 /// What open takes over from recovery.
 pub(crate) struct Recovered {
     /// Every segment kept, the newest included.
@@ -748,17 +768,7 @@ fn recover_tail(
         }
     }
     let committed_end = plan.committed_end;
-    report.durable_watermark = plan
-        .synced_max
-        .max(plan.damage.as_ref().map_or(0, |d| d.proven_synced));
-    report.cut_below_durable = committed_end < report.durable_watermark;
-    report.tail = Some(TailCut {
-        segment_id: seg.id(),
-        found_len: len,
-        kept_len: committed_end,
-        records_kept: plan.records,
-        damage: plan.damage.as_ref().map(|d| d.detail.clone()),
-    });
+    *report = tail_report(&seg, len, &plan);
     // Sync even when nothing is cut: the previous process may have died with
     // acknowledged non-durable records still in the page cache, and the
     // durable position of the reopened log starts at this segment's end.

@@ -1132,3 +1132,48 @@ fn stat_explains_why_each_segment_is_kept() {
     let o = nwal(&["stat", d(tmp.path()), "--now", "soon"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
 }
+
+/// `nwal verify --report` predicts what open will do (text and JSON), and
+/// open then does exactly that.
+#[test]
+fn verify_report_says_what_open_would_cut() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = make_log(tmp.path());
+    let (newest, len) = tear_newest(tmp.path(), &refs);
+    let o = nwal(&["verify", d(tmp.path()), "s", "--report"]);
+    assert_eq!(code(&o), 1, "the torn tail is a problem: {}", stderr(&o));
+    let out = stdout(&o);
+    let last = &refs[refs.len() - 3].0; // the torn batch goes whole
+    let kept = last.offset + last.size;
+    let seg = refs.last().unwrap().0.segment_id;
+    assert!(
+        out.contains(&format!(
+            "newest segment {seg}: keeps {kept} of {} bytes",
+            len - 3
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("nothing acknowledged as durable is cut"),
+        "{out}"
+    );
+    let o = nwal(&["verify", d(tmp.path()), "s", "--report", "--format", "json"]);
+    let json = stdout(&o);
+    let line = json.lines().last().unwrap();
+    assert!(
+        line.starts_with(&format!(
+            "{{\"tail\":{{\"segment_id\":{seg},\"found_len\":{},\"kept_len\":{kept},",
+            len - 3
+        )),
+        "{line}"
+    );
+    assert!(line.ends_with("\"cut_below_durable\":false}"), "{line}");
+    // Open does what was predicted.
+    let wal = Wal::open(tmp.path(), "s", opts()).unwrap();
+    let report = wal.recovery_report();
+    assert_eq!(report.tail.as_ref().unwrap().kept_len, kept);
+    assert_eq!(std::fs::metadata(&newest).unwrap().len(), kept);
+    drop(wal);
+    let o = nwal(&["verify", d(tmp.path()), "s", "--report", "--format", "hex"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}

@@ -12,7 +12,8 @@ use super::boundary::{engine, Failure, FfiResult};
 use super::ptr::{bytes, header, Out};
 use super::types::{
     nwal, nwal_cleanup_result, nwal_entry_ref, nwal_follower, nwal_iter, nwal_log_state,
-    nwal_options, nwal_read_buf, nwal_record, nwal_span, nwal_status, nwal_write_entry, ReadBytes,
+    nwal_options, nwal_read_buf, nwal_record, nwal_recovery_report, nwal_span, nwal_status,
+    nwal_write_entry, ReadBytes,
 };
 use super::{NWAL_DURABLE, NWAL_FOLLOW_DURABLE, NWAL_OPT_SALVAGE};
 use crate::{
@@ -428,6 +429,23 @@ impl nwal_iter {
             replay,
             poisoned: false,
         })
+    }
+}
+
+impl From<&crate::RecoveryReport> for nwal_recovery_report {
+    fn from(r: &crate::RecoveryReport) -> Self {
+        let tail = r.tail.as_ref();
+        nwal_recovery_report {
+            has_tail: u32::from(tail.is_some()),
+            cut_below_durable: u32::from(r.cut_below_durable),
+            tail_segment_id: tail.map_or(0, |t| t.segment_id),
+            found_len: tail.map_or(0, |t| t.found_len),
+            kept_len: tail.map_or(0, |t| t.kept_len),
+            records_kept: tail.map_or(0, |t| t.records_kept),
+            durable_watermark: r.durable_watermark,
+            removed_segments: r.removed.len() as u64,
+            reserved: [0; 4],
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 use super::boundary::{engine, with_handle};
 use super::convert::{hold_found, hold_name, timeout};
 use super::ptr::{c_str, OptionalOut, Out};
-use super::types::{nwal, nwal_cleanup_result, nwal_log_state, nwal_status};
+use super::types::{nwal, nwal_cleanup_result, nwal_log_state, nwal_recovery_report, nwal_status};
 use crate::Wal;
 use std::ffi::c_char;
 
@@ -134,6 +134,39 @@ pub unsafe extern "C" fn nwal_log_state_get(w: *mut nwal, out: *mut nwal_log_sta
         // SAFETY: NULL or writable (precondition).
         let out = unsafe { Out::required(out, "nwal_log_state_get: out") }?;
         out.write(nwal_log_state::from(wal.log_state()));
+        Ok(())
+    })
+}
+
+/// What `nwal_open` did to recover the stream: the newest segment's
+/// length found and kept, the files removed, and whether any cut byte lay
+/// below the durable watermark its records prove (never, without salvage).
+///
+/// @param[in]  w   the log.
+/// @param[out] out receives the report on `NWAL_OK`.
+///
+/// @retval NWAL_OK                   `*out` is written.
+/// @retval NWAL_ERR_INVALID_ARGUMENT `w` or `out` is NULL (`*out` untouched).
+/// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+///                                   call on `w` (the handle is poisoned).
+///
+/// Thread-safe; also after `nwal_shutdown`.
+///
+/// @since 0.2 (symbol version NWAL_0.2)
+///
+/// # Safety
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
+/// - `out` is NULL or points to a writable `nwal_recovery_report`.
+#[no_mangle]
+pub unsafe extern "C" fn nwal_recovery_report_get(
+    w: *mut nwal,
+    out: *mut nwal_recovery_report,
+) -> nwal_status {
+    with_handle("nwal_recovery_report_get", w, |wal: &Wal| {
+        // SAFETY: NULL or writable (precondition).
+        let out = unsafe { Out::required(out, "nwal_recovery_report_get: out") }?;
+        out.write(nwal_recovery_report::from(wal.recovery_report()));
         Ok(())
     })
 }

@@ -267,6 +267,34 @@ pub struct nwal_record {
     pub content_len: usize,
 }
 
+/// What `nwal_open` did to recover the stream (`nwal_recovery_report_get`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct nwal_recovery_report {
+    /// 1 when the stream had a segment (the fields below describe its
+    /// newest one), 0 for a stream with none.
+    pub has_tail: u32,
+    /// 1 when a cut byte lay below `durable_watermark`: data once synced
+    /// was cut, which open refuses unless salvaging. 0 otherwise: the proof
+    /// that nothing acknowledged as durable was lost.
+    pub cut_below_durable: u32,
+    /// The newest segment.
+    pub tail_segment_id: u64,
+    /// Its file length as open found it, and as open left it (the end of
+    /// its last whole record or batch).
+    pub found_len: u64,
+    pub kept_len: u64,
+    /// Records kept in it.
+    pub records_kept: u64,
+    /// The highest offset of it that its records prove was synced.
+    pub durable_watermark: u64,
+    /// Segment files open removed (torn creations, segments a truncation,
+    /// reset or purge had dropped).
+    pub removed_segments: u64,
+    /// Zero: room for more without an ABI break.
+    pub reserved: [u64; 4],
+}
+
 /// What `nwal_cleanup` did.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

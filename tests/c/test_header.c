@@ -27,6 +27,8 @@ LAYOUT(span, sizeof(nwal_span) == 40);
 LAYOUT(record, sizeof(nwal_record) == 4 * sizeof(void *));
 LAYOUT(write_entry, sizeof(nwal_write_entry) == 4 * sizeof(void *));
 LAYOUT(cleanup, sizeof(nwal_cleanup_result) == 64);
+LAYOUT(recovery_report, sizeof(nwal_recovery_report) == 88);
+LAYOUT(recovery_report_kept, offsetof(nwal_recovery_report, kept_len) == 24);
 LAYOUT(cleanup_budget, offsetof(nwal_cleanup_result, deleted_over_budget) == 24);
 LAYOUT(cleanup_holds, offsetof(nwal_cleanup_result, dropped_holds) == 32);
 LAYOUT(status_ok, NWAL_OK == 0);

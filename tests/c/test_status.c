@@ -256,6 +256,36 @@ static void clock_skew(void) {
   CHECK_OK(nwal_close(w));
 }
 
+/* The recovery report after a torn tail: what open cut, and that nothing
+ * below the durable watermark was. */
+static void recovery_report(void) {
+  char dir[300], seg[600];
+  test_path(dir, sizeof dir, "report");
+  nwal *w = NULL;
+  CHECK_OK(nwal_open(dir, "t", NULL, &w));
+  nwal_recovery_report rep;
+  CHECK_OK(nwal_recovery_report_get(w, &rep));
+  CHECK(rep.has_tail == 0 && rep.removed_segments == 0);
+  nwal_entry_ref r;
+  for (int i = 0; i < 3; i++)
+    CHECK_OK(nwal_append(w, NULL, 0, (const uint8_t *)"record", 6, 1000, NWAL_DURABLE, &r));
+  CHECK_OK(nwal_close(w));
+  segment_path(dir, "t", r.segment_id, seg, sizeof seg);
+  FILE *f = fopen(seg, "ab");
+  CHECK(f != NULL);
+  fputs("a torn tail", f);
+  fclose(f);
+  CHECK_OK(nwal_open(dir, "t", NULL, &w));
+  CHECK_OK(nwal_recovery_report_get(w, &rep));
+  CHECK(rep.has_tail == 1 && rep.tail_segment_id == r.segment_id);
+  CHECK(rep.kept_len == r.offset + r.size && rep.found_len == rep.kept_len + 11);
+  CHECK(rep.records_kept == 3 && rep.cut_below_durable == 0);
+  CHECK(rep.durable_watermark <= rep.kept_len);
+  CHECK_STATUS(nwal_recovery_report_get(w, NULL), NWAL_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(nwal_recovery_report_get(NULL, &rep), NWAL_ERR_INVALID_ARGUMENT);
+  CHECK_OK(nwal_close(w));
+}
+
 /* HELD: a purge past a reader hold; nothing purged. */
 static void held(void) {
   char dir[300];
@@ -278,6 +308,7 @@ int main(void) {
   metadata();
   clock_skew();
   held();
+  recovery_report();
   locked_shutdown_not_found_header();
   corrupted();
 

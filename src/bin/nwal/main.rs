@@ -10,7 +10,7 @@
 mod text;
 
 use nano_wal::inspect::{list_streams, segment_files, LogView, Problem};
-use nano_wal::{DeleteReason, EntryRef, Retained, Wal, WalError, WalOptions};
+use nano_wal::{DeleteReason, EntryRef, RemovedReason, Retained, Wal, WalError, WalOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,7 +23,9 @@ Usage:
   nwal stat DIR [STREAM] [--now MS] [--max-stream-bytes N]
                                   streams and segments: ids, windows, sizes, records, indexes,
                                   and why each segment is still on disk
-  nwal verify DIR STREAM [--all]  check every record's CRC and framing, and the index footers
+  nwal verify DIR STREAM [--all] [--report [--format text|json]]
+                                  check every record's CRC and framing, and the index footers;
+                                  with --report, what opening the log would cut or remove
   nwal dump DIR STREAM [--from SEG:OFFSET:SIZE:INDEX | --from-index N] [--to-index N] [--limit N] [--format text|json|hex]
                                   records in log order
   nwal repair DIR STREAM [--dry-run] [--force]
@@ -67,6 +69,13 @@ every end against the records). Prints
 offset of the first problem and exits 1. With --all, lists every problem.
 A torn tail of the newest segment (what a crash leaves, and what opening the
 log cuts off) is reported as such.
+
+With --report, then prints what opening the log (without salvage) would do:
+the newest segment's length and the length it would keep (with the records
+kept and why the rest is cut), the segment files it would remove, and the
+durable watermark the records prove, with whether any byte below it would
+be cut (never: open refuses that). --format json prints that report as one
+JSON object instead ({\"refused\": ...} when open would refuse the stream).
 ";
 
 const DUMP_HELP: &str = "\
@@ -285,7 +294,10 @@ fn run(args: &[String], out: &mut Out) -> CmdResult {
             &Args::parse(rest, 1, 2, &["--now=", "--max-stream-bytes="])?,
             out,
         ),
-        "verify" => cmd_verify(&Args::parse(rest, 2, 2, &["--all"])?, out),
+        "verify" => cmd_verify(
+            &Args::parse(rest, 2, 2, &["--all", "--report", "--format="])?,
+            out,
+        ),
         "dump" => cmd_dump(
             &Args::parse(
                 rest,
@@ -607,6 +619,99 @@ fn write_retention(out: &mut Out, view: &LogView, now_ms: i64, budget: u64) -> C
     Ok(())
 }
 
+/// What opening the stream would do (`nwal verify --report`).
+fn write_recovery_report(out: &mut Out, view: &LogView, format: &str) -> CmdResult {
+    let json = match format {
+        "text" => false,
+        "json" => true,
+        other => {
+            return Err(Failure::Usage(format!(
+                "--format for verify is text or json, not {other:?}"
+            )))
+        }
+    };
+    let report = match view.recovery_report() {
+        Ok(r) => r,
+        Err(e) if json => {
+            return writeln!(out, "{{\"refused\":{}}}", text::json_str(&e.to_string()))
+        }
+        Err(e) => return writeln!(out, "recovery: open would refuse the stream: {e}"),
+    };
+    let reason = |r: RemovedReason| match r {
+        RemovedReason::TornCreation => "torn_creation",
+        RemovedReason::Dropped => "dropped",
+        RemovedReason::Purged => "purged",
+    };
+    if json {
+        let tail = match &report.tail {
+            None => "null".to_string(),
+            Some(t) => format!(
+                "{{\"segment_id\":{},\"found_len\":{},\"kept_len\":{},\"records_kept\":{},\"damage\":{}}}",
+                t.segment_id,
+                t.found_len,
+                t.kept_len,
+                t.records_kept,
+                t.damage.as_deref().map_or("null".into(), text::json_str)
+            ),
+        };
+        let removed: Vec<String> = report
+            .removed
+            .iter()
+            .map(|r| {
+                format!(
+                    "{{\"segment_id\":{},\"reason\":\"{}\"}}",
+                    r.segment_id,
+                    reason(r.reason)
+                )
+            })
+            .collect();
+        return writeln!(
+            out,
+            "{{\"tail\":{tail},\"removed\":[{}],\"durable_watermark\":{},\"cut_below_durable\":{}}}",
+            removed.join(","),
+            report.durable_watermark,
+            report.cut_below_durable
+        );
+    }
+    writeln!(out, "recovery (what opening the log would do):")?;
+    match &report.tail {
+        None => writeln!(out, "  no segment")?,
+        Some(t) if t.kept_len == t.found_len => writeln!(
+            out,
+            "  newest segment {}: keeps all {} bytes ({} record(s))",
+            t.segment_id, t.found_len, t.records_kept
+        )?,
+        Some(t) => writeln!(
+            out,
+            "  newest segment {}: keeps {} of {} bytes ({} record(s)), cuts {}: {}",
+            t.segment_id,
+            t.kept_len,
+            t.found_len,
+            t.records_kept,
+            t.found_len - t.kept_len,
+            t.damage.as_deref().unwrap_or("pre-written zeros")
+        )?,
+    }
+    for r in &report.removed {
+        writeln!(
+            out,
+            "  removes segment {}: {}",
+            r.segment_id,
+            reason(r.reason).replace('_', " ")
+        )?;
+    }
+    writeln!(
+        out,
+        "  durable watermark {}: {}",
+        report.durable_watermark,
+        if report.cut_below_durable {
+            "a byte below it would be cut"
+        } else {
+            "nothing acknowledged as durable is cut"
+        }
+    )
+}
+
 fn cmd_verify(a: &Args, out: &mut Out) -> CmdResult {
     let dir = a.dir()?;
     let view = LogView::open(&dir, &a.positional[1])?;
@@ -662,14 +767,20 @@ fn cmd_verify(a: &Args, out: &mut Out) -> CmdResult {
         }
     }
     if problems.is_empty() {
-        return writeln!(
+        writeln!(
             out,
             "ok: {} segment(s), {records} record(s) verified",
             view.segments().len()
-        );
+        )?;
     }
     for p in &problems {
         writeln!(out, "{p}")?;
+    }
+    if a.flag("--report") {
+        write_recovery_report(out, &view, a.value("--format").unwrap_or("text"))?;
+    }
+    if problems.is_empty() {
+        return Ok(());
     }
     Err(Failure::Problems(format!(
         "{} problem(s) found{}",
