@@ -12,9 +12,8 @@ use crate::format::{SegmentHeader, MAX_SEGMENT_RECORDS, SEGMENT_HEADER_SIZE};
 use crate::sys;
 use arc_swap::ArcSwapOption;
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -195,16 +194,10 @@ impl Segment {
             header.expiration_ms,
             header.segment_id,
         ));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(file_mode)
-            .open(&path)
+        let file = sys::create_new(&path, file_mode)
             .map_err(|e| WalError::io(format!("creating segment {}", path.display()), e))?;
-        let written = file
-            .write_all_at(&header.encode(), 0)
-            .and_then(|()| sys::fsync(&file, &path));
+        let written = sys::pwritev_all(&file, &path, &[io::IoSlice::new(&header.encode())], 0)
+            .and_then(|_| sys::fsync(&file, &path));
         if let Err(e) = written {
             // Nothing was handed out from this file; do not leave a torn header
             // behind for recovery to puzzle over.

@@ -2,7 +2,8 @@
 //! Thin wrappers over the system calls the engine writes, reads and syncs
 //! with: positional vectored writes that never stop half-way silently,
 //! positional reads that continue short ones, fdatasync, fsync,
-//! truncation, the advisory stream lock and the event fd. Everything here
+//! truncation, the creation of segment files, the advisory stream lock and
+//! the event fd. Everything here
 //! retries EINTR and reports errno. Every write-side call of the engine and
 //! every read of a segment goes through this module, so the
 //! `fault-injection` feature can make any of them fail (or, for reads,
@@ -106,6 +107,19 @@ fn off_t(offset: u64) -> io::Result<i64> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset overflows off_t"))
 }
 
+/// Create `path` (it must not exist) for reading and writing with
+/// permissions `mode`: a new segment file.
+pub fn create_new(path: &Path, mode: u32) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    check(FaultOpKind::Create, path)?;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+}
+
 /// fdatasync `file` (at `path`, for fault injection and messages).
 pub fn fdatasync(file: &File, path: &Path) -> io::Result<()> {
     check(FaultOpKind::Fdatasync, path)?;
@@ -149,6 +163,7 @@ use fault::FaultOp as FaultOpKind;
 
 #[cfg(not(feature = "fault-injection"))]
 enum FaultOpKind {
+    Create,
     Fdatasync,
     Fsync,
     Truncate,
@@ -185,6 +200,8 @@ mod fault {
         /// not fail but returns at most `keep_bytes` bytes (a short read,
         /// which the caller must continue), else it fails with `errno`.
         Read,
+        /// Creating a new segment file (`open` with `O_CREAT|O_EXCL`).
+        Create,
         Fdatasync,
         /// fsync of a new segment file or of the directory.
         Fsync,

@@ -309,6 +309,52 @@ fn failed_segment_creation_leaves_no_file_and_the_log_usable() {
     );
 }
 
+/// Each step of creating a segment failing (ENOSPC or EIO): the file's
+/// creation, its header's write, its fsync, the directory's fsync. The
+/// rotating append gets the error, no file of the new segment is left,
+/// and once the disk answers the log goes on: late records in the old
+/// segment, the new window in a new one, everything there after reopen.
+#[test]
+fn every_step_of_creating_a_segment_can_fail_and_leaves_no_file() {
+    // The rotation writes the old segment's index footer first (a failed
+    // footer is only left out): the header is the second write.
+    let steps = [
+        (FaultOp::Create, 0, libc::ENOSPC, "creating the file"),
+        (FaultOp::Write, 1, libc::ENOSPC, "writing its header"),
+        (FaultOp::Write, 1, libc::EIO, "writing its header"),
+        (FaultOp::Fsync, 0, libc::EIO, "fsync of the file"),
+        (FaultOp::Fsync, 1, libc::ENOSPC, "fsync of the directory"),
+    ];
+    for (op, skip, errno, what) in steps {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let wal = Wal::open(dir, "s", opts()).unwrap();
+        let old = wal.append(None, b"old", T0, true).unwrap();
+        inject_fault(fault(op, dir, errno, skip, 1));
+        let e = expect_io(wal.append(None, b"new", T0 + 60_000, false), errno);
+        clear_faults(dir);
+        assert!(e.to_string().contains("segment"), "{what}: {e}");
+        let seg_files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".seg"))
+            .collect();
+        assert_eq!(seg_files.len(), 1, "{what}: {seg_files:?}");
+        let late = wal.append(None, b"late", T0, false).unwrap();
+        assert_eq!(late.segment_id, old.segment_id, "{what}");
+        let new = wal.append(None, b"new", T0 + 60_000, true).unwrap();
+        assert!(new.segment_id > old.segment_id, "{what}");
+        drop(wal);
+        let wal = Wal::open(dir, "s", opts()).unwrap();
+        let contents: Vec<Vec<u8>> = replay_all(&wal).into_iter().map(|(_, c)| c).collect();
+        assert_eq!(
+            contents,
+            [b"old".to_vec(), b"late".to_vec(), b"new".to_vec()],
+            "{what}"
+        );
+    }
+}
+
 /// A failed write of pre-written zeros (disk full) is not the append's
 /// failure: the zeros are cut again, the append is written without them, and
 /// nothing is pre-written in that segment afterwards.

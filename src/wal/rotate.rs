@@ -88,7 +88,11 @@ impl Inner {
                 // on `create_new` (EEXIST) until the log is reopened.
                 let _ = std::fs::remove_file(seg.path());
                 Err(WalError::io(
-                    format!("fsync of directory {}", self.dir.display()),
+                    format!(
+                        "fsync of directory {} after creating segment {}",
+                        self.dir.display(),
+                        header.segment_id
+                    ),
                     e,
                 ))
             }
