@@ -117,6 +117,10 @@ impl Wal {
                 &mut Framed { frames, entries },
             )?
         };
+        // The record is published: wake the followers, with the appender
+        // lock released (a wake-up is a futex call, or the event fd's write,
+        // and other appenders need not wait for it).
+        inner.appended.notify();
         drop(placing);
         if durable {
             inner.wait_durable((segment_id, at.offset + total))?;
@@ -398,7 +402,6 @@ impl Inner {
                 app.next_index += count as u64;
                 seg.publish_end(w.end);
                 seg.publish_count(w.records);
-                self.appended.notify();
                 Ok((seg.id(), at))
             }
             Err(e) => {

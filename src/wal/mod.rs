@@ -133,7 +133,8 @@ pub(crate) struct Inner {
     /// The stream's metadata (`{stream}.meta`), with its own lock.
     pub meta: MetaStore,
     /// Wakes the followers waiting for a new record: notified after each
-    /// append is published, and by truncation, purge and shutdown.
+    /// append is published (outside the appender lock), and by truncation,
+    /// reset and the end of shutdown.
     pub appended: Notify,
     /// Where truncations cut the followers' records.
     pub cuts: Cuts,
