@@ -17,6 +17,9 @@
 #   rust       cargo test (unit, integration and doc tests)
 #   faults     cargo test --features fault-injection
 #   panic      the FFI panic boundary (cargo test --features test-panic)
+#   openraft   the openraft log store (integrations/openraft): fmt, clippy,
+#              openraft's own storage suite, the store's tests, a
+#              three-node cluster
 #   c          C tests, examples and install consumers through CTest (build/release)
 #   consumers  the Go module, Zig package and Python cffi declarations, and
 #              their consumers, against an installed build/release
@@ -43,7 +46,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-SECTIONS=(fmt clippy structure msrv rust faults panic c consumers packaging repro offline abi asan valgrind tsan bench)
+SECTIONS=(fmt clippy structure msrv rust faults panic openraft c consumers packaging repro offline abi asan valgrind tsan bench)
 
 usage() {
   echo "usage: scripts/test.sh [--list | SECTION...]"
@@ -135,6 +138,16 @@ run_rust() {
 run_faults() {
   section "[faults] cargo test again with fault injection (tests that need it: faults.rs and parts of api, flaws, recovery)"
   cargo test --features fault-injection
+}
+
+# integrations/openraft is its own workspace (its dependencies never enter
+# the library's); it builds in target/ beside the library, sharing its crates.
+run_openraft() {
+  section "[openraft] the openraft log store: fmt, clippy, openraft's storage suite, a three-node cluster"
+  local manifest=integrations/openraft/Cargo.toml
+  cargo fmt --manifest-path "$manifest" -- --check
+  cargo clippy --manifest-path "$manifest" --target-dir target --all-targets -- -D warnings
+  cargo test --manifest-path "$manifest" --target-dir target -- --nocapture
 }
 
 run_panic() {
