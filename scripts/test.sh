@@ -21,6 +21,9 @@
 #              openraft's own storage suite, the store's tests, a
 #              three-node cluster
 #   c          C tests, examples and install consumers through CTest (build/release)
+#   filesystems the kill and power-loss tests on loop-mounted ext4, xfs and
+#              btrfs, and the kill tests on tmpfs (needs root and loop
+#              devices; ~2 min)
 #   consumers  the Go module, Zig package and Python cffi declarations, and
 #              their consumers, against an installed build/release
 #   packaging  what a distribution needs: the install layouts (absolute,
@@ -36,8 +39,8 @@
 #   valgrind   C tests under valgrind memcheck (build/valgrind)
 #   tsan       ThreadSanitizer, Rust and C (scripts/tsan.sh, build/tsan)
 #   bench      bench/: fmt, clippy and a --quick run
-# Every section builds what it uses: `consumers` (re)builds build/release as
-# `c` does (without running CTest); `valgrind` shares `asan`'s cargo target
+# Every section builds what it uses: `filesystems` and `consumers` (re)build
+# build/release as `c` does (without running CTest); `valgrind` shares `asan`'s cargo target
 # directory (build/asan/cargo) as a cache only, and builds there if needed.
 # tests/README.md says what each suite proves.
 set -euo pipefail
@@ -46,7 +49,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-SECTIONS=(fmt clippy structure msrv rust faults panic openraft c consumers packaging repro offline abi asan valgrind tsan bench)
+SECTIONS=(fmt clippy structure msrv rust faults panic openraft c filesystems consumers packaging repro offline abi asan valgrind tsan bench)
 
 usage() {
   echo "usage: scripts/test.sh [--list | SECTION...]"
@@ -163,6 +166,151 @@ run_c() {
   section "[c] C ABI: release build, C tests and examples (CTest)"
   build_release
   ctest --test-dir build/release --output-on-failure -j2
+}
+
+# The section `filesystems`: the state of its mount, for fs_cleanup.
+fs_mnt=""  # the mount point in use
+fs_loop="" # the loop device in use
+
+# Unmount and detach what fs_mount set up (on every exit: a failed test must
+# not leave a mount or a loop device behind). A mount still busy (a child of
+# a failed kill test not yet gone) is detached lazily.
+fs_cleanup() {
+  if [ -n "$fs_mnt" ] && mountpoint -q "$fs_mnt"; then
+    umount "$fs_mnt" || umount -l "$fs_mnt" || echo "filesystems: cannot unmount $fs_mnt" >&2
+  fi
+  fs_mnt=""
+  if [ -n "$fs_loop" ]; then
+    losetup -d "$fs_loop" || echo "filesystems: cannot detach $fs_loop" >&2
+  fi
+  fs_loop=""
+}
+
+# fs_mount TYPE DIR: a fresh, empty TYPE filesystem mounted at DIR: a tmpfs,
+# or an image file DIR.img made by TYPE's mkfs (sparse, as small as that mkfs
+# allows: xfs refuses less than 300 MB, btrfs less than 109 MiB; ext4 has
+# room for the tests, ten times their ~2 MB, with the 4 KiB blocks of any
+# ext4 over 512 MB, where mke2fs would make 1 KiB ones) and loop-mounted,
+# with each mkfs's and mount's defaults otherwise.
+fs_mount() {
+  local type=$1 dir=$2 img=$2.img
+  mkdir -p "$dir"
+  fs_mnt=$dir
+  if [ "$type" = tmpfs ]; then
+    mount -t tmpfs -o size=64m nwal-test "$dir"
+    return
+  fi
+  rm -f "$img"
+  case "$type" in
+    ext4) truncate -s 32M "$img" && mkfs.ext4 -q -F -b 4096 "$img" ;;
+    xfs) truncate -s 300M "$img" && mkfs.xfs -q -f "$img" ;;
+    btrfs) truncate -s 110M "$img" && mkfs.btrfs -q -f "$img" >/dev/null ;;
+  esac
+  fs_loop=$(losetup --find --show "$img")
+  mount "$fs_loop" "$dir"
+}
+
+# fs_run TYPE DIR LOG WHAT COMMAND...: run the test binary COMMAND (named
+# WHAT) with its directories on DIR (TMPDIR) and NWAL_TEST_FS=TYPE, so a test
+# whose directory is on another filesystem fails; output to the terminal and
+# LOG.
+fs_run() {
+  local type=$1 dir=$2 log=$3 what=$4
+  shift 4
+  echo "[filesystems] $type: $what with TMPDIR=$dir" | tee -a "$log"
+  TMPDIR=$dir NWAL_TEST_FS=$type "$@" 2>&1 | tee -a "$log"
+}
+
+# fs_test_exe JSON NAME: the executable of the integration test NAME in the
+# JSON messages of `cargo test --no-run`.
+fs_test_exe() {
+  jq -r --arg t "$2" 'select(.reason == "compiler-artifact" and .target.name == $t
+    and .executable != null) | .executable' <<<"$1"
+}
+
+# One row of the summary table.
+fs_row() { printf '%-6s %-11s %-5s %-5s %-22s %-22s %s\n' "$@"; }
+
+# fs_count LOG TEXT: the number that starts the line "NUMBER TEXT" of LOG
+# (TEXT a sed pattern).
+fs_count() { sed -n "s/^\([0-9]*\) $2\$/\1/p" "$1"; }
+
+# The row of the summary table for a filesystem's log: the device, the test
+# directories found on that filesystem (one per Rust tempdir, one per C
+# test), the seconds, and the counts the tests printed ("-": not run there).
+fs_summary() {
+  local type=$1 log=$2 kill_rs kill_c power=-
+  kill_rs=$(sed -n 's/^\([0-9]*\) acknowledged records, \([0-9]*\) truncations and resets$/\1 acked, \2 T+R/p' "$log")
+  kill_c=$(sed -n 's/^[0-9]* kill points, \([0-9]*\) acknowledged records and \([0-9]*\) truncations and resets checked$/\1 acked, \2 T+R/p' "$log")
+  if grep -q 'crash states checked$' "$log"; then
+    power="tail $(fs_count "$log" 'crash states checked')"
+    power+=", writeback $(fs_count "$log" 'writeback states, [0-9]* with records after a hole')"
+    power+=", truncate+reset $(fs_count "$log" 'crash states of truncations and resets')"
+    power+=", purge $(fs_count "$log" 'crash states of purges')"
+    power+=", metadata $(fs_count "$log" 'metadata crash states checked')"
+  fi
+  fs_row "$type" "$(sed -n 's/^mounted: [^ ]* *\([^ ]*\).*/\1/p' "$log")" \
+    "$(grep -c " on $type\$" "$log")" "$(sed -n 's/^seconds: //p' "$log")" \
+    "${kill_rs:--}" "${kill_c:--}" "$power"
+}
+
+# The kill tests (Rust and C) and the power-loss tests on ext4, xfs and
+# btrfs, and the kill tests on tmpfs (whose files do not outlive a power
+# loss, so its crash states are not the power-loss tests' model).
+# The binaries are built once, before any mount: the `rust` section's (dev
+# profile, no feature) and build/release's test_kill, run as CTest runs it.
+# Then a table of the counts each run printed (logs in build/filesystems).
+run_filesystems() {
+  section "[filesystems] kill and power-loss tests on ext4, xfs, btrfs (loop-mounted) and tmpfs"
+  if [ "$(id -u)" != 0 ]; then
+    echo "filesystems: needs root (mkfs on loop devices, mount)" >&2
+    return 1
+  fi
+  if [ ! -e /dev/loop-control ]; then
+    echo "filesystems: needs loop devices (no /dev/loop-control)" >&2
+    return 1
+  fi
+  need_apt losetup mount
+  need_apt findmnt util-linux
+  need_apt mkfs.ext4 e2fsprogs
+  need_apt mkfs.xfs xfsprogs
+  need_apt mkfs.btrfs btrfs-progs
+  need_apt jq jq
+  build_release
+  local json kill_rs power_loss
+  json=$(cargo test --no-run --test kill --test power_loss --message-format=json)
+  kill_rs=$(fs_test_exe "$json" kill)
+  power_loss=$(fs_test_exe "$json" power_loss)
+  local kill_c=(build/release/tests/c/test_kill build/release/tests/c/kill_child)
+
+  local work=$PWD/build/filesystems type mnt log start
+  rm -rf --one-file-system "$work"
+  mkdir -p "$work"
+  trap fs_cleanup EXIT
+  trap 'exit 130' INT TERM
+  for type in ext4 xfs btrfs tmpfs; do
+    mnt=$work/$type
+    log=$work/$type.log
+    start=$SECONDS
+    fs_mount "$type" "$mnt"
+    findmnt -n -o FSTYPE,SOURCE,SIZE,AVAIL --target "$mnt" | sed 's/^/mounted: /' | tee "$log"
+    fs_run "$type" "$mnt" "$log" "kill (Rust)" "$kill_rs" --nocapture
+    fs_run "$type" "$mnt" "$log" "kill (C)" "${kill_c[@]}"
+    if [ "$type" != tmpfs ]; then
+      fs_run "$type" "$mnt" "$log" "power loss (Rust)" "$power_loss" --nocapture
+    fi
+    fs_cleanup
+    rm -f "$mnt.img"
+    rmdir "$mnt"
+    echo "seconds: $((SECONDS - start))" >>"$log"
+  done
+  trap - EXIT INT TERM
+
+  echo
+  fs_row fs device dirs secs "kill (Rust)" "kill (C)" "power-loss crash states"
+  for type in ext4 xfs btrfs tmpfs; do
+    fs_summary "$type" "$work/$type.log"
+  done
 }
 
 run_consumers() {

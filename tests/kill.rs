@@ -279,7 +279,7 @@ fn sigkill_at_100_points_loses_nothing_acknowledged() {
         child(Path::new(&dir), seed);
         return;
     }
-    let base = tempfile::tempdir().unwrap();
+    let base = common::tempdir();
     let mut rng = Rng::new(0xC0FFEE);
     let exe = std::env::current_exe().unwrap();
     let (mut total_acked, mut total_restarts) = (0, 0);

@@ -191,7 +191,7 @@ fn newest_segment(dir: &Path, acks: &[Ack]) -> NewestSegment {
 
 #[test]
 fn every_crash_state_of_the_unsynced_tail_keeps_durable_records() {
-    let base = tempfile::tempdir().unwrap();
+    let base = common::tempdir();
     let clean = base.path().join("clean");
     let (wal, acks) = build(&clean, 0x5EED);
     let NewestSegment {
@@ -239,7 +239,7 @@ fn every_crash_state_of_the_unsynced_tail_keeps_durable_records() {
 
 #[test]
 fn a_new_segment_without_durable_records_may_vanish_or_be_torn() {
-    let base = tempfile::tempdir().unwrap();
+    let base = common::tempdir();
     let clean = base.path().join("clean");
     let wal = Wal::open(&clean, "p", opts()).unwrap();
     let mut acks = Vec::new();
@@ -291,7 +291,7 @@ fn a_new_segment_without_durable_records_may_vanish_or_be_torn() {
 #[test]
 fn sectors_of_the_unsynced_tail_lost_in_any_order_keep_durable_records() {
     const SECTOR: usize = 512;
-    let base = tempfile::tempdir().unwrap();
+    let base = common::tempdir();
     let clean = base.path().join("clean");
     let (wal, acks) = build_grown(&clean, 0xD15C);
     // Only the records matter: past them the file holds pre-written zeros
@@ -388,7 +388,7 @@ fn build_grown(dir: &Path, seed: u64) -> (Wal, Vec<Ack>) {
 #[test]
 fn a_crash_at_every_step_of_sealing_a_segment_with_its_footer_keeps_every_record() {
     const RECORDS: u64 = 7;
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let src = tmp.path().join("src");
     let mut contents = Vec::new();
     {
@@ -573,7 +573,7 @@ fn check_model(dir: &Path, want: &LogModel, what: &str) {
 /// windows of records, all synced; returns the model after it, and the
 /// number of states checked.
 fn every_crash_state_of(what: &str, op: impl Fn(&Wal, &LogModel) -> LogModel) -> usize {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let src = tmp.path().join("src");
     let wal = Wal::open(&src, "p", opts()).unwrap();
     let mut before = LogModel {
@@ -759,7 +759,7 @@ fn meta_put_states(put: &MetaPut, rng: &mut Rng) -> Vec<(String, Option<Vec<u8>>
 #[test]
 fn a_crash_at_every_step_of_a_metadata_put_leaves_the_old_or_the_new_value() {
     use nano_wal::format::meta::SLOT_SIZE;
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let clean = tmp.path().join("clean");
     let meta = clean.join("p.meta");
     let mut rng = Rng::new(0x3E7A);
@@ -892,7 +892,7 @@ fn read_all_files(dir: &Path) -> Files {
 /// second writes the other slot over a file that holds the first.
 #[test]
 fn a_crash_at_every_step_of_a_purge_never_lowers_the_first_index() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let src = tmp.path().join("src");
     let wal = Wal::open(&src, "p", opts()).unwrap();
     let mut log = LogModel {
@@ -969,7 +969,7 @@ fn a_crash_at_every_step_of_a_purge_never_lowers_the_first_index() {
 /// later truncation that drops the reset's segment does not bring it back.
 #[test]
 fn a_reset_that_a_crash_cut_off_from_its_metadata_still_supersedes_the_purge_point() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let src = tmp.path().join("src");
     let wal = Wal::open(&src, "p", opts()).unwrap();
     for i in 0..10u64 {

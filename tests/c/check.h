@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Tiny test helpers for the C tests: CHECK macros that print the failing
  * expression with the library's status name and message, and a scratch
- * directory removed at exit. Uses only the public header. */
+ * directory removed at exit (on the filesystem NWAL_TEST_FS names, when
+ * set). Uses only the public header. */
 #ifndef NWAL_TEST_CHECK_H
 #define NWAL_TEST_CHECK_H
 
@@ -9,6 +10,7 @@
 #include <nano_wal.h>
 
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +59,58 @@ static inline void nwal_test_cleanup_(void) {
     nftw(nwal_test_dir_, nwal_test_rm_, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* A fresh scratch directory for this test process, removed at exit. */
+/* Undo mountinfo's octal escapes (\040 for a space, and tab, newline and
+ * backslash likewise), in place. */
+static inline void nwal_test_unescape_(char *s) {
+  char *out = s;
+  for (const char *in = s; *in != '\0'; out++) {
+    if (in[0] == '\\' && in[1] >= '0' && in[1] <= '7' && in[2] >= '0' && in[2] <= '7' &&
+        in[3] >= '0' && in[3] <= '7') {
+      *out = (char)(((in[1] - '0') << 6) | ((in[2] - '0') << 3) | (in[3] - '0'));
+      in += 4;
+    } else {
+      *out = *in++;
+    }
+  }
+  *out = '\0';
+}
+
+/* The type of the filesystem holding `path`, as /proc/self/mountinfo names
+ * it (ext4, xfs, btrfs, tmpfs): that of the mount whose mount point is the
+ * longest prefix of the real path (the last one mounted there, when several
+ * are). Not a match of st_dev: a btrfs subvolume's differs from the one
+ * mountinfo lists. */
+static inline void nwal_test_fs_type_(const char *path, char *type, size_t size) {
+  char real[PATH_MAX];
+  CHECK(realpath(path, real) != NULL);
+  FILE *f = fopen("/proc/self/mountinfo", "r");
+  CHECK(f != NULL);
+  char line[2 * PATH_MAX];
+  size_t best = 0;
+  snprintf(type, size, "unknown");
+  /* ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [OPTIONAL...] - TYPE SOURCE ... */
+  while (fgets(line, sizeof line, f) != NULL) {
+    char point[PATH_MAX], fs[64];
+    const char *sep = strstr(line, " - ");
+    if (sep == NULL || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
+        sscanf(sep + 3, "%63s", fs) != 1)
+      continue;
+    nwal_test_unescape_(point);
+    size_t n = strlen(point);
+    int holds = strcmp(point, "/") == 0 ||
+                (strncmp(real, point, n) == 0 && (real[n] == '\0' || real[n] == '/'));
+    if (holds && n >= best) {
+      best = n;
+      snprintf(type, size, "%s", fs);
+    }
+  }
+  fclose(f);
+}
+
+/* A fresh scratch directory for this test process, removed at exit. With
+ * NWAL_TEST_FS set, prints the filesystem it is on and fails unless it is
+ * that one: a run meant for a filesystem must never quietly fall back to
+ * another (an unset TMPDIR means /tmp). */
 static inline const char *test_dir(void) {
   if (nwal_test_dir_[0] == '\0') {
     const char *base = getenv("TMPDIR");
@@ -65,6 +118,14 @@ static inline const char *test_dir(void) {
              base != NULL ? base : "/tmp");
     CHECK(mkdtemp(nwal_test_dir_) != NULL);
     atexit(nwal_test_cleanup_);
+    const char *want = getenv("NWAL_TEST_FS");
+    if (want != NULL) {
+      char type[64];
+      nwal_test_fs_type_(nwal_test_dir_, type, sizeof type);
+      printf("test directory %s on %s\n", nwal_test_dir_, type);
+      fflush(stdout);
+      CHECK(strcmp(type, want) == 0);
+    }
   }
   return nwal_test_dir_;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! Helpers shared by the integration tests: a seeded PRNG, options, record
-//! payloads that verify themselves, directory listings, and child processes.
+//! payloads that verify themselves, directory listings, child processes, and
+//! temporary directories that know their filesystem.
 //!
 //! Every test binary includes this module and uses only part of it.
 #![allow(dead_code)]
@@ -119,6 +120,80 @@ pub fn replay_all(wal: &Wal) -> Vec<(EntryRef, Record)> {
 /// Refs of every record of the stream, in replay order.
 pub fn replay_refs(wal: &Wal) -> Vec<EntryRef> {
     replay_all(wal).into_iter().map(|(r, _)| r).collect()
+}
+
+/// Environment variable naming the filesystem type (as /proc/self/mountinfo
+/// names it: ext4, xfs, btrfs, tmpfs) that `tempdir` must be on.
+/// `scripts/test.sh filesystems` sets it with TMPDIR on each of its mounts.
+pub const TEST_FS_ENV: &str = "NWAL_TEST_FS";
+
+/// A fresh temporary directory under TMPDIR. With `NWAL_TEST_FS` set, it
+/// prints the filesystem the directory is on and panics unless it is that
+/// one: a run meant for a filesystem must never quietly fall back to
+/// another (an unset or ignored TMPDIR means /tmp).
+pub fn tempdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    if let Some(want) = std::env::var_os(TEST_FS_ENV) {
+        let got = fs_type(dir.path());
+        eprintln!("test directory {} on {got}", dir.path().display());
+        assert_eq!(
+            got,
+            want.to_string_lossy(),
+            "{TEST_FS_ENV}: the test directory {} is on the wrong filesystem",
+            dir.path().display()
+        );
+    }
+    dir
+}
+
+/// The type of the filesystem holding `path`, as /proc/self/mountinfo names
+/// it: that of the mount whose mount point is the longest prefix of the
+/// canonical path (the last one mounted there, when several are). Not a
+/// match of `st_dev`: a btrfs subvolume's differs from the one mountinfo
+/// lists.
+pub fn fs_type(path: &Path) -> String {
+    let path = std::fs::canonicalize(path).expect("canonical path");
+    let info = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let mut best: Option<(usize, String)> = None;
+    for line in info.lines() {
+        // ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [OPTIONAL...] - TYPE SOURCE ...
+        let Some((mount, rest)) = line.split_once(" - ") else {
+            continue;
+        };
+        let (Some(point), Some(fs)) = (mount.split(' ').nth(4), rest.split(' ').next()) else {
+            continue;
+        };
+        let point = PathBuf::from(unescape_mountinfo(point));
+        let depth = point.components().count();
+        if path.starts_with(&point) && best.as_ref().is_none_or(|(d, _)| depth >= *d) {
+            best = Some((depth, fs.to_string()));
+        }
+    }
+    best.expect("a mount holds every path").1
+}
+
+/// Undo mountinfo's octal escapes (`\040` for a space, and tab, newline and
+/// backslash likewise).
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match octal {
+            Some(d) if b[i] == b'\\' => {
+                out.push(d.iter().fold(0u8, |v, c| v.wrapping_mul(8) + (c - b'0')));
+                i += 4;
+            }
+            _ => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Names of the segment files of `stream` in `dir` (parsed from the right,
