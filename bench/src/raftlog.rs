@@ -42,7 +42,7 @@ pub const TRUNCATE: usize = 100;
 /// The log the truncations run at the end of.
 pub const TRUNCATE_LOG: u64 = 10_000;
 /// Entries dropped from the head by each compaction.
-pub const COMPACT_STEP: u64 = 1_000;
+pub const COMPACT_STEP: u64 = 100;
 const REGION: u64 = 1;
 
 /// How much each measurement does.
@@ -76,12 +76,14 @@ impl Counts {
         } else {
             Counts {
                 reps,
-                writes: [2_000, 1_000, 200],
+                // An fdatasync takes ~0.1 ms on the build machine's disk:
+                // these keep each measurement near a second or more.
+                writes: [20_000, 5_000, 500],
                 cap: Duration::from_secs(3),
                 log: 100_000,
-                ranges: 20_000,
-                scans: 5,
-                cycles: 200,
+                ranges: 100_000,
+                scans: 20,
+                cycles: 1_000,
             }
         }
     }
