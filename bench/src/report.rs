@@ -869,10 +869,17 @@ const NOTES: &str = "\
   (`append_batch(.., durable = true)`, `write(batch, sync = true)`). A truncation cycle is nano_wal's `truncate_after` then a
   durable `append_batch` of 100, raft-engine's one synced write of 100 entries from the lower index (its way to truncate).
   The durable compaction row writes raft-engine's `Compact` command with a sync, as durable as `purge_before`; the
-  `compact_to` row shows raft-engine's own call, which does not sync (nano_wal's purge always does).
+  `compact_to` row shows raft-engine's own call, which does not sync (nano_wal's purge always does). What each does per
+  operation (strace of a `--quick` run): a durable append is one `pwrite` and one `fdatasync` in both; a truncation cycle
+  is one `pwrite` and one `fdatasync` in raft-engine, and in nano_wal a segment restart (the old segment sealed: footer
+  written, `fdatasync`; a new segment created, its header written, `fsync`; the directory `fsync`ed; the segment the
+  truncation left without records unlinked, the directory `fsync`ed again) before the append's `pwrite` and `fdatasync`;
+  a durable compaction is one `pwrite` and one `fdatasync` in both (nano_wal's of its metadata file), `compact_to` one
+  `pwrite` and no sync. A range fetch is one `pread` in nano_wal, one per write block it touches in raft-engine (the
+  log is filled in writes of 16 entries: ~5 per range of 64).
 - **Run time** on the 2-core build machine: the full run about 12 minutes before the reads by index and the many-segments row,
-  22 minutes with them (at a load average of ~4), `--quick` 30-80 s (both measured while other
-  builds ran). Fsync-bound measurements stop at a time cap (0.5 s quick, 3 s full) and count what they did.
+  22 minutes with them (at a load average of ~4), the raftlog rows about a minute more, `--quick` 30-80 s (both measured
+  while other builds ran). Fsync-bound measurements stop at a time cap (0.5 s quick, 3 s full) and count what they did.
 ";
 
 /// Write the report and the plots; returns the targets section.
