@@ -15,6 +15,7 @@ mod memory;
 mod nano;
 mod peers;
 mod plan;
+mod raftlog;
 mod report;
 
 use harness::System;
@@ -161,7 +162,8 @@ fn main() {
 /// its cell ("error"), with the reason in the notes.
 fn own_failures(results: &plan::Results) -> Vec<String> {
     let mut failed = Vec::new();
-    for row in results.rows.iter().chain(&results.limits) {
+    let raftlog = results.raftlog.iter().flat_map(|r| &r.rows);
+    for row in results.rows.iter().chain(&results.limits).chain(raftlog) {
         let own = row
             .cells
             .iter()

@@ -211,6 +211,9 @@ pub struct Results {
     pub memory: MemoryResult,
     /// Followers: wake-up latency and their cost to durable appenders.
     pub follow: Option<crate::follow::FollowResults>,
+    /// The Raft-log workload, nano_wal against raft-engine (none of its
+    /// rows wanted: None).
+    pub raftlog: Option<crate::raftlog::RaftResults>,
 }
 
 fn size_label(size: usize) -> String {
@@ -389,8 +392,15 @@ pub fn run(args: &Args, root: &Path, open_file_limit: u64) -> Results {
     let follow = r
         .wanted("follow")
         .then(|| crate::follow::measure(&r.scratch, p.reps, args.quick));
+    let raftlog = crate::raftlog::measure(
+        &r.scratch,
+        crate::raftlog::Counts::new(args.quick, p.reps),
+        args.trace,
+        &|id| r.wanted(id),
+    );
     Results {
         follow,
+        raftlog: (!raftlog.rows.is_empty()).then_some(raftlog),
         params: p,
         index_memory,
         rows,

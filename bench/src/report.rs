@@ -86,7 +86,7 @@ struct Target {
     absolute: Option<Unit>,
 }
 
-fn targets(rows: &[Row], limits: &[Row]) -> Vec<Target> {
+fn targets(rows: &[Row], limits: &[Row], raftlog: &[Row]) -> Vec<Target> {
     let mut t = Vec::new();
     let mut vs_limit = |what: &str, id: &str, goal: f64| {
         let m = median_of(rows, id, NANO)
@@ -197,7 +197,24 @@ fn targets(rows: &[Row], limits: &[Row]) -> Vec<Target> {
             absolute: None,
         });
     }
+    for row in raftlog {
+        t.push(Target {
+            what: format!("Raft log: {}, vs raft-engine", row.label),
+            measured: raft_ratio(row),
+            vs_framed: None,
+            goal: 1.0,
+            absolute: None,
+        });
+    }
     t
+}
+
+/// nano_wal's median over raft-engine's in a row of the raftlog family.
+fn raft_ratio(row: &Row) -> Option<f64> {
+    let of = |name| row.median(row.system(name)?).ok();
+    of(crate::raftlog::NANO)
+        .zip(of(crate::raftlog::RAFT))
+        .map(|(a, b)| a / b)
 }
 
 impl Row {
@@ -206,7 +223,7 @@ impl Row {
     }
 }
 
-fn write_targets(md: &mut String, rows: &[Row], limits: &[Row]) {
+fn write_targets(md: &mut String, rows: &[Row], limits: &[Row], raftlog: &[Row]) {
     let _ = writeln!(md, "## Targets\n");
     let _ = writeln!(md, "Ratios use medians of the same run; \"raw\" is the limit measured in the same repetitions as the row. \
         The last column is not a target: it divides the same nano_wal median by the limits-table row that moves the bytes \
@@ -216,7 +233,7 @@ fn write_targets(md: &mut String, rows: &[Row], limits: &[Row]) {
         md,
         "| Target | Measured | Goal | Result | vs the same on-disk bytes |\n|---|---:|---:|---|---:|"
     );
-    for t in targets(rows, limits) {
+    for t in targets(rows, limits, raftlog) {
         let (m, g) = match t.absolute {
             Some(u) => (t.measured.map(|v| fmt_rate(v, u)), fmt_rate(t.goal, u)),
             None => (
@@ -547,6 +564,81 @@ fn write_follow(md: &mut String, res: &Results) {
     md.push('\n');
 }
 
+fn write_raftlog(
+    md: &mut String,
+    res: &Results,
+    notes: &mut BTreeMap<(String, String), Vec<String>>,
+) {
+    let Some(r) = &res.raftlog else {
+        return;
+    };
+    let c = &r.counts;
+    let _ = writeln!(
+        md,
+        "### Raft log: nano_wal and raft-engine 0.4 (`--only raftlog`)\n"
+    );
+    let _ = writeln!(
+        md,
+        "What a Raft node asks of its log, one region, one thread: entries of a 16-byte header (term, index) and a \
+         {} B payload ({} B each in both systems), appended durably with their indexes, fetched by index, the tail \
+         truncated and re-appended as on a conflict, the head compacted. nano_wal through its Rust API (`append_batch` \
+         durable, `read_range_into`, `replay_from_index`, `truncate_after`, `purge_before`), raft-engine through its \
+         entry API (`LogBatch::add_entries` + `Engine::write` with sync, `fetch_entries_to`, an append at a lower index \
+         for the truncation, a `Compact` command). Medians of {} repetitions, the two systems alternating which goes \
+         first, each write row on a fresh log. The target: nano_wal at least equal to raft-engine.\n",
+        crate::raftlog::ENTRY - 16,
+        crate::raftlog::ENTRY,
+        c.reps
+    );
+    let _ = writeln!(
+        md,
+        "| Workload | {} | {} | nano_wal / raft-engine | target | spread |\n|---|---:|---:|---:|---|---:|",
+        crate::raftlog::NANO,
+        crate::raftlog::RAFT
+    );
+    for row in &r.rows {
+        let mut cell = |name: &str| match row.median(row.system(name).unwrap_or(&[])) {
+            Ok(v) => fmt_rate(v, row.unit),
+            Err(m) => {
+                let why = match &m {
+                    Missing::NotApplicable(w) | Missing::Failed(w) => w.clone(),
+                };
+                notes
+                    .entry((name.to_string(), format!("{}: {why}", fmt_missing(&m))))
+                    .or_default()
+                    .push(row.id.clone());
+                fmt_missing(&m).to_string()
+            }
+        };
+        let ratio = raft_ratio(row);
+        let worst = row
+            .cells
+            .iter()
+            .filter_map(|(_, c)| spread(row, c))
+            .fold(0.0, f64::max);
+        let (nano, raft) = (cell(crate::raftlog::NANO), cell(crate::raftlog::RAFT));
+        let _ = writeln!(
+            md,
+            "| {} | {nano} | {raft} | {} | {} | {:.0}% |",
+            row.label,
+            ratio.map_or("-".into(), |v| format!("{v:.2}x")),
+            match ratio {
+                Some(v) if v >= 1.0 => "met",
+                Some(_) => "**missed**",
+                None => "not measured",
+            },
+            worst * 100.0
+        );
+    }
+    md.push('\n');
+    for row in &r.rows {
+        for line in &row.detail {
+            let _ = writeln!(md, "- {line}");
+        }
+    }
+    md.push('\n');
+}
+
 /// Axis label of 10^e: "1", "10", "100", "1k", ... "100M".
 fn decade(e: i32) -> String {
     let suffix = ["", "k", "M", "G"];
@@ -770,9 +862,24 @@ const NOTES: &str = "\
   the table. The raw limit opens, `fstat`s and reads the first 64 and last 40 bytes of every segment file of the same stream.
   A log keeps one descriptor open per segment: the bench raises its open-file limit as far as it may and, below 10,000 free
   descriptors, builds fewer segments (said under the table). Building the two streams took ~150 s here.
+- **Raft log** (`raftlog` rows, nano_wal and raft-engine only): the same entries (16-byte term and index header, 128 B payload)
+  through each engine's entry API; raft-engine's entries are `protobuf` `BytesValue` messages of those 144 bytes, and its
+  reads here are of its log files (its memtable holds only each entry's position; a fetch reads and checks the whole block
+  of the write that held the entry, kept in a one-block per-thread cache), not of an in-memory copy. Appends are durable
+  (`append_batch(.., durable = true)`, `write(batch, sync = true)`). A truncation cycle is nano_wal's `truncate_after` then a
+  durable `append_batch` of 100, raft-engine's one synced write of 100 entries from the lower index (its way to truncate).
+  The durable compaction row writes raft-engine's `Compact` command with a sync, as durable as `purge_before`; the
+  `compact_to` row shows raft-engine's own call, which does not sync (nano_wal's purge always does). What each does per
+  operation (strace of a `--quick` run): a durable append is one `pwrite` and one `fdatasync` in both; a truncation cycle
+  is one `pwrite` and one `fdatasync` in raft-engine, and in nano_wal a segment restart (the old segment sealed: footer
+  written, `fdatasync`; a new segment created, its header written, `fsync`; the directory `fsync`ed; the segment the
+  truncation left without records unlinked, the directory `fsync`ed again) before the append's `pwrite` and `fdatasync`;
+  a durable compaction is one `pwrite` and one `fdatasync` in both (nano_wal's of its metadata file), `compact_to` one
+  `pwrite` and no sync. A range fetch is one `pread` in nano_wal, one per write block it touches in raft-engine (the
+  log is filled in writes of 16 entries: ~5 per range of 64).
 - **Run time** on the 2-core build machine: the full run about 12 minutes before the reads by index and the many-segments row,
-  22 minutes with them (at a load average of ~4), `--quick` 30-80 s (both measured while other
-  builds ran). Fsync-bound measurements stop at a time cap (0.5 s quick, 3 s full) and count what they did.
+  22 minutes with them (at a load average of ~4), the raftlog rows about a minute more, `--quick` 30-80 s (both measured
+  while other builds ran). Fsync-bound measurements stop at a time cap (0.5 s quick, 3 s full) and count what they did.
 ";
 
 /// Write the report and the plots; returns the targets section.
@@ -821,7 +928,8 @@ pub fn write(
         p.recovery_bytes >> 20
     );
     let mut targets_md = String::new();
-    write_targets(&mut targets_md, &res.rows, &res.limits);
+    let raftlog = res.raftlog.as_ref().map_or(&[][..], |r| &r.rows[..]);
+    write_targets(&mut targets_md, &res.rows, &res.limits, raftlog);
     md.push_str(&targets_md);
     let _ = writeln!(md, "## Results\n");
     let out_dir = args
@@ -847,6 +955,7 @@ pub fn write(
     write_memory(&mut md, res);
     write_index_memory(&mut md, res);
     write_follow(&mut md, res);
+    write_raftlog(&mut md, res, &mut notes);
     md.push_str(NOTES);
     if !notes.is_empty() {
         let _ = writeln!(md, "\n### Cells without a number in this run\n");

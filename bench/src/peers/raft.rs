@@ -16,7 +16,8 @@ pub struct RaftEngine;
 
 const REGION: u64 = 1;
 
-fn open(dir: &Path) -> Result<Engine, Missing> {
+/// The engine as every row opens it (the raftlog family too).
+pub fn open(dir: &Path) -> Result<Engine, Missing> {
     let cfg = Config {
         dir: dir.to_string_lossy().into_owned(),
         batch_compression_threshold: ReadableSize(0),
