@@ -5,6 +5,9 @@
  * usage: lazyfs_power_cut LAZYFS_BINARY WORK_DIR
  *   NWAL_LAZYFS_ITERS  iterations (default 70: ten of each cut kind)
  *   NWAL_LAZYFS_SEED   seed of the run (default 0x1A2F5)
+ *   NWAL_LAZYFS_ONLY   run only this iteration of the run (implies KEEP)
+ *   NWAL_LAZYFS_KEEP   stop at the first iteration whose first reopen
+ *                      fails a check, keeping its files
  *
  * LazyFS is a FUSE file system with its own page cache: data written to it
  * reaches the directory underneath (WORK_DIR/root) only when it is
@@ -1109,9 +1112,16 @@ int main(int argc, char **argv) {
   signal(SIGALRM, on_alarm);
   alarm(120 + (unsigned)iters * 10);
 
+  /* Replaying one iteration of a run: its files are kept if it fails. */
+  int only = -1;
+  env = getenv("NWAL_LAZYFS_ONLY");
+  if (env != NULL) only = atoi(env);
+  int keep = only >= 0 || getenv("NWAL_LAZYFS_KEEP") != NULL;
+
   kill_rng rng = {seed};
   for (iter = 0; iter < iters; iter++) {
     it_seed = kill_next(&rng);
+    if (only >= 0 && iter != only) continue;
     enum cut_kind kind = (enum cut_kind)(iter % CUT_KINDS);
     failures_this_iter = 0;
     nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
@@ -1124,12 +1134,17 @@ int main(int argc, char **argv) {
       n_fallback++;
     lazyfs_start();
     nwal *w = check_first();
+    if (keep && failures_this_iter > 0) {
+      fprintf(stderr, "iteration %d failed; its files are in %s\n", iter, root);
+      lazyfs_stop();
+      return 1;
+    }
     if (w != NULL)
       second_cut(w);
     lazyfs_stop();
     if (failures_this_iter > 0) {
       fprintf(stderr, "  iteration %d: %s, %d failed checks; replay with NWAL_LAZYFS_SEED=0x%" PRIx64
-              " (iteration %d of that run)\n",
+              " NWAL_LAZYFS_ONLY=%d\n",
               iter, cut_names[kind], failures_this_iter, seed, iter);
       failures += (uint64_t)failures_this_iter;
       failed_iters++;
