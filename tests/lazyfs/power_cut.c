@@ -1157,7 +1157,7 @@ int main(int argc, char **argv) {
   for (int k = 0; k < CUT_KINDS; k++) printf(" %s %" PRIu64 ",", cut_names[k], n_fired[k]);
   printf(" fault not fired (clear-cache instead) %" PRIu64 "\n", n_fallback);
   printf("  acknowledged records checked: %" PRIu64 " (%" PRIu64 " durable or synced); after the "
-         "cut %" PRIu64 " in the log, %" PRIu64 " lost (not durable), %" PRIu64
+         "cut %" PRIu64 " in the log, %" PRIu64 " lost past its end, %" PRIu64
          " deleted by cleanup, %" PRIu64 " truncated\n",
          n_acked_total, n_covered_total, n_present_total, n_lost_total, n_cleaned_total,
          n_dropped_total);
