@@ -15,6 +15,18 @@ need_apt() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# need_apt_file FILE PACKAGE...: install PACKAGEs from Debian if FILE is
+# missing (for libraries and headers, which have no command to look for).
+need_apt_file() {
+  local file=$1; shift
+  if [ -e "$file" ]; then return 0; fi
+  if [ "$_apt_updated" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    _apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
 # need_rust_src: add the rust-src component (std's sources, for -Zbuild-std)
 # if the active toolchain lacks it.
 need_rust_src() {

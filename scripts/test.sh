@@ -38,6 +38,12 @@
 #   asan       C tests under AddressSanitizer + UBSan (build/asan)
 #   valgrind   C tests under valgrind memcheck (build/valgrind)
 #   tsan       ThreadSanitizer, Rust and C (scripts/tsan.sh, build/tsan)
+#   lazyfs     power cuts under LazyFS through the C API (tests/lazyfs/,
+#              build/release), and a build that never syncs
+#              (build/lazyfs-broken) must fail them; needs root and
+#              /dev/fuse, and the vendored LazyFS tarball
+#              (NWAL_LAZYFS_TARBALL, default ../shared/vendor/...) (~1 min,
+#              +1 min the first time to build LazyFS into build/lazyfs)
 #   bench      bench/: fmt, clippy and a --quick run
 # Every section builds what it uses: `filesystems` and `consumers` (re)build
 # build/release as `c` does (without running CTest); `valgrind` shares `asan`'s cargo target
@@ -49,7 +55,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-SECTIONS=(fmt clippy structure msrv rust faults panic openraft c filesystems consumers packaging repro offline abi asan valgrind tsan bench)
+SECTIONS=(fmt clippy structure msrv rust faults panic openraft c filesystems consumers packaging repro offline abi asan valgrind tsan lazyfs bench)
 
 usage() {
   echo "usage: scripts/test.sh [--list | SECTION...]"
@@ -383,6 +389,55 @@ run_tsan() {
   section "[tsan] ThreadSanitizer: Rust and C concurrency tests (scripts/tsan.sh)"
   need_rust_src
   scripts/tsan.sh build/tsan
+}
+
+# Power cuts under LazyFS (tests/lazyfs/power_cut.c, a CMake target that
+# CTest does not run): LazyFS is built from the vendored LazyFS tarball
+# (NWAL_LAZYFS_TARBALL, default ../shared/vendor/lazyfs-a47a5ba.tar.gz) into
+# build/lazyfs by tests/lazyfs/build_lazyfs.sh, once per tarball. The test
+# runs against build/release and must pass, then against
+# build/lazyfs-broken (cargo feature test-skip-sync: no fdatasync or fsync
+# reaches the disk) and must fail: the proof that it can see lost data.
+run_lazyfs() {
+  section "[lazyfs] power cuts under LazyFS (tests/lazyfs/power_cut.c); a build that never syncs must fail them"
+  local tarball=${NWAL_LAZYFS_TARBALL:-../shared/vendor/lazyfs-a47a5ba.tar.gz}
+  if [ ! -f "$tarball" ]; then
+    echo "[lazyfs] no LazyFS tarball at $tarball: set NWAL_LAZYFS_TARBALL to the vendored LazyFS tarball" >&2
+    exit 1
+  fi
+  if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; then
+    echo "[lazyfs] needs root and /dev/fuse (it mounts LazyFS)" >&2
+    exit 1
+  fi
+  need_c_tools
+  need_apt fusermount3 fuse3
+  need_apt_file /usr/include/fuse3/fuse.h libfuse3-dev
+  need_apt_file /usr/include/toml.hpp libtoml11-dev
+  need_apt_file /usr/include/spdlog/spdlog.h libspdlog-dev
+  need_apt_file /usr/include/fmt/core.h libfmt-dev
+  local lazyfs
+  lazyfs=$(tests/lazyfs/build_lazyfs.sh "$tarball" build/lazyfs)
+  cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DNWAL_WERROR=ON
+  cmake --build build/release --target lazyfs_power_cut -j2
+  # Only the library and the test: no examples, no tool.
+  cmake -S . -B build/lazyfs-broken -DCMAKE_BUILD_TYPE=Release -DNWAL_WERROR=ON \
+    -DNWAL_CARGO_FEATURES=test-skip-sync -DNWAL_BUILD_EXAMPLES=OFF -DNWAL_INSTALL_TOOL=OFF
+  cmake --build build/lazyfs-broken --target lazyfs_power_cut -j2
+  mkdir -p build/lazyfs/run
+  build/release/tests/c/lazyfs_power_cut "$lazyfs" build/lazyfs/run
+
+  section "[lazyfs] the same power cuts against build/lazyfs-broken (test-skip-sync): they must fail"
+  local out rc=0
+  out=$(NWAL_LAZYFS_ITERS=7 build/lazyfs-broken/tests/c/lazyfs_power_cut "$lazyfs" build/lazyfs/run 2>&1) ||
+    rc=$?
+  # The summary and the first failures, not all of them.
+  printf '%s\n' "$out" | grep '^FAIL' | head -n 5 || true
+  printf '%s\n' "$out" | grep -v '^FAIL\|^  iteration'
+  if [ "$rc" != 1 ] || ! printf '%s\n' "$out" | grep -q '^  failures: [1-9]'; then
+    echo "[lazyfs] the build that never syncs was not caught (exit status $rc)" >&2
+    exit 1
+  fi
+  echo "[lazyfs] the build that never syncs fails the power cuts, as it must"
 }
 
 # The measuring stick (a separate crate, not built by the root `cargo test`):
