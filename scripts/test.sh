@@ -393,18 +393,44 @@ run_tsan() {
 
 # Power cuts under LazyFS (tests/lazyfs/power_cut.c, a CMake target that
 # CTest does not run): LazyFS is built from the vendored LazyFS tarball
-# (NWAL_LAZYFS_TARBALL, default ../shared/vendor/lazyfs-a47a5ba.tar.gz) into
+# (NWAL_LAZYFS_TARBALL, or found by find_lazyfs_tarball) into
 # build/lazyfs by tests/lazyfs/build_lazyfs.sh, once per tarball. The test
 # runs against build/release and must pass, then against
 # build/lazyfs-broken (cargo feature test-skip-sync: no fdatasync or fsync
 # reaches the disk) and must fail: the proof that it can see lost data.
+# The vendored LazyFS tarball: NWAL_LAZYFS_TARBALL, else shared/vendor/ in a
+# directory above the checkout or, for a clone, above the repository it was
+# cloned from (a CI clone sits elsewhere than its origin).
+find_lazyfs_tarball() {
+  local name=lazyfs-a47a5ba.tar.gz origin dir
+  if [ -n "${NWAL_LAZYFS_TARBALL:-}" ]; then
+    echo "$NWAL_LAZYFS_TARBALL"
+    return
+  fi
+  origin=$(git remote get-url origin 2>/dev/null || true)
+  for dir in "$PWD" "$origin"; do
+    [ -d "$dir" ] || continue
+    dir=$(cd "$dir" && pwd)
+    while [ "$dir" != / ]; do
+      dir=$(dirname "$dir")
+      if [ -f "$dir/shared/vendor/$name" ]; then
+        echo "$dir/shared/vendor/$name"
+        return
+      fi
+    done
+  done
+  echo "../shared/vendor/$name"
+}
+
 run_lazyfs() {
   section "[lazyfs] power cuts under LazyFS (tests/lazyfs/power_cut.c); a build that never syncs must fail them"
-  local tarball=${NWAL_LAZYFS_TARBALL:-../shared/vendor/lazyfs-a47a5ba.tar.gz}
+  local tarball
+  tarball=$(find_lazyfs_tarball)
   if [ ! -f "$tarball" ]; then
     echo "[lazyfs] no LazyFS tarball at $tarball: set NWAL_LAZYFS_TARBALL to the vendored LazyFS tarball" >&2
     exit 1
   fi
+  echo "[lazyfs] LazyFS from $tarball"
   if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; then
     echo "[lazyfs] needs root and /dev/fuse (it mounts LazyFS)" >&2
     exit 1
