@@ -6,6 +6,7 @@
 //!
 //! cargo run --release --manifest-path bench/Cargo.toml -- [--quick] [--out BENCHMARKS.md] [--dir DIR] [--reps N]
 
+mod adapter;
 mod facts;
 mod ffi;
 mod follow;
@@ -163,7 +164,14 @@ fn main() {
 fn own_failures(results: &plan::Results) -> Vec<String> {
     let mut failed = Vec::new();
     let raftlog = results.raftlog.iter().flat_map(|r| &r.rows);
-    for row in results.rows.iter().chain(&results.limits).chain(raftlog) {
+    let openraft = results.openraft.iter().flat_map(|r| &r.rows);
+    for row in results
+        .rows
+        .iter()
+        .chain(&results.limits)
+        .chain(raftlog)
+        .chain(openraft)
+    {
         let own = row
             .cells
             .iter()

@@ -214,6 +214,9 @@ pub struct Results {
     /// The Raft-log workload, nano_wal against raft-engine (none of its
     /// rows wanted: None).
     pub raftlog: Option<crate::raftlog::RaftResults>,
+    /// The openraft log store against nano_wal directly (none of its rows
+    /// wanted: None).
+    pub openraft: Option<crate::adapter::AdapterResults>,
 }
 
 fn size_label(size: usize) -> String {
@@ -398,9 +401,16 @@ pub fn run(args: &Args, root: &Path, open_file_limit: u64) -> Results {
         args.trace,
         &|id| r.wanted(id),
     );
+    let openraft = crate::adapter::measure(
+        &r.scratch,
+        crate::adapter::Counts::new(args.quick, p.reps),
+        args.trace,
+        &|id| r.wanted(id),
+    );
     Results {
         follow,
         raftlog: (!raftlog.rows.is_empty()).then_some(raftlog),
+        openraft: (!openraft.rows.is_empty()).then_some(openraft),
         params: p,
         index_memory,
         rows,

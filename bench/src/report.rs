@@ -86,7 +86,7 @@ struct Target {
     absolute: Option<Unit>,
 }
 
-fn targets(rows: &[Row], limits: &[Row], raftlog: &[Row]) -> Vec<Target> {
+fn targets(rows: &[Row], limits: &[Row], raftlog: &[Row], openraft: &[Row]) -> Vec<Target> {
     let mut t = Vec::new();
     let mut vs_limit = |what: &str, id: &str, goal: f64| {
         let m = median_of(rows, id, NANO)
@@ -206,6 +206,15 @@ fn targets(rows: &[Row], limits: &[Row], raftlog: &[Row]) -> Vec<Target> {
             absolute: None,
         });
     }
+    for row in openraft {
+        t.push(Target {
+            what: format!("openraft log store / nano_wal: {}", row.label),
+            measured: crate::adapter::ratio(row),
+            vs_framed: None,
+            goal: crate::adapter::GOAL,
+            absolute: None,
+        });
+    }
     t
 }
 
@@ -223,7 +232,7 @@ impl Row {
     }
 }
 
-fn write_targets(md: &mut String, rows: &[Row], limits: &[Row], raftlog: &[Row]) {
+fn write_targets(md: &mut String, rows: &[Row], limits: &[Row], raftlog: &[Row], openraft: &[Row]) {
     let _ = writeln!(md, "## Targets\n");
     let _ = writeln!(md, "Ratios use medians of the same run; \"raw\" is the limit measured in the same repetitions as the row. \
         The last column is not a target: it divides the same nano_wal median by the limits-table row that moves the bytes \
@@ -233,7 +242,7 @@ fn write_targets(md: &mut String, rows: &[Row], limits: &[Row], raftlog: &[Row])
         md,
         "| Target | Measured | Goal | Result | vs the same on-disk bytes |\n|---|---:|---:|---|---:|"
     );
-    for t in targets(rows, limits, raftlog) {
+    for t in targets(rows, limits, raftlog, openraft) {
         let (m, g) = match t.absolute {
             Some(u) => (t.measured.map(|v| fmt_rate(v, u)), fmt_rate(t.goal, u)),
             None => (
@@ -639,6 +648,78 @@ fn write_raftlog(
     md.push('\n');
 }
 
+fn write_openraft(
+    md: &mut String,
+    res: &Results,
+    notes: &mut BTreeMap<(String, String), Vec<String>>,
+) {
+    use crate::adapter::{ratio, ADAPTER, DIRECT, GOAL, PAYLOAD};
+    let Some(r) = &res.openraft else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "### openraft log store: the adapter over nano_wal (`--only openraft`)\n"
+    );
+    let _ = writeln!(
+        md,
+        "What the openraft log store (`nano_wal_openraft::LogStore`, openraft 0.9's `RaftLogStorage`) costs over \
+         nano_wal for durable appends. {ADAPTER}: `RaftLogStorageExt::blocking_append` of `openraft::Entry`s with a \
+         normal payload of {PAYLOAD} B, awaited on a tokio current-thread runtime (the store encodes each entry with \
+         postcard, appends without waiting, and its flusher thread calls the flush callback once `Wal::wait_durable` \
+         returns). {DIRECT}: `append_batch(.., durable = true)` of the same entries' postcard encodings, one record each: \
+         the same bytes on disk. Medians of {} repetitions, the two columns alternating which goes first, each on a \
+         fresh log. The target: the adapter costs at most {:.0}% (adapter / direct >= {GOAL:.2}).\n",
+        r.counts.reps,
+        (1.0 - GOAL) * 100.0
+    );
+    let _ = writeln!(
+        md,
+        "| Workload | {ADAPTER} | {DIRECT} | adapter / direct | target | spread |\n|---|---:|---:|---:|---|---:|"
+    );
+    for row in &r.rows {
+        let mut cell = |name: &str| match row.median(row.system(name).unwrap_or(&[])) {
+            Ok(v) => fmt_rate(v, row.unit),
+            Err(m) => {
+                let why = match &m {
+                    Missing::NotApplicable(w) | Missing::Failed(w) => w.clone(),
+                };
+                notes
+                    .entry((name.to_string(), format!("{}: {why}", fmt_missing(&m))))
+                    .or_default()
+                    .push(row.id.clone());
+                fmt_missing(&m).to_string()
+            }
+        };
+        let ratio = ratio(row);
+        let worst = row
+            .cells
+            .iter()
+            .filter_map(|(_, c)| spread(row, c))
+            .fold(0.0, f64::max);
+        let (adapter, direct) = (cell(ADAPTER), cell(DIRECT));
+        let _ = writeln!(
+            md,
+            "| {} | {adapter} | {direct} | {} | {} | {:.0}% |",
+            row.label,
+            ratio.map_or("-".into(), |v| format!("{v:.2}x")),
+            match ratio {
+                Some(v) if v >= GOAL => "met",
+                Some(_) => "**missed**",
+                None => "not measured",
+            },
+            worst * 100.0
+        );
+    }
+    md.push('\n');
+    for row in &r.rows {
+        for line in &row.detail {
+            let _ = writeln!(md, "- {line}");
+        }
+    }
+    md.push('\n');
+}
+
 /// Axis label of 10^e: "1", "10", "100", "1k", ... "100M".
 fn decade(e: i32) -> String {
     let suffix = ["", "k", "M", "G"];
@@ -929,7 +1010,8 @@ pub fn write(
     );
     let mut targets_md = String::new();
     let raftlog = res.raftlog.as_ref().map_or(&[][..], |r| &r.rows[..]);
-    write_targets(&mut targets_md, &res.rows, &res.limits, raftlog);
+    let openraft = res.openraft.as_ref().map_or(&[][..], |r| &r.rows[..]);
+    write_targets(&mut targets_md, &res.rows, &res.limits, raftlog, openraft);
     md.push_str(&targets_md);
     let _ = writeln!(md, "## Results\n");
     let out_dir = args
@@ -956,6 +1038,7 @@ pub fn write(
     write_index_memory(&mut md, res);
     write_follow(&mut md, res);
     write_raftlog(&mut md, res, &mut notes);
+    write_openraft(&mut md, res, &mut notes);
     md.push_str(NOTES);
     if !notes.is_empty() {
         let _ = writeln!(md, "\n### Cells without a number in this run\n");
