@@ -42,7 +42,7 @@
 #              build/release), and a build that never syncs
 #              (build/lazyfs-broken) must fail them; needs root and
 #              /dev/fuse, and the vendored LazyFS tarball
-#              (NWAL_LAZYFS_TARBALL, default ../shared/vendor/...) (~1 min,
+#              (NWAL_LAZYFS_TARBALL, or see find_lazyfs_tarball) (~1 min,
 #              +1 min the first time to build LazyFS into build/lazyfs)
 #   bench      bench/: fmt, clippy and a --quick run
 # Every section builds what it uses: `filesystems` and `consumers` (re)build
