@@ -16,7 +16,7 @@
 use crate::harness::{
     deadline, fail, now_ms, payload, set_time_cap, settle, Cell, Missing, Sample,
 };
-use crate::harness::{Scratch, TempDir};
+use crate::harness::{pair_order, Scratch, TempDir};
 use crate::plan::{Row, Unit};
 use nano_wal::{Wal, WalOptions, WriteEntry};
 use nano_wal_openraft::LogStore;
@@ -191,12 +191,6 @@ fn direct(dir: &Path, encoded: &[Vec<u8>], batch: usize, writes: usize) -> Cell 
     })
 }
 
-/// The two columns in the order of repetition `rep`: each goes first in
-/// every other repetition.
-fn order(rep: usize) -> [usize; 2] {
-    [[0, 1], [1, 0]][rep % 2]
-}
-
 /// Every row of the family that `wanted` (by row id) selects.
 pub fn measure(
     scratch: &Scratch,
@@ -243,7 +237,7 @@ pub fn measure(
         let bytes: Vec<u64> = encoded.iter().map(|e| e.len() as u64).collect();
         for rep in 0..c.reps {
             crate::progress!("  {} rep {}/{}", r.id, rep + 1, c.reps);
-            for i in order(rep) {
+            for i in pair_order(rep) {
                 let d: TempDir = scratch.fresh(&format!("openraft{i}"));
                 let cell = if i == 0 {
                     let calls = template.chunks(batch).map(<[Entry]>::to_vec).collect();

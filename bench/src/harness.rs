@@ -310,6 +310,12 @@ pub fn sample(ops: usize, size: usize, secs: f64) -> Sample {
     }
 }
 
+/// The two systems (or columns) of a side-by-side row in the order of
+/// repetition `rep`: each goes first in every other repetition.
+pub fn pair_order(rep: usize) -> [usize; 2] {
+    [[0, 1], [1, 0]][rep % 2]
+}
+
 /// Time a closure that returns how many records it handled and their bytes.
 pub fn time<F>(f: F) -> Cell
 where

@@ -13,10 +13,8 @@
 //! must be protobuf messages, and `MessageExt::index` reads the index back
 //! from the header).
 
-use crate::harness::{
-    deadline, fail, now_ms, payload, set_time_cap, settle, Cell, Missing, Sample,
-};
-use crate::harness::{Scratch, TempDir};
+use crate::harness::{deadline, fail, now_ms, payload, set_time_cap, settle, Cell, Missing};
+use crate::harness::{pair_order, time, Scratch, TempDir};
 use crate::plan::{Row, Unit};
 use nano_wal::{ReadBuf, Wal, WalOptions, WriteEntry};
 use protobuf::well_known_types::BytesValue;
@@ -471,22 +469,6 @@ fn fill(log: &mut dyn RaftLog, count: u64) -> Result<(), Missing> {
     Ok(())
 }
 
-/// The systems in the order of repetition `rep`: each goes first in every
-/// other repetition.
-fn order(rep: usize) -> [usize; 2] {
-    [[0, 1], [1, 0]][rep % 2]
-}
-
-fn timed(f: impl FnOnce() -> Result<(u64, u64), Missing>) -> Cell {
-    let start = Instant::now();
-    let (ops, bytes) = f()?;
-    Ok(Sample {
-        ops,
-        bytes,
-        secs: start.elapsed().as_secs_f64(),
-    })
-}
-
 /// One measurement per system and repetition, each on a fresh log that
 /// `setup` prepares (untimed) in a fresh directory, then `work` timed.
 fn fresh_row(
@@ -499,7 +481,7 @@ fn fresh_row(
 ) {
     for rep in 0..c.reps {
         crate::progress!("  {} rep {}/{}", row.id, rep + 1, c.reps);
-        for i in order(rep) {
+        for i in pair_order(rep) {
             let (name, open) = SYSTEMS[i];
             let d: TempDir = scratch.fresh(&format!("raftlog{i}"));
             let cell = open(&d.path).and_then(|mut log| {
@@ -542,7 +524,7 @@ pub fn measure(
         let writes = c.writes[k];
         let e = Entries::new(1, writes * batch, 1);
         fresh_row(&mut r, scratch, &c, trace, &|_| Ok(()), &|log| {
-            timed(|| {
+            time(|| {
                 let stop = deadline(Instant::now());
                 let mut done = 0;
                 while done < writes && stop.is_none_or(|d| Instant::now() < d) {
@@ -582,7 +564,7 @@ pub fn measure(
             trace,
             &|log| fill(log, TRUNCATE_LOG),
             &|log| {
-                let cell = timed(|| {
+                let cell = time(|| {
                     let stop = deadline(Instant::now());
                     let mut done = 0;
                     while done < cycles.len() && stop.is_none_or(|d| Instant::now() < d) {
@@ -651,7 +633,7 @@ pub fn measure(
             trace,
             &|log| fill(log, log_len),
             &|log| {
-                let cell = timed(|| {
+                let cell = time(|| {
                     for k in 1..=steps {
                         log.compact(1 + k * COMPACT_STEP, durable)?;
                     }
@@ -735,11 +717,11 @@ fn read_rows(
         .collect();
     for rep in 0..c.reps {
         crate::progress!("  raftlog reads rep {}/{}", rep + 1, c.reps);
-        for i in order(rep) {
+        for i in pair_order(rep) {
             let log = &mut logs[i];
             if wanted(&fetch.id) {
                 let cell = log.as_mut().map_err(|m| m.clone()).and_then(|log| {
-                    timed(|| {
+                    time(|| {
                         let mut bytes = 0;
                         for &s in &starts {
                             bytes += log.fetch(s, RANGE)?;
@@ -752,7 +734,7 @@ fn read_rows(
             }
             if wanted(&scan.id) {
                 let cell = log.as_mut().map_err(|m| m.clone()).and_then(|log| {
-                    timed(|| {
+                    time(|| {
                         let mut n = 0;
                         for _ in 0..c.scans {
                             let got = log.scan(1, c.log)?;
