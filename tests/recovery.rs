@@ -786,6 +786,34 @@ fn a_hole_is_cut_only_where_no_later_record_proves_the_bytes_were_synced() {
         other => panic!("garbage in the unsynced half: {:?}", other.map(|_| ())),
     }
 
+    // 3b. Zeros shorter than a sector inside a record past every proof (a
+    //     write torn finer than disks tear, as LazyFS does): not the zeroed
+    //     sector of a lost write, so refused; salvage cuts there, and its
+    //     report proves nothing durable was cut.
+    let d = tmp.path().join("sub_sector");
+    copy_dir(&clean, &d);
+    let mut bytes = std::fs::read(path_in(&d)).unwrap();
+    let from = (victim.offset + 24) as usize;
+    bytes[from..from + 100].fill(0);
+    std::fs::write(path_in(&d), &bytes).unwrap();
+    match open(&d) {
+        Err(WalError::CorruptedData { offset, detail, .. }) => {
+            assert_eq!(offset, victim.offset);
+            assert!(detail.contains("not a lost (zeroed) write"), "{detail}");
+        }
+        other => panic!("sub-sector zeros: {:?}", other.map(|_| ())),
+    }
+    assert_eq!(
+        std::fs::read(path_in(&d)).unwrap(),
+        bytes,
+        "refused open changed the file"
+    );
+    let w = Wal::open(&d, "s", salvage_opts()).unwrap();
+    assert_eq!(replay_refs(&w), refs[..30].to_vec());
+    let report = w.recovery_report();
+    assert!(!report.cut_below_durable, "{report:?}");
+    drop(w);
+
     // 4. After a reopen everything is synced, and the first record appended
     //    carries that: the old unsynced half is now proven, and a zeroed
     //    sector there is corruption.
