@@ -923,10 +923,157 @@ enum nwal_status nwal_read_range(struct nwal *w,
                                  struct nwal_read_buf **out_buf);
 
 /**
- * Release the buffer of an `nwal_read_batch`; the records that point into
- * it become invalid.
+ * Create an empty read buffer for the `_into` reads, which fill it again
+ * and again reusing its memory: once it has grown to what a read needs,
+ * reads by ref into it allocate nothing.
  *
- * @param[in] buf a buffer from `nwal_read_batch`, or NULL (nothing to do).
+ * Any buffer may be passed to an `_into` read, also one returned by
+ * `nwal_read_batch` or `nwal_read_range`: each read replaces what the
+ * buffer held, so the records an earlier read put in it become invalid.
+ *
+ * @param[out] out receives the buffer on `NWAL_OK`. Required. The caller
+ *                 owns it: release it with `nwal_read_buf_free`. It does
+ *                 not belong to a log: one buffer serves reads of any log.
+ *
+ * @retval NWAL_OK                   the buffer is created (it allocates on
+ *                                   its first read).
+ * @retval NWAL_ERR_INVALID_ARGUMENT `out` is NULL.
+ * @retval NWAL_ERR_PANIC            internal error.
+ *
+ * Thread-safe. A buffer is used by one thread at a time.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
+ * # Safety
+ * - `out` is NULL or points to writable storage for an `nwal_read_buf *`.
+ */
+enum nwal_status nwal_read_buf_new(struct nwal_read_buf **out);
+
+/**
+ * Read one record into the caller's buffer `buf`: `nwal_read_batch` of
+ * one ref, with the buffer's memory reused instead of a buffer allocated.
+ *
+ * @param[in]     w       the log.
+ * @param[in]     ref     the record's ref. Required; borrowed for the
+ *                        call.
+ * @param[in,out] buf     the buffer (`nwal_read_buf_new`). Required. Its
+ *                        earlier records become invalid; on `NWAL_OK` it
+ *                        holds this one, on failure none.
+ * @param[out]    out_rec receives the record on `NWAL_OK`, a view into
+ *                        `buf` valid until `buf`'s next read or
+ *                        `nwal_read_buf_free`. Required.
+ *
+ * @retval NWAL_OK and every status of `nwal_read_batch`, for the same
+ *         reasons; `NWAL_ERR_INVALID_ARGUMENT` also when `ref`, `buf` or
+ *         `out_rec` is NULL.
+ *
+ * Thread-safe on `w`; `buf` is used by one thread at a time.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `ref` is NULL or points to a readable `nwal_entry_ref`.
+ * - `buf` is NULL or a buffer from `nwal_read_buf_new`, `nwal_read_batch`
+ *   or `nwal_read_range`, not yet freed, used by no other thread.
+ * - `out_rec` is NULL or points to a writable `nwal_record`.
+ */
+enum nwal_status nwal_read_into(struct nwal *w,
+                                const struct nwal_entry_ref *ref,
+                                struct nwal_read_buf *buf,
+                                struct nwal_record *out_rec);
+
+/**
+ * Read the records of `count` refs into the caller's buffer `buf`:
+ * `nwal_read_batch`, with the buffer's memory reused instead of a buffer
+ * allocated.
+ *
+ * @param[in]     w           the log.
+ * @param[in]     refs        the refs; NULL only if `count` is 0.
+ *                            Borrowed for the call.
+ * @param[in]     count       number of refs; 0 reads nothing and empties
+ *                            `buf`.
+ * @param[in,out] buf         the buffer (`nwal_read_buf_new`). Required.
+ *                            Its earlier records become invalid; on
+ *                            `NWAL_OK` it holds these, on failure none.
+ * @param[out]    out_records `count` slots, filled on `NWAL_OK` with views
+ *                            into `buf`, valid until `buf`'s next read or
+ *                            `nwal_read_buf_free`; NULL only if `count` is 0.
+ *
+ * @retval NWAL_OK and every status of `nwal_read_batch`, for the same
+ *         reasons; `NWAL_ERR_INVALID_ARGUMENT` also when `buf` is NULL.
+ *
+ * Thread-safe on `w`; `buf` is used by one thread at a time.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `refs` is NULL or points to `count` readable `nwal_entry_ref`s.
+ * - `buf` is NULL or a buffer from `nwal_read_buf_new`, `nwal_read_batch`
+ *   or `nwal_read_range`, not yet freed, used by no other thread.
+ * - `out_records` is NULL or points to `count` writable `nwal_record`s.
+ */
+enum nwal_status nwal_read_batch_into(struct nwal *w,
+                                      const struct nwal_entry_ref *refs,
+                                      size_t count,
+                                      struct nwal_read_buf *buf,
+                                      struct nwal_record *out_records);
+
+/**
+ * Read the records from index `from` on into the caller's buffer `buf`:
+ * `nwal_read_range`, with the memory of the records' bytes reused instead
+ * of a buffer allocated.
+ *
+ * @param[in]     w           the log.
+ * @param[in]     from        the index of the first record.
+ * @param[in]     max_count   at most this many records (at least 1).
+ * @param[in]     max_bytes   budget of header and content bytes; the first
+ *                            record is returned whatever its size.
+ * @param[in,out] buf         the buffer (`nwal_read_buf_new`). Required.
+ *                            Its earlier records become invalid; on
+ *                            `NWAL_OK` it holds these, on failure none.
+ * @param[out]    out_records `max_count` slots; the first `*out_count` are
+ *                            filled on `NWAL_OK` with views into `buf`,
+ *                            valid until `buf`'s next read or
+ *                            `nwal_read_buf_free`. Required.
+ * @param[out]    out_refs    `max_count` slots for the records' refs, or
+ *                            NULL.
+ * @param[out]    out_count   receives the number of records on `NWAL_OK`.
+ *                            Required.
+ *
+ * @retval NWAL_OK and every status of `nwal_read_range`, for the same
+ *         reasons; `NWAL_ERR_INVALID_ARGUMENT` also when `buf` is NULL.
+ *
+ * Thread-safe on `w`; `buf` is used by one thread at a time.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `buf` is NULL or a buffer from `nwal_read_buf_new`, `nwal_read_batch`
+ *   or `nwal_read_range`, not yet freed, used by no other thread.
+ * - `out_records` is NULL or points to `max_count` writable `nwal_record`s,
+ *   `out_refs` is NULL or points to `max_count` writable `nwal_entry_ref`s,
+ *   `out_count` is NULL or points to a writable `size_t`.
+ */
+enum nwal_status nwal_read_range_into(struct nwal *w,
+                                      uint64_t from,
+                                      size_t max_count,
+                                      uint64_t max_bytes,
+                                      struct nwal_read_buf *buf,
+                                      struct nwal_record *out_records,
+                                      struct nwal_entry_ref *out_refs,
+                                      size_t *out_count);
+
+/**
+ * Release a read buffer; the records that point into it become invalid.
+ *
+ * @param[in] buf a buffer from `nwal_read_batch`, `nwal_read_range` or
+ *                `nwal_read_buf_new`, or NULL (nothing to do).
  *                Invalid after the call. It does not depend on its log: it
  *                may be released before or after `nwal_close`.
  *
@@ -936,8 +1083,9 @@ enum nwal_status nwal_read_range(struct nwal *w,
  * @since 0.1 (symbol version NWAL_0.1)
  *
  * # Safety
- * - `buf` is NULL or a buffer returned by `nwal_read_batch` and not yet
- *   passed to `nwal_read_buf_free`.
+ * - `buf` is NULL or a buffer returned by `nwal_read_batch`,
+ *   `nwal_read_range` or `nwal_read_buf_new` and not yet passed to
+ *   `nwal_read_buf_free`.
  * - No other thread uses `buf` or its records during or after the call.
  */
 void nwal_read_buf_free(struct nwal_read_buf *buf);
@@ -1078,6 +1226,63 @@ enum nwal_status nwal_iter_open_at(struct nwal *w, uint64_t from_index, struct n
 enum nwal_status nwal_iter_next(struct nwal_iter *it,
                                 struct nwal_record *out_rec,
                                 struct nwal_entry_ref *out_ref);
+
+/**
+ * Advance the iterator by up to `max_count` records at once: what
+ * `max_count` calls of `nwal_iter_next` would return, in one call.
+ *
+ * The records come from the iterator's read buffer (about 1 MiB at a
+ * time), so a call may return fewer than `max_count` before the end: the
+ * buffer's last record, or the record before anything `nwal_iter_next`
+ * would stop at (an error is returned by the next call, once the records
+ * before it were handed out). The way to replay many small records
+ * without a call per record.
+ *
+ * @param[in,out] it          the iterator.
+ * @param[out]    out_records `max_count` slots, the first `*out_count`
+ *                            filled on `NWAL_OK`. Required. Their pointers
+ *                            are valid until the next `nwal_iter_next`,
+ *                            `nwal_iter_next_batch` or `nwal_iter_free` on
+ *                            `it`.
+ * @param[out]    out_refs    `max_count` slots for the records' refs, or
+ *                            NULL.
+ * @param[in]     max_count   the most records to return; at least 1.
+ * @param[out]    out_count   receives the number of records returned: at
+ *                            least 1 on `NWAL_OK`, 0 on `NWAL_DONE`
+ *                            (untouched on errors). Required.
+ *
+ * @retval NWAL_OK                   `*out_count` records.
+ * @retval NWAL_DONE                 the end of the log (not an error: the
+ *                                   last error message is unchanged).
+ * @retval NWAL_ERR_CORRUPTED_DATA   the next record does not verify, or a
+ *                                   batch is cut short.
+ * @retval NWAL_ERR_NOT_FOUND        a truncation or reset dropped the
+ *                                   records the iterator was at.
+ * @retval NWAL_ERR_IO               reading failed.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `it`, `out_records` or `out_count` is
+ *                                   NULL, or `max_count` is 0.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `it` (the iterator is poisoned).
+ *
+ * After an error the iterator is finished, as for `nwal_iter_next`.
+ *
+ * Not thread-safe on `it`: one thread at a time.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
+ * # Safety
+ * - `it` is NULL or an iterator returned by `nwal_iter_open` and not yet
+ *   passed to `nwal_iter_free`, used by no other thread during the call.
+ * - `out_records` is NULL or points to `max_count` writable
+ *   `nwal_record`s, `out_refs` is NULL or points to `max_count` writable
+ *   `nwal_entry_ref`s, and `out_count` is NULL or points to a writable
+ *   `size_t`.
+ */
+enum nwal_status nwal_iter_next_batch(struct nwal_iter *it,
+                                      struct nwal_record *out_records,
+                                      struct nwal_entry_ref *out_refs,
+                                      size_t max_count,
+                                      size_t *out_count);
 
 /**
  * Release an iterator; the record it returned last becomes invalid.

@@ -109,7 +109,7 @@ pub use read::{read_batch, ReadBuf, ReadDescriptor};
 pub use record::RecordRef;
 pub use record::{EntryRef, LogState, Record, RecordView, WriteEntry};
 pub use recovery::{RecoveryReport, RemovedReason, RemovedSegment, TailCut};
-pub use replay::Replay;
+pub use replay::{Replay, ReplayBatch};
 pub use segment::Segment;
 pub use wal::{DroppedHold, Hold, Wal};
 

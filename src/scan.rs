@@ -187,6 +187,41 @@ impl Scanner {
     }
 }
 
+impl Scanner {
+    /// The next record if it lies whole in the current chunk and verifies,
+    /// else `None` with nothing moved: no read, so records returned before
+    /// stay in the chunk (a replay batch borrows them all). Whatever
+    /// stopped it, `next_record` meets again and reports.
+    #[inline]
+    pub fn next_record_in_chunk(&mut self) -> Option<ScannedRecord> {
+        if self.pos >= self.end || self.pos < self.chunk_start {
+            return None;
+        }
+        let at = (self.pos - self.chunk_start) as usize;
+        let in_chunk = self.chunk.len() - at.min(self.chunk.len());
+        let frame = well_formed_frame(self.chunk.get(at..)?)?;
+        let size = frame.total_size();
+        if size > self.end - self.pos || size > in_chunk as u64 {
+            return None;
+        }
+        let pos = Position {
+            offset: self.pos,
+            index: self.index,
+        };
+        if !frame.covers(self.here(size), self.segment.crc_seed(), pos) {
+            return None;
+        }
+        self.pos += size;
+        self.index += 1;
+        Some(ScannedRecord {
+            offset: pos.offset,
+            index: pos.index,
+            frame,
+            at,
+        })
+    }
+}
+
 /// Is there any valid record starting after `from` and ending by `end`?
 /// Used to tell a torn tail (nothing valid after the damage) from corruption
 /// in the middle of the log. `index` is the index the record at `from`

@@ -556,8 +556,20 @@ fn replay_by_reference_and_by_value_agree() {
         assert_eq!(by_value(&w, None), (v.clone(), None));
         assert_eq!(by_ref(&w, Some(v[13].0)), (v[13..].to_vec(), None));
         assert_eq!(by_value(&w, Some(v[13].0)), (v[13..].to_vec(), None));
+        for max in [0, 1, 3, 1000] {
+            let (got, sizes) = by_batch(&w, None, max);
+            assert_eq!(got, (v.clone(), None), "batches of {max}");
+            // A batch never spans segments (one chunk each here).
+            let want: Vec<usize> = match max {
+                0 | 1 => vec![1; 30],
+                3 => [[3, 3, 3, 1]; 3].concat(),
+                _ => vec![10; 3],
+            };
+            assert_eq!(sizes, want, "batches of {max}");
+            assert_eq!(by_batch(&w, Some(v[13].0), 4).0, (v[13..].to_vec(), None));
+        }
     }
-    // A flipped content byte in the middle segment: both stop there, with
+    // A flipped content byte in the middle segment: all stop there, with
     // the records before it and the same error.
     let r = v[15].0;
     flip_byte(&seg_path(tmp.path(), "s", 2), r.offset + r.size - 1);
@@ -565,4 +577,75 @@ fn replay_by_reference_and_by_value_agree() {
     let want = (v[..15].to_vec(), Some((2, r.offset)));
     assert_eq!(by_ref(&w, None), want);
     assert_eq!(by_value(&w, None), want);
+    for max in [1, 4, 1000] {
+        assert_eq!(by_batch(&w, None, max).0, want, "batches of {max}");
+    }
+}
+
+/// `Replay::next_batch(max)`: the records, then the error, and the size of
+/// each batch.
+fn by_batch(w: &Wal, from: Option<EntryRef>, max: usize) -> (Replayed, Vec<usize>) {
+    let mut replay = w.replay(from).unwrap();
+    let (mut got, mut sizes) = (Vec::new(), Vec::new());
+    while let Some(item) = replay.next_batch(max) {
+        match item {
+            Ok(batch) => {
+                assert!(!batch.is_empty() && batch.len() <= max.max(1));
+                assert_eq!(batch.iter().len(), batch.len());
+                sizes.push(batch.len());
+                for (i, (r, rec)) in batch.iter().enumerate() {
+                    assert_eq!(batch.get(i).map(|(r, _)| r), Some(r));
+                    got.push((r, (rec.header.map(<[u8]>::to_vec), rec.content.to_vec())));
+                }
+                assert!(batch.get(batch.len()).is_none());
+            }
+            Err(e) => {
+                assert!(replay.next_batch(max).is_none(), "ended after the error");
+                let at = match e {
+                    WalError::CorruptedData {
+                        segment_id, offset, ..
+                    } => (segment_id, offset),
+                    other => panic!("{other:?}"),
+                };
+                return ((got, Some(at)), sizes);
+            }
+        }
+    }
+    ((got, None), sizes)
+}
+
+/// Records larger than a tenth of the replay's 1 MiB read chunk: a batch
+/// ends where the chunk does and the next goes on after it; every record
+/// comes once, exactly, in order, also from a live log still being
+/// appended to.
+#[test]
+fn replay_batches_end_at_the_read_buffer_and_go_on_after_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = Wal::open(tmp.path(), "s", test_opts()).unwrap();
+    let mut want = Vec::new();
+    for i in 0..40u64 {
+        let len = 100_000 + i as usize * 997;
+        let content: Vec<u8> = (0..len).map(|k| (k as u64 * 31 + i) as u8).collect();
+        let r = w.append(None, &content, T0, false).unwrap();
+        want.push((r, (None, content)));
+    }
+    let (got, sizes) = by_batch(&w, None, 1000);
+    assert_eq!(got, (want.clone(), None));
+    assert!(sizes.len() >= 4, "40 records of ~120 KB: {sizes:?}");
+    assert!(sizes.iter().all(|&n| n <= 11), "{sizes:?}");
+    // Appends between batches are replayed too.
+    let mut replay = w.replay(None).unwrap();
+    let first = replay.next_batch(1000).unwrap().unwrap().len();
+    let more = w.append(None, b"later", T0, false).unwrap();
+    let mut n = first;
+    let mut last = None;
+    while let Some(batch) = replay.next_batch(1000) {
+        let batch = batch.unwrap();
+        n += batch.len();
+        last = batch
+            .get(batch.len() - 1)
+            .map(|(r, rec)| (r, rec.content.to_vec()));
+    }
+    assert_eq!(n, 41);
+    assert_eq!(last, Some((more, b"later".to_vec())));
 }

@@ -31,7 +31,16 @@ type Iter struct {
 	it  *C.nwal_iter
 	cur Entry
 	err error
+	// Records fetched by the last nwal_iter_next_batch, copied, not yet
+	// returned: one cgo call per batch, not per record.
+	ahead []Entry
+	recs  []C.nwal_record
+	refs  []C.nwal_entry_ref
 }
+
+// iterBatch is the most records one cgo call fetches (a batch also ends
+// where the library's read buffer does).
+const iterBatch = 128
 
 // Replay opens an Iter from the first record of the log.
 func (l *Log) Replay() (*Iter, error) {
@@ -76,14 +85,34 @@ func (it *Iter) Next() bool {
 	if it.it == nil || it.err != nil {
 		return false
 	}
-	var rec C.nwal_record
-	var ref C.nwal_entry_ref
-	done, err := call(func() C.enum_nwal_status { return C.nwal_iter_next(it.it, &rec, &ref) })
+	if len(it.ahead) == 0 && !it.fetch() {
+		return false
+	}
+	it.cur, it.ahead[0] = it.ahead[0], Entry{}
+	it.ahead = it.ahead[1:]
+	return true
+}
+
+// fetch copies the next batch of records into it.ahead; false at the end
+// or on an error (kept in it.err). Called with it.mu held.
+func (it *Iter) fetch() bool {
+	if it.recs == nil {
+		it.recs = make([]C.nwal_record, iterBatch)
+		it.refs = make([]C.nwal_entry_ref, iterBatch)
+	}
+	var n C.size_t
+	done, err := call(func() C.enum_nwal_status {
+		return C.nwal_iter_next_batch(it.it, &it.recs[0], &it.refs[0], iterBatch, &n)
+	})
 	if done || err != nil {
 		it.err = err
 		return false
 	}
-	it.cur = Entry{refOf(&ref), copyRecords([]C.nwal_record{rec})[0]}
+	recs := copyRecords(it.recs[:n])
+	it.ahead = make([]Entry, n)
+	for i := range recs {
+		it.ahead[i] = Entry{refOf(&it.refs[i]), recs[i]}
+	}
 	return true
 }
 
@@ -111,5 +140,6 @@ func (it *Iter) Close() error {
 	defer it.mu.Unlock()
 	C.nwal_iter_free(it.it)
 	it.it = nil
+	it.ahead = nil
 	return nil
 }

@@ -211,7 +211,13 @@ type CleanupResult struct {
 type Log struct {
 	mu sync.RWMutex // read-held by every call on w, held by Close
 	w  *C.nwal
+	// Library read buffers that Read reuses (nwal_read_into), so a read
+	// does not allocate one; those left are freed by Close.
+	readBufs chan *C.nwal_read_buf
 }
+
+// keptReadBufs is how many idle read buffers a Log keeps.
+const keptReadBufs = 8
 
 // Open opens (or creates) the stream named stream in dir (created if
 // missing), takes its lock (one open Log per stream, across processes) and
@@ -236,7 +242,7 @@ func Open(dir, stream string, o Options) (*Log, error) {
 	if _, err := call(func() C.enum_nwal_status { return C.nwal_open(cdir, cstream, &opts, &w) }); err != nil {
 		return nil, err
 	}
-	return &Log{w: w}, nil
+	return &Log{w: w, readBufs: make(chan *C.nwal_read_buf, keptReadBufs)}, nil
 }
 
 // do runs one C call on the handle, under the read lock that keeps Close
@@ -264,6 +270,9 @@ func (l *Log) Close() error {
 		return nil
 	}
 	_, err := call(func() C.enum_nwal_status { return C.nwal_close(w) })
+	for len(l.readBufs) > 0 {
+		C.nwal_read_buf_free(<-l.readBufs)
+	}
 	return err
 }
 

@@ -14,13 +14,49 @@ import "unsafe"
 // memory a call sets aside, whatever maxCount asks.
 const MaxRangeCount = 4096
 
-// Read reads the record of one ref.
+// Read reads the record of one ref, with the checks and errors of
+// ReadBatch. It reads into a library buffer the Log keeps for reuse
+// (nwal_read_into), so the library allocates nothing per call.
 func (l *Log) Read(ref Ref) (Record, error) {
-	recs, err := l.ReadBatch([]Ref{ref})
-	if err != nil {
-		return Record{}, err
+	in := ref.c()
+	var rec C.nwal_record
+	var out Record
+	err := l.do("Read", func(w *C.nwal) C.enum_nwal_status {
+		buf := l.takeReadBuf()
+		defer l.keepReadBuf(buf)
+		st := C.nwal_read_into(w, &in, buf, &rec)
+		if st == C.NWAL_OK {
+			out = copyRecords([]C.nwal_record{rec})[0]
+		}
+		return st
+	})
+	return out, err
+}
+
+// takeReadBuf is an idle read buffer of l, or a new one (NULL only if the
+// library could not make one: the read then fails with
+// ErrInvalidArgument). Called while l is open.
+func (l *Log) takeReadBuf() *C.nwal_read_buf {
+	select {
+	case buf := <-l.readBufs:
+		return buf
+	default:
 	}
-	return recs[0], nil
+	var buf *C.nwal_read_buf
+	C.nwal_read_buf_new(&buf)
+	return buf
+}
+
+// keepReadBuf gives buf back for reuse, or frees it when enough are kept.
+func (l *Log) keepReadBuf(buf *C.nwal_read_buf) {
+	if buf == nil {
+		return
+	}
+	select {
+	case l.readBufs <- buf:
+	default:
+		C.nwal_read_buf_free(buf)
+	}
 }
 
 // ReadBatch reads the records of refs, in the order of refs, verifying each

@@ -492,6 +492,48 @@ impl nwal_read_buf {
         ))
     }
 
+    /// An empty buffer for the `_into` reads.
+    pub(crate) fn empty() -> nwal_read_buf {
+        nwal_read_buf {
+            bytes: ReadBytes::Many(ReadBuf::new()),
+        }
+    }
+
+    /// Its reusable buffer (the one record of a single-ref read is dropped
+    /// for one).
+    fn reusable(&mut self) -> &mut ReadBuf {
+        if let ReadBytes::One(_) = self.bytes {
+            self.bytes = ReadBytes::Many(ReadBuf::new());
+        }
+        match &mut self.bytes {
+            ReadBytes::Many(buf) => buf,
+            ReadBytes::One(_) => unreachable!("replaced just above"),
+        }
+    }
+
+    /// Read the records of `refs` into it, replacing what it held (none
+    /// left on error).
+    pub(crate) fn read_into(&mut self, wal: &Wal, refs: &[nwal_entry_ref]) -> Result<(), WalError> {
+        wal.read_batch_into(refs, self.reusable())
+    }
+
+    /// Read the range of `wal` from index `from` into it (see
+    /// `Wal::read_range_into`), replacing what it held: the records' refs.
+    pub(crate) fn read_range_into(
+        &mut self,
+        wal: &Wal,
+        from: u64,
+        max_count: usize,
+        max_bytes: u64,
+    ) -> Result<Vec<EntryRef>, WalError> {
+        let buf = self.reusable();
+        let read = wal.read_range_into(from, max_count, max_bytes, buf);
+        if read.is_err() {
+            buf.clear();
+        }
+        read
+    }
+
     /// Views of its records, in the order of the refs. They point into
     /// heap memory it owns, so they stay valid when it moves (into its Box).
     pub(crate) fn records(&self) -> impl Iterator<Item = nwal_record> + '_ {

@@ -41,6 +41,8 @@ mod append;
 
 mod read;
 
+mod replay;
+
 mod truncate;
 
 mod maintenance;
@@ -64,6 +66,7 @@ pub use log::*;
 pub use maintenance::*;
 pub use meta::*;
 pub use read::*;
+pub use replay::*;
 pub use truncate::*;
 pub use types::*;
 

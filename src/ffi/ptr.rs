@@ -101,6 +101,30 @@ pub(crate) unsafe fn array<'a, T>(ptr: *const T, count: usize, what: &str) -> Ff
     Ok(unsafe { std::slice::from_raw_parts(ptr, count) })
 }
 
+/// One value the caller lends for reading; NULL gives
+/// `NWAL_ERR_INVALID_ARGUMENT` naming `what`.
+///
+/// # Safety
+/// If `ptr` is not NULL it must point to an initialised, aligned value
+/// valid for `'a`.
+#[inline]
+pub(crate) unsafe fn reference<'a, T>(ptr: *const T, what: &str) -> FfiResult<&'a T> {
+    // SAFETY: NULL or valid for `'a`, as the caller promises.
+    unsafe { ptr.as_ref() }.ok_or_else(|| Failure::invalid(format!("{what} is NULL")))
+}
+
+/// An object of the library's that the caller passes in to be changed (a
+/// read buffer); NULL gives `NWAL_ERR_INVALID_ARGUMENT` naming `what`.
+///
+/// # Safety
+/// If `ptr` is not NULL it must point to a live object of type `T`, used by
+/// no one else during `'a`.
+#[inline]
+pub(crate) unsafe fn object_mut<'a, T>(ptr: *mut T, what: &str) -> FfiResult<&'a mut T> {
+    // SAFETY: NULL or live and exclusive for `'a`, as the caller promises.
+    unsafe { ptr.as_mut() }.ok_or_else(|| Failure::invalid(format!("{what} is NULL")))
+}
+
 /// A NUL-terminated C string; NULL gives `NWAL_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
@@ -237,15 +261,43 @@ impl<'a, T> OutSlots<'a, T> {
         unsafe { Self::optional(ptr, count, what) }
     }
 
+    /// Slots the caller must provide, at least one (`count` is the call's
+    /// `max_count`): 0 gives `NWAL_ERR_INVALID_ARGUMENT`.
+    ///
+    /// # Safety
+    /// As for [`OutSlots::optional`].
+    #[inline]
+    pub unsafe fn at_least_one(ptr: *mut T, count: usize, what: &str) -> FfiResult<Self> {
+        if count == 0 {
+            return Err(Failure::invalid(format!(
+                "{what} has room for no record: max_count is 0"
+            )));
+        }
+        // SAFETY: the caller's guarantee, forwarded.
+        unsafe { Self::required(ptr, count, what) }
+    }
+
+    /// Write the values in order into the slots; never more than `count`;
+    /// returns how many were written.
+    #[inline]
+    pub fn fill_counted(self, values: impl IntoIterator<Item = T>) -> usize {
+        let Some(ptr) = self.ptr else {
+            return 0;
+        };
+        let mut n = 0;
+        for value in values.into_iter().take(self.count) {
+            // SAFETY: `n < count`, and the caller of the constructor
+            // guarantees `count` writable slots at `ptr`.
+            unsafe { ptr.as_ptr().add(n).write(value) }
+            n += 1;
+        }
+        n
+    }
+
     /// Write the values in order into the slots; never more than `count`.
     #[inline]
     pub fn fill(self, values: impl IntoIterator<Item = T>) {
-        let Some(ptr) = self.ptr else { return };
-        for (i, value) in values.into_iter().take(self.count).enumerate() {
-            // SAFETY: `i < count`, and the caller of the constructor
-            // guarantees `count` writable slots at `ptr`.
-            unsafe { ptr.as_ptr().add(i).write(value) }
-        }
+        self.fill_counted(values);
     }
 }
 

@@ -150,9 +150,18 @@ pub const Record = extern struct {
     }
 };
 
-/// The bytes behind the records of a read; `deinit` releases them.
+/// The bytes behind the records of a read; `deinit` releases them. One
+/// from `init` (or any other) can be refilled by the `...Into` reads,
+/// which reuse its memory; each refill invalidates its earlier records.
 pub const ReadBuf = struct {
     buf: ?*c.nwal_read_buf,
+
+    /// An empty buffer for `Log.readInto`, `readBatchInto`, `readRangeInto`.
+    pub fn init() Error!ReadBuf {
+        var buf: ?*c.nwal_read_buf = null;
+        try check(c.nwal_read_buf_new(&buf));
+        return .{ .buf = buf };
+    }
 
     pub fn deinit(self: ReadBuf) void {
         c.nwal_read_buf_free(self.buf);
@@ -230,6 +239,31 @@ pub const Log = struct {
         var buf: ?*c.nwal_read_buf = null;
         try check(c.nwal_read_range(self.handle, from, out.len, max_bytes, @ptrCast(out.ptr), refs, &n, &buf));
         return .{ .count = n, .buf = .{ .buf = buf } };
+    }
+
+    /// Read the record of `ref` into `buf`; valid until `buf`'s next read
+    /// or `deinit`.
+    pub fn readInto(self: Log, ref: Ref, buf: ReadBuf) Error!Record {
+        var rec: Record = undefined;
+        try check(c.nwal_read_into(self.handle, &ref, buf.buf, &rec.raw));
+        return rec;
+    }
+
+    /// `readBatch` into `buf` (its memory reused): the records of `refs`
+    /// into `out` (at least `refs.len` slots).
+    pub fn readBatchInto(self: Log, refs: []const Ref, buf: ReadBuf, out: []Record) Error!void {
+        if (out.len < refs.len) return error.InvalidArgument;
+        return check(c.nwal_read_batch_into(self.handle, refs.ptr, refs.len, buf.buf, @ptrCast(out.ptr)));
+    }
+
+    /// `readRange` into `buf` (its memory reused): the number of records
+    /// put in the first slots of `out` (and `out_refs`).
+    pub fn readRangeInto(self: Log, from: u64, buf: ReadBuf, out: []Record, out_refs: ?[]Ref, max_bytes: u64) Error!usize {
+        if (out_refs) |r| if (r.len < out.len) return error.InvalidArgument;
+        const refs: [*c]Ref = if (out_refs) |r| r.ptr else null;
+        var n: usize = 0;
+        try check(c.nwal_read_range_into(self.handle, from, out.len, max_bytes, buf.buf, @ptrCast(out.ptr), refs, &n));
+        return n;
     }
 
     /// Replay from the first record (`from` null) or from `from`
@@ -410,6 +444,21 @@ pub const Iter = struct {
         return item;
     }
 
+    /// Up to `out.len` next records at once (what as many `next` calls
+    /// would return; fewer where the library's read buffer ends), their
+    /// refs into `out_refs` if not null (at least `out.len` slots): the
+    /// number returned, 0 at the end of the log. Valid until the next call
+    /// or `deinit`.
+    pub fn nextBatch(self: Iter, out: []Record, out_refs: ?[]Ref) Error!usize {
+        if (out_refs) |r| if (r.len < out.len) return error.InvalidArgument;
+        const refs: [*c]Ref = if (out_refs) |r| r.ptr else null;
+        var n: usize = 0;
+        const s = c.nwal_iter_next_batch(self.handle, @ptrCast(out.ptr), refs, out.len, &n);
+        if (s == status(c.NWAL_DONE)) return 0;
+        try check(s);
+        return n;
+    }
+
     pub fn deinit(self: Iter) void {
         c.nwal_iter_free(self.handle);
     }
@@ -571,6 +620,61 @@ test "append, batches, reads by ref and index, replay, state, errors" {
 
     try log.shutdown();
     try testing.expectError(error.Shutdown, log.append(null, "late", test_now_ms, 0));
+    try log.close();
+}
+
+test "batches of replayed records and reads into a kept buffer" {
+    var tmp = testing.tmpDir(.{});
+    defer tmp.cleanup();
+    const dir = try tmpLogDir(&tmp);
+    defer testing.allocator.free(dir);
+    const log = try Log.open(dir, "batch", null);
+    var refs: [20]Ref = undefined;
+    var text: [20][8]u8 = undefined;
+    for (&refs, 0..) |*r, i| {
+        const content = try std.fmt.bufPrint(&text[i], "rec-{d}", .{i});
+        r.* = try log.append(null, content, test_now_ms, 0);
+    }
+
+    // Batches of 6: every record once, in order; 0 at the end.
+    var it = try log.replay(null);
+    var recs: [6]Record = undefined;
+    var got: [6]Ref = undefined;
+    var seen: usize = 0;
+    while (true) {
+        const n = try it.nextBatch(&recs, &got);
+        if (n == 0) break;
+        for (recs[0..n], got[0..n]) |rec, r| {
+            var want: [8]u8 = undefined;
+            try testing.expectEqualStrings(try std.fmt.bufPrint(&want, "rec-{d}", .{seen}), rec.content());
+            try testing.expectEqual(refs[seen].index, r.index);
+            seen += 1;
+        }
+    }
+    try testing.expectEqual(@as(usize, 20), seen);
+    try testing.expectError(error.InvalidArgument, it.nextBatch(recs[0..0], null));
+    try testing.expectError(error.InvalidArgument, it.nextBatch(&recs, got[0..2]));
+    it.deinit();
+
+    // One buffer, refilled by each read.
+    const buf = try ReadBuf.init();
+    defer buf.deinit();
+    try testing.expectEqualStrings("rec-3", (try log.readInto(refs[3], buf)).content());
+    try testing.expectEqualStrings("rec-17", (try log.readInto(refs[17], buf)).content());
+    var two: [2]Record = undefined;
+    try log.readBatchInto(&.{ refs[9], refs[1] }, buf, &two);
+    try testing.expectEqualStrings("rec-9", two[0].content());
+    try testing.expectEqualStrings("rec-1", two[1].content());
+    try testing.expectError(error.InvalidArgument, log.readBatchInto(&.{ refs[9], refs[1] }, buf, two[0..1]));
+    var range_refs: [6]Ref = undefined;
+    const n = try log.readRangeInto(refs[15].index, buf, &recs, &range_refs, std.math.maxInt(u64));
+    try testing.expectEqual(@as(usize, 5), n);
+    try testing.expectEqualStrings("rec-19", recs[4].content());
+    try testing.expectEqual(refs[19].offset, range_refs[4].offset);
+    var missing = refs[0];
+    missing.segment_id += 1000;
+    try testing.expectError(error.NotFound, log.readInto(missing, buf));
+    try testing.expectEqualStrings("rec-0", (try log.readInto(refs[0], buf)).content());
     try log.close();
 }
 
