@@ -12,9 +12,9 @@
 #     with the installed header and accepted by cffi's API mode compiled
 #     against it), then the README's cffi example against the library.
 # Then checks that the C++, Go, Zig and Python code of README.md,
-# go/README.md and zig/README.md is verbatim from these sources. Installs what is missing, idempotently: Debian
-# golang-go, ziglang==0.15.2 (run as `python3 -m ziglang`) and cffi from
-# PyPI.
+# go/README.md and zig/README.md is verbatim from these sources. Installs
+# what is missing, idempotently: Debian golang-go, ziglang==0.15.2 (run as
+# `python3 -m ziglang`) and cffi from PyPI.
 # usage: tests/install/check_consumers.sh BUILD_DIR [SOURCE_DIR]
 #   BUILD_DIR is a configured and built CMake build tree of nano_wal.
 set -euo pipefail

@@ -763,8 +763,8 @@ test "recovery report after a torn tail" {
     var log = try Log.open(dir, "torn", null);
     var rr = try log.recoveryReport();
     try testing.expectEqual(@as(u32, 0), rr.has_tail);
-    const last = try log.append(null, "one", test_now_ms, durable);
-    _ = try log.append(null, "two", test_now_ms, durable);
+    _ = try log.append(null, "one", test_now_ms, durable);
+    const two = try log.append(null, "two", test_now_ms, durable);
     try log.close();
 
     // Garbage and zeros after the last record, as a torn write leaves.
@@ -786,7 +786,7 @@ test "recovery report after a torn tail" {
     log = try Log.open(dir, "torn", null);
     rr = try log.recoveryReport();
     try testing.expectEqual(@as(u32, 1), rr.has_tail);
-    try testing.expectEqual(last.segment_id, rr.tail_segment_id);
+    try testing.expectEqual(two.segment_id, rr.tail_segment_id);
     try testing.expectEqual(size + 32, rr.found_len);
     try testing.expectEqual(size, rr.kept_len);
     try testing.expectEqual(@as(u64, 2), rr.records_kept);
