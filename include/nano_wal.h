@@ -86,6 +86,49 @@
 #define NWAL_OPT_SALVAGE 1
 
 /**
+ * `nwal_segment_retention.kept` bit: the active segment, which appends go
+ * to (never deleted).
+ */
+#define NWAL_KEPT_ACTIVE 1
+
+/**
+ * `nwal_segment_retention.kept` bit: not expired yet (until its
+ * `expiration_ms`).
+ */
+#define NWAL_KEPT_NOT_EXPIRED 2
+
+/**
+ * `nwal_segment_retention.kept` bit: a reader hold keeps its records
+ * (`holds`, `hold_index`, `hold_name`).
+ */
+#define NWAL_KEPT_HELD 4
+
+/**
+ * `nwal_segment_retention.kept` bit: with a size budget
+ * (`nwal_options.max_stream_bytes`), the stream fits in it without
+ * deleting this (unexpired) segment.
+ */
+#define NWAL_KEPT_WITHIN_BUDGET 8
+
+/**
+ * `nwal_segment_retention.kept` bit: none of the above, but an older
+ * segment is kept, and the log never has a hole.
+ */
+#define NWAL_KEPT_AFTER_KEPT 16
+
+/**
+ * `nwal_segment_retention.deleted_by`: a cleanup deletes it because it
+ * expired (`expiration_ms <= now_ms`).
+ */
+#define NWAL_DELETE_EXPIRED 1
+
+/**
+ * `nwal_segment_retention.deleted_by`: a cleanup deletes it before it
+ * expires, for the size budget (`nwal_options.max_stream_bytes`).
+ */
+#define NWAL_DELETE_SIZE_BUDGET 2
+
+/**
  * Status returned by every fallible function. `NWAL_OK` (0) is success;
  * each `NWAL_ERR_*` mirrors one engine error; `NWAL_DONE` only ends an
  * iteration. On any `NWAL_ERR_*`, `nwal_last_error_message()` describes the
@@ -152,7 +195,9 @@ typedef enum nwal_status {
   NWAL_ERR_PANIC = 9,
   /**
    * `nwal_meta_get`: the caller's buffer is smaller than the value; nothing
-   * was copied and `*out_len` holds the value's length.
+   * was copied and `*out_len` holds the value's length. `nwal_retention`:
+   * the caller's array has fewer slots than the stream has segments;
+   * nothing was written and `*out_count` holds how many it needs.
    */
   NWAL_ERR_BUFFER_TOO_SMALL = 10,
   /**
@@ -491,6 +536,56 @@ typedef struct nwal_cleanup_result {
    */
   uint64_t reserved[3];
 } nwal_cleanup_result;
+
+/**
+ * One segment as `nwal_retention` judges it: why a cleanup at the given
+ * time keeps it, or the rule by which it deletes it. Plain data, written
+ * into the caller's array; no pointer.
+ */
+typedef struct nwal_segment_retention {
+  /**
+   * The segment (segment ids grow with the log).
+   */
+  uint64_t segment_id;
+  /**
+   * Its file size, in bytes.
+   */
+  uint64_t file_size;
+  /**
+   * When it expires: its window end plus `retention_ms`, ms since the
+   * Unix epoch.
+   */
+  int64_t expiration_ms;
+  /**
+   * Why it stays: a bit set of `NWAL_KEPT_*`, never 0 when `deleted_by`
+   * is 0; 0 when a cleanup deletes it.
+   */
+  uint32_t kept;
+  /**
+   * 0 when it stays, otherwise the rule a cleanup deletes it by:
+   * `NWAL_DELETE_EXPIRED` or `NWAL_DELETE_SIZE_BUDGET`.
+   */
+  uint32_t deleted_by;
+  /**
+   * How many reader holds keep it (those at or below its last index,
+   * within their lag limits); 0 unless `kept` has `NWAL_KEPT_HELD`.
+   */
+  uint64_t holds;
+  /**
+   * The lowest index those holds keep from (0 when `holds` is 0).
+   */
+  uint64_t hold_index;
+  /**
+   * The name of the hold at `hold_index` (the first by name if several
+   * are there), NUL-terminated; `""` when `holds` is 0. Names are at most
+   * 54 bytes. The other holds are counted in `holds`, not named.
+   */
+  char hold_name[56];
+  /**
+   * Zero: room for more without an ABI break.
+   */
+  uint64_t reserved[4];
+} nwal_segment_retention;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1424,7 +1519,9 @@ enum nwal_status nwal_reset(struct nwal *w, uint64_t next_index);
  * append without `NWAL_DURABLE` and sync at their own pace;
  * `nwal_wait_durable` waits until one index is (a Raft engine's "flushed"
  * callback). `nwal_cleanup`
- * deletes the segments whose retention has passed, by the caller's clock.
+ * deletes the segments whose retention has passed, by the caller's clock;
+ * `nwal_retention` says, without deleting anything, why each segment stays
+ * or by which rule a cleanup would delete it.
  *
  * ---
  *
@@ -1546,8 +1643,11 @@ enum nwal_status nwal_log_state_get(struct nwal *w, struct nwal_log_state *out);
 enum nwal_status nwal_recovery_report_get(struct nwal *w, struct nwal_recovery_report *out);
 
 /**
- * Delete the segments whose expiration is `<= now_ms`, except the active
- * one, then fsync the directory.
+ * Delete the segments whose expiration is `<= now_ms`, then, with a size
+ * budget (`nwal_options.max_stream_bytes`), the oldest sealed ones while
+ * the stream's files hold more; never the active one nor one a reader hold
+ * keeps (`nwal_hold`). Then fsync the directory. `nwal_retention` says
+ * beforehand what it would delete and why the rest stays.
  *
  * Refs into deleted segments then give `NWAL_ERR_NOT_FOUND`; read buffers
  * and iterators already holding their bytes are unaffected.
@@ -1577,6 +1677,62 @@ enum nwal_status nwal_recovery_report_get(struct nwal *w, struct nwal_recovery_r
  * - `out` is NULL or points to a writable `nwal_cleanup_result`.
  */
 enum nwal_status nwal_cleanup(struct nwal *w, int64_t now_ms, struct nwal_cleanup_result *out);
+
+/**
+ * Why each segment of the stream is still on disk, or by which rule a
+ * cleanup at `now_ms` would delete it: active, not expired until its
+ * `expiration_ms`, kept by a reader hold, within the size budget, or after
+ * an older segment that is kept; deleted as expired or over the size
+ * budget. It deletes nothing and drops no hold: holds lagging past
+ * `max_hold_lag_bytes` or `max_hold_lag_ms` at `now_ms` are left out, as
+ * the cleanup would drop them first.
+ *
+ * The results are written into the caller's array. To size it, call with
+ * `cap` 0 (and `out` NULL): `NWAL_ERR_BUFFER_TOO_SMALL` with `*out_count`
+ * set (or `NWAL_OK` for a stream without segments). A rotation or cleanup
+ * between two calls may change the count: on `NWAL_ERR_BUFFER_TOO_SMALL`,
+ * grow the array to `*out_count` and call again.
+ *
+ * @param[in]  w         the log.
+ * @param[in]  now_ms    the time to judge at, ms since the Unix epoch (the
+ *                       caller's clock, as for `nwal_cleanup`).
+ * @param[out] out       `cap` writable slots; on `NWAL_OK` the first
+ *                       `*out_count` hold the segments in log order (the
+ *                       rest are untouched). Owned by the caller; nothing
+ *                       in it points into the library. NULL only if `cap`
+ *                       is 0.
+ * @param[in]  cap       the number of slots of `out`.
+ * @param[out] out_count receives the number of segments on `NWAL_OK` and
+ *                       on `NWAL_ERR_BUFFER_TOO_SMALL`. Required.
+ *
+ * @retval NWAL_OK                   `out[0 .. *out_count]` is written.
+ * @retval NWAL_ERR_BUFFER_TOO_SMALL the stream has more than `cap`
+ *                                   segments: nothing is written to `out`,
+ *                                   `*out_count` is how many it has.
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` or `out_count` is NULL, or `out`
+ *                                   is NULL with a non-zero `cap`.
+ * @retval NWAL_ERR_IO               the size of a segment file could not
+ *                                   be read (an fstat failed).
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe; also after `nwal_shutdown`. Concurrent appends and
+ * cleanups are not waited for: the result is the segments as they were
+ * when it was taken.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ * - `out` is NULL or points to `cap` writable `nwal_segment_retention`s.
+ * - `out_count` is NULL or points to a writable `size_t`.
+ */
+enum nwal_status nwal_retention(struct nwal *w,
+                                int64_t now_ms,
+                                struct nwal_segment_retention *out,
+                                size_t cap,
+                                size_t *out_count);
 
 /**
  * Set or move the reader hold `name` to `index`: from then on

@@ -301,9 +301,53 @@ func (l *Log) State() (LogState, error) {
 	return LogState{uint64(st.first_index), uint64(st.last_index), uint64(st.durable_index)}, nil
 }
 
+// RecoveryReport is what Open did to recover the stream
+// (nwal_recovery_report): the newest segment's length as found and as
+// kept, and the files removed.
+type RecoveryReport struct {
+	// The stream had a segment: the Tail fields describe its newest one.
+	// False for a stream without segments (then they are 0).
+	HasTail bool
+	// A cut byte lay below DurableWatermark: data once synced was cut,
+	// which Open refuses unless Options.Salvage is set. False otherwise:
+	// the proof that nothing acknowledged as durable was lost.
+	CutBelowDurable bool
+	TailSegmentID   uint64 // the newest segment
+	FoundLen        uint64 // its file length as Open found it
+	KeptLen         uint64 // and as Open left it: the end of its last whole record or batch
+	RecordsKept     uint64 // the records kept in it
+	// The highest offset of it that its records prove was synced.
+	DurableWatermark uint64
+	// Segment files Open removed (torn creations, segments a truncation,
+	// reset or purge had dropped).
+	RemovedSegments uint64
+}
+
+// RecoveryReport is what Open did to recover this stream; it stays the
+// same for the life of the Log (also after Shutdown).
+func (l *Log) RecoveryReport() (RecoveryReport, error) {
+	var r C.nwal_recovery_report
+	err := l.do("RecoveryReport", func(w *C.nwal) C.enum_nwal_status { return C.nwal_recovery_report_get(w, &r) })
+	if err != nil {
+		return RecoveryReport{}, err
+	}
+	return RecoveryReport{
+		HasTail:          r.has_tail != 0,
+		CutBelowDurable:  r.cut_below_durable != 0,
+		TailSegmentID:    uint64(r.tail_segment_id),
+		FoundLen:         uint64(r.found_len),
+		KeptLen:          uint64(r.kept_len),
+		RecordsKept:      uint64(r.records_kept),
+		DurableWatermark: uint64(r.durable_watermark),
+		RemovedSegments:  uint64(r.removed_segments),
+	}, nil
+}
+
 // Cleanup deletes the segments whose retention has passed at now (the
-// caller's clock), except the active one. Refs into deleted segments then
-// fail with ErrNotFound.
+// caller's clock) and, with Options.MaxStreamBytes, the oldest sealed ones
+// while the stream's files hold more; never the active one nor one a
+// reader hold keeps. Retention says beforehand what it would delete. Refs
+// into deleted segments then fail with ErrNotFound.
 func (l *Log) Cleanup(now time.Time) (CleanupResult, error) {
 	var r C.nwal_cleanup_result
 	err := l.do("Cleanup", func(w *C.nwal) C.enum_nwal_status {

@@ -12,15 +12,20 @@ use super::boundary::{engine, Failure, FfiResult};
 use super::ptr::{bytes, header, Out};
 use super::types::{
     nwal, nwal_cleanup_result, nwal_entry_ref, nwal_follower, nwal_iter, nwal_log_state,
-    nwal_options, nwal_read_buf, nwal_record, nwal_recovery_report, nwal_span, nwal_status,
-    nwal_write_entry, ReadBytes,
+    nwal_options, nwal_read_buf, nwal_record, nwal_recovery_report, nwal_segment_retention,
+    nwal_span, nwal_status, nwal_write_entry, ReadBytes,
 };
-use super::{NWAL_DURABLE, NWAL_FOLLOW_DURABLE, NWAL_OPT_SALVAGE};
+use super::{
+    NWAL_DELETE_EXPIRED, NWAL_DELETE_SIZE_BUDGET, NWAL_DURABLE, NWAL_FOLLOW_DURABLE,
+    NWAL_KEPT_ACTIVE, NWAL_KEPT_AFTER_KEPT, NWAL_KEPT_HELD, NWAL_KEPT_NOT_EXPIRED,
+    NWAL_KEPT_WITHIN_BUDGET, NWAL_OPT_SALVAGE,
+};
 use crate::{
     validate_stream_name, CleanupResult, DeleteReason, EntryRef, FollowMode, Followed, Follower,
-    LogState, ReadBuf, Record, RecordView, Replay, Wal, WalError, WalOptions, WriteEntry,
+    LogState, ReadBuf, Record, RecordView, Replay, Retained, SegmentRetention, Wal, WalError,
+    WalOptions, WriteEntry,
 };
-use std::ffi::{c_int, CStr};
+use std::ffi::{c_char, c_int, CStr};
 use std::fmt;
 use std::time::Duration;
 
@@ -127,6 +132,26 @@ pub(crate) fn hold_found(index: Option<u64>, name: &str) -> FfiResult<u64> {
         message: format!("nwal_hold_get: no reader hold named {name:?}"),
         os_error: 0,
     })
+}
+
+/// Whether `count` results fit in the caller's `cap` slots: `count` goes
+/// to `out_count` either way (so the caller can size its array), and
+/// `NWAL_ERR_BUFFER_TOO_SMALL` says they do not fit.
+pub(crate) fn slots_fit(
+    count: usize,
+    cap: usize,
+    out_count: Out<'_, usize>,
+    (function, what): (&str, &str),
+) -> FfiResult {
+    out_count.write(count);
+    if count > cap {
+        return Err(Failure {
+            status: nwal_status::NWAL_ERR_BUFFER_TOO_SMALL,
+            message: format!("{function}: {count} {what}, but cap is {cap}; nothing was written"),
+            os_error: 0,
+        });
+    }
+    Ok(())
 }
 
 /// The outcome of `Wal::meta_get_into` for C: the value's length goes to
@@ -410,6 +435,52 @@ impl From<&CleanupResult> for nwal_cleanup_result {
                 .count() as u64,
             dropped_holds: r.dropped_holds.len() as u64,
             reserved: [0; 3],
+        }
+    }
+}
+
+impl From<&SegmentRetention> for nwal_segment_retention {
+    fn from(r: &SegmentRetention) -> Self {
+        let mut kept = 0;
+        let mut holds = 0;
+        // The hold keeping from the lowest index; the first by name (the
+        // order of `kept`) among equals.
+        let mut lowest: Option<(&str, u64)> = None;
+        for k in &r.kept {
+            kept |= match k {
+                Retained::Active => NWAL_KEPT_ACTIVE,
+                Retained::NotExpired { .. } => NWAL_KEPT_NOT_EXPIRED,
+                Retained::Held { name, index } => {
+                    holds += 1;
+                    if lowest.is_none_or(|(_, at)| *index < at) {
+                        lowest = Some((name, *index));
+                    }
+                    NWAL_KEPT_HELD
+                }
+                Retained::WithinBudget => NWAL_KEPT_WITHIN_BUDGET,
+                Retained::AfterKept => NWAL_KEPT_AFTER_KEPT,
+            };
+        }
+        let mut hold_name = [0 as c_char; 56];
+        let name = lowest.map_or(&[][..], |(n, _)| n.as_bytes());
+        // Hold names are at most 54 bytes; the last slot stays the NUL.
+        for (slot, &b) in hold_name[..55].iter_mut().zip(name) {
+            *slot = b as c_char;
+        }
+        nwal_segment_retention {
+            segment_id: r.segment_id,
+            file_size: r.file_size,
+            expiration_ms: r.expiration_ms,
+            kept,
+            deleted_by: match r.deleted_by {
+                None => 0,
+                Some(DeleteReason::Expired) => NWAL_DELETE_EXPIRED,
+                Some(DeleteReason::SizeBudget) => NWAL_DELETE_SIZE_BUDGET,
+            },
+            holds,
+            hold_index: lowest.map_or(0, |(_, at)| at),
+            hold_name,
+            reserved: [0; 4],
         }
     }
 }

@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: MIT
 //! Durability and retention: `nwal_sync`, `nwal_wait_durable`,
-//! `nwal_log_state_get`, `nwal_cleanup`, and reader holds (`nwal_hold`,
-//! `nwal_hold_release`, `nwal_hold_get`).
+//! `nwal_log_state_get`, `nwal_recovery_report_get`, `nwal_cleanup`,
+//! `nwal_retention`, and reader holds (`nwal_hold`, `nwal_hold_release`,
+//! `nwal_hold_get`).
 
 // Doxygen's `@param[in]` is not an intra-doc link.
 #![allow(rustdoc::broken_intra_doc_links)]
 
 use super::boundary::{engine, with_handle};
-use super::convert::{hold_found, hold_name, timeout};
-use super::ptr::{c_str, OptionalOut, Out};
-use super::types::{nwal, nwal_cleanup_result, nwal_log_state, nwal_recovery_report, nwal_status};
+use super::convert::{hold_found, hold_name, slots_fit, timeout};
+use super::ptr::{c_str, OptionalOut, Out, OutSlots};
+use super::types::{
+    nwal, nwal_cleanup_result, nwal_log_state, nwal_recovery_report, nwal_segment_retention,
+    nwal_status,
+};
 use crate::Wal;
 use std::ffi::c_char;
 
@@ -20,7 +24,9 @@ use std::ffi::c_char;
 /// append without `NWAL_DURABLE` and sync at their own pace;
 /// `nwal_wait_durable` waits until one index is (a Raft engine's "flushed"
 /// callback). `nwal_cleanup`
-/// deletes the segments whose retention has passed, by the caller's clock.
+/// deletes the segments whose retention has passed, by the caller's clock;
+/// `nwal_retention` says, without deleting anything, why each segment stays
+/// or by which rule a cleanup would delete it.
 ///
 /// ---
 ///
@@ -171,8 +177,11 @@ pub unsafe extern "C" fn nwal_recovery_report_get(
     })
 }
 
-/// Delete the segments whose expiration is `<= now_ms`, except the active
-/// one, then fsync the directory.
+/// Delete the segments whose expiration is `<= now_ms`, then, with a size
+/// budget (`nwal_options.max_stream_bytes`), the oldest sealed ones while
+/// the stream's files hold more; never the active one nor one a reader hold
+/// keeps (`nwal_hold`). Then fsync the directory. `nwal_retention` says
+/// beforehand what it would delete and why the rest stays.
 ///
 /// Refs into deleted segments then give `NWAL_ERR_NOT_FOUND`; read buffers
 /// and iterators already holding their bytes are unaffected.
@@ -211,6 +220,75 @@ pub unsafe extern "C" fn nwal_cleanup(
         let out = unsafe { OptionalOut::new(out) };
         let r = wal.cleanup(now_ms).map_err(engine("nwal_cleanup"))?;
         out.write(nwal_cleanup_result::from(&r));
+        Ok(())
+    })
+}
+
+/// Why each segment of the stream is still on disk, or by which rule a
+/// cleanup at `now_ms` would delete it: active, not expired until its
+/// `expiration_ms`, kept by a reader hold, within the size budget, or after
+/// an older segment that is kept; deleted as expired or over the size
+/// budget. It deletes nothing and drops no hold: holds lagging past
+/// `max_hold_lag_bytes` or `max_hold_lag_ms` at `now_ms` are left out, as
+/// the cleanup would drop them first.
+///
+/// The results are written into the caller's array. To size it, call with
+/// `cap` 0 (and `out` NULL): `NWAL_ERR_BUFFER_TOO_SMALL` with `*out_count`
+/// set (or `NWAL_OK` for a stream without segments). A rotation or cleanup
+/// between two calls may change the count: on `NWAL_ERR_BUFFER_TOO_SMALL`,
+/// grow the array to `*out_count` and call again.
+///
+/// @param[in]  w         the log.
+/// @param[in]  now_ms    the time to judge at, ms since the Unix epoch (the
+///                       caller's clock, as for `nwal_cleanup`).
+/// @param[out] out       `cap` writable slots; on `NWAL_OK` the first
+///                       `*out_count` hold the segments in log order (the
+///                       rest are untouched). Owned by the caller; nothing
+///                       in it points into the library. NULL only if `cap`
+///                       is 0.
+/// @param[in]  cap       the number of slots of `out`.
+/// @param[out] out_count receives the number of segments on `NWAL_OK` and
+///                       on `NWAL_ERR_BUFFER_TOO_SMALL`. Required.
+///
+/// @retval NWAL_OK                   `out[0 .. *out_count]` is written.
+/// @retval NWAL_ERR_BUFFER_TOO_SMALL the stream has more than `cap`
+///                                   segments: nothing is written to `out`,
+///                                   `*out_count` is how many it has.
+/// @retval NWAL_ERR_INVALID_ARGUMENT `w` or `out_count` is NULL, or `out`
+///                                   is NULL with a non-zero `cap`.
+/// @retval NWAL_ERR_IO               the size of a segment file could not
+///                                   be read (an fstat failed).
+/// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+///                                   call on `w` (the handle is poisoned).
+///
+/// Thread-safe; also after `nwal_shutdown`. Concurrent appends and
+/// cleanups are not waited for: the result is the segments as they were
+/// when it was taken.
+///
+/// @since 0.2 (symbol version NWAL_0.2)
+///
+/// # Safety
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
+/// - `out` is NULL or points to `cap` writable `nwal_segment_retention`s.
+/// - `out_count` is NULL or points to a writable `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn nwal_retention(
+    w: *mut nwal,
+    now_ms: i64,
+    out: *mut nwal_segment_retention,
+    cap: usize,
+    out_count: *mut usize,
+) -> nwal_status {
+    with_handle("nwal_retention", w, |wal: &Wal| {
+        let what = "nwal_retention";
+        // SAFETY: NULL or `cap` writable slots (precondition).
+        let out = unsafe { OutSlots::required(out, cap, "nwal_retention: out") }?;
+        // SAFETY: NULL or writable (precondition).
+        let out_count = unsafe { Out::required(out_count, "nwal_retention: out_count") }?;
+        let segments = wal.retention(now_ms).map_err(engine(what))?;
+        slots_fit(segments.len(), cap, out_count, (what, "segments"))?;
+        out.fill(segments.iter().map(nwal_segment_retention::from));
         Ok(())
     })
 }

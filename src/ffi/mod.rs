@@ -92,6 +92,29 @@ pub const NWAL_FOLLOW_DURABLE: u32 = 1;
 /// file verifies, start from empty metadata instead.
 pub const NWAL_OPT_SALVAGE: u32 = 1;
 
+/// `nwal_segment_retention.kept` bit: the active segment, which appends go
+/// to (never deleted).
+pub const NWAL_KEPT_ACTIVE: u32 = 1;
+/// `nwal_segment_retention.kept` bit: not expired yet (until its
+/// `expiration_ms`).
+pub const NWAL_KEPT_NOT_EXPIRED: u32 = 2;
+/// `nwal_segment_retention.kept` bit: a reader hold keeps its records
+/// (`holds`, `hold_index`, `hold_name`).
+pub const NWAL_KEPT_HELD: u32 = 4;
+/// `nwal_segment_retention.kept` bit: with a size budget
+/// (`nwal_options.max_stream_bytes`), the stream fits in it without
+/// deleting this (unexpired) segment.
+pub const NWAL_KEPT_WITHIN_BUDGET: u32 = 8;
+/// `nwal_segment_retention.kept` bit: none of the above, but an older
+/// segment is kept, and the log never has a hole.
+pub const NWAL_KEPT_AFTER_KEPT: u32 = 16;
+/// `nwal_segment_retention.deleted_by`: a cleanup deletes it because it
+/// expired (`expiration_ms <= now_ms`).
+pub const NWAL_DELETE_EXPIRED: u32 = 1;
+/// `nwal_segment_retention.deleted_by`: a cleanup deletes it before it
+/// expires, for the size budget (`nwal_options.max_stream_bytes`).
+pub const NWAL_DELETE_SIZE_BUDGET: u32 = 2;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@
 
 use super::boundary::{Handle, Owned};
 use crate::{Follower, ReadBuf, Record, Replay, Wal, WalError};
-use std::ffi::CStr;
+use std::ffi::{c_char, CStr};
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicBool;
 
@@ -57,7 +57,9 @@ pub enum nwal_status {
     /// but `nwal_close` (`nwal_iter_free`) returns `NWAL_ERR_PANIC`.
     NWAL_ERR_PANIC = 9,
     /// `nwal_meta_get`: the caller's buffer is smaller than the value; nothing
-    /// was copied and `*out_len` holds the value's length.
+    /// was copied and `*out_len` holds the value's length. `nwal_retention`:
+    /// the caller's array has fewer slots than the stream has segments;
+    /// nothing was written and `*out_count` holds how many it needs.
     NWAL_ERR_BUFFER_TOO_SMALL = 10,
     /// An append's `now_ms` is further ahead of the log's newest window than
     /// `nwal_options.max_clock_skew_ms` allows (the clock guard); nothing
@@ -313,6 +315,38 @@ pub struct nwal_cleanup_result {
     pub dropped_holds: u64,
     /// Zero: room for more without an ABI break.
     pub reserved: [u64; 3],
+}
+
+/// One segment as `nwal_retention` judges it: why a cleanup at the given
+/// time keeps it, or the rule by which it deletes it. Plain data, written
+/// into the caller's array; no pointer.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct nwal_segment_retention {
+    /// The segment (segment ids grow with the log).
+    pub segment_id: u64,
+    /// Its file size, in bytes.
+    pub file_size: u64,
+    /// When it expires: its window end plus `retention_ms`, ms since the
+    /// Unix epoch.
+    pub expiration_ms: i64,
+    /// Why it stays: a bit set of `NWAL_KEPT_*`, never 0 when `deleted_by`
+    /// is 0; 0 when a cleanup deletes it.
+    pub kept: u32,
+    /// 0 when it stays, otherwise the rule a cleanup deletes it by:
+    /// `NWAL_DELETE_EXPIRED` or `NWAL_DELETE_SIZE_BUDGET`.
+    pub deleted_by: u32,
+    /// How many reader holds keep it (those at or below its last index,
+    /// within their lag limits); 0 unless `kept` has `NWAL_KEPT_HELD`.
+    pub holds: u64,
+    /// The lowest index those holds keep from (0 when `holds` is 0).
+    pub hold_index: u64,
+    /// The name of the hold at `hold_index` (the first by name if several
+    /// are there), NUL-terminated; `""` when `holds` is 0. Names are at most
+    /// 54 bytes. The other holds are counted in `holds`, not named.
+    pub hold_name: [c_char; 56],
+    /// Zero: room for more without an ABI break.
+    pub reserved: [u64; 4],
 }
 
 /// An open log stream (opaque). Created by `nwal_open`, released by

@@ -31,6 +31,11 @@ LAYOUT(recovery_report, sizeof(nwal_recovery_report) == 88);
 LAYOUT(recovery_report_kept, offsetof(nwal_recovery_report, kept_len) == 24);
 LAYOUT(cleanup_budget, offsetof(nwal_cleanup_result, deleted_over_budget) == 24);
 LAYOUT(cleanup_holds, offsetof(nwal_cleanup_result, dropped_holds) == 32);
+LAYOUT(segment_retention, sizeof(nwal_segment_retention) == 136);
+LAYOUT(segment_retention_kept, offsetof(nwal_segment_retention, kept) == 24);
+LAYOUT(segment_retention_holds, offsetof(nwal_segment_retention, holds) == 32);
+LAYOUT(segment_retention_name, offsetof(nwal_segment_retention, hold_name) == 48);
+LAYOUT(segment_retention_reserved, offsetof(nwal_segment_retention, reserved) == 104);
 LAYOUT(status_ok, NWAL_OK == 0);
 LAYOUT(status_panic, NWAL_ERR_PANIC == 9);
 LAYOUT(status_done, NWAL_DONE == 100);
@@ -48,7 +53,8 @@ int main(void) {
       (void (*)(void))nwal_log_state_get, (void (*)(void))nwal_read_range,
       (void (*)(void))nwal_iter_open_at, (void (*)(void))nwal_meta_put,
       (void (*)(void))nwal_meta_get,
-      (void (*)(void))nwal_cleanup,     (void (*)(void))nwal_shutdown,
+      (void (*)(void))nwal_cleanup,     (void (*)(void))nwal_retention,
+      (void (*)(void))nwal_shutdown,
       (void (*)(void))nwal_close,       (void (*)(void))nwal_status_name,
       (void (*)(void))nwal_last_error_message, (void (*)(void))nwal_last_os_error,
       (void (*)(void))nwal_version,     (void (*)(void))nwal_options_default,

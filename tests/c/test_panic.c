@@ -35,6 +35,9 @@ int main(void) {
   CHECK_STATUS(nwal_iter_open(w, NULL, &it), NWAL_ERR_PANIC);
   CHECK_STATUS(nwal_sync(w), NWAL_ERR_PANIC);
   CHECK_STATUS(nwal_cleanup(w, T, NULL), NWAL_ERR_PANIC);
+  size_t segments = 0;
+  CHECK_STATUS(nwal_retention(w, T, NULL, 0, &segments), NWAL_ERR_PANIC);
+  CHECK(segments == 0);
   CHECK_STATUS(nwal_shutdown(w), NWAL_ERR_PANIC);
   CHECK_STATUS(nwal_test_panic(w), NWAL_ERR_PANIC);
   CHECK(buf == NULL && it == NULL);

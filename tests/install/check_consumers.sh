@@ -11,10 +11,10 @@
 #   - python/: tests/python/check_cdef.py (python/nano_wal.cdef up to date
 #     with the installed header and accepted by cffi's API mode compiled
 #     against it), then the README's cffi example against the library.
-# Then checks that the README's C++, Go, Zig and Python code is verbatim
-# from these sources. Installs what is missing, idempotently: Debian
-# golang-go, ziglang==0.15.2 (run as `python3 -m ziglang`) and cffi from
-# PyPI.
+# Then checks that the C++, Go, Zig and Python code of README.md,
+# go/README.md and zig/README.md is verbatim from these sources. Installs
+# what is missing, idempotently: Debian golang-go, ziglang==0.15.2 (run as
+# `python3 -m ziglang`) and cffi from PyPI.
 # usage: tests/install/check_consumers.sh BUILD_DIR [SOURCE_DIR]
 #   BUILD_DIR is a configured and built CMake build tree of nano_wal.
 set -euo pipefail
@@ -80,6 +80,6 @@ echo "--- Python $(python3 -c 'import sys, cffi; print(sys.version.split()[0], "
 python3 "$src/tests/python/check_cdef.py" "$stage/include" "$libdir" "$work/python"
 python3 "$src/tests/python/cffi_example.py" "$src/python/nano_wal.cdef" "$libdir/libnano_wal.so"
 
-echo "--- README: the C++, Go, Zig and Python code is verbatim from the sources the consumers test"
+echo "--- READMEs: the C++, Go, Zig and Python code is verbatim from the sources the consumers test"
 python3 "$src/tests/install/check_readme_code.py" "$src"
 echo "consumers: OK (Go, Zig, Python, README excerpts)"

@@ -117,6 +117,27 @@ pub const Ref = c.nwal_entry_ref;
 pub const Span = c.nwal_span;
 pub const LogState = c.nwal_log_state;
 pub const CleanupResult = c.nwal_cleanup_result;
+pub const RecoveryReport = c.nwal_recovery_report;
+/// One segment as `Log.retention` judges it; `holdName` gives its
+/// `hold_name` as a slice.
+pub const SegmentRetention = c.nwal_segment_retention;
+
+/// `SegmentRetention.kept` bits: why a segment stays.
+pub const kept_active: u32 = c.NWAL_KEPT_ACTIVE;
+pub const kept_not_expired: u32 = c.NWAL_KEPT_NOT_EXPIRED;
+pub const kept_held: u32 = c.NWAL_KEPT_HELD;
+pub const kept_within_budget: u32 = c.NWAL_KEPT_WITHIN_BUDGET;
+pub const kept_after_kept: u32 = c.NWAL_KEPT_AFTER_KEPT;
+/// `SegmentRetention.deleted_by`: the rule a cleanup deletes it by (0: it
+/// stays).
+pub const delete_expired: u32 = c.NWAL_DELETE_EXPIRED;
+pub const delete_size_budget: u32 = c.NWAL_DELETE_SIZE_BUDGET;
+
+/// The name of the hold keeping `r` from the lowest index ("" when none
+/// does): a view into `r`.
+pub fn holdName(r: *const SegmentRetention) []const u8 {
+    return std.mem.sliceTo(&r.hold_name, 0);
+}
 
 /// The default options; change fields of these, never build them from
 /// scratch.
@@ -344,6 +365,32 @@ pub const Log = struct {
     pub fn cleanup(self: Log, now_ms: i64) Error!CleanupResult {
         var r: CleanupResult = undefined;
         try check(c.nwal_cleanup(self.handle, now_ms, &r));
+        return r;
+    }
+
+    /// Why each segment stays, or the rule a cleanup at `now_ms` deletes it
+    /// by, into `out` in log order; returns the prefix written. It deletes
+    /// nothing. `error.BufferTooSmall` when the stream has more segments
+    /// than `out` has slots (nothing written; `retentionCount` says how
+    /// many it has).
+    pub fn retention(self: Log, now_ms: i64, out: []SegmentRetention) Error![]SegmentRetention {
+        var n: usize = 0;
+        try check(c.nwal_retention(self.handle, now_ms, out.ptr, out.len, &n));
+        return out[0..n];
+    }
+
+    /// The number of segments `retention` reports.
+    pub fn retentionCount(self: Log, now_ms: i64) Error!usize {
+        var n: usize = 0;
+        const s = c.nwal_retention(self.handle, now_ms, null, 0, &n);
+        if (s != status(c.NWAL_ERR_BUFFER_TOO_SMALL)) try check(s);
+        return n;
+    }
+
+    /// What open did to recover the stream.
+    pub fn recoveryReport(self: Log) Error!RecoveryReport {
+        var r: RecoveryReport = undefined;
+        try check(c.nwal_recovery_report_get(self.handle, &r));
         return r;
     }
 
@@ -752,5 +799,103 @@ test "truncate after an index, purge before one, reset" {
     try testing.expectEqual(@as(u64, 500), st.last_index);
     try log.shutdown();
     try testing.expectError(error.Shutdown, log.reset(1));
+    try log.close();
+}
+
+test "retention: expiry, a hold, the size budget, the active segment" {
+    var tmp = testing.tmpDir(.{});
+    defer tmp.cleanup();
+    const dir = try tmpLogDir(&tmp);
+    defer testing.allocator.free(dir);
+    // Windows of 1 s kept 2 s after they end: window [w, w + 1000) expires
+    // at w + 3000. One record in each of four windows: four segments.
+    var opts = defaultOptions();
+    opts.segment_duration_ms = 1000;
+    opts.retention_ms = 2000;
+    var log = try Log.open(dir, "ret", &opts);
+    var refs: [4]Ref = undefined;
+    for (&refs, 0..) |*r, i| r.* = try log.append(null, "x", @as(i64, @intCast(i)) * 1000, 0);
+    try log.hold("replica", 2);
+
+    try testing.expectEqual(@as(usize, 4), try log.retentionCount(0));
+    var small: [3]SegmentRetention = undefined;
+    try testing.expectError(error.BufferTooSmall, log.retention(0, &small));
+    var slots: [8]SegmentRetention = undefined;
+    var r = try log.retention(3999, &slots);
+    try testing.expectEqual(@as(usize, 4), r.len);
+    for (r, refs, 0..) |s, ref, i| {
+        try testing.expectEqual(ref.segment_id, s.segment_id);
+        try testing.expectEqual(@as(i64, @intCast(i)) * 1000 + 3000, s.expiration_ms);
+        try testing.expect(s.file_size > 0);
+    }
+    try testing.expectEqual(delete_expired, r[0].deleted_by);
+    try testing.expectEqual(@as(u32, 0), r[0].kept);
+    try testing.expectEqual(kept_held | kept_not_expired, r[1].kept);
+    try testing.expectEqual(@as(u64, 1), r[1].holds);
+    try testing.expectEqual(@as(u64, 2), r[1].hold_index);
+    try testing.expectEqualStrings("replica", holdName(&r[1]));
+    try testing.expectEqual(kept_active | kept_held | kept_not_expired, r[3].kept);
+    try testing.expectEqualStrings("", holdName(&r[0]));
+    try log.releaseHold("replica");
+    try log.close();
+
+    // A one-byte budget: every sealed segment goes before it expires.
+    opts.max_stream_bytes = 1;
+    log = try Log.open(dir, "ret", &opts);
+    r = try log.retention(0, &slots);
+    for (r[0..3]) |s| try testing.expectEqual(delete_size_budget, s.deleted_by);
+    try testing.expectEqual(kept_active | kept_not_expired, r[3].kept);
+    const cr = try log.cleanup(0);
+    try testing.expectEqual(@as(u64, 3), cr.deleted_over_budget);
+    try log.close();
+
+    // No budget to speak of: each unexpired segment is within it.
+    opts.max_stream_bytes = std.math.maxInt(u64);
+    log = try Log.open(dir, "ret", &opts);
+    r = try log.retention(0, &slots);
+    try testing.expectEqual(@as(usize, 1), r.len);
+    try testing.expectEqual(kept_active | kept_not_expired | kept_within_budget, r[0].kept);
+    try testing.expectError(error.InvalidArgument, check(c.nwal_retention(log.handle, 0, null, 1, null)));
+    try log.close();
+}
+
+test "recovery report after a torn tail" {
+    var tmp = testing.tmpDir(.{ .iterate = true });
+    defer tmp.cleanup();
+    const dir = try tmpLogDir(&tmp);
+    defer testing.allocator.free(dir);
+    var log = try Log.open(dir, "torn", null);
+    var rr = try log.recoveryReport();
+    try testing.expectEqual(@as(u32, 0), rr.has_tail);
+    _ = try log.append(null, "one", test_now_ms, durable);
+    const two = try log.append(null, "two", test_now_ms, durable);
+    try log.close();
+
+    // Garbage and zeros after the last record, as a torn write leaves.
+    var it = tmp.dir.iterate();
+    var name_buf: [256]u8 = undefined;
+    var name: []const u8 = "";
+    while (try it.next()) |entry| {
+        if (std.mem.endsWith(u8, entry.name, ".seg")) {
+            @memcpy(name_buf[0..entry.name.len], entry.name);
+            name = name_buf[0..entry.name.len];
+        }
+    }
+    const file = try tmp.dir.openFile(name, .{ .mode = .write_only });
+    const size = try file.getEndPos();
+    try file.seekTo(size);
+    try file.writeAll(&([_]u8{ 0x2a, 0, 0, 0, 0x99 } ++ [_]u8{0} ** 27));
+    file.close();
+
+    log = try Log.open(dir, "torn", null);
+    rr = try log.recoveryReport();
+    try testing.expectEqual(@as(u32, 1), rr.has_tail);
+    try testing.expectEqual(two.segment_id, rr.tail_segment_id);
+    try testing.expectEqual(size + 32, rr.found_len);
+    try testing.expectEqual(size, rr.kept_len);
+    try testing.expectEqual(@as(u64, 2), rr.records_kept);
+    try testing.expectEqual(@as(u32, 0), rr.cut_below_durable);
+    try testing.expect(rr.durable_watermark > 0 and rr.durable_watermark <= size);
+    try testing.expectEqual(@as(u64, 2), (try log.state()).last_index);
     try log.close();
 }
