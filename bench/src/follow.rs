@@ -24,6 +24,11 @@ pub struct Cost {
     /// Median appends/s without a follower, and with one.
     pub without: f64,
     pub with: f64,
+    /// The raw limit of the same (one thread only, else 0): `pwrite` +
+    /// `fdatasync` per record into a pre-written file, without and with a
+    /// thread woken (condition variable) after each sync to `pread` it.
+    pub raw_without: f64,
+    pub raw_with: f64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -165,6 +170,73 @@ fn durable_rate(
     Ok(total as f64 / secs)
 }
 
+/// The raw limit of one durable appender, with or without a reader woken
+/// after each sync (see [`Cost::raw_with`]): records/s.
+fn raw_rate(dir: &std::path::Path, count: usize, follower: bool) -> Result<f64, String> {
+    use std::os::unix::fs::FileExt;
+    use std::sync::{Condvar, Mutex};
+    let size = RECORD + 24;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(dir.join("raw.dat"))
+        .map_err(|e| e.to_string())?;
+    file.write_all_at(&vec![0u8; count * size], 0)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| e.to_string())?;
+    let synced = AtomicU64::new(0);
+    let (lock, moved) = (Mutex::new(()), Condvar::new());
+    let waiting = std::sync::atomic::AtomicUsize::new(0);
+    let record = vec![7u8; size];
+    let started = Instant::now();
+    let ok = std::thread::scope(|s| {
+        let reader = follower.then(|| {
+            s.spawn(|| {
+                let mut buf = vec![0u8; size];
+                let mut seen = 0u64;
+                while seen < count as u64 {
+                    // Counted before the check, as `Notify` does, so the
+                    // appender wakes it only while it may sleep.
+                    waiting.fetch_add(1, Ordering::SeqCst);
+                    let mut g = lock.lock().unwrap_or_else(|p| p.into_inner());
+                    while synced.load(Ordering::SeqCst) <= seen {
+                        g = moved.wait(g).unwrap_or_else(|p| p.into_inner());
+                    }
+                    drop(g);
+                    waiting.fetch_sub(1, Ordering::SeqCst);
+                    let upto = synced.load(Ordering::SeqCst);
+                    while seen < upto {
+                        if file.read_exact_at(&mut buf, seen * size as u64).is_err() {
+                            return false;
+                        }
+                        seen += 1;
+                    }
+                }
+                true
+            })
+        });
+        let mut written = true;
+        for i in 0..count {
+            written &= file.write_all_at(&record, (i * size) as u64).is_ok();
+            written &= file.sync_data().is_ok();
+            synced.store(i as u64 + 1, Ordering::SeqCst);
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if waiting.load(Ordering::SeqCst) != 0 {
+                drop(lock.lock().unwrap_or_else(|p| p.into_inner()));
+                moved.notify_all();
+            }
+        }
+        written && reader.is_none_or(|r| r.join().unwrap_or(false))
+    });
+    let secs = started.elapsed().as_secs_f64();
+    if !ok {
+        return Err("a raw write, sync or read failed".into());
+    }
+    Ok(count as f64 / secs)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
@@ -184,6 +256,7 @@ pub fn measure(scratch: &Scratch, reps: usize, quick: bool) -> FollowResults {
         .iter()
         .map(|&t| (t, Vec::new(), Vec::new()))
         .collect();
+    let (mut raw_without, mut raw_with) = (Vec::new(), Vec::new());
     for rep in 0..reps {
         crate::progress!("follow: repetition {}/{reps}", rep + 1);
         let mut run = || -> Result<(), String> {
@@ -213,6 +286,15 @@ pub fn measure(scratch: &Scratch, reps: usize, quick: bool) -> FollowResults {
                     } else {
                         without.push(r);
                     }
+                    if *t == 1 {
+                        let dir = scratch.fresh("follow-raw");
+                        let r = raw_rate(&dir.path, per_thread(1), f)?;
+                        if f {
+                            raw_with.push(r);
+                        } else {
+                            raw_without.push(r);
+                        }
+                    }
                 }
             }
             Ok(())
@@ -238,6 +320,8 @@ pub fn measure(scratch: &Scratch, reps: usize, quick: bool) -> FollowResults {
             threads,
             without: median(without),
             with: median(with),
+            raw_without: if threads == 1 { median(raw_without.clone()) } else { 0.0 },
+            raw_with: if threads == 1 { median(raw_with.clone()) } else { 0.0 },
         })
         .collect();
     res
