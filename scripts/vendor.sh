@@ -17,8 +17,9 @@
 #
 # --runtime-only: only the crates the library and the tool are built from
 # (`cargo tree -e normal,build`), and, because cargo would still look for
-# the dev-dependencies, it removes the [dev-dependencies] table of
-# SOURCE_DIR/Cargo.toml and regenerates SOURCE_DIR/Cargo.lock from the
+# the dev-dependencies, it removes the dev-dependency tables of
+# SOURCE_DIR/Cargo.toml ([dev-dependencies] and those of a target, such as
+# loom's under cfg(loom)) and regenerates SOURCE_DIR/Cargo.lock from the
 # vendored crates (the same versions, without the test crates). It changes
 # the tree: run it on an unpacked release, never on a checkout you work in
 # (it refuses a tree with uncommitted changes).
@@ -57,13 +58,14 @@ if [ "$runtime_only" = 1 ]; then
     version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$dir/Cargo.toml" | head -n1)
     grep -qxF "$name v$version" <<<"$keep" || rm -rf "$dir"
   done
-  # cargo resolves dev-dependencies for every build: drop them, then lock
-  # what remains (the vendored versions: the only ones it can see).
+  # cargo resolves dev-dependencies for every build, a target's too: drop
+  # them, then lock what remains (the vendored versions: the only ones it
+  # can see).
   python3 - Cargo.toml <<'PY'
 import re, sys
 p = sys.argv[1]
 s = open(p).read()
-s = re.sub(r"\n\[dev-dependencies\]\n.*?(?=\n\[|\Z)", "\n", s, flags=re.S)
+s = re.sub(r"\n\[(target\.[^\]\n]+\.)?dev-dependencies\]\n.*?(?=\n\[|\Z)", "\n", s, flags=re.S)
 open(p, "w").write(s)
 PY
   cargo generate-lockfile --offline >/dev/null 2>&1

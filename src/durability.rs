@@ -12,10 +12,15 @@
 use crate::error::{Result, WalError};
 use crate::notify::Notify;
 use crate::segment::Segment;
+use crate::sync::{
+    yield_now, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, Stopwatch,
+};
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+#[cfg(all(test, loom))]
+mod loom_models;
 
 /// Once set, the log refuses every append and sync until it is reopened:
 /// after a failed fdatasync the kernel may have dropped the dirty pages and
@@ -112,6 +117,55 @@ pub(crate) struct GroupCommit {
     pub durable_moved: Notify,
 }
 
+/// What a leader syncs: the active segment (a stand-in in the loom models).
+/// The group commit is generic over it, so the log's build calls
+/// `Segment`'s own methods, as if written there.
+pub(crate) trait SyncTarget {
+    fn id(&self) -> u64;
+    fn first_index(&self) -> u64;
+    /// Records published (readable) now.
+    fn record_count(&self) -> u64;
+    /// Where the first `count` published records end.
+    fn records_end(&self, count: u64) -> u64;
+    /// fdatasync: on success, every byte written before the call is durable.
+    fn sync_data(&self) -> io::Result<()>;
+    /// Raise the durable watermark to `end`, after a sync that covered it.
+    fn mark_synced(&self, end: u64);
+    /// A group commit synced this segment for durable appends.
+    fn mark_durable_use(&self);
+}
+
+impl SyncTarget for Segment {
+    #[inline]
+    fn id(&self) -> u64 {
+        Segment::id(self)
+    }
+    #[inline]
+    fn first_index(&self) -> u64 {
+        Segment::first_index(self)
+    }
+    #[inline]
+    fn record_count(&self) -> u64 {
+        Segment::record_count(self)
+    }
+    #[inline]
+    fn records_end(&self, count: u64) -> u64 {
+        Segment::records_end(self, count)
+    }
+    #[inline]
+    fn sync_data(&self) -> io::Result<()> {
+        Segment::sync_data(self)
+    }
+    #[inline]
+    fn mark_synced(&self, end: u64) {
+        Segment::mark_synced(self, end)
+    }
+    #[inline]
+    fn mark_durable_use(&self) {
+        Segment::mark_durable_use(self)
+    }
+}
+
 /// Counts a durable append as under way until dropped (see [`GroupCommit`]).
 pub(crate) struct Placing<'a>(&'a GroupCommit);
 
@@ -148,9 +202,9 @@ impl GroupCommit {
         if anyone && waiting() {
             let limit =
                 Duration::from_nanos(self.last_sync_ns.load(Ordering::Relaxed) / 2).min(MAX_GATHER);
-            let start = Instant::now();
+            let start = Stopwatch::now();
             while waiting() && start.elapsed() < limit {
-                std::thread::yield_now();
+                yield_now();
             }
         }
         self.written.swap(0, Ordering::AcqRel)
@@ -169,11 +223,11 @@ impl GroupCommit {
 
     /// Block until everything up to `target` is durable. `active` gives the
     /// segment currently written to (never older than `target`'s segment).
-    pub fn wait_durable(
+    pub fn wait_durable<S: SyncTarget>(
         &self,
         target: LogPos,
         poison: &Poison,
-        active: impl Fn() -> Option<Arc<Segment>>,
+        active: impl Fn() -> Option<Arc<S>>,
     ) -> Result<()> {
         self.wait_durable_until(target, poison, active, None)
             .map(|_| ())
@@ -183,11 +237,11 @@ impl GroupCommit {
     /// never): returns whether `target` is durable. Once the deadline has
     /// passed it starts no sync, so a deadline already past only checks; a
     /// sync it leads is finished first (its waiters depend on it).
-    pub fn wait_durable_until(
+    pub fn wait_durable_until<S: SyncTarget>(
         &self,
         target: LogPos,
         poison: &Poison,
-        active: impl Fn() -> Option<Arc<Segment>>,
+        active: impl Fn() -> Option<Arc<S>>,
         deadline: Option<Instant>,
     ) -> Result<bool> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -225,7 +279,7 @@ impl GroupCommit {
                     // position and index say the same thing.
                     let count = seg.record_count();
                     let end = seg.records_end(count);
-                    let started = Instant::now();
+                    let started = Stopwatch::now();
                     let synced = seg.sync_data();
                     let took = started.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
                     self.last_sync_ns.store(took, Ordering::Relaxed);

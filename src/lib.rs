@@ -47,6 +47,7 @@
 //! |---|---|
 //! | `record` | The record vocabulary: `WriteEntry`, `EntryRef`, `Record`, `RecordView` |
 //! | `error` | `WalError`, the one error type, and `Result` |
+//! | `sync` | The locks, atomics and clock of the group commit and poisoning: std's, or loom's in the loom models |
 //! | `sys` | The system calls that write, read, sync, truncate and lock, the event fd (and their fault injection) |
 //! | `crc` | CRC32C of records, in pieces or whole |
 //! | `format` | The on-disk format: constants, record size, CRC seed |
@@ -95,6 +96,7 @@ mod recovery;
 mod replay;
 mod scan;
 mod segment;
+mod sync;
 mod sys;
 mod wal;
 

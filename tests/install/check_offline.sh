@@ -22,7 +22,7 @@ fail() { echo "check_offline: $*" >&2; exit 1; }
 
 (cd "$src" && git ls-files -co --exclude-standard | tar -cf - -T -) | (cd "$work/tree" && tar -xf -)
 bash "$src/scripts/vendor.sh" --runtime-only "$work/tree"
-for c in cbindgen tempfile proptest crc32c; do
+for c in cbindgen tempfile proptest crc32c loom; do
   [ ! -e "$work/tree/vendor/$c" ] || fail "the runtime set holds $c"
 done
 [ -d "$work/tree/vendor/libc" ] || fail "the runtime set lacks libc"
