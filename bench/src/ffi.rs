@@ -104,26 +104,33 @@ mod imp {
             flags: u32,
             out_refs: *mut EntryRef,
         ) -> i32;
-        fn nwal_read_batch(
+        fn nwal_read_buf_free(buf: *mut NwalReadBuf);
+        fn nwal_read_buf_new(out: *mut *mut NwalReadBuf) -> i32;
+        fn nwal_read_batch_into(
             w: *mut Nwal,
             refs: *const EntryRef,
             count: usize,
+            buf: *mut NwalReadBuf,
             out_records: *mut Record,
-            out_buf: *mut *mut NwalReadBuf,
         ) -> i32;
-        fn nwal_read_range(
+        fn nwal_read_range_into(
             w: *mut Nwal,
             from: u64,
             max_count: usize,
             max_bytes: u64,
+            buf: *mut NwalReadBuf,
             out_records: *mut Record,
             out_refs: *mut EntryRef,
             out_count: *mut usize,
-            out_buf: *mut *mut NwalReadBuf,
         ) -> i32;
-        fn nwal_read_buf_free(buf: *mut NwalReadBuf);
+        fn nwal_iter_next_batch(
+            it: *mut NwalIter,
+            out_records: *mut Record,
+            out_refs: *mut EntryRef,
+            max_count: usize,
+            out_count: *mut usize,
+        ) -> i32;
         fn nwal_iter_open(w: *mut Nwal, from: *const EntryRef, out: *mut *mut NwalIter) -> i32;
-        fn nwal_iter_next(it: *mut NwalIter, out_rec: *mut Record, out_ref: *mut EntryRef) -> i32;
         fn nwal_iter_free(it: *mut NwalIter);
         fn nwal_truncate_after(w: *mut Nwal, index: u64) -> i32;
         fn nwal_sync(w: *mut Nwal) -> i32;
@@ -205,68 +212,67 @@ mod imp {
             Ok(())
         }
 
-        /// Read `refs` and hand each record's content length to `f`, then
-        /// free the buffer: the whole life cycle a C caller goes through.
-        fn read_batch(&self, refs: &[EntryRef], out: &mut Vec<Record>) -> Result<u64, String> {
+        /// Read `refs` into `buf` (the caller's, reused: `nwal_read_batch_into`)
+        /// and hand back their content bytes, the way a C caller reading
+        /// repeatedly does it.
+        fn read_batch(
+            &self,
+            refs: &[EntryRef],
+            buf: &KeptBuf,
+            out: &mut Vec<Record>,
+        ) -> Result<u64, String> {
             out.clear();
             out.resize(refs.len(), EMPTY_RECORD);
-            let mut buf = ptr::null_mut();
-            // SAFETY: `out` has refs.len() slots.
+            // SAFETY: live handle and buffer (used by this thread only);
+            // `out` has refs.len() slots.
             let st = unsafe {
-                nwal_read_batch(
-                    self.0,
-                    refs.as_ptr(),
-                    refs.len(),
-                    out.as_mut_ptr(),
-                    &mut buf,
-                )
+                nwal_read_batch_into(self.0, refs.as_ptr(), refs.len(), buf.0, out.as_mut_ptr())
             };
             if st != NWAL_OK {
-                return Err(err("nwal_read_batch", st));
+                return Err(err("nwal_read_batch_into", st));
             }
             let bytes = out.iter().map(|r| r.content_len as u64).sum();
             black_box(&out);
-            // SAFETY: the buffer came from nwal_read_batch and is freed once.
-            unsafe { nwal_read_buf_free(buf) };
             Ok(bytes)
         }
 
         /// Read up to `count` records from index `from` (no byte budget)
-        /// and hand back how many and their content bytes, then free the
-        /// buffer.
+        /// into `buf` (`nwal_read_range_into`) and hand back how many and
+        /// their content bytes.
         fn read_range(
             &self,
             from: u64,
             count: usize,
+            buf: &KeptBuf,
             out: &mut Vec<Record>,
         ) -> Result<(u64, u64), String> {
             out.clear();
             out.resize(count, EMPTY_RECORD);
-            let (mut n, mut buf) = (0usize, ptr::null_mut());
-            // SAFETY: `out` has `count` slots; NULL refs are allowed; the
-            // count and buffer outputs are valid.
+            let mut n = 0usize;
+            // SAFETY: live handle and buffer; `out` has `count` slots; NULL
+            // refs are allowed; the count output is valid.
             let st = unsafe {
-                nwal_read_range(
+                nwal_read_range_into(
                     self.0,
                     from,
                     count,
                     u64::MAX,
+                    buf.0,
                     out.as_mut_ptr(),
                     ptr::null_mut(),
                     &mut n,
-                    &mut buf,
                 )
             };
             if st != NWAL_OK {
-                return Err(err("nwal_read_range", st));
+                return Err(err("nwal_read_range_into", st));
             }
             let bytes = out[..n].iter().map(|r| r.content_len as u64).sum();
             black_box(&out);
-            // SAFETY: the buffer came from nwal_read_range and is freed once.
-            unsafe { nwal_read_buf_free(buf) };
             Ok((n as u64, bytes))
         }
 
+        /// Replay the whole log, `REPLAY_BATCH` records per call
+        /// (`nwal_iter_next_batch`).
         fn replay(&self) -> Result<(u64, u64), String> {
             let mut it = ptr::null_mut();
             // SAFETY: live handle, NULL = from the start.
@@ -275,23 +281,61 @@ mod imp {
                 return Err(err("nwal_iter_open", st));
             }
             let (mut n, mut bytes) = (0u64, 0u64);
-            let mut rec = EMPTY_RECORD;
-            let mut r = EntryRef::default();
+            let mut recs = [EMPTY_RECORD; REPLAY_BATCH];
             let result = loop {
-                // SAFETY: live iterator, valid out pointers.
-                match unsafe { nwal_iter_next(it, &mut rec, &mut r) } {
+                let mut got = 0usize;
+                // SAFETY: live iterator; REPLAY_BATCH record slots; NULL refs.
+                let st = unsafe {
+                    nwal_iter_next_batch(
+                        it,
+                        recs.as_mut_ptr(),
+                        ptr::null_mut(),
+                        REPLAY_BATCH,
+                        &mut got,
+                    )
+                };
+                match st {
                     NWAL_OK => {
-                        n += 1;
-                        bytes += rec.content_len as u64;
-                        black_box(&rec);
+                        n += got as u64;
+                        bytes += recs[..got]
+                            .iter()
+                            .map(|r| r.content_len as u64)
+                            .sum::<u64>();
+                        black_box(&recs);
                     }
                     NWAL_DONE => break Ok((n, bytes)),
-                    st => break Err(err("nwal_iter_next", st)),
+                    st => break Err(err("nwal_iter_next_batch", st)),
                 }
             };
             // SAFETY: opened above, freed once.
             unsafe { nwal_iter_free(it) };
             result
+        }
+    }
+
+    /// Records one replay call asks for.
+    const REPLAY_BATCH: usize = 256;
+
+    /// A read buffer the caller keeps (`nwal_read_buf_new`), freed on drop.
+    struct KeptBuf(*mut NwalReadBuf);
+
+    impl KeptBuf {
+        fn new() -> Result<KeptBuf, Missing> {
+            let mut buf = ptr::null_mut();
+            // SAFETY: a valid out pointer.
+            let st = unsafe { nwal_read_buf_new(&mut buf) };
+            if st != NWAL_OK {
+                return Err(Missing::Failed(err("nwal_read_buf_new", st)));
+            }
+            Ok(KeptBuf(buf))
+        }
+    }
+
+    impl Drop for KeptBuf {
+        fn drop(&mut self) {
+            // SAFETY: from nwal_read_buf_new, freed once, no record of it
+            // is used after the reader that owns it is gone.
+            unsafe { nwal_read_buf_free(self.0) };
         }
     }
 
@@ -328,6 +372,7 @@ mod imp {
         h: Handle,
         refs: Vec<EntryRef>,
         out: Vec<Record>,
+        buf: KeptBuf,
     }
 
     impl Reader for FfiReader {
@@ -337,7 +382,7 @@ mod imp {
                 for &i in idx {
                     bytes += self
                         .h
-                        .read_batch(&self.refs[i..i + 1], &mut self.out)
+                        .read_batch(&self.refs[i..i + 1], &self.buf, &mut self.out)
                         .map_err(Missing::Failed)?;
                 }
                 Ok((idx.len() as u64, bytes))
@@ -350,7 +395,7 @@ mod imp {
                 for &s in starts {
                     bytes += self
                         .h
-                        .read_batch(&self.refs[s..s + len], &mut self.out)
+                        .read_batch(&self.refs[s..s + len], &self.buf, &mut self.out)
                         .map_err(Missing::Failed)?;
                 }
                 Ok(((starts.len() * len) as u64, bytes))
@@ -367,7 +412,7 @@ mod imp {
                 for &i in idx {
                     let (_, b) = self
                         .h
-                        .read_range(self.refs[i].index, 1, &mut self.out)
+                        .read_range(self.refs[i].index, 1, &self.buf, &mut self.out)
                         .map_err(Missing::Failed)?;
                     bytes += b;
                 }
@@ -381,7 +426,7 @@ mod imp {
                 for &s in starts {
                     let (k, b) = self
                         .h
-                        .read_range(self.refs[s].index, len, &mut self.out)
+                        .read_range(self.refs[s].index, len, &self.buf, &mut self.out)
                         .map_err(Missing::Failed)?;
                     n += k;
                     bytes += b;
@@ -452,6 +497,7 @@ mod imp {
                 h,
                 refs,
                 out: Vec::new(),
+                buf: KeptBuf::new()?,
             }))
         }
 

@@ -320,8 +320,16 @@ pub fn measure(scratch: &Scratch, reps: usize, quick: bool) -> FollowResults {
             threads,
             without: median(without),
             with: median(with),
-            raw_without: if threads == 1 { median(raw_without.clone()) } else { 0.0 },
-            raw_with: if threads == 1 { median(raw_with.clone()) } else { 0.0 },
+            raw_without: if threads == 1 {
+                median(raw_without.clone())
+            } else {
+                0.0
+            },
+            raw_with: if threads == 1 {
+                median(raw_with.clone())
+            } else {
+                0.0
+            },
         })
         .collect();
     res

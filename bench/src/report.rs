@@ -941,11 +941,11 @@ const NOTES: &str = "\
   those values are also kept in its memtable, so its random reads and runs are served **from memory** (`get`, `scan_raw_messages`),
   not from the log. Replay only happens inside recovery (open row). LZ4 batch compression is off (the payload is compressible).
 - **C API column**: the `nwal_*` functions declared `extern \"C\"` in the bench and linked from the nano_wal rlib; reads go
-  through `nwal_read_batch` + `nwal_read_buf_free` (one ref for a random read, which takes the single-read path; 1,000 for a run),
-  replay through `nwal_iter_*`.
+  through `nwal_read_batch_into` into one buffer the reader keeps (`nwal_read_buf_new`; one ref for a random read, 1,000 for a
+  run), replay through `nwal_iter_next_batch` (256 records a call).
 - **Reads by index** (nano_wal only; the peers are not measured there): the same records as the reads by ref, read by their log
   index. Rust: `Wal::read_index` per record, `Wal::read_range_into` (1,000 records, no byte budget) into the reused `ReadBuf`
-  per run. C: `nwal_read_range` with a count of 1 or 1,000, then `nwal_read_buf_free`. The prefilled log is one active segment,
+  per run. C: `nwal_read_range_into` with a count of 1 or 1,000, into the reader's kept buffer. The prefilled log is one active segment,
   so the lookups use the record ends held in memory (a sealed segment's go through its index footer: one small `pread`).
 - **Recovery row**: 4 KiB records; the stream is built once per system and reopened in each repetition (page cache warm).
 - **Many-segments open row** (nano_wal only): a stream of 1 s windows, one batch of 4 records each, built once through the Rust
