@@ -257,6 +257,8 @@ fs_summary() {
     power+=", truncate+reset $(fs_count "$log" 'crash states of truncations and resets')"
     power+=", purge $(fs_count "$log" 'crash states of purges')"
     power+=", metadata $(fs_count "$log" 'metadata crash states checked')"
+    power+="; recovery reports asserted $(fs_count "$log" 'recovery reports asserted' |
+      awk '{ n += $1 } END { print n + 0 }')"
   fi
   fs_row "$type" "$(sed -n 's/^mounted: [^ ]* *\([^ ]*\).*/\1/p' "$log")" \
     "$(grep -c " on $type\$" "$log")" "$(sed -n 's/^seconds: //p' "$log")" \

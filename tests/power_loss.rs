@@ -91,17 +91,34 @@ fn build(dir: &Path, seed: u64) -> (Wal, Vec<Ack>) {
     (wal, acks)
 }
 
-/// Open the crashed state and check the guarantee.
-fn check_state(dir: &Path, acks: &[Ack], what: &str) {
-    let wal = Wal::open(dir, "p", opts()).unwrap_or_else(|e| panic!("{what}: open failed: {e}"));
-    // The recovery report proves nothing acknowledged as durable was cut,
-    // and says what was.
+thread_local! {
+    /// Recovery reports asserted by the test running on this thread.
+    static REPORTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The recovery report of the open that recovered a crashed state proves
+/// nothing acknowledged as durable was cut, and says what was. Counted per
+/// test (`reports_asserted`).
+fn assert_recovery_report(wal: &Wal, what: &str) {
     let report = wal.recovery_report();
     assert!(!report.cut_below_durable, "{what}: {report:?}");
     if let Some(t) = &report.tail {
         assert!(t.kept_len <= t.found_len, "{what}: {t:?}");
         assert!(t.kept_len >= report.durable_watermark, "{what}: {report:?}");
     }
+    REPORTS.with(|n| n.set(n.get() + 1));
+}
+
+/// How many recovery reports this test asserted, as the line the test
+/// command adds up.
+fn print_reports_asserted() {
+    eprintln!("{} recovery reports asserted", REPORTS.with(|n| n.get()));
+}
+
+/// Open the crashed state and check the guarantee.
+fn check_state(dir: &Path, acks: &[Ack], what: &str) {
+    let wal = Wal::open(dir, "p", opts()).unwrap_or_else(|e| panic!("{what}: open failed: {e}"));
+    assert_recovery_report(&wal, what);
     let got: Vec<Rec> = wal
         .replay(None)
         .unwrap()
@@ -234,6 +251,7 @@ fn every_crash_state_of_the_unsynced_tail_keeps_durable_records() {
         }
     }
     eprintln!("{states} crash states checked");
+    print_reports_asserted();
     assert!(states > 500, "{states} states");
 }
 
@@ -347,6 +365,7 @@ fn sectors_of_the_unsynced_tail_lost_in_any_order_keep_durable_records() {
         states += 1;
     }
     eprintln!("{states} writeback states, {cut_after_hole} with records after a hole");
+    print_reports_asserted();
     assert!(
         cut_after_hole >= 40,
         "{cut_after_hole} states with records after a hole"
@@ -433,6 +452,7 @@ fn a_crash_at_every_step_of_sealing_a_segment_with_its_footer_keeps_every_record
         }
         {
             let wal = Wal::open(&dir, "p", opts()).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_recovery_report(&wal, &what);
             let state = wal.log_state();
             assert_eq!(
                 (state.first_index, state.last_index),
@@ -473,6 +493,7 @@ fn a_crash_at_every_step_of_sealing_a_segment_with_its_footer_keeps_every_record
             .collect();
         assert_eq!(replayed, (1..=RECORDS + 2).collect::<Vec<_>>(), "{what}");
     }
+    print_reports_asserted();
 }
 
 /// The segment files of a log directory by name.
@@ -549,6 +570,7 @@ fn check_model(dir: &Path, want: &LogModel, what: &str) {
         );
     };
     let wal = Wal::open(dir, "p", opts()).unwrap_or_else(|e| panic!("{what}: open: {e}"));
+    assert_recovery_report(&wal, what);
     check(&wal, want, what);
     let mut more = want.clone();
     for (k, now) in [T0 + 5 * WINDOW, T0 + 6 * WINDOW].into_iter().enumerate() {
@@ -671,6 +693,7 @@ fn a_crash_at_every_step_of_a_truncation_or_reset_leaves_the_log_before_or_after
     states += every_crash_state_of("reset(1000)", reset(1000));
     states += every_crash_state_of("reset(6), inside the old indexes", reset(6));
     eprintln!("{states} crash states of truncations and resets");
+    print_reports_asserted();
     assert!(states >= 120, "{states} states");
 }
 
@@ -961,6 +984,7 @@ fn a_crash_at_every_step_of_a_purge_never_lowers_the_first_index() {
     }
     drop(wal);
     eprintln!("{states} crash states of purges");
+    print_reports_asserted();
     assert!(states >= 14, "{states} states");
 }
 
