@@ -124,3 +124,24 @@ func BenchmarkReplay128(b *testing.B) {
 		it.Close()
 	}
 }
+
+func BenchmarkReplayView128(b *testing.B) {
+	l, _ := benchFilled(b)
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		it, err := l.Replay()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for done < b.N && it.Next() {
+			if _, _, c := it.View(); len(c) != 128 {
+				b.Fatal("wrong record")
+			}
+			done++
+		}
+		if err := it.Err(); err != nil {
+			b.Fatal(err)
+		}
+		it.Close()
+	}
+}

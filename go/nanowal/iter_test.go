@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+
+package nanowal_test
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nano-wal/nano_wal/go/nanowal"
+)
+
+// View lends each replayed record from the library's memory: the same ref,
+// header (nil when none, empty when empty) and content as Entry copies,
+// across batches (more records than one cgo call fetches) and segments;
+// zero values before the first Next, after the end and after Close.
+func TestIterViewLendsWhatEntryCopies(t *testing.T) {
+	l := open(t, t.TempDir())
+	defer l.Close()
+	var want []nanowal.Record
+	for i := 0; i < 300; i++ {
+		rec := nanowal.Record{Content: []byte(fmt.Sprintf("record %d", i))}
+		switch i % 3 {
+		case 1:
+			rec.Header = []byte{}
+		case 2:
+			rec.Header = []byte(fmt.Sprintf("h%d", i))
+		}
+		at := now.Add(testOptions.SegmentDuration * time.Duration(i/100))
+		if _, err := l.Append(rec, at, 0); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, rec)
+	}
+	it, err := l.Replay()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref, h, c := it.View(); ref != (nanowal.Ref{}) || h != nil || c != nil {
+		t.Fatalf("View before Next: %v %q %q", ref, h, c)
+	}
+	n := 0
+	segments := map[uint64]bool{}
+	for it.Next() {
+		ref, h, c := it.View()
+		e := it.Entry()
+		if ref != e.Ref || !bytes.Equal(c, want[n].Content) || !bytes.Equal(c, e.Content) ||
+			(h == nil) != (want[n].Header == nil) || !bytes.Equal(h, want[n].Header) {
+			t.Fatalf("record %d: view %v %q %q, entry %v, want %q %q", n, ref, h, c, e, want[n].Header, want[n].Content)
+		}
+		if ref.Index != uint64(n+1) {
+			t.Fatalf("record %d has index %d", n, ref.Index)
+		}
+		segments[ref.SegmentID] = true
+		n++
+	}
+	if err := it.Err(); err != nil || n != len(want) || len(segments) != 3 {
+		t.Fatalf("replayed %d of %d in %d segments: %v", n, len(want), len(segments), err)
+	}
+	if ref, h, c := it.View(); ref != (nanowal.Ref{}) || h != nil || c != nil {
+		t.Fatalf("View after the end: %v %q %q", ref, h, c)
+	}
+	if e := it.Entry(); e.Content != nil {
+		t.Fatalf("Entry after the end: %v", e)
+	}
+	it.Close()
+	if ref, _, c := it.View(); ref != (nanowal.Ref{}) || c != nil {
+		t.Fatal("View after Close")
+	}
+
+	// Entries copied before the next Next stay the caller's; only some
+	// records of a batch copied.
+	it, err = l.Replay()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var kept []nanowal.Entry
+	for i := 0; it.Next(); i++ {
+		if i%7 == 3 {
+			kept = append(kept, it.Entry())
+		}
+	}
+	for k, e := range kept {
+		i := 7*k + 3
+		if e.Index != uint64(i+1) || !bytes.Equal(e.Content, want[i].Content) {
+			t.Fatalf("kept entry %d: %v", k, e)
+		}
+	}
+}
