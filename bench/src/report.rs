@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-//! BENCHMARKS.md and the durable-appends plot, written from the results of
-//! this run, so that one command regenerates both.
+//! BENCHMARKS.md and its plots, written from the results of this run, so
+//! that one command regenerates them all.
 
 use crate::facts::Facts;
 use crate::harness::Missing;
@@ -738,44 +738,87 @@ fn decade(e: i32) -> String {
     format!("{}{}", 10u64.pow((e % 3) as u32), suffix[(e / 3).min(3)])
 }
 
-/// Durable appends/s against threads (log-log), one line per system and
-/// the raw per-record fsync as a dashed reference.
-pub fn plot(rows: &[Row], size: usize) -> Option<String> {
-    // (legend, (threads, appends/s) points, dashed)
-    type Line = (String, Vec<(usize, f64)>, bool);
+/// One chart of [`plot`]: a line per system through the rows it names,
+/// and the same rows' raw limit as a dashed reference.
+pub struct Chart {
+    pub title: String,
+    pub x_label: &'static str,
+    pub y_label: &'static str,
+    /// (x, its tick label, the id of the row measured there), x ascending
+    /// and above 0 (the x scale is logarithmic).
+    pub points: Vec<(f64, String, String)>,
+    /// Legend of the dashed line of the rows' limits.
+    pub limit: &'static str,
+}
+
+impl Chart {
+    /// Durable appends/s against threads at one record size.
+    pub fn durable(size: usize) -> Chart {
+        Chart {
+            title: format!(
+                "Durable appends/s against threads, {size} B records (median, log scales)"
+            ),
+            x_label: "threads",
+            y_label: "durable appends/s",
+            points: DURABLE_THREADS
+                .iter()
+                .map(|&t| (t as f64, t.to_string(), format!("durable/{t}t/{size}")))
+                .collect(),
+            limit: "raw pwrite+fdatasync/record (1 thread)",
+        }
+    }
+}
+
+/// A chart (log-log): one line per system with a number in any of the
+/// chart's rows, each system in the colour of its column in every chart,
+/// and the rows' raw limits as a dashed black reference.
+pub fn plot(rows: &[Row], chart: &Chart) -> Option<String> {
+    // (legend, colour, (x, rate) points, dashed)
+    type Line = (String, &'static str, Vec<(f64, f64)>, bool);
+    let colors = [
+        "#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+        "#7f7f7f",
+    ];
     let mut lines: Vec<Line> = Vec::new();
     let names: Vec<&'static str> = rows.first()?.cells.iter().map(|(n, _)| *n).collect();
-    let find = |t: usize| rows.iter().find(|r| r.id == format!("durable/{t}t/{size}"));
-    for name in names {
-        let pts: Vec<(usize, f64)> = DURABLE_THREADS
+    let find = |id: &str| rows.iter().find(|r| r.id == id);
+    for (column, name) in names.into_iter().enumerate() {
+        let mut marks: Vec<&str> = Vec::new();
+        let pts: Vec<(f64, f64)> = chart
+            .points
             .iter()
-            .filter_map(|&t| {
-                find(t)
-                    .and_then(|r| r.median(r.system(name)?).ok())
-                    .map(|v| (t, v))
+            .filter_map(|(x, _, id)| {
+                let v = find(id).and_then(|r| r.median(r.system(name)?).ok())?;
+                let m = marker(id, name);
+                if !m.is_empty() && !marks.contains(&m) {
+                    marks.push(m);
+                }
+                Some((*x, v))
             })
             .collect();
         if !pts.is_empty() {
-            lines.push((name.to_string(), pts, false));
+            let legend = format!("{name}{}", marks.concat());
+            lines.push((legend, colors[column % colors.len()], pts, false));
         }
     }
-    let raw: Vec<(usize, f64)> = DURABLE_THREADS
+    let raw: Vec<(f64, f64)> = chart
+        .points
         .iter()
-        .filter_map(|&t| {
-            find(t)
+        .filter_map(|(x, _, id)| {
+            find(id)
                 .and_then(|r| r.median(&r.limit).ok())
-                .map(|v| (t, v))
+                .map(|v| (*x, v))
         })
         .collect();
     if !raw.is_empty() {
-        lines.push(("raw pwrite+fdatasync/record (1 thread)".into(), raw, true));
+        lines.push((chart.limit.into(), "#000", raw, true));
     }
     if lines.is_empty() {
         return None;
     }
     let all: Vec<f64> = lines
         .iter()
-        .flat_map(|(_, p, _)| p.iter().map(|(_, v)| *v))
+        .flat_map(|(_, _, p, _)| p.iter().map(|(_, v)| *v))
         .filter(|v| *v > 0.0)
         .collect();
     let lo = all.iter().cloned().fold(f64::MAX, f64::min).log10().floor();
@@ -787,12 +830,11 @@ pub fn plot(rows: &[Row], size: usize) -> Option<String> {
         .ceil()
         .max(lo + 1.0);
     let (w, h, left, right, top, bottom) = (900.0, 440.0, 80.0, 560.0, 40.0, 380.0);
-    let x = |t: usize| left + (t as f64).log2() / 5.0 * (right - left);
+    let x_min = chart.points.first()?.0;
+    let x_max = chart.points.last()?.0.max(x_min * 2.0);
+    let x = |t: f64| left + (t / x_min).log2() / (x_max / x_min).log2() * (right - left);
     let y = |v: f64| bottom - (v.max(1.0).log10() - lo) / (hi - lo) * (bottom - top);
-    let colors = [
-        "#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-        "#7f7f7f",
-    ];
+    let esc = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;");
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -801,7 +843,8 @@ pub fn plot(rows: &[Row], size: usize) -> Option<String> {
     let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
     let _ = writeln!(
         s,
-        r#"<text x="{left}" y="22" font-size="15">Durable appends/s against threads, {size} B records (median, log scales)</text>"#
+        r#"<text x="{left}" y="22" font-size="15">{}</text>"#,
+        esc(&chart.title)
     );
     for e in (lo as i32)..=(hi as i32) {
         let yy = y(10f64.powi(e));
@@ -813,25 +856,28 @@ pub fn plot(rows: &[Row], size: usize) -> Option<String> {
             decade(e)
         );
     }
-    for t in DURABLE_THREADS {
-        let xx = x(t);
+    for (t, label, _) in &chart.points {
+        let xx = x(*t);
         let _ = writeln!(
             s,
-            r##"<line x1="{xx}" y1="{top}" x2="{xx}" y2="{bottom}" stroke="#eee"/><text x="{xx}" y="{}" text-anchor="middle">{t}</text>"##,
-            bottom + 18.0
+            r##"<line x1="{xx}" y1="{top}" x2="{xx}" y2="{bottom}" stroke="#eee"/><text x="{xx}" y="{}" text-anchor="middle">{}</text>"##,
+            bottom + 18.0,
+            esc(label)
         );
     }
     let _ = writeln!(
         s,
-        r#"<text x="{}" y="{}" text-anchor="middle">threads</text>"#,
+        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
         (left + right) / 2.0,
-        bottom + 40.0
+        bottom + 40.0,
+        esc(chart.x_label)
     );
     let _ = writeln!(
         s,
-        r#"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">durable appends/s</text>"#,
+        r#"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">{}</text>"#,
         (top + bottom) / 2.0,
-        (top + bottom) / 2.0
+        (top + bottom) / 2.0,
+        esc(chart.y_label)
     );
     let _ = writeln!(
         s,
@@ -839,12 +885,7 @@ pub fn plot(rows: &[Row], size: usize) -> Option<String> {
         right - left,
         bottom - top
     );
-    for (i, (name, pts, dashed)) in lines.iter().enumerate() {
-        let c = if *dashed {
-            "#000"
-        } else {
-            colors[i % colors.len()]
-        };
+    for (i, (name, c, pts, dashed)) in lines.iter().enumerate() {
         let dash = if *dashed {
             r#" stroke-dasharray="6,4""#
         } else {
@@ -875,7 +916,7 @@ pub fn plot(rows: &[Row], size: usize) -> Option<String> {
             right + 40.0,
             right + 46.0,
             ly + 4.0,
-            name.replace('&', "&amp;").replace('<', "&lt;")
+            esc(name)
         );
     }
     s.push_str("</svg>\n");
@@ -1032,7 +1073,7 @@ pub fn write(
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(out_dir)?;
     for size in [128, 4096] {
-        if let Some(svg) = plot(&res.rows, size) {
+        if let Some(svg) = plot(&res.rows, &Chart::durable(size)) {
             let rel = format!("docs/bench_durable_threads_{size}.svg");
             std::fs::create_dir_all(out_dir.join("docs"))?;
             std::fs::write(out_dir.join(&rel), svg)?;
