@@ -5,7 +5,8 @@
 use crate::facts::Facts;
 use crate::harness::Missing;
 use crate::plan::{
-    Results, Row, Unit, DURABLE_THREADS, FRAMED_BATCH, FRAMED_PWRITE, FRAMED_RANDOM, FRAMED_RUNS,
+    size_label, Results, Row, Unit, APPEND_SIZES, DURABLE_THREADS, FRAMED_BATCH, FRAMED_PWRITE,
+    FRAMED_RANDOM, FRAMED_RUNS, RUN_LEN, RUN_SWEEP_SIZE, SHORT_RUNS,
 };
 use crate::Args;
 use std::collections::BTreeMap;
@@ -271,9 +272,9 @@ fn write_targets(md: &mut String, rows: &[Row], limits: &[Row], raftlog: &[Row],
 /// Cells whose number does not measure the same thing as the others'.
 fn marker(row_id: &str, system: &str) -> &'static str {
     match (row_id.split('/').next().unwrap_or(""), system) {
-        ("random" | "runs", "raft-engine 0.4") => " (mem)",
+        ("random" | "runs" | "runs-10" | "runs-100", "raft-engine 0.4") => " (mem)",
         ("open", "nano-wal 1.0.0" | "commitlog 0.2") => " (no scan)",
-        ("runs", "walrus 0.2") => " (seq)",
+        ("runs" | "runs-10" | "runs-100", "walrus 0.2") => " (seq)",
         _ => "",
     }
 }
@@ -437,6 +438,19 @@ fn write_memory(md: &mut String, res: &Results) {
         }
     }
     md.push('\n');
+}
+
+/// `n` with thousands separated by commas: 1000 -> "1,000".
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn write_index_memory(md: &mut String, res: &Results) {
@@ -767,6 +781,43 @@ impl Chart {
             limit: "raw pwrite+fdatasync/record (1 thread)",
         }
     }
+
+    /// Single appends/s, 1 thread, not durable, against record size.
+    pub fn appends_vs_size() -> Chart {
+        Chart {
+            title:
+                "Single appends/s against record size, 1 thread, not durable (median, log scales)"
+                    .into(),
+            x_label: "record size",
+            y_label: "appends/s",
+            points: APPEND_SIZES
+                .iter()
+                .map(|&size| (size as f64, size_label(size), format!("append/1t/{size}")))
+                .collect(),
+            limit: "raw pwrite/record",
+        }
+    }
+
+    /// Records/s read against the length of the contiguous runs, 1 being
+    /// the random single reads.
+    pub fn reads_vs_run() -> Chart {
+        let size = RUN_SWEEP_SIZE;
+        let mut points = vec![(1.0, "1".to_string(), format!("random/{size}"))];
+        for len in SHORT_RUNS {
+            points.push((len as f64, len.to_string(), format!("runs-{len}/{size}")));
+        }
+        points.push((RUN_LEN as f64, grouped(RUN_LEN), format!("runs/{size}")));
+        Chart {
+            title: format!(
+                "Records/s read against run length, {size} B records, by refs (median, log scales)"
+            ),
+            x_label:
+                "records per run (1 = random single reads; contiguous runs at random starts above)",
+            y_label: "records/s",
+            points,
+            limit: "raw pread (one per run)",
+        }
+    }
 }
 
 /// A chart (log-log): one line per system with a number in any of the
@@ -973,10 +1024,17 @@ const NOTES: &str = "\
   multi-thread rows wrap it in a `Mutex`, as a caller would. Reads are `read(offset, ReadLimit)`; replay reads ~1 MiB per call.
   Its open trusts the mmap'ed offset index and reads no record (no torn-tail scan), so its open row is not a recovery.
 - **walrus-rust 0.2**: topics, consuming reads from a cursor: no read by position (random reads n/a); runs are consecutive
-  `batch_read_for_topic` calls from a fresh cursor (sequential, not random starts); every read measurement refills a fresh instance
-  (untimed). Its fsync schedule is process-wide (first instance wins), so the bench pins it to `NoFsync` and durable instances use
-  `SyncEach` per instance. Each instance preallocates a 1 GB file and keeps background threads alive: walrus has no way to close
-  an instance, so its files stay open (and their written blocks allocated) until the bench exits; a full run holds ~15 GB.
+  `batch_read_for_topic` calls from a cursor (sequential, not random starts), each asking for the run's payload bytes: with
+  walrus's 64-byte entry headers a call can return fewer entries than that, and a run ends at the first empty answer, so a
+  run can read fewer records than its length (9 of 10 and 999 of 1,000 in the full run's log; the rates count the records
+  read); a run that gets no entry at all is an error
+  (seen with `--quick`'s 8 MiB log, past ~11,000 records of runs of 10 or 100). A read measurement reads from the instance of
+  the one before it while that has enough records left (the runs of 10 and 100 read on after the runs of 1,000 of the same
+  repetition), else from a freshly filled one (untimed; replay and the runs of 1,000 always get one). Its fsync schedule is
+  process-wide (first instance wins), so the bench pins it to `NoFsync` and durable instances use `SyncEach` per instance.
+  Each instance preallocates a 1 GB file and keeps background threads alive: walrus has no way to close an instance, so its
+  files stay open (and their written blocks allocated) until the bench exits; a full run held ~15 GB before the single
+  appends at 64 B, 512 B, 1 KiB and 16 KiB, which keep about 1.4 GB more.
 - **wal-db 1.1**: no batch append API (n/a). Reads are `iter_from(lsn)` (one record, or `take(1000)` for a run).
 - **raft-engine 0.4**: built here. Its entry API needs protobuf messages, so the bench uses its key-value puts (`LogBatch::put`);
   those values are also kept in its memtable, so its random reads and runs are served **from memory** (`get`, `scan_raw_messages`),
@@ -988,6 +1046,14 @@ const NOTES: &str = "\
   index. Rust: `Wal::read_index` per record, `Wal::read_range_into` (1,000 records, no byte budget) into the reused `ReadBuf`
   per run. C: `nwal_read_range_into` with a count of 1 or 1,000, into the reader's kept buffer. The prefilled log is one active segment,
   so the lookups use the record ends held in memory (a sealed segment's go through its index footer: one small `pread`).
+- **Single appends against record size** (`append/1t/SIZE`, plotted in `docs/bench_appends_vs_size.svg` as appends/s: on
+  log scales the gaps between the systems are the same as in MB/s): the 128 B and 4 KiB rows count as the other rows at those
+  sizes do; the 64 B, 512 B, 1 KiB and 16 KiB rows append at most 64 MiB (and at most 500,000 records) per measurement, 8 MiB
+  with `--quick`. Each measurement is a fresh log, as in every write row.
+- **Reads against run length** (plotted in `docs/bench_reads_vs_run.svg`, records/s, 128 B): 1 is the random single reads
+  row (`random/128`), 1,000 the runs row (`runs/128`), and the rows `runs-10/128` and `runs-100/128` read runs of 10 and 100
+  records at random starts through the same calls as the runs of 1,000, as many records per measurement as those. The raw
+  limit is one `pread` per run (per record at 1).
 - **Recovery row**: 4 KiB records; the stream is built once per system and reopened in each repetition (page cache warm).
 - **Many-segments open row** (nano_wal only): a stream of 1 s windows, one batch of 4 records each, built once through the Rust
   API (both columns) and reopened in each repetition; opening reads each sealed segment's header and index-footer trailer and
@@ -1012,7 +1078,8 @@ const NOTES: &str = "\
   log is filled in writes of 16 entries: ~5 per range of 64).
 - **Run time** on the 2-core build machine: the full run about 12 minutes before the reads by index and the many-segments row,
   22 minutes with them (at a load average of ~4), the raftlog rows about a minute more, `--quick` 30-80 s (both measured
-  while other builds ran). Fsync-bound measurements stop at a time cap (0.5 s quick, 3 s full) and count what they did.
+  while other builds ran). The single appends at 64 B, 512 B, 1 KiB and 16 KiB and the runs of 10 and 100 add about
+  1.5 minutes (55 and 35 s, measured with `--only` at a load average of ~4). Fsync-bound measurements stop at a time cap (0.5 s quick, 3 s full) and count what they did.
 ";
 
 /// Write the report and the plots; returns the targets section.
@@ -1049,7 +1116,8 @@ pub fn write(
         "\nParameters: {} repetitions; {} single appends (128 B; a quarter at 4 KiB); {} batches of 100 (a quarter at 4 KiB); \
          {} durable appends per measurement (a quarter at 4 KiB), split over the threads, or fewer if a measurement reaches {:.1} s \
          (fsync rates count what was done); reads against a {} MiB log: {} random reads, {} runs of 1,000; \
-         recovery stream {} MiB.\n",
+         recovery stream {} MiB. The single appends at the sizes no other row uses: {}. Runs of 10 and 100 at {}: \
+         {} and {} runs (as many records as the runs of 1,000).\n",
         p.reps,
         p.appends,
         p.batches,
@@ -1058,7 +1126,16 @@ pub fn write(
         p.read_log_bytes >> 20,
         p.random_reads,
         p.runs,
-        p.recovery_bytes >> 20
+        p.recovery_bytes >> 20,
+        APPEND_SIZES
+            .iter()
+            .filter(|s| !crate::plan::SIZES.contains(s))
+            .map(|&s| format!("{} at {}", p.sweep_appends(s), size_label(s)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        size_label(RUN_SWEEP_SIZE),
+        p.runs_of(SHORT_RUNS[0]),
+        p.runs_of(SHORT_RUNS[1]),
     );
     let mut targets_md = String::new();
     let raftlog = res.raftlog.as_ref().map_or(&[][..], |r| &r.rows[..]);
@@ -1072,15 +1149,33 @@ pub fn write(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(out_dir)?;
-    for size in [128, 4096] {
-        if let Some(svg) = plot(&res.rows, &Chart::durable(size)) {
-            let rel = format!("docs/bench_durable_threads_{size}.svg");
+    let charts = [
+        (
+            Chart::durable(128),
+            "docs/bench_durable_threads_128.svg".to_string(),
+            "Durable appends/s against threads, 128 B",
+        ),
+        (
+            Chart::durable(4096),
+            "docs/bench_durable_threads_4096.svg".to_string(),
+            "Durable appends/s against threads, 4096 B",
+        ),
+        (
+            Chart::appends_vs_size(),
+            "docs/bench_appends_vs_size.svg".to_string(),
+            "Single appends/s against record size, 1 thread, not durable",
+        ),
+        (
+            Chart::reads_vs_run(),
+            "docs/bench_reads_vs_run.svg".to_string(),
+            "Records/s read against run length, 128 B",
+        ),
+    ];
+    for (chart, rel, alt) in &charts {
+        if let Some(svg) = plot(&res.rows, chart) {
             std::fs::create_dir_all(out_dir.join("docs"))?;
-            std::fs::write(out_dir.join(&rel), svg)?;
-            let _ = writeln!(
-                md,
-                "![Durable appends/s against threads, {size} B]({rel})\n"
-            );
+            std::fs::write(out_dir.join(rel), svg)?;
+            let _ = writeln!(md, "![{alt}]({rel})\n");
         }
     }
     let mut notes = BTreeMap::new();
