@@ -24,6 +24,9 @@ pub const APPEND_SIZES: [usize; 6] = [64, 128, 512, 1024, 4096, 16384];
 /// between.
 pub const SHORT_RUNS: [usize; 2] = [10, 100];
 pub const RUN_SWEEP_SIZE: usize = 128;
+/// Id of the peak memory of the reads (children serving the random single
+/// reads and the runs of 1,000 at [`RUN_SWEEP_SIZE`]).
+pub const READ_MEMORY_ID: &str = "memory/reads";
 pub const DURABLE_THREADS: [usize; 4] = [1, 2, 8, 32];
 pub const NONDURABLE_THREADS: [usize; 2] = [2, 4];
 pub const BATCH_LEN: usize = 100;
@@ -208,11 +211,28 @@ impl Row {
 /// (VmHWM in KiB, records the child read).
 pub type PeakMemory = (u64, u64);
 
-/// Peak memory of each system (KiB of VmHWM), and of the bare bench process.
+/// Peak memory of each system (KiB of VmHWM) replaying the recovery
+/// stream, and of the bare bench process; and of each system serving reads.
 #[derive(Debug, Default)]
 pub struct MemoryResult {
     pub baseline_kib: Option<u64>,
     pub per_system: Vec<(&'static str, Result<PeakMemory, String>)>,
+    pub reads: ReadMemory,
+}
+
+/// Peak memory of each system serving the reads of the read rows (the
+/// `memory/reads` row).
+#[derive(Debug, Default)]
+pub struct ReadMemory {
+    /// VmHWM of a child that opens nothing.
+    pub baseline_kib: Option<u64>,
+    pub size: usize,
+    /// Records of the log each child fills.
+    pub records: usize,
+    pub reads: usize,
+    pub runs: usize,
+    pub run_len: usize,
+    pub per_system: Vec<(&'static str, Result<memory::ReadPeak, String>)>,
 }
 
 /// Resident memory of a log of [`BIG_RECORDS`] records serving random reads
@@ -422,11 +442,20 @@ pub fn run(args: &Args, root: &Path, open_file_limit: u64) -> Results {
     for drop in [1, 100, 10_000] {
         rows.push(truncate_row(&r, &p, drop));
     }
+    let read_memory = if r.wanted(READ_MEMORY_ID) {
+        read_memory(&r, &p)
+    } else {
+        ReadMemory::default()
+    };
     let memory = match streams {
         Some((dirs, built)) if r.wanted("memory") || r.wanted("open") => {
             memory::measure(&r.systems, r.scratch.root(), &dirs, &built)
         }
         _ => MemoryResult::default(),
+    };
+    let memory = MemoryResult {
+        reads: read_memory,
+        ..memory
     };
     let index_memory = r.named("memory-100m").then(|| index_memory(&r));
     let follow = r
@@ -747,6 +776,43 @@ fn read_rows(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
     rows.extend(short.into_iter().map(|(row, _, _)| row));
     rows.extend([runs, ranges, replay]);
     rows
+}
+
+/// Peak memory of each system serving the random single reads and the runs
+/// of 1,000 of the [`RUN_SWEEP_SIZE`] read rows, in a child process per
+/// system that fills a log of the rows' size itself (see `memory::reads`).
+fn read_memory(r: &Runner, p: &Params) -> ReadMemory {
+    let size = RUN_SWEEP_SIZE;
+    let count = (p.read_log_bytes / size as u64) as usize;
+    let run_len = RUN_LEN.min(count);
+    crate::progress!("memory of the reads: one child process per system");
+    let baseline_kib = memory::baseline_hwm_kib();
+    let per_system = r
+        .systems
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let d = r.scratch.fresh(&format!("memread{i}"));
+            let job = memory::ReadJob {
+                system: i,
+                size,
+                count,
+                reads: p.random_reads,
+                runs: p.runs,
+                run_len,
+            };
+            (s.name(), memory::reads(&job, &d.path, r.scratch.root()))
+        })
+        .collect();
+    ReadMemory {
+        baseline_kib,
+        size,
+        records: count,
+        reads: p.random_reads,
+        runs: p.runs,
+        run_len,
+        per_system,
+    }
 }
 
 /// Open (recover) a stream of `recovery_bytes` of 4 KiB records, built once

@@ -404,12 +404,22 @@ fn write_limits(md: &mut String, limits: &[Row]) {
 
 fn write_memory(md: &mut String, res: &Results) {
     let m = &res.memory;
+    if m.per_system.is_empty() && m.reads.per_system.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "### Peak memory\n");
+    write_replay_memory(md, res);
+    write_read_memory(md, res);
+}
+
+fn write_replay_memory(md: &mut String, res: &Results) {
+    let m = &res.memory;
     if m.per_system.is_empty() {
         return;
     }
     let _ = writeln!(
         md,
-        "### Peak memory\n\nEach system opens the {} MiB recovery stream and reads every record (through its replay API where it has one; \
+        "Replay: each system opens the {} MiB recovery stream and reads every record (through its replay API where it has one; \
          opening = replaying for okaywal and raft-engine; open only for nano-wal 1.0.0, which has no read-all API) in a child process; \
          VmHWM of that process. The bare bench binary's VmHWM is {}.\n",
         res.params.recovery_bytes >> 20,
@@ -451,6 +461,83 @@ fn grouped(n: usize) -> String {
         out.push(c);
     }
     out
+}
+
+fn write_read_memory(md: &mut String, res: &Results) {
+    let m = &res.memory.reads;
+    if m.per_system.is_empty() {
+        return;
+    }
+    let mib = |kib: u64| format!("{:.1} MiB", kib as f64 / 1024.0);
+    let above = |kib: u64| {
+        m.baseline_kib
+            .map(|b| mib(kib.saturating_sub(b)))
+            .unwrap_or_default()
+    };
+    let _ = writeln!(
+        md,
+        "Reads: each system, in a child process of its own, fills a log of {} records of {} ({} MiB) as the read rows' \
+         prefill does (untimed), then serves the random single reads ({} reads by ref) and then the runs of {} ({} runs at \
+         random starts; walrus: consecutive runs from its cursor) of the {} rows, with the same indices and starts. The \
+         child's peak (VmHWM) is reset to its resident set (`/proc/self/clear_refs`) once the log is filled and again \
+         between the two workloads, so each peak is what serving those reads holds: the open log, the reader's state, \
+         the calls' buffers, and the record positions (refs) the bench keeps for the reads, given in the last column \
+         (part of every figure; n/a where the records are addressed by number). The bare bench binary's VmHWM is {}.\n",
+        m.records,
+        size_label(m.size),
+        (m.records * m.size) >> 20,
+        m.reads,
+        grouped(m.run_len),
+        m.runs,
+        size_label(m.size),
+        m.baseline_kib.map_or("unknown".into(), mib),
+    );
+    let _ = writeln!(
+        md,
+        "| System | peak of the fill | resident when ready | random reads: peak | above baseline | records read | \
+         runs of {}: peak | above baseline | records read | the bench's record positions |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        grouped(m.run_len)
+    );
+    let mut unreset = Vec::new();
+    for (name, r) in &m.per_system {
+        match r {
+            Ok(p) => {
+                if !p.reset {
+                    unreset.push(*name);
+                }
+                let cells = |c: &Result<(u64, u64), String>| match c {
+                    Ok((kib, n)) => format!("{} | {} | {n}", mib(*kib), above(*kib)),
+                    Err(e) if e.starts_with("n/a") => "n/a | | ".into(),
+                    Err(e) => format!("error ({e}) | | "),
+                };
+                let held = if p.held_bytes > 0 {
+                    mib(p.held_bytes / 1024)
+                } else {
+                    "n/a".into()
+                };
+                let _ = writeln!(
+                    md,
+                    "| {name} | {} | {} | {} | {} | {held} |",
+                    mib(p.fill_peak_kib),
+                    mib(p.ready_kib),
+                    cells(&p.random),
+                    cells(&p.runs),
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(md, "| {name} | n/a ({e}) | | | | | | | | |");
+            }
+        }
+    }
+    md.push('\n');
+    if !unreset.is_empty() {
+        let _ = writeln!(
+            md,
+            "The kernel refused to reset the peak for {}: their peaks include the fill.\n",
+            unreset.join(", ")
+        );
+    }
 }
 
 fn write_index_memory(md: &mut String, res: &Results) {
@@ -1078,8 +1165,9 @@ const NOTES: &str = "\
   log is filled in writes of 16 entries: ~5 per range of 64).
 - **Run time** on the 2-core build machine: the full run about 12 minutes before the reads by index and the many-segments row,
   22 minutes with them (at a load average of ~4), the raftlog rows about a minute more, `--quick` 30-80 s (both measured
-  while other builds ran). The single appends at 64 B, 512 B, 1 KiB and 16 KiB and the runs of 10 and 100 add about
-  1.5 minutes (55 and 35 s, measured with `--only` at a load average of ~4). Fsync-bound measurements stop at a time cap (0.5 s quick, 3 s full) and count what they did.
+  while other builds ran). The single appends at 64 B, 512 B, 1 KiB and 16 KiB, the runs of 10 and 100 and the memory
+  children of the reads add about 2 minutes (55, 35 and 33 s, measured with `--only` at a load average of ~4).
+  Fsync-bound measurements stop at a time cap (0.5 s quick, 3 s full) and count what they did.
 ";
 
 /// Write the report and the plots; returns the targets section.

@@ -153,6 +153,10 @@ impl Reader for WalrusReader<'_> {
         *left = 0;
         cell
     }
+
+    fn prepare(&mut self, records: usize) -> Result<(), Missing> {
+        self.with_left(records.min(self.count)).map(drop)
+    }
 }
 
 impl System for WalrusSys {
