@@ -376,6 +376,10 @@ mod imp {
     }
 
     impl Reader for FfiReader {
+        fn held_bytes(&self) -> u64 {
+            (self.refs.capacity() * std::mem::size_of::<EntryRef>()) as u64
+        }
+
         fn random(&mut self, idx: &[usize]) -> Cell {
             time(|| {
                 let mut bytes = 0;

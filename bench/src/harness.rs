@@ -63,6 +63,16 @@ pub trait Reader {
     fn ranges(&mut self, _starts: &[usize], _len: usize) -> Cell {
         na("no range read by index measured")
     }
+    /// Get ready, untimed, for reads of `records` records (a reader that
+    /// fills what its reads consume does it here).
+    fn prepare(&mut self, _records: usize) -> Result<(), Missing> {
+        Ok(())
+    }
+    /// Bytes of the record positions (refs, offsets) the bench keeps for
+    /// its reads: the caller's memory, not the system's.
+    fn held_bytes(&self) -> u64 {
+        0
+    }
 }
 
 /// A log engine under test, driven through its public API. Every method

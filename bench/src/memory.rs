@@ -3,6 +3,9 @@
 //! (through replay where its API has one) in a child process of its own, a
 //! re-exec of this binary, which reports its VmHWM (peak resident set). A
 //! child that does nothing gives the baseline of the bench binary itself.
+//! For the reads, each system's child fills a log as the read rows do and
+//! serves their random single reads and runs of 1,000, its peak reset
+//! after the fill so that it shows what serving the reads holds.
 
 use crate::harness::{Missing, System, TempDir};
 use crate::plan::MemoryResult;
@@ -25,10 +28,17 @@ fn status_kib(field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The child: `__memory_child none`, `__memory_child INDEX DIR SCRATCH`, or
-/// `__memory_child by-index DIR READS` (nano_wal's Rust API: open, then
-/// READS random reads by index over the whole log).
+/// The child: `__memory_child none`, `__memory_child INDEX DIR SCRATCH`,
+/// `__memory_child reads INDEX DIR SCRATCH SIZE COUNT READS RUNS RUN_LEN`
+/// (see [`reads`]), or `__memory_child by-index DIR READS` (nano_wal's Rust
+/// API: open, then READS random reads by index over the whole log).
 pub fn child(args: &[String]) {
+    if let [mode, rest @ ..] = args {
+        if mode == "reads" {
+            reads_child(rest);
+            std::process::exit(0);
+        }
+    }
     if let [mode] = args {
         if mode == "rss" {
             println!("rss_kib {}", status_kib("VmRSS:").unwrap_or(0));
@@ -110,6 +120,7 @@ pub fn measure(
     MemoryResult {
         baseline_kib,
         per_system,
+        ..MemoryResult::default()
     }
 }
 
@@ -193,4 +204,175 @@ pub fn baseline_rss_kib() -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
+}
+
+/// The VmHWM of a child that opens nothing (KiB).
+pub fn baseline_hwm_kib() -> Option<u64> {
+    spawn(&["none"]).ok().map(|(k, _)| k)
+}
+
+/// What one system's reads child does: fill a log of `count` records of
+/// `size` bytes in its directory (as the read rows' prefill does), then
+/// serve `reads` random single reads and `runs` runs of `run_len` (the
+/// rows' own indices and starts).
+pub struct ReadJob {
+    /// Index of the system in `systems()`.
+    pub system: usize,
+    pub size: usize,
+    pub count: usize,
+    pub reads: usize,
+    pub runs: usize,
+    pub run_len: usize,
+}
+
+/// What a reads child reported. Peaks are VmHWM in KiB.
+#[derive(Debug, Clone)]
+pub struct ReadPeak {
+    /// VmRSS once the log is filled and the reader ready: where the peaks
+    /// were reset to.
+    pub ready_kib: u64,
+    /// VmHWM of the fill (before the reset).
+    pub fill_peak_kib: u64,
+    /// (peak, records read) of the random single reads, or why none.
+    pub random: Result<(u64, u64), String>,
+    /// (peak, records read) of the runs, or why none.
+    pub runs: Result<(u64, u64), String>,
+    /// Bytes of the record positions the bench's reader keeps (part of
+    /// every figure above).
+    pub held_bytes: u64,
+    /// False when the kernel refused to reset the peak: the peaks then
+    /// include the fill.
+    pub reset: bool,
+}
+
+/// Reset this process's VmHWM to its current VmRSS (Linux 4.0 and later).
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+fn reads_child(args: &[String]) {
+    let num = |i: usize| args.get(i).and_then(|v| v.parse::<usize>().ok());
+    let (
+        Some(idx),
+        Some(dir),
+        Some(scratch),
+        Some(size),
+        Some(count),
+        Some(reads),
+        Some(runs),
+        Some(run_len),
+    ) = (
+        num(0),
+        args.get(1),
+        args.get(2),
+        num(3),
+        num(4),
+        num(5),
+        num(6),
+        num(7),
+    )
+    else {
+        println!("error bad arguments {args:?}");
+        return;
+    };
+    let systems = crate::systems();
+    let Some(sys) = systems.get(idx) else {
+        println!("error bad system index");
+        return;
+    };
+    crate::peers::walrus::init(Path::new(scratch));
+    let mut rd = match sys.prefill(Path::new(dir), size, count) {
+        Ok(rd) => rd,
+        Err(Missing::NotApplicable(m)) | Err(Missing::Failed(m)) => {
+            println!("error {m}");
+            return;
+        }
+    };
+    // The same indices and starts as the read rows.
+    let idx = crate::plan::random_indices(count, reads, 1);
+    let starts = crate::plan::run_starts(count, runs, run_len, 2);
+    let say = |what: &str, cell: crate::harness::Cell| match cell {
+        Ok(s) => println!("{what} ok {} {}", vm_hwm_kib().unwrap_or(0), s.ops),
+        Err(Missing::NotApplicable(m)) => println!("{what} n/a {m}"),
+        Err(Missing::Failed(m)) => println!("{what} error {m}"),
+    };
+    // Ready for both workloads before the first reset, so that a reader
+    // that fills what it consumes (walrus) fills outside the peaks.
+    if let Err(Missing::NotApplicable(m)) | Err(Missing::Failed(m)) = rd.prepare(runs * run_len) {
+        println!("error prepare: {m}");
+        return;
+    }
+    let fill_peak = vm_hwm_kib().unwrap_or(0);
+    let ready = status_kib("VmRSS:").unwrap_or(0);
+    let reset = reset_peak();
+    say("random", rd.random(&idx));
+    reset_peak();
+    say("runs", rd.runs(&starts, run_len));
+    println!(
+        "state ready_kib {ready} fill_peak_kib {fill_peak} held {} reset {}",
+        rd.held_bytes(),
+        u8::from(reset)
+    );
+    // Closed before the exit: a reader that filled an instance of its own
+    // (walrus) removes its files.
+    drop(rd);
+    // Some peers leave background threads running; do not wait for them.
+    std::process::exit(0);
+}
+
+/// Run one system's reads child on a fresh directory `dir`.
+pub fn reads(job: &ReadJob, dir: &Path, scratch: &Path) -> Result<ReadPeak, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .arg(CHILD_ARG)
+        .arg("reads")
+        .arg(job.system.to_string())
+        .arg(dir)
+        .arg(scratch)
+        .args([job.size, job.count, job.reads, job.runs, job.run_len].map(|n| n.to_string()))
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (mut random, mut runs) = (None, None);
+    for line in text.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let n = |i: usize| w.get(i).and_then(|v| v.parse::<u64>().ok());
+        let rest = |i: usize| w.get(i..).map_or(String::new(), |r| r.join(" "));
+        let cell = match w.get(1) {
+            Some(&"ok") => n(2).zip(n(3)).ok_or_else(|| line.to_string()),
+            Some(&"n/a") => Err(format!("n/a: {}", rest(2))),
+            _ => Err(format!("error: {}", rest(2))),
+        };
+        match w.first() {
+            Some(&"error") => return Err(rest(1)),
+            Some(&"random") => random = Some(cell),
+            Some(&"runs") => runs = Some(cell),
+            Some(&"state") => {
+                if let (
+                    Some(random),
+                    Some(runs),
+                    Some(ready),
+                    Some(fill),
+                    Some(held),
+                    Some(reset),
+                ) = (random.take(), runs.take(), n(2), n(4), n(6), n(8))
+                {
+                    return Ok(ReadPeak {
+                        ready_kib: ready,
+                        fill_peak_kib: fill,
+                        random,
+                        runs,
+                        held_bytes: held,
+                        reset: reset == 1,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    Err(format!(
+        "child said {:?} (stderr {:?})",
+        text.lines().last().unwrap_or(""),
+        String::from_utf8_lossy(&out.stderr).lines().last()
+    ))
 }

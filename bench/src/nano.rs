@@ -99,6 +99,10 @@ struct NanoReader {
 }
 
 impl Reader for NanoReader {
+    fn held_bytes(&self) -> u64 {
+        (self.refs.capacity() * std::mem::size_of::<EntryRef>()) as u64
+    }
+
     fn random(&mut self, idx: &[usize]) -> Cell {
         time(|| {
             for &i in idx {

@@ -15,6 +15,18 @@ use std::path::Path;
 use std::time::Duration;
 
 pub const SIZES: [usize; 2] = [128, 4096];
+/// Record sizes of the single appends, 1 thread, not durable: the sweep
+/// that `docs/bench_appends_vs_size.svg` plots.
+pub const APPEND_SIZES: [usize; 6] = [64, 128, 512, 1024, 4096, 16384];
+/// Lengths of the contiguous runs read in the reads-against-run-length
+/// sweep (`docs/bench_reads_vs_run.svg`), at [`RUN_SWEEP_SIZE`]: 1 is the
+/// random single reads row, [`RUN_LEN`] the runs row; these are the rows
+/// between.
+pub const SHORT_RUNS: [usize; 2] = [10, 100];
+pub const RUN_SWEEP_SIZE: usize = 128;
+/// Id of the peak memory of the reads (children serving the random single
+/// reads and the runs of 1,000 at [`RUN_SWEEP_SIZE`]).
+pub const READ_MEMORY_ID: &str = "memory/reads";
 pub const DURABLE_THREADS: [usize; 4] = [1, 2, 8, 32];
 pub const NONDURABLE_THREADS: [usize; 2] = [2, 4];
 pub const BATCH_LEN: usize = 100;
@@ -34,6 +46,10 @@ pub struct Params {
     pub reps: usize,
     /// Single appends per measurement at 128 B (4 KiB does a quarter).
     pub appends: usize,
+    /// At the sizes of the single-append sweep that no other row uses, a
+    /// measurement appends at most this many bytes (and at most `appends`
+    /// records).
+    pub sweep_bytes: u64,
     /// Batches of 100 per measurement at 128 B (4 KiB does a quarter).
     pub batches: usize,
     /// Durable appends per measurement at 128 B, split over the threads (4 KiB does a quarter).
@@ -56,6 +72,7 @@ impl Params {
             Params {
                 reps: 3,
                 appends: 20_000,
+                sweep_bytes: 8 << 20,
                 batches: 200,
                 durable: 400,
                 durable_cap: Duration::from_millis(500),
@@ -69,6 +86,7 @@ impl Params {
             Params {
                 reps: 5,
                 appends: 500_000,
+                sweep_bytes: 64 << 20,
                 batches: 5_000,
                 durable: 4_000,
                 durable_cap: Duration::from_secs(3),
@@ -91,6 +109,25 @@ impl Params {
         } else {
             n
         }
+    }
+
+    /// Single appends per measurement of `append/1t/{size}`: the 128 B and
+    /// 4 KiB rows as every other row at those sizes, the rest of the sweep
+    /// at most `sweep_bytes`.
+    pub fn sweep_appends(&self, size: usize) -> usize {
+        if SIZES.contains(&size) {
+            self.scaled(self.appends, size)
+        } else {
+            self.appends
+                .min((self.sweep_bytes / size as u64) as usize)
+                .max(1)
+        }
+    }
+
+    /// Runs of `len` records per measurement: as many records as the runs
+    /// of [`RUN_LEN`] read.
+    pub fn runs_of(&self, len: usize) -> usize {
+        (self.runs * RUN_LEN / len).max(1)
     }
 }
 
@@ -174,11 +211,28 @@ impl Row {
 /// (VmHWM in KiB, records the child read).
 pub type PeakMemory = (u64, u64);
 
-/// Peak memory of each system (KiB of VmHWM), and of the bare bench process.
+/// Peak memory of each system (KiB of VmHWM) replaying the recovery
+/// stream, and of the bare bench process; and of each system serving reads.
 #[derive(Debug, Default)]
 pub struct MemoryResult {
     pub baseline_kib: Option<u64>,
     pub per_system: Vec<(&'static str, Result<PeakMemory, String>)>,
+    pub reads: ReadMemory,
+}
+
+/// Peak memory of each system serving the reads of the read rows (the
+/// `memory/reads` row).
+#[derive(Debug, Default)]
+pub struct ReadMemory {
+    /// VmHWM of a child that opens nothing.
+    pub baseline_kib: Option<u64>,
+    pub size: usize,
+    /// Records of the log each child fills.
+    pub records: usize,
+    pub reads: usize,
+    pub runs: usize,
+    pub run_len: usize,
+    pub per_system: Vec<(&'static str, Result<memory::ReadPeak, String>)>,
 }
 
 /// Resident memory of a log of [`BIG_RECORDS`] records serving random reads
@@ -219,7 +273,7 @@ pub struct Results {
     pub openraft: Option<crate::adapter::AdapterResults>,
 }
 
-fn size_label(size: usize) -> String {
+pub fn size_label(size: usize) -> String {
     if size >= 1024 {
         format!("{} KiB", size / 1024)
     } else {
@@ -298,15 +352,13 @@ pub fn run(args: &Args, root: &Path, open_file_limit: u64) -> Results {
     };
     let mut rows = Vec::new();
     let mut lim_rows = Vec::new();
-    for size in SIZES {
-        let sl = size_label(size);
-        let n = p.scaled(p.appends, size);
-        crate::progress!("writes, {sl}");
-
+    crate::progress!("single appends against record size");
+    for size in APPEND_SIZES {
+        let n = p.sweep_appends(size);
         let mut row = Row::new(
             format!("append/1t/{size}"),
             "Single appends, 1 thread, not durable",
-            sl.clone(),
+            size_label(size),
             Unit::Ops,
             "pwrite/record",
         );
@@ -317,6 +369,11 @@ pub fn run(args: &Args, root: &Path, open_file_limit: u64) -> Results {
             &|s, d| s.append(d, size, 1, n, false),
         );
         rows.push(row);
+    }
+    for size in SIZES {
+        let sl = size_label(size);
+        let n = p.scaled(p.appends, size);
+        crate::progress!("writes, {sl}");
 
         let nb = p.scaled(p.batches, size);
         let mut row = Row::new(
@@ -385,11 +442,20 @@ pub fn run(args: &Args, root: &Path, open_file_limit: u64) -> Results {
     for drop in [1, 100, 10_000] {
         rows.push(truncate_row(&r, &p, drop));
     }
+    let read_memory = if r.wanted(READ_MEMORY_ID) {
+        read_memory(&r, &p)
+    } else {
+        ReadMemory::default()
+    };
     let memory = match streams {
         Some((dirs, built)) if r.wanted("memory") || r.wanted("open") => {
             memory::measure(&r.systems, r.scratch.root(), &dirs, &built)
         }
         _ => MemoryResult::default(),
+    };
+    let memory = MemoryResult {
+        reads: read_memory,
+        ..memory
     };
     let index_memory = r.named("memory-100m").then(|| index_memory(&r));
     let follow = r
@@ -465,7 +531,7 @@ fn measure_limits(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
             "one pread per contiguous run of 1,000",
             Box::new(move |d: &Path| {
                 let f = limits::RawFile::write(d, size, count)?;
-                f.pread_per_run(&run_starts(count, p.runs, 2), RUN_LEN.min(count))
+                f.pread_per_run(&run_starts(count, p.runs, RUN_LEN, 2), RUN_LEN.min(count))
             }),
         ),
         // The same syscalls over the bytes nano_wal's format stores per
@@ -493,7 +559,7 @@ fn measure_limits(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
             FRAMED_RUNS,
             Box::new(move |d: &Path| {
                 let f = limits::RawFile::write(d, size + FRAME, count)?;
-                f.pread_per_run(&run_starts(count, p.runs, 2), RUN_LEN.min(count))
+                f.pread_per_run(&run_starts(count, p.runs, RUN_LEN, 2), RUN_LEN.min(count))
             }),
         ),
         (
@@ -560,14 +626,16 @@ fn rotated(n: usize, rep: usize) -> impl Iterator<Item = usize> {
     (0..n).map(move |k| (rep + k) % n)
 }
 
-/// Starts of runs of RUN_LEN records that fit in the log.
-pub fn run_starts(count: usize, n: usize, seed: u64) -> Vec<usize> {
-    let room = count.saturating_sub(RUN_LEN) + 1;
+/// Starts of runs of `len` records that fit in the log.
+pub fn run_starts(count: usize, n: usize, len: usize, seed: u64) -> Vec<usize> {
+    let room = count.saturating_sub(len) + 1;
     random_indices(room, n, seed)
 }
 
 /// Random reads, contiguous runs and replay against one prefilled log per
-/// system (filled once, untimed; reused by every repetition).
+/// system (filled once, untimed; reused by every repetition). At
+/// [`RUN_SWEEP_SIZE`] also the runs of [`SHORT_RUNS`]. Only the rows
+/// `--only` wants are measured.
 fn read_rows(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
     let sl = size_label(size);
     let count = (p.read_log_bytes / size as u64) as usize;
@@ -606,10 +674,30 @@ fn read_rows(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
         Unit::Bytes,
         "sequential pread, 1 MiB chunks",
     );
-    let any = [&random, &random_index, &runs, &ranges, &replay]
+    // Runs of 10 and 100 (ids runs-10/128, runs-100/128), with their starts.
+    let short_lens: &[usize] = if size == RUN_SWEEP_SIZE {
+        &SHORT_RUNS
+    } else {
+        &[]
+    };
+    let mut short: Vec<(Row, Vec<usize>, usize)> = short_lens
         .iter()
-        .any(|row| r.wanted(&row.id));
-    if !any {
+        .zip(4..)
+        .map(|(&len, seed)| {
+            let row = Row::new(
+                format!("runs-{len}/{size}"),
+                "Reads of contiguous runs of 10 and 100 records (records/s)",
+                format!("{sl}, runs of {len}, by refs"),
+                Unit::Ops,
+                "one pread/run",
+            );
+            let len = len.min(count);
+            (row, run_starts(count, p.runs_of(len), len, seed), len)
+        })
+        .collect();
+    let want = [&random, &random_index, &runs, &ranges, &replay].map(|row| r.wanted(&row.id));
+    let want_short: Vec<bool> = short.iter().map(|(row, _, _)| r.wanted(&row.id)).collect();
+    if !want.iter().chain(&want_short).any(|w| *w) {
         return Vec::new();
     }
     crate::progress!("reads, {sl}: prefilling {count} records per system");
@@ -627,7 +715,7 @@ fn read_rows(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
     // The prefills' dirty pages are written back now, not during the reads.
     settle();
     let idx = random_indices(count, p.random_reads, 1);
-    let starts = run_starts(count, p.runs, 2);
+    let starts = run_starts(count, p.runs, RUN_LEN, 2);
     let run_len = RUN_LEN.min(count);
     for rep in 0..p.reps {
         crate::progress!("  reads {sl} rep {}/{}", rep + 1, p.reps);
@@ -635,8 +723,16 @@ fn read_rows(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
             Ok(file) => f(file),
             Err(m) => Err(m.clone()),
         };
-        // Each reader in the rotated order, its cell pushed to its column.
-        let mut each = |row: &mut Row, f: &dyn Fn(&mut dyn Reader) -> Cell| {
+        // The row's limit, then each reader in the rotated order, its cell
+        // pushed to its column; nothing when the row is not wanted.
+        let mut measure = |row: &mut Row,
+                           wanted: bool,
+                           limit: &dyn Fn(&limits::RawFile) -> Cell,
+                           f: &dyn Fn(&mut dyn Reader) -> Cell| {
+            if !wanted {
+                return;
+            }
+            row.limit.push(lim(limit));
             for i in rotated(readers.len(), rep) {
                 let cell = readers[i]
                     .as_mut()
@@ -645,21 +741,78 @@ fn read_rows(r: &Runner, p: &Params, size: usize) -> Vec<Row> {
                 row.cells[i].1.push(cell);
             }
         };
-        random.limit.push(lim(&|f| f.pread_per_record(&idx)));
-        each(&mut random, &|rd| rd.random(&idx));
-        random_index.limit.push(lim(&|f| f.pread_per_record(&idx)));
-        each(&mut random_index, &|rd| rd.random_by_index(&idx));
-        runs.limit.push(lim(&|f| f.pread_per_run(&starts, run_len)));
-        each(&mut runs, &|rd| rd.runs(&starts, run_len));
-        ranges
-            .limit
-            .push(lim(&|f| f.pread_per_run(&starts, run_len)));
-        each(&mut ranges, &|rd| rd.ranges(&starts, run_len));
-        replay.limit.push(lim(&|f| f.sequential()));
-        each(&mut replay, &|rd| rd.replay());
+        measure(&mut random, want[0], &|f| f.pread_per_record(&idx), &|rd| {
+            rd.random(&idx)
+        });
+        measure(
+            &mut random_index,
+            want[1],
+            &|f| f.pread_per_record(&idx),
+            &|rd| rd.random_by_index(&idx),
+        );
+        measure(
+            &mut runs,
+            want[2],
+            &|f| f.pread_per_run(&starts, run_len),
+            &|rd| rd.runs(&starts, run_len),
+        );
+        // Right after the runs of 1,000: a reader that consumes what it
+        // reads (walrus) reads these from the same fill.
+        for ((row, st, len), wanted) in short.iter_mut().zip(&want_short) {
+            measure(row, *wanted, &|f| f.pread_per_run(st, *len), &|rd| {
+                rd.runs(st, *len)
+            });
+        }
+        measure(
+            &mut ranges,
+            want[3],
+            &|f| f.pread_per_run(&starts, run_len),
+            &|rd| rd.ranges(&starts, run_len),
+        );
+        measure(&mut replay, want[4], &|f| f.sequential(), &|rd| rd.replay());
     }
     drop(readers);
-    vec![random, random_index, runs, ranges, replay]
+    let mut rows = vec![random, random_index];
+    rows.extend(short.into_iter().map(|(row, _, _)| row));
+    rows.extend([runs, ranges, replay]);
+    rows
+}
+
+/// Peak memory of each system serving the random single reads and the runs
+/// of 1,000 of the [`RUN_SWEEP_SIZE`] read rows, in a child process per
+/// system that fills a log of the rows' size itself (see `memory::reads`).
+fn read_memory(r: &Runner, p: &Params) -> ReadMemory {
+    let size = RUN_SWEEP_SIZE;
+    let count = (p.read_log_bytes / size as u64) as usize;
+    let run_len = RUN_LEN.min(count);
+    crate::progress!("memory of the reads: one child process per system");
+    let baseline_kib = memory::baseline_hwm_kib();
+    let per_system = r
+        .systems
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let d = r.scratch.fresh(&format!("memread{i}"));
+            let job = memory::ReadJob {
+                system: i,
+                size,
+                count,
+                reads: p.random_reads,
+                runs: p.runs,
+                run_len,
+            };
+            (s.name(), memory::reads(&job, &d.path, r.scratch.root()))
+        })
+        .collect();
+    ReadMemory {
+        baseline_kib,
+        size,
+        records: count,
+        reads: p.random_reads,
+        runs: p.runs,
+        run_len,
+        per_system,
+    }
 }
 
 /// Open (recover) a stream of `recovery_bytes` of 4 KiB records, built once

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
-//! BENCHMARKS.md and the durable-appends plot, written from the results of
-//! this run, so that one command regenerates both.
+//! BENCHMARKS.md and its plots, written from the results of this run, so
+//! that one command regenerates them all.
 
 use crate::facts::Facts;
 use crate::harness::Missing;
 use crate::plan::{
-    Results, Row, Unit, DURABLE_THREADS, FRAMED_BATCH, FRAMED_PWRITE, FRAMED_RANDOM, FRAMED_RUNS,
+    size_label, Results, Row, Unit, APPEND_SIZES, DURABLE_THREADS, FRAMED_BATCH, FRAMED_PWRITE,
+    FRAMED_RANDOM, FRAMED_RUNS, RUN_LEN, RUN_SWEEP_SIZE, SHORT_RUNS,
 };
 use crate::Args;
 use std::collections::BTreeMap;
@@ -271,9 +272,9 @@ fn write_targets(md: &mut String, rows: &[Row], limits: &[Row], raftlog: &[Row],
 /// Cells whose number does not measure the same thing as the others'.
 fn marker(row_id: &str, system: &str) -> &'static str {
     match (row_id.split('/').next().unwrap_or(""), system) {
-        ("random" | "runs", "raft-engine 0.4") => " (mem)",
+        ("random" | "runs" | "runs-10" | "runs-100", "raft-engine 0.4") => " (mem)",
         ("open", "nano-wal 1.0.0" | "commitlog 0.2") => " (no scan)",
-        ("runs", "walrus 0.2") => " (seq)",
+        ("runs" | "runs-10" | "runs-100", "walrus 0.2") => " (seq)",
         _ => "",
     }
 }
@@ -403,12 +404,22 @@ fn write_limits(md: &mut String, limits: &[Row]) {
 
 fn write_memory(md: &mut String, res: &Results) {
     let m = &res.memory;
+    if m.per_system.is_empty() && m.reads.per_system.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "### Peak memory\n");
+    write_replay_memory(md, res);
+    write_read_memory(md, res);
+}
+
+fn write_replay_memory(md: &mut String, res: &Results) {
+    let m = &res.memory;
     if m.per_system.is_empty() {
         return;
     }
     let _ = writeln!(
         md,
-        "### Peak memory\n\nEach system opens the {} MiB recovery stream and reads every record (through its replay API where it has one; \
+        "Replay: each system opens the {} MiB recovery stream and reads every record (through its replay API where it has one; \
          opening = replaying for okaywal and raft-engine; open only for nano-wal 1.0.0, which has no read-all API) in a child process; \
          VmHWM of that process. The bare bench binary's VmHWM is {}.\n",
         res.params.recovery_bytes >> 20,
@@ -437,6 +448,96 @@ fn write_memory(md: &mut String, res: &Results) {
         }
     }
     md.push('\n');
+}
+
+/// `n` with thousands separated by commas: 1000 -> "1,000".
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn write_read_memory(md: &mut String, res: &Results) {
+    let m = &res.memory.reads;
+    if m.per_system.is_empty() {
+        return;
+    }
+    let mib = |kib: u64| format!("{:.1} MiB", kib as f64 / 1024.0);
+    let above = |kib: u64| {
+        m.baseline_kib
+            .map(|b| mib(kib.saturating_sub(b)))
+            .unwrap_or_default()
+    };
+    let _ = writeln!(
+        md,
+        "Reads: each system, in a child process of its own, fills a log of {} records of {} ({} MiB) as the read rows' \
+         prefill does (untimed), then serves the random single reads ({} reads by ref) and then the runs of {} ({} runs at \
+         random starts; walrus: consecutive runs from its cursor) of the {} rows, with the same indices and starts. The \
+         child's peak (VmHWM) is reset to its resident set (`/proc/self/clear_refs`) once the log is filled and again \
+         between the two workloads, so each peak is what serving those reads holds: the open log, the reader's state, \
+         the calls' buffers, and the record positions (refs) the bench keeps for the reads, given in the last column \
+         (part of every figure; n/a where the records are addressed by number). The bare bench binary's VmHWM is {}.\n",
+        m.records,
+        size_label(m.size),
+        (m.records * m.size) >> 20,
+        m.reads,
+        grouped(m.run_len),
+        m.runs,
+        size_label(m.size),
+        m.baseline_kib.map_or("unknown".into(), mib),
+    );
+    let _ = writeln!(
+        md,
+        "| System | peak of the fill | resident when ready | random reads: peak | above baseline | records read | \
+         runs of {}: peak | above baseline | records read | the bench's record positions |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        grouped(m.run_len)
+    );
+    let mut unreset = Vec::new();
+    for (name, r) in &m.per_system {
+        match r {
+            Ok(p) => {
+                if !p.reset {
+                    unreset.push(*name);
+                }
+                let cells = |c: &Result<(u64, u64), String>| match c {
+                    Ok((kib, n)) => format!("{} | {} | {n}", mib(*kib), above(*kib)),
+                    Err(e) if e.starts_with("n/a") => "n/a | | ".into(),
+                    Err(e) => format!("error ({e}) | | "),
+                };
+                let held = if p.held_bytes > 0 {
+                    mib(p.held_bytes / 1024)
+                } else {
+                    "n/a".into()
+                };
+                let _ = writeln!(
+                    md,
+                    "| {name} | {} | {} | {} | {} | {held} |",
+                    mib(p.fill_peak_kib),
+                    mib(p.ready_kib),
+                    cells(&p.random),
+                    cells(&p.runs),
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(md, "| {name} | n/a ({e}) | | | | | | | | |");
+            }
+        }
+    }
+    md.push('\n');
+    if !unreset.is_empty() {
+        let _ = writeln!(
+            md,
+            "The kernel refused to reset the peak for {}: their peaks include the fill.\n",
+            unreset.join(", ")
+        );
+    }
 }
 
 fn write_index_memory(md: &mut String, res: &Results) {
@@ -738,44 +839,124 @@ fn decade(e: i32) -> String {
     format!("{}{}", 10u64.pow((e % 3) as u32), suffix[(e / 3).min(3)])
 }
 
-/// Durable appends/s against threads (log-log), one line per system and
-/// the raw per-record fsync as a dashed reference.
-pub fn plot(rows: &[Row], size: usize) -> Option<String> {
-    // (legend, (threads, appends/s) points, dashed)
-    type Line = (String, Vec<(usize, f64)>, bool);
+/// One chart of [`plot`]: a line per system through the rows it names,
+/// and the same rows' raw limit as a dashed reference.
+pub struct Chart {
+    pub title: String,
+    pub x_label: &'static str,
+    pub y_label: &'static str,
+    /// (x, its tick label, the id of the row measured there), x ascending
+    /// and above 0 (the x scale is logarithmic).
+    pub points: Vec<(f64, String, String)>,
+    /// Legend of the dashed line of the rows' limits.
+    pub limit: &'static str,
+}
+
+impl Chart {
+    /// Durable appends/s against threads at one record size.
+    pub fn durable(size: usize) -> Chart {
+        Chart {
+            title: format!(
+                "Durable appends/s against threads, {size} B records (median, log scales)"
+            ),
+            x_label: "threads",
+            y_label: "durable appends/s",
+            points: DURABLE_THREADS
+                .iter()
+                .map(|&t| (t as f64, t.to_string(), format!("durable/{t}t/{size}")))
+                .collect(),
+            limit: "raw pwrite+fdatasync/record (1 thread)",
+        }
+    }
+
+    /// Single appends/s, 1 thread, not durable, against record size.
+    pub fn appends_vs_size() -> Chart {
+        Chart {
+            title:
+                "Single appends/s against record size, 1 thread, not durable (median, log scales)"
+                    .into(),
+            x_label: "record size",
+            y_label: "appends/s",
+            points: APPEND_SIZES
+                .iter()
+                .map(|&size| (size as f64, size_label(size), format!("append/1t/{size}")))
+                .collect(),
+            limit: "raw pwrite/record",
+        }
+    }
+
+    /// Records/s read against the length of the contiguous runs, 1 being
+    /// the random single reads.
+    pub fn reads_vs_run() -> Chart {
+        let size = RUN_SWEEP_SIZE;
+        let mut points = vec![(1.0, "1".to_string(), format!("random/{size}"))];
+        for len in SHORT_RUNS {
+            points.push((len as f64, len.to_string(), format!("runs-{len}/{size}")));
+        }
+        points.push((RUN_LEN as f64, grouped(RUN_LEN), format!("runs/{size}")));
+        Chart {
+            title: format!(
+                "Records/s read against run length, {size} B records, by refs (median, log scales)"
+            ),
+            x_label:
+                "records per run (1 = random single reads; contiguous runs at random starts above)",
+            y_label: "records/s",
+            points,
+            limit: "raw pread (one per run)",
+        }
+    }
+}
+
+/// A chart (log-log): one line per system with a number in any of the
+/// chart's rows, each system in the colour of its column in every chart,
+/// and the rows' raw limits as a dashed black reference.
+pub fn plot(rows: &[Row], chart: &Chart) -> Option<String> {
+    // (legend, colour, (x, rate) points, dashed)
+    type Line = (String, &'static str, Vec<(f64, f64)>, bool);
+    let colors = [
+        "#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+        "#7f7f7f",
+    ];
     let mut lines: Vec<Line> = Vec::new();
     let names: Vec<&'static str> = rows.first()?.cells.iter().map(|(n, _)| *n).collect();
-    let find = |t: usize| rows.iter().find(|r| r.id == format!("durable/{t}t/{size}"));
-    for name in names {
-        let pts: Vec<(usize, f64)> = DURABLE_THREADS
+    let find = |id: &str| rows.iter().find(|r| r.id == id);
+    for (column, name) in names.into_iter().enumerate() {
+        let mut marks: Vec<&str> = Vec::new();
+        let pts: Vec<(f64, f64)> = chart
+            .points
             .iter()
-            .filter_map(|&t| {
-                find(t)
-                    .and_then(|r| r.median(r.system(name)?).ok())
-                    .map(|v| (t, v))
+            .filter_map(|(x, _, id)| {
+                let v = find(id).and_then(|r| r.median(r.system(name)?).ok())?;
+                let m = marker(id, name);
+                if !m.is_empty() && !marks.contains(&m) {
+                    marks.push(m);
+                }
+                Some((*x, v))
             })
             .collect();
         if !pts.is_empty() {
-            lines.push((name.to_string(), pts, false));
+            let legend = format!("{name}{}", marks.concat());
+            lines.push((legend, colors[column % colors.len()], pts, false));
         }
     }
-    let raw: Vec<(usize, f64)> = DURABLE_THREADS
+    let raw: Vec<(f64, f64)> = chart
+        .points
         .iter()
-        .filter_map(|&t| {
-            find(t)
+        .filter_map(|(x, _, id)| {
+            find(id)
                 .and_then(|r| r.median(&r.limit).ok())
-                .map(|v| (t, v))
+                .map(|v| (*x, v))
         })
         .collect();
     if !raw.is_empty() {
-        lines.push(("raw pwrite+fdatasync/record (1 thread)".into(), raw, true));
+        lines.push((chart.limit.into(), "#000", raw, true));
     }
     if lines.is_empty() {
         return None;
     }
     let all: Vec<f64> = lines
         .iter()
-        .flat_map(|(_, p, _)| p.iter().map(|(_, v)| *v))
+        .flat_map(|(_, _, p, _)| p.iter().map(|(_, v)| *v))
         .filter(|v| *v > 0.0)
         .collect();
     let lo = all.iter().cloned().fold(f64::MAX, f64::min).log10().floor();
@@ -787,12 +968,11 @@ pub fn plot(rows: &[Row], size: usize) -> Option<String> {
         .ceil()
         .max(lo + 1.0);
     let (w, h, left, right, top, bottom) = (900.0, 440.0, 80.0, 560.0, 40.0, 380.0);
-    let x = |t: usize| left + (t as f64).log2() / 5.0 * (right - left);
+    let x_min = chart.points.first()?.0;
+    let x_max = chart.points.last()?.0.max(x_min * 2.0);
+    let x = |t: f64| left + (t / x_min).log2() / (x_max / x_min).log2() * (right - left);
     let y = |v: f64| bottom - (v.max(1.0).log10() - lo) / (hi - lo) * (bottom - top);
-    let colors = [
-        "#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-        "#7f7f7f",
-    ];
+    let esc = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;");
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -801,7 +981,8 @@ pub fn plot(rows: &[Row], size: usize) -> Option<String> {
     let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
     let _ = writeln!(
         s,
-        r#"<text x="{left}" y="22" font-size="15">Durable appends/s against threads, {size} B records (median, log scales)</text>"#
+        r#"<text x="{left}" y="22" font-size="15">{}</text>"#,
+        esc(&chart.title)
     );
     for e in (lo as i32)..=(hi as i32) {
         let yy = y(10f64.powi(e));
@@ -813,25 +994,28 @@ pub fn plot(rows: &[Row], size: usize) -> Option<String> {
             decade(e)
         );
     }
-    for t in DURABLE_THREADS {
-        let xx = x(t);
+    for (t, label, _) in &chart.points {
+        let xx = x(*t);
         let _ = writeln!(
             s,
-            r##"<line x1="{xx}" y1="{top}" x2="{xx}" y2="{bottom}" stroke="#eee"/><text x="{xx}" y="{}" text-anchor="middle">{t}</text>"##,
-            bottom + 18.0
+            r##"<line x1="{xx}" y1="{top}" x2="{xx}" y2="{bottom}" stroke="#eee"/><text x="{xx}" y="{}" text-anchor="middle">{}</text>"##,
+            bottom + 18.0,
+            esc(label)
         );
     }
     let _ = writeln!(
         s,
-        r#"<text x="{}" y="{}" text-anchor="middle">threads</text>"#,
+        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
         (left + right) / 2.0,
-        bottom + 40.0
+        bottom + 40.0,
+        esc(chart.x_label)
     );
     let _ = writeln!(
         s,
-        r#"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">durable appends/s</text>"#,
+        r#"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">{}</text>"#,
         (top + bottom) / 2.0,
-        (top + bottom) / 2.0
+        (top + bottom) / 2.0,
+        esc(chart.y_label)
     );
     let _ = writeln!(
         s,
@@ -839,12 +1023,7 @@ pub fn plot(rows: &[Row], size: usize) -> Option<String> {
         right - left,
         bottom - top
     );
-    for (i, (name, pts, dashed)) in lines.iter().enumerate() {
-        let c = if *dashed {
-            "#000"
-        } else {
-            colors[i % colors.len()]
-        };
+    for (i, (name, c, pts, dashed)) in lines.iter().enumerate() {
         let dash = if *dashed {
             r#" stroke-dasharray="6,4""#
         } else {
@@ -875,7 +1054,7 @@ pub fn plot(rows: &[Row], size: usize) -> Option<String> {
             right + 40.0,
             right + 46.0,
             ly + 4.0,
-            name.replace('&', "&amp;").replace('<', "&lt;")
+            esc(name)
         );
     }
     s.push_str("</svg>\n");
@@ -932,10 +1111,17 @@ const NOTES: &str = "\
   multi-thread rows wrap it in a `Mutex`, as a caller would. Reads are `read(offset, ReadLimit)`; replay reads ~1 MiB per call.
   Its open trusts the mmap'ed offset index and reads no record (no torn-tail scan), so its open row is not a recovery.
 - **walrus-rust 0.2**: topics, consuming reads from a cursor: no read by position (random reads n/a); runs are consecutive
-  `batch_read_for_topic` calls from a fresh cursor (sequential, not random starts); every read measurement refills a fresh instance
-  (untimed). Its fsync schedule is process-wide (first instance wins), so the bench pins it to `NoFsync` and durable instances use
-  `SyncEach` per instance. Each instance preallocates a 1 GB file and keeps background threads alive: walrus has no way to close
-  an instance, so its files stay open (and their written blocks allocated) until the bench exits; a full run holds ~15 GB.
+  `batch_read_for_topic` calls from a cursor (sequential, not random starts), each asking for the run's payload bytes: with
+  walrus's 64-byte entry headers a call can return fewer entries than that, and a run ends at the first empty answer, so a
+  run can read fewer records than its length (9 of 10 and 999 of 1,000 in the full run's log; the rates count the records
+  read); a run that gets no entry at all is an error
+  (seen with `--quick`'s 8 MiB log, past ~11,000 records of runs of 10 or 100). A read measurement reads from the instance of
+  the one before it while that has enough records left (the runs of 10 and 100 read on after the runs of 1,000 of the same
+  repetition), else from a freshly filled one (untimed; replay and the runs of 1,000 always get one). Its fsync schedule is
+  process-wide (first instance wins), so the bench pins it to `NoFsync` and durable instances use `SyncEach` per instance.
+  Each instance preallocates a 1 GB file and keeps background threads alive: walrus has no way to close an instance, so its
+  files stay open (and their written blocks allocated) until the bench exits; a full run held ~15 GB before the single
+  appends at 64 B, 512 B, 1 KiB and 16 KiB, which keep about 1.4 GB more.
 - **wal-db 1.1**: no batch append API (n/a). Reads are `iter_from(lsn)` (one record, or `take(1000)` for a run).
 - **raft-engine 0.4**: built here. Its entry API needs protobuf messages, so the bench uses its key-value puts (`LogBatch::put`);
   those values are also kept in its memtable, so its random reads and runs are served **from memory** (`get`, `scan_raw_messages`),
@@ -947,6 +1133,14 @@ const NOTES: &str = "\
   index. Rust: `Wal::read_index` per record, `Wal::read_range_into` (1,000 records, no byte budget) into the reused `ReadBuf`
   per run. C: `nwal_read_range_into` with a count of 1 or 1,000, into the reader's kept buffer. The prefilled log is one active segment,
   so the lookups use the record ends held in memory (a sealed segment's go through its index footer: one small `pread`).
+- **Single appends against record size** (`append/1t/SIZE`, plotted in `docs/bench_appends_vs_size.svg` as appends/s: on
+  log scales the gaps between the systems are the same as in MB/s): the 128 B and 4 KiB rows count as the other rows at those
+  sizes do; the 64 B, 512 B, 1 KiB and 16 KiB rows append at most 64 MiB (and at most 500,000 records) per measurement, 8 MiB
+  with `--quick`. Each measurement is a fresh log, as in every write row.
+- **Reads against run length** (plotted in `docs/bench_reads_vs_run.svg`, records/s, 128 B): 1 is the random single reads
+  row (`random/128`), 1,000 the runs row (`runs/128`), and the rows `runs-10/128` and `runs-100/128` read runs of 10 and 100
+  records at random starts through the same calls as the runs of 1,000, as many records per measurement as those. The raw
+  limit is one `pread` per run (per record at 1).
 - **Recovery row**: 4 KiB records; the stream is built once per system and reopened in each repetition (page cache warm).
 - **Many-segments open row** (nano_wal only): a stream of 1 s windows, one batch of 4 records each, built once through the Rust
   API (both columns) and reopened in each repetition; opening reads each sealed segment's header and index-footer trailer and
@@ -971,7 +1165,9 @@ const NOTES: &str = "\
   log is filled in writes of 16 entries: ~5 per range of 64).
 - **Run time** on the 2-core build machine: the full run about 12 minutes before the reads by index and the many-segments row,
   22 minutes with them (at a load average of ~4), the raftlog rows about a minute more, `--quick` 30-80 s (both measured
-  while other builds ran). Fsync-bound measurements stop at a time cap (0.5 s quick, 3 s full) and count what they did.
+  while other builds ran). The single appends at 64 B, 512 B, 1 KiB and 16 KiB, the runs of 10 and 100 and the memory
+  children of the reads add about 2 minutes (55, 35 and 33 s, measured with `--only` at a load average of ~4).
+  Fsync-bound measurements stop at a time cap (0.5 s quick, 3 s full) and count what they did.
 ";
 
 /// Write the report and the plots; returns the targets section.
@@ -1008,7 +1204,8 @@ pub fn write(
         "\nParameters: {} repetitions; {} single appends (128 B; a quarter at 4 KiB); {} batches of 100 (a quarter at 4 KiB); \
          {} durable appends per measurement (a quarter at 4 KiB), split over the threads, or fewer if a measurement reaches {:.1} s \
          (fsync rates count what was done); reads against a {} MiB log: {} random reads, {} runs of 1,000; \
-         recovery stream {} MiB.\n",
+         recovery stream {} MiB. The single appends at the sizes no other row uses: {}. Runs of 10 and 100 at {}: \
+         {} and {} runs (as many records as the runs of 1,000).\n",
         p.reps,
         p.appends,
         p.batches,
@@ -1017,7 +1214,16 @@ pub fn write(
         p.read_log_bytes >> 20,
         p.random_reads,
         p.runs,
-        p.recovery_bytes >> 20
+        p.recovery_bytes >> 20,
+        APPEND_SIZES
+            .iter()
+            .filter(|s| !crate::plan::SIZES.contains(s))
+            .map(|&s| format!("{} at {}", p.sweep_appends(s), size_label(s)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        size_label(RUN_SWEEP_SIZE),
+        p.runs_of(SHORT_RUNS[0]),
+        p.runs_of(SHORT_RUNS[1]),
     );
     let mut targets_md = String::new();
     let raftlog = res.raftlog.as_ref().map_or(&[][..], |r| &r.rows[..]);
@@ -1031,15 +1237,33 @@ pub fn write(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(out_dir)?;
-    for size in [128, 4096] {
-        if let Some(svg) = plot(&res.rows, size) {
-            let rel = format!("docs/bench_durable_threads_{size}.svg");
+    let charts = [
+        (
+            Chart::durable(128),
+            "docs/bench_durable_threads_128.svg".to_string(),
+            "Durable appends/s against threads, 128 B",
+        ),
+        (
+            Chart::durable(4096),
+            "docs/bench_durable_threads_4096.svg".to_string(),
+            "Durable appends/s against threads, 4096 B",
+        ),
+        (
+            Chart::appends_vs_size(),
+            "docs/bench_appends_vs_size.svg".to_string(),
+            "Single appends/s against record size, 1 thread, not durable",
+        ),
+        (
+            Chart::reads_vs_run(),
+            "docs/bench_reads_vs_run.svg".to_string(),
+            "Records/s read against run length, 128 B",
+        ),
+    ];
+    for (chart, rel, alt) in &charts {
+        if let Some(svg) = plot(&res.rows, chart) {
             std::fs::create_dir_all(out_dir.join("docs"))?;
-            std::fs::write(out_dir.join(&rel), svg)?;
-            let _ = writeln!(
-                md,
-                "![Durable appends/s against threads, {size} B]({rel})\n"
-            );
+            std::fs::write(out_dir.join(rel), svg)?;
+            let _ = writeln!(md, "![{alt}]({rel})\n");
         }
     }
     let mut notes = BTreeMap::new();

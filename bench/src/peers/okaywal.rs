@@ -80,6 +80,10 @@ impl OkayReader {
 }
 
 impl Reader for OkayReader {
+    fn held_bytes(&self) -> u64 {
+        (self.pos.capacity() * std::mem::size_of::<LogPosition>()) as u64
+    }
+
     fn random(&mut self, idx: &[usize]) -> Cell {
         time(|| {
             let mut bytes = 0;

@@ -50,6 +50,10 @@ struct OrigReader {
 }
 
 impl Reader for OrigReader {
+    fn held_bytes(&self) -> u64 {
+        (self.refs.capacity() * std::mem::size_of::<(u64, usize)>()) as u64
+    }
+
     fn random(&mut self, idx: &[usize]) -> Cell {
         time(|| {
             for &i in idx {

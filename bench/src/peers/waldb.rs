@@ -29,6 +29,10 @@ struct WalDbReader {
 }
 
 impl Reader for WalDbReader {
+    fn held_bytes(&self) -> u64 {
+        (self.lsns.capacity() * std::mem::size_of::<Lsn>()) as u64
+    }
+
     fn random(&mut self, idx: &[usize]) -> Cell {
         time(|| {
             let mut bytes = 0;
