@@ -13,12 +13,14 @@
 // caller's time, which picks the segment (a clock-aligned window) and
 // decides retention.
 //
-// Memory: no C pointer is kept across calls and no Go pointer is given to C
-// beyond a call. Records read back are copied into Go memory before the
-// library's buffer is released, so they stay valid for as long as Go keeps
-// them. Batches are passed as one byte buffer plus pointer-free spans
-// (nwal_append_batch_packed), since cgo forbids passing Go memory that holds
-// Go pointers.
+// Memory: no Go pointer is given to C beyond a call. Records read back are
+// copied into Go memory before the library's buffer is reused or released,
+// so they stay valid for as long as Go keeps them; only Iter.View lends the
+// library's memory, until the Iter moves on. The C memory the package
+// keeps between calls (read buffers, an Iter's batch) is its own, released
+// by Log.Close and Iter.Close. Batches are passed as one byte buffer plus
+// pointer-free spans (nwal_append_batch_packed), since cgo forbids passing
+// Go memory that holds Go pointers.
 package nanowal
 
 /*
@@ -379,6 +381,12 @@ func bytesPtr(b []byte) *C.uint8_t {
 	}
 	return (*C.uint8_t)(unsafe.Pointer(&b[0]))
 }
+
+// cHandle is a pointer to C memory (a handle of the library, or memory of
+// C.malloc) as the integer that the nwalgo_ wrappers of the hot calls take:
+// cgo checks a pointer argument to an incomplete struct, such as *C.nwal,
+// as if it could be Go memory, boxing it on the Go heap first.
+func cHandle(p unsafe.Pointer) C.uintptr_t { return C.uintptr_t(uintptr(p)) }
 
 // emptyHeader is a non-NULL pointer for an empty (not absent) header.
 var emptyHeader = [1]byte{}

@@ -622,3 +622,25 @@ func TestReadRangeIsBounded(t *testing.T) {
 		t.Fatalf("the rest: %d entries, %v", len(es), err)
 	}
 }
+
+// What the per-record calls allocate: a replayed record lent by View
+// nothing.
+func TestCallsAllocateOnlyWhatTheyReturn(t *testing.T) {
+	l := open(t, t.TempDir())
+	defer l.Close()
+	rec := nanowal.Record{Header: []byte("h"), Content: bytes.Repeat([]byte("c"), 128)}
+	for i := 0; i < 2000; i++ {
+		if _, err := l.Append(rec, now, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	it, err := l.Replay()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	it.Next()
+	if a := testing.AllocsPerRun(500, func() { it.Next(); it.View() }); a != 0 {
+		t.Fatalf("Next and View: %v allocations", a)
+	}
+}

@@ -134,23 +134,40 @@ func cBytes(p *C.uint8_t, n C.size_t) []byte {
 func copyRecords(recs []C.nwal_record) []Record {
 	total := 0
 	for i := range recs {
-		total += int(recs[i].header_len) + int(recs[i].content_len)
+		total += recordLen(&recs[i])
 	}
 	buf := make([]byte, 0, total)
-	take := func(p *C.uint8_t, n C.size_t) []byte {
-		start := len(buf)
-		if n > 0 {
-			buf = append(buf, cBytes(p, n)...)
-		}
-		return buf[start:len(buf):len(buf)]
-	}
 	out := make([]Record, len(recs))
 	for i := range recs {
-		r := &recs[i]
-		if r.header != nil {
-			out[i].Header = take(r.header, r.header_len)
-		}
-		out[i].Content = take(r.content, r.content_len)
+		out[i], buf = copyRecord(buf, &recs[i])
 	}
 	return out
+}
+
+// recordLen is the bytes of r's header and content.
+func recordLen(r *C.nwal_record) int {
+	return int(r.header_len) + int(r.content_len)
+}
+
+// copyRecord appends the header and content of r (library memory) to buf,
+// which has room for them, and returns the record as capacity-limited
+// slices of buf's array (the header nil when r has none, the content never
+// nil), and buf.
+func copyRecord(buf []byte, r *C.nwal_record) (Record, []byte) {
+	var rec Record
+	if r.header != nil {
+		rec.Header, buf = take(buf, r.header, r.header_len)
+	}
+	rec.Content, buf = take(buf, r.content, r.content_len)
+	return rec, buf
+}
+
+// take appends n bytes of C memory at p to buf (which has room for them)
+// and returns them as a capacity-limited slice of buf's array, and buf.
+func take(buf []byte, p *C.uint8_t, n C.size_t) ([]byte, []byte) {
+	start := len(buf)
+	if n > 0 {
+		buf = append(buf, cBytes(p, n)...)
+	}
+	return buf[start:len(buf):len(buf)], buf
 }
