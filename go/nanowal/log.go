@@ -173,6 +173,21 @@ func (r Ref) c() C.nwal_entry_ref {
 		size: C.uint64_t(r.Size), index: C.uint64_t(r.Index)}
 }
 
+// A Ref has the layout of an nwal_entry_ref (the build fails otherwise:
+// an index out of range, or a negative constant), so C reads []Ref
+// directly (cRefs).
+var _ = [1]struct{}{}[unsafe.Sizeof(Ref{})-unsafe.Sizeof(C.nwal_entry_ref{})]
+var _ = [1]struct{}{}[unsafe.Offsetof(Ref{}.SegmentID)-unsafe.Offsetof(C.nwal_entry_ref{}.segment_id)]
+var _ = [1]struct{}{}[unsafe.Offsetof(Ref{}.Offset)-unsafe.Offsetof(C.nwal_entry_ref{}.offset)]
+var _ = [1]struct{}{}[unsafe.Offsetof(Ref{}.Size)-unsafe.Offsetof(C.nwal_entry_ref{}.size)]
+var _ = [1]struct{}{}[unsafe.Offsetof(Ref{}.Index)-unsafe.Offsetof(C.nwal_entry_ref{}.index)]
+
+// cRefs is refs (non-empty) as the array of nwal_entry_ref it is laid out
+// as: Go memory without pointers, which a C call may borrow.
+func cRefs(refs []Ref) *C.nwal_entry_ref {
+	return (*C.nwal_entry_ref)(unsafe.Pointer(&refs[0]))
+}
+
 // Record is a record's header and content. A nil Header is no header; a
 // non-nil empty one is an empty header (appends keep the difference, reads
 // return it). Headers are at most 65,535 bytes, contents at most 1 GiB.
@@ -213,13 +228,14 @@ type CleanupResult struct {
 type Log struct {
 	mu sync.RWMutex // read-held by every call on w, held by Close
 	w  *C.nwal
-	// Library read buffers that Read reuses (nwal_read_into), so a read
-	// does not allocate one; those left are freed by Close.
-	readBufs chan *C.nwal_read_buf
+	// The library read buffers and C arrays that reads reuse (the _into
+	// reads), so a read does not allocate them; those left are freed by
+	// Close.
+	readers chan *reader
 }
 
-// keptReadBufs is how many idle read buffers a Log keeps.
-const keptReadBufs = 8
+// keptReaders is how many idle readers a Log keeps.
+const keptReaders = 8
 
 // Open opens (or creates) the stream named stream in dir (created if
 // missing), takes its lock (one open Log per stream, across processes) and
@@ -244,7 +260,7 @@ func Open(dir, stream string, o Options) (*Log, error) {
 	if _, err := call(func() C.enum_nwal_status { return C.nwal_open(cdir, cstream, &opts, &w) }); err != nil {
 		return nil, err
 	}
-	return &Log{w: w, readBufs: make(chan *C.nwal_read_buf, keptReadBufs)}, nil
+	return &Log{w: w, readers: make(chan *reader, keptReaders)}, nil
 }
 
 // do runs one C call on the handle, under the read lock that keeps Close
@@ -272,8 +288,8 @@ func (l *Log) Close() error {
 		return nil
 	}
 	_, err := call(func() C.enum_nwal_status { return C.nwal_close(w) })
-	for len(l.readBufs) > 0 {
-		C.nwal_read_buf_free(<-l.readBufs)
+	for len(l.readers) > 0 {
+		freeReader(<-l.readers)
 	}
 	return err
 }

@@ -623,12 +623,19 @@ func TestReadRangeIsBounded(t *testing.T) {
 	}
 }
 
-// What the per-record calls allocate: a replayed record lent by View
-// nothing.
+// What the per-record calls allocate: a read its copy only, a replayed
+// record lent by View nothing.
 func TestCallsAllocateOnlyWhatTheyReturn(t *testing.T) {
 	l := open(t, t.TempDir())
 	defer l.Close()
 	rec := nanowal.Record{Header: []byte("h"), Content: bytes.Repeat([]byte("c"), 128)}
+	ref, err := l.Append(rec, now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := testing.AllocsPerRun(100, func() { _, err = l.Read(ref) }); err != nil || a != 1 {
+		t.Fatalf("Read: %v allocations, %v", a, err)
+	}
 	for i := 0; i < 2000; i++ {
 		if _, err := l.Append(rec, now, 0); err != nil {
 			t.Fatal(err)
@@ -642,5 +649,35 @@ func TestCallsAllocateOnlyWhatTheyReturn(t *testing.T) {
 	it.Next()
 	if a := testing.AllocsPerRun(500, func() { it.Next(); it.View() }); a != 0 {
 		t.Fatalf("Next and View: %v allocations", a)
+	}
+}
+
+// Records larger than what a Log keeps of a read buffer read back whole,
+// again and again, by every read, and small reads go on after them.
+func TestReadsOfLargeRecords(t *testing.T) {
+	l := open(t, t.TempDir())
+	defer l.Close()
+	large := nanowal.Record{Header: []byte("large"), Content: bytes.Repeat([]byte("L"), 3<<20)}
+	small := nanowal.Record{Content: []byte("small")}
+	refs, err := l.AppendBatch([]nanowal.Record{small, large, small}, now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 3; round++ {
+		if r, err := l.Read(refs[1]); err != nil || !sameRecord(r, large) {
+			t.Fatalf("round %d, Read: %v", round, err)
+		}
+		if rs, err := l.ReadBatch(refs); err != nil || !sameRecord(rs[1], large) || !sameRecord(rs[2], small) {
+			t.Fatalf("round %d, ReadBatch: %v", round, err)
+		}
+		if es, err := l.ReadRange(1, 3, math.MaxUint64); err != nil || len(es) != 3 || !sameRecord(es[1].Record, large) {
+			t.Fatalf("round %d, ReadRange: %d entries, %v", round, len(es), err)
+		}
+		if r, err := l.Read(refs[2]); err != nil || !sameRecord(r, small) {
+			t.Fatalf("round %d, a small Read after: %v", round, err)
+		}
+	}
+	if e := replayAll(t, l); len(e) != 3 || !sameRecord(e[1].Record, large) {
+		t.Fatalf("replay: %d records", len(e))
 	}
 }
