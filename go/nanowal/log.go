@@ -174,8 +174,8 @@ func (r Ref) c() C.nwal_entry_ref {
 }
 
 // A Ref has the layout of an nwal_entry_ref (the build fails otherwise:
-// an index out of range, or a negative constant), so C reads []Ref
-// directly (cRefs).
+// an index out of range, or a negative constant), so C reads and fills
+// []Ref directly (cRefs).
 var _ = [1]struct{}{}[unsafe.Sizeof(Ref{})-unsafe.Sizeof(C.nwal_entry_ref{})]
 var _ = [1]struct{}{}[unsafe.Offsetof(Ref{}.SegmentID)-unsafe.Offsetof(C.nwal_entry_ref{}.segment_id)]
 var _ = [1]struct{}{}[unsafe.Offsetof(Ref{}.Offset)-unsafe.Offsetof(C.nwal_entry_ref{}.offset)]

@@ -623,15 +623,16 @@ func TestReadRangeIsBounded(t *testing.T) {
 	}
 }
 
-// What the per-record calls allocate: a read its copy only, a replayed
-// record lent by View nothing.
+// What the per-record calls allocate: an append and a replayed record
+// lent by View nothing, a read its copy only.
 func TestCallsAllocateOnlyWhatTheyReturn(t *testing.T) {
 	l := open(t, t.TempDir())
 	defer l.Close()
 	rec := nanowal.Record{Header: []byte("h"), Content: bytes.Repeat([]byte("c"), 128)}
-	ref, err := l.Append(rec, now, 0)
-	if err != nil {
-		t.Fatal(err)
+	var ref nanowal.Ref
+	var err error
+	if a := testing.AllocsPerRun(100, func() { ref, err = l.Append(rec, now, 0) }); err != nil || a != 0 {
+		t.Fatalf("Append: %v allocations, %v", a, err)
 	}
 	if a := testing.AllocsPerRun(100, func() { _, err = l.Read(ref) }); err != nil || a != 1 {
 		t.Fatalf("Read: %v allocations, %v", a, err)
@@ -679,5 +680,49 @@ func TestReadsOfLargeRecords(t *testing.T) {
 	}
 	if e := replayAll(t, l); len(e) != 3 || !sameRecord(e[1].Record, large) {
 		t.Fatalf("replay: %d records", len(e))
+	}
+}
+
+// AppendBatch and AppendPacked reuse the buffer and spans a batch is
+// packed into: batches of many sizes one after the other, with packed and
+// failed ones between them, read back as appended, at dense indexes.
+func TestBatchesReuseTheirPacking(t *testing.T) {
+	l := open(t, t.TempDir())
+	defer l.Close()
+	var want []nanowal.Record
+	var refs []nanowal.Ref
+	for i, size := range []int{5, 1, 300, 2, 40, 1, 3000, 7} {
+		batch := make([]nanowal.Record, size)
+		for j := range batch {
+			batch[j].Content = bytes.Repeat([]byte{byte('a' + (i+j)%26)}, (i*7+j)%50)
+			switch j % 3 {
+			case 1:
+				batch[j].Header = []byte{}
+			case 2:
+				batch[j].Header = []byte(fmt.Sprintf("b%d-%d", i, j))
+			}
+		}
+		rs, err := l.AppendBatch(batch, now, 0)
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		refs, want = append(refs, rs...), append(want, batch...)
+		packed := []byte(fmt.Sprintf("packed %d", i))
+		rs, err = l.AppendPacked(packed, []nanowal.Span{{HasHeader: true, HeaderLen: 6, ContentOff: 7, ContentLen: uint64(len(packed) - 7)}}, now, 0)
+		if err != nil {
+			t.Fatalf("packed %d: %v", i, err)
+		}
+		refs, want = append(refs, rs...), append(want, nanowal.Record{Header: packed[:6], Content: packed[7:]})
+		_, err = l.AppendBatch([]nanowal.Record{{Content: []byte("never")}, {Header: make([]byte, 70000)}}, now, 0)
+		wantError(t, err, nanowal.ErrHeaderTooLarge, "")
+	}
+	got, err := l.ReadBatch(refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if refs[i].Index != uint64(i+1) || !sameRecord(got[i], want[i]) {
+			t.Fatalf("record %d (index %d): %q %q, want %q %q", i, refs[i].Index, got[i].Header, got[i].Content, want[i].Header, want[i].Content)
+		}
 	}
 }
