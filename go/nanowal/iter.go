@@ -56,7 +56,8 @@ import (
 // Next fetches up to iterBatch records per cgo call (nwal_iter_next_batch)
 // and copies nothing: Entry copies the record into Go memory (with the rest
 // of its batch, into one buffer, on the first Entry of a batch), View lends
-// it from the library's memory, as bufio.Scanner.Bytes does.
+// it from the library's memory, as bufio.Scanner.Bytes does. NextViews
+// lends the rest of the batch at once.
 type Iter struct {
 	mu  sync.Mutex
 	it  *C.nwal_iter
@@ -229,6 +230,45 @@ func lend(p *C.uint8_t, n C.size_t) []byte {
 		return []byte{}
 	}
 	return cBytes(p, n)
+}
+
+// NextViews advances over the records that Next would return next, up to
+// the end of the batch in hand (the rest of it, or all of the next one
+// once it is used up), and returns them in dst[:0] (its array reused, or
+// a new one when it is too short), each as View lends it: the Header and Content of every
+// Entry point into the library's memory and are valid only until the next
+// Next, NextViews or Close. It is Next called once per record, with one
+// lock and no copy for all of them: afterwards the last of them is the
+// current record (for Entry and View). Empty at the end of the log, after
+// an error (see Err) or after Close. A loop over the log:
+//
+//	var batch []nanowal.Entry
+//	for batch = it.NextViews(batch); len(batch) > 0; batch = it.NextViews(batch) {
+//		for _, e := range batch { ... }
+//	}
+//	if err := it.Err(); err != nil { ... }
+func (it *Iter) NextViews(dst []Entry) []Entry {
+	dst = dst[:0]
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	first := it.pos + 1
+	if first >= it.n {
+		if !it.fetch() {
+			return dst
+		}
+		first = 0
+	}
+	if count := it.n - first; cap(dst) < count {
+		dst = make([]Entry, count)
+	} else {
+		dst = dst[:count]
+	}
+	for i := range dst {
+		e := &dst[i]
+		e.Ref, e.Header, e.Content = it.view(first + i)
+	}
+	it.pos = it.n - 1
+	return dst
 }
 
 // Err is the error that ended the iteration, nil if it reached the end of

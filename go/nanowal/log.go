@@ -15,12 +15,12 @@
 //
 // Memory: no Go pointer is given to C beyond a call. Records read back are
 // copied into Go memory before the library's buffer is reused or released,
-// so they stay valid for as long as Go keeps them; only Iter.View lends the
-// library's memory, until the Iter moves on. The C memory the package
-// keeps between calls (read buffers, an Iter's batch) is its own, released
-// by Log.Close and Iter.Close. Batches are passed as one byte buffer plus
-// pointer-free spans (nwal_append_batch_packed), since cgo forbids passing
-// Go memory that holds Go pointers.
+// so they stay valid for as long as Go keeps them; only Iter.View and
+// Iter.NextViews lend the library's memory, until the Iter moves on. The C
+// memory the package keeps between calls (read buffers, an Iter's batch)
+// is its own, released by Log.Close and Iter.Close. Batches are passed as
+// one byte buffer plus pointer-free spans (nwal_append_batch_packed), since
+// cgo forbids passing Go memory that holds Go pointers.
 package nanowal
 
 /*

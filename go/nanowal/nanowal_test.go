@@ -623,8 +623,83 @@ func TestReadRangeIsBounded(t *testing.T) {
 	}
 }
 
+// ReadRangeInto returns what ReadRange does, into the caller's slices:
+// their arrays are reused when large enough (then nothing is allocated),
+// grown when not, and the entries' bytes are those of the buffer it
+// returns. On an error both come back empty.
+func TestReadRangeInto(t *testing.T) {
+	l := open(t, t.TempDir())
+	defer l.Close()
+	recs := appendMixed(t, l, 300)
+	want, err := l.ReadRange(1, 300, math.MaxUint64)
+	if err != nil || len(want) != 300 {
+		t.Fatalf("ReadRange: %d entries, %v", len(want), err)
+	}
+	same := func(what string, got []nanowal.Entry, want []nanowal.Entry) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d entries, want %d", what, len(got), len(want))
+		}
+		for i := range want {
+			if got[i].Ref != want[i].Ref || !sameRecord(got[i].Record, want[i].Record) ||
+				!sameRecord(got[i].Record, recs[got[i].Index-1]) {
+				t.Fatalf("%s, entry %d: %v %q %q", what, i, got[i].Ref, got[i].Header, got[i].Content)
+			}
+		}
+	}
+
+	dst, buf, err := l.ReadRangeInto(nil, nil, 1, 300, math.MaxUint64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("into nil", dst, want)
+	// Every header and content byte is buf's.
+	for i := range buf {
+		buf[i] ^= 0xff
+	}
+	for _, e := range dst {
+		for j, b := range e.Content {
+			if b != recs[e.Index-1].Content[j]^0xff {
+				t.Fatalf("entry %d: content byte %d is not buf's", e.Index, j)
+			}
+		}
+	}
+
+	// Passed back, the arrays are reused: nothing is allocated.
+	d0, b0 := &dst[0], &buf[0]
+	dst, buf, err = l.ReadRangeInto(dst, buf, 1, 300, math.MaxUint64)
+	if err != nil || &dst[0] != d0 || &buf[0] != b0 {
+		t.Fatalf("passed back: new arrays (%v)", err)
+	}
+	same("passed back", dst, want)
+	allocs := testing.AllocsPerRun(20, func() {
+		dst, buf, err = l.ReadRangeInto(dst, buf, 101, 100, math.MaxUint64)
+	})
+	if err != nil || allocs != 0 {
+		t.Fatalf("a range into arrays large enough: %v allocations, %v", allocs, err)
+	}
+	same("a shorter range", dst, want[100:200])
+
+	// Too short, they are grown; the budget and the bound of maxCount hold.
+	dst, buf, err = l.ReadRangeInto(make([]nanowal.Entry, 0, 2), make([]byte, 0, 3), 11, 50, 200)
+	if err != nil || len(dst) >= 50 || len(dst) < 2 {
+		t.Fatalf("grown: %d entries, %v", len(dst), err)
+	}
+	same("grown", dst, want[10:10+len(dst)])
+
+	// Errors: empty slices, the arrays kept.
+	keptDst, keptBuf := cap(dst), cap(buf)
+	dst, buf, err = l.ReadRangeInto(dst, buf, 301, 10, math.MaxUint64)
+	wantError(t, err, nanowal.ErrNotFound, "301")
+	if len(dst) != 0 || len(buf) != 0 || cap(dst) != keptDst || cap(buf) != keptBuf {
+		t.Fatalf("after an error: %d/%d entries, %d/%d bytes", len(dst), cap(dst), len(buf), cap(buf))
+	}
+	_, _, err = l.ReadRangeInto(dst, buf, 1, 0, 0)
+	wantError(t, err, nanowal.ErrInvalidArgument, "Log.ReadRangeInto: maxCount is 0")
+}
+
 // What the per-record calls allocate: an append and a replayed record
-// lent by View nothing, a read its copy only.
+// lent by View or NextViews nothing, a read its copy only.
 func TestCallsAllocateOnlyWhatTheyReturn(t *testing.T) {
 	l := open(t, t.TempDir())
 	defer l.Close()
@@ -650,6 +725,11 @@ func TestCallsAllocateOnlyWhatTheyReturn(t *testing.T) {
 	it.Next()
 	if a := testing.AllocsPerRun(500, func() { it.Next(); it.View() }); a != 0 {
 		t.Fatalf("Next and View: %v allocations", a)
+	}
+	var batch []nanowal.Entry
+	batch = it.NextViews(batch)
+	if a := testing.AllocsPerRun(5, func() { batch = it.NextViews(batch) }); len(batch) == 0 || a != 0 {
+		t.Fatalf("NextViews: %v allocations, %d records", a, len(batch))
 	}
 }
 

@@ -177,8 +177,17 @@ func (l *Log) ReadRange(from uint64, maxCount int, maxBytes uint64) ([]Entry, er
 	return es, err
 }
 
-// readRange is ReadRange into dst[:0] and buf[:0], each grown (into a new
-// array) when too short; op names the method in errors.
+// ReadRangeInto is ReadRange into memory the caller keeps: the entries in
+// dst[:0] and their headers and contents in buf[:0], each grown (into a new
+// array) when too short; it returns both. A loop that passes back what it
+// got allocates nothing once they are large enough. The entries' bytes are
+// Go memory, but they are buf's: the next call that is given buf (or what
+// came back as buf) overwrites them, so copy what must outlive it. On an
+// error it returns dst[:0] and buf[:0].
+func (l *Log) ReadRangeInto(dst []Entry, buf []byte, from uint64, maxCount int, maxBytes uint64) ([]Entry, []byte, error) {
+	return l.readRange("ReadRangeInto", dst, buf, from, maxCount, maxBytes)
+}
+
 func (l *Log) readRange(op string, dst []Entry, buf []byte, from uint64, maxCount int, maxBytes uint64) ([]Entry, []byte, error) {
 	dst, buf = dst[:0], buf[:0]
 	if maxCount <= 0 {
