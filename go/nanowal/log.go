@@ -33,6 +33,7 @@ import "C"
 import (
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -229,9 +230,10 @@ type Log struct {
 	mu sync.RWMutex // read-held by every call on w, held by Close
 	w  *C.nwal
 	// The library read buffers and C arrays that reads reuse (the _into
-	// reads), so a read does not allocate them; those left are freed by
-	// Close.
-	readers chan *reader
+	// reads), so a read does not allocate them: slots that a read empties
+	// (an atomic swap) and refills (a compare-and-swap), cheaper than a
+	// channel; those left are freed by Close.
+	readers [keptReaders]atomic.Pointer[reader]
 }
 
 // keptReaders is how many idle readers a Log keeps.
@@ -260,7 +262,7 @@ func Open(dir, stream string, o Options) (*Log, error) {
 	if _, err := call(func() C.enum_nwal_status { return C.nwal_open(cdir, cstream, &opts, &w) }); err != nil {
 		return nil, err
 	}
-	return &Log{w: w, readers: make(chan *reader, keptReaders)}, nil
+	return &Log{w: w}, nil
 }
 
 // do runs one C call on the handle, under the read lock that keeps Close
@@ -288,8 +290,10 @@ func (l *Log) Close() error {
 		return nil
 	}
 	_, err := call(func() C.enum_nwal_status { return C.nwal_close(w) })
-	for len(l.readers) > 0 {
-		freeReader(<-l.readers)
+	for i := range l.readers {
+		if r := l.readers[i].Swap(nil); r != nil {
+			freeReader(r)
+		}
 	}
 	return err
 }

@@ -83,9 +83,12 @@ func (l *Log) Read(ref Ref) (Record, error) {
 // one: the read then fails with ErrInvalidArgument. Called while l is open.
 func (l *Log) takeReader(slots int) *reader {
 	var r *reader
-	select {
-	case r = <-l.readers:
-	default:
+	for i := range l.readers {
+		if r = l.readers[i].Swap(nil); r != nil {
+			break
+		}
+	}
+	if r == nil {
 		r = (*reader)(C.malloc(C.size_t(unsafe.Sizeof(reader{}))))
 		*r = reader{}
 		C.nwal_read_buf_new(&r.buf)
@@ -104,10 +107,10 @@ func (l *Log) takeReader(slots int) *reader {
 // or frees it when enough are kept or it grew past what a Log keeps.
 func (l *Log) keepReader(r *reader, bytes int) {
 	if bytes <= keptReadBytes && r.slots <= MaxRangeCount {
-		select {
-		case l.readers <- r:
-			return
-		default:
+		for i := range l.readers {
+			if l.readers[i].CompareAndSwap(nil, r) {
+				return
+			}
 		}
 	}
 	freeReader(r)
