@@ -104,6 +104,23 @@ func BenchmarkReadRange1000x128(b *testing.B) {
 	}
 }
 
+// ReadRangeInto with the slices passed back: no allocation per range.
+func BenchmarkReadRangeInto1000x128(b *testing.B) {
+	l, refs := benchFilled(b)
+	var es []nanowal.Entry
+	var buf []byte
+	var err error
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		from := refs[(done/1000*7919)%(len(refs)-1000)].Index
+		es, buf, err = l.ReadRangeInto(es, buf, from, 1000, math.MaxUint64)
+		if err != nil || len(es) != 1000 {
+			b.Fatal(err)
+		}
+		done += len(es)
+	}
+}
+
 func BenchmarkReplay128(b *testing.B) {
 	l, _ := benchFilled(b)
 	b.ResetTimer()
@@ -138,6 +155,30 @@ func BenchmarkReplayView128(b *testing.B) {
 				b.Fatal("wrong record")
 			}
 			done++
+		}
+		if err := it.Err(); err != nil {
+			b.Fatal(err)
+		}
+		it.Close()
+	}
+}
+
+func BenchmarkReplayNextViews128(b *testing.B) {
+	l, _ := benchFilled(b)
+	var batch []nanowal.Entry
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		it, err := l.Replay()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for batch = it.NextViews(batch); done < b.N && len(batch) > 0; batch = it.NextViews(batch) {
+			for _, e := range batch {
+				if len(e.Content) != 128 {
+					b.Fatal("wrong record")
+				}
+			}
+			done += len(batch)
 		}
 		if err := it.Err(); err != nil {
 			b.Fatal(err)

@@ -113,7 +113,7 @@ func (fo *Follower) Next(timeout time.Duration) (Event, error) {
 	case err != nil:
 		return Event{}, err
 	case st == StatusOK:
-		return Event{Kind: FollowedRecord, Entry: Entry{refOf(&ref), copyRecords([]C.nwal_record{rec})[0]}}, nil
+		return Event{Kind: FollowedRecord, Entry: Entry{refOf(&ref), copyRecordAlone(&rec)}}, nil
 	case st == StatusCut:
 		return Event{Kind: FollowedCut, NextIndex: uint64(ref.index)}, nil
 	case st == StatusGap:

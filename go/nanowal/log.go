@@ -13,12 +13,14 @@
 // caller's time, which picks the segment (a clock-aligned window) and
 // decides retention.
 //
-// Memory: no C pointer is kept across calls and no Go pointer is given to C
-// beyond a call. Records read back are copied into Go memory before the
-// library's buffer is released, so they stay valid for as long as Go keeps
-// them. Batches are passed as one byte buffer plus pointer-free spans
-// (nwal_append_batch_packed), since cgo forbids passing Go memory that holds
-// Go pointers.
+// Memory: no Go pointer is given to C beyond a call. Records read back are
+// copied into Go memory before the library's buffer is reused or released,
+// so they stay valid for as long as Go keeps them; only Iter.View and
+// Iter.NextViews lend the library's memory, until the Iter moves on. The C
+// memory the package keeps between calls (read buffers, an Iter's batch)
+// is its own, released by Log.Close and Iter.Close. Batches are passed as
+// one byte buffer plus pointer-free spans (nwal_append_batch_packed), since
+// cgo forbids passing Go memory that holds Go pointers.
 package nanowal
 
 /*
@@ -31,6 +33,7 @@ import "C"
 import (
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -171,6 +174,21 @@ func (r Ref) c() C.nwal_entry_ref {
 		size: C.uint64_t(r.Size), index: C.uint64_t(r.Index)}
 }
 
+// A Ref has the layout of an nwal_entry_ref (the build fails otherwise:
+// an index out of range, or a negative constant), so C reads and fills
+// []Ref directly (cRefs).
+var _ = [1]struct{}{}[unsafe.Sizeof(Ref{})-unsafe.Sizeof(C.nwal_entry_ref{})]
+var _ = [1]struct{}{}[unsafe.Offsetof(Ref{}.SegmentID)-unsafe.Offsetof(C.nwal_entry_ref{}.segment_id)]
+var _ = [1]struct{}{}[unsafe.Offsetof(Ref{}.Offset)-unsafe.Offsetof(C.nwal_entry_ref{}.offset)]
+var _ = [1]struct{}{}[unsafe.Offsetof(Ref{}.Size)-unsafe.Offsetof(C.nwal_entry_ref{}.size)]
+var _ = [1]struct{}{}[unsafe.Offsetof(Ref{}.Index)-unsafe.Offsetof(C.nwal_entry_ref{}.index)]
+
+// cRefs is refs (non-empty) as the array of nwal_entry_ref it is laid out
+// as: Go memory without pointers, which a C call may borrow.
+func cRefs(refs []Ref) *C.nwal_entry_ref {
+	return (*C.nwal_entry_ref)(unsafe.Pointer(&refs[0]))
+}
+
 // Record is a record's header and content. A nil Header is no header; a
 // non-nil empty one is an empty header (appends keep the difference, reads
 // return it). Headers are at most 65,535 bytes, contents at most 1 GiB.
@@ -211,13 +229,15 @@ type CleanupResult struct {
 type Log struct {
 	mu sync.RWMutex // read-held by every call on w, held by Close
 	w  *C.nwal
-	// Library read buffers that Read reuses (nwal_read_into), so a read
-	// does not allocate one; those left are freed by Close.
-	readBufs chan *C.nwal_read_buf
+	// The library read buffers and C arrays that reads reuse (the _into
+	// reads), so a read does not allocate them: slots that a read empties
+	// (an atomic swap) and refills (a compare-and-swap), cheaper than a
+	// channel; those left are freed by Close.
+	readers [keptReaders]atomic.Pointer[reader]
 }
 
-// keptReadBufs is how many idle read buffers a Log keeps.
-const keptReadBufs = 8
+// keptReaders is how many idle readers a Log keeps.
+const keptReaders = 8
 
 // Open opens (or creates) the stream named stream in dir (created if
 // missing), takes its lock (one open Log per stream, across processes) and
@@ -242,7 +262,7 @@ func Open(dir, stream string, o Options) (*Log, error) {
 	if _, err := call(func() C.enum_nwal_status { return C.nwal_open(cdir, cstream, &opts, &w) }); err != nil {
 		return nil, err
 	}
-	return &Log{w: w, readBufs: make(chan *C.nwal_read_buf, keptReadBufs)}, nil
+	return &Log{w: w}, nil
 }
 
 // do runs one C call on the handle, under the read lock that keeps Close
@@ -270,8 +290,10 @@ func (l *Log) Close() error {
 		return nil
 	}
 	_, err := call(func() C.enum_nwal_status { return C.nwal_close(w) })
-	for len(l.readBufs) > 0 {
-		C.nwal_read_buf_free(<-l.readBufs)
+	for i := range l.readers {
+		if r := l.readers[i].Swap(nil); r != nil {
+			freeReader(r)
+		}
 	}
 	return err
 }
@@ -379,6 +401,12 @@ func bytesPtr(b []byte) *C.uint8_t {
 	}
 	return (*C.uint8_t)(unsafe.Pointer(&b[0]))
 }
+
+// cHandle is a pointer to C memory (a handle of the library, or memory of
+// C.malloc) as the integer that the nwalgo_ wrappers of the hot calls take:
+// cgo checks a pointer argument to an incomplete struct, such as *C.nwal,
+// as if it could be Go memory, boxing it on the Go heap first.
+func cHandle(p unsafe.Pointer) C.uintptr_t { return C.uintptr_t(uintptr(p)) }
 
 // emptyHeader is a non-NULL pointer for an empty (not absent) header.
 var emptyHeader = [1]byte{}

@@ -622,3 +622,187 @@ func TestReadRangeIsBounded(t *testing.T) {
 		t.Fatalf("the rest: %d entries, %v", len(es), err)
 	}
 }
+
+// ReadRangeInto returns what ReadRange does, into the caller's slices:
+// their arrays are reused when large enough (then nothing is allocated),
+// grown when not, and the entries' bytes are those of the buffer it
+// returns. On an error both come back empty.
+func TestReadRangeInto(t *testing.T) {
+	l := open(t, t.TempDir())
+	defer l.Close()
+	recs := appendMixed(t, l, 300)
+	want, err := l.ReadRange(1, 300, math.MaxUint64)
+	if err != nil || len(want) != 300 {
+		t.Fatalf("ReadRange: %d entries, %v", len(want), err)
+	}
+	same := func(what string, got []nanowal.Entry, want []nanowal.Entry) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d entries, want %d", what, len(got), len(want))
+		}
+		for i := range want {
+			if got[i].Ref != want[i].Ref || !sameRecord(got[i].Record, want[i].Record) ||
+				!sameRecord(got[i].Record, recs[got[i].Index-1]) {
+				t.Fatalf("%s, entry %d: %v %q %q", what, i, got[i].Ref, got[i].Header, got[i].Content)
+			}
+		}
+	}
+
+	dst, buf, err := l.ReadRangeInto(nil, nil, 1, 300, math.MaxUint64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("into nil", dst, want)
+	// Every header and content byte is buf's.
+	for i := range buf {
+		buf[i] ^= 0xff
+	}
+	for _, e := range dst {
+		for j, b := range e.Content {
+			if b != recs[e.Index-1].Content[j]^0xff {
+				t.Fatalf("entry %d: content byte %d is not buf's", e.Index, j)
+			}
+		}
+	}
+
+	// Passed back, the arrays are reused: nothing is allocated.
+	d0, b0 := &dst[0], &buf[0]
+	dst, buf, err = l.ReadRangeInto(dst, buf, 1, 300, math.MaxUint64)
+	if err != nil || &dst[0] != d0 || &buf[0] != b0 {
+		t.Fatalf("passed back: new arrays (%v)", err)
+	}
+	same("passed back", dst, want)
+	allocs := testing.AllocsPerRun(20, func() {
+		dst, buf, err = l.ReadRangeInto(dst, buf, 101, 100, math.MaxUint64)
+	})
+	if err != nil || allocs != 0 {
+		t.Fatalf("a range into arrays large enough: %v allocations, %v", allocs, err)
+	}
+	same("a shorter range", dst, want[100:200])
+
+	// Too short, they are grown; the budget and the bound of maxCount hold.
+	dst, buf, err = l.ReadRangeInto(make([]nanowal.Entry, 0, 2), make([]byte, 0, 3), 11, 50, 200)
+	if err != nil || len(dst) >= 50 || len(dst) < 2 {
+		t.Fatalf("grown: %d entries, %v", len(dst), err)
+	}
+	same("grown", dst, want[10:10+len(dst)])
+
+	// Errors: empty slices, the arrays kept.
+	keptDst, keptBuf := cap(dst), cap(buf)
+	dst, buf, err = l.ReadRangeInto(dst, buf, 301, 10, math.MaxUint64)
+	wantError(t, err, nanowal.ErrNotFound, "301")
+	if len(dst) != 0 || len(buf) != 0 || cap(dst) != keptDst || cap(buf) != keptBuf {
+		t.Fatalf("after an error: %d/%d entries, %d/%d bytes", len(dst), cap(dst), len(buf), cap(buf))
+	}
+	_, _, err = l.ReadRangeInto(dst, buf, 1, 0, 0)
+	wantError(t, err, nanowal.ErrInvalidArgument, "Log.ReadRangeInto: maxCount is 0")
+}
+
+// What the per-record calls allocate: an append and a replayed record
+// lent by View or NextViews nothing, a read its copy only.
+func TestCallsAllocateOnlyWhatTheyReturn(t *testing.T) {
+	l := open(t, t.TempDir())
+	defer l.Close()
+	rec := nanowal.Record{Header: []byte("h"), Content: bytes.Repeat([]byte("c"), 128)}
+	var ref nanowal.Ref
+	var err error
+	if a := testing.AllocsPerRun(100, func() { ref, err = l.Append(rec, now, 0) }); err != nil || a != 0 {
+		t.Fatalf("Append: %v allocations, %v", a, err)
+	}
+	if a := testing.AllocsPerRun(100, func() { _, err = l.Read(ref) }); err != nil || a != 1 {
+		t.Fatalf("Read: %v allocations, %v", a, err)
+	}
+	for i := 0; i < 2000; i++ {
+		if _, err := l.Append(rec, now, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	it, err := l.Replay()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	it.Next()
+	if a := testing.AllocsPerRun(500, func() { it.Next(); it.View() }); a != 0 {
+		t.Fatalf("Next and View: %v allocations", a)
+	}
+	var batch []nanowal.Entry
+	batch = it.NextViews(batch)
+	if a := testing.AllocsPerRun(5, func() { batch = it.NextViews(batch) }); len(batch) == 0 || a != 0 {
+		t.Fatalf("NextViews: %v allocations, %d records", a, len(batch))
+	}
+}
+
+// Records larger than what a Log keeps of a read buffer read back whole,
+// again and again, by every read, and small reads go on after them.
+func TestReadsOfLargeRecords(t *testing.T) {
+	l := open(t, t.TempDir())
+	defer l.Close()
+	large := nanowal.Record{Header: []byte("large"), Content: bytes.Repeat([]byte("L"), 3<<20)}
+	small := nanowal.Record{Content: []byte("small")}
+	refs, err := l.AppendBatch([]nanowal.Record{small, large, small}, now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 3; round++ {
+		if r, err := l.Read(refs[1]); err != nil || !sameRecord(r, large) {
+			t.Fatalf("round %d, Read: %v", round, err)
+		}
+		if rs, err := l.ReadBatch(refs); err != nil || !sameRecord(rs[1], large) || !sameRecord(rs[2], small) {
+			t.Fatalf("round %d, ReadBatch: %v", round, err)
+		}
+		if es, err := l.ReadRange(1, 3, math.MaxUint64); err != nil || len(es) != 3 || !sameRecord(es[1].Record, large) {
+			t.Fatalf("round %d, ReadRange: %d entries, %v", round, len(es), err)
+		}
+		if r, err := l.Read(refs[2]); err != nil || !sameRecord(r, small) {
+			t.Fatalf("round %d, a small Read after: %v", round, err)
+		}
+	}
+	if e := replayAll(t, l); len(e) != 3 || !sameRecord(e[1].Record, large) {
+		t.Fatalf("replay: %d records", len(e))
+	}
+}
+
+// AppendBatch and AppendPacked reuse the buffer and spans a batch is
+// packed into: batches of many sizes one after the other, with packed and
+// failed ones between them, read back as appended, at dense indexes.
+func TestBatchesReuseTheirPacking(t *testing.T) {
+	l := open(t, t.TempDir())
+	defer l.Close()
+	var want []nanowal.Record
+	var refs []nanowal.Ref
+	for i, size := range []int{5, 1, 300, 2, 40, 1, 3000, 7} {
+		batch := make([]nanowal.Record, size)
+		for j := range batch {
+			batch[j].Content = bytes.Repeat([]byte{byte('a' + (i+j)%26)}, (i*7+j)%50)
+			switch j % 3 {
+			case 1:
+				batch[j].Header = []byte{}
+			case 2:
+				batch[j].Header = []byte(fmt.Sprintf("b%d-%d", i, j))
+			}
+		}
+		rs, err := l.AppendBatch(batch, now, 0)
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		refs, want = append(refs, rs...), append(want, batch...)
+		packed := []byte(fmt.Sprintf("packed %d", i))
+		rs, err = l.AppendPacked(packed, []nanowal.Span{{HasHeader: true, HeaderLen: 6, ContentOff: 7, ContentLen: uint64(len(packed) - 7)}}, now, 0)
+		if err != nil {
+			t.Fatalf("packed %d: %v", i, err)
+		}
+		refs, want = append(refs, rs...), append(want, nanowal.Record{Header: packed[:6], Content: packed[7:]})
+		_, err = l.AppendBatch([]nanowal.Record{{Content: []byte("never")}, {Header: make([]byte, 70000)}}, now, 0)
+		wantError(t, err, nanowal.ErrHeaderTooLarge, "")
+	}
+	got, err := l.ReadBatch(refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if refs[i].Index != uint64(i+1) || !sameRecord(got[i], want[i]) {
+			t.Fatalf("record %d (index %d): %q %q, want %q %q", i, refs[i].Index, got[i].Header, got[i].Content, want[i].Header, want[i].Content)
+		}
+	}
+}
