@@ -153,13 +153,16 @@ run_faults() {
 }
 
 # integrations/openraft is its own workspace (its dependencies never enter
-# the library's); it builds in target/ beside the library, sharing its crates.
+# the library's). It builds in target/openraft: nano_wal's rlib has no hash
+# in its file name (the crate is also a cdylib), so a build of the library
+# with other features in target/ would overwrite the one the store's tests
+# link (they need `fault-injection`).
 run_openraft() {
   section "[openraft] the openraft log store: fmt, clippy, openraft's storage suite, a three-node cluster"
   local manifest=integrations/openraft/Cargo.toml
   cargo fmt --manifest-path "$manifest" -- --check
-  cargo clippy --manifest-path "$manifest" --target-dir target --all-targets -- -D warnings
-  cargo test --manifest-path "$manifest" --target-dir target -- --nocapture
+  cargo clippy --manifest-path "$manifest" --target-dir target/openraft --all-targets -- -D warnings
+  cargo test --manifest-path "$manifest" --target-dir target/openraft -- --nocapture
 }
 
 run_panic() {

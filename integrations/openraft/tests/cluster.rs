@@ -315,6 +315,9 @@ async fn three_nodes_agree_through_a_leader_change_and_a_restart() {
         .iter()
         .find(|&&id| id != new_leader)
         .unwrap_or(&first_leader);
+    // No replication in flight: what its metrics say it holds is all it
+    // will have written when it stops.
+    all_caught_up(&nodes, new_leader).await;
     let stopped = nodes.remove(&follower).unwrap();
     router.nodes.lock().unwrap().remove(&follower);
     let left_at = stopped.raft.metrics().borrow().last_log_index.unwrap();
