@@ -6,8 +6,7 @@
 //! here; the thread takes every queued callback at once, waits until the
 //! highest of their indexes is durable (`Wal::wait_durable`, which joins or
 //! leads the log's group commit, so one fdatasync covers them all and any
-//! other appender's), and calls them in the order they were queued. Idle,
-//! it polls the queue for a moment before it blocks (`next_job`). A
+//! other appender's), and calls them in the order they were queued. A
 //! barrier lets `truncate` and `purge` wait until every earlier callback
 //! was called, so no callback waits for a record that a truncation removed.
 
@@ -19,7 +18,6 @@ use std::io;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 enum Job<C: RaftTypeConfig> {
     /// Call `done` once the stream's record `index` is durable.
@@ -82,29 +80,8 @@ fn stopped() -> io::Error {
     io::Error::other("the log store's flusher thread has stopped")
 }
 
-/// How long the thread polls for the next job before it blocks: a Raft
-/// node appends again soon after its last flush completed, and a job
-/// found by polling saves the wake-up of a blocked thread.
-const POLL_BEFORE_BLOCKING: Duration = Duration::from_micros(50);
-
-/// The next job: polled for `POLL_BEFORE_BLOCKING`, then waited for.
-/// `None` once every sender is gone.
-fn next_job<C: RaftTypeConfig>(queue: &mpsc::Receiver<Job<C>>) -> Option<Job<C>> {
-    let start = Instant::now();
-    loop {
-        match queue.try_recv() {
-            Ok(job) => return Some(job),
-            Err(mpsc::TryRecvError::Disconnected) => return None,
-            Err(mpsc::TryRecvError::Empty) if start.elapsed() < POLL_BEFORE_BLOCKING => {
-                std::thread::yield_now()
-            }
-            Err(mpsc::TryRecvError::Empty) => return queue.recv().ok(),
-        }
-    }
-}
-
 fn run<C: RaftTypeConfig>(wal: &Wal, queue: &mpsc::Receiver<Job<C>>) {
-    while let Some(first) = next_job(queue) {
+    while let Ok(first) = queue.recv() {
         let mut jobs = vec![first];
         jobs.extend(queue.try_iter());
         let target = jobs
