@@ -19,21 +19,7 @@ import (
 func TestIterViewLendsWhatEntryCopies(t *testing.T) {
 	l := open(t, t.TempDir())
 	defer l.Close()
-	var want []nanowal.Record
-	for i := 0; i < 300; i++ {
-		rec := nanowal.Record{Content: []byte(fmt.Sprintf("record %d", i))}
-		switch i % 3 {
-		case 1:
-			rec.Header = []byte{}
-		case 2:
-			rec.Header = []byte(fmt.Sprintf("h%d", i))
-		}
-		at := now.Add(testOptions.SegmentDuration * time.Duration(i/100))
-		if _, err := l.Append(rec, at, 0); err != nil {
-			t.Fatal(err)
-		}
-		want = append(want, rec)
-	}
+	want := appendMixed(t, l, 300)
 	it, err := l.Replay()
 	if err != nil {
 		t.Fatal(err)
