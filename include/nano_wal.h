@@ -1404,7 +1404,9 @@ void nwal_iter_free(struct nwal_iter *it);
  * covers them (`nwal_purge_before`), or all at once when a follower
  * installs a snapshot (`nwal_reset`). Each is durable when it returns OK,
  * and a crash during one leaves the log as it was before or as it is
- * after, never a mix. A dropped record never comes back, and every ref or index
+ * after, never a mix; `nwal_purge_before_deferred` is the purge that a
+ * crash before the next sync may take back. A dropped record never comes
+ * back (but for that purge), and every ref or index
  * of one gives `NWAL_ERR_NOT_FOUND` afterwards, even once new records were
  * appended at its index (they go to a new segment: no offset is reused).
  * Reads running meanwhile see the log before or after; an iterator that
@@ -1483,6 +1485,50 @@ enum nwal_status nwal_truncate_after(struct nwal *w, uint64_t index);
 enum nwal_status nwal_purge_before(struct nwal *w, uint64_t index);
 
 /**
+ * `nwal_purge_before` without waiting for the disk: the purge point is
+ * written to the metadata file and not synced (one `pwrite`), for callers
+ * that purge often and can take the purge back after a crash (Raft
+ * compaction without a sync). Readers see the new `first_index` at once.
+ * It becomes durable with the next `nwal_sync`, durable metadata change
+ * (`nwal_meta_put`, a hold, `nwal_purge_before`, `nwal_reset`) or
+ * `nwal_shutdown`/`nwal_close`; a durable append does not sync it. A crash
+ * before that may bring `first_index` back down, as far as the last
+ * synced purge point and never lower. A purge that frees whole segments
+ * is synced anyway before it deletes them (one `fdatasync` of the
+ * metadata file), as by `nwal_purge_before`.
+ *
+ * @param[in] w     the log.
+ * @param[in] index the new first index, up to `last_index + 1`. At or
+ *                  below `first_index` nothing changes.
+ *
+ * @retval NWAL_OK                   the records below `index` are gone for
+ *                                   readers (durably only if whole
+ *                                   segments were deleted).
+ * @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL, or `index` is above
+ *                                   `last_index + 1`; nothing changed.
+ * @retval NWAL_ERR_HELD             a reader hold keeps a record below
+ *                                   `index`; nothing changed.
+ * @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+ * @retval NWAL_ERR_IO               the sync of the records or the write
+ *                                   of the metadata failed; the log is as
+ *                                   it was. A failed write over a purge
+ *                                   point not yet synced, or a failed sync,
+ *                                   refuses later metadata changes until
+ *                                   the log is reopened.
+ * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+ *                                   call on `w` (the handle is poisoned).
+ *
+ * Thread-safe: waits for appends under way; appends wait for it.
+ *
+ * @since 0.2 (symbol version NWAL_0.2)
+ *
+ * # Safety
+ * - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+ *   `nwal_close`.
+ */
+enum nwal_status nwal_purge_before_deferred(struct nwal *w, uint64_t index);
+
+/**
  * Drop every record: the log is empty with `first_index = next_index` and
  * `last_index = next_index - 1`, and the next append gets `next_index`.
  * The metadata is kept.
@@ -1526,18 +1572,23 @@ enum nwal_status nwal_reset(struct nwal *w, uint64_t next_index);
  * ---
  *
  * Make everything appended so far durable (an fdatasync, shared with
- * concurrent durable appenders).
+ * concurrent durable appenders), and a purge point that
+ * `nwal_purge_before_deferred` left unsynced (an fdatasync of the
+ * metadata file, only when there is one).
  *
  * @param[in] w the log.
  *
  * @retval NWAL_OK                   everything appended before the call is
  *                                   durable (also after `nwal_shutdown`,
- *                                   which synced).
+ *                                   which synced), and so is every purge.
  * @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL.
  * @retval NWAL_ERR_IO               the fdatasync failed, now or earlier:
  *                                   the log is poisoned, nothing is
  *                                   reported durable again until it is
- *                                   reopened.
+ *                                   reopened. Or the sync of a deferred
+ *                                   purge point failed: the metadata
+ *                                   refuses changes until the log is
+ *                                   reopened (the log is not poisoned).
  * @retval NWAL_ERR_PANIC            internal error, now or in an earlier
  *                                   call on `w` (the handle is poisoned).
  *

@@ -9,7 +9,11 @@
 //! A change is durable when it returns `Ok`: one `pwrite` of the whole map
 //! into the slot not holding the current value, then `fdatasync` (the first
 //! change of a handle uses `fsync` of the file and of the directory
-//! instead, so the file's directory entry is durable too). Readers never
+//! instead, so the file's directory entry is durable too). A deferred
+//! change (a deferred purge) is the `pwrite` alone: the slot it wrote is
+//! *pending*, and every later change writes that same slot again until a
+//! sync makes it durable, so the other slot keeps the last synced map
+//! whole through any crash. Readers never
 //! wait: they load the current map from an `ArcSwap`, replaced after the
 //! sync. A failed sync makes the store fail-stop: every later change is
 //! refused until the stream is reopened, since what reached the disk is
@@ -51,6 +55,9 @@ struct State {
     dir_file: File,
     /// Which slot holds the current map (None: no slot verifies).
     slot: Option<u8>,
+    /// The current map's slot was written by a deferred change and not
+    /// synced since: the other slot holds the last synced map.
+    pending: bool,
     /// The file's directory entry is known durable: fsynced by this handle.
     entry_synced: bool,
     /// Set by a failed sync: why changes are refused.
@@ -149,6 +156,7 @@ impl MetaStore {
                 file,
                 dir_file,
                 slot: loaded.slot,
+                pending: false,
                 entry_synced: false,
                 failed: None,
                 closed: false,
@@ -177,7 +185,7 @@ impl MetaStore {
             )));
         }
         next.entries.insert(key.to_string(), value.to_vec());
-        self.write(&mut st, next)
+        self.write(&mut st, next, true)
     }
 
     /// Change the keys with `change` (which may refuse), then write the
@@ -197,7 +205,7 @@ impl MetaStore {
                  reader holds (nothing written)"
             )));
         }
-        self.write(&mut st, next)
+        self.write(&mut st, next, true)
     }
 
     /// The value of `key`, if it has one.
@@ -240,8 +248,11 @@ impl MetaStore {
         self.current.load().purge
     }
 
-    /// Set the purge point, atomically and durably, keeping the keys.
-    pub fn set_purge_point(&self, point: PurgePoint) -> Result<()> {
+    /// Set the purge point atomically, keeping the keys: durably, or with
+    /// `durable` false deferred (written, not synced: a crash before the
+    /// next sync may bring back the map of the last sync, never an older
+    /// one nor a torn one).
+    pub fn set_purge_point(&self, point: PurgePoint, durable: bool) -> Result<()> {
         if point.before == 0 {
             return Err(WalError::InvalidArgument(
                 "a purge point is before an index of at least 1".into(),
@@ -250,7 +261,20 @@ impl MetaStore {
         let mut st = self.lock();
         let mut next = MetaSlot::clone(&self.current.load());
         next.purge = Some(point);
-        self.write(&mut st, next)
+        self.write(&mut st, next, durable)
+    }
+
+    /// Make a deferred change durable (nothing to do without one). A
+    /// failure makes the store fail-stop.
+    pub fn sync_pending(&self) -> Result<()> {
+        let mut st = self.lock();
+        if !st.pending {
+            return Ok(());
+        }
+        Self::check_usable(&st)?;
+        self.sync(&mut st)?;
+        st.pending = false;
+        Ok(())
     }
 
     /// Refuse every later change (shutdown, before the stream lock goes).
@@ -258,9 +282,8 @@ impl MetaStore {
         self.lock().closed = true;
     }
 
-    /// Write `next` (one generation up) into the slot not holding the
-    /// current map, make it durable, then publish it.
-    fn write(&self, st: &mut State, mut next: MetaSlot) -> Result<()> {
+    /// Refuse a change after close or after a failed sync.
+    fn check_usable(st: &State) -> Result<()> {
         if st.closed {
             return Err(WalError::Shutdown);
         }
@@ -274,9 +297,19 @@ impl MetaStore {
                 source,
             ));
         }
+        Ok(())
+    }
+
+    /// Write `next` (one generation up) into the slot not holding the last
+    /// synced map, make it durable (unless deferred), then publish it.
+    fn write(&self, st: &mut State, mut next: MetaSlot, durable: bool) -> Result<()> {
+        Self::check_usable(st)?;
         next.generation = self.current.load().generation + 1;
-        let slot = match st.slot {
-            Some(0) => 1,
+        // A pending slot is written again: the other one holds the last
+        // synced map, which must stay whole until this one is synced.
+        let slot = match (st.slot, st.pending) {
+            (Some(s), true) => s,
+            (Some(0), false) => 1,
             _ => 0,
         };
         let bytes = encode_slot(&next, slot);
@@ -285,14 +318,21 @@ impl MetaStore {
         }
         let file = st.file.as_ref().expect("created above");
         let offset = u64::from(slot) * SLOT_SIZE as u64;
-        sys::pwritev_all(file, &self.path, &[IoSlice::new(&bytes)], offset).map_err(|e| {
-            WalError::io(
-                format!("writing metadata slot {slot} of {}", self.path.display()),
-                e,
-            )
-        })?;
-        self.sync(st)?;
+        if let Err(e) = sys::pwritev_all(file, &self.path, &[IoSlice::new(&bytes)], offset) {
+            let context = format!("writing metadata slot {slot} of {}", self.path.display());
+            if st.pending {
+                // The slot held the current map, not yet synced: what is
+                // in it now is unknown, so no later sync may call it durable.
+                st.failed = Some((context.clone(), e.raw_os_error(), e.kind()));
+            }
+            return Err(WalError::io(context, e));
+        }
         st.slot = Some(slot);
+        // A failed sync leaves the store fail-stop: no later change.
+        if durable {
+            self.sync(st)?;
+        }
+        st.pending = !durable;
         self.current.store(Arc::new(next));
         Ok(())
     }
@@ -358,7 +398,7 @@ mod tests {
             let store = open(tmp.path());
             assert_eq!(store.purge_point(), None);
             store.put("vote", b"n1").unwrap();
-            store.set_purge_point(point).unwrap();
+            store.set_purge_point(point, true).unwrap();
             assert_eq!(store.purge_point(), Some(point));
             assert_eq!(store.get("vote").unwrap().unwrap(), b"n1");
             let zero = PurgePoint {
@@ -366,7 +406,7 @@ mod tests {
                 segment_id: 7,
             };
             assert!(matches!(
-                store.set_purge_point(zero),
+                store.set_purge_point(zero, true),
                 Err(WalError::InvalidArgument(_))
             ));
             assert_eq!(store.purge_point(), Some(point));
@@ -380,11 +420,59 @@ mod tests {
             before: 2000,
             segment_id: 9,
         };
-        store.set_purge_point(later).unwrap();
+        store.set_purge_point(later, true).unwrap();
         drop(store);
         let store = open(tmp.path());
         assert_eq!(store.purge_point(), Some(later));
         assert_eq!(store.entries().len(), 2);
+    }
+
+    /// Deferred changes write the pending slot again and again, so the
+    /// other slot keeps the synced map byte for byte; once synced, the
+    /// next change writes the other slot.
+    #[test]
+    fn deferred_changes_rewrite_the_pending_slot_until_it_is_synced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = open(tmp.path());
+        let point = |before| PurgePoint {
+            before,
+            segment_id: 1,
+        };
+        // Each slot's bytes without the zeros after them (a slot's region
+        // is zeros where nothing was written); assert! keeps the 264 KiB
+        // regions out of a failure message.
+        let slots = || {
+            let b = std::fs::read(tmp.path().join("s.meta")).unwrap();
+            let trim = |r: &[u8]| {
+                let end = r.iter().rposition(|&x| x != 0).map_or(0, |i| i + 1);
+                r[..end].to_vec()
+            };
+            let (a, z) = b.split_at(SLOT_SIZE.min(b.len()));
+            (trim(a), trim(z))
+        };
+        store.set_purge_point(point(2), true).unwrap();
+        let (synced, _) = slots();
+        store.set_purge_point(point(3), false).unwrap();
+        let (_, pending) = slots();
+        store.set_purge_point(point(4), false).unwrap();
+        store.put("k", b"v").unwrap();
+        let (zero, one) = slots();
+        assert!(zero == synced, "the synced slot is untouched");
+        assert!(one != pending, "the pending slot was written again");
+        // The durable put synced slot 1: the next change goes to slot 0.
+        store.set_purge_point(point(5), false).unwrap();
+        let (zero, one_after) = slots();
+        assert!(zero != synced, "slot 0 written");
+        assert!(one_after == one, "slot 1 untouched");
+        store.sync_pending().unwrap();
+        store.set_purge_point(point(6), false).unwrap();
+        assert!(slots().0 == zero, "synced: the other slot is written");
+        assert!(slots().1 != one, "synced: the other slot is written");
+        store.sync_pending().unwrap();
+        drop(store);
+        let store = open(tmp.path());
+        assert_eq!(store.purge_point(), Some(point(6)));
+        assert_eq!(store.get("k").unwrap().unwrap(), b"v");
     }
 
     #[test]

@@ -826,3 +826,87 @@ fn sync_after_only_non_durable_appends_fdatasyncs_them() {
     assert_eq!(wal.durable_index(), more[2].index);
     assert_eq!(wal.durable_index(), wal.last_index());
 }
+
+/// A deferred purge syncs nothing (its metadata slot written, no fdatasync
+/// or fsync); the next `sync` fdatasyncs the metadata once, and not again
+/// while nothing is pending. A failed sync of it is `Io` and leaves the
+/// metadata fail-stop until reopen (the log goes on); after reopen the
+/// first index is the deferred point or the last synced one. A failed
+/// write into the pending slot is fail-stop too (what the slot holds is
+/// unknown), and reopen finds the last synced point. A deferred purge
+/// that frees a whole segment syncs first: a failed fdatasync there
+/// deletes nothing.
+#[test]
+fn a_deferred_purge_syncs_nothing_until_sync_and_its_failures_are_fail_stop() {
+    use nano_wal::fault::fdatasync_count;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let meta = dir.join("s.meta");
+    let minute = 60_000;
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    for i in 0..12i64 {
+        let c = format!("record {i}");
+        wal.append(None, c.as_bytes(), T0 + i / 6 * minute, false)
+            .unwrap();
+    }
+    wal.sync().unwrap();
+    // The file's first change of a handle fsyncs it and the directory.
+    wal.meta_put("k", b"v").unwrap();
+    let before = fdatasync_count(&meta);
+    inject_fault(fault(FaultOp::Fsync, dir, libc::EIO, 0, u32::MAX));
+    for index in 2..6 {
+        wal.purge_before_deferred(index).unwrap();
+        assert_eq!(wal.first_index(), index);
+    }
+    assert_eq!(fdatasync_count(&meta), before, "deferred: no fdatasync");
+    clear_faults(dir);
+    wal.sync().unwrap();
+    assert_eq!(fdatasync_count(&meta), before + 1, "sync: one fdatasync");
+    wal.sync().unwrap();
+    assert_eq!(fdatasync_count(&meta), before + 1, "nothing pending");
+
+    wal.purge_before_deferred(6).unwrap();
+    inject_fault(fault(FaultOp::Fdatasync, &meta, libc::EIO, 0, 1));
+    expect_io(wal.sync(), libc::EIO);
+    clear_faults(&meta);
+    let refused = expect_io(wal.purge_before_deferred(7), libc::EIO);
+    assert!(refused.to_string().contains("reopen"), "{refused}");
+    expect_io(wal.meta_put("x", b"y"), libc::EIO);
+    let r = wal.append(None, b"after", T0 + minute, true).unwrap();
+    assert_eq!(&wal.read(r).unwrap().content[..], b"after");
+    drop(wal);
+
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let first = wal.first_index();
+    assert!(first == 5 || first == 6, "first index {first}");
+    // Index 7 frees the first segment (records 1 to 6): synced.
+    wal.purge_before_deferred(7).unwrap();
+    wal.purge_before_deferred(8).unwrap();
+    inject_fault(Fault {
+        keep_bytes: 20,
+        ..fault(FaultOp::Write, &meta, libc::ENOSPC, 0, 1)
+    });
+    expect_io(wal.purge_before_deferred(9), libc::ENOSPC);
+    assert_eq!(wal.first_index(), 8, "the failed purge changed nothing");
+    clear_faults(&meta);
+    let refused = expect_io(wal.sync(), libc::ENOSPC);
+    assert!(refused.to_string().contains("reopen"), "{refused}");
+    drop(wal);
+
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    assert_eq!(
+        wal.first_index(),
+        7,
+        "the torn pending slot: the synced point"
+    );
+    wal.append(None, b"third window", T0 + 2 * minute, false)
+        .unwrap();
+    let segments = seg_count(dir);
+    assert_eq!(segments, 2);
+    // The handle's first change of the file: its fsync.
+    inject_fault(fault(FaultOp::Fsync, &meta, libc::EIO, 0, 1));
+    expect_io(wal.purge_before_deferred(14), libc::EIO);
+    clear_faults(&meta);
+    assert_eq!(seg_count(dir), segments, "nothing deleted");
+    assert_eq!(wal.first_index(), 7);
+}

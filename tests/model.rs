@@ -52,8 +52,9 @@ enum Op {
     Truncate(u8, usize),
     /// `reset` to an index chosen by the kind (see `reset_target`).
     Reset(u8, usize),
-    /// `purge_before` an index chosen by the kind (see `purge_target`).
-    Purge(u8, usize),
+    /// `purge_before` an index chosen by the kind (see `purge_target`),
+    /// or `purge_before_deferred` with `true`.
+    Purge(u8, usize, bool),
     /// `meta_put` of one of a few keys (a value of up to 4096 bytes).
     MetaPut(u8, Vec<u8>),
 }
@@ -75,7 +76,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::ReplayFromIndex),
         2 => (0u8..5, any::<usize>()).prop_map(|(k, i)| Op::Truncate(k, i)),
         1 => (0u8..4, any::<usize>()).prop_map(|(k, i)| Op::Reset(k, i)),
-        2 => (0u8..4, any::<usize>()).prop_map(|(k, i)| Op::Purge(k, i)),
+        2 => (0u8..4, any::<usize>(), any::<bool>()).prop_map(|(k, i, d)| Op::Purge(k, i, d)),
         1 => (0u8..4, bytes(4097)).prop_map(|(k, v)| Op::MetaPut(k, v)),
     ]
 }
@@ -437,9 +438,12 @@ proptest! {
                         model.restart(next, true, id);
                     }
                 }
-                Op::Purge(kind, pos) => {
+                Op::Purge(kind, pos, deferred) => {
                     let index = model.purge_target(kind, pos);
-                    let result = wal.purge_before(index);
+                    let result = match deferred {
+                        true => wal.purge_before_deferred(index),
+                        false => wal.purge_before(index),
+                    };
                     if index > model.next_index {
                         let refused = matches!(result, Err(WalError::InvalidArgument(_)));
                         prop_assert!(refused, "purge_before({}) past the end: {:?}", index, result);

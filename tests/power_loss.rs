@@ -988,6 +988,111 @@ fn a_crash_at_every_step_of_a_purge_never_lowers_the_first_index() {
     assert!(states >= 14, "{states} states");
 }
 
+/// Deferred purges, in the order of their system calls
+/// (`Wal::purge_before_deferred`, `MetaStore::write`): the purge point
+/// written into the slot not holding the last synced map, and nothing
+/// synced; a second one writes the same slot again; `sync` fdatasyncs it;
+/// the next one writes the other slot; one that frees a whole segment syncs
+/// its slot, then unlinks them and fsyncs the directory, as a durable purge
+/// does. Crash states: each write missing, torn between its first and last
+/// changed byte, or whole. A torn slot leaves the last synced purge point,
+/// never a lower one and never an unreadable metadata file.
+#[test]
+fn a_crash_at_every_step_of_deferred_purges_leaves_at_least_the_last_synced_point() {
+    let tmp = common::tempdir();
+    let src = tmp.path().join("src");
+    let wal = Wal::open(&src, "p", opts()).unwrap();
+    let mut records = Vec::new();
+    for window in 0..3i64 {
+        for i in 0..6 {
+            let c = format!("record {i} of window {window}").into_bytes();
+            wal.append(None, &c, T0 + window * WINDOW, false).unwrap();
+            records.push(c);
+        }
+    }
+    let model = |first: u64| LogModel {
+        first,
+        records: records[(first - 1) as usize..].to_vec(),
+    };
+    wal.purge_before(2).unwrap();
+    let meta_bytes = |files: &Files| {
+        let (_, b) = files.iter().find(|(n, _)| n.ends_with(".meta")).unwrap();
+        b.clone()
+    };
+    // The metadata file as the last sync left it on disk.
+    let mut synced_meta = meta_bytes(&read_all_files(&src));
+    let mut states = 0;
+    // (the purge, the first index a torn write of its slot leaves)
+    let steps: [(u64, u64); 4] = [(3, 2), (4, 2), (5, 4), (9, 4)];
+    for (k, (index, torn_leaves)) in steps.into_iter().enumerate() {
+        if k == 2 {
+            // The pending slot becomes the synced one.
+            wal.sync().unwrap();
+            synced_meta = meta_bytes(&read_all_files(&src));
+        }
+        let before_first = wal.first_index();
+        let old = read_all_files(&src);
+        wal.purge_before_deferred(index).unwrap();
+        assert_eq!(wal.first_index(), index);
+        let new = read_all_files(&src);
+        let meta = new.keys().find(|n| n.ends_with(".meta")).unwrap().clone();
+        let (old_meta, new_meta) = (old[&meta].clone(), new[&meta].clone());
+        let deleted: Vec<&String> = old.keys().filter(|n| !new.contains_key(*n)).collect();
+        assert_eq!(
+            deleted.is_empty(),
+            index < 7,
+            "purge {index}: only a purge past a whole segment deletes one"
+        );
+        let mut check = |files: &Files, first: u64, state: String| {
+            let dir = tmp.path().join("state");
+            write_files(&dir, files);
+            check_model(&dir, &model(first), &format!("purge {index}: {state}"));
+            states += 1;
+        };
+        let mut files = old.clone();
+        check(&files, before_first, "the slot not written".into());
+        // The write torn over the file as it is in the page cache, and over
+        // the file as the last sync left it (every deferred write since
+        // lost): both leave the last synced point.
+        for (base, lost) in [
+            (&old_meta, ""),
+            (&synced_meta, ", the unsynced writes lost"),
+        ] {
+            if !lost.is_empty() && *base == old_meta {
+                continue;
+            }
+            let differs = |i: usize| base.get(i) != new_meta.get(i);
+            let Some(start) = (0..new_meta.len()).find(|&i| differs(i)) else {
+                continue;
+            };
+            let last = (0..new_meta.len()).rev().find(|&i| differs(i)).unwrap();
+            for cut in [start + 1, start + 8, (start + last) / 2, last] {
+                let mut torn = base.clone();
+                torn.resize(torn.len().max(cut), 0);
+                torn[start..cut].copy_from_slice(&new_meta[start..cut]);
+                files.insert(meta.clone(), torn);
+                check(&files, torn_leaves, format!("the slot torn at {cut}{lost}"));
+            }
+        }
+        files.insert(meta.clone(), new_meta.clone());
+        for mask in 0..1u32 << deleted.len() {
+            let mut f = files.clone();
+            for (j, name) in deleted.iter().enumerate() {
+                if mask & (1 << j) != 0 {
+                    f.remove(*name);
+                }
+            }
+            check(&f, index, format!("written, deleted segments {mask:#b}"));
+        }
+        if !deleted.is_empty() {
+            synced_meta = new_meta;
+        }
+    }
+    drop(wal);
+    eprintln!("{states} crash states of deferred purges");
+    assert!(states >= 33, "{states} states");
+}
+
 /// A reset after a purge, crashed before the purge point was replaced: the
 /// reset's segment says the point is out of force, open replaces it, and a
 /// later truncation that drops the reset's segment does not bring it back.

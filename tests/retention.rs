@@ -297,6 +297,7 @@ fn bad_holds_are_refused_and_write_nothing() {
         );
     }
     wal.purge_before(15).unwrap_err(); // held at 14
+    wal.purge_before_deferred(15).unwrap_err();
     assert!(matches!(
         wal.hold("late", 42),
         Err(WalError::IndexNotFound { .. })

@@ -695,3 +695,52 @@ fn a_stale_ref_is_not_found_even_where_the_new_record_has_its_offset_and_size() 
     assert_eq!(&wal.read_index(2).unwrap().content[..], b"nX");
     assert_eq!(&wal.read(new[0]).unwrap().content[..], b"n\x00");
 }
+
+/// A deferred purge is a purge for every reader at once (the same first
+/// index, refs and indexes below it not found, replay from it), refuses
+/// the same bad indexes, and is kept across a clean reopen (shutdown syncs
+/// it), as is a durable purge after it.
+#[test]
+fn a_deferred_purge_reads_like_a_purge_and_survives_a_clean_reopen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let mut model = empty();
+    let mut refs = Vec::new();
+    for window in 0..2 {
+        refs.extend(append(&wal, &mut model, window, 5, "a"));
+    }
+    let err = wal.purge_before_deferred(12).unwrap_err();
+    assert!(matches!(err, WalError::InvalidArgument(_)), "{err}");
+    wal.purge_before_deferred(0).unwrap();
+    check(
+        &wal,
+        &model,
+        "refused and no-op deferred purges change nothing",
+    );
+    // Inside the first segment: no file is deleted.
+    wal.purge_before_deferred(3).unwrap();
+    model.records.drain(..2);
+    model.first = 3;
+    check(&wal, &model, "after purge_before_deferred(3)");
+    assert_eq!(seg_files(tmp.path(), "t").len(), 2);
+    for r in &refs[..2] {
+        assert!(is_not_found(wal.read(*r)), "purged ref {r:?}");
+    }
+    drop(wal);
+    let wal = open(tmp.path());
+    check(&wal, &model, "deferred purge, reopened");
+    // Past the first segment: it is deleted.
+    wal.purge_before_deferred(7).unwrap();
+    model.records.drain(..4);
+    model.first = 7;
+    check(&wal, &model, "after purge_before_deferred(7)");
+    let ids: Vec<u64> = seg_files(tmp.path(), "t").iter().map(|f| f.0).collect();
+    assert_eq!(ids, vec![2], "the first segment is deleted");
+    wal.purge_before_deferred(8).unwrap();
+    wal.sync().unwrap();
+    model.records.drain(..1);
+    model.first = 8;
+    append(&wal, &mut model, 2, 2, "b");
+    drop(wal);
+    check(&open(tmp.path()), &model, "synced, appended, reopened");
+}

@@ -295,9 +295,15 @@ impl RaftLog for Nano {
         Ok(n)
     }
 
-    fn compact(&mut self, index: u64, _durable: bool) -> Result<(), Missing> {
-        // Always durable: nano_wal has no purge that is not.
-        self.wal.purge_before(index).map_err(fail("purge_before"))
+    fn compact(&mut self, index: u64, durable: bool) -> Result<(), Missing> {
+        match durable {
+            true => self.wal.purge_before(index).map_err(fail("purge_before")),
+            // Synced by the next sync, as `compact_to` by the next synced write.
+            false => self
+                .wal
+                .purge_before_deferred(index)
+                .map_err(fail("purge_before_deferred")),
+        }
     }
 
     fn first_index(&self) -> u64 {
@@ -617,7 +623,7 @@ pub fn measure(
                 if durable {
                     ", durable"
                 } else {
-                    ", raft-engine not synced (`compact_to`)"
+                    ", not synced (`compact_to`, `purge_before_deferred`)"
                 }
             ),
         );

@@ -703,7 +703,8 @@ fn write_raftlog(
         "What a Raft node asks of its log, one region, one thread: entries of a 16-byte header (term, index) and a \
          {} B payload ({} B each in both systems), appended durably with their indexes, fetched by index, the tail \
          truncated and re-appended as on a conflict, the head compacted. nano_wal through its Rust API (`append_batch` \
-         durable, `read_range_into`, `replay_from_index`, `truncate_after`, `purge_before`), raft-engine through its \
+         durable, `read_range_into`, `replay_from_index`, `truncate_after`, `purge_before`, \
+         `purge_before_deferred`), raft-engine through its \
          entry API (`LogBatch::add_entries` + `Engine::write` with sync, `fetch_entries_to`, an append at a lower index \
          for the truncation, a `Compact` command). Medians of {} repetitions, the two systems alternating which goes \
          first, each write row on a fresh log. The target: nano_wal at least equal to raft-engine.\n",
@@ -1155,13 +1156,14 @@ const NOTES: &str = "\
   (`append_batch(.., durable = true)`, `write(batch, sync = true)`). A truncation cycle is nano_wal's `truncate_after` then a
   durable `append_batch` of 100, raft-engine's one synced write of 100 entries from the lower index (its way to truncate).
   The durable compaction row writes raft-engine's `Compact` command with a sync, as durable as `purge_before`; the
-  `compact_to` row shows raft-engine's own call, which does not sync (nano_wal's purge always does). What each does per
+  `compact_to` row shows raft-engine's own call, which does not sync, against `purge_before_deferred`, which does not
+  either (a crash before the next sync may take either back). What each does per
   operation (strace of a `--quick` run): a durable append is one `pwrite` and one `fdatasync` in both; a truncation cycle
   is one `pwrite` and one `fdatasync` in raft-engine, and in nano_wal a segment restart (the old segment sealed: footer
   written, `fdatasync`; a new segment created, its header written, `fsync`; the directory `fsync`ed; the segment the
   truncation left without records unlinked, the directory `fsync`ed again) before the append's `pwrite` and `fdatasync`;
-  a durable compaction is one `pwrite` and one `fdatasync` in both (nano_wal's of its metadata file), `compact_to` one
-  `pwrite` and no sync. A range fetch is one `pread` in nano_wal, one per write block it touches in raft-engine (the
+  a durable compaction is one `pwrite` and one `fdatasync` in both (nano_wal's of its metadata file), `compact_to` and
+  `purge_before_deferred` one `pwrite` each and no sync. A range fetch is one `pread` in nano_wal, one per write block it touches in raft-engine (the
   log is filled in writes of 16 entries: ~5 per range of 64).
 - **Run time** on the 2-core build machine: the full run about 12 minutes before the reads by index and the many-segments row,
   22 minutes with them (at a load average of ~4), the raftlog rows about a minute more, `--quick` 30-80 s (both measured

@@ -30,6 +30,17 @@ func (l *Log) PurgeBefore(index uint64) error {
 	return l.do("PurgeBefore", func(w *C.nwal) C.enum_nwal_status { return C.nwal_purge_before(w, C.uint64_t(index)) })
 }
 
+// PurgeBeforeDeferred is PurgeBefore without waiting for the disk: the purge
+// point is written, not synced, and readers see the new FirstIndex at once.
+// It becomes durable with the next Sync, durable metadata change, durable
+// purge, Reset or Close (not with a durable append); a crash before that
+// may bring FirstIndex back down as far as the last synced purge point,
+// never lower. A purge that frees whole segments is synced anyway before
+// it deletes them.
+func (l *Log) PurgeBeforeDeferred(index uint64) error {
+	return l.do("PurgeBeforeDeferred", func(w *C.nwal) C.enum_nwal_status { return C.nwal_purge_before_deferred(w, C.uint64_t(index)) })
+}
+
 // Reset drops every record (a follower installing a snapshot, say): the
 // log is empty with FirstIndex nextIndex, and the next append gets
 // nextIndex (1 to 2^63; below, at or above the old indexes). Durable and

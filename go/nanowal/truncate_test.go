@@ -88,6 +88,18 @@ func TestTruncateAfterPurgeBeforeAndReset(t *testing.T) {
 	if e, err := l.ReadIndex(first + 6); err != nil || string(e.Content) != "p6" {
 		t.Fatalf("the new first record: %q %v", e.Content, err)
 	}
+	// Deferred: the same reads at once; Sync makes it durable.
+	wantError(t, l.PurgeBeforeDeferred(first+11), nanowal.ErrInvalidArgument, "")
+	if err := l.PurgeBeforeDeferred(first + 7); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := l.State(); st.FirstIndex != first+7 {
+		t.Fatalf("after PurgeBeforeDeferred(%d): %+v", first+7, st)
+	}
+	wantError(t, func() error { _, err := l.ReadIndex(first + 6); return err }(), nanowal.ErrNotFound, "")
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
 	if err := l.PurgeBefore(first); err != nil {
 		t.Fatalf("PurgeBefore below the first index: %v", err)
 	}

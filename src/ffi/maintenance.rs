@@ -31,18 +31,23 @@ use std::ffi::c_char;
 /// ---
 ///
 /// Make everything appended so far durable (an fdatasync, shared with
-/// concurrent durable appenders).
+/// concurrent durable appenders), and a purge point that
+/// `nwal_purge_before_deferred` left unsynced (an fdatasync of the
+/// metadata file, only when there is one).
 ///
 /// @param[in] w the log.
 ///
 /// @retval NWAL_OK                   everything appended before the call is
 ///                                   durable (also after `nwal_shutdown`,
-///                                   which synced).
+///                                   which synced), and so is every purge.
 /// @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL.
 /// @retval NWAL_ERR_IO               the fdatasync failed, now or earlier:
 ///                                   the log is poisoned, nothing is
 ///                                   reported durable again until it is
-///                                   reopened.
+///                                   reopened. Or the sync of a deferred
+///                                   purge point failed: the metadata
+///                                   refuses changes until the log is
+///                                   reopened (the log is not poisoned).
 /// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
 ///                                   call on `w` (the handle is poisoned).
 ///

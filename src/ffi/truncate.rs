@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //! Truncation at both ends and reset: `nwal_truncate_after`,
-//! `nwal_purge_before`, `nwal_reset`.
+//! `nwal_purge_before`, `nwal_purge_before_deferred`, `nwal_reset`.
 
 // Doxygen's `@param[in]` is not an intra-doc link.
 #![allow(rustdoc::broken_intra_doc_links)]
@@ -17,7 +17,9 @@ use crate::Wal;
 /// covers them (`nwal_purge_before`), or all at once when a follower
 /// installs a snapshot (`nwal_reset`). Each is durable when it returns OK,
 /// and a crash during one leaves the log as it was before or as it is
-/// after, never a mix. A dropped record never comes back, and every ref or index
+/// after, never a mix; `nwal_purge_before_deferred` is the purge that a
+/// crash before the next sync may take back. A dropped record never comes
+/// back (but for that purge), and every ref or index
 /// of one gives `NWAL_ERR_NOT_FOUND` afterwards, even once new records were
 /// appended at its index (they go to a new segment: no offset is reused).
 /// Reads running meanwhile see the log before or after; an iterator that
@@ -100,6 +102,54 @@ pub unsafe extern "C" fn nwal_truncate_after(w: *mut nwal, index: u64) -> nwal_s
 pub unsafe extern "C" fn nwal_purge_before(w: *mut nwal, index: u64) -> nwal_status {
     with_handle("nwal_purge_before", w, |wal: &Wal| {
         wal.purge_before(index).map_err(engine("nwal_purge_before"))
+    })
+}
+
+/// `nwal_purge_before` without waiting for the disk: the purge point is
+/// written to the metadata file and not synced (one `pwrite`), for callers
+/// that purge often and can take the purge back after a crash (Raft
+/// compaction without a sync). Readers see the new `first_index` at once.
+/// It becomes durable with the next `nwal_sync`, durable metadata change
+/// (`nwal_meta_put`, a hold, `nwal_purge_before`, `nwal_reset`) or
+/// `nwal_shutdown`/`nwal_close`; a durable append does not sync it. A crash
+/// before that may bring `first_index` back down, as far as the last
+/// synced purge point and never lower. A purge that frees whole segments
+/// is synced anyway before it deletes them (one `fdatasync` of the
+/// metadata file), as by `nwal_purge_before`.
+///
+/// @param[in] w     the log.
+/// @param[in] index the new first index, up to `last_index + 1`. At or
+///                  below `first_index` nothing changes.
+///
+/// @retval NWAL_OK                   the records below `index` are gone for
+///                                   readers (durably only if whole
+///                                   segments were deleted).
+/// @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL, or `index` is above
+///                                   `last_index + 1`; nothing changed.
+/// @retval NWAL_ERR_HELD             a reader hold keeps a record below
+///                                   `index`; nothing changed.
+/// @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+/// @retval NWAL_ERR_IO               the sync of the records or the write
+///                                   of the metadata failed; the log is as
+///                                   it was. A failed write over a purge
+///                                   point not yet synced, or a failed sync,
+///                                   refuses later metadata changes until
+///                                   the log is reopened.
+/// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+///                                   call on `w` (the handle is poisoned).
+///
+/// Thread-safe: waits for appends under way; appends wait for it.
+///
+/// @since 0.2 (symbol version NWAL_0.2)
+///
+/// # Safety
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
+#[no_mangle]
+pub unsafe extern "C" fn nwal_purge_before_deferred(w: *mut nwal, index: u64) -> nwal_status {
+    with_handle("nwal_purge_before_deferred", w, |wal: &Wal| {
+        wal.purge_before_deferred(index)
+            .map_err(engine("nwal_purge_before_deferred"))
     })
 }
 

@@ -148,15 +148,17 @@ pub(crate) struct Inner {
 
 impl Wal {
     /// Make everything appended so far durable (fdatasync, shared with any
-    /// concurrent durable appenders). After shutdown it returns `Ok` (shutdown
-    /// already synced).
+    /// concurrent durable appenders), and a deferred purge
+    /// ([`Wal::purge_before_deferred`]) with it (an fdatasync of the
+    /// metadata file, only when one is pending). After shutdown it returns
+    /// `Ok` (shutdown already synced).
     pub fn sync(&self) -> Result<()> {
         let inner = &*self.inner;
         inner.poison.check()?;
-        match inner.active.load_full() {
-            Some(seg) => inner.wait_durable((seg.id(), seg.len())),
-            None => Ok(()),
+        if let Some(seg) = inner.active.load_full() {
+            inner.wait_durable((seg.id(), seg.len()))?;
         }
+        inner.meta.sync_pending()
     }
 
     /// Stop taking appends (they get `Shutdown`), wait for the append being
@@ -179,7 +181,9 @@ impl Wal {
             Some(seg) => inner.wait_durable((seg.id(), app.write.end)),
             None => Ok(()),
         };
-        // No metadata change after the stream lock is released.
+        // A deferred purge is made durable, and no metadata change is made
+        // after the stream lock is released.
+        let synced = synced.and(inner.meta.sync_pending());
         inner.meta.close();
         inner
             .stream_lock

@@ -35,7 +35,7 @@ impl Wal {
         if let Some(point) = recovered.settle_purge {
             // A reset superseded the purge point: replace it before that
             // reset's segment can ever be deleted (`purge_floor`).
-            meta.set_purge_point(point)?;
+            meta.set_purge_point(point, true)?;
         }
         let newest = recovered.newest.as_ref();
         let next_index = newest.map_or(config.first_index, |s| s.last_index() + 1);

@@ -74,6 +74,26 @@ impl Wal {
     /// under way. A reader hold below `index` refuses it (`Held`, nothing
     /// purged): move or release the hold first.
     pub fn purge_before(&self, index: u64) -> Result<()> {
+        self.purge_before_as(index, true)
+    }
+
+    /// [`Wal::purge_before`] without waiting for the disk: the purge point
+    /// is written to the metadata file but not synced, so the call costs
+    /// one `pwrite`. Readers see the new first index at once; a crash
+    /// before the next [`Wal::sync`], durable metadata change (`meta_put`,
+    /// a hold, a durable purge, a reset) or shutdown may bring the first
+    /// index back down as far as the last synced purge point (never lower,
+    /// and never a torn metadata file). A durable append does not sync it
+    /// (the group commit syncs the segment only). A purge that frees whole
+    /// segments is made durable anyway before it deletes them: a deleted
+    /// file must never leave a hole in front of records a lost purge
+    /// point would bring back. What Raft engines call compaction without a
+    /// sync (raft-engine's `compact_to`).
+    pub fn purge_before_deferred(&self, index: u64) -> Result<()> {
+        self.purge_before_as(index, false)
+    }
+
+    fn purge_before_as(&self, index: u64, durable: bool) -> Result<()> {
         let inner = &*self.inner;
         let app = inner.lock_appender();
         inner.check_writable()?;
@@ -91,7 +111,7 @@ impl Wal {
         if index - 1 > state.durable_index {
             self.sync()?;
         }
-        inner.purge(&app, index)
+        inner.purge(&app, index, durable)
     }
 }
 
@@ -186,8 +206,10 @@ impl Inner {
     /// directory fsync'ed first if it did not exist), then the segments
     /// unlinked, oldest first, and the directory fsync'ed. A crash before
     /// the metadata is durable leaves the log as it was; after it, open
-    /// applies the point and deletes what is left below it.
-    fn purge(&self, app: &Appender, index: u64) -> Result<()> {
+    /// applies the point and deletes what is left below it. Not `durable`
+    /// and with no whole segment below `index`: the slot written, nothing
+    /// synced (see `MetaStore::set_purge_point`).
+    fn purge(&self, app: &Appender, index: u64, durable: bool) -> Result<()> {
         let mut segments = self.segments.writer();
         self.poison.check()?;
         if let Some(h) = self.holds().into_iter().min_by_key(|h| h.index) {
@@ -202,16 +224,19 @@ impl Inner {
         let live = segments.current();
         self.settle_purge_point(&live)?;
         let newest = live.last().map_or(0, |s| s.id());
-        self.meta.set_purge_point(PurgePoint {
-            before: index,
-            segment_id: newest,
-        })?;
         let active = app.segment.as_ref().map(|s| s.id());
         let below: Vec<Arc<Segment>> = live
             .iter()
             .filter(|s| Some(s.id()) != active && s.first_index() + s.record_count() <= index)
             .cloned()
             .collect();
+        self.meta.set_purge_point(
+            PurgePoint {
+                before: index,
+                segment_id: newest,
+            },
+            durable || !below.is_empty(),
+        )?;
         // The floor first: a reader never sees the first index go down.
         if let Some(first) = live.get(below.len()) {
             first.purge_below(index);
@@ -233,10 +258,13 @@ impl Inner {
             return Ok(());
         };
         match live.iter().rev().find(|s| s.resets_log()) {
-            Some(r) if r.id() > point.segment_id => self.meta.set_purge_point(PurgePoint {
-                before: r.first_index(),
-                segment_id: r.id(),
-            }),
+            Some(r) if r.id() > point.segment_id => self.meta.set_purge_point(
+                PurgePoint {
+                    before: r.first_index(),
+                    segment_id: r.id(),
+                },
+                true,
+            ),
             _ => Ok(()),
         }
     }

@@ -148,6 +148,21 @@ int main(void) {
   CHECK_OK(nwal_open(dir, "s", &o, &w));
   check_bounds(w, 1002, 1004);
   check_byte(w, 1003, 'v');
+
+  /* A deferred purge: the same checks and the same reads; nwal_sync (and
+   * the close) make it durable. */
+  CHECK_STATUS(nwal_purge_before_deferred(NULL, 1003), NWAL_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(nwal_purge_before_deferred(w, 1006), NWAL_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(nwal_last_error_message(), "1005") != NULL);
+  CHECK_OK(nwal_purge_before_deferred(w, 1001));
+  check_bounds(w, 1002, 1004);
+  CHECK_OK(nwal_purge_before_deferred(w, 1003));
+  check_bounds(w, 1003, 1004);
+  CHECK_STATUS(nwal_read_range(w, 1002, 1, 0, &rec1, NULL, &n1, &b1), NWAL_ERR_NOT_FOUND);
+  CHECK_OK(nwal_sync(w));
+  nwal_close(w);
+  CHECK_OK(nwal_open(dir, "s", &o, &w));
+  check_bounds(w, 1003, 1004);
   CHECK_OK(nwal_purge_before(w, 1005));
   check_bounds(w, 1005, 1004);
   CHECK(put(w, 'p', T + 3 * HOUR).index == 1005);

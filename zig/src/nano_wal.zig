@@ -331,6 +331,17 @@ pub const Log = struct {
         return check(c.nwal_purge_before(self.handle, index));
     }
 
+    /// `purgeBefore` without waiting for the disk: the purge point is
+    /// written, not synced (readers see the new `first_index` at once). It
+    /// becomes durable with the next `sync`, durable metadata change,
+    /// durable purge, `reset` or close (not with a durable append); a crash
+    /// before that may bring `first_index` back down as far as the last
+    /// synced purge point, never lower. A purge that frees whole segments
+    /// is synced anyway before it deletes them.
+    pub fn purgeBeforeDeferred(self: Log, index: u64) Error!void {
+        return check(c.nwal_purge_before_deferred(self.handle, index));
+    }
+
     /// Drop every record: the log is empty and the next append gets
     /// `next_index` (1 to 2^63). Durable; the metadata is kept.
     pub fn reset(self: Log, next_index: u64) Error!void {
@@ -782,7 +793,13 @@ test "truncate after an index, purge before one, reset" {
     try testing.expectError(error.InvalidArgument, log.purgeBefore(6));
     try log.purgeBefore(1);
     try testing.expectEqual(@as(u64, 4), (try log.state()).first_index);
-    try log.truncateAfter(3);
+    // Deferred: the same checks; every record dropped, the sync makes it durable.
+    try testing.expectError(error.InvalidArgument, log.purgeBeforeDeferred(6));
+    try log.purgeBeforeDeferred(5);
+    st = try log.state();
+    try testing.expectEqual(@as(u64, 5), st.first_index);
+    try testing.expectEqual(@as(u64, 4), st.last_index);
+    try log.sync();
 
     try log.reset(500);
     st = try log.state();
