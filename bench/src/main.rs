@@ -60,7 +60,7 @@ fn parse_args() -> Result<Args, String> {
             "-h" | "--help" => {
                 println!(
                     "usage: nano_wal_bench [--quick] [--out FILE] [--dir DIR] [--reps N] [--only SUBSTRING] [--trace]\n\
-                     --quick  small counts, 3 repetitions, 64 MiB recovery stream (< 2 minutes)\n\
+                     --quick  small counts, 3 repetitions, 64 MiB recovery stream: a smoke test of every row, not a measurement (about a minute on 2 cores, longer under load)\n\
                      --out    where to write the report (default BENCHMARKS.md)\n\
                      --dir    scratch directory (default: the system temp dir; use a real disk, not tmpfs)\n\
                      --reps   repetitions (default 5, quick 3; at least 3)\n\

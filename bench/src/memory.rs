@@ -9,6 +9,7 @@
 
 use crate::harness::{Missing, System, TempDir};
 use crate::plan::MemoryResult;
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::process::Command;
 
@@ -74,23 +75,51 @@ pub fn child(args: &[String]) {
     std::process::exit(0);
 }
 
-fn spawn(args: &[&str]) -> Result<(u64, u64), String> {
+/// What a child printed.
+struct ChildOutput {
+    stdout: String,
+    stderr: String,
+}
+
+impl ChildOutput {
+    /// The error for a report that could not be read: the stdout line not
+    /// understood and the last line of stderr, so that a failed child
+    /// shows what it said.
+    fn unreadable(&self, line: &str) -> String {
+        format!(
+            "child said {:?} (stderr {:?})",
+            line,
+            self.stderr.lines().last()
+        )
+    }
+}
+
+/// Re-execute this binary as a child (`CHILD_ARG` then `args`) and wait for
+/// it: each measurement gets a process, and so a peak, of its own.
+fn run_child<I, S>(args: I) -> Result<ChildOutput, String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let out = Command::new(exe)
         .arg(CHILD_ARG)
         .args(args)
         .output()
         .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().last().unwrap_or("");
+    Ok(ChildOutput {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+fn spawn(args: &[&str]) -> Result<(u64, u64), String> {
+    let out = run_child(args)?;
+    let line = out.stdout.lines().last().unwrap_or("");
     let w: Vec<&str> = line.split_whitespace().collect();
     match w.as_slice() {
         ["vmhwm_kib", kib, "records", n] => Ok((kib.parse().unwrap_or(0), n.parse().unwrap_or(0))),
-        _ => Err(format!(
-            "child said {:?} (stderr {:?})",
-            line,
-            String::from_utf8_lossy(&out.stderr).lines().last()
-        )),
+        _ => Err(out.unreadable(line)),
     }
 }
 
@@ -166,14 +195,8 @@ pub struct ByIndex {
 
 /// Run a `by-index` child on the stream in `dir`.
 pub fn by_index(dir: &Path, reads: usize) -> Result<ByIndex, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let out = Command::new(exe)
-        .arg(CHILD_ARG)
-        .args(["by-index", &dir.to_string_lossy(), &reads.to_string()])
-        .output()
-        .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().last().unwrap_or("");
+    let out = run_child(["by-index", &dir.to_string_lossy(), &reads.to_string()])?;
+    let line = out.stdout.lines().last().unwrap_or("");
     let w: Vec<&str> = line.split_whitespace().collect();
     let n = |i: usize| w.get(i).and_then(|v| v.parse::<u64>().ok());
     match (w.first(), n(1), n(3), n(5), n(7), n(9), n(11)) {
@@ -187,19 +210,15 @@ pub fn by_index(dir: &Path, reads: usize) -> Result<ByIndex, String> {
                 segments: f,
             })
         }
-        _ => Err(format!(
-            "child said {:?} (stderr {:?})",
-            line,
-            String::from_utf8_lossy(&out.stderr).lines().last()
-        )),
+        _ => Err(out.unreadable(line)),
     }
 }
 
 /// The VmRSS of a child that opens nothing (KiB).
 pub fn baseline_rss_kib() -> Option<u64> {
-    let exe = std::env::current_exe().ok()?;
-    let out = Command::new(exe).args([CHILD_ARG, "rss"]).output().ok()?;
-    String::from_utf8_lossy(&out.stdout)
+    run_child(["rss"])
+        .ok()?
+        .stdout
         .split_whitespace()
         .nth(1)?
         .parse()
@@ -322,19 +341,20 @@ fn reads_child(args: &[String]) {
 
 /// Run one system's reads child on a fresh directory `dir`.
 pub fn reads(job: &ReadJob, dir: &Path, scratch: &Path) -> Result<ReadPeak, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let out = Command::new(exe)
-        .arg(CHILD_ARG)
-        .arg("reads")
-        .arg(job.system.to_string())
-        .arg(dir)
-        .arg(scratch)
-        .args([job.size, job.count, job.reads, job.runs, job.run_len].map(|n| n.to_string()))
-        .output()
-        .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&out.stdout);
+    let num = |n: usize| OsString::from(n.to_string());
+    let out = run_child([
+        OsString::from("reads"),
+        num(job.system),
+        dir.into(),
+        scratch.into(),
+        num(job.size),
+        num(job.count),
+        num(job.reads),
+        num(job.runs),
+        num(job.run_len),
+    ])?;
     let (mut random, mut runs) = (None, None);
-    for line in text.lines() {
+    for line in out.stdout.lines() {
         let w: Vec<&str> = line.split_whitespace().collect();
         let n = |i: usize| w.get(i).and_then(|v| v.parse::<u64>().ok());
         let rest = |i: usize| w.get(i..).map_or(String::new(), |r| r.join(" "));
@@ -370,9 +390,5 @@ pub fn reads(job: &ReadJob, dir: &Path, scratch: &Path) -> Result<ReadPeak, Stri
             _ => {}
         }
     }
-    Err(format!(
-        "child said {:?} (stderr {:?})",
-        text.lines().last().unwrap_or(""),
-        String::from_utf8_lossy(&out.stderr).lines().last()
-    ))
+    Err(out.unreadable(out.stdout.lines().last().unwrap_or("")))
 }

@@ -150,14 +150,24 @@ static inline void kill_record_make(uint64_t seed, uint64_t i, kill_record *out)
   for (size_t b = 0; b < out->header_len; b++) out->header[b] = (uint8_t)kill_next(&r);
 }
 
+/* True when `rec` (read back through the C API) has exactly this content
+ * and header, `has_header` 0 meaning none (an empty header is not none).
+ * Takes the fields, not a struct, so that tests with records of their own
+ * layout (tests/lazyfs/power_cut.c) check them the same way. */
+static inline int kill_bytes_match(const nwal_record *rec, const uint8_t *content,
+                                   size_t content_len, int has_header, const uint8_t *header,
+                                   size_t header_len) {
+  if (rec->content_len != content_len || memcmp(rec->content, content, content_len) != 0)
+    return 0;
+  if (!has_header) return rec->header == NULL && rec->header_len == 0;
+  return rec->header != NULL && rec->header_len == header_len &&
+         (header_len == 0 || memcmp(rec->header, header, header_len) == 0);
+}
+
 /* True when `rec` (read back through the C API) is exactly `want`. */
 static inline int kill_record_matches(const nwal_record *rec, const kill_record *want) {
-  if (rec->content_len != want->content_len ||
-      memcmp(rec->content, want->content, want->content_len) != 0)
-    return 0;
-  if (!want->has_header) return rec->header == NULL && rec->header_len == 0;
-  return rec->header != NULL && rec->header_len == want->header_len &&
-         (want->header_len == 0 || memcmp(rec->header, want->header, want->header_len) == 0);
+  return kill_bytes_match(rec, want->content, want->content_len, want->has_header, want->header,
+                          want->header_len);
 }
 
 /* Options of the kill test: 100 ms windows, 64 KiB size cap. */

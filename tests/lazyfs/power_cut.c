@@ -142,12 +142,8 @@ static void rec_make(uint64_t seed, rec_id id, rec_bytes *out) {
 }
 
 static int rec_matches(const nwal_record *rec, const rec_bytes *want) {
-  if (rec->content_len != want->content_len ||
-      memcmp(rec->content, want->content, want->content_len) != 0)
-    return 0;
-  if (!want->has_header) return rec->header == NULL && rec->header_len == 0;
-  return rec->header != NULL && rec->header_len == want->header_len &&
-         (want->header_len == 0 || memcmp(rec->header, want->header, want->header_len) == 0);
+  return kill_bytes_match(rec, want->content, want->content_len, want->has_header, want->header,
+                          want->header_len);
 }
 
 /* One appender operation of the plan: how many records, durable or not. */
