@@ -45,8 +45,10 @@ impl<C: RaftTypeConfig> Flusher<C> {
 
     /// Queue `done`, to be called once the record `index` is durable.
     pub(crate) fn flush(&self, index: u64, done: LogFlushed<C>) {
-        if let Err(mpsc::SendError(Job::Flush { done, .. })) =
-            self.sender().send(Job::Flush { index, done })
+        let Some(jobs) = self.sender() else {
+            return done.log_io_completed(Err(stopped()));
+        };
+        if let Err(mpsc::SendError(Job::Flush { done, .. })) = jobs.send(Job::Flush { index, done })
         {
             done.log_io_completed(Err(stopped()));
         }
@@ -56,23 +58,31 @@ impl<C: RaftTypeConfig> Flusher<C> {
     pub(crate) fn barrier(&self) -> io::Result<()> {
         let (ack, acked) = mpsc::sync_channel(1);
         self.sender()
+            .ok_or_else(stopped)?
             .send(Job::Barrier(ack))
             .map_err(|_| stopped())?;
         acked.recv().map_err(|_| stopped())
     }
-
-    fn sender(&self) -> &mpsc::Sender<Job<C>> {
-        self.jobs.as_ref().expect("the job queue lives until drop")
-    }
 }
 
-impl<C: RaftTypeConfig> Drop for Flusher<C> {
-    /// The thread finishes the queued jobs, then ends.
-    fn drop(&mut self) {
+impl<C: RaftTypeConfig> Flusher<C> {
+    /// Let the thread finish the queued jobs, and wait until it has ended
+    /// (later `flush` calls answer with an error; idempotent).
+    pub(crate) fn stop(&mut self) {
         drop(self.jobs.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+
+    fn sender(&self) -> Option<&mpsc::Sender<Job<C>>> {
+        self.jobs.as_ref()
+    }
+}
+
+impl<C: RaftTypeConfig> Drop for Flusher<C> {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

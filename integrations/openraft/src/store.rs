@@ -281,8 +281,13 @@ struct Encoded<C: RaftTypeConfig> {
 }
 
 impl<C: RaftTypeConfig> Drop for LogStore<C> {
-    /// Saves the committed log id if the log is durable up to it (never
-    /// syncs: that is the caller's `shutdown`).
+    /// Saves the committed log id if the log is durable up to it, lets the
+    /// flusher answer what is queued, then shuts the log down (`Wal::
+    /// shutdown`: it syncs what was appended and releases the stream lock).
+    /// Readers handed out (`get_log_reader`) keep their handle on the log
+    /// and may outlive the store, in openraft's replication tasks after
+    /// `Raft::shutdown`; without the shutdown here, reopening the directory
+    /// then would fail with `Locked` until the last of them is gone.
     fn drop(&mut self) {
         if let Some(committed) = &self.committed {
             if self.committed != self.committed_saved
@@ -291,6 +296,8 @@ impl<C: RaftTypeConfig> Drop for LogStore<C> {
                 let _ = self.put_meta(COMMITTED_KEY, committed, ErrorSubject::Store);
             }
         }
+        self.flusher.stop();
+        let _ = self.wal.shutdown();
     }
 }
 

@@ -78,6 +78,31 @@ async fn vote_entries_purge_point_and_committed_id_survive_reopen() {
     );
 }
 
+/// Dropping the store releases the log's directory at once, while a reader
+/// it handed out lives on (as openraft's replication tasks may after
+/// `Raft::shutdown`): the store reopens, and the old reader still reads.
+#[tokio::test]
+async fn a_dropped_store_can_be_reopened_while_its_readers_live() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = open(tmp.path());
+    store
+        .blocking_append((0..10).map(|i| entry(1, i)))
+        .await
+        .unwrap();
+    let mut reader = store.get_log_reader().await;
+    drop(store);
+    let mut store = open(tmp.path());
+    assert_eq!(
+        store.get_log_state().await.unwrap().last_log_id,
+        Some(log_id(1, 9))
+    );
+    assert_eq!(
+        reader.try_get_log_entries(3..5).await.unwrap(),
+        vec![entry(1, 3), entry(1, 4)]
+    );
+    store.blocking_append([entry(1, 10)]).await.unwrap();
+}
+
 /// A purge saves its point in the metadata, then purges the stream: a crash
 /// between the two leaves the point saved and the entries there; opening
 /// the store completes the purge.
