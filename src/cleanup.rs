@@ -66,15 +66,21 @@ impl Wal {
         inner.settle_purge_point(&segments.current())?;
         // Deleting a later segment while a dropped one is left could make
         // the dropped one look live at the next open.
-        inner
-            .remove_dropped(&mut inner.lock_graveyard())
-            .map_err(|e| {
-                WalError::io(
-                    "deleting the segments a truncation or reset dropped (cleanup deletes nothing \
-                 until they are gone)",
-                    e,
-                )
-            })?;
+        // So must their unlinks be durable: a segment deleted here may be
+        // the one whose first index says they are dropped.
+        {
+            let mut graveyard = inner.lock_graveyard();
+            inner
+                .remove_dropped(&mut graveyard)
+                .and_then(|()| inner.sync_unlinks())
+                .map_err(|e| {
+                    WalError::io(
+                        "deleting the segments a truncation or reset dropped (cleanup deletes \
+                         nothing until they are gone)",
+                        e,
+                    )
+                })?;
+        }
         let active_id = inner.active.load().as_ref().map(|s| s.id());
         let live = segments.current();
         let sizes = file_sizes(&live)?;

@@ -610,9 +610,40 @@ fn restarts() -> [Restart; 2] {
     ]
 }
 
+/// A truncation inside the active segment seals it first; a failed seal
+/// poisons the log. A truncation or reset that drops the whole active
+/// segment does not seal it (its records are all dropped, the ones kept
+/// were synced when their segments were sealed): the same faults are never
+/// met, and the call succeeds.
 #[test]
-fn failed_seal_during_a_truncation_or_reset_poisons_and_reopen_shows_the_log_before() {
-    for (what, restart, _) in restarts() {
+fn failed_seal_during_a_truncation_poisons_and_reopen_shows_the_log_before() {
+    for (what, restart, kept) in restarts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let wal = Wal::open(dir, "s", opts()).unwrap();
+        three_segments(&wal);
+        let active = wal.segments().last().unwrap().path().to_path_buf();
+        inject_fault(fault(FaultOp::Fdatasync, &active, libc::EIO, 0, 1));
+        inject_fault(fault(FaultOp::Fsync, &active, libc::EIO, 0, 1));
+        restart(&wal).unwrap_or_else(|e| panic!("{what}: {e}"));
+        clear_faults(&active);
+        assert!(
+            !active.exists(),
+            "{what}: the dropped active segment is deleted"
+        );
+        let kept_now: Vec<u64> = indexed(&wal).into_iter().map(|(i, _)| i).collect();
+        assert_eq!(kept_now, kept, "{what}");
+        drop(wal);
+        let wal = Wal::open(dir, "s", opts()).unwrap();
+        let reopened: Vec<u64> = indexed(&wal).into_iter().map(|(i, _)| i).collect();
+        assert_eq!(reopened, kept, "{what}: reopened");
+    }
+    let restarts: [Restart; 1] = [(
+        "truncate_after(10)",
+        |w| w.truncate_after(10),
+        (1..=10).collect(),
+    )];
+    for (what, restart, _) in restarts {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         let wal = Wal::open(dir, "s", opts()).unwrap();
@@ -909,4 +940,71 @@ fn a_deferred_purge_syncs_nothing_until_sync_and_its_failures_are_fail_stop() {
     clear_faults(&meta);
     assert_eq!(seg_count(dir), segments, "nothing deleted");
     assert_eq!(wal.first_index(), 7);
+}
+
+/// Truncations, resets and purges unlink without a directory fsync (open
+/// deletes a file whose unlink a crash took back), but a segment that
+/// resets the log is only unlinked once the unlinks before it are durable:
+/// were it gone while an older segment it drops came back, that one would
+/// look live. Here the reset's unlinks of the old segments are still
+/// unsynced when a truncation drops the reset's own segment, and the
+/// directory fsync before its unlink is made to fail: the segment stays
+/// (the truncation is durable already and succeeds), until cleanup retries.
+#[test]
+fn a_reset_segment_is_unlinked_only_after_the_unlinks_before_it_are_durable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    three_segments(&wal);
+    wal.reset(100).unwrap();
+    assert_eq!(seg_count(dir), 1, "the three old segments are unlinked");
+    let reset_seg = wal.segments()[0].path().to_path_buf();
+    wal.append(None, b"after the reset", T0, false).unwrap();
+    // The new segment's own fsync and the directory's pass; the third
+    // fsync under the directory is the one before the reset's unlink.
+    inject_fault(fault(FaultOp::Fsync, dir, libc::EIO, 2, 1));
+    wal.truncate_after(99).unwrap();
+    clear_faults(dir);
+    assert!(
+        reset_seg.exists(),
+        "unlinked before the unlinks before it were durable"
+    );
+    assert_eq!(wal.log_state().first_index, 100);
+    wal.cleanup(T0).unwrap();
+    assert!(!reset_seg.exists(), "cleanup retried it");
+    drop(wal);
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let state = wal.log_state();
+    assert_eq!((state.first_index, state.last_index), (100, 99));
+    assert_eq!(seg_count(dir), 1);
+}
+
+/// Cleanup may delete the segment whose first index says the segments a
+/// truncation dropped are gone; were their unlinks not durable yet, a crash
+/// could bring them back with nothing to drop them. So cleanup fsyncs the
+/// directory first while unlinks are unsynced: that fsync failing, it
+/// deletes nothing.
+#[test]
+fn cleanup_makes_earlier_unlinks_durable_before_it_deletes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    three_segments(&wal);
+    wal.truncate_after(6).unwrap(); // drops the active segment, unlinked
+    wal.append(None, b"next window", T0 + 3 * 60_000, false)
+        .unwrap();
+    let before = seg_count(dir);
+    assert_eq!(before, 4);
+    inject_fault(fault(FaultOp::Fsync, dir, libc::EIO, 0, 1));
+    let far = T0 + 10 * 3_600_000;
+    expect_io(wal.cleanup(far), libc::EIO);
+    clear_faults(dir);
+    assert_eq!(seg_count(dir), before, "nothing deleted");
+    let r = wal.cleanup(far).unwrap();
+    assert_eq!(r.deleted.len(), 3);
+    assert_eq!(
+        wal.first_index(),
+        7,
+        "the record appended after the truncation"
+    );
 }

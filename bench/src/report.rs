@@ -1159,9 +1159,9 @@ const NOTES: &str = "\
   `compact_to` row shows raft-engine's own call, which does not sync, against `purge_before_deferred`, which does not
   either (a crash before the next sync may take either back). What each does per
   operation (strace of a `--quick` run): a durable append is one `pwrite` and one `fdatasync` in both; a truncation cycle
-  is one `pwrite` and one `fdatasync` in raft-engine, and in nano_wal a segment restart (the old segment sealed: footer
-  written, `fdatasync`; a new segment created, its header written, `fsync`; the directory `fsync`ed; the segment the
-  truncation left without records unlinked, the directory `fsync`ed again) before the append's `pwrite` and `fdatasync`;
+  is one `pwrite` and one `fdatasync` in raft-engine, and in nano_wal a segment restart (a new segment created, its
+  header written, `fsync`; the directory `fsync`ed; the previous cycle's segment, whose records this cycle drops, unlinked
+  without being sealed and without a directory sync) before the append's `pwrite` and `fdatasync`: three syncs to one;
   a durable compaction is one `pwrite` and one `fdatasync` in both (nano_wal's of its metadata file), `compact_to` and
   `purge_before_deferred` one `pwrite` each and no sync. A range fetch is one `pread` in nano_wal, one per write block it touches in raft-engine (the
   log is filled in writes of 16 entries: ~5 per range of 64).

@@ -130,6 +130,10 @@ pub(crate) struct Inner {
     /// Segments a truncation or reset dropped whose files could not be
     /// deleted yet (see `Inner::remove_dropped`).
     pub graveyard: Mutex<Vec<Arc<Segment>>>,
+    /// Segment files were unlinked (by a truncation, reset or purge) with
+    /// no directory fsync since: set and cleared under the graveyard lock
+    /// (see `Inner::remove_dropped`).
+    pub unsynced_unlinks: AtomicBool,
     /// The stream's metadata (`{stream}.meta`), with its own lock.
     pub meta: MetaStore,
     /// Wakes the followers waiting for a new record: notified after each

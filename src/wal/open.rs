@@ -63,6 +63,7 @@ impl Wal {
             closed: AtomicBool::new(false),
             stream_lock: Mutex::new(Some(stream_lock)),
             graveyard: Mutex::new(Vec::new()),
+            unsynced_unlinks: Default::default(),
             meta,
             appended: Default::default(),
             cuts: Default::default(),

@@ -132,16 +132,21 @@ impl Inner {
     /// crash leaves between each two):
     /// 1. seal the active segment as a rotation does (cut pre-written zeros,
     ///    write its index footer, fsync), so the records kept are durable;
+    ///    skipped when the active segment keeps no record: its records are
+    ///    all dropped, and every record kept lies in older segments, which
+    ///    were synced when they were sealed;
     /// 2. create the new segment (`O_CREAT|O_EXCL`, header written, fsync);
     /// 3. fsync the directory: from here on the log is the one after;
     /// 4. unlink the files of the segments left without records, oldest
-    ///    first, and fsync the directory.
+    ///    first (no directory fsync: see `remove_dropped`).
     ///
     /// Before step 3 completes, open finds the log as it was (the new file
     /// missing, or torn inside its header and removed). From step 3 on, the
     /// new segment's first index (and its reset flag) tells open which
     /// records of the older segments are dropped, and open deletes the
-    /// files step 4 did not.
+    /// files step 4 did not, or whose unlink a crash took back. Open tells
+    /// a dropped segment from its header alone (`recovery::count_sealed`),
+    /// so an unsealed one is no different.
     pub(super) fn restart(&self, app: &mut Appender, next: u64, resets_log: bool) -> Result<()> {
         let mut segments = self.segments.writer();
         self.poison.check()?;
@@ -167,8 +172,10 @@ impl Inner {
         let window = app.segment.as_ref().map_or(0, |s| s.window_start_ms());
         self.config.expiration(window)?;
         let footer = match &app.segment {
-            Some(seg) => self.seal_with_footer(seg, &mut app.write)?,
-            None => false,
+            Some(seg) if !dropped.iter().any(|d| d.id() == seg.id()) => {
+                self.seal_with_footer(seg, &mut app.write)?
+            }
+            _ => false,
         };
         let seg = self.create_segment(&segments, window, next, resets_log)?;
         // Durable now: the followers past `kept` learn of the cut before
@@ -204,7 +211,7 @@ impl Inner {
     /// below it (appender lock held). The system calls: the metadata slot
     /// written and fdatasync'ed (the file created, fsync'ed and the
     /// directory fsync'ed first if it did not exist), then the segments
-    /// unlinked, oldest first, and the directory fsync'ed. A crash before
+    /// unlinked, oldest first (see `remove_dropped`). A crash before
     /// the metadata is durable leaves the log as it was; after it, open
     /// applies the point and deletes what is left below it. Not `durable`
     /// and with no whole segment below `index`: the slot written, nothing
@@ -277,27 +284,35 @@ impl Inner {
         self.graveyard.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Delete the files of `graveyard`'s segments, oldest first, and fsync
-    /// the directory; the error is the first failure. After a failure the
-    /// later ones are kept too, and the directory is fsync'ed before a
-    /// segment that resets the log is unlinked after older ones: its entry
-    /// must not vanish while an older one might come back.
+    /// Delete the files of `graveyard`'s segments, oldest first (graveyard
+    /// lock held); the error is the first failure. After a failure the
+    /// later ones are kept too.
+    ///
+    /// The directory is not fsync'ed after the unlinks: a dropped or purged
+    /// segment whose unlink a crash takes back is deleted by the next open
+    /// (a newer segment's first index or reset flag, or the purge point,
+    /// says it is dropped). Two things would let such a file look live, so
+    /// they fsync the directory first while unlinks are unsynced
+    /// ([`Inner::sync_unlinks`]): unlinking a segment that resets the log
+    /// (its reset drops the older ones), here, and deleting a segment that
+    /// marks others dropped by its first index, which only `cleanup` does
+    /// (truncations and resets create their segment, with a directory
+    /// fsync, before they unlink anything).
     ///
     /// Failures are not errors of the truncation, which is durable already:
     /// the files are retried by the next truncation, reset or cleanup, and
     /// deleted by the next open.
     pub(crate) fn remove_dropped(&self, graveyard: &mut Vec<Arc<Segment>>) -> std::io::Result<()> {
         graveyard.sort_by_key(|s| s.id());
-        let mut unlinked = false;
         let mut failed = None;
         let mut left = Vec::new();
         for seg in graveyard.drain(..) {
-            if failed.is_none() && seg.resets_log() && unlinked {
-                failed = self.sync_dir().err();
+            if failed.is_none() && seg.resets_log() {
+                failed = self.sync_unlinks().err();
             }
             if failed.is_none() {
                 match crate::sys::remove_file(seg.path()) {
-                    Ok(()) => unlinked = true,
+                    Ok(()) => self.unsynced_unlinks.store(true, Ordering::Relaxed),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => failed = Some(e),
                 }
@@ -307,14 +322,18 @@ impl Inner {
             }
         }
         *graveyard = left;
-        if unlinked {
-            self.sync_dir()?;
-        }
         failed.map_or(Ok(()), Err)
     }
 
-    fn sync_dir(&self) -> std::io::Result<()> {
-        crate::sys::fsync(&self.dir_file, &self.dir)
+    /// fsync the directory if segment files were unlinked since the last
+    /// time (graveyard lock held), so those unlinks are durable before
+    /// whatever depends on them.
+    pub(crate) fn sync_unlinks(&self) -> std::io::Result<()> {
+        if self.unsynced_unlinks.load(Ordering::Relaxed) {
+            crate::sys::fsync(&self.dir_file, &self.dir)?;
+            self.unsynced_unlinks.store(false, Ordering::Relaxed);
+        }
+        Ok(())
     }
 }
 
