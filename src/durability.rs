@@ -340,6 +340,17 @@ impl GroupCommit {
         self.durable_moved.notify();
     }
 
+    /// A truncation inside the active segment kept the records up to
+    /// `index`: the durable index is at most that, and a sync that started
+    /// before it does not raise it past (its count of records is stale).
+    pub fn truncated(&self, index: u64) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.restarts += 1;
+        self.durable_index.fetch_min(index, Ordering::AcqRel);
+        drop(st);
+        self.durable_moved.notify();
+    }
+
     /// The highest record index known durable (0 before anything is).
     pub fn durable_index(&self) -> u64 {
         self.durable_index.load(Ordering::Acquire)

@@ -403,6 +403,22 @@ impl LogView {
                 )));
             }
         }
+        let span = t.ranges_span();
+        let mut b = vec![0u8; (span.end - span.start) as usize];
+        seg.read_exact_at(&mut b, span.start).map_err(io_err)?;
+        let ranges = match t.ranges {
+            0 => Vec::new(),
+            _ => match t.decode_ranges(&b, seg.crc_seed()) {
+                Ok(r) => r,
+                Err(problem) => return Ok(Some(problem)),
+            },
+        };
+        if ranges != plan.dropped {
+            return Ok(Some(format!(
+                "index footer lists the dropped ranges {ranges:?}, the truncation records say {:?}",
+                plan.dropped
+            )));
+        }
         Ok(None)
     }
 
@@ -476,6 +492,7 @@ fn index_segments(segments: &mut SegmentMap, purge: Option<PurgePoint>) -> Resul
     let start = (FIRST_RECORD_OFFSET, newest.first_index());
     let plan = plan_tail(&newest, start, newest.len(), true)?;
     newest.track_ends_from(&plan.ends);
+    newest.set_dropped(plan.dropped);
     newest.publish_count(plan.records);
     if let Some(floor) = floor {
         dropped.extend(apply_floor(segments, floor));

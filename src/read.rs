@@ -43,6 +43,17 @@ fn check_index(seg: &Segment, count: u64, index: u64) -> Result<()> {
     }
 }
 
+/// A ref into a range a truncation record dropped is not a record of the
+/// log, even when a later record has its index.
+#[inline]
+fn check_not_dropped(seg: &Segment, count: u64, index: u64, offset: u64) -> Result<()> {
+    if seg.is_dropped(offset) {
+        Err(index_error(seg, count, index))
+    } else {
+        Ok(())
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn index_error(seg: &Segment, count: u64, index: u64) -> WalError {
@@ -304,6 +315,7 @@ fn fill_inner<R: Refs + ?Sized>(refs: &R, buf: &mut ReadBuf) -> Result<()> {
         };
         last = Some((i, seg, end, count));
         check_index(seg, count, refs.index(i))?;
+        check_not_dropped(seg, count, refs.index(i), offset)?;
         check_range_to(seg, end, offset, size)?;
         sorted &= i == 0 || prev <= (id, offset);
         prev = (id, offset);
@@ -432,7 +444,9 @@ pub(crate) fn read_one(segments: &SegmentMap, r: EntryRef) -> Result<Record> {
         .ok_or(WalError::SegmentNotFound(r.segment_id))?;
     // The end before the count, as in `fill_inner`.
     let end = seg.len();
-    check_index(seg, seg.record_count(), r.index)?;
+    let count = seg.record_count();
+    check_index(seg, count, r.index)?;
+    check_not_dropped(seg, count, r.index, r.offset)?;
     check_range_to(seg, end, r.offset, r.size)?;
     let mut buf = Vec::new();
     read_append(seg, &mut buf, r.offset, r.offset + r.size)?;

@@ -434,7 +434,16 @@ pub(crate) fn index_sealed(seg: &Arc<Segment>) -> Result<Option<String>> {
     let count = seg.record_count();
     let problem = match read_trailer(seg, len).map_err(io_err)? {
         // A truncation may have dropped the last records the footer counts.
-        Ok(t) if t.count >= count => {
+        Ok(t) if t.count >= count => 'trusted: {
+            if t.ranges > 0 {
+                let span = t.ranges_span();
+                let mut b = vec![0u8; (span.end - span.start) as usize];
+                seg.read_exact_at(&mut b, span.start).map_err(io_err)?;
+                match t.decode_ranges(&b, seg.crc_seed()) {
+                    Ok(ranges) => seg.set_dropped(ranges),
+                    Err(problem) => break 'trusted problem,
+                }
+            }
             seg.use_footer(t.data_end);
             let end = match count {
                 0 => Some(SEGMENT_HEADER_SIZE as u64),
@@ -472,6 +481,7 @@ pub(crate) fn index_sealed(seg: &Arc<Segment>) -> Result<Option<String>> {
         seg.publish_end(end);
     }
     seg.keep_ends(&plan.ends);
+    seg.set_dropped(plan.dropped);
     Ok(Some(problem))
 }
 
@@ -484,6 +494,7 @@ pub(crate) fn rescan_sealed(seg: &Arc<Segment>) -> Result<()> {
     let plan = plan_tail(seg, start, seg.len(), false)?;
     if plan.ends.len() as u64 >= seg.record_count() {
         seg.keep_ends(&plan.ends);
+        seg.set_dropped(plan.dropped);
     }
     Ok(())
 }
@@ -510,8 +521,11 @@ pub(crate) struct TailPlan {
     pub committed_end: u64,
     /// Records before `committed_end`.
     pub records: u64,
-    /// The end of each of them.
+    /// The end of each of them (the records truncation records dropped
+    /// left out).
     pub ends: Vec<u64>,
+    /// The byte ranges the truncation records found dropped, in order.
+    pub dropped: Vec<(u64, u64)>,
     /// The index the record at `committed_end` would have.
     pub next_index: u64,
     /// The highest durable watermark (`synced_end`) of the records before
@@ -572,11 +586,12 @@ pub(crate) fn plan_tail(
     len: u64,
     newest: bool,
 ) -> Result<TailPlan> {
-    let mut scan = Scanner::new(seg.clone(), start, len, index);
+    let mut scan = Scanner::raw(seg.clone(), start, len, index);
     let mut plan = TailPlan {
         committed_end: start,
         records: 0,
         ends: Vec::new(),
+        dropped: Vec::new(),
         next_index: index,
         synced_max: 0,
         first: None,
@@ -588,6 +603,19 @@ pub(crate) fn plan_tail(
     let mut first_seen = None;
     loop {
         match scan.next_record() {
+            Ok(Some(rec)) if rec.frame.is_truncation() && pending == 0 => {
+                apply_truncation(seg, &mut plan, &rec);
+            }
+            Ok(Some(rec)) if rec.frame.is_truncation() => {
+                // Written between appends, never inside a batch.
+                plan.damage = Some(judge_damage(
+                    seg,
+                    (rec.offset, rec.index + 1),
+                    "a truncation record inside a batch".into(),
+                    len,
+                )?);
+                break;
+            }
             Ok(Some(rec)) => {
                 let entry = EntryRef {
                     segment_id: seg.id(),
@@ -619,6 +647,7 @@ pub(crate) fn plan_tail(
                     error,
                 ))
             }
+            Err(ScanStop::Dropped) => unreachable!("a recovery scan applies truncations"),
             Err(ScanStop::Invalid { offset, detail }) => {
                 let preallocated = newest
                     && zeros_to_end(seg, offset, len).map_err(|e| {
@@ -633,6 +662,43 @@ pub(crate) fn plan_tail(
     }
     plan.ends.truncate(plan.records as usize);
     Ok(plan)
+}
+
+/// Apply the truncation record `rec` (whose `index` is the last index it
+/// keeps; the scan checked it is below the next index) to `plan`: the
+/// records after the kept one are dropped, from the end of the kept one to
+/// the end of the truncation record, and the last record is the kept one.
+fn apply_truncation(seg: &Segment, plan: &mut TailPlan, rec: &crate::scan::ScannedRecord) {
+    let keep = (rec.index + 1 - seg.first_index()) as usize;
+    let start_of = |k: usize, plan: &TailPlan| {
+        let at = k
+            .checked_sub(1)
+            .map_or(SEGMENT_HEADER_SIZE as u64, |j| plan.ends[j]);
+        plan.dropped.iter().find(|r| r.0 == at).map_or(at, |r| r.1)
+    };
+    plan.last = keep.checked_sub(1).map(|k| {
+        let offset = start_of(k, plan);
+        EntryRef {
+            segment_id: seg.id(),
+            offset,
+            size: plan.ends[k] - offset,
+            index: rec.index,
+        }
+    });
+    if keep == 0 {
+        plan.first = None;
+    }
+    let from = keep
+        .checked_sub(1)
+        .map_or(SEGMENT_HEADER_SIZE as u64, |k| plan.ends[k]);
+    let end = rec.offset + rec.frame.total_size();
+    plan.ends.truncate(keep);
+    plan.dropped.retain(|r| r.0 < from);
+    plan.dropped.push((from, end));
+    plan.committed_end = end;
+    plan.records = keep as u64;
+    plan.next_index = rec.index + 1;
+    plan.synced_max = plan.synced_max.max(rec.frame.synced_end);
 }
 
 /// Classify damage at `offset` of `seg`, where the record of index `index`
@@ -659,12 +725,13 @@ fn judge_damage(
     let mut proven_synced = 0u64;
     let mut at = Some((next, next_index));
     while let Some((from, index)) = at {
-        let mut scan = Scanner::new(seg.clone(), from, len, index);
+        let mut scan = Scanner::raw(seg.clone(), from, len, index);
         at = loop {
             match scan.next_record() {
                 Ok(Some(rec)) => proven_synced = proven_synced.max(rec.frame.synced_end),
                 Ok(None) => break None,
                 Err(ScanStop::Io { error, .. }) => return Err(io_err(error)),
+                Err(ScanStop::Dropped) => unreachable!("a recovery scan applies truncations"),
                 Err(ScanStop::Invalid { offset: bad, .. }) => {
                     break find_valid_record_after(seg, bad, len, scan.index()).map_err(io_err)?
                 }
@@ -789,6 +856,7 @@ fn recover_tail(
         seg.publish_end(committed_end);
     }
     seg.track_ends_from(&plan.ends);
+    seg.set_dropped(plan.dropped);
     seg.publish_count(plan.records);
     seg.mark_synced(committed_end);
     Ok(seg)

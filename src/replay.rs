@@ -207,7 +207,7 @@ impl Replay {
                 // The index first, as reads by ref check it: a truncation
                 // lowers the count before the end.
                 let end = seg.len();
-                if !seg.holds_index(r.index) {
+                if !seg.holds_index(r.index) || seg.is_dropped(r.offset) {
                     return Err(WalError::IndexNotFound {
                         index: r.index,
                         first: seg.first_index(),
@@ -486,6 +486,15 @@ impl Replay {
                         error,
                     )));
                 }
+                // A truncation inside the segment dropped records the
+                // replay had read (it reads ahead): it ends rather than go
+                // on at another index.
+                Err(ScanStop::Dropped) => {
+                    let seg = scanner.segment().clone();
+                    let at = scanner.index();
+                    self.scanner = None;
+                    return Some(Err(dropped_under_replay(at, &seg)));
+                }
             }
         }
     }
@@ -513,7 +522,8 @@ impl Replay {
 }
 
 /// The error of a replay at index `at` whose records a truncation or reset
-/// dropped; the log goes on at `next`.
+/// dropped; the log goes on in `next` (the segment that says so, or the
+/// truncated one itself).
 #[cold]
 #[inline(never)]
 fn dropped_under_replay(at: u64, next: &Segment) -> WalError {

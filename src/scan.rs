@@ -37,10 +37,19 @@ pub(crate) enum ScanStop {
     Invalid { offset: u64, detail: String },
     /// Reading failed.
     Io { offset: u64, error: io::Error },
+    /// A truncation dropped the bytes the scan is in (it read past the
+    /// start of their range before the truncation): the records it gave
+    /// from there on are not in the log any more. Readers only.
+    Dropped,
 }
 
 /// Reads records of `segment` from `pos` (the record with index `index`)
 /// up to `end`.
+///
+/// A reader's scan (`new`) passes over the byte ranges truncation records
+/// dropped, as the segment lists them; a recovery scan (`raw`) meets the
+/// truncation records themselves, applies each to the index of the next
+/// record, and returns it for the caller to drop what it drops.
 pub(crate) struct Scanner {
     segment: Arc<Segment>,
     pos: u64,
@@ -49,10 +58,27 @@ pub(crate) struct Scanner {
     end: u64,
     chunk: Bytes,
     chunk_start: u64,
+    /// Recovery: truncation records are returned, not skipped.
+    raw: bool,
+    /// The segment's dropped ranges as last loaded, and its count of
+    /// truncations then.
+    dropped: Arc<Vec<(u64, u64)>>,
+    truncations: u64,
+    /// Start of the first dropped range at or after `pos` (`u64::MAX`:
+    /// none), so the hot loop pays one comparison per record.
+    next_drop: u64,
 }
 
 impl Scanner {
     pub fn new(segment: Arc<Segment>, pos: u64, end: u64, index: u64) -> Self {
+        let mut s = Scanner::raw(segment, pos, end, index);
+        s.raw = false;
+        s.load_dropped();
+        s
+    }
+
+    /// A recovery scan: it returns truncation records (see [`Scanner`]).
+    pub fn raw(segment: Arc<Segment>, pos: u64, end: u64, index: u64) -> Self {
         Scanner {
             segment,
             pos,
@@ -60,7 +86,43 @@ impl Scanner {
             end,
             chunk: Bytes::new(),
             chunk_start: pos,
+            raw: true,
+            dropped: Arc::new(Vec::new()),
+            truncations: 0,
+            next_drop: u64::MAX,
         }
+    }
+
+    /// Load the segment's dropped ranges if a truncation changed them.
+    fn load_dropped(&mut self) {
+        let truncations = self.segment.truncations();
+        if truncations != self.truncations || self.dropped.is_empty() {
+            self.truncations = truncations;
+            self.dropped = self.segment.dropped_ranges();
+        }
+        self.next_drop = self
+            .dropped
+            .iter()
+            .find(|r| r.1 > self.pos)
+            .map_or(u64::MAX, |r| r.0);
+    }
+
+    /// At or past `next_drop`: pass over the dropped range that starts at
+    /// the position, or say the scan is inside one (out of line: a
+    /// truncated segment only).
+    #[cold]
+    #[inline(never)]
+    fn pass_dropped(&mut self) -> Result<(), ScanStop> {
+        self.load_dropped();
+        if let Some(&(start, end)) = self.dropped.iter().find(|r| r.1 > self.pos) {
+            if start == self.pos {
+                self.pos = end;
+            } else if start < self.pos {
+                return Err(ScanStop::Dropped);
+            }
+        }
+        self.load_dropped();
+        Ok(())
     }
 
     pub fn position(&self) -> u64 {
@@ -76,9 +138,13 @@ impl Scanner {
         &self.segment
     }
 
-    /// Let the scan run to a new end (the segment grew).
+    /// Let the scan run to a new end (the segment grew), with the dropped
+    /// ranges as they are now.
     pub fn extend_end(&mut self, end: u64) {
         self.end = self.end.max(end);
+        if !self.raw {
+            self.load_dropped();
+        }
     }
 
     /// Make `[self.pos, self.pos + need)` available in the chunk.
@@ -141,6 +207,9 @@ impl Scanner {
     /// caller's wider load of it stalled on store forwarding, per record.
     #[inline(always)]
     pub fn next_record(&mut self) -> Result<Option<ScannedRecord>, ScanStop> {
+        if self.pos >= self.next_drop {
+            self.pass_dropped()?;
+        }
         if self.pos >= self.end {
             return Ok(None);
         }
@@ -170,17 +239,63 @@ impl Scanner {
         self.ensure(size)
             .map_err(|error| ScanStop::Io { offset, error })?;
         let index = self.index;
-        let pos = Position { offset, index };
+        let pos = Position {
+            offset,
+            index: frame.crc_index(index),
+        };
         if !frame.covers(self.here(size), self.segment.crc_seed(), pos) {
             let detail = record_fault(frame, self.here(size), self.segment.crc_seed(), pos);
             return Err(ScanStop::Invalid { offset, detail });
         }
         let at = (self.pos - self.chunk_start) as usize;
+        if frame.is_truncation() {
+            return self.truncation(offset, frame, at, size);
+        }
         self.pos += size;
         self.index += 1;
         Ok(Some(ScannedRecord {
             offset,
             index,
+            frame,
+            at,
+        }))
+    }
+
+    /// A truncation record (verified) at `offset`. A recovery scan applies
+    /// it: the next record gets the index after the last one it keeps (its
+    /// `index` is that kept index). A reader's scan only meets one when a
+    /// truncation dropped what it read after it loaded the ranges.
+    #[cold]
+    #[inline(never)]
+    fn truncation(
+        &mut self,
+        offset: u64,
+        frame: Frame,
+        at: usize,
+        size: u64,
+    ) -> Result<Option<ScannedRecord>, ScanStop> {
+        if !self.raw {
+            self.load_dropped();
+            return Err(ScanStop::Dropped);
+        }
+        let body = &self.chunk[at + RECORD_FRAME_SIZE..at + size as usize];
+        let kept = u64::from_le_bytes(body.try_into().expect("8 bytes, checked by the frame"));
+        if kept >= self.index || kept.saturating_add(1) < self.segment.first_index() {
+            return Err(ScanStop::Invalid {
+                offset,
+                detail: format!(
+                    "truncation record keeps up to index {kept}, but the records before it are \
+                     {} to {} (it must drop at least one, and not below the segment's first)",
+                    self.segment.first_index(),
+                    self.index.saturating_sub(1)
+                ),
+            });
+        }
+        self.pos += size;
+        self.index = kept + 1;
+        Ok(Some(ScannedRecord {
+            offset,
+            index: kept,
             frame,
             at,
         }))
@@ -194,7 +309,7 @@ impl Scanner {
     /// stopped it, `next_record` meets again and reports.
     #[inline]
     pub fn next_record_in_chunk(&mut self) -> Option<ScannedRecord> {
-        if self.pos >= self.end || self.pos < self.chunk_start {
+        if self.pos >= self.end || self.pos < self.chunk_start || self.pos >= self.next_drop {
             return None;
         }
         let at = (self.pos - self.chunk_start) as usize;
@@ -208,7 +323,7 @@ impl Scanner {
             offset: self.pos,
             index: self.index,
         };
-        if !frame.covers(self.here(size), self.segment.crc_seed(), pos) {
+        if frame.is_truncation() || !frame.covers(self.here(size), self.segment.crc_seed(), pos) {
             return None;
         }
         self.pos += size;
@@ -288,6 +403,19 @@ fn probe(
     let mut rec = Vec::new();
     segment.read_append(&mut rec, size as usize, at)?;
     let seed = segment.crc_seed();
+    if frame.is_truncation() {
+        // Any index: the scan from here applies the truncation record and
+        // takes the next record's index from it.
+        let found = frame.covers(
+            &rec,
+            seed,
+            Position {
+                offset: at,
+                index: 0,
+            },
+        );
+        return Ok(found.then_some(u64::MAX));
+    }
     Ok((index..=index.saturating_add(more))
         .find(|&index| frame.covers(&rec, seed, Position { offset: at, index })))
 }

@@ -10,7 +10,7 @@ use crate::error::{Result, WalError};
 use crate::format::names::segment_file_name;
 use crate::format::{SegmentHeader, MAX_SEGMENT_RECORDS, SEGMENT_HEADER_SIZE};
 use crate::sys;
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
@@ -157,6 +157,20 @@ pub struct Segment {
     /// Where the index footer's ends array starts (the end of the data), 0
     /// when the segment has no footer in use.
     footer_at: AtomicU64,
+    /// The byte ranges truncation records dropped (each from the end of
+    /// the last record a truncation kept to the end of its truncation
+    /// record), in order and apart: readers skip them, and no ref into
+    /// one reads. Replaced whole by a truncation (appender lock held).
+    dropped: ArcSwap<Vec<(u64, u64)>>,
+    /// Raised by each truncation inside the segment, so a reader that
+    /// caches [`Segment::dropped_ranges`] knows to load them again.
+    truncations: AtomicU64,
+    /// `dropped` is not empty (a load of it is skipped on reads when not).
+    any_dropped: AtomicBool,
+    /// Created by this handle, in the current format version: truncations
+    /// inside it write truncation records (a segment found at open may be
+    /// of version 2, which has none).
+    created_here: AtomicBool,
     expiration_ms: i64,
     window_start_ms: i64,
     path: PathBuf,
@@ -209,6 +223,7 @@ impl Segment {
         }
         let seg = Self::from_parts(path, file, header, SEGMENT_HEADER_SIZE as u64)?;
         seg.track_ends();
+        seg.created_here.store(true, Ordering::Relaxed);
         Ok(seg)
     }
 
@@ -227,6 +242,10 @@ impl Segment {
             floor: AtomicU64::new(header.first_index),
             ends: ArcSwapOption::empty(),
             footer_at: AtomicU64::new(0),
+            dropped: ArcSwap::from_pointee(Vec::new()),
+            truncations: AtomicU64::new(0),
+            any_dropped: AtomicBool::new(false),
+            created_here: AtomicBool::new(false),
             crc_seed: crate::format::crc_seed(header.segment_id),
             expiration_ms: header.expiration_ms,
             window_start_ms: header.window_start_ms,
@@ -376,7 +395,18 @@ impl Segment {
                     .map(|b| u64::from_le_bytes(b.try_into().unwrap())),
             );
         }
-        Ok(ends.windows(2).map(|w| (w[0], w[1])).collect())
+        if !self.any_dropped.load(Ordering::Acquire) {
+            return Ok(ends.windows(2).map(|w| (w[0], w[1])).collect());
+        }
+        // A record that starts where a dropped range does starts past it.
+        let d = self.dropped.load();
+        Ok(ends
+            .windows(2)
+            .map(|w| match d.iter().find(|r| r.0 == w[0]) {
+                Some(r) => (r.1, w[1]),
+                None => (w[0], w[1]),
+            })
+            .collect())
     }
 
     /// Where record `k` of the segment ends, from memory or with one small
@@ -394,6 +424,64 @@ impl Segment {
         Ok(Some(u64::from_le_bytes(b)))
     }
 
+    /// May a truncation inside this segment write a truncation record?
+    pub(crate) fn takes_truncation_records(&self) -> bool {
+        self.created_here.load(Ordering::Relaxed)
+    }
+
+    /// The byte ranges dropped by truncation records, in order.
+    #[inline]
+    pub(crate) fn dropped_ranges(&self) -> Arc<Vec<(u64, u64)>> {
+        self.dropped.load_full()
+    }
+
+    /// How many truncations inside the segment there were (see
+    /// `truncations`).
+    #[inline]
+    pub(crate) fn truncations(&self) -> u64 {
+        self.truncations.load(Ordering::Acquire)
+    }
+
+    /// Does `offset` lie in a dropped range (a ref there is not a record
+    /// of the log)?
+    #[inline]
+    pub(crate) fn is_dropped(&self, offset: u64) -> bool {
+        self.any_dropped.load(Ordering::Acquire)
+            && self
+                .dropped
+                .load()
+                .iter()
+                .any(|&(s, e)| (s..e).contains(&offset))
+    }
+
+    /// Take the dropped ranges a footer or a scan found (a sealed segment,
+    /// or the newest one at open).
+    pub(crate) fn set_dropped(&self, ranges: Vec<(u64, u64)>) {
+        let any = !ranges.is_empty();
+        self.dropped.store(Arc::new(ranges));
+        self.any_dropped.store(any, Ordering::Release);
+    }
+
+    /// A truncation inside the segment (appender lock held): keep its first
+    /// `count` records and drop `range` (from their end to the end of the
+    /// truncation record; it covers every earlier range that starts inside
+    /// it). The count is lowered before the ranges change, so a reader
+    /// that sees the new ranges sees the new count too.
+    pub(crate) fn truncate_within(&self, count: u64, range: (u64, u64)) {
+        self.count.store(count, Ordering::Release);
+        let mut ranges: Vec<(u64, u64)> = self
+            .dropped
+            .load()
+            .iter()
+            .copied()
+            .filter(|r| r.0 < range.0)
+            .collect();
+        ranges.push(range);
+        self.dropped.store(Arc::new(ranges));
+        self.any_dropped.store(true, Ordering::Release);
+        self.truncations.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Keep only the first `count` records, which end at `end` (a
     /// truncation: the later ones are dropped by a successor segment that
     /// starts at their index). The count is lowered before the end, so a
@@ -404,17 +492,37 @@ impl Segment {
         self.written_end.store(end, Ordering::Release);
     }
 
-    /// Where the first `count` records end (published ones: their ends are
-    /// stored; for a segment without them in memory, its data end).
-    pub(crate) fn records_end(&self, count: u64) -> u64 {
+    /// Where the first `count` records end, from the ends kept in memory
+    /// (the active segment's), not past any dropped range.
+    pub(crate) fn records_end_raw(&self, count: u64) -> u64 {
         if count == 0 {
             return SEGMENT_HEADER_SIZE as u64;
         }
         let ends = self.ends.load();
-        match ends.as_ref().and_then(|e| e.get(count - 1)) {
-            Some(end) => end,
-            None => self.len(),
+        ends.as_ref()
+            .and_then(|e| e.get(count - 1))
+            .unwrap_or_else(|| self.len())
+    }
+
+    /// Where the first `count` records end (published ones: their ends are
+    /// stored; for a segment without them in memory, its data end), past
+    /// the dropped range that starts there if one does (the truncation
+    /// record that ends it is written: a sync up to here covers it).
+    pub(crate) fn records_end(&self, count: u64) -> u64 {
+        let end = if count == 0 {
+            SEGMENT_HEADER_SIZE as u64
+        } else {
+            let ends = self.ends.load();
+            match ends.as_ref().and_then(|e| e.get(count - 1)) {
+                Some(end) => end,
+                None => return self.len(),
+            }
+        };
+        if !self.any_dropped.load(Ordering::Acquire) {
+            return end;
         }
+        let d = self.dropped.load();
+        d.iter().find(|r| r.0 == end).map_or(end, |r| r.1)
     }
 
     /// The CRC seed of this segment's records (`format::crc_seed(id)`).

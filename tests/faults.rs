@@ -638,6 +638,8 @@ fn failed_seal_during_a_truncation_poisons_and_reopen_shows_the_log_before() {
         let reopened: Vec<u64> = indexed(&wal).into_iter().map(|(i, _)| i).collect();
         assert_eq!(reopened, kept, "{what}: reopened");
     }
+    // A segment found at open takes no truncation record: a truncation
+    // inside it starts a new segment, and seals it first.
     let restarts: [Restart; 1] = [(
         "truncate_after(10)",
         |w| w.truncate_after(10),
@@ -648,6 +650,8 @@ fn failed_seal_during_a_truncation_poisons_and_reopen_shows_the_log_before() {
         let dir = tmp.path();
         let wal = Wal::open(dir, "s", opts()).unwrap();
         three_segments(&wal);
+        drop(wal);
+        let wal = Wal::open(dir, "s", opts()).unwrap();
         let before = indexed(&wal);
         // The seal syncs the active segment: fdatasync, or fsync when it cuts
         // pre-written zeros. Either fails.
@@ -947,9 +951,9 @@ fn a_deferred_purge_syncs_nothing_until_sync_and_its_failures_are_fail_stop() {
 /// resets the log is only unlinked once the unlinks before it are durable:
 /// were it gone while an older segment it drops came back, that one would
 /// look live. Here the reset's unlinks of the old segments are still
-/// unsynced when a truncation drops the reset's own segment, and the
+/// unsynced when a second reset drops the first reset's segment, and the
 /// directory fsync before its unlink is made to fail: the segment stays
-/// (the truncation is durable already and succeeds), until cleanup retries.
+/// (the reset is durable already and succeeds), until cleanup retries.
 #[test]
 fn a_reset_segment_is_unlinked_only_after_the_unlinks_before_it_are_durable() {
     let tmp = tempfile::tempdir().unwrap();
@@ -963,19 +967,19 @@ fn a_reset_segment_is_unlinked_only_after_the_unlinks_before_it_are_durable() {
     // The new segment's own fsync and the directory's pass; the third
     // fsync under the directory is the one before the reset's unlink.
     inject_fault(fault(FaultOp::Fsync, dir, libc::EIO, 2, 1));
-    wal.truncate_after(99).unwrap();
+    wal.reset(200).unwrap();
     clear_faults(dir);
     assert!(
         reset_seg.exists(),
         "unlinked before the unlinks before it were durable"
     );
-    assert_eq!(wal.log_state().first_index, 100);
+    assert_eq!(wal.log_state().first_index, 200);
     wal.cleanup(T0).unwrap();
     assert!(!reset_seg.exists(), "cleanup retried it");
     drop(wal);
     let wal = Wal::open(dir, "s", opts()).unwrap();
     let state = wal.log_state();
-    assert_eq!((state.first_index, state.last_index), (100, 99));
+    assert_eq!((state.first_index, state.last_index), (200, 199));
     assert_eq!(seg_count(dir), 1);
 }
 
@@ -1006,5 +1010,57 @@ fn cleanup_makes_earlier_unlinks_durable_before_it_deletes() {
         wal.first_index(),
         7,
         "the record appended after the truncation"
+    );
+}
+
+/// A truncation inside the active segment writes a truncation record and
+/// fdatasyncs it. A failed write is cut off and changes nothing; a failed
+/// fdatasync poisons the log (fail-stop), and after reopen the log is the
+/// one before or the one after (the record may or may not be on disk),
+/// never a mix. A deferred truncation makes no fdatasync: the next durable
+/// append's sync covers the truncation record.
+#[test]
+fn a_truncation_record_that_fails_to_be_written_or_synced_changes_nothing_acknowledged() {
+    use nano_wal::fault::fdatasync_count;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    three_segments(&wal);
+    let before = indexed(&wal);
+    let active = wal.segments().last().unwrap().path().to_path_buf();
+    inject_fault(Fault {
+        keep_bytes: 10,
+        ..fault(FaultOp::Write, &active, libc::ENOSPC, 0, 1)
+    });
+    expect_io(wal.truncate_after(10), libc::ENOSPC);
+    clear_faults(&active);
+    assert_eq!(indexed(&wal), before, "a failed write changes nothing");
+    // A deferred one: no fdatasync of its own.
+    let syncs = fdatasync_count(&active);
+    wal.truncate_after_deferred(11).unwrap();
+    assert_eq!(fdatasync_count(&active), syncs, "deferred: no fdatasync");
+    let r = wal.append(None, b"after", T0 + 120_000, true).unwrap();
+    assert_eq!(r.index, 12);
+    assert_eq!(
+        fdatasync_count(&active),
+        syncs + 1,
+        "the append's sync covers it"
+    );
+    let after: Vec<(u64, Vec<u8>)> = indexed(&wal);
+    assert_eq!(after.len(), 12);
+    // A failed fdatasync of a durable one.
+    inject_fault(fault(FaultOp::Fdatasync, &active, libc::EIO, 0, 1));
+    let e = expect_io(wal.truncate_after(9), libc::EIO);
+    assert!(e.to_string().contains("after a truncation"), "{e}");
+    clear_faults(&active);
+    let e = expect_io(wal.append(None, b"x", T0 + 120_000, false), libc::EIO);
+    assert!(e.to_string().contains("poisoned"), "{e}");
+    drop(wal);
+    let wal = Wal::open(dir, "s", opts()).unwrap();
+    let reopened = indexed(&wal);
+    assert!(
+        reopened == after || reopened == after[..9].to_vec(),
+        "the log before or after: {} records",
+        reopened.len()
     );
 }

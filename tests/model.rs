@@ -264,6 +264,18 @@ impl Model {
         self.durable = next - 1;
     }
 
+    /// A truncation inside the active segment (a truncation record): the
+    /// records from `next` on are dropped, every segment stays, and the
+    /// records kept are durable (the record's sync).
+    fn truncate_within(&mut self, next: u64) {
+        let (gone, kept) = self.records.drain(..).partition(|r| r.0.index >= next);
+        self.records = kept;
+        self.dropped
+            .extend(gone.into_iter().map(|r: (EntryRef, _, _)| r.0));
+        self.next_index = next;
+        self.durable = next - 1;
+    }
+
     /// What a reopen changes: every record is durable, and a sealed segment
     /// left without records (a truncation's, rolled before any append) is
     /// dropped.
@@ -422,7 +434,11 @@ proptest! {
                         result.unwrap();
                         if index < model.next_index - 1 {
                             let id = wal.segments().last().unwrap().id();
-                            model.restart(index + 1, false, id);
+                            match model.active {
+                                // A truncation record in the active segment.
+                                Some(active) if active == id => model.truncate_within(index + 1),
+                                _ => model.restart(index + 1, false, id),
+                            }
                         }
                     }
                 }

@@ -852,7 +852,7 @@ fn a_format_version_1_segment_is_refused_with_the_version_message() {
         }) => assert!(
             detail.contains(
                 "segment written in format version 1, which this library \
-                 (format version 2) does not read"
+                 (format version 3, reads [2, 3]) does not read"
             ),
             "{detail}"
         ),

@@ -116,10 +116,10 @@ fn truncation_inside_the_active_segment_drops_the_tail_and_the_next_append_follo
     assert_eq!(again[0].index, 7);
     for (old, new) in refs[6..].iter().zip(&again) {
         assert_eq!(old.index, new.index);
-        assert_ne!(
-            old.segment_id, new.segment_id,
-            "offsets are never rewritten"
-        );
+        // Inside the active segment: a truncation record after the
+        // dropped records, the new ones after it.
+        assert_eq!(old.segment_id, new.segment_id);
+        assert!(new.offset > refs[9].offset, "offsets are never rewritten");
         assert!(
             is_not_found(wal.read(*old)),
             "stale ref {old:?} after re-append"
@@ -653,10 +653,11 @@ fn a_crash_right_after_a_truncation_never_reuses_an_index_or_shows_a_dropped_rec
     }
 }
 
-/// A record re-appended after a truncation has the same index, size and
-/// offset as the dropped one it replaces, but lives in a new segment: the
-/// stale ref is not found, never the new bytes, and the new record reads
-/// its own bytes by index and by its ref.
+/// A record re-appended after a truncation has the same index and size as
+/// the dropped one it replaces, in the same segment or in a new one (a
+/// truncation of a segment found at open starts a new one) but never at
+/// the same place: the stale ref is not found, never the new bytes, and
+/// the new record reads its own bytes by index and by its ref.
 #[test]
 fn a_stale_ref_is_not_found_even_where_the_new_record_has_its_offset_and_size() {
     let tmp = tempfile::tempdir().unwrap();
@@ -670,8 +671,8 @@ fn a_stale_ref_is_not_found_even_where_the_new_record_has_its_offset_and_size() 
         .map(|i| wal.append(None, &[b'n', i], T0, false).unwrap())
         .collect();
     for (o, n) in old.iter().zip(&new) {
-        assert_eq!((o.index, o.offset, o.size), (n.index, n.offset, n.size));
-        assert_ne!(o.segment_id, n.segment_id);
+        assert_eq!((o.index, o.size), (n.index, n.size));
+        assert_ne!((o.segment_id, o.offset), (n.segment_id, n.offset));
         assert!(is_not_found(wal.read(*o)), "stale ref {o:?}");
         assert_eq!(wal.read(*n).unwrap().content[0], b'n');
         assert_eq!(
@@ -680,7 +681,7 @@ fn a_stale_ref_is_not_found_even_where_the_new_record_has_its_offset_and_size() 
         );
     }
     assert_eq!(old[0].offset, SEG_HDR);
-    // Cut inside the new segment and re-append: a third segment.
+    // Cut again and re-append.
     wal.truncate_after(1).unwrap();
     let again = wal.append(None, b"nX", T0, false).unwrap();
     assert_eq!((again.index, again.size), (new[1].index, new[1].size));
@@ -694,6 +695,15 @@ fn a_stale_ref_is_not_found_even_where_the_new_record_has_its_offset_and_size() 
     }
     assert_eq!(&wal.read_index(2).unwrap().content[..], b"nX");
     assert_eq!(&wal.read(new[0]).unwrap().content[..], b"n\x00");
+    // After reopen a truncation starts a new segment (the one found may be
+    // of an older format version): the same guarantees.
+    let kept = wal.append(None, b"nY", T0, false).unwrap();
+    wal.truncate_after(2).unwrap();
+    let fresh = wal.append(None, b"nZ", T0, false).unwrap();
+    assert_eq!(fresh.index, kept.index);
+    assert_ne!(fresh.segment_id, kept.segment_id);
+    assert!(is_not_found(wal.read(kept)), "stale ref {kept:?}");
+    assert_eq!(&wal.read_index(3).unwrap().content[..], b"nZ");
 }
 
 /// A deferred purge is a purge for every reader at once (the same first
@@ -743,4 +753,93 @@ fn a_deferred_purge_reads_like_a_purge_and_survives_a_clean_reopen() {
     append(&wal, &mut model, 2, 2, "b");
     drop(wal);
     check(&open(tmp.path()), &model, "synced, appended, reopened");
+}
+
+/// Truncations inside the active segment, again and again (each one's
+/// truncation record drops a byte range, and a later one that keeps less
+/// covers the earlier ranges), with appends between: every reader skips
+/// the dropped ranges, refs into them are not found, a range read and a
+/// replay from an index cross them; the rotation seals the segment with an
+/// index footer that lists them, and reopen reads them from it (no scan).
+/// A deferred truncation reads the same, and is durable after `sync`.
+#[test]
+fn repeated_truncations_inside_a_segment_are_skipped_by_every_reader_and_kept_by_its_footer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = open(tmp.path());
+    let mut model = empty();
+    let mut stale = Vec::new();
+    let mut live = append(&wal, &mut model, 0, 8, "a");
+    for (round, (kept, more)) in [(5u64, 4usize), (7, 3), (2, 6), (0, 3), (3, 2)]
+        .into_iter()
+        .enumerate()
+    {
+        let deferred = round % 2 == 1;
+        match deferred {
+            true => wal.truncate_after_deferred(kept).unwrap(),
+            false => wal.truncate_after(kept).unwrap(),
+        }
+        let cut = (kept + 1 - model.first) as usize;
+        stale.extend(live.drain(cut..));
+        model.records.truncate(cut);
+        check(
+            &wal,
+            &model,
+            &format!("round {round}: after truncate_after({kept})"),
+        );
+        live.extend(append(&wal, &mut model, 0, more, &format!("r{round}")));
+        check(&wal, &model, &format!("round {round}: re-appended"));
+        assert_eq!(
+            seg_files(tmp.path(), "t").len(),
+            1,
+            "round {round}: one segment"
+        );
+        for r in &stale {
+            assert!(is_not_found(wal.read(*r)), "round {round}: stale ref {r:?}");
+            assert!(
+                wal.replay(Some(*r)).is_err(),
+                "round {round}: replay from {r:?}"
+            );
+        }
+        for r in &live {
+            assert_eq!(
+                wal.read(*r).unwrap().content,
+                model.records[(r.index - 1) as usize]
+            );
+        }
+    }
+    wal.sync().unwrap();
+    assert_eq!(wal.durable_index(), model.last());
+    // A range across every dropped range, and a replay from the first index.
+    let mut buf = nano_wal::ReadBuf::new();
+    let refs = wal.read_range_into(1, 1000, 1 << 30, &mut buf).unwrap();
+    assert_eq!(refs.len(), model.records.len());
+    for (k, r) in refs.iter().enumerate() {
+        assert_eq!(buf.get(k).unwrap().content, &model.records[k][..]);
+        assert_eq!(r, &live[k]);
+    }
+    let from_3: Vec<u64> = wal
+        .replay_from_index(3)
+        .unwrap()
+        .map(|r| r.unwrap().0.index)
+        .collect();
+    assert_eq!(from_3, (3..=model.last()).collect::<Vec<_>>());
+    // The next window seals the segment with its ranges in the footer.
+    live.extend(append(&wal, &mut model, 1, 2, "b"));
+    check(&wal, &model, "sealed");
+    drop(wal);
+    let wal = open(tmp.path());
+    check(&wal, &model, "reopened: the sealed segment's footer");
+    for r in &stale {
+        assert!(is_not_found(wal.read(*r)), "reopened: stale ref {r:?}");
+    }
+    for r in &live {
+        assert_eq!(
+            wal.read(*r).unwrap().content,
+            model.records[(r.index - 1) as usize]
+        );
+    }
+    let view = nano_wal::inspect::LogView::open(tmp.path(), "t").unwrap();
+    for s in view.segments() {
+        assert_eq!(view.check_footer(s.id).unwrap(), None, "segment {}", s.id);
+    }
 }

@@ -226,26 +226,23 @@ pub fn memcpy(size: usize, count: usize) -> Cell {
 /// each `.seg` file of `dir` (listed), open it, `fstat` it, `pread` its
 /// 64-byte header and its last 40 bytes (where nano_wal's index footer
 /// keeps its trailer), close it. One op = the whole directory.
-/// The floor of a truncation: what it must do whatever the log (fsync a
-/// file, create one with a 64-byte header and fsync it, fsync the
-/// directory), in `dir`, once.
-pub fn create_synced_file(dir: &Path) -> Cell {
-    let old = dir.join("limit-old");
-    std::fs::write(&old, [0u8; 4096]).map_err(fail("write"))?;
-    let old = File::open(&old).map_err(fail("open"))?;
-    let d = File::open(dir).map_err(fail("open dir"))?;
-    let new = dir.join("limit-new");
-    let _ = std::fs::remove_file(&new);
-    let cell = time(|| {
-        old.sync_data().map_err(fail("fdatasync"))?;
-        let f = File::create_new(&new).map_err(fail("create"))?;
-        f.write_all_at(&[0u8; 64], 0).map_err(fail("pwrite"))?;
-        f.sync_all().map_err(fail("fsync"))?;
-        d.sync_all().map_err(fail("fsync dir"))?;
+/// The floor of a durable truncation that rewrites no byte: write a small
+/// record (32 bytes) after the end of a file and fdatasync it, in `dir`,
+/// once.
+pub fn append_synced_record(dir: &Path) -> Cell {
+    let path = dir.join("limit-truncation");
+    std::fs::write(&path, [0u8; 4096]).map_err(fail("write"))?;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(fail("open"))?;
+    let mut end = 4096u64;
+    time(|| {
+        f.write_all_at(&[7u8; 32], end).map_err(fail("pwrite"))?;
+        f.sync_data().map_err(fail("fdatasync"))?;
+        end += 32;
         Ok((1, 0))
-    });
-    let _ = std::fs::remove_file(&new);
-    cell
+    })
 }
 
 pub fn open_each_file(dir: &Path) -> Cell {

@@ -278,7 +278,7 @@ impl System for Nano {
             left -= n as u64;
         }
         // The records synced first: the row times the truncation, not the
-        // sync of unsynced appends that sealing makes durable.
+        // sync of unsynced appends that its own sync makes durable too.
         wal.sync().map_err(fail("sync"))?;
         let start = std::time::Instant::now();
         wal.truncate_after(keep).map_err(fail("truncate_after"))?;

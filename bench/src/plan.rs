@@ -887,7 +887,7 @@ fn truncate_row(r: &Runner, p: &Params, drop: u64) -> Row {
             1000 + drop
         ),
         Unit::Ops,
-        "fdatasync a file, create one with a 64-byte header, fsync it, fsync the directory",
+        "pwrite 32 bytes after the end of a file, fdatasync it",
     );
     if !r.wanted(&row.id) {
         return row;
@@ -895,7 +895,7 @@ fn truncate_row(r: &Runner, p: &Params, drop: u64) -> Row {
     crate::progress!("truncate/{drop}");
     for rep in 0..p.reps {
         let d = r.scratch.fresh(&format!("trunc-limit{rep}"));
-        row.limit.push(limits::create_synced_file(&d.path));
+        row.limit.push(limits::append_synced_record(&d.path));
         for i in rotated(r.systems.len(), rep) {
             let d = r.scratch.fresh(&format!("trunc{i}-{rep}"));
             let cell = r.systems[i].truncate_tail(&d.path, 1000, drop);

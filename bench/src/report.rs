@@ -703,7 +703,7 @@ fn write_raftlog(
         "What a Raft node asks of its log, one region, one thread: entries of a 16-byte header (term, index) and a \
          {} B payload ({} B each in both systems), appended durably with their indexes, fetched by index, the tail \
          truncated and re-appended as on a conflict, the head compacted. nano_wal through its Rust API (`append_batch` \
-         durable, `read_range_into`, `replay_from_index`, `truncate_after`, `purge_before`, \
+         durable, `read_range_into`, `replay_from_index`, `truncate_after_deferred`, `purge_before`, \
          `purge_before_deferred`), raft-engine through its \
          entry API (`LogBatch::add_entries` + `Engine::write` with sync, `fetch_entries_to`, an append at a lower index \
          for the truncation, a `Compact` command). Medians of {} repetitions, the two systems alternating which goes \
@@ -1153,15 +1153,16 @@ const NOTES: &str = "\
   through each engine's entry API; raft-engine's entries are `protobuf` `BytesValue` messages of those 144 bytes, and its
   reads here are of its log files (its memtable holds only each entry's position; a fetch reads and checks the whole block
   of the write that held the entry, kept in a one-block per-thread cache), not of an in-memory copy. Appends are durable
-  (`append_batch(.., durable = true)`, `write(batch, sync = true)`). A truncation cycle is nano_wal's `truncate_after` then a
-  durable `append_batch` of 100, raft-engine's one synced write of 100 entries from the lower index (its way to truncate).
+  (`append_batch(.., durable = true)`, `write(batch, sync = true)`). A truncation cycle is nano_wal's `truncate_after_deferred` (a
+  truncation record in the active segment, durable with the next sync) then a durable `append_batch` of 100,
+  raft-engine's one synced write of 100 entries from the lower index (its way to truncate): both durable when the
+  write returns.
   The durable compaction row writes raft-engine's `Compact` command with a sync, as durable as `purge_before`; the
   `compact_to` row shows raft-engine's own call, which does not sync, against `purge_before_deferred`, which does not
   either (a crash before the next sync may take either back). What each does per
   operation (strace of a `--quick` run): a durable append is one `pwrite` and one `fdatasync` in both; a truncation cycle
-  is one `pwrite` and one `fdatasync` in raft-engine, and in nano_wal a segment restart (a new segment created, its
-  header written, `fsync`; the directory `fsync`ed; the previous cycle's segment, whose records this cycle drops, unlinked
-  without being sealed and without a directory sync) before the append's `pwrite` and `fdatasync`: three syncs to one;
+  is one `pwrite` and one `fdatasync` in raft-engine, and in nano_wal the truncation record's `pwrite` before the
+  append's `pwrite` and `fdatasync`;
   a durable compaction is one `pwrite` and one `fdatasync` in both (nano_wal's of its metadata file), `compact_to` and
   `purge_before_deferred` one `pwrite` each and no sync. A range fetch is one `pread` in nano_wal, one per write block it touches in raft-engine (the
   log is filled in writes of 16 entries: ~5 per range of 64).

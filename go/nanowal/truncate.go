@@ -20,6 +20,18 @@ func (l *Log) TruncateAfter(index uint64) error {
 	return l.do("TruncateAfter", func(w *C.nwal) C.enum_nwal_status { return C.nwal_truncate_after(w, C.uint64_t(index)) })
 }
 
+// TruncateAfterDeferred is TruncateAfter without waiting for the disk, when
+// the records it drops all lie in the active segment (otherwise it is
+// TruncateAfter): one truncation record written, not synced. Readers see
+// the log truncated at once; it becomes durable with the next durable
+// append, Sync or Close, and a crash before that may bring the dropped
+// records back (never a record appended after it without it). A Raft
+// follower truncating a conflicting tail and appending the leader's
+// entries durably pays one sync for both.
+func (l *Log) TruncateAfterDeferred(index uint64) error {
+	return l.do("TruncateAfterDeferred", func(w *C.nwal) C.enum_nwal_status { return C.nwal_truncate_after_deferred(w, C.uint64_t(index)) })
+}
+
 // PurgeBefore drops every record with an index below index (once a
 // snapshot or checkpoint covers them): FirstIndex becomes index, up to
 // LastIndex+1 (every record dropped: the next append gets index), and the

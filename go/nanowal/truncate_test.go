@@ -47,13 +47,24 @@ func TestTruncateAfterPurgeBeforeAndReset(t *testing.T) {
 	}
 	wantError(t, func() error { _, err := l.Read(old[3]); return err }(), nanowal.ErrNotFound, "")
 	fresh := appendN(t, l, "new", 2)
-	if fresh[0].Index != 4 || fresh[0].SegmentID == old[3].SegmentID {
+	if fresh[0].Index != 4 || fresh[0].SegmentID == old[3].SegmentID && fresh[0].Offset <= old[4].Offset {
 		t.Fatalf("append after the cut: %+v (the dropped one was %+v)", fresh[0], old[3])
 	}
 	// The dropped ref stays dropped although index 4 exists again.
 	wantError(t, func() error { _, err := l.Read(old[3]); return err }(), nanowal.ErrNotFound, "")
 	if e, err := l.ReadIndex(4); err != nil || string(e.Content) != "new0" {
 		t.Fatalf("index 4 after the cut: %q %v", e.Content, err)
+	}
+	// Deferred: the same reads at once, durable with the next Sync.
+	if err := l.TruncateAfterDeferred(4); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := l.State(); st.LastIndex != 4 {
+		t.Fatalf("after TruncateAfterDeferred(4): %+v", st)
+	}
+	wantError(t, func() error { _, err := l.Read(fresh[1]); return err }(), nanowal.ErrNotFound, "")
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
 	}
 	if err := l.TruncateAfter(100); err != nil {
 		t.Fatalf("TruncateAfter above the last index: %v", err)

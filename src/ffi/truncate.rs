@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! Truncation at both ends and reset: `nwal_truncate_after`,
-//! `nwal_purge_before`, `nwal_purge_before_deferred`, `nwal_reset`.
+//! `nwal_truncate_after_deferred`, `nwal_purge_before`,
+//! `nwal_purge_before_deferred`, `nwal_reset`.
 
 // Doxygen's `@param[in]` is not an intra-doc link.
 #![allow(rustdoc::broken_intra_doc_links)]
@@ -17,11 +18,12 @@ use crate::Wal;
 /// covers them (`nwal_purge_before`), or all at once when a follower
 /// installs a snapshot (`nwal_reset`). Each is durable when it returns OK,
 /// and a crash during one leaves the log as it was before or as it is
-/// after, never a mix; `nwal_purge_before_deferred` is the purge that a
-/// crash before the next sync may take back. A dropped record never comes
-/// back (but for that purge), and every ref or index
-/// of one gives `NWAL_ERR_NOT_FOUND` afterwards, even once new records were
-/// appended at its index (they go to a new segment: no offset is reused).
+/// after, never a mix; `nwal_truncate_after_deferred` and
+/// `nwal_purge_before_deferred` are the ones that a crash before the next
+/// sync may take back. A dropped record never comes back (but for those),
+/// and every ref or index of one gives `NWAL_ERR_NOT_FOUND` afterwards,
+/// even once new records were appended at its index (they go after a
+/// truncation record, or to a new segment: no offset is reused).
 /// Reads running meanwhile see the log before or after; an iterator that
 /// was past the cut ends with `NWAL_ERR_NOT_FOUND` (it may first return
 /// records it had already read ahead), one before it goes on with the
@@ -41,9 +43,12 @@ use crate::Wal;
 /// @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL, or `index` is below
 ///                                   `first_index - 1`; nothing changed.
 /// @retval NWAL_ERR_SHUTDOWN         the log was shut down.
-/// @retval NWAL_ERR_IO               sealing the active segment or creating
-///                                   the next one failed; the log is as it
-///                                   was (a failed sync poisons it).
+/// @retval NWAL_ERR_IO               writing or syncing the truncation
+///                                   record, sealing the active segment or
+///                                   creating the next one failed; a failed
+///                                   write changes nothing, a failed sync
+///                                   poisons the log (after reopen it is
+///                                   the one before or the one after).
 /// @retval NWAL_ERR_CORRUPTED_DATA   the index footer of the segment holding
 ///                                   `index` gives no end for it; nothing
 ///                                   changed.
@@ -62,6 +67,46 @@ pub unsafe extern "C" fn nwal_truncate_after(w: *mut nwal, index: u64) -> nwal_s
     with_handle("nwal_truncate_after", w, |wal: &Wal| {
         wal.truncate_after(index)
             .map_err(engine("nwal_truncate_after"))
+    })
+}
+
+/// `nwal_truncate_after` without waiting for the disk, when the records it
+/// drops all lie in the active segment (otherwise it is
+/// `nwal_truncate_after`): one 32-byte truncation record written, not
+/// synced. Readers see the log truncated at once, and the next append gets
+/// `index + 1`. It becomes durable with the next sync of the log: a
+/// durable append (its records follow the truncation record, so the sync
+/// that makes them durable covers it), `nwal_sync` or `nwal_shutdown`. A
+/// crash before that may bring the dropped records back, and never keeps
+/// a record appended after the truncation without the truncation. A Raft
+/// follower that truncates a conflicting tail and appends the leader's
+/// entries durably pays one sync for both.
+///
+/// @param[in] w     the log.
+/// @param[in] index the last index kept, as for `nwal_truncate_after`.
+///
+/// @retval NWAL_OK                   the records after `index` are gone for
+///                                   readers (or there were none).
+/// @retval NWAL_ERR_INVALID_ARGUMENT `w` is NULL, or `index` is below
+///                                   `first_index - 1`; nothing changed.
+/// @retval NWAL_ERR_SHUTDOWN         the log was shut down.
+/// @retval NWAL_ERR_IO               as for `nwal_truncate_after`.
+/// @retval NWAL_ERR_CORRUPTED_DATA   as for `nwal_truncate_after`.
+/// @retval NWAL_ERR_PANIC            internal error, now or in an earlier
+///                                   call on `w` (the handle is poisoned).
+///
+/// Thread-safe: waits for appends under way; appends wait for it.
+///
+/// @since 0.2 (symbol version NWAL_0.2)
+///
+/// # Safety
+/// - `w` is NULL or a handle returned by `nwal_open` and not yet passed to
+///   `nwal_close`.
+#[no_mangle]
+pub unsafe extern "C" fn nwal_truncate_after_deferred(w: *mut nwal, index: u64) -> nwal_status {
+    with_handle("nwal_truncate_after_deferred", w, |wal: &Wal| {
+        wal.truncate_after_deferred(index)
+            .map_err(engine("nwal_truncate_after_deferred"))
     })
 }
 

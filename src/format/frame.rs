@@ -3,13 +3,13 @@
 //! the records of a packed append) and every check of a record read back.
 
 use super::{
-    crc_seed, record_size, FLAG_BATCH_CONTINUES, FLAG_HAS_HEADER, MAX_CONTENT_LEN, MAX_SYNCED_END,
-    RECORD_FRAME_SIZE, RECORD_MAGIC, SEGMENT_HEADER_SIZE,
+    crc_seed, record_size, FLAG_BATCH_CONTINUES, FLAG_HAS_HEADER, FLAG_TRUNCATION, MAX_CONTENT_LEN,
+    MAX_SYNCED_END, RECORD_FRAME_SIZE, RECORD_MAGIC, SEGMENT_HEADER_SIZE,
 };
 use crate::crc::{self, Position};
 
 /// Every flag this format version defines: a record with another is refused.
-const KNOWN_FLAGS: u16 = FLAG_BATCH_CONTINUES | FLAG_HAS_HEADER;
+const KNOWN_FLAGS: u16 = FLAG_BATCH_CONTINUES | FLAG_HAS_HEADER | FLAG_TRUNCATION;
 
 /// Where the CRC sits in the frame.
 const CRC_AT: std::ops::Range<usize> = crc::CRC_FIELD;
@@ -66,6 +66,27 @@ pub fn encode_frame(
         content,
         batch_continues,
     )
+}
+
+/// Write a whole truncation record (see [`FLAG_TRUNCATION`]) into `out`
+/// (32 bytes): keeps the records up to index `kept`.
+pub(crate) fn encode_truncation_frame(
+    out: &mut [u8],
+    seed: u32,
+    offset: u64,
+    synced_end: u64,
+    kept: u64,
+) {
+    let mut f = frame_fields(synced_end, None, 8, false);
+    f[12..14].copy_from_slice(&FLAG_TRUNCATION.to_le_bytes());
+    out[..CRC_AT.start].copy_from_slice(&f);
+    out[RECORD_FRAME_SIZE..RECORD_FRAME_SIZE + 8].copy_from_slice(&kept.to_le_bytes());
+    let crc = crc::record(
+        seed,
+        Position { offset, index: 0 },
+        &out[..RECORD_FRAME_SIZE + 8],
+    );
+    out[CRC_AT].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// [`encode_frame`] with the segment's CRC seed already computed.
@@ -162,6 +183,21 @@ impl Frame {
     pub fn has_header(&self) -> bool {
         self.flags & FLAG_HAS_HEADER != 0
     }
+    /// A truncation record (see [`FLAG_TRUNCATION`]), not a record of the log.
+    #[inline]
+    pub fn is_truncation(&self) -> bool {
+        self.flags & FLAG_TRUNCATION != 0
+    }
+    /// The index a record with this frame is checked at, where the log
+    /// would put `index`: 0 for a truncation record.
+    #[inline]
+    pub fn crc_index(&self, index: u64) -> u64 {
+        if self.is_truncation() {
+            0
+        } else {
+            index
+        }
+    }
 
     /// The fields of a 24-byte frame as they lie, nothing checked.
     #[inline]
@@ -184,6 +220,8 @@ impl Frame {
         self.content_len <= MAX_CONTENT_LEN
             && self.flags & !KNOWN_FLAGS == 0
             && (self.flags & FLAG_HAS_HEADER != 0 || self.header_len == 0)
+            && (self.flags & FLAG_TRUNCATION == 0
+                || self.flags == FLAG_TRUNCATION && self.content_len == 8)
     }
 
     /// Every check of a whole record `b` whose frame this is, found at
@@ -253,6 +291,14 @@ pub(crate) fn frame_fault(b: &[u8]) -> String {
     }
     if frame.flags & !KNOWN_FLAGS != 0 {
         return format!("unknown record flags {:#x}", frame.flags);
+    }
+    if frame.flags & FLAG_TRUNCATION != 0
+        && (frame.flags != FLAG_TRUNCATION || frame.content_len != 8)
+    {
+        return format!(
+            "truncation record with flags {:#x} and {} bytes of content (it has no other flag and 8 bytes)",
+            frame.flags, frame.content_len
+        );
     }
     debug_assert!(!frame.well_formed(), "frame_fault of a well-formed frame");
     "record has a header length but no header flag".to_string()
@@ -388,7 +434,15 @@ mod tests {
                 with(8, &(u32::MAX).to_le_bytes()),
                 "exceeds the format maximum",
             ),
-            (with(12, &4u16.to_le_bytes()), "unknown record flags 0x4"),
+            (with(12, &8u16.to_le_bytes()), "unknown record flags 0x8"),
+            (
+                with(12, &4u16.to_le_bytes()),
+                "truncation record with flags 0x4 and 7 bytes",
+            ),
+            (
+                with(12, &5u16.to_le_bytes()),
+                "truncation record with flags 0x5",
+            ),
             (
                 with(6, &1u16.to_le_bytes()),
                 "header length but no header flag",

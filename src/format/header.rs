@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! The segment header: the 64 bytes at the start of every segment file.
 
-use super::{FORMAT_VERSION, SEGMENT_HEADER_SIZE, SEGMENT_MAGIC};
+use super::{FORMAT_VERSION, READ_VERSIONS, SEGMENT_HEADER_SIZE, SEGMENT_MAGIC};
 use crate::crc;
 
 /// The fields of a segment header.
@@ -47,11 +47,11 @@ impl SegmentHeader {
         // The version first, so an older file is named as such instead of
         // failing the size or checksum checks of this version.
         let version = b.get(8..10).map(|v| u16::from_le_bytes([v[0], v[1]]));
-        if b.starts_with(&SEGMENT_MAGIC) && version.is_some_and(|v| v != FORMAT_VERSION) {
+        if b.starts_with(&SEGMENT_MAGIC) && version.is_some_and(|v| !READ_VERSIONS.contains(&v)) {
             let version = version.unwrap_or_default();
             return Err(format!(
                 "segment written in format version {version}, which this library \
-                 (format version {FORMAT_VERSION}) does not read"
+                 (format version {FORMAT_VERSION}, reads {READ_VERSIONS:?}) does not read"
             ));
         }
         if b.len() < SEGMENT_HEADER_SIZE {
@@ -143,7 +143,7 @@ mod tests {
         v1[44..48].copy_from_slice(&crc.to_le_bytes());
         let err = SegmentHeader::decode(&v1).unwrap_err();
         assert!(
-            err.contains("format version 1, which this library (format version 2) does not read"),
+            err.contains("format version 1, which this library (format version 3, reads [2, 3]) does not read"),
             "{err}"
         );
     }

@@ -15,7 +15,7 @@ pub mod meta;
 pub(crate) mod names;
 
 pub use crate::crc::Position;
-pub use footer::{Trailer, FOOTER_MAGIC, TRAILER_SIZE};
+pub use footer::{footer_size, Trailer, FOOTER_MAGIC, FOOTER_MAGIC_RANGES, TRAILER_SIZE};
 pub(crate) use frame::{
     append_records, encode_frame_seeded, frame_fault, record_error, record_fault, verified_frame,
     well_formed_frame,
@@ -29,8 +29,13 @@ use crate::crc;
 pub const SEGMENT_MAGIC: [u8; 8] = *b"NANO-LOG";
 /// Magic at offset 0 of every record.
 pub const RECORD_MAGIC: [u8; 6] = *b"NANORC";
-/// Format version written into new segments; readers refuse any other.
-pub const FORMAT_VERSION: u16 = 2;
+/// Format version written into new segments. Version 3 adds truncation
+/// records ([`FLAG_TRUNCATION`]) and index footers that list dropped byte
+/// ranges; a version 2 segment is version 3 without either, so readers
+/// take both ([`READ_VERSIONS`]) and refuse any other.
+pub const FORMAT_VERSION: u16 = 3;
+/// Format versions readers take.
+pub const READ_VERSIONS: [u16; 2] = [2, 3];
 /// Size of the segment header; the first record starts here.
 pub const SEGMENT_HEADER_SIZE: usize = 64;
 /// Size of the fixed frame in front of every record.
@@ -63,6 +68,27 @@ pub const FLAG_BATCH_CONTINUES: u16 = 1 << 0;
 /// Frame flag: the record has a header (possibly empty). Distinguishes
 /// `Some(b"")` from `None`.
 pub const FLAG_HAS_HEADER: u16 = 1 << 1;
+/// Frame flag: a truncation record, not a record of the log. Its content
+/// is 8 bytes, the index of the last record it keeps (u64 LE); every record
+/// of the segment before it with a higher index is dropped, and the record
+/// after it gets the next index. It has no header and no other flag, and
+/// its CRC is taken at index 0 (no record has that index).
+pub const FLAG_TRUNCATION: u16 = 1 << 2;
+/// Size of a truncation record (frame and its 8 bytes of content).
+pub const TRUNCATION_RECORD_SIZE: u64 = RECORD_FRAME_SIZE as u64 + 8;
+
+/// The 32 bytes of a truncation record keeping the records up to `kept`,
+/// at `offset` of the segment whose CRC seed is `seed`.
+pub(crate) fn encode_truncation(
+    seed: u32,
+    offset: u64,
+    synced_end: u64,
+    kept: u64,
+) -> [u8; TRUNCATION_RECORD_SIZE as usize] {
+    let mut b = [0u8; TRUNCATION_RECORD_SIZE as usize];
+    frame::encode_truncation_frame(&mut b, seed, offset, synced_end, kept);
+    b
+}
 
 /// Total on-disk size of a record with the given payload lengths.
 pub fn record_size(header_len: usize, content_len: usize) -> u64 {

@@ -6,8 +6,8 @@
 use super::{Inner, Wal};
 use crate::error::{Result, WalError};
 use crate::format::{
-    append_records, encode_frame_seeded, record_size, Position, MAX_CONTENT_LEN, MAX_HEADER_LEN,
-    RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
+    append_records, encode_frame_seeded, footer_size, record_size, Position, MAX_CONTENT_LEN,
+    MAX_HEADER_LEN, RECORD_FRAME_SIZE, SEGMENT_HEADER_SIZE,
 };
 use crate::record::{EntryRef, WriteEntry};
 use crate::segment::Segment;
@@ -127,13 +127,6 @@ impl Wal {
         }
         Ok((segment_id, at))
     }
-}
-
-/// Size of the index footer of a segment of `records` records: the size cap
-/// bounds the sealed file, footer included.
-#[inline]
-fn footer_size(records: u64) -> u64 {
-    8 * records + TRAILER_SIZE as u64
 }
 
 /// Check the size of every record: returns the batch's on-disk size and
@@ -362,7 +355,10 @@ impl Inner {
                             && app.write.end > SEGMENT_HEADER_SIZE as u64
                             && app.write.end
                                 + total
-                                + footer_size(app.write.records + count as u64)
+                                + footer_size(
+                                    app.write.records + count as u64,
+                                    app.write.ranges,
+                                )
                                 > cap)
                         && app.write.records + count as u64 <= self.config.max_segment_records =>
                 {

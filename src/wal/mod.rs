@@ -71,6 +71,8 @@ struct WriteState {
     prewrite_failed: bool,
     /// Records in the segment.
     records: u64,
+    /// Byte ranges its truncation records dropped (the footer lists them).
+    ranges: u64,
     /// The segment's record ends, shared with its readers (the appender's
     /// own handle: no load of the segment's swap cell per record).
     ends: Option<EndsWriter>,
@@ -84,6 +86,7 @@ impl WriteState {
             file_len: end,
             prewrite_failed: false,
             records,
+            ranges: seg.map_or(0, |s| s.dropped_ranges().len() as u64),
             ends: seg.and_then(Segment::ends_writer),
         }
     }

@@ -110,7 +110,14 @@ impl Inner {
         self.poison.check()?;
         let footer = seg
             .ends_in_memory(w.records)
-            .map(|ends| Trailer::encode_footer(seg.crc_seed(), seg.first_index(), &ends))
+            .map(|ends| {
+                Trailer::encode_footer(
+                    seg.crc_seed(),
+                    seg.first_index(),
+                    &ends,
+                    &seg.dropped_ranges(),
+                )
+            })
             .unwrap_or_default();
         let cut = w.file_len > w.end;
         let mut written = false;

@@ -25,6 +25,25 @@ impl Wal {
     /// Refs and indexes of dropped records are `IndexNotFound` (or
     /// `SegmentNotFound`) afterwards. Waits for appends under way.
     pub fn truncate_after(&self, index: u64) -> Result<()> {
+        self.truncate_after_as(index, true)
+    }
+
+    /// [`Wal::truncate_after`] without waiting for the disk, when the
+    /// records dropped all lie in the active segment (else it is
+    /// `truncate_after`): one truncation record written, not synced.
+    /// Readers see the log truncated at once and the next append gets
+    /// `index + 1`; the truncation is durable with the next sync of the
+    /// log: a durable append (its records follow the truncation record, so
+    /// the sync that makes them durable makes it durable first), `sync`, or
+    /// shutdown. A crash before that may bring the dropped records back,
+    /// never a mix: never a record appended after the truncation without
+    /// it. What a Raft follower wants when it truncates a conflicting tail
+    /// and appends the leader's entries at once.
+    pub fn truncate_after_deferred(&self, index: u64) -> Result<()> {
+        self.truncate_after_as(index, false)
+    }
+
+    fn truncate_after_as(&self, index: u64, durable: bool) -> Result<()> {
         let inner = &*self.inner;
         let mut app = inner.lock_appender();
         inner.check_writable()?;
@@ -38,6 +57,9 @@ impl Wal {
                 state.first_index,
                 state.first_index - 1
             )));
+        }
+        if inner.fits_in_active(&app, index) {
+            return inner.truncate_within(&mut app, index, durable);
         }
         inner.restart(&mut app, index + 1, false)
     }
@@ -123,6 +145,89 @@ impl Inner {
             return Err(WalError::Shutdown);
         }
         self.poison.check()
+    }
+
+    /// Can the truncation after `kept` be a truncation record in the active
+    /// segment: are the records it drops all there, does the segment take
+    /// truncation records, and do the record and a larger footer fit the
+    /// size cap?
+    fn fits_in_active(&self, app: &Appender, kept: u64) -> bool {
+        let Some(seg) = &app.segment else {
+            return false;
+        };
+        let cap = self.config.max_segment_bytes;
+        let keep = (kept + 1).saturating_sub(seg.first_index());
+        seg.takes_truncation_records()
+            && kept + 1 >= seg.first_index()
+            && (cap == 0
+                || app.write.end
+                    + crate::format::TRUNCATION_RECORD_SIZE
+                    + crate::format::footer_size(keep, app.write.ranges + 1)
+                    <= cap)
+    }
+
+    /// Drop the records of the active segment after index `kept` with a
+    /// truncation record (appender lock held). The system calls: one
+    /// `pwrite` of the 32-byte record at the segment's end, then, when
+    /// `durable`, its `fdatasync`. Only then is the truncation published
+    /// (the segment's count lowered and the dropped range added, followers
+    /// told): a crash before the record is on disk leaves the log as it was,
+    /// one after leaves it truncated (recovery applies the record), and a
+    /// record appended later lies after it, so nothing durable can follow
+    /// a truncation that is not (docs/RELIABILITY.md lists the states).
+    fn truncate_within(&self, app: &mut Appender, kept: u64, durable: bool) -> Result<()> {
+        let seg = app.segment.clone().expect("checked by fits_in_active");
+        self.poison.check()?;
+        let keep = kept + 1 - seg.first_index();
+        let from = seg.records_end_raw(keep);
+        let offset = app.write.end;
+        let record = crate::format::encode_truncation(
+            seg.crc_seed(),
+            offset,
+            seg.synced_end().min(offset),
+            kept,
+        );
+        let end = offset + record.len() as u64;
+        if let Err(e) = seg.write_at(&[std::io::IoSlice::new(&record)], offset) {
+            if let Err(te) = seg.truncate(offset) {
+                self.poison.set(
+                    format!("truncating segment {} after a failed write", seg.id()),
+                    &te,
+                );
+            }
+            app.write.file_len = app.write.file_len.max(end);
+            return Err(WalError::io(
+                format!(
+                    "writing a truncation record to segment {} at offset {offset}",
+                    seg.id()
+                ),
+                e,
+            ));
+        }
+        if durable {
+            if let Err(e) = seg.sync_data() {
+                let context = format!("fdatasync of segment {} after a truncation", seg.id());
+                self.poison.set(context.clone(), &e);
+                return Err(WalError::io(context, e));
+            }
+            seg.mark_synced(end);
+        }
+        // Published: followers past `kept` learn of the cut before an
+        // append can reuse the indexes.
+        self.cuts.cut(kept);
+        seg.truncate_within(keep, (from, end));
+        seg.publish_end(end);
+        app.write.end = end;
+        app.write.file_len = app.write.file_len.max(end);
+        app.write.records = keep;
+        app.write.ranges = seg.dropped_ranges().len() as u64;
+        app.next_index = kept + 1;
+        self.group_commit.truncated(kept);
+        if durable {
+            self.group_commit.mark_durable((seg.id(), end), kept);
+        }
+        self.wake_followers();
+        Ok(())
     }
 
     /// Go on at index `next` in a new segment (appender lock held): every

@@ -85,9 +85,22 @@ int main(void) {
   check_gone(w, &refs[7]);
   check_gone(w, &refs[8]);
   nwal_entry_ref again = put(w, 'X', T + HOUR);
-  CHECK(again.index == 7 && again.segment_id != refs[7].segment_id);
+  /* In the same segment, after the truncation record: never the same place. */
+  CHECK(again.index == 7 && again.segment_id == refs[7].segment_id);
+  CHECK(again.offset > refs[8].offset);
   check_ref_gone(w, &refs[7]); /* never the bytes appended since */
   check_byte(w, 7, 'X');
+
+  /* Deferred: the same reads at once; nwal_sync makes it durable. */
+  CHECK_STATUS(nwal_truncate_after_deferred(NULL, 6), NWAL_ERR_INVALID_ARGUMENT);
+  CHECK_OK(nwal_truncate_after_deferred(w, 6));
+  check_bounds(w, 1, 6);
+  check_ref_gone(w, &again);
+  nwal_entry_ref again2 = put(w, 'Y', T + HOUR);
+  CHECK(again2.index == 7 && again2.offset > again.offset);
+  check_byte(w, 7, 'Y');
+  CHECK_OK(nwal_sync(w));
+  again = again2;
 
   /* Into the sealed segment: 4..7 go, the segment of 5..8 is deleted. */
   CHECK_OK(nwal_truncate_after(w, 3));

@@ -323,6 +323,14 @@ pub const Log = struct {
         return check(c.nwal_truncate_after(self.handle, index));
     }
 
+    /// `truncateAfter` without waiting for the disk, when the records it
+    /// drops all lie in the active segment (else it is `truncateAfter`):
+    /// durable with the next durable append, `sync` or close; a crash
+    /// before that may bring the dropped records back.
+    pub fn truncateAfterDeferred(self: Log, index: u64) Error!void {
+        return check(c.nwal_truncate_after_deferred(self.handle, index));
+    }
+
     /// Drop every record with an index below `index` (up to
     /// `last_index + 1`; at or below `first_index` nothing changes):
     /// `first_index` becomes `index` and the whole segments below it are
@@ -781,6 +789,13 @@ test "truncate after an index, purge before one, reset" {
     const again = try log.append(null, "new", test_now_ms, 0);
     try testing.expectEqual(@as(u64, 3), again.index);
     try testing.expectError(error.NotFound, log.readBatch(refs[2..3], &recs));
+    // Deferred: the same reads at once; sync makes it durable.
+    try log.truncateAfterDeferred(2);
+    try testing.expectEqual(@as(u64, 2), (try log.state()).last_index);
+    const again2 = try log.append(null, "newer", test_now_ms, 0);
+    try testing.expectEqual(@as(u64, 3), again2.index);
+    try testing.expectError(error.NotFound, log.readBatch(&.{again}, &recs));
+    try log.sync();
 
     // Purge the head: records 3 and 4 in segments an hour apart (the
     // default segment duration), then keep only 4.
