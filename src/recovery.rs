@@ -603,18 +603,12 @@ pub(crate) fn plan_tail(
     let mut first_seen = None;
     loop {
         match scan.next_record() {
-            Ok(Some(rec)) if rec.frame.is_truncation() && pending == 0 => {
-                apply_truncation(seg, &mut plan, &rec);
-            }
+            // (The scan refuses one inside a batch: `pending` is 0.)
             Ok(Some(rec)) if rec.frame.is_truncation() => {
-                // Written between appends, never inside a batch.
-                plan.damage = Some(judge_damage(
-                    seg,
-                    (rec.offset, rec.index + 1),
-                    "a truncation record inside a batch".into(),
-                    len,
-                )?);
-                break;
+                apply_truncation(seg, &mut plan, &rec);
+                if plan.records == 0 {
+                    first_seen = None;
+                }
             }
             Ok(Some(rec)) => {
                 let entry = EntryRef {

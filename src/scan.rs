@@ -67,6 +67,8 @@ pub(crate) struct Scanner {
     /// Start of the first dropped range at or after `pos` (`u64::MAX`:
     /// none), so the hot loop pays one comparison per record.
     next_drop: u64,
+    /// The last record returned says more of its batch follow.
+    in_batch: bool,
 }
 
 impl Scanner {
@@ -90,6 +92,7 @@ impl Scanner {
             dropped: Arc::new(Vec::new()),
             truncations: 0,
             next_drop: u64::MAX,
+            in_batch: false,
         }
     }
 
@@ -253,6 +256,7 @@ impl Scanner {
         }
         self.pos += size;
         self.index += 1;
+        self.in_batch = frame.batch_continues();
         Ok(Some(ScannedRecord {
             offset,
             index,
@@ -275,8 +279,27 @@ impl Scanner {
         size: u64,
     ) -> Result<Option<ScannedRecord>, ScanStop> {
         if !self.raw {
+            // One inside a range the segment knows (at its end, or inside a
+            // later truncation's): a truncation dropped what this scan read
+            // past the range's start. Any other is not part of the log:
+            // damage.
             self.load_dropped();
-            return Err(ScanStop::Dropped);
+            let end = offset + size;
+            if self.dropped.iter().any(|r| r.0 <= offset && end <= r.1) {
+                return Err(ScanStop::Dropped);
+            }
+            return Err(ScanStop::Invalid {
+                offset,
+                detail: "a truncation record the segment does not know of".into(),
+            });
+        }
+        if self.in_batch {
+            return Err(ScanStop::Invalid {
+                offset,
+                detail: "a truncation record inside a batch (the record before it says more \
+                         of its batch follow)"
+                    .into(),
+            });
         }
         let body = &self.chunk[at + RECORD_FRAME_SIZE..at + size as usize];
         let kept = u64::from_le_bytes(body.try_into().expect("8 bytes, checked by the frame"));
@@ -404,8 +427,9 @@ fn probe(
     segment.read_append(&mut rec, size as usize, at)?;
     let seed = segment.crc_seed();
     if frame.is_truncation() {
-        // Any index: the scan from here applies the truncation record and
-        // takes the next record's index from it.
+        // Whatever the index expected: its own `kept` says what follows. Its
+        // index is the one the record after it gets (a scan from here with
+        // it applies the truncation record).
         let found = frame.covers(
             &rec,
             seed,
@@ -414,7 +438,8 @@ fn probe(
                 index: 0,
             },
         );
-        return Ok(found.then_some(u64::MAX));
+        let kept = u64::from_le_bytes(rec[RECORD_FRAME_SIZE..].try_into().expect("8 bytes"));
+        return Ok(found.then_some(kept.saturating_add(1)));
     }
     Ok((index..=index.saturating_add(more))
         .find(|&index| frame.covers(&rec, seed, Position { offset: at, index })))
