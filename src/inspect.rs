@@ -14,7 +14,7 @@ use crate::read::{read_refs, read_refs_into, ReadBuf};
 use crate::record::{EntryRef, Record};
 use crate::recovery::{
     apply_floor, check_header, count_sealed, index_sealed, list_segments, plan_tail, purge_floor,
-    read_trailer, HeaderCheck,
+    read_ranges, read_trailer, HeaderCheck,
 };
 use crate::replay::{Replay, Source};
 use crate::segment::{Segment, SegmentMap};
@@ -403,15 +403,9 @@ impl LogView {
                 )));
             }
         }
-        let span = t.ranges_span();
-        let mut b = vec![0u8; (span.end - span.start) as usize];
-        seg.read_exact_at(&mut b, span.start).map_err(io_err)?;
-        let ranges = match t.ranges {
-            0 => Vec::new(),
-            _ => match t.decode_ranges(&b, seg.crc_seed()) {
-                Ok(r) => r,
-                Err(problem) => return Ok(Some(problem)),
-            },
+        let ranges = match read_ranges(seg, &t).map_err(io_err)? {
+            Ok(r) => r,
+            Err(problem) => return Ok(Some(problem)),
         };
         if ranges != plan.dropped {
             return Ok(Some(format!(

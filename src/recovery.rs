@@ -436,10 +436,7 @@ pub(crate) fn index_sealed(seg: &Arc<Segment>) -> Result<Option<String>> {
         // A truncation may have dropped the last records the footer counts.
         Ok(t) if t.count >= count => 'trusted: {
             if t.ranges > 0 {
-                let span = t.ranges_span();
-                let mut b = vec![0u8; (span.end - span.start) as usize];
-                seg.read_exact_at(&mut b, span.start).map_err(io_err)?;
-                match t.decode_ranges(&b, seg.crc_seed()) {
+                match read_ranges(seg, &t).map_err(io_err)? {
                     Ok(ranges) => seg.set_dropped(ranges),
                     Err(problem) => break 'trusted problem,
                 }
@@ -511,6 +508,22 @@ pub(crate) fn read_trailer(
     let mut b = [0u8; TRAILER_SIZE];
     seg.read_exact_at(&mut b, len - TRAILER_SIZE as u64)?;
     Ok(Trailer::decode(&b, seg.crc_seed(), seg.first_index(), len))
+}
+
+/// The dropped ranges of `seg`'s index footer whose trailer is `t` (one
+/// positional read; none without ranges), if they verify (the error says
+/// why not).
+pub(crate) fn read_ranges(
+    seg: &Segment,
+    t: &Trailer,
+) -> std::io::Result<std::result::Result<Vec<(u64, u64)>, String>> {
+    if t.ranges == 0 {
+        return Ok(Ok(Vec::new()));
+    }
+    let span = t.ranges_span();
+    let mut b = vec![0u8; (span.end - span.start) as usize];
+    seg.read_exact_at(&mut b, span.start)?;
+    Ok(t.decode_ranges(&b, seg.crc_seed()))
 }
 
 /// What a scan of a segment found: where its committed data ends, the
@@ -668,7 +681,7 @@ fn apply_truncation(seg: &Segment, plan: &mut TailPlan, rec: &crate::scan::Scann
         let at = k
             .checked_sub(1)
             .map_or(SEGMENT_HEADER_SIZE as u64, |j| plan.ends[j]);
-        plan.dropped.iter().find(|r| r.0 == at).map_or(at, |r| r.1)
+        crate::segment::past_dropped(&plan.dropped, at)
     };
     plan.last = keep.checked_sub(1).map(|k| {
         let offset = start_of(k, plan);
@@ -687,8 +700,7 @@ fn apply_truncation(seg: &Segment, plan: &mut TailPlan, rec: &crate::scan::Scann
         .map_or(SEGMENT_HEADER_SIZE as u64, |k| plan.ends[k]);
     let end = rec.offset + rec.frame.total_size();
     plan.ends.truncate(keep);
-    plan.dropped.retain(|r| r.0 < from);
-    plan.dropped.push((from, end));
+    crate::segment::add_dropped(&mut plan.dropped, (from, end));
     plan.committed_end = end;
     plan.records = keep as u64;
     plan.next_index = rec.index + 1;

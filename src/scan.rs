@@ -75,6 +75,8 @@ impl Scanner {
     pub fn new(segment: Arc<Segment>, pos: u64, end: u64, index: u64) -> Self {
         let mut s = Scanner::raw(segment, pos, end, index);
         s.raw = false;
+        // No count the segment can have: the first load takes its ranges.
+        s.truncations = u64::MAX;
         s.load_dropped();
         s
     }
@@ -96,10 +98,10 @@ impl Scanner {
         }
     }
 
-    /// Load the segment's dropped ranges if a truncation changed them.
+    /// Load the segment's dropped ranges if they changed since.
     fn load_dropped(&mut self) {
         let truncations = self.segment.truncations();
-        if truncations != self.truncations || self.dropped.is_empty() {
+        if truncations != self.truncations {
             self.truncations = truncations;
             self.dropped = self.segment.dropped_ranges();
         }

@@ -21,6 +21,21 @@ use std::sync::{Arc, OnceLock};
 /// Segments by id: a stream's live ones, or those a read-only view found.
 pub(crate) type SegmentMap = BTreeMap<u64, Arc<Segment>>;
 
+/// Where a record that would start at `at` starts, given a segment's
+/// dropped byte ranges: past the range that begins there, if one does.
+#[inline]
+pub(crate) fn past_dropped(ranges: &[(u64, u64)], at: u64) -> u64 {
+    ranges.iter().find(|r| r.0 == at).map_or(at, |r| r.1)
+}
+
+/// Add the range a truncation record drops to a segment's `ranges`: it
+/// starts at the end of the last record kept, so it covers every earlier
+/// range that starts inside it (and those are removed).
+pub(crate) fn add_dropped(ranges: &mut Vec<(u64, u64)>, range: (u64, u64)) {
+    ranges.retain(|r| r.0 < range.0);
+    ranges.push(range);
+}
+
 /// Record ends per chunk of [`RecordEnds`] (32 KiB each).
 const ENDS_CHUNK: usize = 4096;
 
@@ -162,7 +177,8 @@ pub struct Segment {
     /// record), in order and apart: readers skip them, and no ref into
     /// one reads. Replaced whole by a truncation (appender lock held).
     dropped: ArcSwap<Vec<(u64, u64)>>,
-    /// Raised by each truncation inside the segment, so a reader that
+    /// Raised by each change of `dropped` (a truncation inside the
+    /// segment, or ranges a footer or a scan found), so a reader that
     /// caches [`Segment::dropped_ranges`] knows to load them again.
     truncations: AtomicU64,
     /// `dropped` is not empty (a load of it is skipped on reads when not).
@@ -398,14 +414,10 @@ impl Segment {
         if !self.any_dropped.load(Ordering::Acquire) {
             return Ok(ends.windows(2).map(|w| (w[0], w[1])).collect());
         }
-        // A record that starts where a dropped range does starts past it.
         let d = self.dropped.load();
         Ok(ends
             .windows(2)
-            .map(|w| match d.iter().find(|r| r.0 == w[0]) {
-                Some(r) => (r.1, w[1]),
-                None => (w[0], w[1]),
-            })
+            .map(|w| (past_dropped(&d, w[0]), w[1]))
             .collect())
     }
 
@@ -435,8 +447,7 @@ impl Segment {
         self.dropped.load_full()
     }
 
-    /// How many truncations inside the segment there were (see
-    /// `truncations`).
+    /// How many times the dropped ranges changed (see `truncations`).
     #[inline]
     pub(crate) fn truncations(&self) -> u64 {
         self.truncations.load(Ordering::Acquire)
@@ -460,6 +471,7 @@ impl Segment {
         let any = !ranges.is_empty();
         self.dropped.store(Arc::new(ranges));
         self.any_dropped.store(any, Ordering::Release);
+        self.truncations.fetch_add(1, Ordering::AcqRel);
     }
 
     /// A truncation inside the segment (appender lock held): keep its first
@@ -469,14 +481,8 @@ impl Segment {
     /// that sees the new ranges sees the new count too.
     pub(crate) fn truncate_within(&self, count: u64, range: (u64, u64)) {
         self.count.store(count, Ordering::Release);
-        let mut ranges: Vec<(u64, u64)> = self
-            .dropped
-            .load()
-            .iter()
-            .copied()
-            .filter(|r| r.0 < range.0)
-            .collect();
-        ranges.push(range);
+        let mut ranges = Vec::clone(&self.dropped.load());
+        add_dropped(&mut ranges, range);
         self.dropped.store(Arc::new(ranges));
         self.any_dropped.store(true, Ordering::Release);
         self.truncations.fetch_add(1, Ordering::AcqRel);
@@ -493,7 +499,8 @@ impl Segment {
     }
 
     /// Where the first `count` records end, from the ends kept in memory
-    /// (the active segment's), not past any dropped range.
+    /// (the active segment's; for a segment without them in memory, its
+    /// data end), not past any dropped range.
     pub(crate) fn records_end_raw(&self, count: u64) -> u64 {
         if count == 0 {
             return SEGMENT_HEADER_SIZE as u64;
@@ -509,20 +516,11 @@ impl Segment {
     /// the dropped range that starts there if one does (the truncation
     /// record that ends it is written: a sync up to here covers it).
     pub(crate) fn records_end(&self, count: u64) -> u64 {
-        let end = if count == 0 {
-            SEGMENT_HEADER_SIZE as u64
-        } else {
-            let ends = self.ends.load();
-            match ends.as_ref().and_then(|e| e.get(count - 1)) {
-                Some(end) => end,
-                None => return self.len(),
-            }
-        };
+        let end = self.records_end_raw(count);
         if !self.any_dropped.load(Ordering::Acquire) {
             return end;
         }
-        let d = self.dropped.load();
-        d.iter().find(|r| r.0 == end).map_or(end, |r| r.1)
+        past_dropped(&self.dropped.load(), end)
     }
 
     /// The CRC seed of this segment's records (`format::crc_seed(id)`).

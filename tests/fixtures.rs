@@ -116,6 +116,16 @@ fn rest_is_other_stream(name: &str, stream: &str) -> bool {
     owner != Some(stream)
 }
 
+/// Each record of a replay: its index and content.
+fn indexed(replay: nano_wal::Replay) -> Vec<(u64, Vec<u8>)> {
+    replay
+        .map(|x| {
+            let (r, rec) = x.unwrap();
+            (r.index, rec.content.to_vec())
+        })
+        .collect()
+}
+
 fn last_index() -> u64 {
     FIRST_INDEX + WINDOWS * PER_WINDOW - 1
 }
@@ -250,14 +260,7 @@ fn generate_the_cut_and_reset_fixture_streams() {
 fn the_committed_cut_and_reset_streams_read_back_and_go_on() {
     let (first, records) = cut_log();
     let view = LogView::open(dir(), CUT).unwrap();
-    let got: Vec<(u64, Vec<u8>)> = view
-        .replay(None)
-        .unwrap()
-        .map(|x| {
-            let (r, rec) = x.unwrap();
-            (r.index, rec.content.to_vec())
-        })
-        .collect();
+    let got = indexed(view.replay(None).unwrap());
     assert_eq!(got, records, "read-only replay");
     // The truncation's own segment took no record (the appends after it
     // rolled to a later window): it holds no index, and open deletes it.
@@ -385,14 +388,7 @@ fn the_committed_v3_stream_with_truncation_records_reads_back() {
         assert_eq!(view.check_footer(info.id).unwrap(), None, "{info:?}");
         assert_eq!(view.check_segment(info.id).unwrap().problem, None);
     }
-    let got: Vec<(u64, Vec<u8>)> = view
-        .replay(None)
-        .unwrap()
-        .map(|x| {
-            let (r, rec) = x.unwrap();
-            (r.index, rec.content.to_vec())
-        })
-        .collect();
+    let got = indexed(view.replay(None).unwrap());
     assert_eq!(got, want, "read-only replay");
     let tmp = tempfile::tempdir().unwrap();
     common::copy_dir(&v3_dir(), tmp.path());

@@ -46,14 +46,27 @@ fn file_name(id: u64) -> String {
     )
 }
 
-/// Append a record of index `index` to the segment `seg` (id `id`).
+/// Append a record of index `index` to the segment `seg` (id `id`),
+/// written when nothing but the header was synced.
 fn record(seg: &mut Vec<u8>, id: u64, index: u64, content: &[u8], continues: bool) {
+    record_synced(seg, id, index, content, continues, HDR);
+}
+
+/// [`record`] written when the segment was synced up to `synced_end`.
+fn record_synced(
+    seg: &mut Vec<u8>,
+    id: u64,
+    index: u64,
+    content: &[u8],
+    continues: bool,
+    synced_end: u64,
+) {
     let at = Position {
         offset: seg.len() as u64,
         index,
     };
     let mut frame = [0u8; 24];
-    encode_frame(&mut frame, id, at, HDR, None, content, continues);
+    encode_frame(&mut frame, id, at, synced_end, None, content, continues);
     seg.extend_from_slice(&frame);
     seg.extend_from_slice(content);
 }
@@ -127,22 +140,8 @@ fn a_truncation_record_inside_a_batch_is_damage_at_the_index_expected_there() {
     // Synced past the damage by its own watermark: were it taken as valid
     // there, the damage would be corruption and open would refuse.
     let after = seg.len() as u64;
-    let mut frame = [0u8; 24];
     let content = b"two, if the truncation applied";
-    encode_frame(
-        &mut frame,
-        1,
-        Position {
-            offset: after,
-            index: 2,
-        },
-        after,
-        None,
-        content,
-        false,
-    );
-    seg.extend_from_slice(&frame);
-    seg.extend_from_slice(content);
+    record_synced(&mut seg, 1, 2, content, false, after);
     write(tmp.path(), 1, &seg);
     let view = LogView::open(tmp.path(), "s").unwrap();
     let check = view.check_segment(1).unwrap();

@@ -3,7 +3,7 @@
 //! apart from the caller's buffers) and placed at the end of the active
 //! segment under the appender lock.
 
-use super::{Inner, Wal};
+use super::{Inner, Wal, WriteState};
 use crate::error::{Result, WalError};
 use crate::format::{
     append_records, encode_frame_seeded, footer_size, record_size, Position, MAX_CONTENT_LEN,
@@ -308,6 +308,27 @@ impl Encoding for Framed<'_, '_> {
 }
 
 impl Inner {
+    /// After a failed write of `[offset, end)` to `seg` (appender lock
+    /// held): leave no partial record behind, so the next write starts at
+    /// the same `offset` and recovery sees no garbage mid-log (a failed cut
+    /// poisons the log). A group commit, which syncs without this lock, may
+    /// have made the partial write's length durable before the cut: the cut
+    /// must be fsync'ed when the segment is sealed, so `w.file_len` covers it.
+    pub(super) fn cut_failed_write(
+        &self,
+        seg: &Segment,
+        w: &mut WriteState,
+        offset: u64,
+        end: u64,
+    ) {
+        if let Err(te) = seg.truncate(offset) {
+            self.poison.set(
+                format!("truncating segment {} after a failed write", seg.id()),
+                &te,
+            );
+        }
+        w.file_len = w.file_len.max(end);
+    }
     /// The clock guard: `now_ms` may lie at most `skew` ms past the end of
     /// the newest window (the active segment's: rotation only moves
     /// forward). A log with no segment yet takes any time.
@@ -401,18 +422,7 @@ impl Inner {
                 Ok((seg.id(), at))
             }
             Err(e) => {
-                // Leave no partial record behind: the next append must start at
-                // the same `end`, and recovery must not see garbage mid-log.
-                if let Err(te) = seg.truncate(offset) {
-                    self.poison.set(
-                        format!("truncating segment {} after a failed write", seg.id()),
-                        &te,
-                    );
-                }
-                // A group commit (which syncs without this lock) may have made
-                // the partial write's length durable before the cut: the cut
-                // must be fsync'ed when the segment is sealed.
-                w.file_len = w.file_len.max(offset + total);
+                self.cut_failed_write(seg, w, offset, offset + total);
                 Err(WalError::io(
                     format!(
                         "writing {count} record(s) ({total} bytes) to segment {} at offset {offset}",

@@ -189,13 +189,7 @@ impl Inner {
         );
         let end = offset + record.len() as u64;
         if let Err(e) = seg.write_at(&[std::io::IoSlice::new(&record)], offset) {
-            if let Err(te) = seg.truncate(offset) {
-                self.poison.set(
-                    format!("truncating segment {} after a failed write", seg.id()),
-                    &te,
-                );
-            }
-            app.write.file_len = app.write.file_len.max(end);
+            self.cut_failed_write(&seg, &mut app.write, offset, end);
             return Err(WalError::io(
                 format!(
                     "writing a truncation record to segment {} at offset {offset}",
